@@ -1,0 +1,5 @@
+"""``python -m videopipe`` == the ``videopipe`` command."""
+
+from videopipe.cli.app import main
+
+main()

@@ -1,0 +1,3 @@
+"""videopipe.compressors: registry entries are declared here (lazily, as "module:attr")."""
+
+from videopipe.registry import COMPRESSORS as _REG  # noqa: F401

@@ -1,0 +1,135 @@
+"""Typed, frozen pipeline configuration, loaded from / saved to TOML.
+
+This is the only module that reads the environment (``VIDEOPIPE_CACHE``, ``HF_HUB_OFFLINE``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import MISSING, asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from videopipe.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_MODEL = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
+RECOMMENDED_GPU_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+
+_DEVICES = ("auto", "cpu", "cuda")
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def default_cache_dir() -> Path:
+    """Where generated test videos, token caches and similar are kept.
+
+    ``$VIDEOPIPE_CACHE`` if set, else ``$XDG_CACHE_HOME/videopipe`` or ``~/.cache/videopipe``."""
+    env = os.environ.get("VIDEOPIPE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "videopipe"
+
+
+def hub_offline() -> bool:
+    """True when the user told Hugging Face libraries not to reach the hub."""
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes") or os.environ.get(
+        "TRANSFORMERS_OFFLINE", "0"
+    ).lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every option of a pipeline run. CLI flags override values loaded from a TOML file."""
+
+    model: str = DEFAULT_MODEL
+    sampler: str = "uniform"
+    compressor: str = "none"
+    num_frames: int = 32
+    max_visual_tokens: int | None = None
+    size_px: int = 448
+    decode_backend: str = "auto"
+    device: str = "auto"
+    dtype: str = "auto"
+    retrieve: int | None = None
+    index_dir: str | None = None
+    embedder: str | None = None
+    max_new_tokens: int = 128
+    cache_tokens: bool = True
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in _DEVICES and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device {self.device!r} is not one of {', '.join(_DEVICES)} (or cuda:N)")
+        if self.dtype not in _DTYPES:
+            raise ConfigError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
+        for name in ("num_frames", "size_px", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_visual_tokens", "retrieve"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(f"{name} must be >= 1 (or unset), got {v}")
+
+    def resolved_cache_dir(self) -> Path:
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+
+    def with_overrides(self, **overrides: Any) -> PipelineConfig:
+        """A copy with every override that is not None applied (unknown keys are an error)."""
+        known = {f.name for f in fields(self)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            raise ConfigError(f"unknown config option(s) {bad}; valid: {sorted(known)}")
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    # -- TOML ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> PipelineConfig:
+        """Read a TOML file; keys may sit at the top level or under ``[pipeline]``."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+        data = data.get("pipeline", data)
+        known = {f.name: f for f in fields(cls)}
+        bad = sorted(set(data) - set(known))
+        if bad:
+            raise ConfigError(f"{p}: unknown option(s) {bad}; valid: {sorted(known)}")
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise ConfigError(f"{p}: {e}") from None
+
+    def save(self, path: str | Path) -> None:
+        lines = ["[pipeline]"]
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                continue
+            lines.append(f"{f.name} = {_toml_value(v)}")
+        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def config_defaults() -> dict[str, Any]:
+    return {f.name: f.default for f in fields(PipelineConfig) if f.default is not MISSING}

@@ -1,0 +1,59 @@
+"""Error hierarchy. Every error a user can trigger is a :class:`VideoPipeError`.
+
+Messages name the offending value (file, option), the problem, and what to do about it.
+The CLI prints ``str(error)`` on one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+
+class VideoPipeError(Exception):
+    """Base class of every error videopipe raises on purpose."""
+
+
+class ConfigError(VideoPipeError, ValueError):
+    """A bad option or configuration value (unknown name, out-of-range number, ...)."""
+
+
+class UnknownPluginError(ConfigError, KeyError):
+    """A registry lookup with a name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingDependencyError(VideoPipeError, ImportError):
+    """An optional package or system binary (ffmpeg, decord, faiss-gpu, ray, ...) is missing."""
+
+
+class DecodeError(VideoPipeError):
+    """A file could not be decoded (not a video, corrupt, zero decodable frames, ...)."""
+
+
+class UnsupportedVideoError(DecodeError):
+    """The file is a valid container, but nothing in it can be decoded as video
+    (audio-only file, unsupported codec, no video stream)."""
+
+
+class VideoNotFoundError(VideoPipeError, FileNotFoundError):
+    """The path does not exist or is not a regular file."""
+
+
+class OutOfRangeError(VideoPipeError, IndexError):
+    """Frame indices or times outside the video."""
+
+
+class DeviceError(VideoPipeError):
+    """A device was asked for that is not available (e.g. ``device='cuda'`` without a GPU)."""
+
+
+class ModelError(VideoPipeError):
+    """A model cannot be loaded or used (unknown family, weights not found, ...)."""
+
+
+class IndexStoreError(VideoPipeError):
+    """A retrieval index is missing, corrupt, or built with another embedder."""
+
+
+class InputError(VideoPipeError, ValueError):
+    """A bad user input that is not a file: empty question, bad manifest row, ..."""

@@ -1,0 +1,80 @@
+"""The protocols every stage implements. Plugins are registered in ``videopipe.registry``.
+
+Kept apart from ``types.py`` (data) so that a plugin author reads one short file to know
+what to implement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
+
+    from videopipe.types import Budget, Frames, Selection, VideoInfo, VisualTokens
+
+
+@runtime_checkable
+class VideoReader(Protocol):
+    """An open video. Implementations live in ``videopipe.decode``; get one with
+    ``videopipe.open_video``."""
+
+    @property
+    def info(self) -> VideoInfo: ...
+
+    def frames_at(self, indices: Sequence[int], *, size: int | tuple[int, int] | None = None) -> Frames: ...
+
+    def frames_at_times(
+        self, times_s: Sequence[float], *, size: int | tuple[int, int] | None = None
+    ) -> Frames: ...
+
+    def keyframe_times(self) -> list[float]: ...
+
+    def iter_frames(
+        self, *, every: int = 1, size: int | tuple[int, int] | None = None
+    ) -> Iterator[Frames]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps images and texts into one vector space (L2-normalised rows).
+
+    ``space`` names the space (model id + version); vectors of different spaces are never
+    compared (retrieval refuses to mix them)."""
+
+    space: str
+    dim: int
+
+    def embed_images(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 [N, H, W, 3] RGB -> float32 [N, dim], unit rows."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """N strings -> float32 [N, dim], unit rows."""
+        ...
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    name: str
+
+    def __call__(
+        self,
+        video: VideoReader,
+        budget: Budget,
+        *,
+        query: str | None = None,
+        features: Embedder | None = None,
+    ) -> Selection: ...
+
+
+@runtime_checkable
+class Compressor(Protocol):
+    name: str
+
+    def __call__(
+        self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None = None
+    ) -> VisualTokens: ...

@@ -274,6 +274,8 @@ def make_video(spec: VideoSpec, *, cache_dir: Path | None = None) -> Path:
             "pipe:0",
         ]
         vin = "1:v" if spec.audio else "0:v"
+        if spec.audio:  # audio is mapped first so that stream 0 is *not* the video stream
+            cmd += ["-map", "0:a", "-c:a", "aac" if spec.container in ("mp4", "mkv") else "libvorbis"]
         filters = []
         if spec.vfr:
             # duration of frame N is ((N % 3) + 1) / fps -> pts(N) = (N + sum_{k<N} (k % 3)) / fps
@@ -283,13 +285,9 @@ def make_video(spec: VideoSpec, *, cache_dir: Path | None = None) -> Path:
             cmd += ["-filter_complex", f"[{vin}]{','.join(filters)}[v]", "-map", "[v]"]
         else:
             cmd += ["-map", vin]
-        if spec.audio:
-            cmd += ["-map", "0:a", "-c:a", "aac" if spec.container in ("mp4", "mkv") else "libvorbis"]
         cmd += _encoder_args(spec)
         if spec.vfr:
             cmd += ["-fps_mode", "passthrough"]
-        if spec.rotation:
-            cmd += ["-metadata:s:v:0", f"rotate={spec.rotation}"]
         cmd += list(spec.extra_args)
         if spec.container == "mp4":
             cmd += ["-movflags", "+faststart"]
@@ -306,6 +304,34 @@ def make_video(spec: VideoSpec, *, cache_dir: Path | None = None) -> Path:
         if proc.wait() != 0:
             tmp.unlink(missing_ok=True)
             raise RuntimeError(f"ffmpeg failed generating {path.name}: {err.strip()[-2000:]}")
+        if spec.rotation:
+            # ffmpeg 5.1 writes the display matrix only when remuxing (-c copy), not on encode
+            rot = tmp.with_name(tmp.stem + ".rot." + spec.container)
+            r = subprocess.run(
+                [
+                    ffmpeg_bin(),
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-i",
+                    str(tmp),
+                    "-map",
+                    "0",
+                    "-c",
+                    "copy",
+                    "-metadata:s:v:0",
+                    f"rotate={spec.rotation}",
+                    str(rot),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            tmp.unlink(missing_ok=True)
+            if r.returncode != 0:
+                rot.unlink(missing_ok=True)
+                raise RuntimeError(f"ffmpeg failed rotating {path.name}: {r.stderr[-2000:]}")
+            tmp = rot
         tmp.replace(path)
     return path
 

@@ -103,7 +103,7 @@ SAMPLERS = Registry("sampler", "videopipe.samplers")
 COMPRESSORS = Registry("compressor", "videopipe.compressors")
 DECODERS = Registry("decoder", "videopipe.decode")
 MODELS = Registry("model", "videopipe.models")
-EMBEDDERS = Registry("embedder", "videopipe.retrieval")
+EMBEDDERS = Registry("embedder", "videopipe.embedders")
 EXECUTORS = Registry("executor", "videopipe.batch")
 
 ALL_REGISTRIES: dict[str, Registry] = {

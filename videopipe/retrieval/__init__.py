@@ -1,3 +1,1 @@
-"""videopipe.retrieval: registry entries are declared here (lazily, as "module:attr")."""
-
-from videopipe.registry import EMBEDDERS as _REG  # noqa: F401
+"""videopipe.retrieval: clip segmentation, FAISS index store and search."""

@@ -26,6 +26,31 @@ SPECS: dict[str, VideoSpec] = {
 
 REAL_CLIPS = ("vtest.avi", "bikes.mp4", "bigbuckbunny.mp4")
 
+# (video, backend) pairs a backend refuses on purpose (UnsupportedVideoError), because it is
+# known/verified to return wrong frames there (see docs/decoding.md)
+REFUSED = {
+    ("mpeg4_avi", "torchcodec"),
+    ("mpeg4_avi", "decord"),
+    ("msmpeg4_avi", "decord"),
+    ("vp9_webm", "decord"),
+    ("vtest.avi", "decord"),
+}
+
+
+def open_checked(name: str, path, backend: str):
+    """open_video(path, backend=...), or None after checking that a documented refusal raises
+    UnsupportedVideoError."""
+    import pytest
+
+    from videopipe.decode import open_video
+    from videopipe.errors import UnsupportedVideoError
+
+    if (name, backend) in REFUSED:
+        with pytest.raises(UnsupportedVideoError, match=backend):
+            open_video(path, backend=backend)
+        return None
+    return open_video(path, backend=backend)
+
 
 def gen_video(name: str) -> Path:
     """Path of the generated test video ``name`` (cached)."""

@@ -29,7 +29,7 @@ import numpy as np
 
 from videopipe.errors import DecodeError
 
-__all__ = ["FrameIndex", "TruncatedVideoWarning", "build_index", "open_container"]
+__all__ = ["FrameIndex", "TruncatedVideoWarning", "build_index", "load_index", "open_container"]
 
 _PREFIX_PACKETS = 600  # at most this many packets are demuxed to verify the container index
 
@@ -311,3 +311,13 @@ def _trim_undecodable_tail(
         lost,
         index.source,
     )
+
+
+def load_index(path: str, video_ordinal: int) -> FrameIndex:
+    """Build the frame table with a PyAV container opened (and closed) just for that."""
+    with open_container(path) as container:
+        try:
+            stream = container.streams.video[video_ordinal]
+        except IndexError:
+            raise DecodeError(f"{path}: PyAV finds no video stream #{video_ordinal}") from None
+        return build_index(container, stream, path)

@@ -57,13 +57,25 @@ def gen_video(name: str) -> Path:
     return make_video(SPECS[name])
 
 
-@lru_cache(maxsize=4)
-def reference_frames(path: str) -> np.ndarray:
-    """Every frame of ``path`` from a plain sequential PyAV decode, RGB, not rotated."""
+def reference_frames(path: str, indices) -> dict[int, np.ndarray]:
+    return _reference_frames(str(path), tuple(sorted(int(i) for i in indices)))
+
+
+@lru_cache(maxsize=8)
+def _reference_frames(path: str, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Frames ``indices`` (and nothing else is kept) of a plain sequential PyAV decode of
+    ``path``: RGB, not rotated, full size."""
     import av
 
-    with av.open(path) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    want = set(int(i) for i in indices)
+    out: dict[int, np.ndarray] = {}
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in want:
+                out[i] = f.to_ndarray(format="rgb24")
+                if len(out) == len(want):
+                    break
+    return out
 
 
 @lru_cache(maxsize=16)

@@ -32,15 +32,21 @@ def read_frames(
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        frames = list(container.decode(stream))
-    n = len(frames)
+        n = stream.frames or sum(1 for p in container.demux(stream) if p.size)
     idx = np.unique(np.floor((np.arange(num_frames) + 0.5) * n / num_frames).astype(np.int64))
-    out, times = [], []
-    for i in idx:
-        fr = frames[i]
-        kw = {} if size is None else {"height": size[0], "width": size[1]}
-        out.append(fr.to_ndarray(format="rgb24", **kw))
-        times.append(float(fr.time) if fr.time is not None else i / float(stream.average_rate or 25))
+    wanted = set(idx.tolist())
+    kw = {} if size is None else {"height": size[0], "width": size[1]}
+    out, times, got = [], [], []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for i, fr in enumerate(container.decode(stream)):  # decode order is presentation order
+            if i in wanted:
+                out.append(fr.to_ndarray(format="rgb24", **kw))
+                times.append(float(fr.time) if fr.time is not None else i / float(stream.average_rate or 25))
+                got.append(i)
+            if i >= idx[-1]:
+                break
+    idx = np.asarray(got, dtype=np.int64)
     return np.stack(out), idx, np.asarray(times, dtype=np.float64)
 
 

@@ -94,6 +94,12 @@ def test_progressive_pools_frames_to_the_per_frame_budget() -> None:
     assert float(out.size.min()) >= 4.0
 
 
+def test_progressive_native_grid_keeps_full_resolution_first_frame() -> None:
+    vt = make_tokens([(16, 16)] * 3, 8, seed=4, repeat_prev=[False, True, True])
+    out = build("progressive", per_frame_budget=0, fill_budget=False)(vt, 500)
+    assert out.tokens_per_frame() == {0: 256} and out.size.tolist() == [3.0] * 256
+
+
 def test_progressive_over_budget_drops_least_novel_tokens() -> None:
     vt = make_tokens([(4, 4)] * 6, 32, seed=5)  # random frames: everything novel
     out = build("progressive")(vt, 40)
@@ -138,6 +144,19 @@ def test_divprune_picks_spread_out_points() -> None:
     assert len(set(out.frame_idx.tolist()) & set(range(10))) == 1  # one token of the cluster
     folded = build("divprune", fold_dropped=True)(vt, 4)
     assert sorted(folded.size.tolist()) == [1.0, 1.0, 1.0, 10.0]
+
+
+def test_divprune_sketch_selects_nearly_as_exact_in_high_dimension() -> None:
+    eye = torch.eye(512, dtype=torch.float64)
+    feats = torch.cat([eye[0] + 0.01 * torch.randn(20, 512, dtype=torch.float64), eye[1:6]])
+    vt = VisualTokens(
+        features=feats, frame_idx=torch.arange(25), time_s=torch.arange(25) / 10, row=torch.zeros(25),
+        col=torch.zeros(25), size=torch.ones(25),
+    )  # fmt: skip
+    out = build("divprune", sketch_dim=64)(vt, 6)
+    assert set(range(20, 25)) <= set(out.frame_idx.tolist())  # the five distinct directions
+    with pytest.raises(ConfigError, match="sketch_dim must be > 0"):
+        build("divprune", sketch_dim=0)
 
 
 def test_query_keeps_the_relevant_token_and_falls_back_to_divprune() -> None:

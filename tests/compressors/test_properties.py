@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from videopipe.compressors import build
+from videopipe.protocols import Compressor
 from videopipe.registry import COMPRESSORS
 from videopipe.testing.tokens import deep_projection, make_tokens
 from videopipe.types import VisualTokens
@@ -17,14 +18,24 @@ SPECS = [n for n in COMPRESSORS.names() if n != "none"] + [
     "pool+divprune",
     "progressive+slowfast",
 ]
-MERGING = {
-    "pool",
-    "temporal_merge",
-    "progressive",
-    "slowfast",
-    "temporal_merge+progressive",
-    "progressive+slowfast",
+VARIANTS = {
+    "progressive[native,nofill]": ("progressive", {"per_frame_budget": 0, "fill_budget": False}),
+    "divprune[sketch,fold]": ("divprune", {"sketch_dim": 3, "fold_dropped": True}),
+    "query[sketch]": ("query", {"sketch_dim": 2}),
 }
+SPECS += list(VARIANTS)
+MERGING = {
+    "pool", "temporal_merge", "progressive", "slowfast", "temporal_merge+progressive", "progressive+slowfast",
+    "progressive[native,nofill]", "divprune[sketch,fold]",
+}  # fmt: skip
+
+
+def _make(spec: str) -> Compressor:
+    """A compressor from a spec string or a configured variant name (options may be None)."""
+    if spec in VARIANTS:
+        name, options = VARIANTS[spec]
+        return COMPRESSORS.get(name)(**options)
+    return build(spec)
 
 
 @st.composite
@@ -59,11 +70,11 @@ def _assert_same(a: VisualTokens, b: VisualTokens) -> None:
 
 
 @pytest.mark.parametrize("spec", SPECS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=token_sets())
 def test_compressor_contract(spec: str, data: tuple[VisualTokens, int]) -> None:
     vt, budget = data
-    comp = build(spec)
+    comp = _make(spec)
     out = comp(vt, budget)
     # budget respected, order kept
     assert len(out) <= budget
@@ -108,7 +119,7 @@ def test_pruners_keep_original_rows_and_fold_option_sums_sizes(
 @pytest.mark.parametrize("spec", SPECS)
 def test_low_precision_features_keep_dtype(spec: str) -> None:
     vt = make_tokens([(4, 4)] * 4, 8, seed=3, dtype=torch.bfloat16)
-    out = build(spec)(vt, 10)
+    out = _make(spec)(vt, 10)
     assert len(out) <= 10 and out.features.dtype == torch.bfloat16
     assert torch.isfinite(out.features.float()).all()
 
@@ -126,8 +137,8 @@ def test_none_is_identity_within_budget_and_refuses_over_budget() -> None:
 @pytest.mark.parametrize("spec", SPECS)
 def test_cuda_matches_cpu(spec: str) -> None:
     vt = make_tokens([(4, 5)] * 5, 8, seed=7, repeat_prev=[False, True, False, True, False])
-    cpu = build(spec)(vt, 23)
-    gpu = build(spec)(vt.to("cuda"), 23)
+    cpu = _make(spec)(vt, 23)
+    gpu = _make(spec)(vt.to("cuda"), 23)
     assert gpu.device.type == "cuda"
     assert torch.equal(cpu.frame_idx, gpu.frame_idx.cpu()) and torch.equal(cpu.row, gpu.row.cpu())
     assert torch.allclose(cpu.features, gpu.features.cpu(), atol=1e-6)

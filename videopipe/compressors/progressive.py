@@ -33,7 +33,8 @@ from videopipe.types import VisualTokens
 
 @dataclass(frozen=True)
 class ProgressiveConfig:
-    """per_frame_budget: most tokens a frame may keep (frames are pooled down to it).
+    """per_frame_budget: most tokens a frame may keep (frames are pooled down to it; 0:
+    frames keep their native grid and only novelty decides).
     threshold: a token is novel when its best cosine match among kept tokens is below this.
     refresh_fraction: a frame with at least this fraction of novel tokens is kept whole.
     fill_budget: when the novel tokens leave part of the budget unused, also keep the most
@@ -45,7 +46,7 @@ class ProgressiveConfig:
     fill_budget: bool = True
 
     def __post_init__(self) -> None:
-        positive("progressive.per_frame_budget", self.per_frame_budget)
+        positive("progressive.per_frame_budget", self.per_frame_budget, allow_zero=True)
         in_range("progressive.threshold", self.threshold, -1.0, 1.0)
         in_range("progressive.refresh_fraction", self.refresh_fraction, 0.0, 1.0)
 
@@ -87,9 +88,8 @@ class Progressive(Compressor):
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None
     ) -> VisualTokens:
-        pooled, kept, parent, novelty, frame_of = self._scan(
-            tokens, min(self.config.per_frame_budget, budget)
-        )
+        per_frame = min(self.config.per_frame_budget or len(tokens), budget)
+        pooled, kept, parent, novelty, frame_of = self._scan(tokens, per_frame)
         excess = int(kept.sum()) - budget
         if excess > 0:  # over budget: fold the least novel kept tokens
             droppable = kept & (frame_of > 0)
@@ -105,5 +105,5 @@ class Progressive(Compressor):
         return merge_by_parent(pooled, parent)
 
     def default_budget(self, tokens: VisualTokens) -> int:
-        _, kept, *_ = self._scan(tokens, self.config.per_frame_budget)
+        _, kept, *_ = self._scan(tokens, self.config.per_frame_budget or len(tokens))
         return max(1, int(kept.sum()))

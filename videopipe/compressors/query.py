@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import in_range
+from videopipe.compressors._base import in_range, positive
 from videopipe.compressors._ops import unit_features
-from videopipe.compressors.divprune import DivPrune, farthest_point, keep_or_fold
+from videopipe.compressors.divprune import DivPrune, farthest_point, keep_or_fold, sketch
 from videopipe.errors import ConfigError
 from videopipe.types import VisualTokens
 
@@ -31,15 +31,19 @@ from videopipe.types import VisualTokens
 class QueryConfig:
     """query_share: fraction of the budget picked by query relevance (the rest by diversity).
     fold_dropped: merge dropped tokens into their nearest kept token.
-    default_keep: fraction kept as an earlier chain stage (no budget of its own)."""
+    default_keep: fraction kept as an earlier chain stage (no budget of its own).
+    sketch_dim: run the diversity step on a random projection to this many dims (None: exact)."""
 
     query_share: float = 0.5
     fold_dropped: bool = False
     default_keep: float = 0.5
+    sketch_dim: int | None = None
 
     def __post_init__(self) -> None:
         in_range("query.query_share", self.query_share, 0.0, 1.0)
         in_range("query.default_keep", self.default_keep, 1e-6, 1.0)
+        if self.sketch_dim is not None:
+            positive("query.sketch_dim", self.sketch_dim)
 
 
 class QueryGuided(DivPrune):
@@ -63,5 +67,5 @@ class QueryGuided(DivPrune):
             rel = x @ torch.nn.functional.normalize(q, dim=0)
             n_query = min(budget, math.ceil(budget * self.config.query_share))
             init = torch.sort(rel, descending=True, stable=True).indices[:n_query]
-        keep = farthest_point(x, budget, init=init)
+        keep = farthest_point(sketch(x, self.config.sketch_dim), budget, init=init)
         return keep_or_fold(tokens, x, keep, self.config.fold_dropped)

@@ -37,10 +37,10 @@ def _fps(info: VideoInfo) -> float:
 
 def frame_times(video: VideoReader) -> np.ndarray:
     """Presentation time (s) of every frame, from the reader's frame index when it exposes one
-    (``frame_times_s()``), else ``i / fps`` (constant frame rate)."""
-    getter = getattr(video, "frame_times_s", None)
-    if callable(getter):
-        t = np.asarray(getter(), dtype=np.float64)
+    (``pts_s``), else ``i / fps`` (constant frame rate)."""
+    pts = getattr(video, "pts_s", None)  # the decode package's readers expose their frame table
+    if pts is not None:
+        t = np.asarray(pts() if callable(pts) else pts, dtype=np.float64)
         if t.ndim == 1 and len(t) == video.info.num_frames:
             return t
     info = video.info

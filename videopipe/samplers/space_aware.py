@@ -3,7 +3,8 @@
 Spatial-MLLM voxelises the 3D points each candidate frame sees (from a geometry model) into
 "space cells" and picks frames greedily by maximum coverage: each step adds the frame that
 covers the most cells not yet covered, until the frame budget is spent or no frame adds
-anything. The selection follows from the cells; the cells come from a :class:`CellProvider`
+anything (here: fewer new cells than ``min_gain_ratio`` x the cells of an average frame, so
+that noise flipping a quantisation bin does not count as new space). The selection follows from the cells; the cells come from a :class:`CellProvider`
 (``cells(frames) -> list[set[int]]``).
 
 Default provider, :class:`PatchCodeCells` (no model): each frame is cut into a
@@ -120,12 +121,13 @@ class SpaceAwareConfig:
     rate_hz: float = 1.0
     max_candidates: int = 1024
     cells_px: int = 96
-    min_gain: int = 1
+    min_gain_ratio: float = 0.05
     cells: CellProvider = field(default_factory=PatchCodeCells)
 
     def __post_init__(self) -> None:
-        for name in ("rate_hz", "max_candidates", "cells_px", "min_gain"):
+        for name in ("rate_hz", "max_candidates", "cells_px"):
             positive(f"space_aware {name}", getattr(self, name))
+        positive("space_aware min_gain_ratio", self.min_gain_ratio, zero=True)
         if not isinstance(self.cells, CellProvider):
             raise ConfigError(
                 f"space_aware cells={self.cells!r} is not a cell provider (needs .cells(frames) -> list[set[int]])"
@@ -161,7 +163,10 @@ class SpaceAwareSampler:
         cells: list[set[int]] = []
         for s in range(0, len(idx), 128):
             cells += cfg.cells.cells(probe.frames(idx[s : s + 128]))
-        chosen, gains = greedy_cover(cells, n, min_gain=cfg.min_gain)
+        # "no gain": fewer new cells than a small fraction of what a frame covers (noise, not new space)
+        mean_cells = float(np.mean([len(c) for c in cells])) if cells else 0.0
+        min_gain = max(1, int(np.ceil(cfg.min_gain_ratio * mean_cells)))
+        chosen, gains = greedy_cover(cells, n, min_gain=min_gain)
         if not chosen:  # every candidate covers nothing: keep the first frame
             chosen, gains = [0], [0]
         frames = sorted(idx[c] for c in chosen)
@@ -173,6 +178,7 @@ class SpaceAwareSampler:
             "cells_total": len(universe),
             "cells_covered": len(covered),
             "gains": gains,
+            "min_gain": min_gain,
             "stopped": "budget" if len(chosen) >= n else "no gain",
         }
         return Selection(

@@ -164,6 +164,9 @@ def _free_neighbour(i: int, used: set[int], n: int) -> int | None:
     return None
 
 
+CANDIDATE_MODES = ("auto", "grid")
+
+
 def candidate_grid(
     video: VideoReader,
     times: np.ndarray,
@@ -171,33 +174,46 @@ def candidate_grid(
     *,
     rate_hz: float,
     max_candidates: int,
+    mode: str = "auto",
+    max_gap_s: float = 12.0,
 ) -> tuple[list[int], float]:
-    """Frames to score: a grid at ``rate_hz`` (at most ``max_candidates``), built from cheap
-    keyframes where possible.
+    """Frames to score: about ``rate_hz`` per second (at most ``max_candidates``), chosen so
+    that each decodes cheaply.
 
-    When the container's keyframes are at least half as dense as the grid, the keyframes
-    *are* the grid (each decodes alone), with exact frames added only inside keyframe gaps
-    longer than twice the grid interval. Otherwise grid points snap to keyframes within a
-    quarter interval. Returns (sorted unique indices, the grid interval in seconds)."""
+    ``auto``: when the container's keyframes are at least as dense as the grid, grid points
+    move to the nearest keyframe (within half an interval); when they are sparser, the
+    keyframes *are* the candidates (evenly thinned to ``max_candidates``), plus exact frames
+    only inside keyframe gaps longer than ``max_gap_s``. Every candidate then decodes alone,
+    at the price of a coarser grid on videos with long GOPs. ``grid``: the exact grid, with
+    the quarter-interval keyframe snapping of ``uniform`` (decodes about every GOP once).
+    Returns (sorted unique indices, the nominal grid interval in seconds)."""
+    choice("candidates", mode, CANDIDATE_MODES)
     n = len(times)
     if n == 0:
         return [], 0.0
-    duration = float(times[-1] - times[0]) + (float(times[1] - times[0]) if n > 1 else 0.0)
+    step = float(np.median(np.diff(times))) if n > 1 else 0.0
+    duration = float(times[-1] - times[0]) + step
     want = max(1, min(max_candidates, n, math.ceil(duration * rate_hz)))
     interval = duration / want
-    if len(keyframes) >= 2 and len(keyframes) >= want / 2 and len(keyframes) <= max_candidates:
-        picks = set(keyframes)
-        edges = [float(times[k]) for k in keyframes] + [float(times[0]) + duration]
-        for a, b in zip(edges, edges[1:]):
-            gap = b - a
-            if gap > 2 * interval:
-                extra = int(gap // interval)
-                for k in range(1, extra):
-                    picks.add(index_at(times, a + k * gap / extra))
-        return sorted(picks), interval
     targets = [float(times[0]) + (k + 0.5) * interval for k in range(want)]
-    snap = snap_targets(targets, times, keyframes, interval_s=interval, mode="auto")
-    return snap.indices, interval
+    if mode == "grid" or len(keyframes) < 2:
+        return snap_targets(targets, times, keyframes, interval_s=interval, mode="auto").indices, interval
+    spacing = duration / len(keyframes)
+    if spacing <= interval:
+        snap = snap_targets(targets, times, keyframes, interval_s=2 * interval, mode="auto")
+        return snap.indices, interval
+    picks = list(keyframes)
+    if len(picks) > max_candidates:
+        keep = np.linspace(0, len(picks) - 1, max_candidates).round().astype(int)
+        picks = [picks[i] for i in sorted(set(keep.tolist()))]
+    chosen = set(picks)
+    edges = [float(times[k]) for k in picks] + [float(times[0]) + duration]
+    for a, b in zip(edges, edges[1:]):
+        if b - a > max_gap_s:
+            m = int(math.ceil((b - a) / max_gap_s))
+            for j in range(1, m):
+                chosen.add(index_at(times, a + j * (b - a) / m))
+    return sorted(chosen), max(interval, spacing)
 
 
 # ----------------------------------------------------------------------------------------

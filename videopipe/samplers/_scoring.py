@@ -41,6 +41,8 @@ def score_candidates(
     rate_hz: float,
     max_candidates: int,
     embed_px: int,
+    candidates: str = "auto",
+    max_gap_s: float = 12.0,
     scan_px: int = 64,
     keep_frames: bool = False,
     batch: int = 64,
@@ -54,7 +56,15 @@ def score_candidates(
             "(CLI: --embedder clip, or --embedder color for the test embedder)"
         )
     keyframes = keyframe_indices(video, times)
-    idx, interval = candidate_grid(video, times, keyframes, rate_hz=rate_hz, max_candidates=max_candidates)
+    idx, interval = candidate_grid(
+        video,
+        times,
+        keyframes,
+        rate_hz=rate_hz,
+        max_candidates=max_candidates,
+        mode=candidates,
+        max_gap_s=max_gap_s,
+    )
     probe = Probe(video, embed_px if embedder is not None else scan_px)
     vecs: list[np.ndarray] = []
     kept: list[np.ndarray] = []

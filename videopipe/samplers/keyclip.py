@@ -29,8 +29,10 @@ import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._common import (
+    CANDIDATE_MODES,
     all_frames_selection,
     check_video,
+    choice,
     default_size,
     frame_budget,
     index_at,
@@ -46,6 +48,8 @@ class KeyclipConfig:
     rate_hz: float = 1.0
     max_candidates: int = 1024
     embed_px: int = 224
+    candidates: str = "auto"
+    max_gap_s: float = 12.0
     clip_frames: int = 4
     max_clip_s: float = 4.0
     min_gap_s: float | None = None
@@ -55,7 +59,16 @@ class KeyclipConfig:
     smooth_width: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("rate_hz", "max_candidates", "embed_px", "clip_frames", "max_clip_s", "min_px"):
+        choice("candidates", self.candidates, CANDIDATE_MODES)
+        for name in (
+            "rate_hz",
+            "max_candidates",
+            "embed_px",
+            "max_gap_s",
+            "clip_frames",
+            "max_clip_s",
+            "min_px",
+        ):
             positive(f"keyclip {name}", getattr(self, name))
         positive("keyclip min_gap_s", self.min_gap_s, allow_none=True, zero=True)
         positive("keyclip smooth_width", self.smooth_width)
@@ -127,6 +140,7 @@ class KeyclipSampler:
         scored = score_candidates(
             video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
             max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,
+            candidates=cfg.candidates, max_gap_s=cfg.max_gap_s,
         )  # fmt: skip
         raw = scored.scores
         scored.scores = 0.5 * (raw + smooth(raw, cfg.smooth_width))

@@ -24,8 +24,10 @@ import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._common import (
+    CANDIDATE_MODES,
     all_frames_selection,
     check_video,
+    choice,
     fit_size,
     frame_budget,
     index_at,
@@ -40,11 +42,14 @@ class QueryConfig:
     rate_hz: float = 1.0
     max_candidates: int = 1024
     embed_px: int = 224
+    candidates: str = "auto"
+    max_gap_s: float = 12.0
     coverage: float = 0.25
     temperature: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("rate_hz", "max_candidates", "embed_px", "temperature"):
+        choice("candidates", self.candidates, CANDIDATE_MODES)
+        for name in ("rate_hz", "max_candidates", "embed_px", "max_gap_s", "temperature"):
             positive(f"query {name}", getattr(self, name))
         if not 0.0 <= self.coverage <= 1.0:
             from videopipe.errors import ConfigError
@@ -117,6 +122,7 @@ class QuerySampler:
         scored = score_candidates(
             video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
             max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,
+            candidates=cfg.candidates, max_gap_s=cfg.max_gap_s,
         )  # fmt: skip
         # each candidate's window: the frames closer to it than to its neighbours
         ct = scored.times_s

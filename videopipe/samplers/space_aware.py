@@ -34,10 +34,12 @@ import numpy as np
 from videopipe.errors import ConfigError
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._common import (
+    CANDIDATE_MODES,
     Probe,
     all_frames_selection,
     candidate_grid,
     check_video,
+    choice,
     fit_size,
     frame_budget,
     keyframe_indices,
@@ -121,11 +123,14 @@ class SpaceAwareConfig:
     rate_hz: float = 1.0
     max_candidates: int = 1024
     cells_px: int = 96
+    candidates: str = "auto"
+    max_gap_s: float = 12.0
     min_gain_ratio: float = 0.05
     cells: CellProvider = field(default_factory=PatchCodeCells)
 
     def __post_init__(self) -> None:
-        for name in ("rate_hz", "max_candidates", "cells_px"):
+        choice("candidates", self.candidates, CANDIDATE_MODES)
+        for name in ("rate_hz", "max_candidates", "cells_px", "max_gap_s"):
             positive(f"space_aware {name}", getattr(self, name))
         positive("space_aware min_gain_ratio", self.min_gain_ratio, zero=True)
         if not isinstance(self.cells, CellProvider):
@@ -157,8 +162,9 @@ class SpaceAwareSampler:
             return all_frames_selection(video, times, self.name)
         keyframes = keyframe_indices(video, times)
         idx, interval = candidate_grid(
-            video, times, keyframes, rate_hz=cfg.rate_hz, max_candidates=cfg.max_candidates
-        )
+            video, times, keyframes, rate_hz=cfg.rate_hz, max_candidates=cfg.max_candidates,
+            mode=cfg.candidates, max_gap_s=cfg.max_gap_s,
+        )  # fmt: skip
         probe = Probe(video, cfg.cells_px)
         cells: list[set[int]] = []
         for s in range(0, len(idx), 128):

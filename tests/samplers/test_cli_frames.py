@@ -30,7 +30,18 @@ def test_frames_json_for_every_sampler(name: str, with_query: bool, small_video:
 def test_frames_writes_images_and_token_budget(small_video: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(
         app,
-        ["frames", str(small_video), "-n", "4", "--sampler", "keyframe", "--out", str(tmp_path), "--size", "56"],
+        [
+            "frames",
+            str(small_video),
+            "-n",
+            "4",
+            "--sampler",
+            "keyframe",
+            "--out",
+            str(tmp_path),
+            "--size",
+            "56",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert len(list(tmp_path.glob("frame_*.jpg"))) == 4 and (tmp_path / "contact_sheet.png").is_file()

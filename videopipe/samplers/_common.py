@@ -156,6 +156,18 @@ def snap_targets(
     return Snapped([i for i, _ in pairs], [t for _, t in pairs], snapped, max(offs, default=0.0), tol)
 
 
+def decode_cost(indices: Sequence[int], keyframes: Sequence[int]) -> int:
+    """Frames a seek-to-keyframe-and-decode-forward decoder decodes to return ``indices``:
+    from the keyframe before each frame, continuing without a seek inside one GOP."""
+    keys = sorted(keyframes) or [0]
+    total, pos = 0, -1
+    for i in sorted(indices):
+        k = keys[max(0, bisect.bisect_right(keys, i) - 1)]
+        total += i - pos if k <= pos < i else i - k + 1
+        pos = i
+    return total
+
+
 def _free_neighbour(i: int, used: set[int], n: int) -> int | None:
     for d in range(n):
         for c in (i + d, i - d):
@@ -176,6 +188,7 @@ def candidate_grid(
     max_candidates: int,
     mode: str = "auto",
     max_gap_s: float = 12.0,
+    max_grid_decode: int = 3000,
 ) -> tuple[list[int], float]:
     """Frames to score: about ``rate_hz`` per second (at most ``max_candidates``), chosen so
     that each decodes cheaply.
@@ -186,7 +199,8 @@ def candidate_grid(
     only inside keyframe gaps longer than ``max_gap_s``. Every candidate then decodes alone,
     at the price of a coarser grid on videos with long GOPs. ``grid``: the exact grid, with
     the quarter-interval keyframe snapping of ``uniform`` (decodes about every GOP once).
-    Returns (sorted unique indices, the nominal grid interval in seconds)."""
+    ``auto`` also takes the exact grid whenever decoding it costs at most ``max_grid_decode``
+    frames (short videos). Returns (sorted unique indices, the nominal grid interval in seconds)."""
     choice("candidates", mode, CANDIDATE_MODES)
     n = len(times)
     if n == 0:
@@ -196,8 +210,9 @@ def candidate_grid(
     want = max(1, min(max_candidates, n, math.ceil(duration * rate_hz)))
     interval = duration / want
     targets = [float(times[0]) + (k + 0.5) * interval for k in range(want)]
-    if mode == "grid" or len(keyframes) < 2:
-        return snap_targets(targets, times, keyframes, interval_s=interval, mode="auto").indices, interval
+    grid = snap_targets(targets, times, keyframes, interval_s=interval, mode="auto").indices
+    if mode == "grid" or len(keyframes) < 2 or decode_cost(grid, keyframes) <= max_grid_decode:
+        return grid, interval
     spacing = duration / len(keyframes)
     if spacing <= interval:
         snap = snap_targets(targets, times, keyframes, interval_s=2 * interval, mode="auto")

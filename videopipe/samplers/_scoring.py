@@ -10,6 +10,7 @@ block signatures of ``_signals`` (distinctiveness only).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -17,7 +18,39 @@ import torch
 from videopipe.errors import ConfigError
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers import _signals as sig
-from videopipe.samplers._common import Probe, candidate_grid, keyframe_indices, unit_rows
+from videopipe.samplers._common import (
+    CANDIDATE_MODES,
+    Probe,
+    candidate_grid,
+    choice,
+    keyframe_indices,
+    positive,
+    unit_rows,
+)
+
+
+@dataclass(frozen=True)
+class CandidateOptions:
+    """How candidates are chosen and decoded (shared by keyclip, query and space_aware).
+
+    rate_hz:        candidates per second of video (about; see ``candidate_grid``)
+    max_candidates: at most this many
+    embed_px:       shorter side the candidates are decoded at for the embedder
+    candidates:     "auto" (cheap: keyframes on long-GOP videos) or "grid" (the exact rate)
+    max_gap_s:      with "auto", exact frames are added inside keyframe gaps longer than this"""
+
+    rate_hz: float = 1.0
+    max_candidates: int = 1024
+    embed_px: int = 224
+    candidates: str = "auto"
+    max_gap_s: float = 12.0
+
+    sampler_name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        choice(f"{self.sampler_name} candidates", self.candidates, CANDIDATE_MODES)
+        for name in ("rate_hz", "max_candidates", "embed_px", "max_gap_s"):
+            positive(f"{self.sampler_name} {name}", getattr(self, name))
 
 
 @dataclass

@@ -28,28 +28,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
+from videopipe.samplers._base import BaseSampler
 from videopipe.samplers._common import (
-    CANDIDATE_MODES,
-    all_frames_selection,
-    check_video,
-    choice,
     default_size,
-    frame_budget,
     index_at,
     positive,
     size_for_tokens,
 )
-from videopipe.samplers._scoring import Scored, score_candidates, smooth
+from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates, smooth
 from videopipe.types import Budget, Clip, Selection
 
 
 @dataclass(frozen=True)
-class KeyclipConfig:
-    rate_hz: float = 1.0
-    max_candidates: int = 1024
-    embed_px: int = 224
-    candidates: str = "auto"
-    max_gap_s: float = 12.0
+class KeyclipConfig(CandidateOptions):
+    sampler_name = "keyclip"
     clip_frames: int = 4
     max_clip_s: float = 4.0
     min_gap_s: float | None = None
@@ -59,16 +51,8 @@ class KeyclipConfig:
     smooth_width: int = 3
 
     def __post_init__(self) -> None:
-        choice("candidates", self.candidates, CANDIDATE_MODES)
-        for name in (
-            "rate_hz",
-            "max_candidates",
-            "embed_px",
-            "max_gap_s",
-            "clip_frames",
-            "max_clip_s",
-            "min_px",
-        ):
+        super().__post_init__()
+        for name in ("clip_frames", "max_clip_s", "min_px"):
             positive(f"keyclip {name}", getattr(self, name))
         positive("keyclip min_gap_s", self.min_gap_s, allow_none=True, zero=True)
         positive("keyclip smooth_width", self.smooth_width)
@@ -112,31 +96,28 @@ def grow(scored: Scored, a: int, cfg: KeyclipConfig, raw: np.ndarray) -> tuple[i
     return lo, hi
 
 
-class KeyclipSampler:
+class KeyclipSampler(BaseSampler):
     """F2C key-clip sampling; see the module docstring."""
 
     name = "keyclip"
 
-    def __init__(self, **options: object) -> None:
-        self.config = KeyclipConfig(**options)  # type: ignore[arg-type]
+    config_class = KeyclipConfig
 
-    def __call__(
+    def select(
         self,
         video: VideoReader,
         budget: Budget,
+        times: np.ndarray,
         *,
-        query: str | None = None,
-        features: Embedder | None = None,
+        query: str | None,
+        features: Embedder | None,
     ) -> Selection:
         cfg = self.config
-        times = check_video(video, self.name)
         n_video = len(times)
         full = default_size(video, budget)
         tok_full = budget.tokens_per_frame(*full)
         max_frames = budget.num_frames if budget.num_frames is not None else n_video
         total_tokens = budget.max_tokens if budget.max_tokens is not None else max_frames * tok_full
-        if frame_budget(video, budget) >= n_video and n_video * tok_full <= total_tokens:
-            return all_frames_selection(video, times, self.name)
         scored = score_candidates(
             video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
             max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,

@@ -34,9 +34,9 @@ import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers import _signals as sig
+from videopipe.samplers._base import BaseSampler
 from videopipe.samplers._common import (
     Probe,
-    all_frames_selection,
     check_video,
     frame_budget,
     index_at,
@@ -193,28 +193,25 @@ def pick_diverse(
     return sorted(chosen)
 
 
-class KeyframeSampler:
+class KeyframeSampler(BaseSampler):
     """Scene-aware keyframes; see the module docstring."""
 
     name = "keyframe"
 
-    def __init__(self, **options: object) -> None:
-        self.config = KeyframeConfig(**options)  # type: ignore[arg-type]
+    config_class = KeyframeConfig
 
-    def __call__(
+    def select(
         self,
         video: VideoReader,
         budget: Budget,
+        times: np.ndarray,
         *,
-        query: str | None = None,
-        features: Embedder | None = None,
+        query: str | None,
+        features: Embedder | None,
     ) -> Selection:
         cfg = self.config
-        times = check_video(video, self.name)
         n_frames = len(times)
         n = frame_budget(video, budget)
-        if n >= n_frames:
-            return all_frames_selection(video, times, self.name)
         scan = detect_scenes(video, cfg, times)
         dec = scan.decoded
         # candidates: one representative per shot (decoded frame nearest the shot middle), then probes

@@ -23,34 +23,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
+from videopipe.samplers._base import BaseSampler
 from videopipe.samplers._common import (
-    CANDIDATE_MODES,
-    all_frames_selection,
-    check_video,
-    choice,
     fit_size,
     frame_budget,
     index_at,
     positive,
 )
-from videopipe.samplers._scoring import Scored, score_candidates
+from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates
 from videopipe.types import Budget, Clip, Selection
 
 
 @dataclass(frozen=True)
-class QueryConfig:
-    rate_hz: float = 1.0
-    max_candidates: int = 1024
-    embed_px: int = 224
-    candidates: str = "auto"
-    max_gap_s: float = 12.0
+class QueryConfig(CandidateOptions):
+    sampler_name = "query"
     coverage: float = 0.25
     temperature: float = 0.1
 
     def __post_init__(self) -> None:
-        choice("candidates", self.candidates, CANDIDATE_MODES)
-        for name in ("rate_hz", "max_candidates", "embed_px", "max_gap_s", "temperature"):
-            positive(f"query {name}", getattr(self, name))
+        super().__post_init__()
+        positive("query temperature", self.temperature)
         if not 0.0 <= self.coverage <= 1.0:
             from videopipe.errors import ConfigError
 
@@ -98,27 +90,24 @@ def allocate(scored: Scored, n: int, cfg: QueryConfig, capacity: np.ndarray) -> 
     return alloc
 
 
-class QuerySampler:
+class QuerySampler(BaseSampler):
     """Query-aware frame selection; see the module docstring."""
 
     name = "query"
 
-    def __init__(self, **options: object) -> None:
-        self.config = QueryConfig(**options)  # type: ignore[arg-type]
+    config_class = QueryConfig
 
-    def __call__(
+    def select(
         self,
         video: VideoReader,
         budget: Budget,
+        times: np.ndarray,
         *,
-        query: str | None = None,
-        features: Embedder | None = None,
+        query: str | None,
+        features: Embedder | None,
     ) -> Selection:
         cfg = self.config
-        times = check_video(video, self.name)
         n = frame_budget(video, budget)
-        if n >= len(times):
-            return all_frames_selection(video, times, self.name)
         scored = score_candidates(
             video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
             max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,

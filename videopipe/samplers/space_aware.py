@@ -33,19 +33,17 @@ import numpy as np
 
 from videopipe.errors import ConfigError
 from videopipe.protocols import Embedder, VideoReader
+from videopipe.samplers._base import BaseSampler
 from videopipe.samplers._common import (
-    CANDIDATE_MODES,
     Probe,
-    all_frames_selection,
     candidate_grid,
-    check_video,
-    choice,
     fit_size,
     frame_budget,
     keyframe_indices,
     positive,
     single_frame_clips,
 )
+from videopipe.samplers._scoring import CandidateOptions
 from videopipe.types import Budget, Selection
 
 
@@ -119,19 +117,14 @@ def greedy_cover(cells: Sequence[set[int]], k: int, *, min_gain: int = 1) -> tup
 
 
 @dataclass(frozen=True)
-class SpaceAwareConfig:
-    rate_hz: float = 1.0
-    max_candidates: int = 1024
-    cells_px: int = 96
-    candidates: str = "auto"
-    max_gap_s: float = 12.0
+class SpaceAwareConfig(CandidateOptions):
+    sampler_name = "space_aware"
+    embed_px: int = 96  # candidates are decoded at this size for the cell provider
     min_gain_ratio: float = 0.05
     cells: CellProvider = field(default_factory=PatchCodeCells)
 
     def __post_init__(self) -> None:
-        choice("candidates", self.candidates, CANDIDATE_MODES)
-        for name in ("rate_hz", "max_candidates", "cells_px", "max_gap_s"):
-            positive(f"space_aware {name}", getattr(self, name))
+        super().__post_init__()
         positive("space_aware min_gain_ratio", self.min_gain_ratio, zero=True)
         if not isinstance(self.cells, CellProvider):
             raise ConfigError(
@@ -139,33 +132,30 @@ class SpaceAwareConfig:
             )
 
 
-class SpaceAwareSampler:
+class SpaceAwareSampler(BaseSampler):
     """Greedy maximum coverage of space cells; see the module docstring."""
 
     name = "space_aware"
 
-    def __init__(self, **options: object) -> None:
-        self.config = SpaceAwareConfig(**options)  # type: ignore[arg-type]
+    config_class = SpaceAwareConfig
 
-    def __call__(
+    def select(
         self,
         video: VideoReader,
         budget: Budget,
+        times: np.ndarray,
         *,
-        query: str | None = None,
-        features: Embedder | None = None,
+        query: str | None,
+        features: Embedder | None,
     ) -> Selection:
         cfg = self.config
-        times = check_video(video, self.name)
         n = frame_budget(video, budget)
-        if n >= len(times):
-            return all_frames_selection(video, times, self.name)
         keyframes = keyframe_indices(video, times)
         idx, interval = candidate_grid(
             video, times, keyframes, rate_hz=cfg.rate_hz, max_candidates=cfg.max_candidates,
             mode=cfg.candidates, max_gap_s=cfg.max_gap_s,
         )  # fmt: skip
-        probe = Probe(video, cfg.cells_px)
+        probe = Probe(video, cfg.embed_px)
         cells: list[set[int]] = []
         for s in range(0, len(idx), 128):
             cells += cfg.cells.cells(probe.frames(idx[s : s + 128]))

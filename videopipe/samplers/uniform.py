@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
+from videopipe.samplers._base import BaseSampler
 from videopipe.samplers._common import (
     SNAP_MODES,
-    all_frames_selection,
-    check_video,
     choice,
     frame_budget,
     keyframe_indices,
@@ -107,13 +106,12 @@ class UniformConfig:
             raise ConfigError("uniform rule='fps' needs fps=<frames per second>")
 
 
-class UniformSampler:
+class UniformSampler(BaseSampler):
     """Evenly spaced frames; see the module docstring."""
 
     name = "uniform"
 
-    def __init__(self, **options: object) -> None:
-        self.config = UniformConfig(**options)  # type: ignore[arg-type]
+    config_class = UniformConfig
 
     def count(self, video: VideoReader, budget: Budget) -> int:
         """How many frames this sampler takes from ``video`` under ``budget``."""
@@ -133,6 +131,9 @@ class UniformSampler:
                 n = cap - cap % QWEN_FRAME_FACTOR if cap >= QWEN_FRAME_FACTOR else cap
         return max(1, min(n, cap, n_total))
 
+    def takes_every_frame(self, video: VideoReader, budget: Budget, times: np.ndarray) -> bool:
+        return self.count(video, budget) >= len(times)
+
     def targets(self, times: np.ndarray, n: int) -> tuple[list[float], float]:
         """Target times and the sampling interval (s)."""
         total = len(times)
@@ -144,18 +145,16 @@ class UniformSampler:
             return [float(times[i]) for i in idx], interval
         return [float(times[0]) + (k + 0.5) * interval for k in range(n)], interval
 
-    def __call__(
+    def select(
         self,
         video: VideoReader,
         budget: Budget,
+        times: np.ndarray,
         *,
-        query: str | None = None,
-        features: Embedder | None = None,
+        query: str | None,
+        features: Embedder | None,
     ) -> Selection:
-        times = check_video(video, self.name)
         n = self.count(video, budget)
-        if n >= len(times):
-            return all_frames_selection(video, times, self.name)
         targets, interval = self.targets(times, n)
         keyframes = keyframe_indices(video, times) if self.config.snap != "exact" else []
         snap = snap_targets(targets, times, keyframes, interval_s=interval, mode=self.config.snap)

@@ -17,7 +17,7 @@ def _kept_native_positions(ad: Any, tokens: Any, kept: Any) -> tuple[torch.Tenso
     native = native_inputs(ad, _frames_of(ad), ad.chat_text(QUESTION, tokens))
     full_pos = native_positions(ad, native)
     slots = (native["input_ids"][0] == ad._placeholder_id).nonzero().squeeze(1)
-    h, w = frames_meta["grid_hw"]
+    h, w = frames_meta["unit_grid_hw"][0]  # one clip: the same grid for every unit
     unit = torch.tensor([frames_meta["unit_frame_idx"].index(int(f)) for f in kept.frame_idx])
     orig = slots[(unit * h + kept.row) * w + kept.col]
     spliced = ad.build_inputs(kept, QUESTION)

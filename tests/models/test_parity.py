@@ -54,7 +54,7 @@ def test_encode_tokens_carry_frame_time_and_grid(adapters: dict[str, Any], famil
     ad = adapters[family]
     frames = make_frames(family, 4)
     tokens = ad.encode(frames)
-    h, w = tokens.meta["grid_hw"]
+    h, w = tokens.meta["unit_grid_hw"][0]
     per_unit = 2 if family.startswith("qwen") else 1  # Qwen: two frames per temporal patch
     assert len(tokens) == (4 // per_unit) * h * w
     assert tokens.is_ordered()

@@ -78,6 +78,37 @@ class _Layout:
     positions: torch.Tensor  # [P, L]
 
 
+_CONCAT_LISTS = ("unit_frame_idx", "unit_time_s", "unit_grid_hw", "frame_time_s", "frame_idx", "clips")
+_CONCAT_SUMS = ("num_frames", "num_tokens", "padded_frames")
+
+
+def _concat_clips(parts: Sequence[VisualTokens]) -> VisualTokens:
+    """One VisualTokens from the tokens of clips in time order (per-unit meta concatenated)."""
+    import torch
+
+    from videopipe.types import VisualTokens
+
+    if len(parts) == 1:
+        return parts[0]
+    meta: dict[str, Any] = {k: v for k, v in parts[0].meta.items() if k not in _CONCAT_LISTS + _CONCAT_SUMS}
+    for k in _CONCAT_LISTS:
+        meta[k] = [x for p in parts for x in p.meta.get(k, [])]
+    for k in _CONCAT_SUMS:
+        meta[k] = sum(int(p.meta.get(k, 0)) for p in parts)
+    if len(set(meta["unit_frame_idx"])) != len(meta["unit_frame_idx"]):
+        raise InputError("the clips given to encode() share frames; give each frame once")
+    return VisualTokens(
+        features=torch.cat([p.features for p in parts]),
+        frame_idx=torch.cat([p.frame_idx for p in parts]),
+        time_s=torch.cat([p.time_s for p in parts]),
+        row=torch.cat([p.row for p in parts]),
+        col=torch.cat([p.col for p in parts]),
+        size=torch.cat([p.size for p in parts]),
+        extras={k: torch.cat([p.extras[k] for p in parts]) for k in parts[0].extras},
+        meta=meta,
+    )
+
+
 class VideoLLM(ABC):
     """Base class of the model adapters. Get one with :func:`videopipe.models.load_model`.
 
@@ -178,9 +209,14 @@ class VideoLLM(ABC):
         return f"{type(self).__name__}({self.model_id!r}, device={self.device}, dtype={self.dtype})"
 
     # -- encode ---------------------------------------------------------------------------------
-    def encode(self, frames: Frames, *, duration_s: float | None = None) -> VisualTokens:
+    def encode(self, frames: Frames | Sequence[Frames], *, duration_s: float | None = None) -> VisualTokens:
         """Run the model's vision tower + projector on ``frames`` (batched, inference mode, on
         the model's device and dtype).
+
+        ``frames`` is one :class:`Frames` or a sequence of clips (each a ``Frames``; clips may
+        have different frame sizes, e.g. from key-clip sampling). Each clip is encoded as its
+        own video (Qwen: its own temporal patches and grid); the tokens of all clips form one
+        :class:`VisualTokens` in time order, answered about in one prompt.
 
         ``duration_s`` (the whole video's length) is only used by families whose prompt states
         it (SmolVLM2); default: the last frame's time."""
@@ -188,20 +224,29 @@ class VideoLLM(ABC):
 
         from videopipe.types import Frames as _Frames
 
-        if not isinstance(frames, _Frames):
-            raise InputError(f"encode() needs a videopipe Frames, got {type(frames).__name__}")
-        if len(frames) == 0:
-            raise InputError("encode() got 0 frames; sample at least one frame from the video")
-        order = torch.argsort(frames.pts_s, stable=True)
-        if bool((order != torch.arange(len(frames))).any()):
-            frames = frames[order]
+        clips = [frames] if isinstance(frames, _Frames) else list(frames)
+        if not clips or any(not isinstance(c, _Frames) for c in clips):
+            got = type(frames).__name__ if not clips else ", ".join(sorted({type(c).__name__ for c in clips}))
+            raise InputError(f"encode() needs a videopipe Frames or a list of Frames clips, got {got}")
+        if any(len(c) == 0 for c in clips):
+            raise InputError("encode() got a clip with 0 frames; sample at least one frame from the video")
+        clips = [
+            c if bool((c.pts_s[1:] >= c.pts_s[:-1]).all()) else c[torch.argsort(c.pts_s, stable=True)]
+            for c in clips
+        ]
+        clips.sort(key=lambda c: float(c.pts_s[0]))
         with torch.inference_mode():
-            tokens = self._encode(frames)
-        dur = float(frames.pts_s[-1]) if duration_s is None else float(duration_s)
+            parts = [self._encode(c) for c in clips]
+        tokens = _concat_clips(parts)
+        last = max(float(c.pts_s[-1]) for c in clips)
+        dur = last if duration_s is None else float(duration_s)
         return tokens.with_meta(family=self.family, model_id=self.model_id, duration_s=dur)
 
     @abstractmethod
-    def _encode(self, frames: Frames) -> VisualTokens: ...
+    def _encode(self, frames: Frames) -> VisualTokens:
+        """Tokens of one clip; ``meta`` has the per-unit lists (``unit_frame_idx``,
+        ``unit_time_s``, ``unit_grid_hw``), ``frame_time_s``, ``frame_idx``, ``num_frames``,
+        ``num_tokens`` and a one-element ``clips`` list of family facts (grid_thw, ...)."""
 
     # -- prompt ----------------------------------------------------------------------------------
     def _check_tokens(self, tokens: VisualTokens) -> None:
@@ -274,21 +319,24 @@ class VideoLLM(ABC):
         import torch
 
         meta = tokens.meta
-        unit_frames = torch.as_tensor(meta["unit_frame_idx"], dtype=torch.int64, device=tokens.device)
-        h, w = (int(x) for x in meta["grid_hw"])
+        dev = tokens.device
+        unit_frames = torch.as_tensor(meta["unit_frame_idx"], dtype=torch.int64, device=dev)
+        grids = torch.as_tensor(meta["unit_grid_hw"], dtype=torch.int64, device=dev).view(-1, 2)
+        offsets = torch.cumsum(grids[:, 0] * grids[:, 1], 0) - grids[:, 0] * grids[:, 1]
         sorted_frames, perm = torch.sort(unit_frames)
         pos = torch.searchsorted(sorted_frames, tokens.frame_idx).clamp(max=len(unit_frames) - 1)
         unit = perm[pos]
+        h, w = grids[unit, 0], grids[unit, 1]
         bad = (unit_frames[unit] != tokens.frame_idx) | (tokens.row >= h) | (tokens.col >= w)
         bad |= (tokens.row < 0) | (tokens.col < 0)
         if bool(bad.any()):
             i = int(bad.nonzero()[0])
             raise InputError(
                 f"visual token {i} (frame {int(tokens.frame_idx[i])}, row {int(tokens.row[i])}, col "
-                f"{int(tokens.col[i])}) is not a position of the encoded {h}x{w} grid; compressors "
+                f"{int(tokens.col[i])}) is not a position of the encoded token grid; compressors "
                 "must keep each token's original frame/row/col"
             )
-        slot = (unit * h + tokens.row) * w + tokens.col
+        slot = offsets[unit] + tokens.row * w + tokens.col
         if torch.unique(slot).numel() != slot.numel():
             raise InputError(
                 "two visual tokens claim the same original position; a compressor that "

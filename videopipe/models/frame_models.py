@@ -56,14 +56,14 @@ class _FrameModel(VideoLLM):
 
         t = len(frames)
         meta = {
-            "grid_hw": [self._grid, self._grid],
             "unit_frame_idx": frames.indices.tolist(),
             "unit_time_s": frames.pts_s.tolist(),
+            "unit_grid_hw": [[self._grid, self._grid]] * t,
             "frame_time_s": frames.pts_s.tolist(),
             "frame_idx": frames.indices.tolist(),
             "num_frames": t,
-            "frame_size_px": [frames.height, frames.width],
             "num_tokens": t * self._grid * self._grid,
+            "clips": [{"frame_size_px": [frames.height, frames.width], "num_tokens": t * self._grid**2}],
             **extra,
         }
         features = feats.reshape(t, self._grid, self._grid, -1)

@@ -110,20 +110,25 @@ class _QwenVL(VideoLLM):
         real = frames.pts_s[:n]
         spacing = float((real[-1] - real[0]) / (n - 1)) if n > 1 and real[-1] > real[0] else 1.0
         meta = {
-            "grid_hw": [h, w],
-            "grid_thw": [g, grid[0], grid[1]],
             "unit_frame_idx": unit_frame,
             "unit_time_s": unit_time,
+            "unit_grid_hw": [[h, w]] * g,
             "frame_time_s": real.tolist(),
             "frame_idx": frames.indices[:n].tolist(),
             "num_frames": n,
+            "num_tokens": g * h * w,
             "padded_frames": pad,
             "temporal_patch_size": self._tpatch,
             "spatial_merge_size": self._merge,
             "patch_size": self._patch,
-            "second_per_grid": spacing * self._tpatch,
-            "frame_size_px": [frames.height, frames.width],
-            "num_tokens": g * h * w,
+            "clips": [
+                {
+                    "grid_thw": [g, grid[0], grid[1]],
+                    "second_per_grid": spacing * self._tpatch,
+                    "frame_size_px": [frames.height, frames.width],
+                    "num_tokens": g * h * w,
+                }
+            ],
         }
         features = torch.cat(feats).view(g, h, w, -1)
         extras = {"deepstack": torch.cat(deep).view(g, h, w, *deep[0].shape[1:])} if deep else None
@@ -139,7 +144,7 @@ class _QwenVL(VideoLLM):
 
         ids = input_ids.unsqueeze(0)
         mm = (ids == self._placeholder_id).to(torch.int32) * 2  # 2 = video in mm_token_type_ids
-        thw = torch.tensor([meta["grid_thw"]], device=input_ids.device)
+        thw = torch.tensor([c["grid_thw"] for c in meta["clips"]], device=input_ids.device)
         pos, _ = self.model.model.get_rope_index(
             ids, mm_token_type_ids=mm, video_grid_thw=thw, **self._rope_kwargs(meta)
         )
@@ -158,12 +163,15 @@ class Qwen25VL(_QwenVL):
     timestamps_in_text: ClassVar[bool] = True
 
     def _visual_block(self, meta: Mapping[str, Any]) -> str:
-        return self.video_marker * int(meta["num_tokens"])
+        # one video per clip; the chat template already wrote the outer vision start/end
+        vs = getattr(self.tokenizer, "vision_start_token", None) or "<|vision_start|>"
+        ve = getattr(self.tokenizer, "vision_end_token", None) or "<|vision_end|>"
+        return f"{ve}{vs}".join(self.video_marker * int(c["num_tokens"]) for c in meta["clips"])
 
     def _rope_kwargs(self, meta: Mapping[str, Any]) -> dict[str, Any]:
         import torch
 
-        return {"second_per_grid_ts": torch.tensor([float(meta["second_per_grid"])])}
+        return {"second_per_grid_ts": torch.tensor([float(c["second_per_grid"]) for c in meta["clips"]])}
 
 
 class Qwen3VL(_QwenVL):
@@ -183,13 +191,22 @@ class Qwen3VL(_QwenVL):
         return side, side
 
     def _visual_block(self, meta: Mapping[str, Any]) -> str:
-        tok = self.processor
-        h, w = meta["grid_hw"]
-        pads = self.video_marker * (int(h) * int(w))
-        return "".join(
-            f"<{t:.1f} seconds>{tok.vision_start_token}{pads}{tok.vision_end_token}"
-            for t in meta["unit_time_s"]
-        )
+        # one video per clip (joined like two video items of the chat template), and inside
+        # it one "<t seconds>" + block per temporal patch, as Qwen3VLProcessor writes
+        p = self.processor
+        vs, ve, pad = p.vision_start_token, p.vision_end_token, self.video_marker
+        units = list(zip(meta["unit_time_s"], meta["unit_grid_hw"]))
+        videos, start = [], 0
+        for c in meta["clips"]:
+            g = int(c["grid_thw"][0])
+            videos.append(
+                "".join(
+                    f"<{t:.1f} seconds>{vs}{pad * (int(h) * int(w))}{ve}"
+                    for t, (h, w) in units[start : start + g]
+                )
+            )
+            start += g
+        return f"{ve}{vs}".join(videos)
 
     def _lm_kwargs(self, extras: Mapping[str, torch.Tensor], visual_mask: torch.Tensor) -> dict[str, Any]:
         deep = extras.get("deepstack")

@@ -8,6 +8,7 @@ flash-attention 2 on CUDA when ``flash_attn`` is installed.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,11 +151,12 @@ def load_components(model_id: str, *, device: str, dtype: str, family: str) -> t
         )
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
+    kw: dict[str, Any] = {"dtype": dt, "attn_implementation": _attn_implementation(dev)}
+    if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
+        kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
     try:
         processor = AutoProcessor.from_pretrained(model_id)
-        model = AutoModelForImageTextToText.from_pretrained(
-            model_id, dtype=dt, attn_implementation=_attn_implementation(dev)
-        )
+        model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
     except _hub_errors() as e:
         raise _not_loadable(model_id, e) from None
     except ImportError as e:

@@ -88,7 +88,11 @@ def _not_loadable(model_id: str, err: BaseException) -> ModelError:
             f"{model_id} is not a loadable transformers checkpoint ({first}); it needs config.json, "
             "the weights and the processor files (save_pretrained writes them all)"
         )
-    why = "HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set" if hub_offline() else "the hub could not be reached"
+    why = (
+        "HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set"
+        if hub_offline()
+        else "the hub could not be reached or has no such model"
+    )
     return ModelError(
         f"model {model_id!r} is not a local directory, not in the Hugging Face cache, and {why} "
         f"({first}). Download it where there is network (`hf download {model_id} --local-dir DIR`) "

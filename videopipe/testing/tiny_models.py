@@ -111,17 +111,15 @@ def tiny_tokenizer(special_tokens: list[str], *, vocab_size: int = 320, **named:
     return PreTrainedTokenizerFast(tokenizer_object=tok, **named)
 
 
-def _qwen_text(vocab: int, eos: int, pad: int, *, head_dim: int | None = None) -> dict[str, Any]:
+def _qwen_text(
+    vocab: int, eos: int, pad: int, lm: dict[str, int], *, head_dim: int | None = None
+) -> dict[str, Any]:
     d: dict[str, Any] = dict(
         vocab_size=vocab,
         bos_token_id=None,
         eos_token_id=eos,
         pad_token_id=pad,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        **lm,
         max_position_embeddings=4096,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
     )
@@ -130,7 +128,7 @@ def _qwen_text(vocab: int, eos: int, pad: int, *, head_dim: int | None = None) -
     return d
 
 
-def _build_qwen2_5_vl(out: Path) -> None:
+def _build_qwen2_5_vl(out: Path, lm: dict[str, int]) -> None:
     from transformers import (
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
@@ -142,13 +140,13 @@ def _build_qwen2_5_vl(out: Path) -> None:
     tok = tiny_tokenizer(_QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
     cfg = Qwen2_5_VLConfig(
-        text_config=_qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], head_dim=16),
+        text_config=_qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16),
         vision_config=dict(
             depth=2,
             hidden_size=32,
             intermediate_size=64,
             num_heads=2,
-            out_hidden_size=64,
+            out_hidden_size=lm["hidden_size"],
             patch_size=14,
             spatial_merge_size=2,
             temporal_patch_size=2,
@@ -175,7 +173,7 @@ def _build_qwen2_5_vl(out: Path) -> None:
     _save(Qwen2_5_VLForConditionalGeneration(cfg), proc, out)
 
 
-def _build_qwen3_vl(out: Path) -> None:
+def _build_qwen3_vl(out: Path, lm: dict[str, int]) -> None:
     from transformers import (
         Qwen2VLImageProcessor,
         Qwen3VLConfig,
@@ -186,7 +184,7 @@ def _build_qwen3_vl(out: Path) -> None:
 
     tok = tiny_tokenizer(_QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
-    text = _qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], head_dim=16)
+    text = _qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16)
     text["rope_parameters"] = {
         "rope_type": "default",
         "rope_theta": 10000.0,
@@ -200,7 +198,7 @@ def _build_qwen3_vl(out: Path) -> None:
             hidden_size=32,
             intermediate_size=64,
             num_heads=2,
-            out_hidden_size=64,
+            out_hidden_size=lm["hidden_size"],
             patch_size=16,
             spatial_merge_size=2,
             temporal_patch_size=2,
@@ -226,7 +224,7 @@ def _build_qwen3_vl(out: Path) -> None:
     _save(Qwen3VLForConditionalGeneration(cfg), proc, out)
 
 
-def _build_llava_onevision(out: Path) -> None:
+def _build_llava_onevision(out: Path, lm: dict[str, int]) -> None:
     from transformers import (
         LlavaOnevisionConfig,
         LlavaOnevisionForConditionalGeneration,
@@ -254,11 +252,7 @@ def _build_llava_onevision(out: Path) -> None:
             bos_token_id=None,
             eos_token_id=ids["<|im_end|>"],
             pad_token_id=ids["<|endoftext|>"],
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            **lm,
             max_position_embeddings=4096,
         ),
         image_token_index=ids["<image>"],
@@ -281,7 +275,7 @@ def _build_llava_onevision(out: Path) -> None:
     _save(LlavaOnevisionForConditionalGeneration(cfg), proc, out)
 
 
-def _build_smolvlm(out: Path) -> None:
+def _build_smolvlm(out: Path, lm: dict[str, int]) -> None:
     from transformers import (
         SmolVLMConfig,
         SmolVLMForConditionalGeneration,
@@ -318,11 +312,7 @@ def _build_smolvlm(out: Path) -> None:
             bos_token_id=None,
             eos_token_id=ids["<end_of_utterance>"],
             pad_token_id=ids["<|endoftext|>"],
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            **lm,
             max_position_embeddings=4096,
         ),
         scale_factor=2,
@@ -357,16 +347,33 @@ _BUILDERS = {
 }
 
 
-def build_tiny_model(family: str, out_dir: str | Path, *, seed: int = 0) -> Path:
+def build_tiny_model(
+    family: str, out_dir: str | Path, *, seed: int = 0, hidden_size: int = 64, num_layers: int = 2
+) -> Path:
     """Write a tiny random checkpoint of ``family`` (one of :data:`FAMILIES`) to ``out_dir``
-    and return that directory. The same ``seed`` gives the same weights."""
+    and return that directory. The same ``seed`` gives the same weights.
+
+    ``hidden_size`` (a multiple of 16) and ``num_layers`` size the language model (benchmarks
+    use a larger one so that prefill cost dominates); the vision tower stays tiny."""
     import torch
 
     if family not in _BUILDERS:
         raise ValueError(f"unknown tiny model family {family!r}; valid: {', '.join(FAMILIES)}")
+    if hidden_size < 16 or hidden_size % 16 or num_layers < 1:
+        raise ValueError(
+            f"hidden_size must be a multiple of 16 and num_layers >= 1, got {hidden_size}, {num_layers}"
+        )
+    heads = hidden_size // 16  # head_dim 16 (the M-RoPE sections [2, 3, 3] cover 16 / 2)
+    lm = {
+        "hidden_size": hidden_size,
+        "intermediate_size": 2 * hidden_size,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": max(1, heads // 2),
+    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        _BUILDERS[family](out)
+        _BUILDERS[family](out, lm)
     return out

@@ -131,12 +131,14 @@ class Pipeline:
                 tokens, selection = hit
                 return Prepared(str(path), tokens, selection, 0, {"cache": 0.0}, cached=True)
         with timer.stage("decode"), open_video(path, backend=self.config.decode_backend) as reader:
-            view = reader
+            view, span_scores = reader, None
             if self.retrieve_k:
                 with timer.stage("retrieve"):
-                    view = self._restrict(reader, path, question)
+                    view, span_scores = self._restrict(reader, path, question)
             with timer.stage("sample"):
                 selection = self.sampler(view, self.budget, query=question, features=self.embedder)
+                if view is not reader:
+                    selection = view.to_real(selection, span_scores)
             if selection.num_frames < 1:
                 raise InputError(f"{path}: the sampler selected no frames")
             groups = _decode_selection(reader, selection, self.budget)
@@ -197,11 +199,12 @@ class Pipeline:
 
         return TokenCache(self.config.resolved_cache_dir() / "tokens")
 
-    def _restrict(self, reader: Any, path: Path, question: str | None) -> Any:
-        from videopipe.retrieval_view import restrict_to_hits
+    def _restrict(self, reader: Any, path: Path, question: str | None) -> tuple[Any, list[float]]:
+        """A view of ``reader`` over the top-k retrieved clips of this video (plus context)."""
+        from videopipe.spans import restrict_to_hits
 
         if not question:
-            raise InputError("retrieval needs a question")
+            raise InputError(f"{path}: retrieval needs a question")
         hits = self.retriever.top_spans(path, question, k=int(self.retrieve_k))
         return restrict_to_hits(reader, hits)
 

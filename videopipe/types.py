@@ -418,6 +418,12 @@ class VisualTokens:
         rspan = int(self.row.max().item()) + 1 if len(self) else 1
         return (frame_rank * rspan + self.row) * span + self.col
 
+    def sorted(self) -> VisualTokens:
+        """The same tokens in (time, row, col) order (``self`` when already ordered)."""
+        if self.is_ordered():
+            return self
+        return self._take(torch.argsort(self.order_key(), stable=True))
+
     def is_ordered(self) -> bool:
         if len(self) < 2:
             return True
@@ -457,18 +463,25 @@ class VisualTokens:
         group = torch.as_tensor(group, dtype=torch.long, device=self.device)
         representative = torch.as_tensor(representative, dtype=torch.long, device=self.device)
         g = representative.shape[0]
-        w = self.size.to(self.features.dtype)
+        if group.shape != (len(self),):
+            raise ValueError(f"merge(): group must have shape ({len(self)},), got {tuple(group.shape)}")
+        if len(self) and (int(group.min()) < 0 or int(group.max()) >= g):
+            raise ValueError(f"merge(): group ids must be in 0..{g - 1} (one representative per group)")
+        if g and not bool((group[representative] == torch.arange(g, device=self.device)).all()):
+            raise ValueError("merge(): each representative must be a member of its own group")
         total = torch.zeros(g, dtype=torch.float64, device=self.device).index_add_(0, group, self.size)
         if bool((total <= 0).any()):
             raise ValueError("merge(): every group must contain at least one token")
 
         def _mean(x: torch.Tensor) -> torch.Tensor:
+            # accumulate in float32 at least (bf16/fp16 sums lose precision), cast back
             flat = x.reshape(x.shape[0], -1)
-            ww = w.to(flat.dtype).unsqueeze(1)
-            acc = torch.zeros(g, flat.shape[1], dtype=flat.dtype, device=self.device)
-            acc.index_add_(0, group, flat * ww)
-            acc = acc / total.to(flat.dtype).unsqueeze(1)
-            return acc.reshape(g, *x.shape[1:])
+            acc_dtype = torch.promote_types(flat.dtype, torch.float32)
+            ww = self.size.to(acc_dtype).unsqueeze(1)
+            acc = torch.zeros(g, flat.shape[1], dtype=acc_dtype, device=self.device)
+            acc.index_add_(0, group, flat.to(acc_dtype) * ww)
+            acc = acc / total.to(acc_dtype).unsqueeze(1)
+            return acc.to(flat.dtype).reshape(g, *x.shape[1:])
 
         merged = VisualTokens(
             features=_mean(self.features),

@@ -1,3 +1,71 @@
-"""videopipe.compressors: registry entries are declared here (lazily, as "module:attr")."""
+"""videopipe.compressors: visual-token compressors (registry entries are declared here,
+lazily, as "module:attr"), and :func:`build` for chained specs like ``"temporal_merge+progressive"``.
 
-from videopipe.registry import COMPRESSORS as _REG  # noqa: F401
+Every compressor follows ``videopipe.protocols.Compressor``:
+``compressor(tokens, budget, *, query_embedding=None) -> VisualTokens``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from videopipe.errors import ConfigError
+from videopipe.registry import COMPRESSORS as _REG
+
+if TYPE_CHECKING:
+    from videopipe.protocols import Compressor
+
+_REG.register(
+    "none", "videopipe.compressors.none:NoCompression", summary="no compression; errors when over budget"
+)
+_REG.register(
+    "pool", "videopipe.compressors.pool:Pool", summary="per-frame average pooling to a grid (LLaVA-Video)"
+)
+_REG.register(
+    "temporal_merge",
+    "videopipe.compressors.temporal_merge:TemporalMerge",
+    summary="merge tokens into similar ones of the previous frame; near-duplicate frames first (ToMe/B-VLLM)",
+)
+_REG.register(
+    "progressive",
+    "videopipe.compressors.progressive:Progressive",
+    summary="first frame at 64 tokens, later frames add only novel tokens (PVC)",
+)
+_REG.register(
+    "slowfast",
+    "videopipe.compressors.slowfast:SlowFast",
+    summary="few slow frames with fine grids, all others coarsely pooled (SlowFast-LLaVA)",
+)
+_REG.register(
+    "divprune",
+    "videopipe.compressors.divprune:DivPrune",
+    summary="greedy max-min diversity selection (DivPrune)",
+)
+_REG.register(
+    "query",
+    "videopipe.compressors.query:QueryGuided",
+    summary="tokens most similar to the query embedding + diverse context (PPLLaVA/QuoTA)",
+)
+
+__all__ = ["build"]
+
+
+def build(spec: str, /, **options: Any) -> Compressor:
+    """A compressor from a spec: a registry name (``"progressive"``) or a chain of names
+    joined by ``+`` (``"temporal_merge+progressive"``, budget enforced by the last stage).
+
+    ``options`` (None values dropped) configure a single compressor; chains take none."""
+    names = [p.strip() for p in spec.split("+")]
+    if not spec.strip() or any(not n for n in names):
+        raise ConfigError(
+            f"bad compressor spec {spec!r}: use a name or names joined by '+' (e.g. pool+divprune)"
+        )
+    if len(names) == 1:
+        return _REG.create(names[0], **options)
+    if any(v is not None for v in options.values()):
+        raise ConfigError(
+            f"compressor chain {spec!r} takes no options; configure single compressors in Python"
+        )
+    from videopipe.compressors.chain import Chain
+
+    return Chain([_REG.create(n) for n in names])

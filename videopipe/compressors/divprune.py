@@ -1,0 +1,93 @@
+"""``divprune``: keep the most diverse tokens (DivPrune).
+
+DivPrune (Alvar et al., CVPR 2025) casts token pruning as a Max-Min Diversity Problem: keep
+the subset whose smallest pairwise distance is largest, solved greedily. Greedy
+farthest-point selection on cosine distance: start from the token least similar to the mean
+token, then repeatedly add the token whose distance to its nearest kept token is largest.
+The min-distance vector is updated with one matrix-vector product per kept token (the
+method is sequential in the number of kept tokens, never in the number of input tokens).
+
+Pruning drops tokens, so sizes do not add up unless ``fold_dropped`` is set: then every
+dropped token is merged into its most similar kept token (size-weighted mean).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from videopipe.compressors._base import Compressor, in_range
+from videopipe.compressors._ops import cosine_chunks, unit_features
+from videopipe.types import VisualTokens
+
+
+@dataclass(frozen=True)
+class DivPruneConfig:
+    """fold_dropped: merge dropped tokens into their nearest kept token (sizes add up).
+    default_keep: fraction of tokens kept as an earlier chain stage (no budget of its own)."""
+
+    fold_dropped: bool = False
+    default_keep: float = 0.5
+
+    def __post_init__(self) -> None:
+        in_range("divprune.default_keep", self.default_keep, 1e-6, 1.0)
+
+
+def farthest_point(x: torch.Tensor, k: int, *, init: torch.Tensor | None = None) -> torch.Tensor:
+    """Greedy max-min selection of ``k`` rows of unit ``x`` [N, D] (cosine distance).
+
+    ``init``: indices already selected (their diversity constraint is honoured); the result
+    contains them first. Returns int64 [k] indices (k <= N)."""
+    n = x.shape[0]
+    chosen = torch.empty(k, dtype=torch.long, device=x.device)
+    mind = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
+    start = 0
+    if init is not None and init.numel():
+        m = init.numel()
+        chosen[:m] = init
+        mind = (1.0 - (x @ x[init].T)).min(1).values if m else mind
+        mind[init] = -1.0
+        start = m
+    else:
+        centre = torch.nn.functional.normalize(x.mean(0), dim=0)
+        first = torch.argmin(x @ centre)
+        chosen[0] = first
+        mind = 1.0 - x @ x[first]
+        mind[first] = -1.0
+        start = 1
+    for i in range(start, k):
+        j = torch.argmax(mind)
+        chosen[i] = j
+        mind = torch.minimum(mind, 1.0 - x @ x[j])
+        mind[j] = -1.0
+    return chosen
+
+
+def keep_or_fold(tokens: VisualTokens, x: torch.Tensor, keep: torch.Tensor, fold: bool) -> VisualTokens:
+    """Select ``keep``; with ``fold`` merge every other token into its most similar kept one."""
+    if not fold:
+        return tokens.select(keep)
+    _, nearest = cosine_chunks(x, x[keep])
+    group = nearest
+    group[keep] = torch.arange(keep.numel(), device=x.device)
+    return tokens.merge(group, keep)
+
+
+class DivPrune(Compressor):
+    name = "divprune"
+    config_cls = DivPruneConfig
+
+    @property
+    def merges(self) -> bool:  # type: ignore[override]
+        return self.config.fold_dropped
+
+    def _compress(
+        self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None
+    ) -> VisualTokens:
+        x = unit_features(tokens)
+        return keep_or_fold(tokens, x, farthest_point(x, budget), self.config.fold_dropped)
+
+    def default_budget(self, tokens: VisualTokens) -> int:
+        return max(1, math.ceil(len(tokens) * self.config.default_keep))

@@ -1,0 +1,109 @@
+"""``progressive``: PVC-style training-free progressive compression.
+
+PVC (Yang et al., "PVC: Progressive Visual Token Compression for Unified Image and Video
+Processing", 2024) gives the first frame of a clip its full per-frame token budget and lets
+every later frame add only what is new relative to what the model has already seen. This
+training-free version:
+
+1. average-pools every frame to at most ``per_frame_budget`` tokens (64 by default, as PVC);
+2. keeps all tokens of the first frame (the first "key frame");
+3. walks forward in time (one batched similarity per frame): a token of frame t whose best
+   cosine match among the tokens kept so far is below ``threshold`` is *novel* and kept;
+   the others fold into their best match (size-weighted mean, sizes add up, the match keeps
+   its position). A frame in which at least ``refresh_fraction`` of the tokens are novel
+   (a scene cut) is kept whole, i.e. starts a new clip;
+4. if more tokens were kept than the budget allows, the least novel ones (1 - best-match
+   similarity at the time they were seen) fold into their matches until the budget holds;
+   if fewer, the most novel folded tokens are kept as well up to the budget
+   (``fill_budget``; off: the output size is set by the content alone).
+
+So a static video costs about one frame's tokens and a changing one keeps its changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from videopipe.compressors._base import Compressor, in_range, positive
+from videopipe.compressors._ops import frame_layout, merge_by_parent, pool_tokens, unit_features
+from videopipe.types import VisualTokens
+
+
+@dataclass(frozen=True)
+class ProgressiveConfig:
+    """per_frame_budget: most tokens a frame may keep (frames are pooled down to it).
+    threshold: a token is novel when its best cosine match among kept tokens is below this.
+    refresh_fraction: a frame with at least this fraction of novel tokens is kept whole.
+    fill_budget: when the novel tokens leave part of the budget unused, also keep the most
+    novel of the folded tokens up to the budget (False: static video costs one frame)."""
+
+    per_frame_budget: int = 64
+    threshold: float = 0.9
+    refresh_fraction: float = 0.5
+    fill_budget: bool = True
+
+    def __post_init__(self) -> None:
+        positive("progressive.per_frame_budget", self.per_frame_budget)
+        in_range("progressive.threshold", self.threshold, -1.0, 1.0)
+        in_range("progressive.refresh_fraction", self.refresh_fraction, 0.0, 1.0)
+
+
+class Progressive(Compressor):
+    name = "progressive"
+    config_cls = ProgressiveConfig
+
+    def _scan(
+        self, tokens: VisualTokens, per_frame: int
+    ) -> tuple[VisualTokens, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pool, then walk frames: (pooled tokens, kept [N], parent [N], novelty [N], frame_of [N])."""
+        layout = frame_layout(tokens)
+        k = torch.full((layout.num_frames,), per_frame, dtype=torch.long, device=tokens.device)
+        pooled = pool_tokens(tokens, k, layout)
+        layout = frame_layout(pooled)
+        n, dev = len(pooled), pooled.device
+        x = unit_features(pooled)
+        kept = torch.zeros(n, dtype=torch.bool, device=dev)
+        parent = torch.arange(n, device=dev)
+        novelty = torch.full((n,), float("inf"), dtype=x.dtype, device=dev)
+        first = int(layout.counts[0])
+        kept[:first] = True
+        memory = torch.arange(first, device=dev)
+        cfg = self.config
+        for t in range(1, layout.num_frames):
+            s = int(layout.offsets[t])
+            idx = torch.arange(s, s + int(layout.counts[t]), device=dev)
+            v, j = (x[idx] @ x[memory].T).max(1)
+            parent[idx] = memory[j]
+            novelty[idx] = 1.0 - v
+            novel = v < cfg.threshold
+            if float(novel.float().mean()) >= cfg.refresh_fraction:
+                novel = torch.ones_like(novel)
+            kept[idx[novel]] = True
+            memory = torch.cat([memory, idx[novel]])
+        return pooled, kept, parent, novelty, layout.frame_of
+
+    def _compress(
+        self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None
+    ) -> VisualTokens:
+        pooled, kept, parent, novelty, frame_of = self._scan(
+            tokens, min(self.config.per_frame_budget, budget)
+        )
+        excess = int(kept.sum()) - budget
+        if excess > 0:  # over budget: fold the least novel kept tokens
+            droppable = kept & (frame_of > 0)
+            score = torch.where(droppable, novelty, torch.full_like(novelty, float("inf")))
+            kept[torch.sort(score, stable=True).indices[:excess]] = False
+        elif excess < 0 and self.config.fill_budget:  # room left: keep the most novel folded ones
+            score = torch.where(kept, torch.full_like(novelty, -float("inf")), novelty)
+            extra = torch.sort(score, descending=True, stable=True).indices[
+                : min(-excess, int((~kept).sum()))
+            ]
+            kept[extra] = True
+        parent = torch.where(kept, torch.arange(len(pooled), device=pooled.device), parent)
+        return merge_by_parent(pooled, parent)
+
+    def default_budget(self, tokens: VisualTokens) -> int:
+        _, kept, *_ = self._scan(tokens, self.config.per_frame_budget)
+        return max(1, int(kept.sum()))

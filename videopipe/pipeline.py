@@ -219,6 +219,12 @@ def _check_question(question: str, video: str) -> str:
 
 
 def _load_model(cfg: PipelineConfig) -> VideoLLM:
+    if cfg.model == "fake" or cfg.model.startswith("fake:"):
+        # the scripted colour-reading stand-in (tests, demos, plumbing benchmarks)
+        from videopipe.testing.fake_model import FakeVideoLLM
+
+        style = cfg.model.partition(":")[2] or "letter"
+        return FakeVideoLLM(answer_style=style)
     from videopipe.models import load_model
 
     return load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)

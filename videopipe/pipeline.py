@@ -170,7 +170,9 @@ class Pipeline:
             text = self.model.generate(
                 compressed, question, max_new_tokens=max_new_tokens or self.config.max_new_tokens
             )
-        evidence = _evidence(prepared.video, prepared.selection, compressed)
+        with timer.stage("evidence"):
+            relevance = _token_relevance(self.model, compressed, question)
+            evidence = _evidence(prepared.video, prepared.selection, compressed, relevance)
         stats = Stats(
             frames_decoded=prepared.frames_decoded,
             frames_selected=prepared.selection.num_frames,
@@ -282,29 +284,67 @@ def _encode(model: VideoLLM, groups: list[Frames]) -> VisualTokens:
     return parts[0] if len(parts) == 1 else VisualTokens.concat(parts)
 
 
-def _evidence(video: str, selection: Selection, tokens: VisualTokens) -> tuple[Hit, ...]:
-    """The clips the answer was conditioned on, most relevant first.
-
-    Relevance is the sampler's clip score when it has one; otherwise the share of the
-    compressed visual tokens (by the original tokens they stand for) that came from the clip,
-    so clips the compressor kept more of rank higher."""
+def _token_relevance(model: Any, tokens: VisualTokens, question: str) -> Any:
+    """Per-token relevance to the question: the best cosine similarity between a visual token
+    and the model's own embeddings of the question's tokens (the projector maps visual tokens
+    into the LLM's input-embedding space, so the two are comparable). None when the adapter
+    cannot embed text."""
+    embed = getattr(model, "text_embeddings", None)
+    if embed is None or len(tokens) == 0:
+        return None
     import torch
 
-    kept_frames = set(tokens.frame_idx.tolist())
-    hits = []
-    mass = {}
+    q = embed(question)
+    if q is None or len(q) == 0:
+        return None
+    v = torch.nn.functional.normalize(tokens.features.float(), dim=-1)
+    q = torch.nn.functional.normalize(q.float().to(v.device), dim=-1)
+    return (v @ q.T).max(dim=1).values.cpu()
+
+
+def _evidence(
+    video: str, selection: Selection, tokens: VisualTokens, relevance: Any = None
+) -> tuple[Hit, ...]:
+    """The clips the answer was conditioned on, most relevant first.
+
+    A clip's score is the sampler's relevance when it gave one (query-aware samplers,
+    retrieval); otherwise the best question relevance of the clip's kept tokens (see
+    :func:`_token_relevance`); otherwise the share of the kept visual tokens (weighted by the
+    original tokens they stand for) that came from the clip."""
+    import torch
+
+    frame_idx = tokens.frame_idx.cpu()
+    kept_frames = set(frame_idx.tolist())
+    mass: dict[int, float] = {}
+    best: dict[int, float] = {}
     if len(tokens):
-        f, inv = torch.unique(tokens.frame_idx, return_inverse=True)
-        m = torch.zeros(len(f), dtype=torch.float64).index_add_(0, inv.cpu(), tokens.size.cpu())
+        f, inv = torch.unique(frame_idx, return_inverse=True)
+        m = torch.zeros(len(f), dtype=torch.float64).index_add_(0, inv, tokens.size.cpu())
         mass = dict(zip(f.tolist(), (m / m.sum()).tolist()))
+        if relevance is not None:
+            r = torch.full((len(f),), -1.0, dtype=torch.float32).scatter_reduce(
+                0, inv, relevance.float(), "amax"
+            )
+            best = dict(zip(f.tolist(), r.tolist()))
+    hits = []
     for clip in selection.clips:
         if not kept_frames.intersection(clip.indices):
             continue
-        share = sum(mass.get(i, 0.0) for i in clip.indices)
-        score = float(clip.score) if clip.score is not None else share
-        end = clip.end_s if clip.end_s > clip.start_s else clip.times_s[-1]
-        hits.append(Hit(video=video, start_s=float(clip.start_s), end_s=float(end), score=round(score, 6)))
-    hits.sort(key=lambda h: -h.score)
+        if clip.score is not None:
+            score = float(clip.score)
+        elif best:
+            score = max(best.get(i, -1.0) for i in clip.indices)
+        else:
+            score = sum(mass.get(i, 0.0) for i in clip.indices)
+        hits.append(
+            Hit(
+                video=video,
+                start_s=float(clip.start_s),
+                end_s=float(max(clip.end_s, clip.start_s)),
+                score=round(score, 6),
+            )
+        )
+    hits.sort(key=lambda h: (-h.score, h.start_s))
     return tuple(hits)
 
 

@@ -40,7 +40,7 @@ def test_ask_finds_the_needle_and_reports_stats(needle_video, tmp_path) -> None:
     model = FakeVideoLLM()
     cfg = PipelineConfig(cache_dir=str(tmp_path), num_frames=16, size_px=112)
     pipe = Pipeline(model, sampler=EveryNth(10), compressor="none", config=cfg)
-    ans = pipe.ask(path, "What colour is the screen?")
+    ans = pipe.ask(path, "When does the screen turn red?")
     assert ans.text == "The screen is red."
     st = ans.stats
     assert st.frames_selected == 16 and st.tokens_before == 16 * 16 == st.tokens_after
@@ -49,6 +49,9 @@ def test_ask_finds_the_needle_and_reports_stats(needle_video, tmp_path) -> None:
     duration = spec.num_frames / spec.fps
     assert all(0 <= h.start_s <= h.end_s <= duration for h in ans.evidence)
     assert len(ans.evidence) == 16
+    # most relevant first: the red needle frames (3.2..4.8 s) rank above every other frame
+    assert all(3.2 <= h.start_s < 4.8 for h in ans.evidence[:4])
+    assert ans.evidence[0].score > ans.evidence[4].score
 
 
 def test_compressor_budget_and_evidence_order(needle_video, tmp_path) -> None:

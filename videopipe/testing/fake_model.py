@@ -71,6 +71,16 @@ class FakeVideoLLM:
         feats = torch.cat([x.mean(3), x.std(3)], dim=-1)  # [T, gh, gw, 6]
         return VisualTokens.from_grid(feats, frames.indices, frames.pts_s, meta={"grid": (gh, gw)})
 
+    def text_embeddings(self, text: str) -> torch.Tensor:
+        """Colour words of ``text`` in the token feature space (a flat patch of that colour);
+        what the pipeline uses to rank evidence."""
+        words = re.findall(r"[a-z]+", text.lower())
+        rows = [list(NEEDLE_COLORS[w]) for w in words if w in NEEDLE_COLORS]
+        if not rows:
+            return torch.zeros(0, 6)
+        rgb = torch.tensor(rows, dtype=torch.float32) / 255.0
+        return torch.cat([rgb, torch.zeros_like(rgb)], dim=1)
+
     def needle_color(self, tokens: VisualTokens) -> str | None:
         """The needle colour most tokens show, if any token is a flat needle colour."""
         if len(tokens) == 0:

@@ -141,7 +141,8 @@ class Pipeline:
                     selection = view.to_real(selection, span_scores)
             if selection.num_frames < 1:
                 raise InputError(f"{path}: the sampler selected no frames")
-            groups = _decode_selection(reader, selection, self.budget)
+            mixed = bool(getattr(self.model, "mixed_resolution", False))
+            groups = _decode_selection(reader, selection, self.budget, mixed_resolution=mixed)
         # decode time excludes sampling (which decodes its own probes)
         timer.seconds["decode"] -= timer.seconds.get("sample", 0.0) + timer.seconds.get("retrieve", 0.0)
         with timer.stage("encode"):
@@ -172,7 +173,7 @@ class Pipeline:
             )
         with timer.stage("evidence"):
             relevance = _token_relevance(self.model, compressed, question)
-            evidence = _evidence(prepared.video, prepared.selection, compressed, relevance)
+            evidence = _evidence(prepared.video, prepared.selection, compressed, relevance, tokens)
         stats = Stats(
             frames_decoded=prepared.frames_decoded,
             frames_selected=prepared.selection.num_frames,
@@ -259,7 +260,9 @@ def _query_dependent(sampler: Any, retrieve_k: int | None) -> bool:
     return bool(retrieve_k) or bool(getattr(sampler, "uses_query", False))
 
 
-def _decode_selection(reader: Any, selection: Selection, budget: Budget) -> list[Frames]:
+def _decode_selection(
+    reader: Any, selection: Selection, budget: Budget, *, mixed_resolution: bool = False
+) -> list[Frames]:
     """Decode every selected clip at its own resolution (key-clip sampling trades resolution
     for length). Returns one ``Frames`` per resolution, in time order, frames tagged with
     their clip id."""
@@ -267,9 +270,15 @@ def _decode_selection(reader: Any, selection: Selection, budget: Budget) -> list
 
     info = reader.info
     default = budget.frame_size(info.height, info.width)
+    sizes = {clip.size or default for clip in selection.clips}
+    if len(sizes) > 1 and not mixed_resolution:
+        # this model takes one frame size per video: use the smallest clip size for all clips
+        # (keeps the token budget; longer clips lose their extra sharpness)
+        sizes = {min(sizes, key=lambda hw: hw[0] * hw[1])}
+    only = next(iter(sizes)) if len(sizes) == 1 else None
     groups: list[Frames] = []
     for cid, clip in enumerate(selection.clips):
-        size = clip.size or default
+        size = only or clip.size or default
         f = reader.frames_at(list(clip.indices), size=size)
         f = Frames(f.data, f.pts_s, f.indices, torch.full((len(f),), cid, dtype=torch.int64))
         if groups and (groups[-1].height, groups[-1].width) == (f.height, f.width):
@@ -303,7 +312,11 @@ def _token_relevance(model: Any, tokens: VisualTokens, question: str) -> Any:
 
 
 def _evidence(
-    video: str, selection: Selection, tokens: VisualTokens, relevance: Any = None
+    video: str,
+    selection: Selection,
+    tokens: VisualTokens,
+    relevance: Any = None,
+    original: VisualTokens | None = None,
 ) -> tuple[Hit, ...]:
     """The clips the answer was conditioned on, most relevant first.
 
@@ -311,10 +324,19 @@ def _evidence(
     retrieval); otherwise the best question relevance of the clip's kept tokens (see
     :func:`_token_relevance`); otherwise the share of the kept visual tokens (weighted by the
     original tokens they stand for) that came from the clip."""
+    import numpy as np
     import torch
 
     frame_idx = tokens.frame_idx.cpu()
     kept_frames = set(frame_idx.tolist())
+    # A token stands for its frame and the selected frames after it up to the next frame that
+    # has tokens of its own (Qwen encodes 2 frames per temporal patch under the first one).
+    token_frames = np.unique((original if original is not None else tokens).frame_idx.cpu().numpy())
+
+    def represented_by(i: int) -> int:
+        k = int(np.searchsorted(token_frames, i, side="right")) - 1
+        return int(token_frames[max(k, 0)]) if len(token_frames) else i
+
     mass: dict[int, float] = {}
     best: dict[int, float] = {}
     if len(tokens):
@@ -328,14 +350,15 @@ def _evidence(
             best = dict(zip(f.tolist(), r.tolist()))
     hits = []
     for clip in selection.clips:
-        if not kept_frames.intersection(clip.indices):
+        reps = sorted({represented_by(i) for i in clip.indices} & kept_frames)
+        if not reps:
             continue
         if clip.score is not None:
             score = float(clip.score)
         elif best:
-            score = max(best.get(i, -1.0) for i in clip.indices)
+            score = max(best.get(i, -1.0) for i in reps)
         else:
-            score = sum(mass.get(i, 0.0) for i in clip.indices)
+            score = sum(mass.get(i, 0.0) for i in reps)
         hits.append(
             Hit(
                 video=video,

@@ -30,6 +30,7 @@ class FakeVideoLLM:
 
     model_id = "videopipe/fake-color-llm"
     name = "fake"
+    mixed_resolution = True  # encode() may be called once per clip size
 
     def __init__(
         self,

@@ -78,3 +78,21 @@ class Compressor(Protocol):
     def __call__(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None = None
     ) -> VisualTokens: ...
+
+
+@runtime_checkable
+class VideoLLM(Protocol):
+    """A video-LLM adapter (``videopipe.models``): the model's own vision tower encodes frames
+    to visual tokens; ``generate`` answers a question conditioned on (possibly compressed)
+    tokens.
+
+    ``token_px``: pixels per visual-token side (e.g. 28 for Qwen2.5-VL); ``min_frames``: the
+    fewest frames ``encode`` accepts."""
+
+    model_id: str
+    token_px: int
+    min_frames: int
+
+    def encode(self, frames: Frames) -> VisualTokens: ...
+
+    def generate(self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128) -> str: ...

@@ -365,6 +365,31 @@ class VisualTokens:
             meta=meta or {},
         )
 
+    @staticmethod
+    def concat(parts: Sequence[VisualTokens]) -> VisualTokens:
+        """Tokens of several encodes (e.g. clips at different resolutions) as one sequence in
+        (time, row, col) order. Extras must have the same names in every part; ``meta`` is
+        the first part's, plus ``parts_meta`` (each part's meta) when they differ."""
+        if not parts:
+            raise ValueError("VisualTokens.concat needs at least one part")
+        keys = set(parts[0].extras)
+        if any(set(p.extras) != keys for p in parts):
+            raise ValueError("VisualTokens.concat: parts have different extras")
+        meta = dict(parts[0].meta)
+        if any(p.meta != parts[0].meta for p in parts[1:]):
+            meta["parts_meta"] = [dict(p.meta) for p in parts]
+        out = VisualTokens(
+            features=torch.cat([p.features for p in parts]),
+            frame_idx=torch.cat([p.frame_idx for p in parts]),
+            time_s=torch.cat([p.time_s for p in parts]),
+            row=torch.cat([p.row for p in parts]),
+            col=torch.cat([p.col for p in parts]),
+            size=torch.cat([p.size for p in parts]),
+            extras={k: torch.cat([p.extras[k] for p in parts]) for k in keys},
+            meta=meta,
+        )
+        return out._take(torch.argsort(out.order_key()))
+
     # -- basic properties ---------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.features.shape[0])

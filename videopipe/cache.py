@@ -1,0 +1,100 @@
+"""On-disk cache of encoded visual tokens, so a second question on the same video skips
+decode and encode.
+
+Key = file identity (resolved path, size, mtime, and a SHA-1 of the first and last MiB, so a
+file replaced in place is not mistaken for the old one) + sampler + budget + model id.
+Entries are written atomically (temp file + rename); a corrupt entry is treated as a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from videopipe.types import Budget, Clip, Selection, VisualTokens
+
+_CHUNK = 1 << 20
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """A content fingerprint of a file that is cheap for multi-GB videos."""
+    p = Path(path).resolve()
+    st = p.stat()
+    h = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
+    with open(p, "rb") as f:
+        h.update(f.read(_CHUNK))
+        if st.st_size > 2 * _CHUNK:
+            f.seek(-_CHUNK, os.SEEK_END)
+            h.update(f.read(_CHUNK))
+    return h.hexdigest()
+
+
+class TokenCache:
+    """``save``/``load`` encoded tokens + the selection they came from."""
+
+    version = 1
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def key(self, video: str | Path, *, sampler: str, budget: Budget, model: str) -> str:
+        parts = [
+            file_fingerprint(video),
+            sampler,
+            repr(sorted(asdict(budget).items())),
+            model,
+            str(self.version),
+        ]
+        return hashlib.sha1("\n".join(parts).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.pt"
+
+    def load(self, key: str) -> tuple[VisualTokens, Selection] | None:
+        import torch
+
+        p = self._path(key)
+        if not p.is_file():
+            return None
+        try:
+            blob = torch.load(p, map_location="cpu", weights_only=False)
+            tokens = VisualTokens(**blob["tokens"])
+            clips = tuple(Clip(**c) for c in blob["clips"])
+            sel = Selection(clips, sampler=blob["sampler"], frames_decoded=blob["frames_decoded"])
+            return tokens, sel
+        except Exception:  # noqa: BLE001 - a corrupt cache entry is a miss, never an error
+            return None
+
+    def save(self, key: str, tokens: VisualTokens, selection: Selection) -> Path:
+        import torch
+
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        blob: dict[str, Any] = {
+            "tokens": {
+                "features": tokens.features.detach().cpu(),
+                "frame_idx": tokens.frame_idx.cpu(),
+                "time_s": tokens.time_s.cpu(),
+                "row": tokens.row.cpu(),
+                "col": tokens.col.cpu(),
+                "size": tokens.size.cpu(),
+                "extras": {k: v.detach().cpu() for k, v in tokens.extras.items()},
+                "meta": dict(tokens.meta),
+            },
+            "clips": [asdict(c) for c in selection.clips],
+            "sampler": selection.sampler,
+            "frames_decoded": selection.frames_decoded,
+        }
+        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(blob, tmp)
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return p

@@ -1,0 +1,1 @@
+"""videopipe.eval: multiple-choice long-video QA evaluation (Video-MME, MLVU, ... style)."""

@@ -1,0 +1,118 @@
+"""A scripted stand-in for a video LLM, for tests, benchmarks of the plumbing and demos.
+
+It "sees" colour: ``encode`` turns each ``token_px`` x ``token_px`` patch into a token whose
+features are the patch's mean RGB (in [0, 1]) and its spread, and ``generate`` answers from
+what the tokens show — the colour of a flat "needle" scene (``videopipe.testing.videos``)
+when one is visible, else "no needle". Given a multiple-choice prompt (lettered options, as
+``videopipe eval`` builds), it answers with the letter of the option naming that colour, in a
+format chosen by ``answer_style`` so option parsing gets exercised.
+
+It also counts its calls (``calls``; and in ``calls_file`` when set, one line per call, so a
+test can count calls across processes).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from videopipe.errors import InputError
+from videopipe.testing.videos import NEEDLE_COLORS
+from videopipe.types import Frames, VisualTokens
+
+_STYLES = ("letter", "paren", "sentence", "lower", "garbage")
+
+
+class FakeVideoLLM:
+    """Deterministic, CPU-only, no weights. See the module docstring."""
+
+    model_id = "videopipe/fake-color-llm"
+    name = "fake"
+    mixed_resolution = True  # encode() may be called once per clip size
+
+    def __init__(
+        self,
+        *,
+        token_px: int = 28,
+        min_frames: int = 1,
+        answer_style: str = "letter",
+        calls_file: str | Path | None = None,
+    ) -> None:
+        if answer_style not in _STYLES:
+            raise ValueError(f"answer_style must be one of {_STYLES}, got {answer_style!r}")
+        self.token_px = token_px
+        self.min_frames = min_frames
+        self.answer_style = answer_style
+        self.calls_file = Path(calls_file) if calls_file else None
+        self.calls = {"encode": 0, "generate": 0}
+        self.last_prompt_tokens = 0
+
+    def _count(self, what: str) -> None:
+        self.calls[what] += 1
+        if self.calls_file is not None:
+            with open(self.calls_file, "a", encoding="utf-8") as f:
+                f.write(what + "\n")
+
+    def encode(self, frames: Frames) -> VisualTokens:
+        if len(frames) < self.min_frames:
+            raise InputError(f"the model needs at least {self.min_frames} frames, got {len(frames)}")
+        self._count("encode")
+        p = self.token_px
+        x = frames.data.to(torch.float32) / 255.0  # [T, H, W, 3]
+        t, h, w, _ = x.shape
+        gh, gw = max(1, h // p), max(1, w // p)
+        x = (
+            x[:, : gh * p, : gw * p]
+            .reshape(t, gh, p, gw, p, 3)
+            .permute(0, 1, 3, 2, 4, 5)
+            .reshape(t, gh, gw, p * p, 3)
+        )
+        feats = torch.cat([x.mean(3), x.std(3)], dim=-1)  # [T, gh, gw, 6]
+        return VisualTokens.from_grid(feats, frames.indices, frames.pts_s, meta={"grid": (gh, gw)})
+
+    def text_embeddings(self, text: str) -> torch.Tensor:
+        """Colour words of ``text`` in the token feature space (a flat patch of that colour);
+        what the pipeline uses to rank evidence."""
+        words = re.findall(r"[a-z]+", text.lower())
+        rows = [list(NEEDLE_COLORS[w]) for w in words if w in NEEDLE_COLORS]
+        if not rows:
+            return torch.zeros(0, 6)
+        rgb = torch.tensor(rows, dtype=torch.float32) / 255.0
+        return torch.cat([rgb, torch.zeros_like(rgb)], dim=1)
+
+    def needle_color(self, tokens: VisualTokens) -> str | None:
+        """The needle colour most tokens show, if any token is a flat needle colour."""
+        if len(tokens) == 0:
+            return None
+        rgb = tokens.features[:, :3].to(torch.float32)
+        flat = tokens.features[:, 3:6].mean(1) < 0.05
+        names = list(NEEDLE_COLORS)
+        ref = torch.tensor([NEEDLE_COLORS[n] for n in names], dtype=torch.float32) / 255.0
+        d = torch.cdist(rgb, ref)  # [N, C]
+        best = d.argmin(1)
+        hit = flat & (d.min(1).values < 0.12)
+        if not bool(hit.any()):
+            return None
+        counts = torch.bincount(best[hit], weights=tokens.size[hit].to(torch.float32), minlength=len(names))
+        return names[int(counts.argmax())]
+
+    def generate(self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128, **_: object) -> str:
+        if not question or not question.strip():
+            raise InputError("empty question: pass a non-empty question text")
+        self._count("generate")
+        self.last_prompt_tokens = len(tokens)
+        color = self.needle_color(tokens)
+        options = re.findall(r"^([A-Z])\. (.+)$", question, flags=re.MULTILINE)
+        if not options:
+            return f"The screen is {color}." if color else "I see no needle."
+        letter = next((k for k, text in options if color and color in text.lower()), None)
+        if letter is None or self.answer_style == "garbage":
+            return "I cannot tell from the video."
+        return {
+            "letter": letter,
+            "paren": f"({letter})",
+            "sentence": f"The answer is {letter}.",
+            "lower": letter.lower(),
+        }[self.answer_style][:max_new_tokens]

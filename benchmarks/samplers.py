@@ -133,7 +133,9 @@ assert out.shape[0] == int(sys.argv[2])
 def qwen_way_process(path: Path, n: int, size_px: int) -> float:
     """The qwen-vl-utils way in a fresh Python process (start-up + imports included, like the CLI)."""
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", QWEN_SCRIPT, str(path), str(n), str(size_px)], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", QWEN_SCRIPT, str(path), str(n), str(size_px)], capture_output=True, text=True
+    )
     if res.returncode != 0:
         raise RuntimeError(f"qwen-way baseline failed: {res.stderr[-2000:]}")
     return time.perf_counter() - t0
@@ -187,9 +189,12 @@ def headline(path: Path, repeats: int, n: int = 64, size_px: int = 448) -> dict:
         "qwen_vl_utils_way_inprocess_s": round(b, 3),
         "videopipe_inprocess_s": round(i, 3),
         "speedup_inprocess": round(b / i, 1),
-        "all_runs_s": {"qwen_process": [round(x, 3) for x in base_proc], "cli": [round(x, 3) for x in cli],
-                       "qwen_inprocess": [round(x, 3) for x in base],
-                       "inprocess": [round(x, 3) for x in inproc]},  # fmt: skip
+        "all_runs_s": {
+            "qwen_process": [round(x, 3) for x in base_proc],
+            "cli": [round(x, 3) for x in cli],
+            "qwen_inprocess": [round(x, 3) for x in base],
+            "inprocess": [round(x, 3) for x in inproc],
+        },  # fmt: skip
         "snapped": meta["snapped"],
         "max_offset_s": round(meta["max_offset_s"], 3),
         "quarter_interval_s": round(meta["tolerance_s"], 3),
@@ -259,7 +264,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
     if args.quick:
-        videos = [(0.5, make_long_video(30, width=320, height=180)), (3, make_long_video(180, width=320, height=180))]
+        videos = [
+            (0.5, make_long_video(30, width=320, height=180)),
+            (3, make_long_video(180, width=320, height=180)),
+        ]
         repeats = 1
     else:
         videos = [(10, make_long_video(600)), (60, make_long_video(3600))]

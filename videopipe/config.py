@@ -50,9 +50,9 @@ class PipelineConfig:
 
     model: str = DEFAULT_MODEL
     sampler: str = "uniform"
-    compressor: str = "none"
-    num_frames: int = 32
-    max_visual_tokens: int | None = None
+    compressor: str = "progressive"
+    num_frames: int = 64
+    max_visual_tokens: int | None = 2048
     size_px: int = 448
     decode_backend: str = "auto"
     device: str = "auto"

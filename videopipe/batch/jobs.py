@@ -22,10 +22,12 @@ import hashlib
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from videopipe.errors import ConfigError
-from videopipe.types import Answer
+
+if TYPE_CHECKING:  # the driver never needs torch; workers import it with their runner
+    from videopipe.types import Answer
 
 __all__ = [
     "Job",

@@ -50,7 +50,10 @@ MAX_ATTEMPTS = 2
 
 
 class BatchAbort(VideoPipeError):
-    """The batch cannot go on (the runner cannot be built, workers die while starting)."""
+    """The batch cannot go on (the runner cannot be built, workers die while starting).
+    ``worker_traceback`` holds the worker's traceback when there is one."""
+
+    worker_traceback: str = ""
 
 
 # ------------------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ class LocalPool:
         self.ctx = mp.get_context(start_method)
         if start_method == "forkserver":
             # the fork server imports torch & co once; each (re)started worker is a cheap fork
-            self.ctx.set_forkserver_preload(["videopipe.batch.pool"])
+            self.ctx.set_forkserver_preload(["videopipe.batch.pool", "videopipe.types"])
         self.max_start_crashes = max_start_crashes
         self._pool: list[_Worker] = []
         self._start_crashes = 0
@@ -326,7 +329,9 @@ class LocalPool:
             w.ready = True
         elif kind == "init_failed":
             _, etype, emsg, tb = msg
-            raise BatchAbort(f"building the batch runner failed in a {w.role} worker: {etype}: {emsg}\n{tb}")
+            err = BatchAbort(f"building the batch runner failed in a {w.role} worker: {etype}: {emsg}")
+            err.worker_traceback = tb
+            raise err
         elif kind == "record":
             self._finish_job(videos, msg[1], emit)
         elif kind == "prepared":

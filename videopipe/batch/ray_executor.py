@@ -154,7 +154,10 @@ class RayExecutor:
                     for rec in records:
                         emit(rec)
         finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+            for ref in pending:  # interrupted: abandon the in-flight videos
+                try:
+                    ray.cancel(ref)
+                except Exception:  # noqa: BLE001 - best effort; the actors are killed next
+                    pass
             for a in actors:
                 ray.kill(a)

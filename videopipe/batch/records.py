@@ -10,10 +10,12 @@ Every record has the same keys, so that JSONL and Parquet readers see one schema
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videopipe.batch.jobs import Job
-from videopipe.types import Answer
+
+if TYPE_CHECKING:
+    from videopipe.types import Answer
 
 __all__ = ["ok_record", "error_record", "WORKER_CRASHED", "VOLATILE_FIELDS"]
 
@@ -40,6 +42,8 @@ def _base(job: Job, *, attempts: int, elapsed_s: float) -> dict[str, Any]:
 
 
 def ok_record(job: Job, answer: Answer, *, attempts: int = 1, elapsed_s: float = 0.0) -> dict[str, Any]:
+    from videopipe.types import Answer  # imports torch: only in workers
+
     if not isinstance(answer, Answer):
         raise TypeError(f"the runner returned {type(answer).__name__} for {job.video}, expected an Answer")
     rec = _base(job, attempts=attempts, elapsed_s=elapsed_s)

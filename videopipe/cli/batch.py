@@ -98,9 +98,9 @@ def batch(
             raise ConfigError("--address only applies to --executor ray")
         gpus: list[int] = []
         if model_workers is None:
-            import torch
+            from videopipe.config import visible_gpu_count
 
-            gpus = list(range(torch.cuda.device_count()))
+            gpus = list(range(visible_gpu_count()))
             model_workers = len(gpus)
         ex = EXECUTORS.create(executor, workers=workers, model_workers=model_workers, gpus=gpus)
 

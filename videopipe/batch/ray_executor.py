@@ -4,7 +4,7 @@
   process dies: ``max_retries=1``);
 * the answer stage runs on Ray **actors**, one runner each, built once per actor
   (``num_gpus=1`` per actor when the cluster has GPUs — one actor per GPU — else
-  ``num_cpus=1`` and ``workers`` actors). An actor that dies is restarted by Ray and its
+  ``num_cpus=1`` and ``workers`` actors, keeping one CPU for the prepare tasks). An actor that dies is restarted by Ray and its
   task retried once (``max_restarts=-1, max_task_retries=1``);
 * the prepared value goes from task to actor through Ray's object store (the actor call takes
   the task's ``ObjectRef``; Ray schedules it when the prepared value exists);
@@ -110,8 +110,10 @@ class RayExecutor:
             actor_cls = ray.remote(num_gpus=1, num_cpus=0, max_restarts=-1, max_task_retries=1)(_ModelActor)
             n_actors = n_gpus
         else:
-            actor_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=1)(_ModelActor)
-            n_actors = min(self.workers, n_cpus)
+            # leave at least one CPU to the prepare tasks, or nothing could ever be prepared
+            n_actors = min(self.workers, max(1, n_cpus - 1))
+            actor_cpus = 1 if n_cpus > n_actors else 0
+            actor_cls = ray.remote(num_cpus=actor_cpus, max_restarts=-1, max_task_retries=1)(_ModelActor)
         prepare = ray.remote(num_cpus=1, max_retries=1)(_prepare)
         actors = [actor_cls.remote(spec) for _ in range(n_actors)]
         window = self.in_flight or (2 * n_actors + n_cpus)

@@ -102,3 +102,22 @@ def test_runner_that_cannot_be_built_aborts_the_batch(video_folder: Path, tmp_pa
             progress=False,
         )
     assert list(read_records(tmp_path / "r.jsonl")) == []
+
+
+def test_layouts_pick_worker_roles() -> None:
+    from videopipe.batch.pool import LocalPool
+
+    trivial = JobSpec("batch_fakes:runner")
+    staged = JobSpec("batch_fakes:runner", prepare_factory="batch_fakes:preparer")
+    cases = [
+        (trivial, {"workers": 2}, ["full", "full"]),
+        (trivial, {"workers": 3, "model_workers": 1}, ["full"]),  # nothing to prepare ahead
+        (staged, {"workers": 2, "model_workers": 1}, ["prepare", "prepare", "answer"]),
+    ]
+    for spec, kwargs, roles in cases:
+        pool = LocalPool(spec, **kwargs)
+        pool._start_all()
+        try:
+            assert [w.role for w in pool._pool] == roles
+        finally:
+            pool._shutdown(force=True)

@@ -152,29 +152,43 @@ class JobSpec:
 
 
 class _PipelineRunner:
-    """Adapts ``Pipeline.ask(video, question)`` to the runner protocol (trivial prepare)."""
+    """Adapts a :class:`videopipe.pipeline.Pipeline` to the runner protocol.
 
-    def __init__(self, pipeline: Any) -> None:
+    With the trivial prepare stage ``prepared`` is the video path: the runner prepares it
+    with ``pipeline.prepare`` (decode, sample, encode) once and answers every question of that
+    video from the same prepared value (``pipeline.answer``) — the executor sends a video's
+    questions to one worker in a row. When the selection depends on the question
+    (query-aware sampler, retrieval) every question is a full ``pipeline.ask``."""
+
+    def __init__(self, pipeline: Any, *, reuse_prepared: bool) -> None:
         self.pipeline = pipeline
+        self.reuse_prepared = reuse_prepared
+        self._last: tuple[str, Any] | None = None
 
     def __call__(self, prepared: Any, question: str, /) -> Answer:
-        return self.pipeline.ask(prepared, question)
+        if not isinstance(prepared, str):  # a prepared value from a prepare stage
+            return self.pipeline.answer(prepared, question)
+        if not self.reuse_prepared:
+            return self.pipeline.ask(prepared, question)
+        if self._last is None or self._last[0] != prepared:
+            self._last = None  # free the previous video before preparing the next
+            self._last = (prepared, self.pipeline.prepare(prepared))
+        return self.pipeline.answer(self._last[1], question)
 
 
 def pipeline_runner(*, config: Mapping[str, Any]) -> Runner:
-    """Production factory: build the pipeline once per model worker.
+    """Production factory: build the pipeline (and load the model) once per model worker.
 
     Imported lazily: ``videopipe.pipeline`` pulls in torch and the model adapters."""
     from videopipe.config import PipelineConfig
 
     cfg = PipelineConfig(**dict(config))
     try:
-        from videopipe.pipeline import Pipeline  # type: ignore[import-not-found]
+        from videopipe.pipeline import Pipeline, _query_dependent  # type: ignore[import-not-found]
     except ImportError as e:
         raise ConfigError(
             f"videopipe.pipeline is not available in this installation ({e}); "
             "pass a custom runner with --runner module:factory"
         ) from e
-    make = getattr(Pipeline, "from_config", None)
-    pipe = make(cfg) if make is not None else Pipeline(cfg)
-    return _PipelineRunner(pipe)
+    pipe = Pipeline.from_config(cfg)
+    return _PipelineRunner(pipe, reuse_prepared=not _query_dependent(pipe.sampler, pipe.retrieve_k))

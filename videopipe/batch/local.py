@@ -18,9 +18,12 @@ class LocalExecutor:
     workers:        CPU workers. With ``model_workers=0`` each does both stages (prepare +
                     answer) on its own videos; otherwise they only prepare.
     model_workers:  processes that run the model stage (one per GPU: pass ``gpus``); 0 = none,
-                    the CPU workers answer themselves.
+                    the CPU workers answer themselves. When the job's prepare stage is the
+                    trivial one there is nothing to prepare ahead, and each model worker runs
+                    both stages (``workers`` is then unused).
     gpus:           GPU indices for the model workers (each pinned with CUDA_VISIBLE_DEVICES).
-    prefetch:       prepared videos allowed to wait for a model worker (default 2 per model worker).
+    prefetch:       videos being prepared or waiting for a model worker, at most
+                    (default ``workers + model_workers``); bounds memory.
     """
 
     name = "local"

@@ -202,7 +202,9 @@ class LocalPool:
         self.workers = workers
         self.model_workers = model_workers
         self.gpus = list(gpus)
-        self.prefetch = prefetch if prefetch is not None else max(2, 2 * model_workers)
+        # prepared videos in flight (being prepared or waiting for a model worker): enough to
+        # keep every prepare worker busy and one video queued per model worker
+        self.prefetch = prefetch if prefetch is not None else workers + model_workers
         if self.prefetch < 1:
             raise ConfigError(f"prefetch must be >= 1, got {self.prefetch}")
         if start_method is None:
@@ -228,11 +230,19 @@ class LocalPool:
         return w
 
     def _start_all(self) -> None:
-        staged = self.model_workers > 0
-        for _ in range(self.workers):
-            self._spawn("prepare" if staged else "full", None)
-        for i in range(self.model_workers):
-            self._spawn("answer", self.gpus[i] if self.gpus else None)
+        if self.model_workers == 0:
+            for _ in range(self.workers):
+                self._spawn("full", None)
+        elif self.spec.prepare_factory is None:
+            # nothing to prepare ahead: separate prepare workers would idle, so each model
+            # worker (one per GPU) runs both stages
+            for i in range(self.model_workers):
+                self._spawn("full", self.gpus[i] if self.gpus else None)
+        else:
+            for _ in range(self.workers):
+                self._spawn("prepare", None)
+            for i in range(self.model_workers):
+                self._spawn("answer", self.gpus[i] if self.gpus else None)
 
     def _shutdown(self, *, force: bool) -> None:
         for w in self._pool:

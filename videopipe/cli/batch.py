@@ -48,6 +48,11 @@ def batch(
     compressor: str | None = typer.Option(None, "--compressor", help="Visual-token compressor."),
     num_frames: int | None = typer.Option(None, "--num-frames", help="Frames per video."),
     max_visual_tokens: int | None = typer.Option(None, "--max-visual-tokens", help="Visual-token budget."),
+    size: int | None = typer.Option(None, "--size", help="Shorter side of frames, pixels."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    dtype: str | None = typer.Option(None, "--dtype", help="auto, float32, bfloat16 or float16."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Answer length limit."),
+    backend: str | None = typer.Option(None, "--backend", help="Decoder backend."),
     runner: str | None = typer.Option(
         None, "--runner", help="Custom model stage 'module:factory' instead of the pipeline (advanced)."
     ),
@@ -88,6 +93,11 @@ def batch(
             compressor=compressor,
             num_frames=num_frames,
             max_visual_tokens=max_visual_tokens,
+            size_px=size,
+            device=device,
+            dtype=dtype,
+            max_new_tokens=max_new_tokens,
+            decode_backend=backend,
         )
         spec = JobSpec.for_pipeline(cfg)
 

@@ -1,7 +1,7 @@
 """Fake batch runners for the batch tests (selected with ``--runner batch_fakes:...``).
 
-They do a little real work (open the file with PyAV and decode its first frame), so corrupt
-and empty files fail the way real decoding does, and they can count their calls in a file,
+They do a little real work (open the file with ``videopipe.open_video`` and decode its first
+frame), so corrupt and empty files fail the way real decoding does, and they can count their calls in a file,
 sleep to stand in for model time, and crash their worker process on marked inputs.
 """
 
@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from videopipe.errors import DecodeError, VideoNotFoundError
 from videopipe.types import Answer, Hit, Stats
 
 
@@ -35,21 +34,13 @@ def _maybe_crash(video: str, segv_on: str | None, kill_on: str | None) -> None:
 
 
 def probe(video: str) -> int:
-    """Decode the first frame with PyAV; the number of frames the header claims."""
-    import av
+    """Open the video with the production decoder and decode its first frame; the number of
+    frames. Missing, empty and corrupt files raise videopipe's own decode errors."""
+    from videopipe.decode import open_video
 
-    p = Path(video)
-    if not p.is_file():
-        raise VideoNotFoundError(f"{p} does not exist")
-    if p.stat().st_size == 0:
-        raise DecodeError(f"{p} is empty (0 bytes)")
-    try:
-        with av.open(str(p)) as c:
-            stream = c.streams.video[0]
-            next(iter(c.decode(stream)))
-            return int(stream.frames)
-    except (av.error.FFmpegError, IndexError, StopIteration) as e:
-        raise DecodeError(f"{p} cannot be decoded: {e}") from None
+    with open_video(video) as reader:
+        reader.frames_at([0], size=32)
+        return int(reader.info.num_frames)
 
 
 class FakeRunner:

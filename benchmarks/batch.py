@@ -127,14 +127,19 @@ def main() -> None:
         (work / "list.txt").write_text("\n".join(videos) + "\n")
         jobs = load_jobs(work / "list.txt", questions=["What happens?"])
 
-        # measure one prepare to report the decode/model balance
+        # measure one prepare (warm: after the imports) to report the decode/model balance
+        _decode_sample(videos[0])
         t0 = time.perf_counter()
         _, decoder = _decode_sample(videos[0])
         prepare_s = time.perf_counter() - t0
 
-        trivial = JobSpec("batch:make_runner", {"model_s": args.model_s})
+        preload = ("batch", "videopipe.decode.reader", "videopipe.decode.pyav_backend")
+        trivial = JobSpec("batch:make_runner", {"model_s": args.model_s}, preload=preload)
         staged = JobSpec(
-            "batch:make_runner", {"model_s": args.model_s}, prepare_factory="batch:make_preparer"
+            "batch:make_runner",
+            {"model_s": args.model_s},
+            prepare_factory="batch:make_preparer",
+            preload=preload,
         )
         layouts = {
             "local-1": (trivial, lambda: LocalExecutor(workers=1)),

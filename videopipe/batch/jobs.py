@@ -120,12 +120,16 @@ class JobSpec:
     factory:          ``"module:attr"``; ``factory(**kwargs)`` returns the :class:`Runner`.
     prepare_factory:  ``"module:attr"``; ``prepare_factory(**prepare_kwargs)`` returns the
                       ``prepare(video) -> prepared`` callable. None: the trivial prepare stage.
+    preload:          modules the local executor's fork server imports once, before forking
+                      workers (decoder backends, transformers, ...), so that no worker pays
+                      for those imports itself. Only the first pool of a process sets them.
     """
 
     factory: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     prepare_factory: str | None = None
     prepare_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    preload: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("factory", "prepare_factory"):
@@ -134,6 +138,7 @@ class JobSpec:
                 raise ConfigError(f"JobSpec.{name} {v!r} must be a 'package.module:function' string")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
         object.__setattr__(self, "prepare_kwargs", dict(self.prepare_kwargs))
+        object.__setattr__(self, "preload", tuple(self.preload))
 
     def build_runner(self) -> Runner:
         return load_target(self.factory)(**self.kwargs)
@@ -148,7 +153,11 @@ class JobSpec:
         """The production spec: a :class:`videopipe.pipeline.Pipeline` built from ``config``
         (a :class:`~videopipe.config.PipelineConfig` or its dict) in every model worker."""
         cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-        return cls(factory="videopipe.batch.jobs:pipeline_runner", kwargs={"config": cfg})
+        return cls(
+            factory="videopipe.batch.jobs:pipeline_runner",
+            kwargs={"config": cfg},
+            preload=("videopipe.pipeline", "videopipe.decode.reader"),
+        )
 
 
 class _PipelineRunner:

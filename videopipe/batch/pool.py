@@ -212,7 +212,7 @@ class LocalPool:
         self.ctx = mp.get_context(start_method)
         if start_method == "forkserver":
             # the fork server imports torch & co once; each (re)started worker is a cheap fork
-            self.ctx.set_forkserver_preload(["videopipe.batch.pool", "videopipe.types"])
+            self.ctx.set_forkserver_preload(["videopipe.batch.pool", "videopipe.types", *spec.preload])
         self.max_start_crashes = max_start_crashes
         self._pool: list[_Worker] = []
         self._start_crashes = 0

@@ -133,3 +133,20 @@ def _toml_value(v: Any) -> str:
 
 def config_defaults() -> dict[str, Any]:
     return {f.name: f.default for f in fields(PipelineConfig) if f.default is not MISSING}
+
+
+def visible_gpu_count() -> int:
+    """CUDA GPUs this process may use, found without importing torch: the entries of
+    ``CUDA_VISIBLE_DEVICES`` when set (up to the first invalid one, as CUDA does), else the GPUs
+    the NVIDIA driver lists in ``/proc/driver/nvidia/gpus`` (0 without the driver)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        n = 0
+        for item in env.split(","):
+            item = item.strip()
+            if not item or item.startswith("-"):
+                break
+            n += 1
+        return n
+    d = Path("/proc/driver/nvidia/gpus")
+    return sum(1 for _ in d.iterdir()) if d.is_dir() else 0

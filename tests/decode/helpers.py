@@ -34,6 +34,7 @@ REFUSED = {
     ("msmpeg4_avi", "decord"),
     ("vp9_webm", "decord"),
     ("vtest.avi", "decord"),
+    ("rot90", "decord"),
 }
 
 

@@ -11,7 +11,8 @@ from leaking out as follows:
 2. On open, decord's own frame table (``get_frame_timestamp``) must equal ours (pts of every
    frame from the container, see :mod:`videopipe.decode.index`) frame for frame; if not (e.g.
    B-frames in AVI, where decord's indices are shifted), the file is refused the same way.
-3. Indices passed to decord always come from our table, which only holds frames that decode,
+3. Videos with rotation metadata are refused (decord's resize of rotated frames fails).
+4. Indices passed to decord always come from our table, which only holds frames that decode,
    so decord is never asked for a frame past the real end (#373).
 """
 
@@ -85,6 +86,13 @@ class DecordReader(BaseReader):
                 f"{probe.path}: decord is not verified frame-exact on {probe.codec} in "
                 f"{probe.format_name} (known decord seek bugs); use backend='pyav' or 'torchcodec'"
             )
+        if probe.rotation:
+            # decord rotates, but then copies a resized frame into a buffer of the unrotated
+            # shape ("DECORDArrayCopyFromTo: The size must exactly match")
+            raise UnsupportedVideoError(
+                f"{probe.path}: decord cannot resize videos with rotation metadata ({probe.rotation} deg); "
+                "use backend='pyav' or 'torchcodec'"
+            )
         if device.startswith("cuda"):
             if not _decord_has_cuda():
                 raise DeviceError(
@@ -145,13 +153,10 @@ class DecordReader(BaseReader):
                 f"{self._probe.path}: decord failed to decode frames ({e}); use backend='pyav'"
             ) from None
         arr = batch.asnumpy()
-        if arr.shape[1:3] != hw:  # decord ignores size for some inputs: resize exactly
-            import torch
-            import torch.nn.functional as F
-
-            t = torch.from_numpy(arr).permute(0, 3, 1, 2).float()
-            arr = F.interpolate(t, size=hw, mode="bilinear", antialias=True, align_corners=False)
-            arr = arr.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        if arr.shape[1:3] != hw:
+            raise DecodeError(
+                f"{self._probe.path}: decord returned {arr.shape[1:3]} frames, not {hw}; use backend='pyav'"
+            )
         return np.ascontiguousarray(arr)
 
     def close(self) -> None:

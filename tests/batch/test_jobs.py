@@ -1,0 +1,48 @@
+"""The production runner adapter over a Pipeline-like object (prepare once, answer many)."""
+
+from __future__ import annotations
+
+from videopipe.batch.jobs import _PipelineRunner
+from videopipe.types import Answer
+
+
+class FakePipeline:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def prepare(self, video: str) -> dict:
+        self.calls.append(("prepare", video))
+        return {"video": video}
+
+    def answer(self, prepared: dict, question: str) -> Answer:
+        self.calls.append(("answer", question))
+        return Answer(text=f"{prepared['video']}:{question}")
+
+    def ask(self, video: str, question: str) -> Answer:
+        self.calls.append(("ask", question))
+        return Answer(text=f"{video}:{question}")
+
+
+def test_prepares_each_video_once_for_all_its_questions() -> None:
+    pipe = FakePipeline()
+    run = _PipelineRunner(pipe, reuse_prepared=True)
+    texts = [run(v, q).text for v, q in [("a", "q1"), ("a", "q2"), ("b", "q1"), ("a", "q3")]]
+    assert texts == ["a:q1", "a:q2", "b:q1", "a:q3"]
+    assert [c for c in pipe.calls if c[0] == "prepare"] == [
+        ("prepare", "a"),
+        ("prepare", "b"),
+        ("prepare", "a"),
+    ]
+
+
+def test_query_dependent_pipelines_ask_every_question() -> None:
+    pipe = FakePipeline()
+    run = _PipelineRunner(pipe, reuse_prepared=False)
+    run("a", "q1"), run("a", "q2")
+    assert pipe.calls == [("ask", "q1"), ("ask", "q2")]
+
+
+def test_prepared_values_from_a_prepare_stage_go_straight_to_answer() -> None:
+    pipe = FakePipeline()
+    assert _PipelineRunner(pipe, reuse_prepared=True)({"video": "a"}, "q").text == "a:q"
+    assert pipe.calls == [("answer", "q")]

@@ -1,0 +1,203 @@
+"""The job protocol between the batch driver and whatever answers questions.
+
+A batch runs *two stages* per video, possibly in different processes or machines:
+
+``prepare(video) -> prepared``
+    CPU work that depends only on the video (decode, sample, ...). Runs on CPU workers, ahead
+    of the model, so that decoding the next videos overlaps with model work on the current
+    one. ``prepared`` must be picklable (it crosses a process boundary). Default: trivial,
+    ``prepared`` is the video path itself.
+``answer(prepared, question) -> Answer``
+    The model work, once per question of the video. Runs on model workers (one per GPU).
+
+Both stages are built *inside* the worker that uses them, once per worker, from a picklable
+:class:`JobSpec` that names factories as ``"module:attr"`` strings plus keyword arguments.
+With the default (trivial) prepare stage the runner is simply ``runner(video, question) ->
+Answer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from videopipe.errors import ConfigError
+
+if TYPE_CHECKING:  # the driver never needs torch; workers import it with their runner
+    from videopipe.types import Answer
+
+__all__ = [
+    "Job",
+    "VideoTask",
+    "JobSpec",
+    "Runner",
+    "Preparer",
+    "job_id",
+    "trivial_preparer",
+    "pipeline_runner",
+]
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """The model stage: ``runner(prepared, question) -> Answer`` (``prepared`` is the video
+    path when the prepare stage is the default)."""
+
+    def __call__(self, prepared: Any, question: str, /) -> Answer: ...
+
+
+Preparer = Callable[[str], Any]
+
+
+def job_id(video: str, question: str) -> str:
+    """Stable record id of (video, question): the same inputs give the same id in every run."""
+    return hashlib.sha1(f"{video}\0{question}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One output record to produce: a question about a video."""
+
+    id: str
+    video: str
+    question: str
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """The unit of work of an executor: one video and the jobs (questions) asked about it.
+    The video is prepared once and every question answered on the prepared value."""
+
+    video: str
+    jobs: tuple[Job, ...]
+
+    def __post_init__(self) -> None:
+        if not self.jobs:
+            raise ValueError(f"VideoTask for {self.video} has no jobs")
+        if any(j.video != self.video for j in self.jobs):
+            raise ValueError(f"VideoTask for {self.video} holds a job about another video")
+
+    def without(self, done_ids: set[str]) -> VideoTask | None:
+        """This task minus the jobs already done (None when nothing is left)."""
+        left = tuple(j for j in self.jobs if j.id not in done_ids)
+        return VideoTask(self.video, left) if left else None
+
+
+def load_target(target: str) -> Callable[..., Any]:
+    """Import ``"module:attr"`` and return the attribute; errors name the target and the fix."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"factory {target!r} must look like 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"cannot import {module_name!r} for factory {target!r}: {e}") from e
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"module {module_name!r} has no attribute {attr!r} (factory {target!r})") from None
+    if not callable(obj):
+        raise ConfigError(f"factory {target!r} is not callable")
+    return obj
+
+
+def trivial_preparer() -> Preparer:
+    """The default prepare stage: the prepared value is the video path."""
+    return _identity
+
+
+def _identity(video: str) -> str:
+    return video
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """How a worker builds its stages. Picklable: only strings and plain kwargs.
+
+    factory:          ``"module:attr"``; ``factory(**kwargs)`` returns the :class:`Runner`.
+    prepare_factory:  ``"module:attr"``; ``prepare_factory(**prepare_kwargs)`` returns the
+                      ``prepare(video) -> prepared`` callable. None: the trivial prepare stage.
+    preload:          modules the local executor's fork server imports once, before forking
+                      workers (decoder backends, transformers, ...), so that no worker pays
+                      for those imports itself. Only the first pool of a process sets them.
+    """
+
+    factory: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    prepare_factory: str | None = None
+    prepare_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    preload: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("factory", "prepare_factory"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, str) or ":" not in v):
+                raise ConfigError(f"JobSpec.{name} {v!r} must be a 'package.module:function' string")
+        object.__setattr__(self, "kwargs", dict(self.kwargs))
+        object.__setattr__(self, "prepare_kwargs", dict(self.prepare_kwargs))
+        object.__setattr__(self, "preload", tuple(self.preload))
+
+    def build_runner(self) -> Runner:
+        return load_target(self.factory)(**self.kwargs)
+
+    def build_preparer(self) -> Preparer:
+        if self.prepare_factory is None:
+            return trivial_preparer()
+        return load_target(self.prepare_factory)(**self.prepare_kwargs)
+
+    @classmethod
+    def for_pipeline(cls, config: Any) -> JobSpec:
+        """The production spec: a :class:`videopipe.pipeline.Pipeline` built from ``config``
+        (a :class:`~videopipe.config.PipelineConfig` or its dict) in every model worker."""
+        cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        return cls(
+            factory="videopipe.batch.jobs:pipeline_runner",
+            kwargs={"config": cfg},
+            preload=("videopipe.pipeline", "videopipe.decode.reader"),
+        )
+
+
+class _PipelineRunner:
+    """Adapts a :class:`videopipe.pipeline.Pipeline` to the runner protocol.
+
+    With the trivial prepare stage ``prepared`` is the video path: the runner prepares it
+    with ``pipeline.prepare`` (decode, sample, encode) once and answers every question of that
+    video from the same prepared value (``pipeline.answer``) — the executor sends a video's
+    questions to one worker in a row. When the selection depends on the question
+    (query-aware sampler, retrieval) every question is a full ``pipeline.ask``."""
+
+    def __init__(self, pipeline: Any, *, reuse_prepared: bool) -> None:
+        self.pipeline = pipeline
+        self.reuse_prepared = reuse_prepared
+        self._last: tuple[str, Any] | None = None
+
+    def __call__(self, prepared: Any, question: str, /) -> Answer:
+        if not isinstance(prepared, str):  # a prepared value from a prepare stage
+            return self.pipeline.answer(prepared, question)
+        if not self.reuse_prepared:
+            return self.pipeline.ask(prepared, question)
+        if self._last is None or self._last[0] != prepared:
+            self._last = None  # free the previous video before preparing the next
+            self._last = (prepared, self.pipeline.prepare(prepared))
+        return self.pipeline.answer(self._last[1], question)
+
+
+def pipeline_runner(*, config: Mapping[str, Any]) -> Runner:
+    """Production factory: build the pipeline (and load the model) once per model worker.
+
+    Imported lazily: ``videopipe.pipeline`` pulls in torch and the model adapters."""
+    from videopipe.config import PipelineConfig
+
+    cfg = PipelineConfig(**dict(config))
+    try:
+        from videopipe.pipeline import Pipeline, _query_dependent  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise ConfigError(
+            f"videopipe.pipeline is not available in this installation ({e}); "
+            "pass a custom runner with --runner module:factory"
+        ) from e
+    pipe = Pipeline.from_config(cfg)
+    return _PipelineRunner(pipe, reuse_prepared=not _query_dependent(pipe.sampler, pipe.retrieve_k))

@@ -1,0 +1,61 @@
+"""The ``local`` executor: a supervised process pool on this machine (no Ray needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from videopipe.batch.jobs import JobSpec, VideoTask
+from videopipe.batch.pool import LocalPool
+from videopipe.errors import ConfigError
+
+__all__ = ["LocalExecutor"]
+
+
+class LocalExecutor:
+    """Run a batch on worker processes of this machine.
+
+    workers:        CPU workers. With ``model_workers=0`` each does both stages (prepare +
+                    answer) on its own videos; otherwise they only prepare.
+    model_workers:  processes that run the model stage (one per GPU: pass ``gpus``); 0 = none,
+                    the CPU workers answer themselves. When the job's prepare stage is the
+                    trivial one there is nothing to prepare ahead, and each model worker runs
+                    both stages (``workers`` is then unused).
+    gpus:           GPU indices for the model workers (each pinned with CUDA_VISIBLE_DEVICES).
+    prefetch:       videos being prepared or waiting for a model worker, at most
+                    (default ``workers + model_workers``); bounds memory.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        workers: int = 1,
+        model_workers: int = 0,
+        gpus: Sequence[int] = (),
+        prefetch: int | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        if model_workers < 0:
+            raise ConfigError(f"--model-workers must be >= 0, got {model_workers}")
+        self.workers = workers
+        self.model_workers = model_workers
+        self.gpus = tuple(gpus)
+        self.prefetch = prefetch
+
+    def describe(self) -> str:
+        if self.model_workers:
+            return f"local: {self.workers} prepare worker(s) -> {self.model_workers} model worker(s)"
+        return f"local: {self.workers} worker(s)"
+
+    def run(self, tasks: Sequence[VideoTask], spec: JobSpec, emit: Callable[[dict[str, Any]], None]) -> None:
+        pool = LocalPool(
+            spec,
+            workers=self.workers,
+            model_workers=self.model_workers,
+            gpus=self.gpus,
+            prefetch=self.prefetch,
+        )
+        pool.run(tasks, emit)

@@ -1,0 +1,405 @@
+"""A small supervised process pool for batch jobs (the ``local`` executor's engine).
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies (a segfault
+in a decoder, an OOM kill) the whole pool is marked broken and every pending future fails.
+Here each worker has its *own* duplex pipe and the supervisor watches the pipes and the
+process sentinels, so a dead worker costs only the task it held:
+
+* the task is retried once on a fresh worker (a replacement is started right away);
+* if it kills a worker again, its remaining records are written as ``WorkerCrashed`` errors.
+
+Workers come in three roles:
+
+``full``     prepare + answer in one process (``--workers N`` on CPU; ``model_workers=0``)
+``prepare``  the CPU stage only; prepared values go back to the supervisor
+``answer``   the model stage only (one per GPU, pinned with ``CUDA_VISIBLE_DEVICES``)
+
+In the staged layout the supervisor keeps up to ``prefetch`` prepared videos waiting, so the
+preparation of the next videos overlaps with model work on the current one. Workers ignore
+SIGINT (the supervisor decides what Ctrl-C means) and die with the supervisor (Linux
+``PR_SET_PDEATHSIG``) so a SIGKILLed batch leaves no orphans computing.
+
+Workers start from a ``forkserver`` (where available, else ``spawn``) that has imported
+this module — and with it torch — once, so starting and restarting a worker is a fork, not a
+new interpreter. Never plain ``fork``: the supervisor may hold threads and CUDA state.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from videopipe.batch.jobs import Job, JobSpec, VideoTask
+from videopipe.batch.records import WORKER_CRASHED, describe_exception, error_record, ok_record
+from videopipe.errors import ConfigError, VideoPipeError
+
+__all__ = ["BatchAbort", "LocalPool"]
+
+Emit = Callable[[dict[str, Any]], None]
+
+#: a video whose worker died this many times is marked failed (1 try + 1 retry)
+MAX_ATTEMPTS = 2
+
+
+class BatchAbort(VideoPipeError):
+    """The batch cannot go on (the runner cannot be built, workers die while starting).
+    ``worker_traceback`` holds the worker's traceback when there is one."""
+
+    worker_traceback: str = ""
+
+
+# ------------------------------------------------------------------------------------------
+# worker side
+# ------------------------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _answer_jobs(
+    conn: Connection, runner: Any, prepared: Any, jobs: Sequence[Job], attempts: int, prepare_s: float
+) -> None:
+    for job in jobs:
+        t0 = time.perf_counter()
+        try:
+            answer = runner(prepared, job.question)
+            rec = ok_record(job, answer, attempts=attempts, elapsed_s=prepare_s + time.perf_counter() - t0)
+        except Exception as e:  # noqa: BLE001 - every runner error becomes an error record
+            etype, msg = describe_exception(e)
+            rec = error_record(
+                job, etype, msg, attempts=attempts, elapsed_s=prepare_s + time.perf_counter() - t0
+            )
+        conn.send(("record", rec))
+
+
+def _worker_main(conn: Connection, spec: JobSpec, role: str, gpu: int | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    try:
+        preparer = spec.build_preparer() if role in ("full", "prepare") else None
+        runner = spec.build_runner() if role in ("full", "answer") else None
+    except BaseException as e:  # noqa: BLE001 - reported to the supervisor, which aborts
+        etype, msg = describe_exception(e)
+        conn.send(("init_failed", etype, msg, traceback.format_exc()))
+        return
+    conn.send(("ready",))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        kind = msg[0]
+        try:
+            if kind == "prepare":
+                _, video = msg
+                t0 = time.perf_counter()
+                try:
+                    prepared = preparer(video)  # type: ignore[misc]
+                except Exception as e:  # noqa: BLE001
+                    conn.send(("prepare_failed", video, *describe_exception(e), time.perf_counter() - t0))
+                else:
+                    try:
+                        conn.send(("prepared", video, prepared, time.perf_counter() - t0))
+                    except Exception as e:  # noqa: BLE001 - e.g. an unpicklable prepared value
+                        conn.send(("prepare_failed", video, *describe_exception(e), time.perf_counter() - t0))
+            elif kind == "answer":
+                _, jobs, prepared, attempts, prepare_s = msg
+                _answer_jobs(conn, runner, prepared, jobs, attempts, prepare_s)
+            elif kind == "full":
+                _, video, jobs, attempts = msg
+                t0 = time.perf_counter()
+                try:
+                    prepared = preparer(video)  # type: ignore[misc]
+                except Exception as e:  # noqa: BLE001
+                    etype, emsg = describe_exception(e)
+                    dt = time.perf_counter() - t0
+                    for job in jobs:
+                        conn.send(("record", error_record(job, etype, emsg, attempts=attempts, elapsed_s=dt)))
+                else:
+                    _answer_jobs(conn, runner, prepared, jobs, attempts, time.perf_counter() - t0)
+            conn.send(("done",))
+        except (BrokenPipeError, EOFError, ConnectionResetError):
+            return  # the supervisor is gone
+
+
+# ------------------------------------------------------------------------------------------
+# supervisor side
+# ------------------------------------------------------------------------------------------
+@dataclass
+class _Video:
+    task: VideoTask
+    remaining: dict[str, Job]
+    attempts: int = 1
+    prepared: Any = None
+    prepare_s: float = 0.0
+    has_prepared: bool = False
+
+
+@dataclass
+class _Worker:
+    role: str
+    gpu: int | None
+    proc: Any
+    conn: Connection
+    ready: bool = False
+    task: tuple[str, str] | None = None  # (kind, video)
+    dead: bool = False
+    sent_at: float = field(default_factory=time.monotonic)
+
+
+_DOING = {"prepare": "preparing", "answer": "answering questions about", "full": "processing"}
+
+
+def _signal_name(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "unknown cause"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class LocalPool:
+    """Runs video tasks on supervised worker processes; see the module docstring."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        *,
+        workers: int = 1,
+        model_workers: int = 0,
+        gpus: Sequence[int] = (),
+        prefetch: int | None = None,
+        start_method: str | None = None,
+        max_start_crashes: int = 3,
+    ) -> None:
+        if workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        if model_workers < 0:
+            raise ConfigError(f"model_workers must be >= 0, got {model_workers}")
+        if gpus and len(gpus) < model_workers:
+            raise ConfigError(f"{model_workers} model workers need {model_workers} GPUs, got {list(gpus)}")
+        self.spec = spec
+        self.workers = workers
+        self.model_workers = model_workers
+        self.gpus = list(gpus)
+        # prepared videos in flight (being prepared or waiting for a model worker): enough to
+        # keep every prepare worker busy and one video queued per model worker
+        self.prefetch = prefetch if prefetch is not None else workers + model_workers
+        if self.prefetch < 1:
+            raise ConfigError(f"prefetch must be >= 1, got {self.prefetch}")
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        self.ctx = mp.get_context(start_method)
+        if start_method == "forkserver":
+            # the fork server imports torch & co once; each (re)started worker is a cheap fork
+            self.ctx.set_forkserver_preload(["videopipe.batch.pool", "videopipe.types", *spec.preload])
+        self.max_start_crashes = max_start_crashes
+        self._pool: list[_Worker] = []
+        self._start_crashes = 0
+
+    # -- processes -------------------------------------------------------------------------
+    def _spawn(self, role: str, gpu: int | None) -> _Worker:
+        parent, child = self.ctx.Pipe(duplex=True)
+        proc = self.ctx.Process(
+            target=_worker_main, args=(child, self.spec, role, gpu), name=f"videopipe-{role}", daemon=True
+        )
+        proc.start()
+        child.close()
+        w = _Worker(role=role, gpu=gpu, proc=proc, conn=parent)
+        self._pool.append(w)
+        return w
+
+    def _start_all(self) -> None:
+        if self.model_workers == 0:
+            for _ in range(self.workers):
+                self._spawn("full", None)
+        elif self.spec.prepare_factory is None:
+            # nothing to prepare ahead: separate prepare workers would idle, so each model
+            # worker (one per GPU) runs both stages
+            for i in range(self.model_workers):
+                self._spawn("full", self.gpus[i] if self.gpus else None)
+        else:
+            for _ in range(self.workers):
+                self._spawn("prepare", None)
+            for i in range(self.model_workers):
+                self._spawn("answer", self.gpus[i] if self.gpus else None)
+
+    def _shutdown(self, *, force: bool) -> None:
+        for w in self._pool:
+            if not force and w.proc.is_alive():
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + (0.0 if force else 5.0)
+        for w in self._pool:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.terminate()
+                w.proc.join(2.0)
+            if w.proc.is_alive():  # pragma: no cover - stuck in uninterruptible code
+                w.proc.kill()
+                w.proc.join(1.0)
+            w.conn.close()
+        self._pool.clear()
+
+    # -- the supervisor loop -------------------------------------------------------------------
+    def run(self, tasks: Sequence[VideoTask], emit: Emit) -> None:
+        """Run every task; ``emit(record)`` is called in this process for each record."""
+        videos = {t.video: _Video(t, {j.id: j for j in t.jobs}) for t in tasks}
+        if len(videos) != len(tasks):
+            raise ValueError("LocalPool.run: two tasks for the same video; group jobs by video first")
+        todo: deque[str] = deque(videos)  # to prepare (or run in full)
+        ready: deque[str] = deque()  # prepared, waiting for a model worker
+        self._start_crashes = 0
+        self._start_all()
+        ok = False
+        try:
+            while videos:
+                self._dispatch(videos, todo, ready)
+                live = [w for w in self._pool if not w.dead]
+                objs: list[Any] = [w.conn for w in live] + [w.proc.sentinel for w in live]
+                for obj in wait(objs, timeout=1.0):
+                    w = next(w for w in live if obj is w.conn or obj == w.proc.sentinel)
+                    if w.dead:
+                        continue
+                    if obj is w.conn:
+                        self._receive(w, videos, ready, emit)
+                    else:
+                        self._on_death(w, videos, todo, ready, emit)
+            ok = True
+        finally:
+            self._shutdown(force=not ok)
+
+    def _dispatch(self, videos: dict[str, _Video], todo: deque[str], ready: deque[str]) -> None:
+        for w in self._pool:
+            if w.dead or not w.ready or w.task is not None:
+                continue
+            if w.role == "full" and todo:
+                v = videos[todo.popleft()]
+                self._send(w, ("full", v.task.video, tuple(v.remaining.values()), v.attempts))
+            elif w.role == "prepare" and todo:
+                preparing = sum(1 for x in self._pool if x.task is not None and x.task[0] == "prepare")
+                if len(ready) + preparing < self.prefetch:
+                    self._send(w, ("prepare", todo.popleft()))
+            elif w.role == "answer" and ready:
+                v = videos[ready.popleft()]
+                self._send(w, ("answer", tuple(v.remaining.values()), v.prepared, v.attempts, v.prepare_s))
+
+    def _send(self, w: _Worker, msg: tuple[Any, ...]) -> None:
+        w.task = (msg[0], msg[1] if msg[0] != "answer" else msg[1][0].video)
+        w.sent_at = time.monotonic()
+        try:
+            w.conn.send(msg)
+        except OSError:
+            pass  # the worker died; its sentinel fires and the task is retried
+
+    def _finish_job(self, videos: dict[str, _Video], rec: dict[str, Any], emit: Emit) -> None:
+        v = videos.get(rec["video"])
+        if v is None or v.remaining.pop(rec["id"], None) is None:
+            return  # a late duplicate (cannot normally happen)
+        emit(rec)
+        if not v.remaining:
+            del videos[rec["video"]]
+
+    def _receive(self, w: _Worker, videos: dict[str, _Video], ready: deque[str], emit: Emit) -> bool:
+        """Handle one message from ``w``; False when its pipe is closed (the worker is dead or
+        dying: its sentinel reports the death)."""
+        try:
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            w.proc.join(5.0)
+            return False
+        except Exception:  # noqa: BLE001 - an unreadable message: treat the worker as crashed
+            w.proc.kill()
+            w.proc.join(5.0)
+            return False
+        kind = msg[0]
+        if kind == "ready":
+            w.ready = True
+        elif kind == "init_failed":
+            _, etype, emsg, tb = msg
+            err = BatchAbort(f"building the batch runner failed in a {w.role} worker: {etype}: {emsg}")
+            err.worker_traceback = tb
+            raise err
+        elif kind == "record":
+            self._finish_job(videos, msg[1], emit)
+        elif kind == "prepared":
+            _, video, prepared, prepare_s = msg
+            v = videos[video]
+            v.prepared, v.prepare_s, v.has_prepared = prepared, prepare_s, True
+            ready.append(video)
+        elif kind == "prepare_failed":
+            _, video, etype, emsg, dt = msg
+            v = videos[video]
+            for job in list(v.remaining.values()):
+                self._finish_job(
+                    videos, error_record(job, etype, emsg, attempts=v.attempts, elapsed_s=dt), emit
+                )
+        elif kind == "done":
+            w.task = None
+        return True
+
+    def _on_death(
+        self, w: _Worker, videos: dict[str, _Video], todo: deque[str], ready: deque[str], emit: Emit
+    ) -> None:
+        # read what the worker managed to send before it died (records are kept)
+        try:
+            while w.conn.poll() and self._receive(w, videos, ready, emit):
+                pass
+        except (EOFError, OSError):
+            pass
+        w.proc.join(5.0)
+        w.dead = True
+        self._pool.remove(w)
+        w.conn.close()
+        cause = _signal_name(w.proc.exitcode)
+        if not w.ready:
+            self._start_crashes += 1
+            if self._start_crashes > self.max_start_crashes:
+                raise BatchAbort(
+                    f"{self._start_crashes} {w.role} workers died while starting ({cause}); "
+                    "check that the runner can be built (--debug shows worker output)"
+                )
+        if w.task is not None:
+            kind, video = w.task
+            v = videos.get(video)
+            if v is not None:
+                if v.attempts >= MAX_ATTEMPTS:
+                    msg = (
+                        f"the worker process died ({cause}) while {_DOING[kind]} "
+                        f"{video}, on {v.attempts} attempts; the video probably crashes the decoder or the "
+                        "model (out of memory?) — check it on its own with `videopipe info`"
+                    )
+                    for job in list(v.remaining.values()):
+                        self._finish_job(
+                            videos, error_record(job, WORKER_CRASHED, msg, attempts=v.attempts), emit
+                        )
+                else:
+                    v.attempts += 1
+                    if kind == "answer" and v.has_prepared:
+                        ready.appendleft(video)
+                    else:
+                        todo.appendleft(video)
+        if videos:
+            self._spawn(w.role, w.gpu)

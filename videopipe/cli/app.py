@@ -32,13 +32,14 @@ def _root(
 def _register() -> None:
     # Each command lives in its own module; importing them is cheap (heavy imports happen
     # inside the commands).
-    from videopipe.cli import ask, batch, frames, info, plugins
+    from videopipe.cli import ask, batch, evaluate, frames, info, plugins
 
     app.command("info")(info.info)
     app.command("frames")(frames.frames)
     app.command("list")(plugins.list_plugins)
     app.command("ask")(ask.ask)
     app.command("batch")(batch.batch)
+    app.command("eval")(evaluate.eval_cmd)
 
 
 _register()

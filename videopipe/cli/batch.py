@@ -71,7 +71,6 @@ def batch(
     from videopipe.batch.jobs import JobSpec
     from videopipe.batch.run import print_summary, run_batch
     from videopipe.config import PipelineConfig
-    from videopipe.registry import EXECUTORS
 
     qs = list(question) + (read_questions(questions) if questions else [])
     jobs = load_jobs(source, questions=qs, glob=glob)
@@ -101,18 +100,7 @@ def batch(
         )
         spec = JobSpec.for_pipeline(cfg)
 
-    if executor == "ray":
-        ex = EXECUTORS.create("ray", address=address, workers=workers)
-    else:
-        if address:
-            raise ConfigError("--address only applies to --executor ray")
-        gpus: list[int] = []
-        if model_workers is None:
-            from videopipe.config import visible_gpu_count
-
-            gpus = list(range(visible_gpu_count()))
-            model_workers = len(gpus)
-        ex = EXECUTORS.create(executor, workers=workers, model_workers=model_workers, gpus=gpus)
+    ex = make_executor(executor, workers=workers, model_workers=model_workers, address=address)
 
     summary = run_batch(
         jobs, spec, out=out, executor=ex, retry_failed=retry_failed, parquet=parquet, progress=progress
@@ -120,3 +108,23 @@ def batch(
     print_summary(summary)
     if summary.exit_code:
         raise typer.Exit(code=summary.exit_code)
+
+
+def make_executor(
+    executor: str, *, workers: int = 1, model_workers: int | None = None, address: str | None = None
+) -> object:
+    """The executor for ``--executor`` (shared by ``batch`` and ``eval``): local model workers
+    default to one per visible GPU (0 = CPU workers run the model too)."""
+    from videopipe.registry import EXECUTORS
+
+    if executor == "ray":
+        return EXECUTORS.create("ray", address=address, workers=workers)
+    if address:
+        raise ConfigError("--address only applies to --executor ray")
+    gpus: list[int] = []
+    if model_workers is None:
+        from videopipe.config import visible_gpu_count
+
+        gpus = list(range(visible_gpu_count()))
+        model_workers = len(gpus)
+    return EXECUTORS.create(executor, workers=workers, model_workers=model_workers, gpus=gpus)

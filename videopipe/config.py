@@ -50,7 +50,7 @@ class PipelineConfig:
 
     model: str = DEFAULT_MODEL
     sampler: str = "uniform"
-    compressor: str = "progressive"
+    compressor: str = "temporal_merge"
     num_frames: int = 64
     max_visual_tokens: int | None = 2048
     size_px: int = 448

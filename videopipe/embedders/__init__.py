@@ -5,3 +5,9 @@ part of ``retrieval/``. Registry entries (``EMBEDDERS``) are declared here lazil
 """
 
 from videopipe.registry import EMBEDDERS as _REG  # noqa: F401
+
+_REG.register(
+    "text",
+    "videopipe.embedders.text:TextEmbedder",
+    summary="sentence embedder over clip text (subtitles/captions); default all-MiniLM-L6-v2, offline",
+)

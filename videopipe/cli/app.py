@@ -33,10 +33,14 @@ def _register() -> None:
     # Each command lives in its own module; importing them is cheap (heavy imports happen
     # inside the commands).
     from videopipe.cli import frames, info, plugins
+    from videopipe.cli import index as index_cmd
+    from videopipe.cli import search as search_cmd
 
     app.command("info")(info.info)
     app.command("frames")(frames.frames)
     app.command("list")(plugins.list_plugins)
+    app.command("index")(index_cmd.index)
+    app.command("search")(search_cmd.search)
 
 
 _register()

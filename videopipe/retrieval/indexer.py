@@ -28,7 +28,7 @@ from videopipe.errors import InputError, VideoPipeError
 from videopipe.retrieval.encode import encode_clips
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
-from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, content_key
+from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, content_key, video_path
 from videopipe.retrieval.subtitles import find_sidecar, load_subtitles
 
 VIDEO_SUFFIXES = frozenset(
@@ -71,7 +71,7 @@ def collect_videos(paths: Sequence[str | Path], *, glob: str | None = None) -> t
     if not paths:
         raise InputError("no paths to index; give one or more video files or folders")
     for raw in paths:
-        p = Path(raw).expanduser().resolve()
+        p = video_path(raw)
         if p.is_dir():
             roots.append(p)
             found = p.rglob(glob) if glob else p.rglob("*")
@@ -137,7 +137,7 @@ def index_paths(
 
     with store.writer(config, lock_timeout_s=lock_timeout_s) as w:
         for path in list(w.entries):
-            if path not in given and (_under(path, roots) or path in {str(Path(p).resolve()) for p in paths}):
+            if path not in given and (_under(path, roots) or path in {str(video_path(p)) for p in paths}):
                 w.remove(path)
                 report.removed += 1
         pending, last_commit = 0, time.monotonic()

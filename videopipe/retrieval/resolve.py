@@ -9,8 +9,20 @@ from videopipe.errors import ConfigError, UnknownPluginError
 
 
 def embedder_name(embedder: Any) -> str:
-    """The name an index records for an embedder instance."""
-    return str(getattr(embedder, "registry_name", None) or type(embedder).__name__)
+    """The spec an index records for an embedder object: its ``EMBEDDERS`` name when its
+    class is registered, else its ``module:Class`` import path (so that the index can
+    recreate it for queries)."""
+    from videopipe.registry import EMBEDDERS
+
+    given = getattr(embedder, "registry_name", None)
+    if given:
+        return str(given)
+    cls = type(embedder)
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    for entry in EMBEDDERS.entries():
+        if entry.target == target or entry.target is cls:
+            return entry.name
+    return target
 
 
 def resolve_embedder(spec: str | Any, **kwargs: Any) -> tuple[str, Any]:

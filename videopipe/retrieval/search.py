@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,11 +20,13 @@ from videopipe.retrieval.encode import encode_clips
 from videopipe.retrieval.faiss_index import exact_search
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
-from videopipe.retrieval.store import IndexStore, Snapshot
-from videopipe.types import Hit
+from videopipe.retrieval.store import IndexStore, Snapshot, video_path
+
+if TYPE_CHECKING:
+    from videopipe.types import Hit
 
 
-def _check_query(query: str, k: int) -> None:
+def check_query(query: str, k: int) -> None:
     if not isinstance(query, str) or not query.strip():
         raise InputError("the search query is empty; give a few words describing what to find")
     if k < 1:
@@ -65,13 +68,15 @@ class Retriever:
 
     def search(self, query: str, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
         """The ``k`` clips most similar to ``query`` (only ``video``'s clips when given)."""
-        _check_query(query, k)
+        check_query(query, k)
         return self.search_vector(embed_query(self.embedder, query), k, video=video)
 
     def search_vector(self, vector: np.ndarray, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
         """Hits for a unit query vector. Overlapping windows of one video often hold the same
         subtitle line; such a repeat of a better hit (same video, overlapping span, same
         non-empty text) is skipped, so the ``k`` hits are ``k`` different places."""
+        from videopipe.types import Hit
+
         snap = self.snapshot
         if len(snap) == 0:
             return []
@@ -113,7 +118,7 @@ def _repeats(h: Hit, better: Hit) -> bool:
 
 def search(query: str, index_dir: str | Path, *, k: int = 5, embedder: str | Any | None = None) -> list[Hit]:
     """One-shot :meth:`Retriever.search`."""
-    _check_query(query, k)
+    check_query(query, k)
     return Retriever(index_dir, embedder=embedder).search(query, k)
 
 
@@ -121,12 +126,8 @@ def _with_context(hit: Hit, context_s: float, duration_s: float | None) -> Hit:
     if context_s <= 0:
         return hit
     end = hit.end_s + context_s
-    return Hit(
-        video=hit.video,
-        start_s=max(0.0, hit.start_s - context_s),
-        end_s=min(end, duration_s) if duration_s else end,
-        score=hit.score,
-        text=hit.text,
+    return replace(
+        hit, start_s=max(0.0, hit.start_s - context_s), end_s=min(end, duration_s) if duration_s else end
     )
 
 
@@ -145,24 +146,28 @@ def retrieve_clips(
     ``context_s`` on both sides (clamped to the video).
 
     With ``index_dir`` holding this video (same path, size and mtime), its stored clips are
-    searched (``embedder`` is then the index's own); otherwise the video is cut into
+    searched (with the index's own embedder, or ``embedder`` if it is an embedder object of the
+    index's space); otherwise the video is cut into
     ``window_s`` windows and embedded now with ``embedder``. A video with no clip vectors
     (e.g. the ``text`` embedder and no subtitles) gives an empty list: the caller should
     fall back to sampling the whole video."""
-    _check_query(question, k)
+    check_query(question, k)
     if context_s < 0:
         raise InputError(f"context_s must be >= 0, got {context_s}")
     from videopipe.retrieval.segment import probe_duration_s
 
-    path = Path(video).expanduser().resolve()
+    path = video_path(video)
     duration = probe_duration_s(path)
     if index_dir is not None:
         store = IndexStore(index_dir)
         st = path.stat()
         entry = next((e for e in store.read_entries() if e.path == str(path)), None)
         if entry is not None and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
-            hits = Retriever(index_dir).search(question, k, video=path)
+            own = None if isinstance(embedder, str) else embedder  # reuse a loaded model of that space
+            hits = Retriever(index_dir, embedder=own).search(question, k, video=path)
             return [_with_context(h, context_s, duration) for h in hits]
+    from videopipe.types import Hit
+
     _, emb = resolve_embedder(embedder)
     spans = FixedWindows(window_s=window_s, overlap_s=overlap_s).spans(duration)
     enc = encode_clips(path, spans, emb)

@@ -16,9 +16,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from videopipe.errors import ConfigError, DecodeError, MissingDependencyError, VideoNotFoundError
-from videopipe.types import VideoInfo
+
+if TYPE_CHECKING:
+    from videopipe.types import VideoInfo
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,8 @@ class FixedWindows:
         return fixed_windows(duration_s, window_s=self.window_s, overlap_s=self.overlap_s)
 
     def segment(self, video: str | Path | VideoInfo) -> list[Span]:
-        info_dur = video.duration_s if isinstance(video, VideoInfo) else probe_duration_s(video)
-        return self.spans(info_dur)
+        duration = probe_duration_s(video) if isinstance(video, (str, Path)) else video.duration_s
+        return self.spans(duration)
 
 
 def fixed_windows(duration_s: float, *, window_s: float = 20.0, overlap_s: float = 5.0) -> list[Span]:

@@ -97,6 +97,12 @@ class FaissMeta:
     file: str | None  # relative path; None for "flat" (rebuilt from the vectors on load)
 
 
+def video_path(path: str | Path) -> Path:
+    """The absolute, normalised path an index records for a video. Symlinks are *not*
+    resolved: a link is indexed under its own name, next to its own subtitle sidecar."""
+    return Path(os.path.abspath(os.path.expanduser(str(path))))
+
+
 def content_key(video: Path, sidecar: Path | None = None, *, chunk_bytes: int = 1 << 20) -> str:
     """sha1 over the video's bytes and (if any) its subtitle sidecar's bytes."""
     h = hashlib.sha1()
@@ -184,7 +190,7 @@ class Snapshot:
 
     def rows_of(self, video: str | Path) -> np.ndarray:
         """Row numbers of the clips of ``video`` (an indexed path)."""
-        target = str(Path(video).expanduser().resolve())
+        target = str(video_path(video))
         idx = [i for i, e in enumerate(self.entries) if e.path == target]
         if not idx:
             return np.zeros(0, np.int64)

@@ -72,52 +72,64 @@ def _glob_escape(s: str) -> str:
     return "".join(f"[{c}]" if c in "*?[]" else c for c in s)
 
 
-def _ffprobe_text_subtitle_stream(video: Path) -> int | None:
+def _ffprobe_streams(video: Path) -> list[dict]:
     exe = shutil.which("ffprobe")
     if exe is None:
         raise MissingDependencyError("ffprobe is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)")
     r = subprocess.run(
-        [
-            exe,
-            "-v",
-            "error",
-            "-select_streams",
-            "s",
-            "-show_entries",
-            "stream=index,codec_name",
-            "-of",
-            "json",
-        ]
+        [exe, "-v", "error", "-show_entries", "stream=codec_type,codec_name,start_time", "-of", "json"]
         + [str(video)],
         capture_output=True,
         text=True,
     )
     if r.returncode != 0:
-        return None
-    for i, s in enumerate(json.loads(r.stdout or "{}").get("streams", [])):
-        if s.get("codec_name") in TEXT_SUBTITLE_CODECS:
-            return i
-    return None
+        return []
+    return list(json.loads(r.stdout or "{}").get("streams", []))
+
+
+def _first_video_pts_s(video: Path) -> float:
+    """PTS of the first video packet (stream ``start_time`` is unreliable in Matroska)."""
+    exe = shutil.which("ffprobe")
+    assert exe is not None  # checked by _ffprobe_streams
+    r = subprocess.run(
+        [exe, "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"]
+        + ["-show_entries", "packet=pts_time", "-of", "csv=p=0", str(video)],
+        capture_output=True,
+        text=True,
+    )
+    try:
+        return float(r.stdout.split()[0])
+    except (IndexError, ValueError):
+        return 0.0
 
 
 def extract_embedded(video: str | Path) -> list[Cue]:
-    """Cues of the first text subtitle stream inside ``video`` (empty list when it has none)."""
+    """Cues of the first text subtitle stream inside ``video`` (empty list when it has none).
+
+    Times are relative to the start of the video stream, like the times of decoded frames
+    (ffmpeg is run with ``-copyts`` so it does not shift the cues to start at 0)."""
     v = Path(video)
-    k = _ffprobe_text_subtitle_stream(v)
+    streams = _ffprobe_streams(v)
+    subs = [s for s in streams if s.get("codec_type") == "subtitle"]
+    k = next((i for i, s in enumerate(subs) if s.get("codec_name") in TEXT_SUBTITLE_CODECS), None)
     if k is None:
         return []
+    offset = _first_video_pts_s(v)
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise MissingDependencyError("ffmpeg is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)")
     r = subprocess.run(
-        [exe, "-v", "error", "-i", str(v), "-map", f"0:s:{k}", "-f", "srt", "-"],
+        [exe, "-v", "error", "-copyts", "-i", str(v), "-map", f"0:s:{k}", "-f", "srt", "-"],
         capture_output=True,
     )
     if r.returncode != 0:
         return []
-    return parse_subtitles(
+    cues = parse_subtitles(
         r.stdout.decode("utf-8", errors="replace"), fmt="srt", source=f"{v} (stream s:{k})"
     )
+    if offset:
+        cues = [Cue(max(0.0, c.start_s - offset), max(0.0, c.end_s - offset), c.text) for c in cues]
+    return [c for c in cues if c.end_s > c.start_s]
 
 
 def load_subtitles(video: str | Path, *, subtitles: str | Path | None = None) -> list[Cue]:

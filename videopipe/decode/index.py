@@ -1,0 +1,323 @@
+"""The frame table of a video stream: every frame's presentation timestamp, in presentation
+order, and where the keyframes are -- read from the container without decoding.
+
+Two ways to build it (``FrameIndex.source`` says which one was used):
+
+``container-index``
+    The container's own sample index (MP4/MOV ``stts``/``stss``, AVI ``idx1``), which
+    libavformat loads when it opens the file. Cheap: no packet is read except the first
+    group of pictures and the last one, which are demuxed to check that the index's
+    timestamps really are the presentation times (the index stores decode timestamps).
+``demux``
+    Every packet of the stream is demuxed (read, never decoded) and its pts collected.
+    Used when the container has no per-frame index (Matroska/WebM cues list keyframes only)
+    or the index could not be verified (e.g. B-frames with variable frame rate).
+
+Either way every decode later checks the pts of the frame it returns against this table, so
+a wrong table is detected rather than silently returning a neighbouring frame.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from videopipe.errors import DecodeError
+
+__all__ = ["FrameIndex", "TruncatedVideoWarning", "build_index", "load_index", "open_container"]
+
+_PREFIX_PACKETS = 600  # at most this many packets are demuxed to verify the container index
+
+
+class TruncatedVideoWarning(UserWarning):
+    """The file ends before all the frames its header/index announces (cut mid-stream)."""
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """pts: int64 [N] presentation timestamps (stream time-base ticks), sorted, unique.
+    key_pts: int64 [K] sorted pts of keyframes; key_seek: int64 [K] the timestamp to seek to
+    for each keyframe (min of its pts and dts, so a backward seek never lands after it)."""
+
+    pts: np.ndarray
+    time_base: Fraction
+    key_pts: np.ndarray
+    key_seek: np.ndarray
+    last_duration: int
+    frames_lost: int
+    source: str
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.pts.shape[0])
+
+    def seconds(self, ticks: np.ndarray | int) -> np.ndarray:
+        """Ticks -> seconds from the first frame."""
+        return (np.asarray(ticks, dtype=np.float64) - float(self.pts[0])) * float(self.time_base)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.pts[-1] - self.pts[0] + self.last_duration) * float(self.time_base)
+
+    @property
+    def start_time_s(self) -> float:
+        return float(self.pts[0]) * float(self.time_base)
+
+    def keyframe_for(self, pts: int) -> int:
+        """Position in ``key_pts`` of the last keyframe at or before ``pts`` (0 if none)."""
+        return max(0, int(np.searchsorted(self.key_pts, pts, side="right")) - 1)
+
+    def is_vfr(self) -> bool:
+        if self.num_frames < 3:
+            return False
+        d = np.diff(self.pts)
+        # one tick of jitter is rounding of a constant rate into the time base, not VFR
+        return bool(d.max() - d.min() > max(1, 0.02 * float(np.median(d))))
+
+
+def open_container(path: str) -> Any:
+    """PyAV container opened for reading, with errors turned into DecodeError."""
+    import av
+
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise DecodeError(
+            f"{path}: cannot be opened as a video ({e}); check that it is a complete video file"
+        ) from None
+
+
+def _median_duration(pts: np.ndarray, fallback: int) -> int:
+    if pts.shape[0] >= 2:
+        return int(np.median(np.diff(pts)))
+    return max(1, fallback)
+
+
+def _demux_table(container: Any, stream: Any) -> tuple[list[int], list[int], list[int], bool, int]:
+    """(pts of every packet, pts of keyframe packets, seek ts of keyframe packets, hit an error,
+    duration of the last packet)."""
+    import av
+
+    pts: list[int] = []
+    kpts: list[int] = []
+    kseek: list[int] = []
+    last_dur = 0
+    errored = False
+    try:
+        container.seek(0, stream=stream, backward=True)
+    except av.FFmpegError:
+        pass
+    try:
+        for pkt in container.demux(stream):
+            if pkt.size == 0:
+                continue
+            t = pkt.pts if pkt.pts is not None else pkt.dts
+            if t is None:
+                continue
+            pts.append(int(t))
+            last_dur = int(pkt.duration or 0)
+            if pkt.is_keyframe:
+                kpts.append(int(t))
+                kseek.append(int(min(t, pkt.dts if pkt.dts is not None else t)))
+    except (av.FFmpegError, OSError):
+        errored = True
+    return pts, kpts, kseek, errored, last_dur
+
+
+def _index_table(container: Any, stream: Any, file_size: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(dts of every indexed sample, keyframe mask, samples beyond end of file) from the
+    container index, or None when the container has no complete per-frame index."""
+    try:
+        entries = stream.index_entries
+        n = len(entries)
+    except (AttributeError, TypeError):
+        return None
+    if n == 0 or n != int(stream.frames or 0):
+        return None
+    ts = np.empty(n, np.int64)
+    key = np.zeros(n, bool)
+    beyond = 0
+    for i, e in enumerate(entries):
+        ts[i] = e.timestamp
+        key[i] = e.is_keyframe
+        if e.pos + e.size > file_size:
+            beyond += 1
+    if n > 1 and not bool((np.diff(ts) > 0).all()):
+        return None
+    return ts, key, beyond
+
+
+def _verify_prefix(container: Any, stream: Any, dts: np.ndarray, shift: int) -> bool:
+    """Demux the first group(s) of pictures and check pts == dts + shift as sets."""
+    import av
+
+    seen: list[int] = []
+    nkey = 0
+    try:
+        container.seek(0, stream=stream, backward=True)
+        for pkt in container.demux(stream):
+            if pkt.size == 0 or pkt.pts is None:
+                continue
+            if pkt.is_keyframe:
+                nkey += 1
+                if nkey == 2:
+                    break
+            seen.append(int(pkt.pts))
+            if len(seen) >= _PREFIX_PACKETS:
+                break
+    except (av.FFmpegError, OSError):
+        return False
+    if not seen:
+        return False
+    expect = dts[: len(seen)] + shift
+    if nkey == 2:  # a whole closed group of pictures: the sets must match exactly
+        return bool(np.array_equal(np.sort(np.asarray(seen, np.int64)), expect))
+    return bool(np.isin(np.asarray(seen, np.int64), dts + shift).all())
+
+
+def _first_packet_shift(container: Any, stream: Any, first_dts: int) -> int | None:
+    import av
+
+    try:
+        container.seek(0, stream=stream, backward=True)
+        pts: list[int] = []
+        for pkt in container.demux(stream):
+            if pkt.size == 0 or pkt.pts is None:
+                continue
+            pts.append(int(pkt.pts))
+            if len(pts) >= 64:
+                break
+    except (av.FFmpegError, OSError):
+        return None
+    if not pts:
+        return None
+    return min(pts) - first_dts
+
+
+def build_index(container: Any, stream: Any, path: str, *, prefer_container_index: bool = True) -> FrameIndex:
+    """The frame table of ``stream`` (see module docstring)."""
+    tb = Fraction(stream.time_base.numerator, stream.time_base.denominator)
+    file_size = os.path.getsize(path)
+    claimed = int(stream.frames or 0)
+    idx = _index_table(container, stream, file_size) if prefer_container_index else None
+    if idx is not None:
+        dts, key, beyond = idx
+        if beyond == 0:
+            table = _from_container_index(container, stream, dts, key)
+            if table is not None:
+                pts, kpts, kseek, dur = table
+                return FrameIndex(pts, tb, kpts, kseek, dur, 0, "container-index")
+        claimed = max(claimed, int(dts.shape[0]))
+    return _from_demux(container, stream, path, tb, claimed)
+
+
+def _from_container_index(
+    container: Any, stream: Any, dts: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    shift = _first_packet_shift(container, stream, int(dts[0]))
+    if shift is None:
+        return None
+    if shift != 0:
+        # decode timestamps shifted by the reorder delay equal presentation times only for a
+        # constant frame rate (uniform dts); anything else is demuxed.
+        if dts.shape[0] > 1 and np.unique(np.diff(dts)).shape[0] != 1:
+            return None
+    if not _verify_prefix(container, stream, dts, shift):
+        return None
+    pts = dts + shift
+    kpts = pts[key]
+    kseek = dts[key]
+    if kpts.shape[0] == 0 or kpts[0] != pts[0]:
+        return None
+    dur = _median_duration(pts, 1)
+    return pts, kpts, kseek, dur
+
+
+def _from_demux(container: Any, stream: Any, path: str, tb: Fraction, claimed: int) -> FrameIndex:
+    pts_l, kpts_l, kseek_l, errored, last_dur = _demux_table(container, stream)
+    if not pts_l:
+        raise DecodeError(
+            f"{path}: the video stream has 0 readable frames; the file is empty, truncated or "
+            "corrupt -- re-download or re-encode it"
+        )
+    order = np.argsort(np.asarray(pts_l, np.int64), kind="stable")
+    pts = np.unique(np.asarray(pts_l, np.int64)[order])
+    kp = np.asarray(kpts_l, np.int64)
+    ks = np.asarray(kseek_l, np.int64)
+    o = np.argsort(kp, kind="stable")
+    kp, ks = kp[o], ks[o]
+    if kp.shape[0] == 0 or kp[0] > pts[0]:
+        # frames before the first keyframe: let the decoder start from the beginning
+        kp = np.concatenate([[pts[0]], kp])
+        ks = np.concatenate([[min(pts[0], ks[0] if ks.shape[0] else pts[0])], ks])
+    dur = last_dur if last_dur > 0 else _median_duration(pts, 1)
+    lost = max(0, claimed - int(pts.shape[0])) if claimed else 0
+    index = FrameIndex(pts, tb, kp, ks, dur, lost, "demux")
+    if errored or lost:
+        index = _trim_undecodable_tail(container, stream, path, index, claimed)
+    return index
+
+
+def _trim_undecodable_tail(
+    container: Any, stream: Any, path: str, index: FrameIndex, claimed: int
+) -> FrameIndex:
+    """For a truncated file: decode from the last keyframe to the end and keep only frames that
+    actually decode. Warns with the number of frames lost."""
+    import av
+
+    decoded: set[int] = set()
+    k = index.key_pts.shape[0] - 1
+    while k >= 0 and not decoded:
+        decoded.clear()
+        try:
+            container.seek(int(index.key_seek[k]), stream=stream, backward=True)
+            for f in container.decode(stream):
+                t = f.pts if f.pts is not None else f.dts
+                if t is not None:
+                    decoded.add(int(t))
+        except (av.FFmpegError, OSError):
+            pass
+        if not decoded:
+            k -= 1
+    if k < 0:
+        raise DecodeError(
+            f"{path}: the video stream has 0 decodable frames (truncated or corrupt); "
+            "re-download or re-encode the file"
+        )
+    head = index.pts[index.pts < index.key_pts[k]]
+    tail = np.asarray(sorted(t for t in decoded if t >= index.key_pts[k]), np.int64)
+    pts = np.concatenate([head, tail])
+    keep = index.key_pts <= pts[-1]
+    total = max(claimed, index.num_frames)
+    lost = max(0, total - int(pts.shape[0]))
+    if lost:
+        warnings.warn(
+            f"{path}: the file is truncated or damaged: {pts.shape[0]} of {total} frames decode, "
+            f"{lost} lost; the decodable frames are returned",
+            TruncatedVideoWarning,
+            stacklevel=4,
+        )
+    return FrameIndex(
+        pts,
+        index.time_base,
+        index.key_pts[keep],
+        index.key_seek[keep],
+        _median_duration(pts, index.last_duration),
+        lost,
+        index.source,
+    )
+
+
+def load_index(path: str, video_ordinal: int) -> FrameIndex:
+    """Build the frame table with a PyAV container opened (and closed) just for that."""
+    with open_container(path) as container:
+        try:
+            stream = container.streams.video[video_ordinal]
+        except IndexError:
+            raise DecodeError(f"{path}: PyAV finds no video stream #{video_ordinal}") from None
+        return build_index(container, stream, path)

@@ -1,0 +1,153 @@
+"""Probe a video file with ffprobe (via ffmpeg-python): which stream is the video, its codec,
+size, rotation and frame rate as the container header states them.
+
+Also the one place that checks a path before any decoder touches it, so every backend fails
+the same way on a missing file, a directory, an empty file or a file that is not a video.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from videopipe.errors import (
+    DecodeError,
+    MissingDependencyError,
+    UnsupportedVideoError,
+    VideoNotFoundError,
+)
+
+__all__ = ["ProbeResult", "check_path", "probe", "ffprobe_bin"]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the container header says about the first video stream."""
+
+    path: str
+    stream_index: int  # absolute stream index in the container
+    video_ordinal: int  # position among the video streams (PyAV's ``streams.video[i]``)
+    codec: str
+    width: int  # coded frame size, before rotation
+    height: int
+    rotation: int  # counter-clockwise degrees for display (ffprobe's display matrix), 0/90/180/270
+    avg_fps: float
+    r_fps: float
+    duration_s: float
+    nb_frames: int  # the header's frame count (0 when absent); not trusted for num_frames
+    has_audio: bool
+    format_name: str
+    has_b_frames: bool = False  # the stream reorders frames (B-frames)
+
+
+def ffprobe_bin() -> str:
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        raise MissingDependencyError(
+            "ffprobe is not installed (it comes with ffmpeg); install it with your system package "
+            "manager (Debian/Ubuntu: sudo apt-get install ffmpeg)"
+        )
+    return exe
+
+
+def check_path(path: str | Path) -> Path:
+    """The path as a Path, or a specific error when it cannot be a video file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise VideoNotFoundError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise VideoNotFoundError(f"{p}: is a directory, not a video file; pass a video file inside it")
+    if not p.is_file():
+        raise VideoNotFoundError(f"{p}: not a regular file; pass a video file")
+    if p.stat().st_size == 0:
+        raise DecodeError(f"{p}: the file is empty (0 bytes); re-download or re-encode it")
+    return p
+
+
+def _fraction(s: Any) -> float:
+    try:
+        f = Fraction(str(s))
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+    return float(f) if f > 0 else 0.0
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Display rotation (counter-clockwise degrees, multiple of 90) from the display matrix
+    side data, or the legacy ``rotate`` tag."""
+    deg: float | None = None
+    for sd in stream.get("side_data_list", []) or []:
+        if "rotation" in sd:
+            deg = float(sd["rotation"])
+            break
+    if deg is None:
+        tag = (stream.get("tags") or {}).get("rotate")
+        if tag is not None:
+            try:
+                # the legacy tag is clockwise; the display matrix is counter-clockwise
+                deg = -float(tag)
+            except ValueError:
+                deg = None
+    if deg is None or not math.isfinite(deg):
+        return 0
+    return int(round(deg / 90.0)) * 90 % 360
+
+
+def probe(path: str | Path) -> ProbeResult:
+    """ffprobe ``path`` and describe its first video stream (skipping attached cover pictures,
+    and audio streams that come before the video)."""
+    p = check_path(path)
+    exe = ffprobe_bin()
+    try:
+        import ffmpeg  # ffmpeg-python
+    except ImportError as e:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("ffmpeg-python is not installed; pip install ffmpeg-python") from e
+    try:
+        info = ffmpeg.probe(str(p), cmd=exe)
+    except ffmpeg.Error as e:
+        msg = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        why = msg[-1] if msg else "ffprobe failed"
+        why = why.replace(str(p) + ": ", "")
+        raise DecodeError(
+            f"{p}: not a readable video file (ffprobe: {why}); check that it is a complete video "
+            "file, or re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)"
+        ) from None
+    streams = info.get("streams", [])
+    videos = [
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+    if not videos:
+        kinds = sorted({s.get("codec_type", "?") for s in streams}) or ["none"]
+        raise UnsupportedVideoError(
+            f"{p}: has no video stream (streams: {', '.join(kinds)}); pass a file with a video track"
+        )
+    v = videos[0]
+    ordinal = [s for s in streams if s.get("codec_type") == "video"].index(v)
+    fmt = info.get("format", {}) or {}
+    duration = _fraction(v.get("duration")) or _fraction(fmt.get("duration"))
+    try:
+        nb = int(v.get("nb_frames", 0) or 0)
+    except ValueError:
+        nb = 0
+    return ProbeResult(
+        path=str(p),
+        stream_index=int(v["index"]),
+        video_ordinal=ordinal,
+        codec=str(v.get("codec_name", "unknown")),
+        width=int(v.get("width", 0) or 0),
+        height=int(v.get("height", 0) or 0),
+        rotation=_rotation(v),
+        avg_fps=_fraction(v.get("avg_frame_rate")),
+        r_fps=_fraction(v.get("r_frame_rate")),
+        duration_s=duration,
+        nb_frames=nb,
+        has_audio=any(s.get("codec_type") == "audio" for s in streams),
+        format_name=str(fmt.get("format_name", "")),
+        has_b_frames=int(v.get("has_b_frames", 0) or 0) > 0,
+    )

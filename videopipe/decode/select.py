@@ -1,0 +1,96 @@
+"""``open_video``: resolve the backend and device, then open the video with that backend.
+
+``backend="auto"`` picks the best installed backend for the device (recorded in
+``reader.info.backend``); an explicit backend is used as asked or fails with a clear error.
+Nothing ever switches backend after an error.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from videopipe.decode.probe import probe as probe_video
+from videopipe.errors import ConfigError, DeviceError
+from videopipe.protocols import VideoReader
+from videopipe.registry import DECODERS
+
+__all__ = ["open_video", "resolve_device", "choose_backend", "cuda_available"]
+
+_DEVICES = ("auto", "cpu", "cuda")
+
+
+def cuda_available() -> tuple[bool, str]:
+    """(whether torch sees a CUDA GPU, why not when it does not)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - core dependency
+        return False, "torch is not installed"
+    if not torch.backends.cuda.is_built():
+        return False, f"this torch build ({torch.__version__}) has no CUDA support"
+    try:
+        if torch.cuda.is_available():
+            return True, ""
+    except Exception as e:  # pragma: no cover
+        return False, f"CUDA initialisation failed: {e}"
+    return (
+        False,
+        "torch finds no CUDA GPU (torch.cuda.is_available() is False; check the driver / CUDA_VISIBLE_DEVICES)",
+    )
+
+
+def resolve_device(device: str) -> str:
+    """'cpu' or 'cuda[:N]' for ``device`` (auto -> cuda when a GPU is usable)."""
+    if not isinstance(device, str) or not (device in _DEVICES or device.startswith("cuda:")):
+        raise ConfigError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N")
+    if device == "cpu":
+        return "cpu"
+    ok, why = cuda_available()
+    if device == "auto":
+        return "cuda" if ok else "cpu"
+    if not ok:
+        raise DeviceError(f"device={device!r} asked for GPU decoding, but {why}; use device='cpu' or 'auto'")
+    return device
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+# Preference order of CPU backends for backend="auto" (see docs/decoding.md for the measurements).
+CPU_PREFERENCE = ("pyav", "torchcodec", "decord")
+GPU_PREFERENCE = ("torchcodec", "decord")
+_MODULES = {"pyav": "av", "torchcodec": "torchcodec", "decord": "decord"}
+
+
+def choose_backend(device: str) -> str:
+    """The backend ``auto`` uses on ``device`` (already resolved)."""
+    prefs = CPU_PREFERENCE if device == "cpu" else GPU_PREFERENCE
+    for name in prefs:
+        if name in DECODERS and _installed(_MODULES[name]):
+            if device != "cpu":
+                supports = DECODERS.get(name)
+                if not getattr(supports, "gpu_available", lambda: False)():
+                    continue
+            return name
+    where = "the CPU" if device == "cpu" else f"device {device!r}"
+    raise DeviceError(
+        f"no decoder backend can decode on {where}; install av (PyAV) for the CPU, or torchcodec "
+        "with a CUDA build of torch for the GPU"
+    )
+
+
+def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto") -> VideoReader:
+    """Open ``path`` for frame-exact random access (see :mod:`videopipe.decode.reader`)."""
+    if backend != "auto":
+        factory = DECODERS.get(backend)  # raises UnknownPluginError listing the valid names
+        if isinstance(device, str) and device.startswith("cuda") and not hasattr(factory, "gpu_available"):
+            raise DeviceError(
+                f"the {backend} backend decodes on the CPU only, not device={device!r}; use device='cpu', "
+                "or backend='torchcodec' for GPU decoding"
+            )
+    dev = resolve_device(device)
+    info = probe_video(path)
+    name = choose_backend(dev) if backend == "auto" else backend
+    factory = DECODERS.get(name)
+    return factory(info.path, device=dev, probe=info)

@@ -206,8 +206,8 @@ def test_text_embedder_validates_at_construction(tmp_path: Path) -> None:
     from videopipe.embedders.text import TextEmbedder
     from videopipe.errors import ModelError
 
-    with pytest.raises(ModelError, match="no config.json"):
-        TextEmbedder(model_path=tmp_path)
+    with pytest.raises(ModelError, match="not a directory with a config.json"):
+        TextEmbedder(model_id=tmp_path)
     with pytest.raises(ConfigError):
         TextEmbedder(batch_size=0)
 

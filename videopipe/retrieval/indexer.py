@@ -26,6 +26,7 @@ from typing import Any
 
 from videopipe.errors import InputError, VideoPipeError
 from videopipe.retrieval.encode import encode_clips
+from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
 from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, content_key, video_path
@@ -94,6 +95,7 @@ def index_paths(
     index_dir: str | Path,
     *,
     embedder: str | Any | None = None,
+    embedder_options: dict[str, Any] | None = None,
     window_s: float | None = None,
     overlap_s: float | None = None,
     frames_per_clip: int | None = None,
@@ -106,15 +108,18 @@ def index_paths(
 ) -> IndexReport:
     """Add ``paths`` (files and folders) to the index at ``index_dir``, creating it if new.
 
-    Options left as None take the existing index's values (or the defaults for a new one:
-    embedder ``text``, 20 s windows with 5 s overlap, 4 frames per clip). Giving a value that
+    ``embedder`` is an ``EMBEDDERS`` name, ``"module:Class"`` or an embedder object;
+    ``embedder_options`` go to its constructor (e.g. ``{"model_id": ...}``). Options left as
+    None take the existing index's values (or the defaults for a new one: embedder ``text``, 20 s windows with 5 s overlap, 4 frames per clip). Giving a value that
     differs from an existing index's is an :class:`~videopipe.errors.IndexStoreError`."""
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
     old = store.config() if store.exists() else None
     spec = embedder if embedder is not None else (old.embedder if old else "text")
-    name, emb = resolve_embedder(spec)
+    if embedder_options is None:
+        embedder_options = dict(old.embedder_options) if old and spec == old.embedder else {}
+    name, emb = resolve_embedder(spec, **embedder_options)
     seg = FixedWindows(
         window_s=window_s if window_s is not None else (old.window_s if old else 20.0),
         overlap_s=overlap_s if overlap_s is not None else (old.overlap_s if old else 5.0),
@@ -130,6 +135,7 @@ def index_paths(
         window_s=seg.window_s,
         overlap_s=seg.overlap_s,
         frames_per_clip=fpc,
+        embedder_options=recorded_options(emb),
     )
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}

@@ -8,6 +8,21 @@ from typing import Any
 from videopipe.errors import ConfigError, UnknownPluginError
 
 
+def embedder_options(embedder: Any) -> dict[str, Any]:
+    """Constructor options an index records to recreate ``embedder`` for queries: its
+    ``model_id`` when it is not the default one."""
+    import inspect
+
+    model_id = getattr(embedder, "model_id", None)
+    if model_id is None:
+        return {}
+    try:
+        default = inspect.signature(type(embedder)).parameters["model_id"].default
+    except (KeyError, TypeError, ValueError):
+        default = inspect.Parameter.empty
+    return {} if str(model_id) == str(default) else {"model_id": str(model_id)}
+
+
 def embedder_name(embedder: Any) -> str:
     """The spec an index records for an embedder object: its ``EMBEDDERS`` name when its
     class is registered, else its ``module:Class`` import path (so that the index can
@@ -17,7 +32,10 @@ def embedder_name(embedder: Any) -> str:
     given = getattr(embedder, "registry_name", None)
     if given:
         return str(given)
+    name = getattr(embedder, "name", None)
     cls = type(embedder)
+    if isinstance(name, str) and name in EMBEDDERS and EMBEDDERS.get(name) is cls:
+        return name
     target = f"{cls.__module__}:{cls.__qualname__}"
     for entry in EMBEDDERS.entries():
         if entry.target == target or entry.target is cls:

@@ -47,7 +47,10 @@ class Retriever:
     ) -> None:
         self.store = IndexStore(index_dir)
         cfg = self.store.config()
-        _, self.embedder = resolve_embedder(embedder if embedder is not None else cfg.embedder)
+        if embedder is None:
+            _, self.embedder = resolve_embedder(cfg.embedder, **cfg.embedder_options)
+        else:
+            _, self.embedder = resolve_embedder(embedder)
         if str(self.embedder.space) != cfg.space:
             raise IndexStoreError(
                 f"index {self.store.directory} holds vectors of space {cfg.space!r}; the query embedder "

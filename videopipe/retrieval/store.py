@@ -63,6 +63,7 @@ class IndexConfig:
     window_s: float
     overlap_s: float
     frames_per_clip: int = 4
+    embedder_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"model_id": ...}
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> IndexConfig:

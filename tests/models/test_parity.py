@@ -70,3 +70,12 @@ def test_encode_tokens_carry_frame_time_and_grid(adapters: dict[str, Any], famil
     if family == "qwen3_vl":
         assert tokens.extras["deepstack"].shape[:2] == (len(tokens), 1)
     assert tokens.meta["family"] == family
+
+
+def test_encoded_tokens_can_be_modified_in_place(adapters: dict[str, Any]) -> None:
+    """encode() runs under inference mode but hands out ordinary tensors (compressors may
+    normalise features in place)."""
+    tokens = adapters["qwen3_vl"].encode(make_frames("qwen3_vl", 2))
+    assert not tokens.features.is_inference() and not tokens.extras["deepstack"].is_inference()
+    tokens.features.mul_(2.0)
+    tokens.row.add_(0)

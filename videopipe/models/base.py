@@ -109,6 +109,21 @@ def _concat_clips(parts: Sequence[VisualTokens]) -> VisualTokens:
     )
 
 
+def _clone(t: VisualTokens) -> VisualTokens:
+    from dataclasses import replace
+
+    return replace(
+        t,
+        features=t.features.clone(),
+        frame_idx=t.frame_idx.clone(),
+        time_s=t.time_s.clone(),
+        row=t.row.clone(),
+        col=t.col.clone(),
+        size=t.size.clone(),
+        extras={k: v.clone() for k, v in t.extras.items()},
+    )
+
+
 class VideoLLM(ABC):
     """Base class of the model adapters. Get one with :func:`videopipe.models.load_model`.
 
@@ -237,7 +252,8 @@ class VideoLLM(ABC):
         clips.sort(key=lambda c: float(c.pts_s[0]))
         with torch.inference_mode():
             parts = [self._encode(c) for c in clips]
-        tokens = _concat_clips(parts)
+        # ordinary tensors (not inference-mode ones), so compressors may modify them in place
+        tokens = _concat_clips([_clone(p) for p in parts])
         last = max(float(c.pts_s[-1]) for c in clips)
         dur = last if duration_s is None else float(duration_s)
         return tokens.with_meta(family=self.family, model_id=self.model_id, duration_s=dur)

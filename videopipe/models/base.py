@@ -31,7 +31,7 @@ from videopipe.errors import InputError, ModelError
 if TYPE_CHECKING:
     import torch
 
-    from videopipe.types import Frames, VisualTokens
+    from videopipe.types import Budget, Frames, VisualTokens
 
 __all__ = ["VideoLLM", "SplicedInputs", "format_timestamps"]
 
@@ -219,6 +219,27 @@ class VideoLLM(ABC):
         """Visual tokens the model makes from one frame of (height, width) pixels (for Qwen:
         per pair of frames, as two frames share one temporal patch)."""
         return math.ceil(height / self.token_px) * math.ceil(width / self.token_px)
+
+    def tokens_for(self, num_frames: int, height: int, width: int) -> int:
+        """Exact visual tokens of a clip of ``num_frames`` frames of (height, width) pixels
+        (Qwen: frames are paired, an odd count is padded)."""
+        units = -(-num_frames // self.min_frames)
+        return units * self.tokens_per_frame(height, width)
+
+    def budget(self, *, num_frames: int | None = 32, max_tokens: int | None = None) -> Budget:
+        """A :class:`~videopipe.types.Budget` with this model's token geometry (token_px, the
+        preferred frame size, min_frames). Note ``Budget`` counts tokens per *frame*; for Qwen
+        two frames share their tokens, so use :meth:`tokens_for` for exact counts."""
+        from videopipe.types import Budget
+
+        h, w = self.default_frame_size_px
+        return Budget(
+            num_frames=num_frames,
+            max_tokens=max_tokens,
+            size_px=min(h, w),
+            token_px=self.token_px,
+            min_frames=self.min_frames,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_id!r}, device={self.device}, dtype={self.dtype})"

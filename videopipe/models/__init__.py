@@ -1,3 +1,58 @@
-"""videopipe.models: registry entries are declared here (lazily, as "module:attr")."""
+"""videopipe.models: video-LLM adapters over transformers.
 
-from videopipe.registry import MODELS as _REG  # noqa: F401
+Registry entries are declared here lazily ("module:attr"), so listing them imports nothing
+heavy. Use :func:`load_model` to load any supported checkpoint (the family is read from its
+config)::
+
+    from videopipe.models import load_model
+    llm = load_model("Qwen/Qwen2.5-VL-7B-Instruct")        # or a local directory
+    tokens = llm.encode(frames)                            # vision tower + merger
+    print(llm.generate(tokens, "What happens?"))           # spliced, positions preserved
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from videopipe.registry import MODELS as _REG
+
+if TYPE_CHECKING:
+    from videopipe.models.base import VideoLLM
+
+__all__ = ["load_model", "VideoLLM"]
+
+_REG.register(
+    "qwen2_5_vl",
+    "videopipe.models.qwen:Qwen25VL",
+    summary="Qwen2.5-VL: 3-D M-RoPE with absolute time, 2 frames per temporal patch",
+)
+_REG.register(
+    "qwen3_vl",
+    "videopipe.models.qwen:Qwen3VL",
+    summary="Qwen3-VL: <t seconds> per temporal patch, deepstack features",
+)
+_REG.register(
+    "llava_onevision",
+    "videopipe.models.frame_models:LlavaOneVision",
+    summary="LLaVA-OneVision / LLaVA-Video: 2x pooled SigLIP tokens per frame",
+)
+_REG.register(
+    "smolvlm",
+    "videopipe.models.frame_models:SmolVLM2",
+    summary="SmolVLM2: pixel-shuffled SigLIP tokens per frame (the CPU default)",
+)
+
+
+def load_model(model_id_or_path: Any = None, **kwargs: Any) -> VideoLLM:
+    """Load a supported video LLM; see :func:`videopipe.models.loading.load_model`."""
+    from videopipe.models.loading import load_model as _load
+
+    return _load(model_id_or_path, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VideoLLM":
+        from videopipe.models.base import VideoLLM
+
+        return VideoLLM
+    raise AttributeError(f"module 'videopipe.models' has no attribute {name!r}")

@@ -1,0 +1,87 @@
+"""GPU (bf16, sdpa/flash-attn) and real-checkpoint checks; skipped without CUDA / network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from _vlm_helpers import make_frames, native_inputs
+
+from videopipe.testing.tiny_models import FAMILIES
+
+QUESTION = "What happens in this video?"
+
+
+def test_auto_device_and_dtype_on_cpu(adapters: dict[str, Any]) -> None:
+    from videopipe.models.loading import resolve_device, resolve_dtype
+
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type == "cpu"
+        assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert all(ad.dtype == torch.float32 for ad in adapters.values())  # loaded with device="cpu"
+
+
+def test_cuda_without_gpu_is_a_device_error() -> None:
+    from videopipe.errors import DeviceError
+    from videopipe.models.loading import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        resolve_device("cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("family", FAMILIES)
+def test_gpu_bf16_matches_native_bf16(tiny_dirs: dict[str, Path], family: str) -> None:
+    from videopipe.models import load_model
+
+    ad = load_model(tiny_dirs[family], device="cuda", dtype="auto")
+    assert ad.device.type == "cuda" and ad.dtype in (torch.bfloat16, torch.float16)
+    frames = make_frames(family, 4)
+    tokens = ad.encode(frames, duration_s=2.0)
+    assert tokens.features.is_cuda and tokens.features.dtype == ad.dtype
+    native = native_inputs(ad, frames, ad.chat_text(QUESTION, tokens)).to("cuda")
+    with torch.inference_mode():
+        ref = ad.model(**native).logits[0].float()
+    ours = ad.forward_logits(tokens, QUESTION)
+    assert float((ours - ref).abs().max()) <= 2e-2 * max(1.0, float(ref.abs().max()))
+    assert isinstance(
+        ad.generate(tokens.select(torch.arange(0, len(tokens), 2)), QUESTION, max_new_tokens=4), str
+    )
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
+        "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+        "Qwen/Qwen3-VL-2B-Instruct",
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+    ],
+)
+def test_real_checkpoint_parity(model_id: str) -> None:
+    """Real weights from the hub: identity parity with transformers and a non-empty answer."""
+    from videopipe.models import load_model
+    from videopipe.types import Frames
+
+    ad = load_model(model_id, device="auto")
+    h, w = ad.default_frame_size_px
+    g = torch.Generator().manual_seed(0)
+    n = 4
+    frames = Frames(
+        data=torch.randint(0, 256, (n, h, w, 3), dtype=torch.uint8, generator=g),
+        pts_s=torch.arange(n) / 2.0,
+        indices=torch.arange(n),
+    )
+    tokens = ad.encode(frames, duration_s=2.0)
+    native = native_inputs(ad, frames, ad.chat_text(QUESTION, tokens)).to(ad.device)
+    with torch.inference_mode():
+        ref = ad.model(**native).logits[0].float()
+    ours = ad.forward_logits(tokens, QUESTION)
+    tol = 1e-3 if ad.dtype == torch.float32 else 5e-2 * float(ref.abs().max())
+    assert float((ours - ref).abs().max()) <= tol
+    assert ad.generate(tokens, QUESTION, max_new_tokens=16)

@@ -1,0 +1,191 @@
+"""Load a video LLM by hub id or local path; the family is read from its config.
+
+``load_model("Qwen/Qwen2.5-VL-7B-Instruct")`` -> a :class:`~videopipe.models.base.VideoLLM`.
+Device "auto" is the first CUDA GPU when there is one, else the CPU; dtype "auto" is bfloat16
+on CUDA (float16 where bf16 is unsupported) and float32 on the CPU. Attention is sdpa, or
+flash-attention 2 on CUDA when ``flash_attn`` is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from videopipe.errors import DeviceError, ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+    from videopipe.models.base import VideoLLM
+
+__all__ = ["load_model", "detect_family", "resolve_device", "resolve_dtype", "supported_families"]
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+}
+
+
+def supported_families() -> dict[str, tuple[str, ...]]:
+    """registry name -> the transformers ``model_type`` values it loads."""
+    from videopipe.registry import MODELS
+
+    return {name: tuple(MODELS.get(name).model_types) for name in MODELS.names()}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='cpu'")
+        d = torch.device(device)
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
+        return d
+    if device == "cpu":
+        return torch.device("cpu")
+    raise DeviceError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    import torch
+
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; use 'auto', 'float32', 'bfloat16' or 'float16'")
+    return getattr(torch, _DTYPES[dtype])
+
+
+def _attn_implementation(device: torch.device) -> str:
+    if device.type == "cuda":
+        try:
+            import flash_attn  # noqa: F401
+
+            return "flash_attention_2"
+        except ImportError:
+            pass
+    return "sdpa"
+
+
+def _not_loadable(model_id: str, err: BaseException) -> ModelError:
+    from videopipe.config import hub_offline
+
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+    if Path(model_id).expanduser().exists():
+        return ModelError(
+            f"{model_id} is not a loadable transformers checkpoint ({first}); it needs config.json, "
+            "the weights and the processor files (save_pretrained writes them all)"
+        )
+    why = (
+        "HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set"
+        if hub_offline()
+        else "the hub could not be reached or has no such model"
+    )
+    return ModelError(
+        f"model {model_id!r} is not a local directory, not in the Hugging Face cache, and {why} "
+        f"({first}). Download it where there is network (`hf download {model_id} --local-dir DIR`) "
+        "and pass the directory instead (--model DIR / load_model('DIR')), or check the id"
+    )
+
+
+def _hub_errors() -> tuple[type[BaseException], ...]:
+    errs: list[type[BaseException]] = [OSError]
+    try:
+        from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+        errs += [HfHubHTTPError, HFValidationError]
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errs)
+
+
+def read_config(model_id: str) -> Any:
+    from transformers import AutoConfig
+
+    local = Path(model_id).expanduser()
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise ModelError(
+            f"{model_id} is not a loadable transformers checkpoint: it has no config.json "
+            "(save_pretrained writes config.json, the weights and the processor files)"
+        )
+    try:
+        return AutoConfig.from_pretrained(model_id)
+    except _hub_errors() as e:
+        raise _not_loadable(model_id, e) from None
+    except ValueError as e:  # an unknown model_type
+        raise ModelError(f"{model_id}: {str(e).splitlines()[0]}; {_families_hint()}") from None
+
+
+def _families_hint() -> str:
+    fams = supported_families()
+    return "supported families: " + ", ".join(f"{k} (model_type {'/'.join(v)})" for k, v in fams.items())
+
+
+def detect_family(model_id: str) -> str:
+    """The registry name of the adapter for ``model_id``, from its config's ``model_type``."""
+    model_type = getattr(read_config(model_id), "model_type", None)
+    for name, types in supported_families().items():
+        if model_type in types:
+            return name
+    raise ModelError(
+        f"{model_id} is a {model_type!r} model, which videopipe has no adapter for; {_families_hint()}"
+    )
+
+
+def load_components(model_id: str, *, device: str, dtype: str, family: str) -> tuple[Any, Any]:
+    """(model, processor) of ``model_id``, on ``device`` in ``dtype``; checks the family."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    found = detect_family(model_id)
+    if found != family:
+        raise ModelError(
+            f"{model_id} is a {found} checkpoint, not {family}; use load_model() or the {found!r} model entry"
+        )
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    kw: dict[str, Any] = {"dtype": dt, "attn_implementation": _attn_implementation(dev)}
+    if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
+        kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
+    try:
+        processor = AutoProcessor.from_pretrained(model_id)
+        model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
+    except _hub_errors() as e:
+        raise _not_loadable(model_id, e) from None
+    except ImportError as e:
+        from videopipe.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"loading {model_id} needs a missing package: {e}") from None
+    return model.to(dev).eval(), processor
+
+
+def load_model(
+    model_id_or_path: str | os.PathLike[str] | None = None,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    frames_per_batch: int = 32,
+) -> VideoLLM:
+    """Load any supported video LLM (hub id or local directory) and wrap it in its adapter.
+
+    Default model: ``videopipe.config.DEFAULT_MODEL``. ``frames_per_batch`` bounds how many
+    frames go through the vision tower at once (memory)."""
+    from videopipe.config import DEFAULT_MODEL
+    from videopipe.registry import MODELS
+
+    model_id = str(model_id_or_path) if model_id_or_path is not None else DEFAULT_MODEL
+    family = detect_family(model_id)
+    return MODELS.create(
+        family, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch
+    )

@@ -1,0 +1,379 @@
+"""Tiny random video-LLMs of the real architectures, for tests, benchmarks and notebooks.
+
+``build_tiny_model(family, out_dir)`` writes a checkpoint directory (config, random weights,
+a locally trained tiny tokenizer with the family's special tokens, the family's processor and
+a chat template) that :func:`videopipe.models.load_model` loads like any hub checkpoint. No
+download is involved; building one takes about a second on a laptop CPU.
+
+The models are the real transformers classes (``Qwen2_5_VLForConditionalGeneration``, ...),
+built from their real config classes with tiny sizes, so every code path of an adapter
+(vision tower, merger/projector, M-RoPE, deepstack, pixel shuffle, ...) runs for real. Their
+answers are random text, of course.
+
+Frame sizes that give 2x2 visual tokens per frame (per temporal pair for Qwen):
+``TINY_FRAME_PX[family]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FAMILIES", "TINY_FRAME_PX", "build_tiny_model", "tiny_tokenizer"]
+
+FAMILIES = ("qwen2_5_vl", "qwen3_vl", "llava_onevision", "smolvlm")
+
+#: frame side (px) at which the tiny model of each family makes a 2x2 token grid per frame
+TINY_FRAME_PX = {"qwen2_5_vl": 56, "qwen3_vl": 64, "llava_onevision": 56, "smolvlm": 56}
+
+_CORPUS = [
+    "What happens in this video? Describe the scene, the objects and the people.",
+    "The video shows a red ball rolling across a green field, then a blue car drives past.",
+    "Answer the question about the frames. The frames are at t=0.0s, t=12.5s and t=30.0s.",
+    "You are a helpful assistant. user assistant system seconds frame from video frames",
+    "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 : . , ? ! = s t",
+    "one two three four five six seven eight nine ten eleven twelve series of a [H:MM:SS]",
+    "Frame from 00:00: Frame from 00:01: You are provided the following series of frames",
+]
+
+_QWEN_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+# ChatML with image/video content items, as in the Qwen-VL checkpoints (shortened).
+_QWEN_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+_LLAVA_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+_LLAVA_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<image>\n{% elif content['type'] == 'video' %}<video>\n"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+_SMOL_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<end_of_utterance>",
+    "<fake_token_around_image>",
+    "<image>",
+    "<global-img>",
+    "<video>",
+] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
+# The SmolVLM2 template (shortened): "User:" / "Assistant:" turns ending in <end_of_utterance>.
+_SMOL_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}"
+    "{% if message['content'][0]['type'] == 'image' %}{{ ':' }}{% else %}{{ ': ' }}{% endif %}"
+    "{% for line in message['content'] %}"
+    "{% if line['type'] == 'text' %}{{ line['text'] }}{% elif line['type'] == 'image' %}{{ '<image>' }}"
+    "{% elif line['type'] == 'video' %}{{ '<video>' }}{% endif %}"
+    "{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+
+def tiny_tokenizer(special_tokens: list[str], *, vocab_size: int = 320, **named: str) -> Any:
+    """A byte-level BPE tokenizer trained on a few sentences, with ``special_tokens`` added.
+
+    ``named`` sets tokenizer attributes such as ``eos_token="<|im_end|>"``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special_tokens,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_CORPUS, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, **named)
+
+
+def _qwen_text(
+    vocab: int, eos: int, pad: int, lm: dict[str, int], *, head_dim: int | None = None
+) -> dict[str, Any]:
+    d: dict[str, Any] = dict(
+        vocab_size=vocab,
+        bos_token_id=None,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        **lm,
+        max_position_embeddings=4096,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+    )
+    if head_dim is not None:
+        d["head_dim"] = head_dim
+    return d
+
+
+def _build_qwen2_5_vl(out: Path, lm: dict[str, int]) -> None:
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    tok = tiny_tokenizer(_QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
+    cfg = Qwen2_5_VLConfig(
+        text_config=_qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=lm["hidden_size"],
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=56,
+            fullatt_block_indexes=[1],
+            tokens_per_second=2,
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    size = {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 64}
+    proc = Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
+        video_processor=Qwen2VLVideoProcessor(
+            size=size, patch_size=14, merge_size=2, temporal_patch_size=2, cap_pixels_per_frame=False
+        ),
+        tokenizer=tok,
+        chat_template=_QWEN_TEMPLATE,
+    )
+    _save(Qwen2_5_VLForConditionalGeneration(cfg), proc, out)
+
+
+def _build_qwen3_vl(out: Path, lm: dict[str, int]) -> None:
+    from transformers import (
+        Qwen2VLImageProcessor,
+        Qwen3VLConfig,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
+
+    tok = tiny_tokenizer(_QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
+    text = _qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16)
+    text["rope_parameters"] = {
+        "rope_type": "default",
+        "rope_theta": 10000.0,
+        "mrope_section": [2, 3, 3],
+        "mrope_interleaved": True,
+    }
+    cfg = Qwen3VLConfig(
+        text_config=text,
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=lm["hidden_size"],
+            patch_size=16,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            num_position_embeddings=16,
+            deepstack_visual_indexes=[0],
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    size = {"shortest_edge": 64 * 64, "longest_edge": 32 * 32 * 64}
+    proc = Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=16, merge_size=2, temporal_patch_size=2),
+        video_processor=Qwen3VLVideoProcessor(
+            size=size, patch_size=16, merge_size=2, temporal_patch_size=2, do_sample_frames=False
+        ),
+        tokenizer=tok,
+        chat_template=_QWEN_TEMPLATE,
+    )
+    _save(Qwen3VLForConditionalGeneration(cfg), proc, out)
+
+
+def _build_llava_onevision(out: Path, lm: dict[str, int]) -> None:
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+    )
+
+    tok = tiny_tokenizer(_LLAVA_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in _LLAVA_SPECIALS}
+    px = TINY_FRAME_PX["llava_onevision"]
+    cfg = LlavaOnevisionConfig(
+        vision_config=dict(
+            model_type="siglip_vision_model",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=px,
+            patch_size=14,
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            vocab_size=len(tok),
+            bos_token_id=None,
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+            **lm,
+            max_position_embeddings=4096,
+        ),
+        image_token_index=ids["<image>"],
+        video_token_index=ids["<video>"],
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+        image_grid_pinpoints=[[px, px]],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    size = {"height": px, "width": px}
+    proc = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(size=size, image_grid_pinpoints=[[px, px]]),
+        video_processor=LlavaOnevisionVideoProcessor(size=size),
+        tokenizer=tok,
+        num_image_tokens=(px // 14) ** 2,
+        vision_feature_select_strategy="full",
+        chat_template=_LLAVA_TEMPLATE,
+    )
+    _save(LlavaOnevisionForConditionalGeneration(cfg), proc, out)
+
+
+def _build_smolvlm(out: Path, lm: dict[str, int]) -> None:
+    from transformers import (
+        SmolVLMConfig,
+        SmolVLMForConditionalGeneration,
+        SmolVLMImageProcessor,
+        SmolVLMProcessor,
+        SmolVLMVideoProcessor,
+    )
+
+    tok = tiny_tokenizer(
+        _SMOL_SPECIALS,
+        eos_token="<end_of_utterance>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens={
+            "fake_image_token": "<fake_token_around_image>",
+            "image_token": "<image>",
+            "global_image_token": "<global-img>",
+            "end_of_utterance_token": "<end_of_utterance>",
+        },
+    )
+    ids = {t: tok.convert_tokens_to_ids(t) for t in _SMOL_SPECIALS}
+    px = TINY_FRAME_PX["smolvlm"]
+    cfg = SmolVLMConfig(
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=px,
+            patch_size=14,
+        ),
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tok),
+            bos_token_id=None,
+            eos_token_id=ids["<end_of_utterance>"],
+            pad_token_id=ids["<|endoftext|>"],
+            **lm,
+            max_position_embeddings=4096,
+        ),
+        scale_factor=2,
+        image_token_id=ids["<image>"],
+        eos_token_id=ids["<end_of_utterance>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    longest = {"longest_edge": px}
+    proc = SmolVLMProcessor(
+        image_processor=SmolVLMImageProcessor(
+            size=longest, max_image_size=longest, do_image_splitting=False, do_pad=True
+        ),
+        video_processor=SmolVLMVideoProcessor(size=longest, max_image_size=longest),
+        tokenizer=tok,
+        image_seq_len=((px // 14) // 2) ** 2,
+        chat_template=_SMOL_TEMPLATE,
+    )
+    _save(SmolVLMForConditionalGeneration(cfg), proc, out)
+
+
+def _save(model: Any, processor: Any, out: Path) -> None:
+    model.eval()
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+
+
+_BUILDERS = {
+    "qwen2_5_vl": _build_qwen2_5_vl,
+    "qwen3_vl": _build_qwen3_vl,
+    "llava_onevision": _build_llava_onevision,
+    "smolvlm": _build_smolvlm,
+}
+
+
+def build_tiny_model(
+    family: str, out_dir: str | Path, *, seed: int = 0, hidden_size: int = 64, num_layers: int = 2
+) -> Path:
+    """Write a tiny random checkpoint of ``family`` (one of :data:`FAMILIES`) to ``out_dir``
+    and return that directory. The same ``seed`` gives the same weights.
+
+    ``hidden_size`` (a multiple of 16) and ``num_layers`` size the language model (benchmarks
+    use a larger one so that prefill cost dominates); the vision tower stays tiny."""
+    import torch
+
+    if family not in _BUILDERS:
+        raise ValueError(f"unknown tiny model family {family!r}; valid: {', '.join(FAMILIES)}")
+    if hidden_size < 16 or hidden_size % 16 or num_layers < 1:
+        raise ValueError(
+            f"hidden_size must be a multiple of 16 and num_layers >= 1, got {hidden_size}, {num_layers}"
+        )
+    heads = hidden_size // 16  # head_dim 16 (the M-RoPE sections [2, 3, 3] cover 16 / 2)
+    lm = {
+        "hidden_size": hidden_size,
+        "intermediate_size": 2 * hidden_size,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": max(1, heads // 2),
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        _BUILDERS[family](out, lm)
+    return out

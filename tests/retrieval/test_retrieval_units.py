@@ -160,7 +160,9 @@ def test_exact_search_matches_sorting() -> None:
 def test_index_types_find_the_exact_neighbours(kind: str, tmp_path: Path) -> None:
     x = _clustered(4000)
     rng = np.random.default_rng(1)
-    q = x[rng.choice(4000, 50, replace=False)] + 0.05 * rng.standard_normal((50, x.shape[1])).astype(np.float32)
+    q = x[rng.choice(4000, 50, replace=False)] + 0.05 * rng.standard_normal((50, x.shape[1])).astype(
+        np.float32
+    )
     q /= np.linalg.norm(q, axis=1, keepdims=True)  # queries near stored vectors, like paraphrases
     _, truth = exact_search(x, q, 10)
     vi = build_index(x, kind, device="cpu")

@@ -75,3 +75,31 @@ def test_clip_embedder_index_records_its_model(needle_folder: Path, tmp_path: Pa
     hits = retriever.search("when is the screen red ?", 2)
     q = torch.nn.functional.normalize(emb.embed_texts(["when is the screen red ?"]), dim=-1).numpy()[0]
     assert hits[0].score == pytest.approx(float(np.max(snap.vectors @ q)), abs=1e-5)
+
+
+def test_vision_tower_embedder_searches_by_image(
+    needle_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from PIL import Image
+
+    from videopipe.cli.app import main
+    from videopipe.errors import ConfigError
+    from videopipe.testing.tiny_models import build_tiny_model
+
+    model = build_tiny_model("smolvlm", tmp_path / "tiny-smolvlm")
+    idx = tmp_path / "idx"
+    emb = EMBEDDERS.create("vision", model_id=str(model), device="cpu")
+    index_paths([needle_folder], idx, embedder=emb, window_s=2, overlap_s=0, frames_per_clip=2)
+    assert IndexStore(idx).config().space == f"vision/smolvlm:{model}"
+    # query: a frame from inside the red needle scene (4.0-6.0 s), as an image file
+    with open_video(needle_folder / "needle.mp4") as r:
+        frame = r.frames_at_times([5.1]).data[0].numpy()
+    Image.fromarray(frame).save(tmp_path / "query.png")
+    hits = Retriever(idx, embedder=emb).search_image(tmp_path / "query.png", 4)
+    assert (hits[0].start_s, hits[0].end_s) == (4.0, 6.0) and len(hits) == 4
+    with pytest.raises(ConfigError, match="no text space"):
+        Retriever(idx, embedder=emb).search("red", 1)
+    # the CLI recreates the tiny model from the index's recorded model_id
+    code = main(["search", "--image", str(tmp_path / "query.png"), "--index", str(idx), "-k", "1", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0 and '"start_s": 4.0' in out

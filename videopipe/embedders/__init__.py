@@ -21,3 +21,8 @@ _REG.register(
     "videopipe.embedders.text:TextEmbedder",
     summary="sentence embedder over clip text (subtitles/captions); default all-MiniLM-L6-v2, offline",
 )
+_REG.register(
+    "vision",
+    "videopipe.embedders.vision:VisionTowerEmbedder",
+    summary="the video LLM's own vision tower (mean visual token); image queries only (model_id=...)",
+)

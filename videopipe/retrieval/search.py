@@ -74,6 +74,17 @@ class Retriever:
         check_query(query, k)
         return self.search_vector(embed_query(self.embedder, query), k, video=video)
 
+    def search_image(self, image: Any, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
+        """The ``k`` clips most similar to an image (uint8 [H, W, 3] RGB array/tensor, or an
+        image file) — for indexes whose embedder has an image space (``clip``, ``vision``)."""
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        x = load_image(image)
+        v = self.embedder.embed_images(x[None]).float().numpy().reshape(-1)
+        return self.search_vector(
+            (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32), k, video=video
+        )
+
     def search_vector(self, vector: np.ndarray, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
         """Hits for a unit query vector. Overlapping windows of one video often hold the same
         subtitle line; such a repeat of a better hit (same video, overlapping span, same
@@ -107,6 +118,25 @@ class Retriever:
             if len(hits) == k:
                 break
         return hits
+
+
+def load_image(image: Any) -> Any:
+    """uint8 [H, W, 3] torch tensor from an image file, a numpy array or a tensor."""
+    import torch
+
+    if isinstance(image, (str, Path)):
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(image) as im:
+                arr = np.asarray(im.convert("RGB"))
+        except (OSError, UnidentifiedImageError) as e:
+            raise InputError(f"query image {image} cannot be read ({e})") from None
+        return torch.from_numpy(arr.copy())
+    t = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
+    if t.dtype != torch.uint8 or t.ndim != 3 or t.shape[-1] != 3:
+        raise InputError(f"query image must be uint8 [H, W, 3] RGB, got {t.dtype} {tuple(t.shape)}")
+    return t
 
 
 def _repeats(h: Hit, better: Hit) -> bool:

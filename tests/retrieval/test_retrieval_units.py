@@ -49,6 +49,18 @@ def test_fixed_windows_short_video_is_one_clip_and_long_video_has_no_float_drift
     assert spans[200].start_s == 3000.0  # k * stride exactly, no accumulated error
 
 
+def test_scene_spans_merge_short_shots_and_split_long_ones() -> None:
+    from videopipe.retrieval.segment import SceneWindows
+
+    seg = SceneWindows(max_window_s=30, min_scene_s=2)
+    spans = seg.spans_from_cuts([1.0, 10.0, 11.0, 80.0, 99.0], 100.0)
+    # 1.0 (too soon after 0) and 11.0 (1 s after 10) join their previous shot; 99.0 is 1 s
+    # before the end; the 70 s shot 10-80 is split into windows of at most 30 s
+    assert [(s.start_s, s.end_s) for s in spans] == [(0, 10), (10, 40), (40, 70), (70, 80), (80, 100)]
+    with pytest.raises(ConfigError):
+        SceneWindows(max_window_s=10, min_scene_s=10)
+
+
 @pytest.mark.parametrize("kwargs", [{"window_s": 0}, {"window_s": 10, "overlap_s": 10}, {"overlap_s": -1}])
 def test_fixed_windows_rejects_bad_options(kwargs: dict) -> None:
     with pytest.raises(ConfigError):

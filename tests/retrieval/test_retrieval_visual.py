@@ -103,3 +103,20 @@ def test_vision_tower_embedder_searches_by_image(
     code = main(["search", "--image", str(tmp_path / "query.png"), "--index", str(idx), "-k", "1", "--json"])
     out = capsys.readouterr().out
     assert code == 0 and '"start_s": 4.0' in out
+
+
+def test_scene_segmentation_follows_the_cuts(tmp_path: Path) -> None:
+    from videopipe.retrieval.segment import SceneWindows
+
+    src = make_video(scenes_video((50, 75, 50, 100), seed=5, needle=(2, "blue"), fps=FPS))
+    spans = SceneWindows(max_window_s=60, min_scene_s=1).segment(src)
+    assert [s.start_s for s in spans] == pytest.approx([0.0, 2.0, 5.0, 7.0], abs=1.01 / FPS)
+    assert spans[-1].end_s == pytest.approx(11.0, abs=1.01 / FPS)
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "scenes.mp4").symlink_to(src)
+    report = index_paths([tmp_path / "v"], tmp_path / "idx", embedder="color", segmentation="scenes")
+    assert (
+        report.total_clips == 4 and IndexStore(tmp_path / "idx").config().segmentation == "scenes:max60:min2"
+    )
+    hit = Retriever(tmp_path / "idx").search("a blue screen", 1)[0]
+    assert (hit.start_s, hit.end_s) == pytest.approx((5.0, 7.0), abs=1.01 / FPS)

@@ -21,7 +21,12 @@ def index(
     embedder_model: str | None = typer.Option(
         None, "--embedder-model", help="The embedder's model_id (a local directory or, for clip, a hub id)."
     ),
-    window_s: float | None = typer.Option(None, "--window-s", help="Clip length in seconds (new index: 20)."),
+    segment: str | None = typer.Option(
+        None, "--segment", help="fixed (windows) or scenes (one clip per shot); new index: fixed."
+    ),
+    window_s: float | None = typer.Option(
+        None, "--window-s", help="Clip length in seconds (new index: 20; scenes: longest clip, 60)."
+    ),
     overlap_s: float | None = typer.Option(
         None, "--overlap-s", help="Clip overlap in seconds (new index: 5)."
     ),
@@ -49,6 +54,7 @@ def index(
     kwargs = dict(
         embedder=embedder,
         embedder_options={"model_id": embedder_model} if embedder_model else None,
+        segmentation=segment,
         window_s=window_s,
         overlap_s=overlap_s,
         frames_per_clip=frames_per_clip,

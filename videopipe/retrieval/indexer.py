@@ -28,7 +28,7 @@ from videopipe.errors import InputError, VideoPipeError
 from videopipe.retrieval.encode import encode_clips
 from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import resolve_embedder
-from videopipe.retrieval.segment import FixedWindows
+from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
 from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, content_key, video_path
 from videopipe.retrieval.subtitles import find_sidecar, load_subtitles
 
@@ -37,6 +37,7 @@ VIDEO_SUFFIXES = frozenset(
 )
 
 ProgressFn = Callable[[int, int, str], None]
+_DEFAULT_WINDOW_S = {"fixed": 20.0, "scenes": 60.0}
 
 
 @dataclass
@@ -96,6 +97,7 @@ def index_paths(
     *,
     embedder: str | Any | None = None,
     embedder_options: dict[str, Any] | None = None,
+    segmentation: str | None = None,
     window_s: float | None = None,
     overlap_s: float | None = None,
     frames_per_clip: int | None = None,
@@ -110,8 +112,11 @@ def index_paths(
 
     ``embedder`` is an ``EMBEDDERS`` name, ``"module:Class"`` or an embedder object;
     ``embedder_options`` go to its constructor (e.g. ``{"model_id": ...}``). Options left as
-    None take the existing index's values (or the defaults for a new one: embedder ``text``, 20 s windows with 5 s overlap, 4 frames per clip). Giving a value that
-    differs from an existing index's is an :class:`~videopipe.errors.IndexStoreError`."""
+    None take the existing index's values (or the defaults for a new one: embedder ``text``,
+    ``segmentation="fixed"`` 20 s windows with 5 s overlap, 4 frames per clip;
+    ``segmentation="scenes"`` makes one clip per shot, ``window_s`` (default 60) being the
+    longest clip). Giving a value that differs from an existing index's is an
+    :class:`~videopipe.errors.IndexStoreError`."""
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
@@ -120,9 +125,14 @@ def index_paths(
     if embedder_options is None:
         embedder_options = dict(old.embedder_options) if old and spec == old.embedder else {}
     name, emb = resolve_embedder(spec, **embedder_options)
-    seg = FixedWindows(
-        window_s=window_s if window_s is not None else (old.window_s if old else 20.0),
-        overlap_s=overlap_s if overlap_s is not None else (old.overlap_s if old else 5.0),
+    kind = segmentation or (old.segmentation.split(":", 1)[0] if old else "fixed")
+    same_kind = old is not None and old.segmentation.startswith(kind + ":")
+    seg = make_segmenter(
+        kind,
+        window_s=window_s
+        if window_s is not None
+        else (old.window_s if same_kind else _DEFAULT_WINDOW_S[kind]),
+        overlap_s=overlap_s if overlap_s is not None else (old.overlap_s if same_kind else 5.0),
     )
     fpc = frames_per_clip if frames_per_clip is not None else (old.frames_per_clip if old else 4)
     if fpc < 1:
@@ -132,8 +142,8 @@ def index_paths(
         space=str(emb.space),
         dim=int(emb.dim),
         segmentation=seg.key,
-        window_s=seg.window_s,
-        overlap_s=seg.overlap_s,
+        window_s=seg.window_s if isinstance(seg, FixedWindows) else seg.max_window_s,
+        overlap_s=seg.overlap_s if isinstance(seg, FixedWindows) else 0.0,
         frames_per_clip=fpc,
         embedder_options=recorded_options(emb),
     )
@@ -185,7 +195,7 @@ def _stat_entry_fields(f: Path) -> dict[str, Any]:
     return fields
 
 
-def _index_one(w: Any, f: Path, emb: Any, seg: FixedWindows, fpc: int) -> tuple[str, int]:
+def _index_one(w: Any, f: Path, emb: Any, seg: FixedWindows | SceneWindows, fpc: int) -> tuple[str, int]:
     """Index one file; returns (outcome, clips embedded)."""
     fields = _stat_entry_fields(f)
     old = w.entries.get(str(f))

@@ -4,8 +4,13 @@
 ``window_s - overlap_s``), so an event at a window border is whole in at least one clip. The
 last window ends at the video's end; a video shorter than one window is one clip.
 
-The duration comes from a ``VideoInfo`` when the caller has one, else from ffprobe (container,
-then video stream duration) — segmenting never decodes frames.
+``scenes``: one clip per shot, from the scene cuts the ``keyframe`` sampler detects (it
+decodes keyframes at 64 px plus the GOPs around candidate cuts, not every frame). Shots
+shorter than ``min_scene_s`` join the previous clip; shots longer than ``max_window_s`` are cut
+into fixed windows of at most that length.
+
+For ``fixed``, the duration comes from a ``VideoInfo`` when the caller has one, else from
+ffprobe (container, then video stream duration) — fixed segmenting never decodes frames.
 """
 
 from __future__ import annotations
@@ -58,6 +63,59 @@ class FixedWindows:
     def segment(self, video: str | Path | VideoInfo) -> list[Span]:
         duration = probe_duration_s(video) if isinstance(video, (str, Path)) else video.duration_s
         return self.spans(duration)
+
+
+@dataclass(frozen=True)
+class SceneWindows:
+    """One clip per detected shot (merged when short, split when long)."""
+
+    max_window_s: float = 60.0
+    min_scene_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (self.max_window_s > 0 and math.isfinite(self.max_window_s)):
+            raise ConfigError(f"max_window_s must be a positive number of seconds, got {self.max_window_s}")
+        if not (0 <= self.min_scene_s < self.max_window_s):
+            raise ConfigError(
+                f"min_scene_s must be >= 0 and below max_window_s ({self.max_window_s}), got {self.min_scene_s}"
+            )
+
+    @property
+    def key(self) -> str:
+        return f"scenes:max{self.max_window_s:g}:min{self.min_scene_s:g}"
+
+    def segment(self, video: str | Path) -> list[Span]:
+        from videopipe.decode import open_video
+        from videopipe.samplers._common import check_video
+        from videopipe.samplers.keyframe import KeyframeConfig, detect_scenes
+
+        with open_video(video) as reader:
+            times = check_video(reader, "scene segmentation")
+            cuts = detect_scenes(reader, KeyframeConfig(), times).cuts
+            duration = max(float(reader.info.duration_s), float(times[-1]))
+        return self.spans_from_cuts([float(times[c]) for c in cuts], duration)
+
+    def spans_from_cuts(self, cut_times_s: list[float], duration_s: float) -> list[Span]:
+        """Clips between consecutive cuts (times of the first frame of each new shot)."""
+        bounds = [0.0]
+        for t in sorted(cut_times_s):
+            if t - bounds[-1] >= self.min_scene_s and duration_s - t >= self.min_scene_s:
+                bounds.append(t)
+        bounds.append(duration_s)
+        spans: list[Span] = []
+        for a, b in zip(bounds, bounds[1:]):
+            for w in fixed_windows(b - a, window_s=self.max_window_s, overlap_s=0.0):
+                spans.append(Span(round(a + w.start_s, 6), round(a + w.end_s, 6)))
+        return spans
+
+
+def make_segmenter(kind: str, *, window_s: float, overlap_s: float) -> FixedWindows | SceneWindows:
+    """``fixed`` windows, or ``scenes`` (``window_s`` = the longest clip, ``overlap_s`` unused)."""
+    if kind == "fixed":
+        return FixedWindows(window_s=window_s, overlap_s=overlap_s)
+    if kind == "scenes":
+        return SceneWindows(max_window_s=window_s)
+    raise ConfigError(f"segmentation {kind!r} is not one of fixed, scenes")
 
 
 def fixed_windows(duration_s: float, *, window_s: float = 20.0, overlap_s: float = 5.0) -> list[Span]:

@@ -253,3 +253,27 @@ def test_reader_sees_consistent_snapshots_while_a_writer_commits(folder: Path, t
     assert (
         rows and all("now says" in r[3] for r in rows) and not [r for r in rows if r[0].endswith("v00.mp4")]
     )
+
+
+class _Captioner:
+    name = "fake-captioner@1"
+
+    def __call__(self, video: Path, spans: list) -> list[str]:
+        return [f"{video.stem} shows scene {s.start_s:g}" for s in spans]
+
+
+def test_captioner_hook_adds_captions_to_clip_texts(tiny_video, write_srt, tmp_path: Path) -> None:
+    d = tmp_path / "v"
+    a = tiny_video(d / "a.mp4", duration_s=30, color="red")
+    write_srt(a.with_suffix(".srt"), [(2, 4, "spoken words")])
+    tiny_video(d / "b.mp4", duration_s=30, color="blue")  # no subtitles at all
+    idx = tmp_path / "idx"
+    report = index_paths([d], idx, embedder=HashTextEmbedder(), captioner=_Captioner())
+    assert report.without_clips == []  # captions give the silent video text too
+    rows = _rows(idx)
+    assert ("%s" % (d / "a.mp4"), 0.0, 20.0, "spoken words a shows scene 0") in rows
+    assert [r[3] for r in rows if r[0].endswith("b.mp4")] == ["b shows scene 0", "b shows scene 15"]
+    _assert_consistent(idx)
+    assert IndexStore(idx).config().captioner == "fake-captioner@1"
+    with pytest.raises(IndexStoreError, match="captioner"):
+        index_paths([d], idx, embedder=HashTextEmbedder())

@@ -1,7 +1,8 @@
 """Turn a video's clips into vectors with an embedder.
 
 Text-space embedders (``embedder.modality == "text"``, e.g. ``text``) embed each clip's
-subtitle text (cues overlapping the clip); clips without any text get no vector, since an
+text: subtitle cues overlapping the clip, plus a caption per clip when a ``captioner`` is
+given; clips without any text get no vector, since an
 empty text says nothing about the clip. Image-text embedders (``clip``, the video LLM's
 vision tower) embed ``frames_per_clip`` frames spread evenly over each clip and average them
 (then re-normalise); the clip's subtitle text, if any, is kept for display.
@@ -9,15 +10,20 @@ vision tower) embed ``frames_per_clip`` frames spread evenly over each clip and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from videopipe.errors import InputError
 from videopipe.retrieval.segment import Span
 from videopipe.retrieval.subtitles import Cue, load_subtitles, text_for_span
+
+Captioner = Callable[[Path, list[Span]], Sequence[str]]
+"""A captioning hook: (video, clip spans) -> one caption per span. Captions are appended to
+the clip's subtitle text, so text-space embedders index what a captioning model saw."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +63,17 @@ def encode_clips(
     frames_per_clip: int = 4,
     size_px: int = 224,
     cues: Sequence[Cue] | None = None,
+    captioner: Captioner | None = None,
 ) -> EncodedClips:
     """Vectors for the ``spans`` of ``video`` (see the module docstring for what is embedded)."""
     if cues is None:
         cues = load_subtitles(video)
     texts = [text_for_span(cues, s.start_s, s.end_s) for s in spans]
+    if captioner is not None:
+        captions = list(captioner(Path(video), list(spans)))
+        if len(captions) != len(spans):
+            raise InputError(f"captioner returned {len(captions)} captions for {len(spans)} clips of {video}")
+        texts = [" ".join(p for p in (t, str(c).strip()) if p) for t, c in zip(texts, captions)]
     if embedder_modality(embedder) == "text":
         keep = [i for i, t in enumerate(texts) if t]
         vecs = (

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from videopipe.errors import InputError, VideoPipeError
-from videopipe.retrieval.encode import encode_clips
+from videopipe.retrieval.encode import Captioner, encode_clips
 from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
@@ -98,6 +98,7 @@ def index_paths(
     embedder: str | Any | None = None,
     embedder_options: dict[str, Any] | None = None,
     segmentation: str | None = None,
+    captioner: Captioner | None = None,
     window_s: float | None = None,
     overlap_s: float | None = None,
     frames_per_clip: int | None = None,
@@ -115,7 +116,8 @@ def index_paths(
     None take the existing index's values (or the defaults for a new one: embedder ``text``,
     ``segmentation="fixed"`` 20 s windows with 5 s overlap, 4 frames per clip;
     ``segmentation="scenes"`` makes one clip per shot, ``window_s`` (default 60) being the
-    longest clip). Giving a value that differs from an existing index's is an
+    longest clip). ``captioner`` (a hook: video, spans -> one caption per span) adds captions
+    to the clips' texts; its ``name`` is recorded. Giving a value that differs from an existing index's is an
     :class:`~videopipe.errors.IndexStoreError`."""
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
@@ -146,6 +148,7 @@ def index_paths(
         overlap_s=seg.overlap_s if isinstance(seg, FixedWindows) else 0.0,
         frames_per_clip=fpc,
         embedder_options=recorded_options(emb),
+        captioner=_captioner_name(captioner),
     )
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}
@@ -161,7 +164,7 @@ def index_paths(
             if progress is not None:
                 progress(i, len(files), str(f))
             try:
-                outcome = _index_one(w, f, emb, seg, fpc)
+                outcome = _index_one(w, f, emb, seg, fpc, captioner)
             except VideoPipeError as e:
                 report.failed[str(f)] = str(e)  # an unreadable file keeps its old entry, if any
                 continue
@@ -195,7 +198,17 @@ def _stat_entry_fields(f: Path) -> dict[str, Any]:
     return fields
 
 
-def _index_one(w: Any, f: Path, emb: Any, seg: FixedWindows | SceneWindows, fpc: int) -> tuple[str, int]:
+def _captioner_name(captioner: Captioner | None) -> str:
+    if captioner is None:
+        return ""
+    return str(
+        getattr(captioner, "name", None) or getattr(captioner, "__qualname__", type(captioner).__name__)
+    )
+
+
+def _index_one(
+    w: Any, f: Path, emb: Any, seg: FixedWindows | SceneWindows, fpc: int, captioner: Captioner | None
+) -> tuple[str, int]:
     """Index one file; returns (outcome, clips embedded)."""
     fields = _stat_entry_fields(f)
     old = w.entries.get(str(f))
@@ -215,7 +228,7 @@ def _index_one(w: Any, f: Path, emb: Any, seg: FixedWindows | SceneWindows, fpc:
         return "reused", 0
     spans = seg.segment(f)
     cues = load_subtitles(f, subtitles=side)
-    enc = encode_clips(f, spans, emb, frames_per_clip=fpc, cues=cues)
+    enc = encode_clips(f, spans, emb, frames_per_clip=fpc, cues=cues, captioner=captioner)
     w.write_segment(key, enc.starts_s, enc.ends_s, enc.texts, enc.vectors)
     w.put(FileEntry(key=key, n_clips=len(enc), **fields))
     return "embedded", len(enc)

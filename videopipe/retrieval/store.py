@@ -64,6 +64,7 @@ class IndexConfig:
     overlap_s: float
     frames_per_clip: int = 4
     embedder_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"model_id": ...}
+    captioner: str = ""  # name of the captioning hook whose captions joined the clip texts
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> IndexConfig:
@@ -371,6 +372,11 @@ def check_same_config(have: IndexConfig, want: IndexConfig, where: Path) -> None
             f"index {where} holds vectors of space {have.space!r} (embedder {have.embedder!r}); "
             f"embedder {want.embedder!r} makes {want.space!r}. Spaces cannot be mixed: use the same "
             "embedder or another --index directory"
+        )
+    if have.captioner != want.captioner:
+        raise IndexStoreError(
+            f"index {where} was built with captioner {have.captioner or '(none)'!r}, not "
+            f"{want.captioner or '(none)'!r}; use the same captioner or another --index directory"
         )
     if have.segmentation != want.segmentation or have.frames_per_clip != want.frames_per_clip:
         raise IndexStoreError(

@@ -144,3 +144,10 @@ def test_budget_facts(adapters: dict[str, Any]) -> None:
         b = Budget(token_px=ad.token_px, size_px=min(h, w))
         assert b.tokens_per_frame(h, w) == ad.tokens_per_frame(h, w)
         assert ad.name == ad.family and ad.model_id
+        assert ad.budget(num_frames=8).token_px == ad.token_px
+    # exact counts match what encode makes (Qwen pairs frames; odd counts are padded)
+    qwen = adapters["qwen2_5_vl"]
+    px = qwen.token_px * 2
+    assert len(qwen.encode(make_frames("qwen2_5_vl", 3))) == qwen.tokens_for(3, px, px) == 2 * 4
+    smol = adapters["smolvlm"]
+    assert len(smol.encode(make_frames("smolvlm", 3))) == smol.tokens_for(3, 56, 56) == 3 * 4

@@ -70,3 +70,26 @@ def test_encode_tokens_carry_frame_time_and_grid(adapters: dict[str, Any], famil
     if family == "qwen3_vl":
         assert tokens.extras["deepstack"].shape[:2] == (len(tokens), 1)
     assert tokens.meta["family"] == family
+
+
+def test_encoded_tokens_can_be_modified_in_place(adapters: dict[str, Any]) -> None:
+    """encode() runs under inference mode but hands out ordinary tensors (compressors may
+    normalise features in place)."""
+    tokens = adapters["qwen3_vl"].encode(make_frames("qwen3_vl", 2))
+    assert not tokens.features.is_inference() and not tokens.extras["deepstack"].is_inference()
+    tokens.features.mul_(2.0)
+    tokens.row.add_(0)
+
+
+def test_qwen3_video_pixel_limit_applies_to_the_whole_clip(adapters: dict[str, Any]) -> None:
+    """Qwen3-VL's processor limits the pixels of a whole video; 20 frames exceed the tiny
+    processor's limit, so frames are downscaled exactly as transformers does, even though
+    the vision tower runs in batches of 4 frames."""
+    ad = adapters["qwen3_vl"]
+    frames = make_frames("qwen3_vl", 20)
+    tokens = ad.encode(frames)
+    assert tokens.meta["unit_grid_hw"][0] == [1, 1]  # 64 px frames were scaled to 32 px
+    native = native_inputs(ad, frames, ad.chat_text(QUESTION, tokens))
+    with torch.inference_mode():
+        ref = ad.model(**native).logits[0].float()
+    assert float((ad.forward_logits(tokens, QUESTION) - ref).abs().max()) <= 1e-4

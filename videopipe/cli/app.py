@@ -33,6 +33,8 @@ def _register() -> None:
     # Each command lives in its own module; importing them is cheap (heavy imports happen
     # inside the commands).
     from videopipe.cli import ask, batch, evaluate, frames, info, plugins
+    from videopipe.cli import index as index_cmd
+    from videopipe.cli import search as search_cmd
 
     app.command("info")(info.info)
     app.command("frames")(frames.frames)
@@ -40,6 +42,8 @@ def _register() -> None:
     app.command("ask")(ask.ask)
     app.command("batch")(batch.batch)
     app.command("eval")(evaluate.eval_cmd)
+    app.command("index")(index_cmd.index)
+    app.command("search")(search_cmd.search)
 
 
 _register()

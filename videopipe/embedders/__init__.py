@@ -16,3 +16,13 @@ _REG.register(
     "videopipe.embedders.clip:ClipEmbedder",
     summary="CLIP / SigLIP image-text embeddings via transformers (model_id=...)",
 )
+_REG.register(
+    "text",
+    "videopipe.embedders.text:TextEmbedder",
+    summary="sentence embedder over clip text (subtitles/captions); default all-MiniLM-L6-v2, offline",
+)
+_REG.register(
+    "vision",
+    "videopipe.embedders.vision:VisionTowerEmbedder",
+    summary="the video LLM's own vision tower (mean visual token); image queries only (model_id=...)",
+)

@@ -31,7 +31,7 @@ from videopipe.errors import InputError, ModelError
 if TYPE_CHECKING:
     import torch
 
-    from videopipe.types import Frames, VisualTokens
+    from videopipe.types import Budget, Frames, VisualTokens
 
 __all__ = ["VideoLLM", "SplicedInputs", "format_timestamps"]
 
@@ -106,6 +106,21 @@ def _concat_clips(parts: Sequence[VisualTokens]) -> VisualTokens:
         size=torch.cat([p.size for p in parts]),
         extras={k: torch.cat([p.extras[k] for p in parts]) for k in parts[0].extras},
         meta=meta,
+    )
+
+
+def _clone(t: VisualTokens) -> VisualTokens:
+    from dataclasses import replace
+
+    return replace(
+        t,
+        features=t.features.clone(),
+        frame_idx=t.frame_idx.clone(),
+        time_s=t.time_s.clone(),
+        row=t.row.clone(),
+        col=t.col.clone(),
+        size=t.size.clone(),
+        extras={k: v.clone() for k, v in t.extras.items()},
     )
 
 
@@ -205,6 +220,27 @@ class VideoLLM(ABC):
         per pair of frames, as two frames share one temporal patch)."""
         return math.ceil(height / self.token_px) * math.ceil(width / self.token_px)
 
+    def tokens_for(self, num_frames: int, height: int, width: int) -> int:
+        """Exact visual tokens of a clip of ``num_frames`` frames of (height, width) pixels
+        (Qwen: frames are paired, an odd count is padded)."""
+        units = -(-num_frames // self.min_frames)
+        return units * self.tokens_per_frame(height, width)
+
+    def budget(self, *, num_frames: int | None = 32, max_tokens: int | None = None) -> Budget:
+        """A :class:`~videopipe.types.Budget` with this model's token geometry (token_px, the
+        preferred frame size, min_frames). Note ``Budget`` counts tokens per *frame*; for Qwen
+        two frames share their tokens, so use :meth:`tokens_for` for exact counts."""
+        from videopipe.types import Budget
+
+        h, w = self.default_frame_size_px
+        return Budget(
+            num_frames=num_frames,
+            max_tokens=max_tokens,
+            size_px=min(h, w),
+            token_px=self.token_px,
+            min_frames=self.min_frames,
+        )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_id!r}, device={self.device}, dtype={self.dtype})"
 
@@ -237,7 +273,8 @@ class VideoLLM(ABC):
         clips.sort(key=lambda c: float(c.pts_s[0]))
         with torch.inference_mode():
             parts = [self._encode(c) for c in clips]
-        tokens = _concat_clips(parts)
+        # ordinary tensors (not inference-mode ones), so compressors may modify them in place
+        tokens = _concat_clips([_clone(p) for p in parts])
         last = max(float(c.pts_s[-1]) for c in clips)
         dur = last if duration_s is None else float(duration_s)
         return tokens.with_meta(family=self.family, model_id=self.model_id, duration_s=dur)

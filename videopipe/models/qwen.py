@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from videopipe.errors import ModelError
 from videopipe.models.base import VideoLLM
 
 if TYPE_CHECKING:
@@ -82,26 +81,29 @@ class _QwenVL(VideoLLM):
         pad = -n % self._tpatch
         if pad:
             frames = type(frames).concat([frames, *([frames[-1]] * pad)])
-        vp = self.processor.video_processor
-        unit = self._tpatch * max(1, self.frames_per_batch // self._tpatch)
+        # one processor call per clip: its resize decision depends on the whole clip (Qwen3-VL's
+        # pixel limits are per video); the vision tower then runs on groups of temporal patches
+        # (its attention never crosses a temporal patch, so batching does not change the result)
+        batch = self.processor.video_processor(
+            videos=[frames.data.permute(0, 3, 1, 2)], return_tensors="pt", **self._video_kwargs()
+        )
+        g_all, gh, gw = (int(x) for x in batch["video_grid_thw"][0])
+        pixels = batch["pixel_values_videos"]
+        per_group = gh * gw
+        step = max(1, self.frames_per_batch // self._tpatch)
         feats: list[torch.Tensor] = []
         deep: list[torch.Tensor] = []
-        grid = None
-        for s in range(0, len(frames), unit):
-            video = frames.data[s : s + unit].permute(0, 3, 1, 2)
-            batch = vp(videos=[video], return_tensors="pt", **self._video_kwargs())
-            thw = batch["video_grid_thw"].to(self.device)
-            if grid is not None and tuple(thw[0, 1:].tolist()) != grid:
-                raise ModelError("frames of different sizes in one encode() call")
-            grid = tuple(thw[0, 1:].tolist())
+        for s in range(0, g_all, step):
+            e = min(g_all, s + step)
+            thw = torch.tensor([[e - s, gh, gw]], device=self.device)
             out = self.model.model.get_video_features(
-                pixel_values_videos=batch["pixel_values_videos"].to(self.device), video_grid_thw=thw
+                pixel_values_videos=pixels[s * per_group : e * per_group].to(self.device), video_grid_thw=thw
             )
             feats.append(torch.cat(list(out.pooler_output)))
             ds = getattr(out, "deepstack_features", None)
             if ds:
                 deep.append(torch.stack([torch.cat(list(layer)) for layer in ds], dim=1))
-        assert grid is not None
+        grid = (gh, gw)
         h, w = grid[0] // self._merge, grid[1] // self._merge
         g = len(frames) // self._tpatch
         pts = frames.pts_s.view(g, self._tpatch)

@@ -1,0 +1,102 @@
+"""``videopipe index PATH... --index DIR``: add videos to a retrieval index (incremental, resumable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from videopipe.cli.common import print_json
+
+
+def index(
+    paths: list[Path] = typer.Argument(..., help="Video files and/or folders (searched recursively)."),
+    index_dir: Path = typer.Option(..., "--index", help="Index directory (created if new)."),
+    embedder: str | None = typer.Option(
+        None,
+        "--embedder",
+        help="Embedder name (see `videopipe list`) or package.module:Class; default: the index's own, "
+        "or 'text' for a new index.",
+    ),
+    embedder_model: str | None = typer.Option(
+        None, "--embedder-model", help="The embedder's model_id (a local directory or, for clip, a hub id)."
+    ),
+    segment: str | None = typer.Option(
+        None, "--segment", help="fixed (windows) or scenes (one clip per shot); new index: fixed."
+    ),
+    window_s: float | None = typer.Option(
+        None, "--window-s", help="Clip length in seconds (new index: 20; scenes: longest clip, 60)."
+    ),
+    overlap_s: float | None = typer.Option(
+        None, "--overlap-s", help="Clip overlap in seconds (new index: 5)."
+    ),
+    frames_per_clip: int | None = typer.Option(
+        None, "--frames-per-clip", help="Frames averaged per clip by image embedders (new index: 4)."
+    ),
+    glob: str | None = typer.Option(
+        None, "--glob", help="File pattern inside folders (default: video suffixes)."
+    ),
+    index_type: str = typer.Option("auto", "--index-type", help="auto, flat, hnsw or ivf."),
+    commit_every: int = typer.Option(8, "--commit-every", min=1, help="Commit progress every N videos."),
+    json_out: bool = typer.Option(False, "--json", help="Print the run's report as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Index the clips of every video under PATHS; only new or changed files are embedded.
+
+    A killed run resumes where it stopped when run again; deleted files under PATHS are dropped."""
+    from videopipe.retrieval.faiss_index import INDEX_TYPES
+    from videopipe.retrieval.indexer import index_paths
+
+    if index_type not in ("auto", *INDEX_TYPES):
+        from videopipe.errors import ConfigError
+
+        raise ConfigError(f"--index-type {index_type!r} is not one of auto, {', '.join(INDEX_TYPES)}")
+    kwargs = dict(
+        embedder=embedder,
+        embedder_options={"model_id": embedder_model} if embedder_model else None,
+        segmentation=segment,
+        window_s=window_s,
+        overlap_s=overlap_s,
+        frames_per_clip=frames_per_clip,
+        glob=glob,
+        index_type=index_type,
+        commit_every=commit_every,
+    )
+    if quiet:
+        report = index_paths(paths, index_dir, **kwargs)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(done: int, total: int, path: str) -> None:
+                bar.update(task, completed=done, total=total, description=Path(path).name if path else "")
+
+            report = index_paths(paths, index_dir, progress=progress, **kwargs)
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        typer.echo(
+            f"{report.index_dir}: {report.videos} videos ({report.embedded} embedded, {report.reused} reused, "
+            f"{report.touched + report.unchanged} unchanged, {report.removed} removed, "
+            f"{len(report.failed)} failed); {report.total_clips} clips, {report.index_kind} index, "
+            f"version {report.version}"
+        )
+        if report.without_clips:
+            typer.echo(
+                f"{len(report.without_clips)} video(s) gave no clips (no subtitles for a text embedder?)"
+            )
+        for path, msg in report.failed.items():
+            typer.echo(f"failed: {path}: {msg}", err=True)
+    if report.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,48 @@
+"""``videopipe search "query" --index DIR``: the clips of an index most similar to a query."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from videopipe.cli.common import print_json
+
+
+def search(
+    query: str | None = typer.Argument(None, help="What to look for, in words (or use --image)."),
+    image: Path | None = typer.Option(
+        None, "--image", help="Search with an image instead (indexes built with 'clip' or 'vision')."
+    ),
+    index_dir: Path = typer.Option(..., "--index", help="Index directory built by `videopipe index`."),
+    k: int = typer.Option(5, "-k", "--top-k", help="Number of hits."),
+    video: Path | None = typer.Option(None, "--video", help="Only search the clips of this video."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON {query, hits: [...]}."),
+) -> None:
+    """Print the top-K clips (video, start_s, end_s, score, text) for QUERY (or --image), best first."""
+    from videopipe.errors import InputError
+    from videopipe.retrieval.search import Retriever, check_query
+    from videopipe.retrieval.store import IndexStore
+
+    if image is not None:
+        if query:
+            raise InputError("give a text query or --image, not both")
+        if not image.is_file():
+            raise InputError(f"query image {image} does not exist")
+    else:
+        check_query(query or "", k)
+    IndexStore(index_dir).require()  # fail fast, before torch and the embedder load
+    retriever = Retriever(index_dir)
+    if image is not None:
+        hits = retriever.search_image(image, k, video=video)
+        query = str(image)
+    else:
+        hits = retriever.search(query or "", k, video=video)
+    if json_out:
+        print_json({"query": query, "index": str(index_dir), "hits": [h.to_dict() for h in hits]})
+        return
+    if not hits:
+        typer.echo("no hits (the index is empty)")
+    for rank, h in enumerate(hits, 1):
+        text = (h.text[:100] + "...") if len(h.text) > 100 else h.text
+        typer.echo(f"{rank:>2}. {h.score:6.3f}  {h.video}  {h.start_s:9.2f}-{h.end_s:.2f}s  {text}")

@@ -1,0 +1,109 @@
+"""Turn a video's clips into vectors with an embedder.
+
+Text-space embedders (``embedder.modality == "text"``, e.g. ``text``) embed each clip's
+text: subtitle cues overlapping the clip, plus a caption per clip when a ``captioner`` is
+given; clips without any text get no vector, since an
+empty text says nothing about the clip. Image-text embedders (``clip``, the video LLM's
+vision tower) embed ``frames_per_clip`` frames spread evenly over each clip and average them
+(then re-normalise); the clip's subtitle text, if any, is kept for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videopipe.errors import InputError
+from videopipe.retrieval.segment import Span
+from videopipe.retrieval.subtitles import Cue, load_subtitles, text_for_span
+
+Captioner = Callable[[Path, list[Span]], Sequence[str]]
+"""A captioning hook: (video, clip spans) -> one caption per span. Captions are appended to
+the clip's subtitle text, so text-space embedders index what a captioning model saw."""
+
+
+@dataclass(frozen=True)
+class EncodedClips:
+    """The clips of one video that got a vector: spans, texts and unit vectors [n, dim]."""
+
+    starts_s: np.ndarray
+    ends_s: np.ndarray
+    texts: list[str]
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+
+def embedder_modality(embedder: Any) -> str:
+    """``"text"`` for embedders with no image space, else ``"image"``."""
+    return str(getattr(embedder, "modality", "image"))
+
+
+def clip_frame_times(span: Span, frames_per_clip: int) -> list[float]:
+    """Centres of ``frames_per_clip`` equal parts of the span."""
+    step = (span.end_s - span.start_s) / frames_per_clip
+    return [span.start_s + (i + 0.5) * step for i in range(frames_per_clip)]
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def encode_clips(
+    video: str | Path,
+    spans: Sequence[Span],
+    embedder: Any,
+    *,
+    frames_per_clip: int = 4,
+    size_px: int = 224,
+    cues: Sequence[Cue] | None = None,
+    captioner: Captioner | None = None,
+) -> EncodedClips:
+    """Vectors for the ``spans`` of ``video`` (see the module docstring for what is embedded)."""
+    if cues is None:
+        cues = load_subtitles(video)
+    texts = [text_for_span(cues, s.start_s, s.end_s) for s in spans]
+    if captioner is not None:
+        captions = list(captioner(Path(video), list(spans)))
+        if len(captions) != len(spans):
+            raise InputError(f"captioner returned {len(captions)} captions for {len(spans)} clips of {video}")
+        texts = [" ".join(p for p in (t, str(c).strip()) if p) for t, c in zip(texts, captions)]
+    if embedder_modality(embedder) == "text":
+        keep = [i for i, t in enumerate(texts) if t]
+        vecs = (
+            embedder.embed_texts([texts[i] for i in keep]).float().numpy()
+            if keep
+            else np.zeros((0, int(embedder.dim)), np.float32)
+        )
+    else:
+        keep = list(range(len(spans)))
+        vecs = _embed_frames(video, spans, embedder, frames_per_clip=frames_per_clip, size_px=size_px)
+    return EncodedClips(
+        starts_s=np.array([spans[i].start_s for i in keep], np.float64),
+        ends_s=np.array([spans[i].end_s for i in keep], np.float64),
+        texts=[texts[i] for i in keep],
+        vectors=_normalise(np.asarray(vecs, np.float32).reshape(len(keep), int(embedder.dim))),
+    )
+
+
+def _embed_frames(
+    video: str | Path, spans: Sequence[Span], embedder: Any, *, frames_per_clip: int, size_px: int
+) -> np.ndarray:
+    """Mean of the frame embeddings of each span -> [len(spans), dim] (not yet normalised)."""
+    from videopipe.decode import open_video
+
+    out = []
+    with open_video(video) as reader:
+        last_t = max(0.0, reader.info.duration_s - 1e-3)
+        for span in spans:
+            times = [min(t, last_t) for t in clip_frame_times(span, frames_per_clip)]
+            frames = reader.frames_at_times(times, size=size_px)
+            emb = embedder.embed_images(frames.data).float().numpy()
+            out.append(emb.mean(axis=0))
+    return np.stack(out) if out else np.zeros((0, int(embedder.dim)), np.float32)

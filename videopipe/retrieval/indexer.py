@@ -1,0 +1,234 @@
+"""Index folders of videos into an :class:`~videopipe.retrieval.store.IndexStore`, incrementally.
+
+For every video under the given paths:
+
+1. *unchanged* — same size and mtime (video and subtitle sidecar) as indexed: nothing is read;
+2. *touched* — stat differs but the content key (sha1 of the bytes) is the same: only the
+   stat is updated, nothing re-embedded;
+3. *reused* — a segment for this content already exists (a copy of an indexed file, or a file
+   finished by a run that was killed before committing it): committed without embedding;
+4. *embedded* — new or changed content: segmented, embedded, written as a new segment.
+
+Videos that were indexed under one of the given folders (or given by name) and no longer
+exist are dropped. Progress is committed every ``commit_every`` videos (and at least every
+``commit_every_s`` seconds), so a killed run resumes where it stopped, without duplicates:
+entries are keyed by path, segments by content. At the end the FAISS index for the final
+set is built (type by size, see ``faiss_index``) and old files are garbage-collected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videopipe.errors import InputError, VideoPipeError
+from videopipe.retrieval.encode import Captioner, encode_clips
+from videopipe.retrieval.resolve import embedder_options as recorded_options
+from videopipe.retrieval.resolve import resolve_embedder
+from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
+from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, content_key, video_path
+from videopipe.retrieval.subtitles import find_sidecar, load_subtitles
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
+)
+
+ProgressFn = Callable[[int, int, str], None]
+_DEFAULT_WINDOW_S = {"fixed": 20.0, "scenes": 60.0}
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did (counts of videos unless named ``clips``)."""
+
+    index_dir: str
+    version: int = 0
+    videos: int = 0
+    embedded: int = 0
+    reused: int = 0
+    touched: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    clips_embedded: int = 0
+    total_clips: int = 0
+    without_clips: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    index_kind: str = ""
+    commits: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def collect_videos(paths: Sequence[str | Path], *, glob: str | None = None) -> tuple[list[Path], list[Path]]:
+    """(video files, folders searched) for ``paths``: files are taken as given, folders are
+    searched recursively for ``glob`` (default: every file with a video suffix)."""
+    files: list[Path] = []
+    roots: list[Path] = []
+    if not paths:
+        raise InputError("no paths to index; give one or more video files or folders")
+    for raw in paths:
+        p = video_path(raw)
+        if p.is_dir():
+            roots.append(p)
+            found = p.rglob(glob) if glob else p.rglob("*")
+            files.extend(
+                f for f in found if f.is_file() and (glob is not None or f.suffix.lower() in VIDEO_SUFFIXES)
+            )
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{raw} does not exist; give video files or folders to index")
+    return sorted(set(files)), roots
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    return any(Path(path).is_relative_to(r) for r in roots)
+
+
+def index_paths(
+    paths: Sequence[str | Path],
+    index_dir: str | Path,
+    *,
+    embedder: str | Any | None = None,
+    embedder_options: dict[str, Any] | None = None,
+    segmentation: str | None = None,
+    captioner: Captioner | None = None,
+    window_s: float | None = None,
+    overlap_s: float | None = None,
+    frames_per_clip: int | None = None,
+    glob: str | None = None,
+    index_type: str = "auto",
+    commit_every: int = 8,
+    commit_every_s: float = 30.0,
+    lock_timeout_s: float = 30.0,
+    progress: ProgressFn | None = None,
+) -> IndexReport:
+    """Add ``paths`` (files and folders) to the index at ``index_dir``, creating it if new.
+
+    ``embedder`` is an ``EMBEDDERS`` name, ``"module:Class"`` or an embedder object;
+    ``embedder_options`` go to its constructor (e.g. ``{"model_id": ...}``). Options left as
+    None take the existing index's values (or the defaults for a new one: embedder ``text``,
+    ``segmentation="fixed"`` 20 s windows with 5 s overlap, 4 frames per clip;
+    ``segmentation="scenes"`` makes one clip per shot, ``window_s`` (default 60) being the
+    longest clip). ``captioner`` (a hook: video, spans -> one caption per span) adds captions
+    to the clips' texts; its ``name`` is recorded. Giving a value that differs from an existing index's is an
+    :class:`~videopipe.errors.IndexStoreError`."""
+    if commit_every < 1:
+        raise InputError(f"commit_every must be >= 1, got {commit_every}")
+    store = IndexStore(index_dir)
+    old = store.config() if store.exists() else None
+    spec = embedder if embedder is not None else (old.embedder if old else "text")
+    if embedder_options is None:
+        embedder_options = dict(old.embedder_options) if old and spec == old.embedder else {}
+    name, emb = resolve_embedder(spec, **embedder_options)
+    kind = segmentation or (old.segmentation.split(":", 1)[0] if old else "fixed")
+    same_kind = old is not None and old.segmentation.startswith(kind + ":")
+    seg = make_segmenter(
+        kind,
+        window_s=window_s
+        if window_s is not None
+        else (old.window_s if same_kind else _DEFAULT_WINDOW_S[kind]),
+        overlap_s=overlap_s if overlap_s is not None else (old.overlap_s if same_kind else 5.0),
+    )
+    fpc = frames_per_clip if frames_per_clip is not None else (old.frames_per_clip if old else 4)
+    if fpc < 1:
+        raise InputError(f"frames_per_clip must be >= 1, got {fpc}")
+    config = IndexConfig(
+        embedder=name,
+        space=str(emb.space),
+        dim=int(emb.dim),
+        segmentation=seg.key,
+        window_s=seg.window_s if isinstance(seg, FixedWindows) else seg.max_window_s,
+        overlap_s=seg.overlap_s if isinstance(seg, FixedWindows) else 0.0,
+        frames_per_clip=fpc,
+        embedder_options=recorded_options(emb),
+        captioner=_captioner_name(captioner),
+    )
+    files, roots = collect_videos(paths, glob=glob)
+    given = {str(f) for f in files}
+    report = IndexReport(index_dir=str(store.directory), videos=len(files))
+
+    with store.writer(config, lock_timeout_s=lock_timeout_s) as w:
+        for path in list(w.entries):
+            if path not in given and (_under(path, roots) or path in {str(video_path(p)) for p in paths}):
+                w.remove(path)
+                report.removed += 1
+        pending, last_commit = 0, time.monotonic()
+        for i, f in enumerate(files):
+            if progress is not None:
+                progress(i, len(files), str(f))
+            try:
+                outcome = _index_one(w, f, emb, seg, fpc, captioner)
+            except VideoPipeError as e:
+                report.failed[str(f)] = str(e)  # an unreadable file keeps its old entry, if any
+                continue
+            setattr(report, outcome[0], getattr(report, outcome[0]) + 1)
+            report.clips_embedded += outcome[1]
+            if outcome[0] != "unchanged":
+                pending += 1
+            if w.dirty and (pending >= commit_every or time.monotonic() - last_commit >= commit_every_s):
+                w.commit()
+                report.commits += 1
+                pending, last_commit = 0, time.monotonic()
+        if progress is not None:
+            progress(len(files), len(files), "")
+        meta = w.build_index(index_type)
+        report.commits += 1 if w.version != w.base_version else 0
+        w.garbage_collect()
+        report.version = w.version
+        report.index_kind = meta.kind
+        report.total_clips = sum(e.n_clips for e in w.entries.values())
+        report.without_clips = sorted(p for p in given if p in w.entries and w.entries[p].n_clips == 0)
+    return report
+
+
+def _stat_entry_fields(f: Path) -> dict[str, Any]:
+    st = f.stat()
+    side = find_sidecar(f)
+    fields: dict[str, Any] = {"path": str(f), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if side is not None:
+        sst = side.stat()
+        fields.update(sidecar=str(side), sidecar_size=sst.st_size, sidecar_mtime_ns=sst.st_mtime_ns)
+    return fields
+
+
+def _captioner_name(captioner: Captioner | None) -> str:
+    if captioner is None:
+        return ""
+    return str(
+        getattr(captioner, "name", None) or getattr(captioner, "__qualname__", type(captioner).__name__)
+    )
+
+
+def _index_one(
+    w: Any, f: Path, emb: Any, seg: FixedWindows | SceneWindows, fpc: int, captioner: Captioner | None
+) -> tuple[str, int]:
+    """Index one file; returns (outcome, clips embedded)."""
+    fields = _stat_entry_fields(f)
+    old = w.entries.get(str(f))
+    if (
+        old is not None
+        and all(getattr(old, k) == v for k, v in fields.items())
+        and (old.sidecar is None or "sidecar" in fields)
+    ):
+        return "unchanged", 0
+    side = Path(fields["sidecar"]) if "sidecar" in fields else None
+    key = content_key(f, side)
+    if old is not None and old.key == key:
+        w.put(FileEntry(key=key, n_clips=old.n_clips, **fields))
+        return "touched", 0
+    if w.has_segment(key):
+        w.put(FileEntry(key=key, n_clips=w.segment_clip_count(key), **fields))
+        return "reused", 0
+    spans = seg.segment(f)
+    cues = load_subtitles(f, subtitles=side)
+    enc = encode_clips(f, spans, emb, frames_per_clip=fpc, cues=cues, captioner=captioner)
+    w.write_segment(key, enc.starts_s, enc.ends_s, enc.texts, enc.vectors)
+    w.put(FileEntry(key=key, n_clips=len(enc), **fields))
+    return "embedded", len(enc)

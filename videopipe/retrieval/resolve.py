@@ -1,0 +1,74 @@
+"""Turn an embedder spec (registry name, ``"module:attr"``, or an instance) into an embedder."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from videopipe.errors import ConfigError, UnknownPluginError
+
+
+def embedder_options(embedder: Any) -> dict[str, Any]:
+    """Constructor options an index records to recreate ``embedder`` for queries: its
+    ``model_id`` when it is not the default one."""
+    import inspect
+
+    model_id = getattr(embedder, "model_id", None)
+    if model_id is None:
+        return {}
+    try:
+        default = inspect.signature(type(embedder)).parameters["model_id"].default
+    except (KeyError, TypeError, ValueError):
+        default = inspect.Parameter.empty
+    return {} if str(model_id) == str(default) else {"model_id": str(model_id)}
+
+
+def embedder_name(embedder: Any) -> str:
+    """The spec an index records for an embedder object: its ``EMBEDDERS`` name when its
+    class is registered, else its ``module:Class`` import path (so that the index can
+    recreate it for queries)."""
+    from videopipe.registry import EMBEDDERS
+
+    given = getattr(embedder, "registry_name", None)
+    if given:
+        return str(given)
+    name = getattr(embedder, "name", None)
+    cls = type(embedder)
+    if isinstance(name, str) and name in EMBEDDERS and EMBEDDERS.get(name) is cls:
+        return name
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    for entry in EMBEDDERS.entries():
+        if entry.target == target or entry.target is cls:
+            return entry.name
+    return target
+
+
+def resolve_embedder(spec: str | Any, **kwargs: Any) -> tuple[str, Any]:
+    """``(name, embedder)`` for ``spec``: an ``EMBEDDERS`` name (``text``, ``clip``, ...), a
+    ``"package.module:Class"`` import path (custom embedders), or an embedder object."""
+    from videopipe.registry import EMBEDDERS
+
+    if not isinstance(spec, str):
+        for attr in ("space", "embed_texts"):
+            if not hasattr(spec, attr):
+                raise ConfigError(f"{spec!r} is not an embedder (it has no {attr!r})")
+        return embedder_name(spec), spec
+    if not spec.strip():
+        raise ConfigError("embedder name is empty; valid names: " + ", ".join(EMBEDDERS.names()))
+    if ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as e:
+            raise UnknownPluginError(
+                f"embedder {spec!r} cannot be imported ({e}); use a registered name "
+                f"({', '.join(EMBEDDERS.names())}) or 'package.module:Class'"
+            ) from None
+        emb = factory(**{k: v for k, v in kwargs.items() if v is not None})
+    else:
+        emb = EMBEDDERS.create(spec, **kwargs)
+    try:
+        emb.registry_name = spec
+    except AttributeError:  # slotted/frozen embedders keep their class name
+        pass
+    return spec, emb

@@ -1,0 +1,168 @@
+"""Split a video's timeline into clips (spans) to embed and index.
+
+``fixed``: windows of ``window_s`` seconds that overlap by ``overlap_s`` (a stride of
+``window_s - overlap_s``), so an event at a window border is whole in at least one clip. The
+last window ends at the video's end; a video shorter than one window is one clip.
+
+``scenes``: one clip per shot, from the scene cuts the ``keyframe`` sampler detects (it
+decodes keyframes at 64 px plus the GOPs around candidate cuts, not every frame). Shots
+shorter than ``min_scene_s`` join the previous clip; shots longer than ``max_window_s`` are cut
+into fixed windows of at most that length.
+
+For ``fixed``, the duration comes from a ``VideoInfo`` when the caller has one, else from
+ffprobe (container, then video stream duration) — fixed segmenting never decodes frames.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from videopipe.errors import ConfigError, DecodeError, MissingDependencyError, VideoNotFoundError
+
+if TYPE_CHECKING:
+    from videopipe.types import VideoInfo
+
+
+@dataclass(frozen=True)
+class Span:
+    """A clip of a video: [start_s, end_s)."""
+
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class FixedWindows:
+    """Fixed-length, overlapping windows."""
+
+    window_s: float = 20.0
+    overlap_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (self.window_s > 0 and math.isfinite(self.window_s)):
+            raise ConfigError(f"window_s must be a positive number of seconds, got {self.window_s}")
+        if not (0 <= self.overlap_s < self.window_s):
+            raise ConfigError(
+                f"overlap_s must be >= 0 and smaller than window_s ({self.window_s}), got {self.overlap_s}"
+            )
+
+    @property
+    def key(self) -> str:
+        """Identifies the segmentation (part of an index's configuration)."""
+        return f"fixed:w{self.window_s:g}:o{self.overlap_s:g}"
+
+    def spans(self, duration_s: float) -> list[Span]:
+        return fixed_windows(duration_s, window_s=self.window_s, overlap_s=self.overlap_s)
+
+    def segment(self, video: str | Path | VideoInfo) -> list[Span]:
+        duration = probe_duration_s(video) if isinstance(video, (str, Path)) else video.duration_s
+        return self.spans(duration)
+
+
+@dataclass(frozen=True)
+class SceneWindows:
+    """One clip per detected shot (merged when short, split when long)."""
+
+    max_window_s: float = 60.0
+    min_scene_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (self.max_window_s > 0 and math.isfinite(self.max_window_s)):
+            raise ConfigError(f"max_window_s must be a positive number of seconds, got {self.max_window_s}")
+        if not (0 <= self.min_scene_s < self.max_window_s):
+            raise ConfigError(
+                f"min_scene_s must be >= 0 and below max_window_s ({self.max_window_s}), got {self.min_scene_s}"
+            )
+
+    @property
+    def key(self) -> str:
+        return f"scenes:max{self.max_window_s:g}:min{self.min_scene_s:g}"
+
+    def segment(self, video: str | Path) -> list[Span]:
+        from videopipe.decode import open_video
+        from videopipe.samplers._common import check_video
+        from videopipe.samplers.keyframe import KeyframeConfig, detect_scenes
+
+        with open_video(video) as reader:
+            times = check_video(reader, "scene segmentation")
+            cuts = detect_scenes(reader, KeyframeConfig(), times).cuts
+            duration = max(float(reader.info.duration_s), float(times[-1]))
+        return self.spans_from_cuts([float(times[c]) for c in cuts], duration)
+
+    def spans_from_cuts(self, cut_times_s: list[float], duration_s: float) -> list[Span]:
+        """Clips between consecutive cuts (times of the first frame of each new shot)."""
+        bounds = [0.0]
+        for t in sorted(cut_times_s):
+            if t - bounds[-1] >= self.min_scene_s and duration_s - t >= self.min_scene_s:
+                bounds.append(t)
+        bounds.append(duration_s)
+        spans: list[Span] = []
+        for a, b in zip(bounds, bounds[1:]):
+            for w in fixed_windows(b - a, window_s=self.max_window_s, overlap_s=0.0):
+                spans.append(Span(round(a + w.start_s, 6), round(a + w.end_s, 6)))
+        return spans
+
+
+def make_segmenter(kind: str, *, window_s: float, overlap_s: float) -> FixedWindows | SceneWindows:
+    """``fixed`` windows, or ``scenes`` (``window_s`` = the longest clip, ``overlap_s`` unused)."""
+    if kind == "fixed":
+        return FixedWindows(window_s=window_s, overlap_s=overlap_s)
+    if kind == "scenes":
+        return SceneWindows(max_window_s=window_s)
+    raise ConfigError(f"segmentation {kind!r} is not one of fixed, scenes")
+
+
+def fixed_windows(duration_s: float, *, window_s: float = 20.0, overlap_s: float = 5.0) -> list[Span]:
+    """Windows [k*stride, k*stride + window_s) covering [0, duration_s]; the last one is cut at
+    the end (so the last window may be shorter than ``window_s``)."""
+    if duration_s <= 0 or not math.isfinite(duration_s):
+        raise ConfigError(f"cannot segment a video of duration {duration_s} s")
+    stride = window_s - overlap_s
+    spans = []
+    start = 0.0
+    k = 0
+    while True:  # k * stride avoids accumulating float error over thousands of windows
+        end = min(start + window_s, duration_s)
+        spans.append(Span(round(start, 6), round(end, 6)))
+        if end >= duration_s - 1e-9:
+            break
+        k += 1
+        start = k * stride
+    return spans
+
+
+def probe_duration_s(path: str | Path) -> float:
+    """A video's duration in seconds from ffprobe (no decoding)."""
+    p = Path(path)
+    if not p.is_file():
+        raise VideoNotFoundError(f"video {p} does not exist or is not a file")
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        raise MissingDependencyError("ffprobe is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)")
+    r = subprocess.run(
+        [exe, "-v", "error", "-show_entries", "format=duration:stream=codec_type,duration", "-of", "json"]
+        + [str(p)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        raise DecodeError(f"{p} is not a readable video (ffprobe: {r.stderr.strip()[:300]})")
+    data = json.loads(r.stdout or "{}")
+    candidates = [data.get("format", {}).get("duration")]
+    candidates += [s.get("duration") for s in data.get("streams", []) if s.get("codec_type") == "video"]
+    if not any(s.get("codec_type") == "video" for s in data.get("streams", [])):
+        raise DecodeError(f"{p} has no video stream; only video files can be indexed")
+    for c in candidates:
+        try:
+            d = float(c)
+        except (TypeError, ValueError):
+            continue
+        if d > 0 and math.isfinite(d):
+            return d
+    raise DecodeError(f"{p}: ffprobe reports no duration; the file may be truncated")

@@ -102,12 +102,6 @@ class Pipeline:
         self.embedder = _make_embedder(emb) if isinstance(emb, str) else emb
         self.retriever = retriever
         self.retrieve_k = retrieve_k if retrieve_k is not None else cfg.retrieve
-        if self.retrieve_k and self.retriever is None:
-            if not cfg.index_dir:
-                raise ConfigError("retrieve needs an index: pass --index DIR (or index_dir in the config)")
-            from videopipe.retrieval.search import Retriever
-
-            self.retriever = Retriever(cfg.index_dir)
 
     @classmethod
     def from_config(cls, config: PipelineConfig, **kwargs: Any) -> Pipeline:
@@ -137,7 +131,7 @@ class Pipeline:
                     view, span_scores = self._restrict(reader, path, question)
             with timer.stage("sample"):
                 selection = self.sampler(view, self.budget, query=question, features=self.embedder)
-                if view is not reader:
+                if span_scores is not None:
                     selection = view.to_real(selection, span_scores)
             if selection.num_frames < 1:
                 raise InputError(f"{path}: the sampler selected no frames")
@@ -202,13 +196,25 @@ class Pipeline:
 
         return TokenCache(self.config.resolved_cache_dir() / "tokens")
 
-    def _restrict(self, reader: Any, path: Path, question: str | None) -> tuple[Any, list[float]]:
-        """A view of ``reader`` over the top-k retrieved clips of this video (plus context)."""
+    def _restrict(self, reader: Any, path: Path, question: str | None) -> tuple[Any, list[float] | None]:
+        """A view of ``reader`` over the top-k clips of this video for the question (plus
+        context), from the index when ``index_dir`` holds the video, else embedded now. When
+        retrieval finds nothing (e.g. subtitles-only embedder and no subtitles) the sampler
+        sees the whole video."""
         from videopipe.spans import restrict_to_hits
 
         if not question:
             raise InputError(f"{path}: retrieval needs a question")
-        hits = self.retriever.top_spans(path, question, k=int(self.retrieve_k))
+        k = int(self.retrieve_k or 0)
+        if self.retriever is not None:
+            hits = self.retriever.search(question, k, video=path)
+        else:
+            from videopipe.retrieval.search import retrieve_clips
+
+            emb = self.embedder if self.embedder is not None else (self.config.embedder or "text")
+            hits = retrieve_clips(path, question, k=k, index_dir=self.config.index_dir, embedder=emb)
+        if not hits:
+            return reader, None
         return restrict_to_hits(reader, hits)
 
 
@@ -257,7 +263,10 @@ def _make_embedder(name: str) -> Any:
 
 def _query_dependent(sampler: Any, retrieve_k: int | None) -> bool:
     """Selections that depend on the question cannot be shared across questions."""
-    return bool(retrieve_k) or bool(getattr(sampler, "uses_query", False))
+    uses_query = getattr(sampler, "uses_query", None)
+    if uses_query is None:
+        uses_query = getattr(sampler, "name", "") in ("keyclip", "query")
+    return bool(retrieve_k) or bool(uses_query)
 
 
 def _decode_selection(

@@ -91,8 +91,6 @@ def test_bad_questions_and_options(needle_video, tmp_path) -> None:
         pipe.ask(path, "   ")
     with pytest.raises(ConfigError, match="valid"):
         Pipeline(FakeVideoLLM(), sampler=EveryNth(), compressor="nope")
-    with pytest.raises(ConfigError, match="index"):
-        Pipeline(FakeVideoLLM(), sampler=EveryNth(), compressor="none", config=PipelineConfig(retrieve=3))
 
 
 def test_budget_defaults_follow_the_model() -> None:
@@ -100,3 +98,33 @@ def test_budget_defaults_follow_the_model() -> None:
         FakeVideoLLM(token_px=14, min_frames=2), sampler=EveryNth(), config=PipelineConfig(num_frames=6)
     )
     assert pipe.budget == Budget(num_frames=6, size_px=448, token_px=14, min_frames=2)
+
+
+def test_retrieve_restricts_sampling_to_the_top_clip(tmp_path) -> None:
+    # 60 s at 4 fps; the red needle is at 40..44 s; the colour embedder retrieves its clip
+    spec = scenes_video((80, 80, 16, 64), needle=(2, "red"), width=64, height=48, fps=4.0)
+    path = make_video(spec)
+    cfg = PipelineConfig(
+        cache_dir=str(tmp_path),
+        num_frames=8,
+        size_px=56,
+        retrieve=1,
+        embedder="color",
+        compressor="none",
+        max_visual_tokens=None,
+    )
+    pipe = Pipeline(FakeVideoLLM(), sampler="uniform", config=cfg)
+    ans = pipe.ask(path, "When is the screen red?")
+    assert ans.text == "The screen is red."
+    assert "retrieve" in ans.stats.seconds
+    # every frame the model saw lies in the retrieved 20 s window (+5 s context) around the needle
+    times = [h.start_s for h in ans.evidence]
+    assert len(times) == 8 and min(times) >= 40 - 20 - 5 and max(times) <= 44 + 20 + 5
+    assert max(times) - min(times) < 31
+    # without retrieval the same budget spreads over the whole minute
+    whole_cfg = cfg.with_overrides(num_frames=8)
+    whole = Pipeline(
+        FakeVideoLLM(), sampler="uniform", config=PipelineConfig(**{**whole_cfg.to_dict(), "retrieve": None})
+    )
+    spread = [h.start_s for h in whole.ask(path, "When is the screen red?").evidence]
+    assert max(spread) - min(spread) > 45

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import Compressor, in_range, positive
+from videopipe.compressors._base import BaseCompressor, in_range, positive
 from videopipe.compressors._ops import frame_layout, merge_by_parent, pool_tokens, unit_features
 from videopipe.types import VisualTokens
 
@@ -51,7 +51,7 @@ class ProgressiveConfig:
         in_range("progressive.refresh_fraction", self.refresh_fraction, 0.0, 1.0)
 
 
-class Progressive(Compressor):
+class Progressive(BaseCompressor):
     name = "progressive"
     config_cls = ProgressiveConfig
 

@@ -198,8 +198,12 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     videos = [v["video"] for v in result["videos"]]
-    fig, axes = plt.subplots(1, len(videos), figsize=(4.2 * len(videos), 3.8), sharey=False, squeeze=False)
-    for ax, video in zip(axes[0], videos):
+    ncols = 3
+    nrows = (len(videos) + 1 + ncols - 1) // ncols  # one extra panel for the legend
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.8 * nrows), squeeze=False)
+    flat = list(axes.flat)
+    fracs = result["fractions"]
+    for ax, video in zip(flat, videos):
         for meth in [BASELINE, *specs()]:
             rs = sorted(
                 (r for r in result["coverage"] if r["video"] == video and r["method"] == meth),
@@ -215,11 +219,16 @@ def plot(result: dict, path: Path) -> None:
                 **style,
             )
         ax.set_title(video, fontsize=10)
-        ax.set_xlabel("budget (fraction of tokens)")
         ax.set_xscale("log")
+        ax.set_xticks(fracs, [f"{f:.0%}" for f in fracs])
+        ax.minorticks_off()
+        ax.set_xlabel("budget (share of the input tokens)")
+        ax.set_ylabel("token coverage")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("token coverage")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    handles, labels = flat[0].get_legend_handles_labels()
+    for ax in flat[len(videos) :]:
+        ax.axis("off")
+    flat[len(videos)].legend(handles, labels, loc="center", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -61,6 +61,21 @@ def test_temporal_merge_merges_most_similar_pairs_and_chains_to_the_earliest() -
     assert torch.allclose(out.features[first][0], x[:, 0, 0].mean(0))
 
 
+def test_temporal_matching_is_the_same_in_small_chunks() -> None:
+    from videopipe.compressors._ops import frame_layout
+    from videopipe.compressors.temporal_merge import previous_frame_matches
+
+    vt = make_tokens([(3, 4), (2, 2), (4, 4), (3, 3), (1, 2)], 6, seed=11, keep_fraction=0.8)
+    layout = frame_layout(vt)
+    best, match = previous_frame_matches(vt, layout)
+    best1, match1 = previous_frame_matches(vt, layout, max_elems=1)  # one frame per chunk
+    assert torch.equal(match, match1) and torch.allclose(best, best1)
+    first = layout.frame_of == 0
+    assert bool((match[first] == -1).all()) and bool((match[~first] >= 0).all())
+    # every match lies in the previous frame
+    assert torch.equal(layout.frame_of[match[~first]], layout.frame_of[~first] - 1)
+
+
 def test_temporal_merge_pools_when_temporal_merging_cannot_reach_the_budget() -> None:
     vt = make_tokens([(4, 4)] * 3, 6, seed=2)
     out = build("temporal_merge")(vt, 5)

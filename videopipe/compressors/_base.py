@@ -42,7 +42,7 @@ def in_range(name: str, value: float, lo: float, hi: float) -> None:
         raise ConfigError(f"{name} must be in [{lo}, {hi}], got {value!r}")
 
 
-class Compressor:
+class BaseCompressor:
     """Base class: subclasses set ``name``, ``config_cls`` and implement ``_compress``."""
 
     name: ClassVar[str] = ""

@@ -67,13 +67,21 @@ def unit_features(tokens: VisualTokens) -> torch.Tensor:
     return torch.nn.functional.normalize(x, dim=1)
 
 
-def padded(x: torch.Tensor, layout: FrameLayout) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-frame padded copy of token rows ``x`` [N, D] -> ([F, M, D], valid mask [F, M])."""
-    f, m = layout.num_frames, layout.max_count
-    out = x.new_zeros(f, m, x.shape[1])
-    out[layout.frame_of, layout.slot] = x
-    mask = torch.zeros(f, m, dtype=torch.bool, device=x.device)
-    mask[layout.frame_of, layout.slot] = True
+def padded(
+    x: torch.Tensor, layout: FrameLayout, start: int = 0, stop: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows ``x`` [N, D] of frames ``start..stop-1``, padded per frame:
+    ([stop-start, M, D], valid mask [stop-start, M]) with M the longest frame of the video."""
+    stop = layout.num_frames if stop is None else stop
+    m = layout.max_count
+    lo = int(layout.offsets[start])
+    hi = int(layout.offsets[stop - 1] + layout.counts[stop - 1])
+    rel = layout.frame_of[lo:hi] - start
+    slot = layout.slot[lo:hi]
+    out = x.new_zeros(stop - start, m, x.shape[1])
+    out[rel, slot] = x[lo:hi]
+    mask = torch.zeros(stop - start, m, dtype=torch.bool, device=x.device)
+    mask[rel, slot] = True
     return out, mask
 
 

@@ -43,10 +43,5 @@ class Chain:
             tokens = stage(tokens, max(budget, own), query_embedding=query_embedding)
         return self.stages[-1](tokens, budget, query_embedding=query_embedding)
 
-    def default_budget(self, tokens: VisualTokens) -> int:
-        for stage in self.stages:
-            tokens = stage(tokens, getattr(stage, "default_budget", len)(tokens))
-        return len(tokens)
-
     def __repr__(self) -> str:
         return f"Chain({', '.join(repr(s) for s in self.stages)})"

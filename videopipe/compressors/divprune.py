@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import Compressor, in_range, positive
+from videopipe.compressors._base import BaseCompressor, in_range, positive
 from videopipe.compressors._ops import cosine_chunks, unit_features
 from videopipe.types import VisualTokens
 
@@ -52,7 +52,7 @@ def farthest_point(x: torch.Tensor, k: int, *, init: torch.Tensor | None = None)
     if init is not None and init.numel():
         m = init.numel()
         chosen[:m] = init
-        mind = (1.0 - (x @ x[init].T)).min(1).values if m else mind
+        mind = 1.0 - cosine_chunks(x, x[init])[0]
         mind[init] = -1.0
         start = m
     else:
@@ -90,7 +90,7 @@ def keep_or_fold(tokens: VisualTokens, x: torch.Tensor, keep: torch.Tensor, fold
     return tokens.merge(group, keep)
 
 
-class DivPrune(Compressor):
+class DivPrune(BaseCompressor):
     name = "divprune"
     config_cls = DivPruneConfig
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import Compressor
+from videopipe.compressors._base import BaseCompressor
 from videopipe.errors import ConfigError
 from videopipe.types import VisualTokens
 
@@ -17,7 +17,7 @@ class NoneConfig:
     """No options."""
 
 
-class NoCompression(Compressor):
+class NoCompression(BaseCompressor):
     name = "none"
     config_cls = NoneConfig
 

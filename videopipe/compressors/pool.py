@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import Compressor, positive
+from videopipe.compressors._base import BaseCompressor, positive
 from videopipe.compressors._ops import frame_layout, pool_groups
 from videopipe.types import VisualTokens
 
@@ -45,7 +45,7 @@ def pool_to_budget(tokens: VisualTokens, budget: int) -> VisualTokens:
     return tokens.merge(group, rep)
 
 
-class Pool(Compressor):
+class Pool(BaseCompressor):
     name = "pool"
     config_cls = PoolConfig
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import Compressor, in_range, positive
+from videopipe.compressors._base import BaseCompressor, in_range, positive
 from videopipe.compressors._ops import frame_layout, merge_by_parent, pool_tokens, unit_features
 from videopipe.types import VisualTokens
 
@@ -51,7 +51,7 @@ class ProgressiveConfig:
         in_range("progressive.refresh_fraction", self.refresh_fraction, 0.0, 1.0)
 
 
-class Progressive(Compressor):
+class Progressive(BaseCompressor):
     name = "progressive"
     config_cls = ProgressiveConfig
 
@@ -70,19 +70,27 @@ class Progressive(Compressor):
         novelty = torch.full((n,), float("inf"), dtype=x.dtype, device=dev)
         first = int(layout.counts[0])
         kept[:first] = True
-        memory = torch.arange(first, device=dev)
+        # kept tokens so far: their indices and (contiguous) features, appended frame by frame
+        mem_idx = torch.empty(n, dtype=torch.long, device=dev)
+        mem_x = torch.empty_like(x)
+        mem_idx[:first] = torch.arange(first, device=dev)
+        mem_x[:first] = x[:first]
+        k = first
         cfg = self.config
         for t in range(1, layout.num_frames):
             s = int(layout.offsets[t])
-            idx = torch.arange(s, s + int(layout.counts[t]), device=dev)
-            v, j = (x[idx] @ x[memory].T).max(1)
-            parent[idx] = memory[j]
-            novelty[idx] = 1.0 - v
+            e = s + int(layout.counts[t])
+            v, j = (x[s:e] @ mem_x[:k].T).max(1)
+            parent[s:e] = mem_idx[j]
+            novelty[s:e] = 1.0 - v
             novel = v < cfg.threshold
             if float(novel.float().mean()) >= cfg.refresh_fraction:
                 novel = torch.ones_like(novel)
-            kept[idx[novel]] = True
-            memory = torch.cat([memory, idx[novel]])
+            new = torch.nonzero(novel).squeeze(1) + s
+            kept[new] = True
+            mem_idx[k : k + new.numel()] = new
+            mem_x[k : k + new.numel()] = x[new]
+            k += new.numel()
         return pooled, kept, parent, novelty, layout.frame_of
 
     def _compress(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import Compressor, in_range, positive
+from videopipe.compressors._base import BaseCompressor, in_range, positive
 from videopipe.compressors._ops import frame_layout, pool_tokens
 from videopipe.compressors.pool import pool_to_budget
 from videopipe.types import VisualTokens
@@ -51,7 +51,7 @@ def slow_frames(num_frames: int, num_slow: int, device: torch.device) -> torch.T
     return torch.floor((i + 0.5) * num_frames / num_slow).long()
 
 
-class SlowFast(Compressor):
+class SlowFast(BaseCompressor):
     name = "slowfast"
     config_cls = SlowFastConfig
 

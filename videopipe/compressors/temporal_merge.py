@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import Compressor, in_range
+from videopipe.compressors._base import BaseCompressor, in_range
 from videopipe.compressors._ops import FrameLayout, frame_layout, merge_by_parent, padded, unit_features
 from videopipe.compressors.pool import pool_to_budget
 from videopipe.types import VisualTokens
@@ -50,26 +50,27 @@ def previous_frame_matches(
     """For each token, cosine similarity to its best match in the previous frame and that
     match's token index (-inf / -1 for first-frame tokens). Batched over frames in chunks."""
     n, f, m = len(tokens), layout.num_frames, layout.max_count
-    x, mask = padded(unit_features(tokens), layout)
+    x = unit_features(tokens)
     best = torch.full((n,), -float("inf"), dtype=x.dtype, device=x.device)
     match = torch.full((n,), -1, dtype=torch.long, device=x.device)
     if f < 2:
         return best, match
-    chunk = max(1, max_elems // max(1, m * m))
+    chunk = max(1, max_elems // max(1, m * max(m, x.shape[1])))  # bounds [c,M,M] and [c,M,D]
     for s in range(1, f, chunk):
         e = min(f, s + chunk)
-        sim = torch.bmm(x[s:e], x[s - 1 : e - 1].transpose(1, 2))  # [c, M, M]
-        sim = sim.masked_fill(~mask[s - 1 : e - 1].unsqueeze(1), -float("inf"))
+        xs, mask = padded(x, layout, s - 1, e)  # frames s-1..e-1
+        sim = torch.bmm(xs[1:], xs[:-1].transpose(1, 2))  # [c, M, M]: frame t vs t-1
+        sim = sim.masked_fill(~mask[:-1].unsqueeze(1), -float("inf"))
         v, j = sim.max(-1)  # [c, M]
-        frames = torch.arange(s, e, device=x.device).unsqueeze(1).expand_as(j)
-        valid = mask[s:e]
-        tok = layout.offsets[frames[valid]] + torch.nonzero(valid)[:, 1]
+        valid = mask[1:]
+        rel, slot = torch.nonzero(valid, as_tuple=True)
+        tok = layout.offsets[rel + s] + slot
         best[tok] = v[valid]
-        match[tok] = layout.offsets[frames[valid] - 1] + j[valid]
+        match[tok] = layout.offsets[rel + s - 1] + j[valid]
     return best, match
 
 
-class TemporalMerge(Compressor):
+class TemporalMerge(BaseCompressor):
     name = "temporal_merge"
     config_cls = TemporalMergeConfig
 

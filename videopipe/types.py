@@ -51,6 +51,7 @@ class VideoInfo:
     start_time_s: float = 0.0
     num_frames_exact: bool = True
     has_audio: bool = False
+    frames_lost: int = 0  # frames the container announces that do not decode (truncated file)
 
     def __post_init__(self) -> None:
         if self.rotation not in (0, 90, 180, 270):

@@ -26,19 +26,57 @@ SPECS: dict[str, VideoSpec] = {
 
 REAL_CLIPS = ("vtest.avi", "bikes.mp4", "bigbuckbunny.mp4")
 
+# (video, backend) pairs a backend refuses on purpose (UnsupportedVideoError), because it is
+# known/verified to return wrong frames there (see docs/decoding.md)
+REFUSED = {
+    ("mpeg4_avi", "torchcodec"),
+    ("mpeg4_avi", "decord"),
+    ("msmpeg4_avi", "decord"),
+    ("vp9_webm", "decord"),
+    ("vtest.avi", "decord"),
+    ("rot90", "decord"),
+}
+
+
+def open_checked(name: str, path, backend: str):
+    """open_video(path, backend=...), or None after checking that a documented refusal raises
+    UnsupportedVideoError."""
+    import pytest
+
+    from videopipe.decode import open_video
+    from videopipe.errors import UnsupportedVideoError
+
+    if (name, backend) in REFUSED:
+        with pytest.raises(UnsupportedVideoError, match=backend):
+            open_video(path, backend=backend)
+        return None
+    return open_video(path, backend=backend)
+
 
 def gen_video(name: str) -> Path:
     """Path of the generated test video ``name`` (cached)."""
     return make_video(SPECS[name])
 
 
-@lru_cache(maxsize=4)
-def reference_frames(path: str) -> np.ndarray:
-    """Every frame of ``path`` from a plain sequential PyAV decode, RGB, not rotated."""
+def reference_frames(path: str, indices) -> dict[int, np.ndarray]:
+    return _reference_frames(str(path), tuple(sorted(int(i) for i in indices)))
+
+
+@lru_cache(maxsize=8)
+def _reference_frames(path: str, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Frames ``indices`` (and nothing else is kept) of a plain sequential PyAV decode of
+    ``path``: RGB, not rotated, full size."""
     import av
 
-    with av.open(path) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    want = set(int(i) for i in indices)
+    out: dict[int, np.ndarray] = {}
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in want:
+                out[i] = f.to_ndarray(format="rgb24")
+                if len(out) == len(want):
+                    break
+    return out
 
 
 @lru_cache(maxsize=16)

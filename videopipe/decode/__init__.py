@@ -12,6 +12,16 @@ _REG.register(
     "videopipe.decode.pyav_backend:PyAVReader",
     summary="PyAV/libavcodec on the CPU; exact seek + decode forward; keyframe fast path",
 )
+_REG.register(
+    "torchcodec",
+    "videopipe.decode.torchcodec_backend:TorchCodecReader",
+    summary="torchcodec on the CPU or CUDA (NVDEC); our frame table as custom_frame_mappings",
+)
+_REG.register(
+    "decord",
+    "videopipe.decode.decord_backend:DecordReader",
+    summary="decord (CPU; GPU if built with CUDA); only where verified frame-exact",
+)
 
 from videopipe.decode.select import open_video  # noqa: E402
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from videopipe.errors import DecodeError
 
-__all__ = ["FrameIndex", "TruncatedVideoWarning", "build_index", "open_container"]
+__all__ = ["FrameIndex", "TruncatedVideoWarning", "build_index", "load_index", "open_container"]
 
 _PREFIX_PACKETS = 600  # at most this many packets are demuxed to verify the container index
 
@@ -41,8 +41,10 @@ class TruncatedVideoWarning(UserWarning):
 @dataclass(frozen=True)
 class FrameIndex:
     """pts: int64 [N] presentation timestamps (stream time-base ticks), sorted, unique.
-    key_pts: int64 [K] sorted pts of keyframes; key_seek: int64 [K] the timestamp to seek to
-    for each keyframe (min of its pts and dts, so a backward seek never lands after it)."""
+    key_pts: int64 [K] sorted pts of keyframes; key_seek: int64 [K] the timestamp to pass to a
+    backward seek to land on each keyframe (its pts: libavformat's MP4/MKV/AVI demuxers
+    compare seek targets with presentation-shifted index times). Readers check where a seek
+    landed and step one keyframe back when it landed too late."""
 
     pts: np.ndarray
     time_base: Fraction
@@ -123,7 +125,7 @@ def _demux_table(container: Any, stream: Any) -> tuple[list[int], list[int], lis
             last_dur = int(pkt.duration or 0)
             if pkt.is_keyframe:
                 kpts.append(int(t))
-                kseek.append(int(min(t, pkt.dts if pkt.dts is not None else t)))
+                kseek.append(int(t))
     except (av.FFmpegError, OSError):
         errored = True
     return pts, kpts, kseek, errored, last_dur
@@ -180,6 +182,28 @@ def _verify_prefix(container: Any, stream: Any, dts: np.ndarray, shift: int) -> 
     return bool(np.isin(np.asarray(seen, np.int64), dts + shift).all())
 
 
+def _keyframe_pts_by_seek(container: Any, stream: Any, kdts: np.ndarray, shift: int) -> np.ndarray | None:
+    """pts of the keyframe packets whose dts are ``kdts``: seek to each, read one packet."""
+    import av
+
+    out = np.empty_like(kdts)
+    try:
+        for j, d in enumerate(kdts.tolist()):
+            container.seek(int(d + shift), stream=stream, backward=True, any_frame=False)
+            for pkt in container.demux(stream):
+                if pkt.size == 0:
+                    continue
+                if pkt.dts != d or pkt.pts is None or not pkt.is_keyframe:
+                    return None
+                out[j] = pkt.pts
+                break
+            else:
+                return None
+    except (av.FFmpegError, OSError):
+        return None
+    return out
+
+
 def _first_packet_shift(container: Any, stream: Any, first_dts: int) -> int | None:
     import av
 
@@ -230,8 +254,16 @@ def _from_container_index(
     if not _verify_prefix(container, stream, dts, shift):
         return None
     pts = dts + shift
-    kpts = pts[key]
-    kseek = dts[key]
+    if shift == 0:
+        kpts = pts[key]
+    else:
+        # with reordering a keyframe's pts is not always its dts + the delay (open GOPs put
+        # leading pictures before it): read each keyframe packet's own pts (one seek each)
+        kpts = _keyframe_pts_by_seek(container, stream, dts[key], shift)
+        if kpts is None or not bool(np.isin(kpts, pts).all()):
+            return None
+        kpts = np.sort(kpts)
+    kseek = kpts.copy()
     if kpts.shape[0] == 0 or kpts[0] != pts[0]:
         return None
     dur = _median_duration(pts, 1)
@@ -311,3 +343,13 @@ def _trim_undecodable_tail(
         lost,
         index.source,
     )
+
+
+def load_index(path: str, video_ordinal: int) -> FrameIndex:
+    """Build the frame table with a PyAV container opened (and closed) just for that."""
+    with open_container(path) as container:
+        try:
+            stream = container.streams.video[video_ordinal]
+        except IndexError:
+            raise DecodeError(f"{path}: PyAV finds no video stream #{video_ordinal}") from None
+        return build_index(container, stream, path)

@@ -41,6 +41,7 @@ class ProbeResult:
     nb_frames: int  # the header's frame count (0 when absent); not trusted for num_frames
     has_audio: bool
     format_name: str
+    has_b_frames: bool = False  # the stream reorders frames (B-frames)
 
 
 def ffprobe_bin() -> str:
@@ -148,4 +149,5 @@ def probe(path: str | Path) -> ProbeResult:
         nb_frames=nb,
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         format_name=str(fmt.get("format_name", "")),
+        has_b_frames=int(v.get("has_b_frames", 0) or 0) > 0,
     )

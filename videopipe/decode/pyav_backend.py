@@ -45,6 +45,8 @@ class PyAVReader(BaseReader):
             raise DeviceError(f"the pyav backend decodes on the CPU only, not {device!r}; use device='cpu'")
         probe = probe or probe_video(path)
         self._threads = threads
+        self.frames_decoded = 0  # frames the decoder produced so far (decoded, not all converted)
+        self.seeks = 0
         self._container = open_container(probe.path)
         try:
             self._stream = self._open_stream(probe)
@@ -89,6 +91,7 @@ class PyAVReader(BaseReader):
         import av
 
         ts = int(self._index.key_seek[k])
+        self.seeks += 1
         try:
             self._container.seek(ts, stream=self._stream, backward=True, any_frame=False)
         except av.FFmpegError as e:
@@ -132,6 +135,7 @@ class PyAVReader(BaseReader):
                     raise DecodeError(f"{self._probe.path}: decoding failed near frame {i} ({e})") from None
                 if f is None:
                     raise _IndexMismatch()
+                self.frames_decoded += 1
                 t = f.pts if f.pts is not None else f.dts
                 if t is None:
                     continue

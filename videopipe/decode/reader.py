@@ -86,6 +86,7 @@ class BaseReader:
             start_time_s=index.start_time_s,
             num_frames_exact=True,
             has_audio=probe.has_audio,
+            frames_lost=index.frames_lost,
         )
 
     # -- public API -----------------------------------------------------------------------

@@ -82,8 +82,13 @@ def choose_backend(device: str) -> str:
 
 def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto") -> VideoReader:
     """Open ``path`` for frame-exact random access (see :mod:`videopipe.decode.reader`)."""
-    if backend != "auto" and backend not in DECODERS:
-        DECODERS.get(backend)  # raises UnknownPluginError listing the valid names
+    if backend != "auto":
+        factory = DECODERS.get(backend)  # raises UnknownPluginError listing the valid names
+        if isinstance(device, str) and device.startswith("cuda") and not hasattr(factory, "gpu_available"):
+            raise DeviceError(
+                f"the {backend} backend decodes on the CPU only, not device={device!r}; use device='cpu', "
+                "or backend='torchcodec' for GPU decoding"
+            )
     dev = resolve_device(device)
     info = probe_video(path)
     name = choose_backend(dev) if backend == "auto" else backend

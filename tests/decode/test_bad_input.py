@@ -1,0 +1,184 @@
+"""Bad input: each case raises a specific videopipe error naming the file, the problem and a fix."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.decode.helpers import gen_video
+from videopipe.decode import open_video
+from videopipe.decode.index import TruncatedVideoWarning
+from videopipe.errors import (
+    ConfigError,
+    DecodeError,
+    DeviceError,
+    OutOfRangeError,
+    UnknownPluginError,
+    UnsupportedVideoError,
+    VideoNotFoundError,
+)
+from videopipe.testing.videos import read_frame_number
+
+BACKENDS = ["pyav", "torchcodec", "decord"]
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad-videos")
+    files = {
+        "empty": d / "empty.mp4",
+        "random": d / "random.mp4",
+        "text": d / "notes.avi",
+        "audio": d / "audio.m4a",
+        "truncated": d / "truncated.mp4",
+        "no_frames": d / "no_frames.mp4",
+        "dir": d / "folder.mp4",
+    }
+    files["empty"].write_bytes(b"")
+    files["random"].write_bytes(np.random.default_rng(0).integers(0, 256, 40_000, dtype=np.uint8).tobytes())
+    files["text"].write_text("this is a text file, not a video\n" * 20)
+    files["dir"].mkdir()
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+            str(files["audio"]),
+        ],
+        check=True,
+    )
+    full = gen_video("h264_bframes").read_bytes()  # 150 frames, moov at the front (faststart)
+    files["truncated"].write_bytes(full[: int(len(full) * 0.6)])
+    mdat = full.find(b"mdat")
+    files["no_frames"].write_bytes(full[: mdat + 100])  # the index, but no frame data
+    return files
+
+
+def _names_file(err: pytest.ExceptionInfo, path: Path) -> None:
+    assert str(path) in str(err.value)
+
+
+def test_missing_path(tmp_path):
+    p = tmp_path / "nope.mp4"
+    with pytest.raises(VideoNotFoundError, match="no such file") as e:
+        open_video(p)
+    _names_file(e, p)
+
+
+@pytest.mark.parametrize(
+    "case,error,words",
+    [
+        ("dir", VideoNotFoundError, "is a directory"),
+        ("empty", DecodeError, "empty"),
+        ("random", DecodeError, "not a readable video"),
+        ("text", DecodeError, "not a readable video"),
+        ("audio", UnsupportedVideoError, "no video stream"),
+        ("no_frames", DecodeError, "0 decodable frames"),
+    ],
+)
+@pytest.mark.parametrize("backend", ["auto", *BACKENDS])
+def test_bad_files_raise_specific_errors(bad, case, error, words, backend):
+    with pytest.raises(error, match=words) as e:
+        open_video(bad[case], backend=backend)
+    _names_file(e, bad[case])
+    assert type(e.value) is error or issubclass(type(e.value), error)
+
+
+@pytest.mark.parametrize("backend", ["pyav", "torchcodec"])
+def test_truncated_file_yields_every_decodable_frame_and_says_how_many_were_lost(bad, backend):
+    with pytest.warns(TruncatedVideoWarning, match=r"\d+ lost") as w:
+        r = open_video(bad["truncated"], backend=backend)
+    assert str(bad["truncated"]) in str(w[0].message)
+    with r:
+        n = r.info.num_frames
+        assert 0 < n < 150
+        assert r.info.frames_lost == 150 - n == r.frames_lost
+        # the frames that are there are the right ones, up to the last one
+        got = [read_frame_number(a) for a in r.frames_at([0, n // 2, n - 1]).data.numpy()]
+        assert got == [0, n // 2, n - 1]
+        assert sum(len(f) for f in r.iter_frames(size=32)) == n
+    # ... and that is exactly what a sequential decode gets before it fails
+    import av
+
+    seq = 0
+    with av.open(str(bad["truncated"])) as c:
+        try:
+            for _ in c.decode(video=0):
+                seq += 1
+        except av.FFmpegError:
+            pass
+    assert n == seq
+
+
+def test_decord_refuses_truncated_file_instead_of_hanging(bad):
+    # decord would loop forever on indices past the real end (dmlc/decord#373)
+    with pytest.warns(TruncatedVideoWarning), pytest.raises(DecodeError, match="decord"):
+        open_video(bad["truncated"], backend="decord")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_indices_and_times_out_of_range(backend):
+    path = gen_video("h264")
+    with open_video(path, backend=backend) as r:
+        for bad_idx in ([150], [-1], [0, 1000]):
+            with pytest.raises(OutOfRangeError, match=r"0\.\.149") as e:
+                r.frames_at(bad_idx)
+            _names_file(e, path)
+        for bad_t in ([6.0], [-0.1], [float("nan")], [1e9]):
+            with pytest.raises(OutOfRangeError, match="0 <= t < 6") as e:
+                r.frames_at_times(bad_t)
+        with pytest.raises(ConfigError, match="integers"):
+            r.frames_at([1.5])
+        with pytest.raises(ConfigError, match="size"):
+            r.frames_at([1], size=0)
+        with pytest.raises(ConfigError, match="every"):
+            next(r.iter_frames(every=0))
+
+
+def test_unknown_backend_lists_valid_names():
+    with pytest.raises(UnknownPluginError, match="decord, pyav, torchcodec"):
+        open_video(gen_video("h264"), backend="ffmpegx")
+
+
+def test_unknown_device():
+    with pytest.raises(ConfigError, match="device 'tpu'"):
+        open_video(gen_video("h264"), device="tpu")
+
+
+def test_cuda_without_gpu_says_why():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    for backend in ("auto", "torchcodec", "decord"):
+        with pytest.raises(DeviceError, match="cuda") as e:
+            open_video(gen_video("h264"), backend=backend, device="cuda")
+        assert "device='cpu'" in str(e.value)
+    with pytest.raises(DeviceError, match="CPU only"):
+        open_video(gen_video("h264"), backend="pyav", device="cuda")
+
+
+def test_closed_reader_refuses_work():
+    r = open_video(gen_video("h264"), backend="pyav")
+    r.close()
+    with pytest.raises(ConfigError, match="closed"):
+        r.frames_at([0])
+
+
+def test_missing_ffprobe_is_a_clear_error(monkeypatch):
+    import videopipe.decode.probe as probe_mod
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(probe_mod.MissingDependencyError, match="apt-get install ffmpeg"):
+        probe_mod.probe(gen_video("h264"))

@@ -1,0 +1,150 @@
+"""The reader API beyond exactness: info, keyframes, iter_frames, sizes, rotation, the frame
+table sources, auto selection, the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.decode.helpers import SPECS, gen_video, open_checked
+from videopipe.decode import open_video
+from videopipe.decode.index import build_index, open_container
+from videopipe.decode.reader import ITER_CHUNK_FRAMES, output_size
+from videopipe.protocols import VideoReader
+from videopipe.registry import DECODERS
+from videopipe.testing.videos import read_frame_number
+
+BACKENDS = ["pyav", "torchcodec", "decord"]
+
+
+def test_every_backend_is_registered_and_implements_the_protocol():
+    assert {"pyav", "torchcodec", "decord"} <= set(DECODERS.names())
+    for name in BACKENDS:
+        with DECODERS.create(name, path=gen_video("h264")) as r:
+            assert isinstance(r, VideoReader)
+            assert r.info.backend == name
+
+
+def test_auto_on_cpu_records_the_backend_that_ran():
+    with open_video(gen_video("h264"), backend="auto", device="cpu") as r:
+        assert r.info.backend in BACKENDS
+        from videopipe.decode.select import choose_backend
+
+        assert r.info.backend == choose_backend("cpu")
+
+
+def test_info_of_audio_first_file_describes_the_video_stream():
+    with open_video(gen_video("audio_first")) as r:
+        i = r.info
+    assert (i.width, i.height, i.num_frames, i.codec) == (160, 96, 150, "h264")
+    assert i.has_audio
+    assert i.fps == pytest.approx(25.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rotation_is_applied_and_sizes_are_upright(backend):
+    r = open_checked("rot90", gen_video("rot90"), backend)
+    if r is None:
+        return
+    with r:
+        assert r.info.rotation == 90
+        assert (r.info.width, r.info.height) == (96, 160)
+        fr = r.frames_at([5], size=48)
+        assert fr.data.shape == (1, 80, 48, 3)  # shorter side (width) = 48
+        # upright = the coded frame turned 90 degrees counter-clockwise (as ffmpeg displays it)
+        assert read_frame_number(np.rot90(fr.data[0].numpy(), -1)) == 5
+        assert r.frames_at([5], size=(64, 32)).data.shape == (1, 64, 32, 3)
+
+
+def test_output_size():
+    assert output_size(720, 1280, 448) == (448, 796)
+    assert output_size(1280, 720, 448) == (796, 448)
+    assert output_size(720, 1280, (100, 50)) == (100, 50)
+    assert output_size(720, 1280, None) == (720, 1280)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_frames_at_keeps_order_and_repeats(backend):
+    with open_video(gen_video("h264_bframes"), backend=backend) as r:
+        fr = r.frames_at([120, 3, 120, 60], size=32)
+        assert fr.indices.tolist() == [120, 3, 120, 60]
+        assert [read_frame_number(a) for a in fr.data.numpy()] == [120, 3, 120, 60]
+        assert len(r.frames_at([])) == 0
+
+
+@pytest.mark.parametrize("backend", ["pyav", "torchcodec"])
+def test_iter_frames_streams_every_nth_frame_in_chunks(backend):
+    with open_video(gen_video("vfr_h264"), backend=backend) as r:
+        chunks = list(r.iter_frames(every=7, size=24))
+        pts_all = r.pts_s
+    assert all(len(c) <= ITER_CHUNK_FRAMES for c in chunks)
+    idx = np.concatenate([c.indices.numpy() for c in chunks])
+    assert idx.tolist() == list(range(0, 150, 7))
+    nums = [read_frame_number(a) for c in chunks for a in c.data.numpy()]
+    assert nums == idx.tolist()
+    np.testing.assert_allclose(np.concatenate([c.pts_s.numpy() for c in chunks]), pts_all[idx])
+
+
+def test_keyframe_times_come_from_the_index_and_match_decoded_keyframes():
+    import av
+
+    path = gen_video("h264_bframes")  # GOP 50 at 25 fps: keyframes at 0, 2, 4 s
+    with open_video(path, backend="pyav") as r:
+        kt = r.keyframe_times()
+        src = r._index.source
+    assert src == "container-index"
+    assert kt == pytest.approx([0.0, 2.0, 4.0])
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        decoded = [float(f.pts * s.time_base) for f in c.decode(s) if f.key_frame]
+    assert kt == pytest.approx(decoded)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_container_index_and_demux_agree(name):
+    """The cheap table (container index) equals the table from demuxing every packet."""
+    path = str(gen_video(name))
+    with open_container(path) as c:
+        fast = build_index(c, c.streams.video[0], path)
+        slow = build_index(c, c.streams.video[0], path, prefer_container_index=False)
+    np.testing.assert_array_equal(fast.pts, slow.pts)
+    np.testing.assert_array_equal(fast.key_pts, slow.key_pts)
+    assert slow.source == "demux"
+
+
+def test_resize_happens_in_the_decoder_not_after():
+    """PyAV converts + scales in one swscale call: the full-size RGB frame never exists."""
+    import av
+
+    calls = []
+    orig = av.VideoFrame.to_ndarray
+
+    def spy(self, *a, **k):
+        calls.append((self.width, self.height))
+        return orig(self, *a, **k)
+
+    av.VideoFrame.to_ndarray = spy
+    try:
+        with open_video(gen_video("h264"), backend="pyav") as r:
+            r.frames_at([10, 100], size=24)
+    finally:
+        av.VideoFrame.to_ndarray = orig
+    assert calls and all(wh == (40, 24) for wh in calls)
+
+
+@pytest.mark.parametrize("name", ["h264_bframes", "hevc", "vfr_h264", "vp9_webm", "mpeg4_avi"])
+def test_pyav_decodes_only_from_the_preceding_keyframe(name):
+    """Each target costs at most the frames from its own keyframe; targets in one GOP share
+    one pass (no seek lands a keyframe early)."""
+    with open_video(gen_video(name), backend="pyav") as r:
+        keys = np.asarray(r.keyframe_times())
+        pts = r.pts_s
+        targets = [0, 30, 49, 50, 53, 99, 149]
+        r.frames_at(targets, size=16)
+        # frames from each target's keyframe to the target, counting shared GOPs once
+        needed = set()
+        for i in targets:
+            k = np.searchsorted(pts, keys[np.searchsorted(keys, pts[i], side="right") - 1])
+            needed.update(range(int(k), i + 1))
+        reorder_slack = 4 * r.seeks  # frames a decoder may emit past the target before we stop
+        assert len(needed) <= r.frames_decoded <= len(needed) + reorder_slack

@@ -1,0 +1,166 @@
+"""The ``decord`` backend: decord's ``VideoReader`` (CPU, or NVDEC when decord was built with CUDA).
+
+decord has known random-access bugs (dmlc/decord#91 wrong frames after seeking in VP8/WebM,
+#195 nondeterministic ``get_batch`` on AVI, #365 wrong frames with many B-frames, #373 an
+endless loop when asked for frames past the real end, #54 messy timestamps). They are kept
+from leaking out as follows:
+
+1. decord is only used for containers/codecs where our tests verify it exact against a
+   sequential decode (:data:`VERIFIED`): H.264/HEVC in MP4/MOV/MKV. Anything else raises
+   :class:`UnsupportedVideoError` naming a backend that can read the file.
+2. On open, decord's own frame table (``get_frame_timestamp``) must equal ours (pts of every
+   frame from the container, see :mod:`videopipe.decode.index`) frame for frame; if not (e.g.
+   B-frames in AVI, where decord's indices are shifted), the file is refused the same way.
+3. Videos with rotation metadata are refused (decord's resize of rotated frames fails).
+4. Indices passed to decord always come from our table, which only holds frames that decode,
+   so decord is never asked for a frame past the real end (#373).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videopipe.decode.index import load_index
+from videopipe.decode.probe import ProbeResult
+from videopipe.decode.probe import probe as probe_video
+from videopipe.decode.reader import BaseReader
+from videopipe.errors import DecodeError, DeviceError, MissingDependencyError, UnsupportedVideoError
+
+__all__ = ["DecordReader", "VERIFIED"]
+
+# (container format name fragment, codec) pairs decord is verified frame-exact on
+VERIFIED = {
+    ("mp4", "h264"),
+    ("mp4", "hevc"),
+    ("matroska", "h264"),
+    ("matroska", "hevc"),
+}
+
+_MAX_READERS = 2  # decord readers kept open (one per output size)
+
+
+def _import_decord() -> Any:
+    try:
+        import decord
+    except ImportError as e:
+        raise MissingDependencyError(
+            "the decord backend needs the decord package (pip install decord); or use backend='pyav'"
+        ) from e
+    return decord
+
+
+def _decord_has_cuda() -> bool:
+    decord = _import_decord()
+    try:
+        decord.VideoReader.__init__  # noqa: B018 - import check
+        ctx = decord.gpu(0)
+        return bool(ctx.exist)
+    except Exception:
+        return False
+
+
+class DecordReader(BaseReader):
+    backend_name = "decord"
+
+    @staticmethod
+    def gpu_available() -> bool:
+        """True when decord was built with CUDA and sees a GPU."""
+        return _decord_has_cuda()
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        threads: int = 0,
+        probe: ProbeResult | None = None,
+    ) -> None:
+        decord = _import_decord()
+        probe = probe or probe_video(path)
+        fmt_ok = any(f in probe.format_name for f, c in VERIFIED if c == probe.codec)
+        if not fmt_ok:
+            raise UnsupportedVideoError(
+                f"{probe.path}: decord is not verified frame-exact on {probe.codec} in "
+                f"{probe.format_name} (known decord seek bugs); use backend='pyav' or 'torchcodec'"
+            )
+        if probe.rotation:
+            # decord rotates, but then copies a resized frame into a buffer of the unrotated
+            # shape ("DECORDArrayCopyFromTo: The size must exactly match")
+            raise UnsupportedVideoError(
+                f"{probe.path}: decord cannot resize videos with rotation metadata ({probe.rotation} deg); "
+                "use backend='pyav' or 'torchcodec'"
+            )
+        if device.startswith("cuda"):
+            if not _decord_has_cuda():
+                raise DeviceError(
+                    f"device={device!r}: this decord build has no CUDA support (pip wheels are CPU-only); "
+                    "build decord with -DUSE_CUDA=ON, or use backend='torchcodec' for GPU decoding"
+                )
+            ordinal = int(device.split(":")[1]) if ":" in device else 0
+            self._ctx = decord.gpu(ordinal)
+        else:
+            self._ctx = decord.cpu(0)
+        self._threads = threads
+        self._readers: dict[tuple[int, int], Any] = {}
+        index = load_index(probe.path, probe.video_ordinal)
+        super().__init__(probe, index, device=device)
+        self._check_table()
+
+    def _reader(self, hw: tuple[int, int]) -> Any:
+        key = hw if hw != (self.info.height, self.info.width) else (-1, -1)
+        vr = self._readers.get(key)
+        if vr is None:
+            decord = _import_decord()
+            while len(self._readers) >= _MAX_READERS:
+                self._readers.pop(next(iter(self._readers)))
+            # decord applies the rotation itself and then scales to width x height
+            kw = {} if key == (-1, -1) else {"width": hw[1], "height": hw[0]}
+            try:
+                vr = decord.VideoReader(self._probe.path, ctx=self._ctx, num_threads=self._threads, **kw)
+            except Exception as e:  # decord raises its own DECORDError
+                raise DecodeError(
+                    f"{self._probe.path}: decord cannot open the file ({e}); use backend='pyav'"
+                ) from None
+            self._readers[key] = vr
+        return vr
+
+    def _check_table(self) -> None:
+        vr = self._reader((self.info.height, self.info.width))
+        n = len(vr)
+        ours = self._pts_s
+        ok = n == ours.shape[0]
+        if ok:
+            ts = np.asarray(vr.get_frame_timestamp(np.arange(n)))[:, 0].astype(np.float64)
+            ts = ts - ts[0]
+            half_tick = 0.5 * float(self._index.time_base)
+            ok = bool(np.abs(ts - ours).max() <= max(half_tick, 1e-6) + 1e-9)
+        if not ok:
+            self.close()
+            raise UnsupportedVideoError(
+                f"{self._probe.path}: decord's frame table disagrees with the container's presentation "
+                "timestamps, so decord would return wrong frames here; use backend='pyav' or 'torchcodec'"
+            )
+
+    def _decode_sorted(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        vr = self._reader(hw)
+        try:
+            batch = vr.get_batch(indices.tolist())
+        except Exception as e:
+            raise DecodeError(
+                f"{self._probe.path}: decord failed to decode frames ({e}); use backend='pyav'"
+            ) from None
+        arr = batch.asnumpy()
+        if arr.shape[1:3] != hw:
+            raise DecodeError(
+                f"{self._probe.path}: decord returned {arr.shape[1:3]} frames, not {hw}; use backend='pyav'"
+            )
+        return np.ascontiguousarray(arr)
+
+    def close(self) -> None:
+        readers = getattr(self, "_readers", None)
+        if readers:
+            readers.clear()
+        super().close()

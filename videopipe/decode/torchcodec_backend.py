@@ -1,0 +1,159 @@
+"""The ``torchcodec`` backend: torchcodec's ``VideoDecoder`` on the CPU, or on a CUDA GPU
+(NVDEC) when torch has CUDA.
+
+Exactness: torchcodec's ``seek_mode="exact"`` scans the whole file when it opens (demuxing
+every packet) to build its frame table, ``"approximate"`` trusts the header and may return a
+neighbouring frame. We pass our own frame table (see :mod:`videopipe.decode.index`, read from
+the container index) as ``custom_frame_mappings``: exact seeking without the scan. Every
+returned frame's pts is checked against the table.
+
+Resizing happens inside the decoder (``torchcodec.transforms.Resize``, on the GPU for CUDA
+decoding), so a full-size RGB frame is never stored. torchcodec applies the rotation itself.
+Frames are returned in CPU memory whatever the decode device.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videopipe.decode.index import FrameIndex, load_index
+from videopipe.decode.probe import ProbeResult
+from videopipe.decode.probe import probe as probe_video
+from videopipe.decode.reader import BaseReader
+from videopipe.errors import DecodeError, DeviceError, MissingDependencyError, UnsupportedVideoError
+
+__all__ = ["TorchCodecReader", "frame_mappings_json"]
+
+_MAX_DECODERS = 2  # decoders kept open (one per output size)
+
+
+def _import_torchcodec() -> Any:
+    try:
+        from torchcodec import decoders
+    except (ImportError, OSError, RuntimeError) as e:
+        raise MissingDependencyError(
+            f"the torchcodec backend needs a working torchcodec install ({e}); pip install torchcodec "
+            "matching your torch version, or use backend='pyav'"
+        ) from e
+    return decoders
+
+
+def frame_mappings_json(index: FrameIndex) -> str:
+    """Our frame table in torchcodec's ``custom_frame_mappings`` format."""
+    pts = index.pts
+    dur = np.empty_like(pts)
+    dur[:-1] = np.diff(pts)
+    dur[-1] = index.last_duration
+    keys = np.isin(pts, index.key_pts)
+    frames = [
+        {"pts": int(p), "duration": int(d), "key_frame": int(k)}
+        for p, d, k in zip(pts.tolist(), dur.tolist(), keys.tolist())
+    ]
+    return json.dumps({"frames": frames})
+
+
+class TorchCodecReader(BaseReader):
+    backend_name = "torchcodec"
+
+    @staticmethod
+    def gpu_available() -> bool:
+        try:
+            import torch
+
+            _import_torchcodec()
+            return bool(torch.cuda.is_available())
+        except Exception:
+            return False
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        threads: int = 0,
+        probe: ProbeResult | None = None,
+    ) -> None:
+        self._decoders_mod = _import_torchcodec()
+        probe = probe or probe_video(path)
+        if probe.format_name == "avi" and probe.has_b_frames:
+            # verified wrong: torchcodec returns the neighbouring frame for B-frames in AVI
+            # (packed bitstream), in every seek mode
+            raise UnsupportedVideoError(
+                f"{probe.path}: torchcodec returns wrong frames for {probe.codec} with B-frames in AVI; "
+                "use backend='pyav'"
+            )
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise DeviceError(
+                    f"device={device!r}: torch finds no CUDA GPU, so torchcodec cannot decode on it; "
+                    "use device='cpu'"
+                )
+        self._threads = threads
+        self._decoders: dict[tuple[int, int], Any] = {}
+        index = load_index(probe.path, probe.video_ordinal)
+        super().__init__(probe, index, device="cpu" if device == "auto" else device)
+        self._mappings = frame_mappings_json(index)
+        self._abs_pts_s = index.pts.astype(np.float64) * float(index.time_base)
+
+    def _decoder(self, hw: tuple[int, int]) -> Any:
+        full = hw == (self.info.height, self.info.width)
+        key = (-1, -1) if full else hw
+        dec = self._decoders.get(key)
+        if dec is None:
+            while len(self._decoders) >= _MAX_DECODERS:
+                self._decoders.pop(next(iter(self._decoders)))
+            transforms = None
+            if not full:
+                from torchcodec.transforms import Resize
+
+                transforms = [Resize(hw)]
+            try:
+                dec = self._decoders_mod.VideoDecoder(
+                    self._probe.path,
+                    stream_index=self._probe.stream_index,
+                    dimension_order="NHWC",
+                    num_ffmpeg_threads=self._threads,
+                    device=self._device,
+                    transforms=transforms,
+                    custom_frame_mappings=self._mappings,
+                )
+            except (RuntimeError, ValueError) as e:
+                raise DecodeError(
+                    f"{self._probe.path}: torchcodec cannot open the file ({e}); use backend='pyav'"
+                ) from None
+            self._decoders[key] = dec
+        return dec
+
+    def _decode_sorted(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        dec = self._decoder(hw)
+        try:
+            batch = dec.get_frames_at(indices.tolist())
+        except (RuntimeError, IndexError) as e:
+            raise DecodeError(
+                f"{self._probe.path}: torchcodec failed to decode frames ({e}); use backend='pyav'"
+            ) from None
+        got = batch.pts_seconds.double().cpu().numpy()
+        want = self._abs_pts_s[indices]
+        if np.abs(got - want).max(initial=0.0) > 0.5 * float(self._index.time_base) + 1e-6:
+            raise DecodeError(
+                f"{self._probe.path}: torchcodec returned frames at {got[:3].tolist()} s for pts "
+                f"{want[:3].tolist()} s; use backend='pyav'"
+            )
+        data = batch.data
+        if tuple(data.shape[1:3]) != hw:
+            raise DecodeError(
+                f"{self._probe.path}: torchcodec returned {tuple(data.shape[1:3])} frames, not {hw}"
+            )
+        return data.cpu().numpy()
+
+    def close(self) -> None:
+        decs = getattr(self, "_decoders", None)
+        if decs:
+            decs.clear()
+        super().close()

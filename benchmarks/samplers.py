@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -96,14 +97,14 @@ def run_sampler(path: Path, name: str, options: dict, budget: Budget) -> dict:
     return row
 
 
-def qwen_way(path: Path, n: int, size_px: int) -> tuple[float, list[int]]:
+def qwen_way(path: Path, n: int, size_px: int) -> tuple[float, float]:
     """decord VideoReader + get_batch(linspace indices) + resize shorter side to size_px."""
     import decord
     import torch
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as F
 
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     vr = decord.VideoReader(str(path))
     total = len(vr)
     idx = torch.linspace(0, total - 1, n).round().long().tolist()
@@ -111,7 +112,8 @@ def qwen_way(path: Path, n: int, size_px: int) -> tuple[float, list[int]]:
     h, w = video.shape[-2:]
     s = size_px / min(h, w)
     F.resize(video, [round(h * s), round(w * s)], interpolation=InterpolationMode.BICUBIC, antialias=True)
-    return time.perf_counter() - t0, idx
+    assert len(idx) == n
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 QWEN_SCRIPT = """
@@ -130,71 +132,106 @@ assert out.shape[0] == int(sys.argv[2])
 """
 
 
-def qwen_way_process(path: Path, n: int, size_px: int) -> float:
-    """The qwen-vl-utils way in a fresh Python process (start-up + imports included, like the CLI)."""
-    t0 = time.perf_counter()
+def _child_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def qwen_way_process(path: Path, n: int, size_px: int) -> tuple[float, float]:
+    """The qwen-vl-utils way in a fresh Python process (start-up + imports included, like the
+    CLI). Returns (wall s, CPU s of the process)."""
+    c0, t0 = _child_cpu_s(), time.perf_counter()
     res = subprocess.run(
         [sys.executable, "-c", QWEN_SCRIPT, str(path), str(n), str(size_px)], capture_output=True, text=True
     )
     if res.returncode != 0:
         raise RuntimeError(f"qwen-way baseline failed: {res.stderr[-2000:]}")
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _child_cpu_s() - c0
 
 
-def ours_cli(path: Path, n: int, size_px: int) -> tuple[float, dict]:
+STARTUP = {
+    # what each side imports before it can do any work (fresh process)
+    "qwen": "import decord, torch, torchvision.transforms.functional",
+    "cli": "import videopipe.cli.app, videopipe.types, videopipe.decode.pyav_backend, PIL.Image",
+}
+
+
+def startup(side: str) -> tuple[float, float]:
+    """(wall s, CPU s) of a fresh Python process that only does ``side``'s imports."""
+    c0, t0 = _child_cpu_s(), time.perf_counter()
+    subprocess.run([sys.executable, "-c", STARTUP[side]], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - t0, _child_cpu_s() - c0
+
+
+def ours_cli(path: Path, n: int, size_px: int) -> tuple[float, float]:
     """`videopipe frames VIDEO -n N --size S --out DIR --json` (selects, decodes, writes JPEGs)."""
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, "-m", "videopipe", "frames", str(path), "-n", str(n), "--size", str(size_px)]
         cmd += ["--json", "--out", d]
-        t0 = time.perf_counter()
+        c0, t0 = _child_cpu_s(), time.perf_counter()
         res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, _child_cpu_s() - c0
         if res.returncode != 0:
             raise RuntimeError(f"videopipe frames failed: {res.stderr}")
-        out = json.loads(res.stdout.split("\nwrote")[0]) if res.stdout.strip().startswith("{") else {}
-        if len(list(Path(d).glob("frame_*.jpg"))) != n:
-            raise RuntimeError("videopipe frames did not write every frame")
-    return dt, out
+        if len(list(Path(d).glob("frame_*.jpg"))) != n or len(json.loads(res.stdout)["frames"]) != n:
+            raise RuntimeError("videopipe frames did not take and write every frame")
+    return dt, cpu
 
 
-def ours_inprocess(path: Path, n: int, size_px: int) -> tuple[float, dict]:
-    t0 = time.perf_counter()
+def ours_inprocess(path: Path, n: int, size_px: int) -> tuple[float, float, dict]:
+    c0, t0 = time.process_time(), time.perf_counter()
     with open_video(path) as r:
         sel = SAMPLERS.create("uniform")(r, Budget(num_frames=n, size_px=size_px))
         r.frames_at(sel.indices, size=size_px)
-    return time.perf_counter() - t0, dict(sel.meta)
+    return time.perf_counter() - t0, time.process_time() - c0, dict(sel.meta)
 
 
 def headline(path: Path, repeats: int, n: int = 64, size_px: int = 448) -> dict:
-    base, base_proc, cli, inproc = [], [], [], []
+    runs: dict[str, list[tuple[float, float]]] = {
+        "qwen_process": [],
+        "cli": [],
+        "qwen_inprocess": [],
+        "inprocess": [],
+        "qwen_startup": [],
+        "cli_startup": [],
+    }
     meta: dict = {}
-    for _ in range(repeats):
-        base_proc.append(qwen_way_process(path, n, size_px))
-        cli.append(ours_cli(path, n, size_px)[0])
-        base.append(qwen_way(path, n, size_px)[0])
-        dt, meta = ours_inprocess(path, n, size_px)
-        inproc.append(dt)
+    for _ in range(repeats):  # alternate, so that load from other jobs hits both sides alike
+        runs["qwen_process"].append(qwen_way_process(path, n, size_px))
+        runs["cli"].append(ours_cli(path, n, size_px))
+        runs["qwen_inprocess"].append(qwen_way(path, n, size_px))
+        wall, cpu, meta = ours_inprocess(path, n, size_px)
+        runs["inprocess"].append((wall, cpu))
+        runs["qwen_startup"].append(startup("qwen"))
+        runs["cli_startup"].append(startup("cli"))
+
+    def med(key: str, k: int) -> float:
+        return statistics.median(r[k] for r in runs[key])
+
     # every sample within a quarter interval of its (midpoint) target
     offsets_ok = meta["max_offset_s"] <= meta["tolerance_s"] + 1e-9
-    b, c, i = statistics.median(base), statistics.median(cli), statistics.median(inproc)
-    bp = statistics.median(base_proc)
     return {
         "video": path.name,
         "frames": n,
         "size_px": size_px,
         "repeats": repeats,
-        "qwen_vl_utils_way_process_s": round(bp, 3),
-        "videopipe_frames_cli_s": round(c, 3),
-        "speedup_cli": round(bp / c, 1),
-        "qwen_vl_utils_way_inprocess_s": round(b, 3),
-        "videopipe_inprocess_s": round(i, 3),
-        "speedup_inprocess": round(b / i, 1),
-        "all_runs_s": {
-            "qwen_process": [round(x, 3) for x in base_proc],
-            "cli": [round(x, 3) for x in cli],
-            "qwen_inprocess": [round(x, 3) for x in base],
-            "inprocess": [round(x, 3) for x in inproc],
-        },  # fmt: skip
+        "qwen_vl_utils_way_process_s": round(med("qwen_process", 0), 3),
+        "videopipe_frames_cli_s": round(med("cli", 0), 3),
+        "speedup_cli": round(med("qwen_process", 0) / med("cli", 0), 1),
+        "qwen_vl_utils_way_process_cpu_s": round(med("qwen_process", 1), 3),
+        "videopipe_frames_cli_cpu_s": round(med("cli", 1), 3),
+        "speedup_cli_cpu": round(med("qwen_process", 1) / med("cli", 1), 1),
+        "qwen_startup_s": round(med("qwen_startup", 0), 3),
+        "qwen_startup_cpu_s": round(med("qwen_startup", 1), 3),
+        "cli_startup_s": round(med("cli_startup", 0), 3),
+        "cli_startup_cpu_s": round(med("cli_startup", 1), 3),
+        "qwen_vl_utils_way_inprocess_s": round(med("qwen_inprocess", 0), 3),
+        "videopipe_inprocess_s": round(med("inprocess", 0), 3),
+        "speedup_inprocess": round(med("qwen_inprocess", 0) / med("inprocess", 0), 1),
+        "qwen_vl_utils_way_inprocess_cpu_s": round(med("qwen_inprocess", 1), 3),
+        "videopipe_inprocess_cpu_s": round(med("inprocess", 1), 3),
+        "speedup_inprocess_cpu": round(med("qwen_inprocess", 1) / med("inprocess", 1), 1),
+        "all_runs_wall_cpu_s": {k: [[round(a, 3), round(b, 3)] for a, b in v] for k, v in runs.items()},
         "snapped": meta["snapped"],
         "max_offset_s": round(meta["max_offset_s"], 3),
         "quarter_interval_s": round(meta["tolerance_s"], 3),
@@ -217,25 +254,34 @@ def to_markdown(res: dict) -> str:
         "",
         "Fresh processes (Python start-up and imports included on both sides):",
         "",
-        "| method | median s | speed-up |",
-        "|---|---:|---:|",
+        "| method | median wall s | speed-up | median CPU s | CPU speed-up |",
+        "|---|---:|---:|---:|---:|",
         f"| qwen-vl-utils way: decord get_batch on linspace + resize (`python -c ...`) "
-        f"| {h['qwen_vl_utils_way_process_s']} | 1.0x |",
+        f"| {h['qwen_vl_utils_way_process_s']} | 1.0x | {h['qwen_vl_utils_way_process_cpu_s']} | 1.0x |",
         f"| `videopipe frames VIDEO -n 64 --size 448 --out DIR --json` (uniform, snap=auto) "
-        f"| {h['videopipe_frames_cli_s']} | **{h['speedup_cli']}x** |",
+        f"| {h['videopipe_frames_cli_s']} | **{h['speedup_cli']}x** | {h['videopipe_frames_cli_cpu_s']} "
+        f"| **{h['speedup_cli_cpu']}x** |",
+        "",
+        f"Start-up alone (a fresh process doing only the imports): qwen side {h['qwen_startup_s']} s wall / "
+        f"{h['qwen_startup_cpu_s']} s CPU (decord, torch, torchvision); videopipe CLI {h['cli_startup_s']} s "
+        f"wall / {h['cli_startup_cpu_s']} s CPU (typer, torch, PyAV, PIL). Both sides pay about the same "
+        "fixed cost; it bounds the whole-process ratio.",
         "",
         "In one warm process (imports done; decode work only):",
         "",
-        "| method | median s | speed-up |",
-        "|---|---:|---:|",
-        f"| qwen-vl-utils way | {h['qwen_vl_utils_way_inprocess_s']} | 1.0x |",
+        "| method | median wall s | speed-up | median CPU s | CPU speed-up |",
+        "|---|---:|---:|---:|---:|",
+        f"| qwen-vl-utils way | {h['qwen_vl_utils_way_inprocess_s']} | 1.0x "
+        f"| {h['qwen_vl_utils_way_inprocess_cpu_s']} | 1.0x |",
         f"| open_video + uniform + frames_at(size=448) | {h['videopipe_inprocess_s']} | "
-        f"**{h['speedup_inprocess']}x** |",
+        f"**{h['speedup_inprocess']}x** | {h['videopipe_inprocess_cpu_s']} | **{h['speedup_inprocess_cpu']}x** |",
         "",
         f"{h['snapped']}/64 samples snapped to keyframes; largest offset from the target time "
         f"{h['max_offset_s']} s, a quarter interval is {h['quarter_interval_s']} s "
         f"(every sample within: {h['every_sample_within_quarter_interval']}). Median of {h['repeats']} "
-        "alternating runs; the CLI time includes Python start-up and writing 64 JPEGs.",
+        "alternating runs; the CLI time includes Python start-up, importing torch and writing 64 "
+        "JPEGs + a contact sheet. CPU s = user + system time of the process (all threads); on "
+        "this shared machine it is the steadier measure, wall time depends on the other jobs.",
         "",
         "## Per sampler",
         "",

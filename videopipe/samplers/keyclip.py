@@ -13,7 +13,9 @@ the visual-token count stays at the budget. Steps (implemented from the paper's 
    ``clip_frames`` (at least 1, at most the number of peaks).
 3. Grow each anchor over neighbouring candidates while they stay coherent with it (vector
    similarity >= ``coherence``) and relevant (score >= ``keep_ratio`` x the anchor's), up to
-   ``max_clip_s``; the clip's frames are spread evenly over that span.
+   ``max_clip_s``; the clip's frames are spread evenly over that span. When a container
+   keyframe lies between the span's start and the anchor, the span slides forward to start
+   on it, so decoding the clip starts at that keyframe instead of a whole GOP earlier.
 4. Resolution vs length: every anchor gets an equal share of the token budget; a clip of L
    frames is decoded at the largest size (shorter side a multiple of ``token_px``, at least
    ``min_px``, at most ``size_px``) with L x tokens(size) <= share; if even ``min_px`` is too
@@ -32,6 +34,7 @@ from videopipe.samplers._base import BaseSampler
 from videopipe.samplers._common import (
     default_size,
     index_at,
+    keyframe_indices,
     positive,
     size_for_tokens,
 )
@@ -132,11 +135,20 @@ class KeyclipSampler(BaseSampler):
         share = total_tokens / max(1, len(anchors))
         frames_left = max_frames
         spans: list[tuple[float, float, list[int], tuple[int, int], float]] = []
+        keyframes = np.asarray(keyframe_indices(video, times), dtype=np.int64)
+        shifted = 0
         for a in sorted(anchors, key=lambda i: -scored.scores[i]):
             lo, hi = grow(scored, a, cfg, raw)
-            t_lo = max(float(times[0]), scored.times_s[lo] - scored.interval_s / 2)
-            t_hi = min(float(times[-1]), scored.times_s[hi] + scored.interval_s / 2)
+            ta, half = float(scored.times_s[a]), min(scored.interval_s, cfg.max_clip_s) / 2
+            t_lo = max(float(times[0]), scored.times_s[lo] - half, ta - cfg.max_clip_s / 2)
+            t_hi = min(float(times[-1]), scored.times_s[hi] + half, ta + cfg.max_clip_s / 2)
             i_lo, i_hi = index_at(times, t_lo), index_at(times, t_hi)
+            # start the clip at a keyframe inside it (decoding starts there, not a GOP earlier)
+            ka = keyframes[(keyframes >= i_lo) & (keyframes <= scored.indices[a])]
+            if len(ka) and ka[-1] > i_lo:
+                d = int(ka[-1]) - i_lo
+                i_lo, i_hi = i_lo + d, min(len(times) - 1, i_hi + d)
+                shifted += 1
             want = min(cfg.clip_frames, i_hi - i_lo + 1, frames_left)
             size = None
             while want >= 1:
@@ -164,6 +176,7 @@ class KeyclipSampler(BaseSampler):
             "candidates": len(scored.indices),
             "candidate_interval_s": scored.interval_s,
             "token_budget": int(total_tokens),
+            "clips_shifted_to_keyframe": shifted,
             "tokens": Selection(clips).tokens(budget, full),
             "scores": [round(float(x), 4) for x in raw],
             "candidate_times_s": [float(x) for x in scored.times_s],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -55,6 +56,8 @@ def bench_family(family: str, root: Path, *, n_frames: int, scale: int, repeats:
 
     d = build_tiny_model(family, root / family, hidden_size=256, num_layers=4)
     ad = load_model(d, device="cpu", frames_per_batch=16)
+    if family == "qwen3_vl":  # lift the tiny processor's per-video pixel cap (as real checkpoints have)
+        ad.processor.video_processor.size.longest_edge = 32 * 32 * 4096
     px = TINY_FRAME_PX[family] * (scale if family.startswith("qwen") else 1)
     g = torch.Generator().manual_seed(0)
     data = torch.randint(0, 256, (n_frames, px, px, 3), dtype=torch.uint8, generator=g)
@@ -121,6 +124,7 @@ def main() -> None:
     args = ap.parse_args()
     n_frames, scale, repeats = (4, 1, 1) if args.quick else (32, 4, 5)
     torch.manual_seed(0)
+    load_before = os.getloadavg()[0]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for fam in FAMILIES:
@@ -132,6 +136,7 @@ def main() -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "note": "2 shared CPU cores (other jobs ran at the same time); random small models, CPU float32",
+        "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
     result = {"benchmark": "adapters", "quick": args.quick, "machine": machine, "rows": rows}
     if args.quick:
@@ -141,7 +146,10 @@ def main() -> None:
     lines = [
         "# Adapters vs transformers' native path (CPU, float32, small random models)",
         "",
-        f"Machine: {machine['cpu']}, {machine['threads']} threads, torch {machine['torch']}. {machine['note']}.",
+        f"Machine: {machine['cpu']}, {machine['threads']} threads, torch {machine['torch']}. {machine['note']}; "
+        f"1-min load average {machine['load_average_1min'][0]} at the start, {machine['load_average_1min'][1]} "
+        "at the end: with that much contention the CPU times vary by up to 2x between runs; the token "
+        "counts and logit differences are exact.",
         f"{n_frames} frames; Qwen frames {TINY_FRAME_PX['qwen2_5_vl'] * scale} px; CPU seconds, best of {repeats} interleaved rounds.",
         "",
         "| family | visual tokens full / kept | prompt tokens full / kept | max logit diff (identity) "

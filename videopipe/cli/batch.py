@@ -36,6 +36,9 @@ def batch(
     model_workers: int | None = typer.Option(
         None, "--model-workers", help="Model worker processes fed by the CPU workers (default: one per GPU)."
     ),
+    task_timeout_s: float | None = typer.Option(
+        None, "--task-timeout-s", help="Stop a worker stuck on one video this long (local executor)."
+    ),
     executor: str = typer.Option("local", "--executor", help="local or ray (see `videopipe list`)."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (e.g. auto)."),
     parquet: bool = typer.Option(False, "--parquet", help="Also write the results as Parquet at the end."),
@@ -112,7 +115,9 @@ def batch(
 
             gpus = list(range(visible_gpu_count()))
             model_workers = len(gpus)
-        ex = EXECUTORS.create(executor, workers=workers, model_workers=model_workers, gpus=gpus)
+        ex = EXECUTORS.create(
+            executor, workers=workers, model_workers=model_workers, gpus=gpus, task_timeout_s=task_timeout_s
+        )
 
     summary = run_batch(
         jobs, spec, out=out, executor=ex, retry_failed=retry_failed, parquet=parquet, progress=progress

@@ -25,8 +25,10 @@ def _record_call(count_file: str | None, what: str) -> None:
             os.close(fd)
 
 
-def _maybe_crash(video: str, segv_on: str | None, kill_on: str | None) -> None:
+def _maybe_crash(video: str, segv_on: str | None, kill_on: str | None, hang_on: str | None = None) -> None:
     name = Path(video).name
+    if hang_on and hang_on in name:  # a decoder stuck on a bad file
+        time.sleep(3600)
     if segv_on and segv_on in name:
         os.kill(os.getpid(), signal.SIGSEGV)
     if kill_on and kill_on in name:  # what the kernel's OOM killer does
@@ -45,14 +47,20 @@ def probe(video: str) -> int:
 
 class FakeRunner:
     def __init__(
-        self, count_file: str | None, segv_on: str | None, kill_on: str | None, sleep_s: float
+        self,
+        count_file: str | None,
+        segv_on: str | None,
+        kill_on: str | None,
+        sleep_s: float,
+        hang_on: str | None,
     ) -> None:
         self.count_file, self.segv_on, self.kill_on, self.sleep_s = count_file, segv_on, kill_on, sleep_s
+        self.hang_on = hang_on
 
     def __call__(self, prepared: Any, question: str) -> Answer:
         video = prepared["video"] if isinstance(prepared, dict) else prepared
         _record_call(self.count_file, f"{Path(video).name}\t{question}")
-        _maybe_crash(video, self.segv_on, self.kill_on)
+        _maybe_crash(video, self.segv_on, self.kill_on, self.hang_on)
         n = prepared["frames"] if isinstance(prepared, dict) else probe(video)
         if self.sleep_s:
             time.sleep(self.sleep_s)
@@ -70,8 +78,9 @@ def runner(
     segv_on: str | None = None,
     kill_on: str | None = None,
     sleep_s: float = 0.0,
+    hang_on: str | None = None,
 ) -> FakeRunner:
-    return FakeRunner(count_file, segv_on, kill_on, sleep_s)
+    return FakeRunner(count_file, segv_on, kill_on, sleep_s, hang_on)
 
 
 def preparer(count_file: str | None = None, segv_on: str | None = None):

@@ -122,3 +122,18 @@ def test_layouts_pick_worker_roles() -> None:
             assert [w.role for w in pool._pool] == roles
         finally:
             pool._shutdown(force=True)
+
+
+def test_a_hung_worker_is_stopped_after_the_task_timeout(video_folder: Path, tmp_path: Path) -> None:
+    lst = tmp_path / "videos.txt"
+    lst.write_text("".join(f"{video_folder / n}\n" for n in ("good00.mp4", "good01.mp4", "good02.mp4")))
+    jobs = load_jobs(lst, questions=["q"])
+    out, count = tmp_path / "r.jsonl", tmp_path / "calls.txt"
+    spec = JobSpec("batch_fakes:runner", {"count_file": str(count), "hang_on": "good01"})
+    summary = run_batch(jobs, spec, out=out, executor=LocalExecutor(task_timeout_s=10.0), progress=False)
+    recs = {Path(r["video"]).name: r for r in read_records(out)}
+    assert recs["good01.mp4"]["error"]["type"] == "TaskTimeout"
+    assert "longer than 10 s" in recs["good01.mp4"]["error"]["message"]
+    assert recs["good00.mp4"]["status"] == recs["good02.mp4"]["status"] == "ok"
+    assert _calls(count)["good01.mp4\tq"] == 1  # a hang is not retried
+    assert summary.failed == 1

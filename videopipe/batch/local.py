@@ -22,6 +22,8 @@ class LocalExecutor:
                     trivial one there is nothing to prepare ahead, and each model worker runs
                     both stages (``workers`` is then unused).
     gpus:           GPU indices for the model workers (each pinned with CUDA_VISIBLE_DEVICES).
+    task_timeout_s: a worker busy with one video's stage for longer is killed and the video's
+                    records become ``TaskTimeout`` errors (not retried); None: no limit.
     prefetch:       videos being prepared or waiting for a model worker, at most
                     (default ``workers + model_workers``); bounds memory.
     """
@@ -35,6 +37,7 @@ class LocalExecutor:
         model_workers: int = 0,
         gpus: Sequence[int] = (),
         prefetch: int | None = None,
+        task_timeout_s: float | None = None,
     ) -> None:
         if workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
@@ -44,6 +47,7 @@ class LocalExecutor:
         self.model_workers = model_workers
         self.gpus = tuple(gpus)
         self.prefetch = prefetch
+        self.task_timeout_s = task_timeout_s
 
     def describe(self) -> str:
         if self.model_workers:
@@ -57,5 +61,6 @@ class LocalExecutor:
             model_workers=self.model_workers,
             gpus=self.gpus,
             prefetch=self.prefetch,
+            task_timeout_s=self.task_timeout_s,
         )
         pool.run(tasks, emit)

@@ -38,7 +38,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from videopipe.batch.jobs import Job, JobSpec, VideoTask
-from videopipe.batch.records import WORKER_CRASHED, describe_exception, error_record, ok_record
+from videopipe.batch.records import TASK_TIMEOUT, WORKER_CRASHED, describe_exception, error_record, ok_record
 from videopipe.errors import ConfigError, VideoPipeError
 
 __all__ = ["BatchAbort", "LocalPool"]
@@ -162,6 +162,7 @@ class _Worker:
     task: tuple[str, str] | None = None  # (kind, video)
     dead: bool = False
     sent_at: float = field(default_factory=time.monotonic)
+    timed_out: bool = False
 
 
 _DOING = {"prepare": "preparing", "answer": "answering questions about", "full": "processing"}
@@ -191,11 +192,15 @@ class LocalPool:
         prefetch: int | None = None,
         start_method: str | None = None,
         max_start_crashes: int = 3,
+        task_timeout_s: float | None = None,
     ) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
         if model_workers < 0:
             raise ConfigError(f"model_workers must be >= 0, got {model_workers}")
+        if task_timeout_s is not None and task_timeout_s <= 0:
+            raise ConfigError(f"task timeout must be > 0 seconds, got {task_timeout_s}")
+        self.task_timeout_s = task_timeout_s
         if gpus and len(gpus) < model_workers:
             raise ConfigError(f"{model_workers} model workers need {model_workers} GPUs, got {list(gpus)}")
         self.spec = spec
@@ -279,6 +284,7 @@ class LocalPool:
                 self._dispatch(videos, todo, ready)
                 live = [w for w in self._pool if not w.dead]
                 objs: list[Any] = [w.conn for w in live] + [w.proc.sentinel for w in live]
+                self._kill_overdue()
                 for obj in wait(objs, timeout=1.0):
                     w = next(w for w in live if obj is w.conn or obj == w.proc.sentinel)
                     if w.dead:
@@ -290,6 +296,22 @@ class LocalPool:
             ok = True
         finally:
             self._shutdown(force=not ok)
+
+    def _kill_overdue(self) -> None:
+        """SIGKILL workers stuck on one task for longer than ``task_timeout_s`` (a decoder
+        that hangs on a bad file); their sentinel then reports the death."""
+        if self.task_timeout_s is None:
+            return
+        now = time.monotonic()
+        for w in self._pool:
+            if (
+                not w.dead
+                and w.task is not None
+                and not w.timed_out
+                and now - w.sent_at > self.task_timeout_s
+            ):
+                w.timed_out = True
+                w.proc.kill()
 
     def _dispatch(self, videos: dict[str, _Video], todo: deque[str], ready: deque[str]) -> None:
         for w in self._pool:
@@ -384,7 +406,14 @@ class LocalPool:
         if w.task is not None:
             kind, video = w.task
             v = videos.get(video)
-            if v is not None:
+            if v is not None and w.timed_out:  # a hang would hang again: no retry
+                msg = (
+                    f"{_DOING[kind]} {video} took longer than {self.task_timeout_s:g} s and its worker was "
+                    "stopped; raise --task-timeout-s if the video is just long"
+                )
+                for job in list(v.remaining.values()):
+                    self._finish_job(videos, error_record(job, TASK_TIMEOUT, msg, attempts=v.attempts), emit)
+            elif v is not None:
                 if v.attempts >= MAX_ATTEMPTS:
                     msg = (
                         f"the worker process died ({cause}) while {_DOING[kind]} "

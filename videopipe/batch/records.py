@@ -17,10 +17,13 @@ from videopipe.batch.jobs import Job
 if TYPE_CHECKING:
     from videopipe.types import Answer
 
-__all__ = ["ok_record", "error_record", "WORKER_CRASHED", "VOLATILE_FIELDS"]
+__all__ = ["ok_record", "error_record", "WORKER_CRASHED", "TASK_TIMEOUT", "VOLATILE_FIELDS"]
 
 #: error type of the record written when a worker process died twice on the same video
 WORKER_CRASHED = "WorkerCrashed"
+
+#: error type of the records of a video whose worker was stopped after ``--task-timeout-s``
+TASK_TIMEOUT = "TaskTimeout"
 
 #: fields that differ between two runs of the same job (timing); drop them to compare runs
 VOLATILE_FIELDS = ("elapsed_s",)

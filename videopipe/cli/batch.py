@@ -36,6 +36,9 @@ def batch(
     model_workers: int | None = typer.Option(
         None, "--model-workers", help="Model worker processes fed by the CPU workers (default: one per GPU)."
     ),
+    task_timeout_s: float | None = typer.Option(
+        None, "--task-timeout-s", help="Stop a worker stuck on one video this long (local executor)."
+    ),
     executor: str = typer.Option("local", "--executor", help="local or ray (see `videopipe list`)."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (e.g. auto)."),
     parquet: bool = typer.Option(False, "--parquet", help="Also write the results as Parquet at the end."),
@@ -100,7 +103,9 @@ def batch(
         )
         spec = JobSpec.for_pipeline(cfg)
 
-    ex = make_executor(executor, workers=workers, model_workers=model_workers, address=address)
+    ex = make_executor(
+        executor, workers=workers, model_workers=model_workers, address=address, task_timeout_s=task_timeout_s
+    )
 
     summary = run_batch(
         jobs, spec, out=out, executor=ex, retry_failed=retry_failed, parquet=parquet, progress=progress
@@ -111,7 +116,12 @@ def batch(
 
 
 def make_executor(
-    executor: str, *, workers: int = 1, model_workers: int | None = None, address: str | None = None
+    executor: str,
+    *,
+    workers: int = 1,
+    model_workers: int | None = None,
+    address: str | None = None,
+    task_timeout_s: float | None = None,
 ) -> object:
     """The executor for ``--executor`` (shared by ``batch`` and ``eval``): local model workers
     default to one per visible GPU (0 = CPU workers run the model too)."""
@@ -127,4 +137,6 @@ def make_executor(
 
         gpus = list(range(visible_gpu_count()))
         model_workers = len(gpus)
-    return EXECUTORS.create(executor, workers=workers, model_workers=model_workers, gpus=gpus)
+    return EXECUTORS.create(
+        executor, workers=workers, model_workers=model_workers, gpus=gpus, task_timeout_s=task_timeout_s
+    )

@@ -46,3 +46,39 @@ def test_prepared_values_from_a_prepare_stage_go_straight_to_answer() -> None:
     pipe = FakePipeline()
     assert _PipelineRunner(pipe, reuse_prepared=True)({"video": "a"}, "q").text == "a:q"
     assert pipe.calls == [("answer", "q")]
+
+
+def test_pipeline_factory_builds_from_config(monkeypatch) -> None:
+    """`JobSpec.for_pipeline` -> `pipeline_runner` -> `Pipeline.from_config` (a stand-in module
+    here: videopipe.pipeline lives on main; the lead's end-to-end test covers the real one)."""
+    import sys
+    import types
+
+    from videopipe.batch.jobs import JobSpec
+    from videopipe.config import PipelineConfig
+
+    built = []
+
+    class Pipeline(FakePipeline):
+        def __init__(self, config) -> None:
+            super().__init__()
+            self.config, self.sampler, self.retrieve_k = config, object(), config.retrieve
+
+        @classmethod
+        def from_config(cls, config):
+            built.append(config)
+            return cls(config)
+
+    fake = types.ModuleType("videopipe.pipeline")
+    fake.Pipeline = Pipeline
+    fake._query_dependent = lambda sampler, k: bool(k)
+    monkeypatch.setitem(sys.modules, "videopipe.pipeline", fake)
+
+    spec = JobSpec.for_pipeline(PipelineConfig(num_frames=8))
+    assert "videopipe.pipeline" in spec.preload
+    runner = spec.build_runner()
+    assert built == [PipelineConfig(num_frames=8)] and runner.reuse_prepared
+    assert runner("a", "q").text == "a:q"
+    assert (
+        JobSpec.for_pipeline(PipelineConfig(retrieve=3, index_dir="x")).build_runner().reuse_prepared is False
+    )

@@ -152,13 +152,14 @@ class Pipeline:
         timer = _Timer()
         timer.seconds.update(prepared.seconds)
         tokens = prepared.tokens
-        budget = self.max_visual_tokens or len(tokens)
+        # compressor "none" means "send every token": the visual-token budget does not apply
+        limit = None if self.compressor_name == "none" else self.max_visual_tokens
         with timer.stage("compress"):
-            compressed = self.compressor(tokens, budget)
-        if self.max_visual_tokens is not None and len(compressed) > self.max_visual_tokens:
+            compressed = self.compressor(tokens, limit or len(tokens))
+        if limit is not None and len(compressed) > limit:
             raise ConfigError(
                 f"compressor {self.compressor_name!r} returned {len(compressed)} tokens for a budget of "
-                f"{self.max_visual_tokens}; choose a compressor (e.g. 'pool' or 'progressive') that honours "
+                f"{limit}; choose a compressor (e.g. 'pool' or 'temporal_merge') that honours "
                 "--max-visual-tokens"
             )
         with timer.stage("generate"):

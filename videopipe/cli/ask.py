@@ -30,7 +30,7 @@ def ask(
     ),
     num_frames: int | None = typer.Option(None, "--num-frames", "-n", min=1, help="Frame budget."),
     max_visual_tokens: int | None = typer.Option(
-        None, "--max-visual-tokens", min=1, help="Visual-token budget after compression."
+        None, "--max-visual-tokens", min=1, help="Visual-token budget after compression (default 2048; not applied with --compressor none)."
     ),
     size: int | None = typer.Option(None, "--size", min=16, help="Shorter side of frames, pixels."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for query-aware samplers."),

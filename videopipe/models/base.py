@@ -299,6 +299,12 @@ class VideoLLM(ABC):
             )
         if len(tokens) == 0:
             raise InputError("no visual tokens to answer from (the compressor removed them all)")
+        dim = int(self.model.get_input_embeddings().embedding_dim)
+        if tokens.dim != dim:
+            raise InputError(
+                f"visual tokens of width {tokens.dim} (encoded by {tokens.meta.get('model_id', '?')!r}) do "
+                f"not fit {self.model_id!r} (width {dim}); encode the frames with the model that answers"
+            )
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

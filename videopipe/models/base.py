@@ -141,6 +141,10 @@ class VideoLLM(ABC):
     video_marker: ClassVar[str] = "<video>"
     #: write "Frames at t=...s" before the video (families without native timestamps)
     timestamps_in_text: ClassVar[bool] = True
+    #: flash-attention 2 is safe: false for 1-D RoPE families, because transformers' FA2 path
+    #: reads gapped position ids (kept tokens after compression) as packed sequences and would
+    #: block attention across the gaps; those families use sdpa with an explicit mask instead
+    flash_attention_ok: ClassVar[bool] = False
 
     #: the checkpoint a bare ``MODELS.create(name)`` loads
     default_model_id: ClassVar[str] = ""
@@ -156,7 +160,9 @@ class VideoLLM(ABC):
         from videopipe.models.loading import load_components
 
         model_id = str(model_id or self.default_model_id)
-        model, processor = load_components(model_id, device=device, dtype=dtype, family=self.family)
+        model, processor = load_components(
+            model_id, device=device, dtype=dtype, family=self.family, allow_flash=self.flash_attention_ok
+        )
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod

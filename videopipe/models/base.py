@@ -419,7 +419,7 @@ class VideoLLM(ABC):
             keep[lay.visual_slots] = False
             keep[lay.visual_slots[keep_slots]] = True
             emb = self.model.get_input_embeddings()(lay.input_ids).clone()
-            vis = torch.cat([feats, extra_feats]) if n_extra else feats
+            vis = torch.cat([feats, extra_feats.to(feats.dtype)]) if n_extra else feats
             emb[lay.visual_slots[keep_slots]] = vis.to(emb.dtype)
             visual_mask = torch.zeros(L, dtype=torch.bool, device=self.device)
             visual_mask[lay.visual_slots[keep_slots]] = True

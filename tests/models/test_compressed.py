@@ -95,3 +95,14 @@ def test_sampling_is_seeded(adapters: dict[str, Any]) -> None:
     a = ad.generate(tokens, QUESTION, max_new_tokens=5, do_sample=True, temperature=1.5, top_k=50, seed=7)
     b = ad.generate(tokens, QUESTION, max_new_tokens=5, do_sample=True, temperature=1.5, top_k=50, seed=7)
     assert a == b
+
+
+def test_float32_tokens_from_a_compressor_splice_into_any_model(adapters: dict[str, Any]) -> None:
+    """Compressors may return float32 features (e.g. after averaging); they are cast to the
+    model's dtype, and LLaVA's newline token joins them."""
+    ad = adapters["llava_onevision"]
+    tokens = ad.encode(make_frames("llava_onevision", 2))
+    from dataclasses import replace
+
+    as64 = replace(tokens, features=tokens.features.double())
+    assert torch.equal(ad.forward_logits(as64, QUESTION), ad.forward_logits(tokens, QUESTION))

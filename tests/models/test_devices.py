@@ -85,3 +85,16 @@ def test_real_checkpoint_parity(model_id: str) -> None:
     tol = 1e-3 if ad.dtype == torch.float32 else 5e-2 * float(ref.abs().max())
     assert float((ours - ref).abs().max()) <= tol
     assert ad.generate(tokens, QUESTION, max_new_tokens=16)
+
+
+def test_flash_attention_only_where_gapped_positions_are_safe() -> None:
+    """transformers' FA2 path reads gaps in 1-D position ids as packed sequences, so the 1-D
+    RoPE families must never load with flash-attention; Qwen's 3-D positions are safe."""
+    from videopipe.models.frame_models import LlavaOneVision, SmolVLM2
+    from videopipe.models.loading import _attn_implementation
+    from videopipe.models.qwen import Qwen3VL, Qwen25VL
+
+    assert Qwen25VL.flash_attention_ok and Qwen3VL.flash_attention_ok
+    assert not LlavaOneVision.flash_attention_ok and not SmolVLM2.flash_attention_ok
+    assert _attn_implementation(torch.device("cuda"), allow_flash=False) == "sdpa"
+    assert _attn_implementation(torch.device("cpu")) == "sdpa"

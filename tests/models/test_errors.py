@@ -151,3 +151,15 @@ def test_budget_facts(adapters: dict[str, Any]) -> None:
     assert len(qwen.encode(make_frames("qwen2_5_vl", 3))) == qwen.tokens_for(3, px, px) == 2 * 4
     smol = adapters["smolvlm"]
     assert len(smol.encode(make_frames("smolvlm", 3))) == smol.tokens_for(3, 56, 56) == 3 * 4
+
+
+def test_tokens_of_another_checkpoint_of_the_family_are_refused(
+    adapters: dict[str, Any], tmp_path: Path
+) -> None:
+    from videopipe.models import load_model
+    from videopipe.testing.tiny_models import build_tiny_model
+
+    wide = load_model(build_tiny_model("smolvlm", tmp_path / "wide", hidden_size=96), device="cpu")
+    tokens = adapters["smolvlm"].encode(make_frames("smolvlm", 1))
+    with pytest.raises(InputError, match="do not fit"):
+        wide.generate(tokens, "what?")

@@ -6,18 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json
-
-
-def pipeline_config(
-    config: Path | None,
-    **overrides: object,
-):
-    """Defaults < ``--config`` TOML file < command-line flags (flags left unset don't override)."""
-    from videopipe.config import PipelineConfig
-
-    base = PipelineConfig.load(config) if config is not None else PipelineConfig()
-    return base.with_overrides(**overrides)
+from videopipe.cli.common import pipeline_config, print_json
 
 
 def ask(
@@ -30,7 +19,10 @@ def ask(
     ),
     num_frames: int | None = typer.Option(None, "--num-frames", "-n", min=1, help="Frame budget."),
     max_visual_tokens: int | None = typer.Option(
-        None, "--max-visual-tokens", min=1, help="Visual-token budget after compression (default 2048; not applied with --compressor none)."
+        None,
+        "--max-visual-tokens",
+        min=1,
+        help="Visual-token budget after compression (default 2048; not applied with --compressor none).",
     ),
     size: int | None = typer.Option(None, "--size", min=16, help="Shorter side of frames, pixels."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for query-aware samplers."),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from videopipe.cli.common import pipeline_config
 from videopipe.errors import ConfigError
 
 
@@ -73,7 +74,6 @@ def batch(
     from videopipe.batch.inputs import load_jobs, read_questions
     from videopipe.batch.jobs import JobSpec
     from videopipe.batch.run import print_summary, run_batch
-    from videopipe.config import PipelineConfig
 
     qs = list(question) + (read_questions(questions) if questions else [])
     jobs = load_jobs(source, questions=qs, glob=glob)
@@ -88,8 +88,8 @@ def batch(
     else:
         if prepare:
             raise ConfigError("--prepare needs --runner (the pipeline brings its own stages)")
-        cfg = PipelineConfig.load(config) if config else PipelineConfig()
-        cfg = cfg.with_overrides(
+        cfg = pipeline_config(
+            config,
             model=model,
             sampler=sampler,
             compressor=compressor,

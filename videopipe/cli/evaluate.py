@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json
+from videopipe.cli.common import pipeline_config, print_json
 
 
 def eval_cmd(
@@ -40,7 +40,6 @@ def eval_cmd(
     """Evaluate a model on a multiple-choice video QA set: accuracy overall, per category and
     per duration, mean visual tokens and seconds per item. Resumable and fault-isolated."""
     from videopipe.batch.jobs import JobSpec
-    from videopipe.cli.ask import pipeline_config
     from videopipe.cli.batch import make_executor
     from videopipe.eval.dataset import load_items
     from videopipe.eval.report import format_table

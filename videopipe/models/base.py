@@ -141,6 +141,10 @@ class VideoLLM(ABC):
     video_marker: ClassVar[str] = "<video>"
     #: write "Frames at t=...s" before the video (families without native timestamps)
     timestamps_in_text: ClassVar[bool] = True
+    #: flash-attention 2 is safe: false for 1-D RoPE families, because transformers' FA2 path
+    #: reads gapped position ids (kept tokens after compression) as packed sequences and would
+    #: block attention across the gaps; those families use sdpa with an explicit mask instead
+    flash_attention_ok: ClassVar[bool] = False
 
     #: the checkpoint a bare ``MODELS.create(name)`` loads
     default_model_id: ClassVar[str] = ""
@@ -156,7 +160,9 @@ class VideoLLM(ABC):
         from videopipe.models.loading import load_components
 
         model_id = str(model_id or self.default_model_id)
-        model, processor = load_components(model_id, device=device, dtype=dtype, family=self.family)
+        model, processor = load_components(
+            model_id, device=device, dtype=dtype, family=self.family, allow_flash=self.flash_attention_ok
+        )
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod
@@ -299,6 +305,12 @@ class VideoLLM(ABC):
             )
         if len(tokens) == 0:
             raise InputError("no visual tokens to answer from (the compressor removed them all)")
+        dim = int(self.model.get_input_embeddings().embedding_dim)
+        if tokens.dim != dim:
+            raise InputError(
+                f"visual tokens of width {tokens.dim} (encoded by {tokens.meta.get('model_id', '?')!r}) do "
+                f"not fit {self.model_id!r} (width {dim}); encode the frames with the model that answers"
+            )
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
@@ -407,7 +419,7 @@ class VideoLLM(ABC):
             keep[lay.visual_slots] = False
             keep[lay.visual_slots[keep_slots]] = True
             emb = self.model.get_input_embeddings()(lay.input_ids).clone()
-            vis = torch.cat([feats, extra_feats]) if n_extra else feats
+            vis = torch.cat([feats, extra_feats.to(feats.dtype)]) if n_extra else feats
             emb[lay.visual_slots[keep_slots]] = vis.to(emb.dtype)
             visual_mask = torch.zeros(L, dtype=torch.bool, device=self.device)
             visual_mask[lay.visual_slots[keep_slots]] = True

@@ -68,8 +68,8 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return getattr(torch, _DTYPES[dtype])
 
 
-def _attn_implementation(device: torch.device) -> str:
-    if device.type == "cuda":
+def _attn_implementation(device: torch.device, *, allow_flash: bool = True) -> str:
+    if device.type == "cuda" and allow_flash:
         try:
             import flash_attn  # noqa: F401
 
@@ -144,8 +144,13 @@ def detect_family(model_id: str) -> str:
     )
 
 
-def load_components(model_id: str, *, device: str, dtype: str, family: str) -> tuple[Any, Any]:
-    """(model, processor) of ``model_id``, on ``device`` in ``dtype``; checks the family."""
+def load_components(
+    model_id: str, *, device: str, dtype: str, family: str, allow_flash: bool = True
+) -> tuple[Any, Any]:
+    """(model, processor) of ``model_id``, on ``device`` in ``dtype``; checks the family.
+
+    ``allow_flash=False`` keeps sdpa even when flash-attn is installed (see
+    ``VideoLLM.flash_attention_ok``)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     found = detect_family(model_id)
@@ -155,7 +160,10 @@ def load_components(model_id: str, *, device: str, dtype: str, family: str) -> t
         )
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
-    kw: dict[str, Any] = {"dtype": dt, "attn_implementation": _attn_implementation(dev)}
+    kw: dict[str, Any] = {
+        "dtype": dt,
+        "attn_implementation": _attn_implementation(dev, allow_flash=allow_flash),
+    }
     if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
         kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
     try:

@@ -35,6 +35,9 @@ __all__ = ["Qwen25VL", "Qwen3VL"]
 
 class _QwenVL(VideoLLM):
     video_marker: ClassVar[str] = "<|video_pad|>"
+    # 3-D positions never reach the attention kernels (only the rotary embedding), so gaps
+    # cannot be mistaken for packed sequences
+    flash_attention_ok: ClassVar[bool] = True
 
     def _check_model(self) -> None:
         vc = self.model.config.vision_config

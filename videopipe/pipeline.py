@@ -135,12 +135,13 @@ class Pipeline:
                     selection = view.to_real(selection, span_scores)
             if selection.num_frames < 1:
                 raise InputError(f"{path}: the sampler selected no frames")
-            mixed = bool(getattr(self.model, "mixed_resolution", False))
+            mixed = _takes_clip_list(self.model) or bool(getattr(self.model, "mixed_resolution", False))
             groups = _decode_selection(reader, selection, self.budget, mixed_resolution=mixed)
+            duration_s = reader.info.duration_s
         # decode time excludes sampling (which decodes its own probes)
         timer.seconds["decode"] -= timer.seconds.get("sample", 0.0) + timer.seconds.get("retrieve", 0.0)
         with timer.stage("encode"):
-            tokens = _encode(self.model, groups)
+            tokens = _encode(self.model, groups, duration_s)
         decoded = selection.frames_decoded + sum(len(g) for g in groups)
         if key is not None and cache is not None:
             cache.save(key, tokens, selection)
@@ -298,7 +299,19 @@ def _decode_selection(
     return groups
 
 
-def _encode(model: VideoLLM, groups: list[Frames]) -> VisualTokens:
+def _takes_clip_list(model: Any) -> bool:
+    """videopipe's transformers adapters encode a list of clips (of different sizes) in one
+    call; other VideoLLM objects get one ``encode`` call per clip size."""
+    try:
+        from videopipe.models.base import VideoLLM as _Adapter
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(model, _Adapter)
+
+
+def _encode(model: VideoLLM, groups: list[Frames], duration_s: float) -> VisualTokens:
+    if _takes_clip_list(model):
+        return model.encode(groups if len(groups) > 1 else groups[0], duration_s=duration_s)  # type: ignore[call-arg]
     parts = [model.encode(g) for g in groups]
     return parts[0] if len(parts) == 1 else VisualTokens.concat(parts)
 

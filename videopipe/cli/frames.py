@@ -15,7 +15,12 @@ def frames(
     sampler: str = typer.Option("uniform", "--sampler", help="Sampler name (see `videopipe list`)."),
     size: int = typer.Option(448, "--size", min=16, help="Shorter side of decoded frames, pixels."),
     query: str | None = typer.Option(None, "--query", help="Question for query-aware samplers."),
-    embedder: str | None = typer.Option(None, "--embedder", help="Embedder for samplers that score frames."),
+    embedder: str | None = typer.Option(
+        None,
+        "--embedder",
+        help="Embedder for samplers that score frames (default with --query: clip; 'color' needs no model).",
+    ),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Visual-token budget."),
     backend: str = typer.Option("auto", "--backend", help="Decoder backend."),
     out: Path | None = typer.Option(None, "--out", help="Write JPEGs and a contact sheet here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON {frames: [{index, time_s}]}."),
@@ -26,8 +31,10 @@ def frames(
     from videopipe.types import Budget
 
     sampler_fn = SAMPLERS.create(sampler)
+    if embedder is None and query is not None:
+        embedder = "clip"  # a question needs an image-text embedder to score frames against it
     emb = EMBEDDERS.create(embedder) if embedder else None
-    budget = Budget(num_frames=num_frames, size_px=size)
+    budget = Budget(num_frames=num_frames, max_tokens=max_tokens, size_px=size)
     with open_video(video, backend=backend) as reader:
         selection = sampler_fn(reader, budget, query=query, features=emb)
         decoded = None
@@ -41,7 +48,26 @@ def frames(
 
         write_frames(decoded, out)
     if json_out:
-        print_json({"video": str(video), "sampler": sampler, "frames": rows})
+        clips = [
+            {
+                "start_s": round(c.start_s, 6),
+                "end_s": round(c.end_s, 6),
+                "num_frames": len(c),
+                "size": list(c.size) if c.size else None,
+                "score": c.score,
+            }
+            for c in selection.clips
+        ]
+        print_json(
+            {
+                "video": str(video),
+                "sampler": sampler,
+                "embedder": embedder,
+                "frames_decoded": selection.frames_decoded,
+                "frames": rows,
+                "clips": clips,
+            }
+        )
         return
     for r in rows:
         typer.echo(f"frame {r['index']:>8}  t={r['time_s']:.3f}s")

@@ -4,4 +4,15 @@ Shared by the query-aware samplers and by retrieval, so it is its own subpackage
 part of ``retrieval/``. Registry entries (``EMBEDDERS``) are declared here lazily.
 """
 
-from videopipe.registry import EMBEDDERS as _REG  # noqa: F401
+from videopipe.registry import EMBEDDERS as _REG
+
+_REG.register(
+    "color",
+    "videopipe.embedders.color:ColorEmbedder",
+    summary="deterministic colour-word embedder for tests and demos (no model)",
+)
+_REG.register(
+    "clip",
+    "videopipe.embedders.clip:ClipEmbedder",
+    summary="CLIP / SigLIP image-text embeddings via transformers (model_id=...)",
+)

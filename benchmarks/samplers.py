@@ -264,8 +264,8 @@ def to_markdown(res: dict) -> str:
         "",
         f"Start-up alone (a fresh process doing only the imports): qwen side {h['qwen_startup_s']} s wall / "
         f"{h['qwen_startup_cpu_s']} s CPU (decord, torch, torchvision); videopipe CLI {h['cli_startup_s']} s "
-        f"wall / {h['cli_startup_cpu_s']} s CPU (typer, torch, PyAV, PIL). Both sides pay about the same "
-        "fixed cost; it bounds the whole-process ratio.",
+        f"wall / {h['cli_startup_cpu_s']} s CPU (typer, torch, PyAV, PIL). Both sides pay this fixed cost "
+        "before any work; it bounds the whole-process ratio.",
         "",
         "In one warm process (imports done; decode work only):",
         "",

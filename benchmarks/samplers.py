@@ -264,8 +264,8 @@ def to_markdown(res: dict) -> str:
         "",
         f"Start-up alone (a fresh process doing only the imports): qwen side {h['qwen_startup_s']} s wall / "
         f"{h['qwen_startup_cpu_s']} s CPU (decord, torch, torchvision); videopipe CLI {h['cli_startup_s']} s "
-        f"wall / {h['cli_startup_cpu_s']} s CPU (typer, torch, PyAV, PIL). Both sides pay about the same "
-        "fixed cost; it bounds the whole-process ratio.",
+        f"wall / {h['cli_startup_cpu_s']} s CPU (typer, torch, PyAV, PIL). Both sides pay this fixed cost "
+        "before any work; it bounds the whole-process ratio.",
         "",
         "In one warm process (imports done; decode work only):",
         "",
@@ -297,7 +297,10 @@ def to_markdown(res: dict) -> str:
                 f"{r['frames_selected']} | {r['decoder_frames_for_selection_est']} |"
             )
     lines += ["", "## Growth with video length (60 min / 10 min; 6.0 = linear)", ""]
-    lines += ["| sampler | total time ratio | sampler frames decoded ratio |", "|---|---:|---:|"]
+    lines += [
+        "| sampler | total time ratio | frames decoded ratio (sampler + selection, est.) |",
+        "|---|---:|---:|",
+    ]
     for name, g in res["growth"].items():
         lines.append(f"| {name} | {g['time_ratio']} | {g['decoded_ratio']} |")
     return "\n".join(lines) + "\n"
@@ -308,7 +311,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="short small videos, one repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--render", action="store_true", help="only rewrite samplers.md from samplers.json")
     args = ap.parse_args()
+    if args.render:
+        res = json.loads((args.out / "samplers.json").read_text())
+        (args.out / "samplers.md").write_text(to_markdown(res))
+        return
     if args.quick:
         videos = [
             (0.5, make_long_video(30, width=320, height=180)),

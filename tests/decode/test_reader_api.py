@@ -148,3 +148,20 @@ def test_pyav_decodes_only_from_the_preceding_keyframe(name):
             needed.update(range(int(k), i + 1))
         reorder_slack = 4 * r.seeks  # frames a decoder may emit past the target before we stop
         assert len(needed) <= r.frames_decoded <= len(needed) + reorder_slack
+
+
+@pytest.mark.parametrize("name", ["h264_bframes", "hevc", "vp9_webm"])
+def test_keyframe_fast_path_decodes_only_the_keyframes(name):
+    from tests.decode.helpers import reference_frames
+
+    path = gen_video(name)
+    with open_video(path, backend="pyav") as r:
+        kt = r.keyframe_times()
+        fr = r.frames_at_times(kt[::-1])
+        assert r.frames_decoded <= len(kt) * 2  # the keyframes (+ at most one skipped-frame flush each)
+        idx = fr.indices.tolist()
+        ref = reference_frames(path, idx)
+        for j, i in enumerate(idx):
+            np.testing.assert_array_equal(fr.data[j].numpy(), ref[i])
+        # a normal request afterwards decodes non-key frames again
+        assert read_frame_number(r.frames_at([idx[0] + 3]).data[0].numpy()) == idx[0] + 3

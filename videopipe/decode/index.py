@@ -94,6 +94,14 @@ def open_container(path: str) -> Any:
         ) from None
 
 
+def _all_in_sorted(values: np.ndarray, sorted_arr: np.ndarray) -> bool:
+    """Every value occurs in the sorted array ``sorted_arr``."""
+    if values.shape[0] == 0:
+        return True
+    pos = np.clip(np.searchsorted(sorted_arr, values), 0, sorted_arr.shape[0] - 1)
+    return bool((sorted_arr[pos] == values).all())
+
+
 def _median_duration(pts: np.ndarray, fallback: int) -> int:
     if pts.shape[0] >= 2:
         return int(np.median(np.diff(pts)))
@@ -179,7 +187,7 @@ def _verify_prefix(container: Any, stream: Any, dts: np.ndarray, shift: int) -> 
     expect = dts[: len(seen)] + shift
     if nkey == 2:  # a whole closed group of pictures: the sets must match exactly
         return bool(np.array_equal(np.sort(np.asarray(seen, np.int64)), expect))
-    return bool(np.isin(np.asarray(seen, np.int64), dts + shift).all())
+    return bool(_all_in_sorted(np.asarray(seen, np.int64), dts + shift))
 
 
 def _keyframe_pts_by_seek(container: Any, stream: Any, kdts: np.ndarray, shift: int) -> np.ndarray | None:
@@ -249,7 +257,8 @@ def _from_container_index(
     if shift != 0:
         # decode timestamps shifted by the reorder delay equal presentation times only for a
         # constant frame rate (uniform dts); anything else is demuxed.
-        if dts.shape[0] > 1 and np.unique(np.diff(dts)).shape[0] != 1:
+        d = np.diff(dts)
+        if d.shape[0] and not bool((d == d[0]).all()):
             return None
     if not _verify_prefix(container, stream, dts, shift):
         return None
@@ -260,7 +269,7 @@ def _from_container_index(
         # with reordering a keyframe's pts is not always its dts + the delay (open GOPs put
         # leading pictures before it): read each keyframe packet's own pts (one seek each)
         kpts = _keyframe_pts_by_seek(container, stream, dts[key], shift)
-        if kpts is None or not bool(np.isin(kpts, pts).all()):
+        if kpts is None or not _all_in_sorted(kpts, pts):
             return None
         kpts = np.sort(kpts)
     kseek = kpts.copy()

@@ -112,6 +112,20 @@ class PyAVReader(BaseReader):
             return self._decode_sorted_once(indices, hw)
 
     def _decode_sorted_once(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        # keyframe fast path: when every target is a keyframe, tell the decoder to skip every
+        # other frame, so each target costs one seek + one keyframe decode
+        ix = self._index
+        pts = ix.pts[indices]
+        pos = np.clip(np.searchsorted(ix.key_pts, pts), 0, ix.key_pts.shape[0] - 1)
+        only_keys = bool((ix.key_pts[pos] == pts).all())
+        cc = self._stream.codec_context
+        cc.skip_frame = "NONKEY" if only_keys else "DEFAULT"
+        try:
+            return self._decode_targets(indices, hw)
+        finally:
+            cc.skip_frame = "DEFAULT"
+
+    def _decode_targets(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
         import av
 
         out = np.empty((indices.shape[0], hw[0], hw[1], 3), np.uint8)

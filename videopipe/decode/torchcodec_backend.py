@@ -4,8 +4,10 @@
 Exactness: torchcodec's ``seek_mode="exact"`` scans the whole file when it opens (demuxing
 every packet) to build its frame table, ``"approximate"`` trusts the header and may return a
 neighbouring frame. We pass our own frame table (see :mod:`videopipe.decode.index`, read from
-the container index) as ``custom_frame_mappings``: exact seeking without the scan. Every
-returned frame's pts is checked against the table.
+the container index) as ``custom_frame_mappings``: exact seeking without the scan. When the
+table is a constant frame rate from 0 that equals the header's rate, approximate mode computes
+the same pts, so it is used (no hand-over cost). Every returned frame's pts is checked against
+the table, so a disagreement raises instead of returning a neighbouring frame.
 
 Resizing happens inside the decoder (``torchcodec.transforms.Resize``, on the GPU for CUDA
 decoding), so a full-size RGB frame is never stored. torchcodec applies the rotation itself.
@@ -48,7 +50,8 @@ def frame_mappings_json(index: FrameIndex) -> str:
     dur = np.empty_like(pts)
     dur[:-1] = np.diff(pts)
     dur[-1] = index.last_duration
-    keys = np.isin(pts, index.key_pts)
+    keys = np.zeros(pts.shape[0], bool)
+    keys[np.searchsorted(pts, index.key_pts)] = True
     frames = [
         {"pts": int(p), "duration": int(d), "key_frame": int(k)}
         for p, d, k in zip(pts.tolist(), dur.tolist(), keys.tolist())
@@ -98,8 +101,20 @@ class TorchCodecReader(BaseReader):
         self._decoders: dict[tuple[int, int], Any] = {}
         index = load_index(probe.path, probe.video_ordinal)
         super().__init__(probe, index, device="cpu" if device == "auto" else device)
-        self._mappings = frame_mappings_json(index)
+        self._mappings: str | None = None if self._header_is_exact() else frame_mappings_json(index)
         self._abs_pts_s = index.pts.astype(np.float64) * float(index.time_base)
+
+    def _header_is_exact(self) -> bool:
+        """True when torchcodec's approximate mode (frame i at i / header fps) lands exactly on
+        our table: constant frame rate starting at 0 that agrees with the header. Saves the
+        frame-table hand-over on long files; the pts check after each decode still applies."""
+        ix, p = self._index, self._probe
+        if ix.num_frames < 2 or int(ix.pts[0]) != 0 or p.avg_fps <= 0:
+            return False
+        d = np.diff(ix.pts)
+        if not bool((d == d[0]).all()):
+            return False
+        return abs(float(d[0] * ix.time_base) * p.avg_fps - 1.0) < 1e-9
 
     def _decoder(self, hw: tuple[int, int]) -> Any:
         full = hw == (self.info.height, self.info.width)
@@ -121,7 +136,11 @@ class TorchCodecReader(BaseReader):
                     num_ffmpeg_threads=self._threads,
                     device=self._device,
                     transforms=transforms,
-                    custom_frame_mappings=self._mappings,
+                    **(
+                        {"seek_mode": "approximate"}
+                        if self._mappings is None
+                        else {"custom_frame_mappings": self._mappings}
+                    ),
                 )
             except (RuntimeError, ValueError) as e:
                 raise DecodeError(

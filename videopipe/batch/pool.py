@@ -29,6 +29,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 import traceback
 from collections import deque
@@ -85,11 +86,15 @@ def _answer_jobs(
         conn.send(("record", rec))
 
 
-def _worker_main(conn: Connection, spec: JobSpec, role: str, gpu: int | None) -> None:
+def _worker_main(conn: Connection, spec: JobSpec, role: str, gpu: int | None, threads: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    if threads > 0 and "torch" in sys.modules:
+        # N workers on one machine share its cores: without this each would start a thread per
+        # core and they would oversubscribe the CPU (measured: 2 workers slower than 1)
+        sys.modules["torch"].set_num_threads(threads)
     try:
         preparer = spec.build_preparer() if role in ("full", "prepare") else None
         runner = spec.build_runner() if role in ("full", "answer") else None
@@ -219,6 +224,7 @@ class LocalPool:
             # the fork server imports torch & co once; each (re)started worker is a cheap fork
             self.ctx.set_forkserver_preload(["videopipe.batch.pool", "videopipe.types", *spec.preload])
         self.max_start_crashes = max_start_crashes
+        self.threads_per_worker = max(1, (os.cpu_count() or 1) // (workers + model_workers))
         self._pool: list[_Worker] = []
         self._start_crashes = 0
 
@@ -226,7 +232,10 @@ class LocalPool:
     def _spawn(self, role: str, gpu: int | None) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
         proc = self.ctx.Process(
-            target=_worker_main, args=(child, self.spec, role, gpu), name=f"videopipe-{role}", daemon=True
+            target=_worker_main,
+            args=(child, self.spec, role, gpu, self.threads_per_worker),
+            name=f"videopipe-{role}",
+            daemon=True,
         )
         proc.start()
         child.close()

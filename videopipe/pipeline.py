@@ -149,6 +149,8 @@ class Pipeline:
 
     def answer(self, prepared: Prepared, question: str, *, max_new_tokens: int | None = None) -> Answer:
         """Compress the prepared tokens for ``question`` and generate the answer."""
+        import torch
+
         question = _check_question(question, prepared.video)
         timer = _Timer()
         timer.seconds.update(prepared.seconds)
@@ -156,7 +158,9 @@ class Pipeline:
         # compressor "none" means "send every token": the visual-token budget does not apply
         limit = None if self.compressor_name == "none" else self.max_visual_tokens
         with timer.stage("compress"):
-            compressed = self.compressor(tokens, limit or len(tokens))
+            q = _question_embeddings(self.model, question)
+            query = None if q is None else torch.nn.functional.normalize(q.mean(0), dim=0).to(tokens.device)
+            compressed = self.compressor(tokens, limit or len(tokens), query_embedding=query)
         if limit is not None and len(compressed) > limit:
             raise ConfigError(
                 f"compressor {self.compressor_name!r} returned {len(compressed)} tokens for a budget of "
@@ -168,7 +172,7 @@ class Pipeline:
                 compressed, question, max_new_tokens=max_new_tokens or self.config.max_new_tokens
             )
         with timer.stage("evidence"):
-            relevance = _token_relevance(self.model, compressed, question)
+            relevance = _token_relevance(compressed, q)
             evidence = _evidence(prepared.video, prepared.selection, compressed, relevance, tokens)
         stats = Stats(
             frames_decoded=prepared.frames_decoded,
@@ -316,22 +320,26 @@ def _encode(model: VideoLLM, groups: list[Frames], duration_s: float) -> VisualT
     return parts[0] if len(parts) == 1 else VisualTokens.concat(parts)
 
 
-def _token_relevance(model: Any, tokens: VisualTokens, question: str) -> Any:
-    """Per-token relevance to the question: the best cosine similarity between a visual token
-    and the model's own embeddings of the question's tokens (the projector maps visual tokens
-    into the LLM's input-embedding space, so the two are comparable). None when the adapter
-    cannot embed text."""
+def _question_embeddings(model: Any, question: str) -> Any:
+    """The model's own input embeddings of the question's tokens [L, D] (the space the
+    projector maps visual tokens into), or None when the adapter cannot embed text."""
     embed = getattr(model, "text_embeddings", None)
-    if embed is None or len(tokens) == 0:
+    if embed is None:
+        return None
+    q = embed(question)
+    return q if q is not None and len(q) else None
+
+
+def _token_relevance(tokens: VisualTokens, q: Any) -> Any:
+    """Per-token relevance to the question: a visual token's best cosine similarity to any of
+    the question's token embeddings. None without question embeddings."""
+    if q is None or len(tokens) == 0:
         return None
     import torch
 
-    q = embed(question)
-    if q is None or len(q) == 0:
-        return None
     v = torch.nn.functional.normalize(tokens.features.float(), dim=-1)
-    q = torch.nn.functional.normalize(q.float().to(v.device), dim=-1)
-    return (v @ q.T).max(dim=1).values.cpu()
+    qn = torch.nn.functional.normalize(q.float().to(v.device), dim=-1)
+    return (v @ qn.T).max(dim=1).values.cpu()
 
 
 def _evidence(

@@ -477,6 +477,19 @@ class VideoLLM(ABC):
             hidden = hidden[:, -logits_to_keep:]
         return self.model.lm_head(hidden), out.past_key_values
 
+    def text_embeddings(self, text: str) -> torch.Tensor:
+        """The LLM's input embeddings of ``text``'s tokens, float32 [L, D] on the CPU.
+
+        Visual tokens live in the same space after the projector/merger, so the pipeline uses
+        these to rank evidence by question relevance and as the ``query`` compressor's query."""
+        import torch
+
+        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0].to(
+            self.device
+        )
+        with torch.inference_mode():
+            return self.model.get_input_embeddings()(ids).float().cpu()
+
     def forward_logits(self, tokens: VisualTokens, question: str) -> torch.Tensor:
         """Logits [L, vocab] (float32) of the spliced prompt, one row per prompt token."""
         import torch

@@ -211,7 +211,17 @@ def write_markdown(result: dict, path: Path) -> None:
             f"| {r['n']:,} | {r['kind']} | {r['build_s']:.2f} | {r['index_mb']:.0f} | {r['query_ms']:.3f} | "
             f"{r['batch_query_ms']:.4f} | {r.get('speedup_vs_numpy', 1.0):.1f} | {r['recall_at_10']:.3f} |"
         )
-    lines += ["", "Parameters: " + json.dumps(result["params"]), ""]
+    lines += [
+        "",
+        "Parameters: " + json.dumps(result["params"]),
+        "",
+        "Caveats: clustered data with queries near stored vectors is the friendly case for IVF "
+        "(neighbours share a cell); unstructured (random) vectors were not measured and would give "
+        "lower approximate recall at the same settings. "
+        "Memory is the serialised index (vectors + structure); the vectors alone are N x 1.5 kB. "
+        f"Whole run: {result.get('total_s', 0):.0f} s, peak RSS {result.get('peak_rss_mb', 0):.0f} MB.",
+        "",
+    ]
     lines += ["## What `auto` picks", "", result["conclusion"], ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 

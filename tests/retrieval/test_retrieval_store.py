@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,14 +48,19 @@ def _cues(name: str, duration_s: float) -> list[tuple[float, float, str]]:
     return [(t, t + 2.0, f"{name} says line {k}") for k, t in enumerate(np.arange(3.0, duration_s - 2, 17.0))]
 
 
-@pytest.fixture
-def folder(tiny_video, write_srt, tmp_path: Path) -> Path:
-    """8 distinct 60 s videos with subtitle sidecars (cached per session via tmp files)."""
-    d = tmp_path / "videos"
+@pytest.fixture(scope="module")
+def folder_template(tiny_video, write_srt, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("template") / "videos"
     for i, color in enumerate(COLORS[:8]):
         v = tiny_video(d / f"v{i:02d}.mp4", duration_s=60, color=color)
         write_srt(v.with_suffix(".srt"), _cues(f"video{i}", 60))
     return d
+
+
+@pytest.fixture
+def folder(folder_template: Path, tmp_path: Path) -> Path:
+    """8 distinct 60 s videos with subtitle sidecars (a fresh copy per test)."""
+    return Path(shutil.copytree(folder_template, tmp_path / "videos"))
 
 
 def _rows(index_dir: Path) -> list[tuple[str, float, float, str]]:
@@ -167,6 +173,12 @@ def test_crash_during_commit_keeps_the_previous_snapshot(folder: Path, tmp_path:
     assert not [p for p in idx.iterdir() if ".tmp-" in p.name]  # the temp file was cleaned up
     r = index_paths([folder], idx, embedder=emb)  # and the next run completes the change
     assert r.removed == 1 and not [x for x in _rows(idx) if x[0].endswith("v01.mp4")]
+
+
+def test_index_refuses_a_directory_that_is_not_an_index(folder: Path) -> None:
+    with pytest.raises(IndexStoreError, match="not empty and not a videopipe index"):
+        index_paths([folder], folder, embedder=HashTextEmbedder())  # --index pointed at the videos
+    assert not (folder / "snapshots").exists()
 
 
 def test_writers_exclude_each_other(folder: Path, tmp_path: Path) -> None:

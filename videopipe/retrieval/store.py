@@ -345,6 +345,14 @@ class IndexStore:
         ``config`` if the directory is new; an existing index must have the same config)."""
         from filelock import FileLock, Timeout
 
+        known = {CONFIG_NAME, "CURRENT", "snapshots", "segments", "faiss", "write.lock"}
+        if self.directory.is_dir() and not self.exists():
+            strangers = sorted(p.name for p in self.directory.iterdir() if p.name not in known)
+            if strangers:
+                raise IndexStoreError(
+                    f"{self.directory} is not empty and not a videopipe index (it holds {strangers[0]!r}, ...); "
+                    "give --index a new or empty directory"
+                )
         self.directory.mkdir(parents=True, exist_ok=True)
         for sub in ("snapshots", "segments", "faiss"):
             (self.directory / sub).mkdir(exist_ok=True)

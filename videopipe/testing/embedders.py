@@ -53,5 +53,5 @@ class HashTextEmbedder:
 class SlowHashTextEmbedder(HashTextEmbedder):
     """:class:`HashTextEmbedder` (same space) that sleeps ``delay_s`` per call."""
 
-    def __init__(self, *, dim: int = 32, delay_s: float = 0.4) -> None:
+    def __init__(self, *, dim: int = 32, delay_s: float = 0.25) -> None:
         super().__init__(dim=dim, delay_s=delay_s)

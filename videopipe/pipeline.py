@@ -115,7 +115,9 @@ class Pipeline:
         from videopipe.decode import open_video
 
         timer = _Timer()
-        path = Path(video)
+        from videopipe.decode.probe import check_path
+
+        path = check_path(video)  # a clear error for a missing/empty path before the cache reads it
         cache = self._token_cache()
         key = None
         if cache is not None and not _query_dependent(self.sampler, self.retrieve_k):
@@ -151,7 +153,7 @@ class Pipeline:
         """Compress the prepared tokens for ``question`` and generate the answer."""
         import torch
 
-        question = _check_question(question, prepared.video)
+        question = check_question(question, prepared.video)
         timer = _Timer()
         timer.seconds.update(prepared.seconds)
         tokens = prepared.tokens
@@ -187,7 +189,7 @@ class Pipeline:
 
     def ask(self, video: str | Path, question: str, *, max_new_tokens: int | None = None) -> Answer:
         """Answer ``question`` about ``video``, with evidence timestamps and stats."""
-        question = _check_question(question, str(video))
+        question = check_question(question, str(video))
         prepared = self.prepare(video, question)
         return self.answer(prepared, question, max_new_tokens=max_new_tokens)
 
@@ -227,7 +229,7 @@ class Pipeline:
 # ----------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------
-def _check_question(question: str, video: str) -> str:
+def check_question(question: str, video: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise InputError(f"empty question for {video}: pass a non-empty question text")
     return question.strip()

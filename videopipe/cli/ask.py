@@ -39,7 +39,12 @@ def ask(
     json_out: bool = typer.Option(False, "--json", help="Print the whole Answer as JSON."),
 ) -> None:
     """Answer QUESTION about VIDEO and print the answer with its evidence timestamps."""
-    from videopipe.pipeline import Pipeline
+    from videopipe.decode.probe import check_path
+    from videopipe.pipeline import Pipeline, check_question
+
+    # bad input fails before a (possibly multi-GB) model is loaded
+    check_path(video)
+    check_question(question, str(video))
 
     cfg = pipeline_config(
         config,

@@ -1,0 +1,77 @@
+"""`videopipe ask` end to end with a tiny random Qwen2.5-VL saved to a temp dir."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from videopipe.testing.tiny_models import build_tiny_model
+from videopipe.testing.videos import make_video, scenes_video
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model("qwen2_5_vl", tmp_path_factory.mktemp("m") / "tiny-qwen2.5-vl")
+
+
+def _ask(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "videopipe", "ask", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_ask_json_with_a_tiny_model(tiny_qwen: Path, tmp_path: Path) -> None:
+    spec = scenes_video((30, 30, 30, 30), needle=(2, "red"), width=112, height=84)
+    video = make_video(spec)
+    r = _ask(
+        str(video),
+        "When is the screen red?",
+        "--model",
+        str(tiny_qwen),
+        "--num-frames",
+        "12",
+        "--size",
+        "112",
+        "--compressor",
+        "temporal_merge",
+        "--max-visual-tokens",
+        "20",
+        "--max-new-tokens",
+        "5",
+        "--device",
+        "cpu",
+        "--json",
+        "--no-cache",
+    )
+    assert r.returncode == 0, r.stderr
+    ans = json.loads(r.stdout)
+    assert isinstance(ans["text"], str) and ans["question"] == "When is the screen red?"
+    duration = spec.num_frames / spec.fps
+    assert ans["evidence"] and all(0 <= e["start_s"] <= e["end_s"] <= duration for e in ans["evidence"])
+    st = ans["stats"]
+    assert st["frames_selected"] == 12 and st["frames_decoded"] >= 12
+    # 12 frames at 112x140 px -> 6 temporal patches of a 4x5-token grid (28 px per token)
+    assert st["tokens_before"] == 6 * 20 and st["tokens_after"] == 20
+    assert {"decode", "encode", "compress", "generate"} <= set(st["seconds"])
+
+
+def test_ask_bad_input_is_one_line(tiny_qwen: Path, tmp_path: Path) -> None:
+    video = make_video(scenes_video((10,), width=56, height=56))
+    r = _ask(str(video), "  ", "--model", str(tiny_qwen))
+    assert r.returncode == 2 and "empty question" in r.stderr and "Traceback" not in r.stderr
+    r = _ask(str(tmp_path / "missing.mp4"), "What?", "--model", str(tiny_qwen))
+    assert r.returncode == 2 and "missing.mp4" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.json").write_text('{"model_type": "bert"}')
+    r = _ask(str(video), "What?", "--model", str(tmp_path / "cfg"))
+    assert r.returncode == 2 and "qwen2_5_vl" in r.stderr  # lists the supported families

@@ -66,6 +66,20 @@ class DecordReader(BaseReader):
     backend_name = "decord"
 
     @staticmethod
+    def refuses(probe: ProbeResult) -> str | None:
+        """Why decord must not read this file (known to return wrong frames), or None."""
+        if not any(f in probe.format_name for f, c in VERIFIED if c == probe.codec):
+            return (
+                f"decord is not verified frame-exact on {probe.codec} in {probe.format_name} "
+                "(known decord seek bugs)"
+            )
+        if probe.rotation:
+            # decord rotates, but then copies a resized frame into a buffer of the unrotated
+            # shape ("DECORDArrayCopyFromTo: The size must exactly match")
+            return f"decord cannot resize videos with rotation metadata ({probe.rotation} deg)"
+        return None
+
+    @staticmethod
     def gpu_available() -> bool:
         """True when decord was built with CUDA and sees a GPU."""
         return _decord_has_cuda()
@@ -80,19 +94,9 @@ class DecordReader(BaseReader):
     ) -> None:
         decord = _import_decord()
         probe = probe or probe_video(path)
-        fmt_ok = any(f in probe.format_name for f, c in VERIFIED if c == probe.codec)
-        if not fmt_ok:
-            raise UnsupportedVideoError(
-                f"{probe.path}: decord is not verified frame-exact on {probe.codec} in "
-                f"{probe.format_name} (known decord seek bugs); use backend='pyav' or 'torchcodec'"
-            )
-        if probe.rotation:
-            # decord rotates, but then copies a resized frame into a buffer of the unrotated
-            # shape ("DECORDArrayCopyFromTo: The size must exactly match")
-            raise UnsupportedVideoError(
-                f"{probe.path}: decord cannot resize videos with rotation metadata ({probe.rotation} deg); "
-                "use backend='pyav' or 'torchcodec'"
-            )
+        why = self.refuses(probe)
+        if why:
+            raise UnsupportedVideoError(f"{probe.path}: {why}; use backend='pyav' or 'torchcodec'")
         if device.startswith("cuda"):
             if not _decord_has_cuda():
                 raise DeviceError(

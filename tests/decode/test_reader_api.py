@@ -184,6 +184,11 @@ def test_auto_skips_backends_that_refuse_the_file(monkeypatch):
     monkeypatch.setattr(select, "resolve_device", lambda d: "cuda" if d == "auto" else d)
     with open_video(gen_video("mpeg4_avi"), backend="auto", device="auto") as r:
         assert r.info.backend == "pyav"
+    # an explicit CPU-only backend with device="auto" on a GPU machine runs on the CPU
+    monkeypatch.setattr(DecordReader, "gpu_available", staticmethod(lambda: False))
+    for name in ("pyav", "decord"):
+        with open_video(gen_video("h264"), backend=name, device="auto") as r:
+            assert r.info.backend == name and r._device == "cpu"
     from videopipe.errors import UnsupportedVideoError
 
     with pytest.raises(UnsupportedVideoError):

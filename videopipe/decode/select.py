@@ -101,7 +101,14 @@ def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto")
         except DeviceError:
             # no GPU backend decodes this file exactly: auto means the best that does, the CPU
             dev, name = "cpu", choose_backend("cpu", info)
+    elif backend == "auto":
+        name = choose_backend(dev, info)
     else:
-        name = choose_backend(dev, info) if backend == "auto" else backend
+        name = backend
+        if device == "auto" and dev != "cpu":
+            # an explicit backend with device="auto": its GPU path when it has one that works
+            cls = DECODERS.get(name)
+            if not getattr(cls, "gpu_available", lambda: False)():
+                dev = "cpu"
     factory = DECODERS.get(name)
     return factory(info.path, device=dev, probe=info)

@@ -328,6 +328,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2-minute video, few cases (smoke test)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--render", help="only rewrite the markdown from this results JSON")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per case")
     ap.add_argument(
         "--opencv-frames",
@@ -339,6 +340,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         worker(json.loads(args.worker))
+        return
+    if args.render:
+        res = json.loads(Path(args.render).read_text())
+        _write(res, bool(res.get("quick")))
         return
 
     from videopipe.testing.videos import make_long_video
@@ -468,8 +473,9 @@ def _write(results: dict, quick: bool) -> None:
             "",
         ]
         md += [
-            "| k | frames needed | limit s | backend | time s | x limit | x qwen time | peak RSS MB | base MB | RSS vs qwen | frames != pyav |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| k | frames needed | limit s | backend | time s | x limit | x qwen time | CPU s | CPU x limit "
+            "| peak RSS MB | base MB | RSS vs qwen | frames != pyav |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for k, row in v["cases"].items():
             q = row.get("qwen", {})
@@ -477,7 +483,7 @@ def _write(results: dict, quick: bool) -> None:
                 r = row.get(name, {})
                 if "error" in r:
                     md.append(
-                        f"| {k} | {row['frames_needed']} | {_fmt(row['limit_s'])} | {name} | error: {r['error'][:80]} | | | | | | |"
+                        f"| {k} | {row['frames_needed']} | {_fmt(row['limit_s'])} | {name} | error: {r['error'][:80]} | | | | | | | | |"
                     )
                     continue
                 t = r.get("time_s")
@@ -491,8 +497,11 @@ def _write(results: dict, quick: bool) -> None:
                 diff = r.get("frames_differing_vs_pyav", "")
                 if r.get("extrapolated"):
                     diff = f"(time extrapolated {r['extrapolated']})"
+                c = r.get("cpu_s")
+                cl = c / row["limit_cpu_s"] if c and row.get("limit_cpu_s") else None
                 md.append(
                     f"| {k} | {row['frames_needed']} | {_fmt(row['limit_s'])} | {name} | {_fmt(t)} | {_fmt(xl)} | {_fmt(xq)} | "
+                    f"{_fmt(c)} | {_fmt(cl)} | "
                     f"{_fmt(r.get('peak_rss_mb'), 0)} | {_fmt(r.get('base_rss_mb'), 0)} | {_fmt(xr)} | {diff} |"
                 )
         md.append("")

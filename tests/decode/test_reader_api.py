@@ -165,3 +165,31 @@ def test_keyframe_fast_path_decodes_only_the_keyframes(name):
             np.testing.assert_array_equal(fr.data[j].numpy(), ref[i])
         # a normal request afterwards decodes non-key frames again
         assert read_frame_number(r.frames_at([idx[0] + 3]).data[0].numpy()) == idx[0] + 3
+
+
+def test_auto_skips_backends_that_refuse_the_file(monkeypatch):
+    """On a GPU, auto prefers torchcodec, but not for a file torchcodec refuses; and when no GPU
+    backend takes the file, device='auto' decodes it on the CPU (recorded in info.backend)."""
+    from videopipe.decode import select
+    from videopipe.decode.decord_backend import DecordReader
+    from videopipe.decode.probe import probe
+    from videopipe.decode.torchcodec_backend import TorchCodecReader
+
+    monkeypatch.setattr(TorchCodecReader, "gpu_available", staticmethod(lambda: True))
+    monkeypatch.setattr(DecordReader, "gpu_available", staticmethod(lambda: True))
+    assert select.choose_backend("cuda", probe(gen_video("h264"))) == "torchcodec"
+    assert select.choose_backend("cuda", probe(gen_video("rot90"))) == "torchcodec"
+    with pytest.raises(select.DeviceError):
+        select.choose_backend("cuda", probe(gen_video("mpeg4_avi")))  # both refuse it
+    monkeypatch.setattr(select, "resolve_device", lambda d: "cuda" if d == "auto" else d)
+    with open_video(gen_video("mpeg4_avi"), backend="auto", device="auto") as r:
+        assert r.info.backend == "pyav"
+    # an explicit CPU-only backend with device="auto" on a GPU machine runs on the CPU
+    monkeypatch.setattr(DecordReader, "gpu_available", staticmethod(lambda: False))
+    for name in ("pyav", "decord"):
+        with open_video(gen_video("h264"), backend=name, device="auto") as r:
+            assert r.info.backend == name and r._device == "cpu"
+    from videopipe.errors import UnsupportedVideoError
+
+    with pytest.raises(UnsupportedVideoError):
+        open_video(gen_video("mpeg4_avi"), backend="torchcodec", device="cpu")

@@ -66,6 +66,20 @@ class DecordReader(BaseReader):
     backend_name = "decord"
 
     @staticmethod
+    def refuses(probe: ProbeResult) -> str | None:
+        """Why decord must not read this file (known to return wrong frames), or None."""
+        if not any(f in probe.format_name for f, c in VERIFIED if c == probe.codec):
+            return (
+                f"decord is not verified frame-exact on {probe.codec} in {probe.format_name} "
+                "(known decord seek bugs)"
+            )
+        if probe.rotation:
+            # decord rotates, but then copies a resized frame into a buffer of the unrotated
+            # shape ("DECORDArrayCopyFromTo: The size must exactly match")
+            return f"decord cannot resize videos with rotation metadata ({probe.rotation} deg)"
+        return None
+
+    @staticmethod
     def gpu_available() -> bool:
         """True when decord was built with CUDA and sees a GPU."""
         return _decord_has_cuda()
@@ -80,19 +94,9 @@ class DecordReader(BaseReader):
     ) -> None:
         decord = _import_decord()
         probe = probe or probe_video(path)
-        fmt_ok = any(f in probe.format_name for f, c in VERIFIED if c == probe.codec)
-        if not fmt_ok:
-            raise UnsupportedVideoError(
-                f"{probe.path}: decord is not verified frame-exact on {probe.codec} in "
-                f"{probe.format_name} (known decord seek bugs); use backend='pyav' or 'torchcodec'"
-            )
-        if probe.rotation:
-            # decord rotates, but then copies a resized frame into a buffer of the unrotated
-            # shape ("DECORDArrayCopyFromTo: The size must exactly match")
-            raise UnsupportedVideoError(
-                f"{probe.path}: decord cannot resize videos with rotation metadata ({probe.rotation} deg); "
-                "use backend='pyav' or 'torchcodec'"
-            )
+        why = self.refuses(probe)
+        if why:
+            raise UnsupportedVideoError(f"{probe.path}: {why}; use backend='pyav' or 'torchcodec'")
         if device.startswith("cuda"):
             if not _decord_has_cuda():
                 raise DeviceError(
@@ -133,10 +137,16 @@ class DecordReader(BaseReader):
         ours = self._pts_s
         ok = n == ours.shape[0]
         if ok:
+            # decord reports float32 seconds: allow their rounding (relative 2^-22), which stays
+            # far below half a frame interval, so equality still means "the same frame"
             ts = np.asarray(vr.get_frame_timestamp(np.arange(n)))[:, 0].astype(np.float64)
             ts = ts - ts[0]
-            half_tick = 0.5 * float(self._index.time_base)
-            ok = bool(np.abs(ts - ours).max() <= max(half_tick, 1e-6) + 1e-9)
+            tol = (
+                np.maximum(0.5 * float(self._index.time_base), 4 * np.finfo(np.float32).eps * np.abs(ours))
+                + 1e-6
+            )
+            gap = float(np.diff(ours).min()) if n > 1 else 1.0
+            ok = bool((np.abs(ts - ours) <= np.minimum(tol, 0.25 * gap)).all())
         if not ok:
             self.close()
             raise UnsupportedVideoError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.errors import ConfigError, DeviceError
 from videopipe.protocols import VideoReader
@@ -63,15 +64,18 @@ GPU_PREFERENCE = ("torchcodec", "decord")
 _MODULES = {"pyav": "av", "torchcodec": "torchcodec", "decord": "decord"}
 
 
-def choose_backend(device: str) -> str:
-    """The backend ``auto`` uses on ``device`` (already resolved)."""
+def choose_backend(device: str, probe: ProbeResult | None = None) -> str:
+    """The backend ``auto`` uses on ``device`` (already resolved): the first installed one in
+    the preference order that can decode there and, given ``probe``, does not refuse that file
+    (a backend's ``refuses(probe)`` names files it is known to return wrong frames for)."""
     prefs = CPU_PREFERENCE if device == "cpu" else GPU_PREFERENCE
     for name in prefs:
         if name in DECODERS and _installed(_MODULES[name]):
-            if device != "cpu":
-                supports = DECODERS.get(name)
-                if not getattr(supports, "gpu_available", lambda: False)():
-                    continue
+            cls = DECODERS.get(name)
+            if device != "cpu" and not getattr(cls, "gpu_available", lambda: False)():
+                continue
+            if probe is not None and getattr(cls, "refuses", lambda p: None)(probe):
+                continue
             return name
     where = "the CPU" if device == "cpu" else f"device {device!r}"
     raise DeviceError(
@@ -91,6 +95,20 @@ def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto")
             )
     dev = resolve_device(device)
     info = probe_video(path)
-    name = choose_backend(dev) if backend == "auto" else backend
+    if backend == "auto" and device == "auto" and dev != "cpu":
+        try:
+            name = choose_backend(dev, info)
+        except DeviceError:
+            # no GPU backend decodes this file exactly: auto means the best that does, the CPU
+            dev, name = "cpu", choose_backend("cpu", info)
+    elif backend == "auto":
+        name = choose_backend(dev, info)
+    else:
+        name = backend
+        if device == "auto" and dev != "cpu":
+            # an explicit backend with device="auto": its GPU path when it has one that works
+            cls = DECODERS.get(name)
+            if not getattr(cls, "gpu_available", lambda: False)():
+                dev = "cpu"
     factory = DECODERS.get(name)
     return factory(info.path, device=dev, probe=info)

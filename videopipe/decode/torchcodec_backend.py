@@ -63,6 +63,14 @@ class TorchCodecReader(BaseReader):
     backend_name = "torchcodec"
 
     @staticmethod
+    def refuses(probe: ProbeResult) -> str | None:
+        """Why torchcodec must not read this file (it would return wrong frames), or None."""
+        if probe.format_name == "avi" and probe.has_b_frames:
+            # verified: the neighbouring frame for B-frames in AVI (packed bitstream), in every seek mode
+            return f"torchcodec returns wrong frames for {probe.codec} with B-frames in AVI"
+        return None
+
+    @staticmethod
     def gpu_available() -> bool:
         try:
             import torch
@@ -82,13 +90,9 @@ class TorchCodecReader(BaseReader):
     ) -> None:
         self._decoders_mod = _import_torchcodec()
         probe = probe or probe_video(path)
-        if probe.format_name == "avi" and probe.has_b_frames:
-            # verified wrong: torchcodec returns the neighbouring frame for B-frames in AVI
-            # (packed bitstream), in every seek mode
-            raise UnsupportedVideoError(
-                f"{probe.path}: torchcodec returns wrong frames for {probe.codec} with B-frames in AVI; "
-                "use backend='pyav'"
-            )
+        why = self.refuses(probe)
+        if why:
+            raise UnsupportedVideoError(f"{probe.path}: {why}; use backend='pyav'")
         if device.startswith("cuda"):
             import torch
 

@@ -113,10 +113,9 @@ class Pipeline:
 
         ``question`` is only used by query-aware samplers and retrieval."""
         from videopipe.decode import open_video
-
-        timer = _Timer()
         from videopipe.decode.probe import check_path
 
+        timer = _Timer()
         path = check_path(video)  # a clear error for a missing/empty path before the cache reads it
         cache = self._token_cache()
         key = None

@@ -44,6 +44,16 @@ class ProbeResult:
     has_b_frames: bool = False  # the stream reorders frames (B-frames)
 
 
+def ffmpeg_bin() -> str:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise MissingDependencyError(
+            "ffmpeg is not installed; install it with your system package manager "
+            "(Debian/Ubuntu: sudo apt-get install ffmpeg)"
+        )
+    return exe
+
+
 def ffprobe_bin() -> str:
     exe = shutil.which("ffprobe")
     if exe is None:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from videopipe.errors import ConfigError, DecodeError, MissingDependencyError, VideoNotFoundError
+from videopipe.decode.probe import ffprobe_bin
+from videopipe.errors import ConfigError, DecodeError, VideoNotFoundError
 
 if TYPE_CHECKING:
     from videopipe.types import VideoInfo
@@ -142,11 +142,16 @@ def probe_duration_s(path: str | Path) -> float:
     p = Path(path)
     if not p.is_file():
         raise VideoNotFoundError(f"video {p} does not exist or is not a file")
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        raise MissingDependencyError("ffprobe is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)")
     r = subprocess.run(
-        [exe, "-v", "error", "-show_entries", "format=duration:stream=codec_type,duration", "-of", "json"]
+        [
+            ffprobe_bin(),
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type,duration",
+            "-of",
+            "json",
+        ]
         + [str(p)],
         capture_output=True,
         text=True,

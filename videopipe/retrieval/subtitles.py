@@ -13,13 +13,13 @@ be turned into text and are ignored.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from videopipe.errors import InputError, MissingDependencyError
+from videopipe.decode.probe import ffmpeg_bin, ffprobe_bin
+from videopipe.errors import InputError
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text")
@@ -73,11 +73,16 @@ def _glob_escape(s: str) -> str:
 
 
 def _ffprobe_streams(video: Path) -> list[dict]:
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        raise MissingDependencyError("ffprobe is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)")
     r = subprocess.run(
-        [exe, "-v", "error", "-show_entries", "stream=codec_type,codec_name,start_time", "-of", "json"]
+        [
+            ffprobe_bin(),
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name,start_time",
+            "-of",
+            "json",
+        ]
         + [str(video)],
         capture_output=True,
         text=True,
@@ -89,10 +94,8 @@ def _ffprobe_streams(video: Path) -> list[dict]:
 
 def _first_video_pts_s(video: Path) -> float:
     """PTS of the first video packet (stream ``start_time`` is unreliable in Matroska)."""
-    exe = shutil.which("ffprobe")
-    assert exe is not None  # checked by _ffprobe_streams
     r = subprocess.run(
-        [exe, "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"]
+        [ffprobe_bin(), "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"]
         + ["-show_entries", "packet=pts_time", "-of", "csv=p=0", str(video)],
         capture_output=True,
         text=True,
@@ -115,11 +118,8 @@ def extract_embedded(video: str | Path) -> list[Cue]:
     if k is None:
         return []
     offset = _first_video_pts_s(v)
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise MissingDependencyError("ffmpeg is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)")
     r = subprocess.run(
-        [exe, "-v", "error", "-copyts", "-i", str(v), "-map", f"0:s:{k}", "-f", "srt", "-"],
+        [ffmpeg_bin(), "-v", "error", "-copyts", "-i", str(v), "-map", f"0:s:{k}", "-f", "srt", "-"],
         capture_output=True,
     )
     if r.returncode != 0:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,7 +30,7 @@ import numpy as np
 from filelock import FileLock
 
 from videopipe.config import default_cache_dir
-from videopipe.errors import MissingDependencyError
+from videopipe.decode.probe import ffmpeg_bin
 
 CODE_BITS = 16
 CODE_ROWS, CODE_COLS = 2, 8
@@ -44,16 +43,6 @@ NEEDLE_COLORS: dict[str, tuple[int, int, int]] = {
     "magenta": (220, 20, 220),
     "cyan": (20, 220, 220),
 }
-
-
-def ffmpeg_bin() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise MissingDependencyError(
-            "ffmpeg is not installed; install it with your system package manager "
-            "(Debian/Ubuntu: sudo apt-get install ffmpeg)"
-        )
-    return exe
 
 
 def video_cache_dir() -> Path:

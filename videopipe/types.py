@@ -366,18 +366,20 @@ class VisualTokens:
         )
 
     @staticmethod
-    def concat(parts: Sequence[VisualTokens]) -> VisualTokens:
+    def concat(parts: Sequence[VisualTokens], *, meta: Mapping[str, Any] | None = None) -> VisualTokens:
         """Tokens of several encodes (e.g. clips at different resolutions) as one sequence in
-        (time, row, col) order. Extras must have the same names in every part; ``meta`` is
-        the first part's, plus ``parts_meta`` (each part's meta) when they differ."""
+        (time, row, col) order. Extras must have the same names in every part. ``meta``, when
+        given, is the result's meta; otherwise the first part's, plus ``parts_meta`` (each
+        part's meta) when they differ."""
         if not parts:
             raise ValueError("VisualTokens.concat needs at least one part")
         keys = set(parts[0].extras)
         if any(set(p.extras) != keys for p in parts):
             raise ValueError("VisualTokens.concat: parts have different extras")
-        meta = dict(parts[0].meta)
-        if any(p.meta != parts[0].meta for p in parts[1:]):
-            meta["parts_meta"] = [dict(p.meta) for p in parts]
+        if meta is None:
+            meta = dict(parts[0].meta)
+            if any(p.meta != parts[0].meta for p in parts[1:]):
+                meta["parts_meta"] = [dict(p.meta) for p in parts]
         out = VisualTokens(
             features=torch.cat([p.features for p in parts]),
             frame_idx=torch.cat([p.frame_idx for p in parts]),

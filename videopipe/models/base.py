@@ -84,8 +84,6 @@ _CONCAT_SUMS = ("num_frames", "num_tokens", "padded_frames")
 
 def _concat_clips(parts: Sequence[VisualTokens]) -> VisualTokens:
     """One VisualTokens from the tokens of clips in time order (per-unit meta concatenated)."""
-    import torch
-
     from videopipe.types import VisualTokens
 
     if len(parts) == 1:
@@ -97,16 +95,7 @@ def _concat_clips(parts: Sequence[VisualTokens]) -> VisualTokens:
         meta[k] = sum(int(p.meta.get(k, 0)) for p in parts)
     if len(set(meta["unit_frame_idx"])) != len(meta["unit_frame_idx"]):
         raise InputError("the clips given to encode() share frames; give each frame once")
-    return VisualTokens(
-        features=torch.cat([p.features for p in parts]),
-        frame_idx=torch.cat([p.frame_idx for p in parts]),
-        time_s=torch.cat([p.time_s for p in parts]),
-        row=torch.cat([p.row for p in parts]),
-        col=torch.cat([p.col for p in parts]),
-        size=torch.cat([p.size for p in parts]),
-        extras={k: torch.cat([p.extras[k] for p in parts]) for k in parts[0].extras},
-        meta=meta,
-    )
+    return VisualTokens.concat(parts, meta=meta)
 
 
 def _clone(t: VisualTokens) -> VisualTokens:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -35,6 +37,36 @@ def test_frames_validates_and_slices() -> None:
         Frames(data=torch.zeros(2, 4, 4, 3), pts_s=[0, 1], indices=[0, 1])
     with pytest.raises(ValueError, match="entries"):
         Frames(data=torch.zeros(2, 4, 4, 3, dtype=torch.uint8), pts_s=[0], indices=[0, 1])
+
+
+def test_frames_numpy_storage_gives_zero_copy_torch_views() -> None:
+    arr = np.arange(4 * 2 * 3 * 3, dtype=np.uint8).reshape(4, 2, 3, 3)
+    f = Frames(arr, pts_s=[0.0, 0.04, 0.08, 0.12], indices=[10, 11, 12, 13])
+    assert f.array is arr and f.on_host
+    t = f.data  # a view: same memory, no copy
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.data_ptr() == arr.ctypes.data
+    assert f.data is t and f.indices.dtype == torch.int64 and f.pts_s.dtype == torch.float64
+    assert f.index_array.tolist() == [10, 11, 12, 13] and f.clip_array is None and f.clip_ids is None
+    # every kind of index selects the same frames
+    for key in ([3, 1], np.array([3, 1]), torch.tensor([3, 1])):
+        sub = f[key]
+        assert sub.index_array.tolist() == [13, 11] and np.array_equal(sub.array, arr[[3, 1]])
+    assert f[-1].index_array.tolist() == [13] and f[np.int64(2)].index_array.tolist() == [12]
+    # replace keeps the pixels, concat mixes numpy and torch parts
+    r = f.replace(clip_ids=np.zeros(4, np.int64), pts_s=np.ones(4))
+    assert r.array is arr and r.clip_ids.tolist() == [0] * 4 and r.pts_s.tolist() == [1.0] * 4
+    gpu_like = Frames(torch.zeros(2, 2, 3, 3, dtype=torch.uint8), pts_s=[0.5, 0.6], indices=[0, 1])
+    both = Frames.concat([f[:2], gpu_like])
+    assert isinstance(both.data, torch.Tensor) and both.index_array.tolist() == [10, 11, 0, 1]
+    only_np = Frames.concat([f[:1], f[3:]])
+    assert isinstance(only_np.array, np.ndarray) and only_np.index_array.tolist() == [10, 13]
+    # immutable and picklable like the other types
+    with pytest.raises(AttributeError, match="immutable"):
+        f.pts_s = None  # type: ignore[misc]
+    back = pickle.loads(pickle.dumps(r))
+    assert np.array_equal(back.array, arr) and back.clip_array.tolist() == [0] * 4
+    with pytest.raises(TypeError, match="numpy array or torch.Tensor"):
+        Frames([[1]], pts_s=[0], indices=[0])
 
 
 def test_selection_rejects_duplicates_and_disorder() -> None:
@@ -106,6 +138,18 @@ def test_config_roundtrip_and_validation(tmp_path) -> None:
 
 
 def test_import_is_light() -> None:
-    code = "import sys, videopipe; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = (
+        "import sys, videopipe, videopipe.types, videopipe.decode.pyav_backend; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_visual_tokens_reexported_from_types() -> None:
+    import videopipe.types as types
+    from videopipe.visual_tokens import VisualTokens as VT
+
+    assert types.VisualTokens is VT is VisualTokens
+    with pytest.raises(AttributeError):
+        types.NoSuchType  # noqa: B018

@@ -282,7 +282,7 @@ def _decode_selection(
     """Decode every selected clip at its own resolution (key-clip sampling trades resolution
     for length). Returns one ``Frames`` per resolution, in time order, frames tagged with
     their clip id."""
-    import torch
+    import numpy as np
 
     info = reader.info
     default = budget.frame_size(info.height, info.width)
@@ -296,7 +296,7 @@ def _decode_selection(
     for cid, clip in enumerate(selection.clips):
         size = only or clip.size or default
         f = reader.frames_at(list(clip.indices), size=size)
-        f = Frames(f.data, f.pts_s, f.indices, torch.full((len(f),), cid, dtype=torch.int64))
+        f = f.replace(clip_ids=np.full(len(f), cid, dtype=np.int64))
         if groups and (groups[-1].height, groups[-1].width) == (f.height, f.width):
             groups[-1] = Frames.concat([groups[-1], f])
         else:

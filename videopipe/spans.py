@@ -74,7 +74,7 @@ class SpanView:
         return np.clip(np.searchsorted(self._vpts, t, side="right") - 1, 0, len(self._vpts) - 1)
 
     def _virtual(self, real: Frames, vidx: np.ndarray) -> Frames:
-        return Frames(real.data, self._vpts[vidx], vidx, real.clip_ids)
+        return real.replace(pts_s=self._vpts[vidx], indices=vidx)
 
     def frames_at(self, indices: Sequence[int], *, size: Any = None) -> Frames:
         vidx = np.asarray(indices, dtype=np.int64)

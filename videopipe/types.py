@@ -1,17 +1,28 @@
 """The data that flows between stages. Public names: users, notebooks and scripts rely on them.
 
-Tensors are torch tensors. Every container validates its fields in ``__post_init__`` so a
+Tensors are torch tensors. Every container validates its fields when it is built, so a
 misaligned object can never be passed on, and ``repr`` shows shapes, not data.
+
+This module does not import torch: ``Frames`` keeps host frames as numpy and makes torch
+views on first use, and ``VisualTokens`` (torch throughout) lives in
+:mod:`videopipe.visual_tokens`, re-exported here on first access. So decoding, sampling and
+saving frames (``videopipe frames``) start in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from videopipe.visual_tokens import VisualTokens
 
 __all__ = [
     "VideoInfo",
@@ -66,85 +77,174 @@ class VideoInfo:
 # ----------------------------------------------------------------------------------------
 # Decoded frames
 # ----------------------------------------------------------------------------------------
-def _as_1d(x: Any, dtype: torch.dtype, name: str) -> torch.Tensor:
-    t = torch.as_tensor(x, dtype=dtype)
-    if t.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {tuple(t.shape)}")
-    return t
+def _torch() -> Any:
+    import torch
+
+    return torch
 
 
-@dataclass(frozen=True, repr=False)
+def _is_tensor(x: Any) -> bool:
+    # torch is imported only if something already did: a tensor cannot exist without it
+    mod = sys.modules.get("torch")
+    return mod is not None and isinstance(x, mod.Tensor)
+
+
+def _host_1d(x: Any, dtype: type, name: str) -> np.ndarray:
+    if _is_tensor(x):
+        x = x.detach().cpu().numpy()
+    a = np.asarray(x, dtype=dtype)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    return a
+
+
 class Frames:
     """Decoded RGB frames with their presentation times and absolute frame numbers.
 
-    data:     uint8 [T, H, W, 3], RGB, channels last
-    pts_s:    float64 [T], presentation time of each frame in seconds
-    indices:  int64 [T], the frame's position in presentation order (0-based)
-    clip_ids: int64 [T] or None, which selected clip each frame belongs to
+    data:     uint8 [T, H, W, 3], RGB, channels last (torch.Tensor)
+    pts_s:    float64 [T], presentation time of each frame in seconds (torch.Tensor)
+    indices:  int64 [T], the frame's position in presentation order, 0-based (torch.Tensor)
+    clip_ids: int64 [T] or None, which selected clip each frame belongs to (torch.Tensor)
+
+    Storage: frames decoded on the CPU are kept as numpy arrays, frames decoded on a GPU as
+    the decoder's CUDA tensor. The torch fields above are zero-copy views made on first
+    use, so decoding frames and writing them to disk never imports torch (it costs about
+    2 CPU-seconds). ``array``, ``pts_array``, ``index_array`` and ``clip_array`` give numpy
+    (``array`` copies GPU frames to the host). Immutable, like the other types here.
     """
 
-    data: torch.Tensor
-    pts_s: torch.Tensor
-    indices: torch.Tensor
-    clip_ids: torch.Tensor | None = None
+    __slots__ = ("_data", "_pts", "_idx", "_clips", "_views")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "pts_s", _as_1d(self.pts_s, torch.float64, "pts_s"))
-        object.__setattr__(self, "indices", _as_1d(self.indices, torch.int64, "indices"))
-        if self.clip_ids is not None:
-            object.__setattr__(self, "clip_ids", _as_1d(self.clip_ids, torch.int64, "clip_ids"))
-        d = self.data
-        if not isinstance(d, torch.Tensor):
-            raise TypeError(f"Frames.data must be a torch.Tensor, got {type(d).__name__}")
-        if d.dtype != torch.uint8 or d.ndim != 4 or d.shape[-1] != 3:
-            raise ValueError(f"Frames.data must be uint8 [T,H,W,3], got {d.dtype} {tuple(d.shape)}")
-        n = d.shape[0]
-        for name in ("pts_s", "indices", "clip_ids"):
-            v = getattr(self, name)
+    def __init__(self, data: Any, pts_s: Any, indices: Any, clip_ids: Any = None) -> None:
+        if not isinstance(data, np.ndarray) and not _is_tensor(data):
+            raise TypeError(f"Frames.data must be a numpy array or torch.Tensor, got {type(data).__name__}")
+        dtype_ok = data.dtype == np.uint8 if isinstance(data, np.ndarray) else data.dtype == _torch().uint8
+        if not dtype_ok or data.ndim != 4 or data.shape[-1] != 3:
+            raise ValueError(f"Frames.data must be uint8 [T,H,W,3], got {data.dtype} {tuple(data.shape)}")
+        set_ = object.__setattr__
+        set_(self, "_data", data)
+        set_(self, "_pts", _host_1d(pts_s, np.float64, "pts_s"))
+        set_(self, "_idx", _host_1d(indices, np.int64, "indices"))
+        set_(self, "_clips", None if clip_ids is None else _host_1d(clip_ids, np.int64, "clip_ids"))
+        set_(self, "_views", {})
+        n = data.shape[0]
+        for name, v in (("pts_s", self._pts), ("indices", self._idx), ("clip_ids", self._clips)):
             if v is not None and v.shape[0] != n:
                 raise ValueError(f"Frames.{name} has {v.shape[0]} entries for {n} frames")
 
-    def __len__(self) -> int:
-        return int(self.data.shape[0])
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Frames is immutable (cannot set {name!r}); use Frames.replace")
 
-    def __getitem__(self, key: int | slice | Sequence[int] | torch.Tensor) -> Frames:
-        if isinstance(key, int):
-            key = slice(key, key + 1) if key != -1 else slice(-1, None)
-        if not isinstance(key, slice):
-            key = torch.as_tensor(key, dtype=torch.long)
-        return Frames(
-            data=self.data[key],
-            pts_s=self.pts_s[key],
-            indices=self.indices[key],
-            clip_ids=None if self.clip_ids is None else self.clip_ids[key],
-        )
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Frames, (self._data, self._pts, self._idx, self._clips))
+
+    # -- torch views (zero-copy for host arrays) ------------------------------------------
+    def _view(self, name: str, arr: np.ndarray) -> torch.Tensor:
+        v = self._views.get(name)
+        if v is None:
+            v = self._views[name] = _torch().from_numpy(arr)
+        return v
+
+    @property
+    def data(self) -> torch.Tensor:
+        """uint8 [T, H, W, 3] torch.Tensor (on the decoder's device)."""
+        return self._data if _is_tensor(self._data) else self._view("data", self._data)
+
+    @property
+    def pts_s(self) -> torch.Tensor:
+        """float64 [T] torch.Tensor of presentation times (s)."""
+        return self._view("pts_s", self._pts)
+
+    @property
+    def indices(self) -> torch.Tensor:
+        """int64 [T] torch.Tensor of frame numbers (presentation order)."""
+        return self._view("indices", self._idx)
+
+    @property
+    def clip_ids(self) -> torch.Tensor | None:
+        """int64 [T] torch.Tensor of clip ids, or None."""
+        return None if self._clips is None else self._view("clip_ids", self._clips)
+
+    # -- numpy -----------------------------------------------------------------------------
+    @property
+    def array(self) -> np.ndarray:
+        """uint8 [T, H, W, 3] numpy array on the host (a copy only for GPU frames)."""
+        d = self._data
+        return d if isinstance(d, np.ndarray) else d.detach().cpu().numpy()
+
+    @property
+    def pts_array(self) -> np.ndarray:
+        return self._pts
+
+    @property
+    def index_array(self) -> np.ndarray:
+        return self._idx
+
+    @property
+    def clip_array(self) -> np.ndarray | None:
+        return self._clips
+
+    @property
+    def on_host(self) -> bool:
+        """True when the frames are in host memory (numpy or a CPU tensor)."""
+        return isinstance(self._data, np.ndarray) or self._data.device.type == "cpu"
+
+    # -- shape and selection ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._data.shape[0])
 
     @property
     def height(self) -> int:
-        return int(self.data.shape[1])
+        return int(self._data.shape[1])
 
     @property
     def width(self) -> int:
-        return int(self.data.shape[2])
+        return int(self._data.shape[2])
+
+    def __getitem__(self, key: int | slice | Sequence[int] | Any) -> Frames:
+        if isinstance(key, (int, np.integer)):
+            k = int(key)
+            key = slice(k, k + 1) if k != -1 else slice(-1, None)
+        if not isinstance(key, slice):
+            key = _host_1d(key, np.int64, "index")
+        data = self._data
+        if _is_tensor(data) and not isinstance(key, slice):
+            data = data[_torch().from_numpy(key).to(data.device)]
+        else:
+            data = data[key]
+        return Frames(data, self._pts[key], self._idx[key], None if self._clips is None else self._clips[key])
+
+    def replace(self, *, pts_s: Any = None, indices: Any = None, clip_ids: Any = None) -> Frames:
+        """The same pixels with other times / frame numbers / clip ids (None keeps a field)."""
+        return Frames(
+            self._data,
+            self._pts if pts_s is None else pts_s,
+            self._idx if indices is None else indices,
+            self._clips if clip_ids is None else clip_ids,
+        )
 
     @staticmethod
     def concat(parts: Sequence[Frames]) -> Frames:
         if not parts:
             raise ValueError("Frames.concat needs at least one Frames")
-        has_clips = all(p.clip_ids is not None for p in parts)
+        has_clips = all(p._clips is not None for p in parts)
+        if any(_is_tensor(p._data) for p in parts):
+            data = _torch().cat([p.data for p in parts])
+        else:
+            data = np.concatenate([p._data for p in parts])
         return Frames(
-            data=torch.cat([p.data for p in parts]),
-            pts_s=torch.cat([p.pts_s for p in parts]),
-            indices=torch.cat([p.indices for p in parts]),
-            clip_ids=torch.cat([p.clip_ids for p in parts]) if has_clips else None,  # type: ignore[misc]
+            data,
+            np.concatenate([p._pts for p in parts]),
+            np.concatenate([p._idx for p in parts]),
+            np.concatenate([p._clips for p in parts]) if has_clips else None,  # type: ignore[misc]
         )
 
     def __repr__(self) -> str:
-        t0 = float(self.pts_s[0]) if len(self) else float("nan")
-        t1 = float(self.pts_s[-1]) if len(self) else float("nan")
+        t0 = float(self._pts[0]) if len(self) else float("nan")
+        t1 = float(self._pts[-1]) if len(self) else float("nan")
         return (
-            f"Frames(data={tuple(self.data.shape)} {self.data.dtype}, "
-            f"t={t0:.3f}..{t1:.3f}s, clips={'yes' if self.clip_ids is not None else 'no'})"
+            f"Frames(data={tuple(self._data.shape)} {self._data.dtype}, "
+            f"t={t0:.3f}..{t1:.3f}s, clips={'yes' if self._clips is not None else 'no'})"
         )
 
 
@@ -284,245 +384,6 @@ class Selection:
 
 
 # ----------------------------------------------------------------------------------------
-# Visual tokens
-# ----------------------------------------------------------------------------------------
-_TOKEN_FIELDS = ("frame_idx", "time_s", "row", "col", "size")
-
-
-@dataclass(frozen=True, repr=False)
-class VisualTokens:
-    """Visual tokens of a video, one row per token, ordered by (time, row, col).
-
-    features:  float [N, D]
-    frame_idx: int64 [N], absolute frame number of the frame the token comes from
-    time_s:    float64 [N], that frame's presentation time
-    row, col:  int64 [N], grid position of the token in its frame
-    size:      float64 [N], how many original tokens this token stands for (1 before compression)
-    extras:    name -> tensor [N, ...] kept aligned with the tokens (e.g. Qwen3-VL deepstack
-               features); merged like ``features`` when tokens merge
-    meta:      model-specific facts needed downstream (grid sizes, temporal patch size, ...)
-    """
-
-    features: torch.Tensor
-    frame_idx: torch.Tensor
-    time_s: torch.Tensor
-    row: torch.Tensor
-    col: torch.Tensor
-    size: torch.Tensor
-    extras: Mapping[str, torch.Tensor] = field(default_factory=dict)
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.features.ndim != 2:
-            raise ValueError(f"features must be [N, D], got {tuple(self.features.shape)}")
-        n = self.features.shape[0]
-        dev = self.features.device
-        dtypes = {
-            "frame_idx": torch.int64,
-            "time_s": torch.float64,
-            "row": torch.int64,
-            "col": torch.int64,
-            "size": torch.float64,
-        }
-        for name in _TOKEN_FIELDS:
-            v = torch.as_tensor(getattr(self, name), dtype=dtypes[name], device=dev)
-            if v.shape != (n,):
-                raise ValueError(f"VisualTokens.{name} must have shape ({n},), got {tuple(v.shape)}")
-            object.__setattr__(self, name, v)
-        for k, v in self.extras.items():
-            if v.shape[0] != n:
-                raise ValueError(f"VisualTokens.extras[{k!r}] has {v.shape[0]} rows for {n} tokens")
-        object.__setattr__(self, "extras", dict(self.extras))
-        object.__setattr__(self, "meta", dict(self.meta))
-
-    # -- construction -------------------------------------------------------------
-    @staticmethod
-    def from_grid(
-        features: torch.Tensor,
-        frame_idx: Sequence[int] | torch.Tensor,
-        time_s: Sequence[float] | torch.Tensor,
-        *,
-        extras: Mapping[str, torch.Tensor] | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> VisualTokens:
-        """Tokens from a dense grid ``features`` [T, H, W, D] (extras [T, H, W, ...])."""
-        t, h, w, d = features.shape
-        dev = features.device
-        fi = torch.as_tensor(frame_idx, dtype=torch.int64, device=dev)
-        ts = torch.as_tensor(time_s, dtype=torch.float64, device=dev)
-        if fi.shape != (t,) or ts.shape != (t,):
-            raise ValueError(f"frame_idx and time_s need {t} entries (one per frame)")
-        rows = torch.arange(h, device=dev).view(1, h, 1).expand(t, h, w).reshape(-1)
-        cols = torch.arange(w, device=dev).view(1, 1, w).expand(t, h, w).reshape(-1)
-        return VisualTokens(
-            features=features.reshape(t * h * w, d),
-            frame_idx=fi.repeat_interleave(h * w),
-            time_s=ts.repeat_interleave(h * w),
-            row=rows,
-            col=cols,
-            size=torch.ones(t * h * w, dtype=torch.float64, device=dev),
-            extras={k: v.reshape(t * h * w, *v.shape[3:]) for k, v in (extras or {}).items()},
-            meta=meta or {},
-        )
-
-    @staticmethod
-    def concat(parts: Sequence[VisualTokens], *, meta: Mapping[str, Any] | None = None) -> VisualTokens:
-        """Tokens of several encodes (e.g. clips at different resolutions) as one sequence in
-        (time, row, col) order. Extras must have the same names in every part. ``meta``, when
-        given, is the result's meta; otherwise the first part's, plus ``parts_meta`` (each
-        part's meta) when they differ."""
-        if not parts:
-            raise ValueError("VisualTokens.concat needs at least one part")
-        keys = set(parts[0].extras)
-        if any(set(p.extras) != keys for p in parts):
-            raise ValueError("VisualTokens.concat: parts have different extras")
-        if meta is None:
-            meta = dict(parts[0].meta)
-            if any(p.meta != parts[0].meta for p in parts[1:]):
-                meta["parts_meta"] = [dict(p.meta) for p in parts]
-        out = VisualTokens(
-            features=torch.cat([p.features for p in parts]),
-            frame_idx=torch.cat([p.frame_idx for p in parts]),
-            time_s=torch.cat([p.time_s for p in parts]),
-            row=torch.cat([p.row for p in parts]),
-            col=torch.cat([p.col for p in parts]),
-            size=torch.cat([p.size for p in parts]),
-            extras={k: torch.cat([p.extras[k] for p in parts]) for k in keys},
-            meta=meta,
-        )
-        return out._take(torch.argsort(out.order_key()))
-
-    # -- basic properties ---------------------------------------------------------------
-    def __len__(self) -> int:
-        return int(self.features.shape[0])
-
-    @property
-    def dim(self) -> int:
-        return int(self.features.shape[1])
-
-    @property
-    def device(self) -> torch.device:
-        return self.features.device
-
-    def frame_ids(self) -> torch.Tensor:
-        """Sorted unique frame numbers that have at least one token."""
-        return torch.unique(self.frame_idx)
-
-    def tokens_per_frame(self) -> dict[int, int]:
-        f, c = torch.unique(self.frame_idx, return_counts=True)
-        return {int(a): int(b) for a, b in zip(f.tolist(), c.tolist())}
-
-    def order_key(self) -> torch.Tensor:
-        """A sort key for (time, frame, row, col) order."""
-        # rank frames by (time, frame_idx), then row-major inside a frame
-        frames = torch.stack([self.time_s, self.frame_idx.to(torch.float64)], 1)
-        _, frame_rank = torch.unique(frames, dim=0, return_inverse=True)
-        span = int(self.col.max().item()) + 1 if len(self) else 1
-        rspan = int(self.row.max().item()) + 1 if len(self) else 1
-        return (frame_rank * rspan + self.row) * span + self.col
-
-    def sorted(self) -> VisualTokens:
-        """The same tokens in (time, row, col) order (``self`` when already ordered)."""
-        if self.is_ordered():
-            return self
-        return self._take(torch.argsort(self.order_key(), stable=True))
-
-    def is_ordered(self) -> bool:
-        if len(self) < 2:
-            return True
-        k = self.order_key()
-        return bool((k[1:] > k[:-1]).all())
-
-    # -- the two primitives every compressor is built from -------------------------------
-    def select(self, index: torch.Tensor) -> VisualTokens:
-        """Keep the tokens at ``index`` (any order, no duplicates); result is re-sorted into
-        (time, row, col) order and every field stays aligned."""
-        index = torch.as_tensor(index, dtype=torch.long, device=self.device)
-        index = torch.sort(index).values  # inputs are ordered, so sorting indices keeps order
-        return self._take(index)
-
-    def _take(self, index: torch.Tensor) -> VisualTokens:
-        return VisualTokens(
-            features=self.features[index],
-            frame_idx=self.frame_idx[index],
-            time_s=self.time_s[index],
-            row=self.row[index],
-            col=self.col[index],
-            size=self.size[index],
-            extras={k: v[index] for k, v in self.extras.items()},
-            meta=self.meta,
-        )
-
-    def merge(self, group: torch.Tensor, representative: torch.Tensor) -> VisualTokens:
-        """Merge tokens into groups.
-
-        group:          int [N], the group each token joins (0..G-1, every group non-empty)
-        representative: int [G], for each group the token whose position (frame, time, row,
-                        col) the merged token keeps
-
-        Features (and extras) become the size-weighted mean of the group; ``size`` becomes the
-        group's total size. The result is sorted into (time, row, col) order.
-        """
-        group = torch.as_tensor(group, dtype=torch.long, device=self.device)
-        representative = torch.as_tensor(representative, dtype=torch.long, device=self.device)
-        g = representative.shape[0]
-        if group.shape != (len(self),):
-            raise ValueError(f"merge(): group must have shape ({len(self)},), got {tuple(group.shape)}")
-        if len(self) and (int(group.min()) < 0 or int(group.max()) >= g):
-            raise ValueError(f"merge(): group ids must be in 0..{g - 1} (one representative per group)")
-        if g and not bool((group[representative] == torch.arange(g, device=self.device)).all()):
-            raise ValueError("merge(): each representative must be a member of its own group")
-        total = torch.zeros(g, dtype=torch.float64, device=self.device).index_add_(0, group, self.size)
-        if bool((total <= 0).any()):
-            raise ValueError("merge(): every group must contain at least one token")
-
-        def _mean(x: torch.Tensor) -> torch.Tensor:
-            # accumulate in float32 at least (bf16/fp16 sums lose precision), cast back
-            flat = x.reshape(x.shape[0], -1)
-            acc_dtype = torch.promote_types(flat.dtype, torch.float32)
-            ww = self.size.to(acc_dtype).unsqueeze(1)
-            acc = torch.zeros(g, flat.shape[1], dtype=acc_dtype, device=self.device)
-            acc.index_add_(0, group, flat.to(acc_dtype) * ww)
-            acc = acc / total.to(acc_dtype).unsqueeze(1)
-            return acc.to(flat.dtype).reshape(g, *x.shape[1:])
-
-        merged = VisualTokens(
-            features=_mean(self.features),
-            frame_idx=self.frame_idx[representative],
-            time_s=self.time_s[representative],
-            row=self.row[representative],
-            col=self.col[representative],
-            size=total,
-            extras={k: _mean(v) for k, v in self.extras.items()},
-            meta=self.meta,
-        )
-        return merged._take(torch.argsort(merged.order_key()))
-
-    def to(self, device: torch.device | str) -> VisualTokens:
-        return VisualTokens(
-            features=self.features.to(device),
-            frame_idx=self.frame_idx.to(device),
-            time_s=self.time_s.to(device),
-            row=self.row.to(device),
-            col=self.col.to(device),
-            size=self.size.to(device),
-            extras={k: v.to(device) for k, v in self.extras.items()},
-            meta=self.meta,
-        )
-
-    def with_meta(self, **meta: Any) -> VisualTokens:
-        return replace(self, meta={**self.meta, **meta})
-
-    def __repr__(self) -> str:
-        nf = len(self.frame_ids()) if len(self) else 0
-        return (
-            f"VisualTokens(N={len(self)}, D={self.dim if self.features.ndim == 2 else '?'}, "
-            f"frames={nf}, size_sum={float(self.size.sum()):.1f}, "
-            f"extras={sorted(self.extras)}, device={self.device})"
-        )
-
-
-# ----------------------------------------------------------------------------------------
 # Retrieval and answers
 # ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -575,3 +436,12 @@ class Answer:
             "evidence": [h.to_dict() for h in self.evidence],
             "stats": self.stats.to_dict(),
         }
+
+
+def __getattr__(name: str) -> Any:
+    # VisualTokens needs torch; import it (and torch) only when someone asks for it
+    if name == "VisualTokens":
+        from videopipe.visual_tokens import VisualTokens
+
+        return VisualTokens
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,20 @@ def test_unknown_sampler_lists_the_valid_ones(small_video: Path) -> None:
     from videopipe.cli.app import main
 
     assert main(["frames", str(small_video), "--sampler", "nope"]) == 2
+
+
+@pytest.mark.parametrize("name", ["uniform", "keyframe"])
+def test_frames_command_never_imports_torch(name: str, small_video: Path, tmp_path: Path) -> None:
+    # Importing torch costs ~2 CPU-s, more than decoding 64 frames of an hour-long video:
+    # decode -> sample -> save must stay torch-free (Frames are numpy-backed on the CPU).
+    code = (
+        "import sys\n"
+        "from videopipe.cli.app import main\n"
+        f"sys.argv = ['videopipe', 'frames', {str(small_video)!r}, '-n', '4', '--sampler', {name!r},\n"
+        f"            '--size', '56', '--out', {str(tmp_path)!r}, '--json']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip().splitlines()[-1] == "TORCH False"
+    assert len(list(tmp_path.glob("frame_*.jpg"))) == 4 and (tmp_path / "contact_sheet.png").exists()

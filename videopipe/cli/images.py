@@ -15,10 +15,10 @@ def write_frames(frames: Frames, out: Path, *, columns: int = 8) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     imgs = []
+    host = frames.array
     for k in range(len(frames)):
-        arr = frames.data[k].cpu().numpy()
-        img = Image.fromarray(arr)
-        idx, t = int(frames.indices[k]), float(frames.pts_s[k])
+        img = Image.fromarray(host[k])
+        idx, t = int(frames.index_array[k]), float(frames.pts_array[k])
         p = out / f"frame_{idx:08d}_{t:010.3f}s.jpg"
         img.save(p, quality=90)
         paths.append(p)

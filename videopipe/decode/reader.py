@@ -113,12 +113,9 @@ class BaseReader:
             return self._empty(hw)
         uniq, inverse = np.unique(idx, return_inverse=True)
         data = self._decode_sorted(uniq, hw)
-        import torch
-
-        t = torch.from_numpy(data)
         if uniq.shape[0] != idx.shape[0] or not np.array_equal(uniq, idx):
-            t = t[torch.from_numpy(inverse.reshape(-1).astype(np.int64))]
-        return Frames(data=t, pts_s=self._pts_s[idx], indices=idx)
+            data = data[inverse.reshape(-1)]
+        return Frames(data=data, pts_s=self._pts_s[idx], indices=idx)
 
     def frames_at_times(self, times_s: Sequence[float], *, size: SizeArg = None) -> Frames:
         """The frame displayed at each time (last frame with ``pts_s <= t``)."""
@@ -151,18 +148,16 @@ class BaseReader:
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ConfigError(f"every={every!r} must be an integer >= 1")
         hw = self._out_hw(size)
-        import torch
-
         buf: list[np.ndarray] = []
         ids: list[int] = []
         for i, arr in self._iter_decoded(int(every), hw):
             buf.append(arr)
             ids.append(i)
             if len(buf) == ITER_CHUNK_FRAMES:
-                yield Frames(torch.from_numpy(np.stack(buf)), self._pts_s[ids], np.asarray(ids))
+                yield Frames(np.stack(buf), self._pts_s[ids], np.asarray(ids))
                 buf, ids = [], []
         if buf:
-            yield Frames(torch.from_numpy(np.stack(buf)), self._pts_s[ids], np.asarray(ids))
+            yield Frames(np.stack(buf), self._pts_s[ids], np.asarray(ids))
 
     def close(self) -> None:
         self._closed = True
@@ -244,10 +239,8 @@ class BaseReader:
         return arr
 
     def _empty(self, hw: tuple[int, int]) -> Frames:
-        import torch
-
         return Frames(
-            data=torch.zeros((0, hw[0], hw[1], 3), dtype=torch.uint8),
+            data=np.zeros((0, hw[0], hw[1], 3), dtype=np.uint8),
             pts_s=np.zeros(0),
             indices=np.zeros(0, np.int64),
         )

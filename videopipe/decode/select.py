@@ -8,6 +8,8 @@ Nothing ever switches backend after an error.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from pathlib import Path
 
 from videopipe.decode.probe import ProbeResult
@@ -21,8 +23,18 @@ __all__ = ["open_video", "resolve_device", "choose_backend", "cuda_available"]
 _DEVICES = ("auto", "cpu", "cuda")
 
 
+def _no_nvidia_device() -> bool:
+    """True when this is Linux and there is no NVIDIA device node (nor WSL's GPU node): no
+    CUDA GPU can be usable, and we can say so without importing torch (2 CPU-s)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+
+
 def cuda_available() -> tuple[bool, str]:
     """(whether torch sees a CUDA GPU, why not when it does not)."""
+    if "torch" not in sys.modules and _no_nvidia_device():
+        return False, "this machine has no NVIDIA GPU device (/dev/nvidiactl is missing)"
     try:
         import torch
     except ImportError:  # pragma: no cover - core dependency

@@ -248,7 +248,7 @@ class Probe:
             return np.zeros((0, 1, 1, 3), np.uint8)
         f = self.video.frames_at(list(indices), size=size_px or self.size_px)
         self.decoded += len(f)
-        return f.data.cpu().numpy()
+        return f.array
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

@@ -122,6 +122,24 @@ def test_progressive_over_budget_drops_least_novel_tokens() -> None:
     assert float(out.size.sum()) == 96.0
 
 
+def test_progressive_memory_window_forgets_unseen_scenes_but_not_static_ones() -> None:
+    g = torch.Generator().manual_seed(7)
+    scene_a, scene_b = torch.randn(4, 4, 16, generator=g), torch.randn(4, 4, 16, generator=g)
+    # A A A B B B B B B A A: scene A comes back after 6 frames of B
+    vt = _grid_tokens(torch.stack([scene_a] * 3 + [scene_b] * 6 + [scene_a] * 2))
+    unbounded = build("progressive", fill_budget=False)(vt, 100)
+    assert unbounded.tokens_per_frame() == {0: 16, 3: 16}  # the return of A matches frame 0
+    windowed = build("progressive", fill_budget=False, memory_frames=3)(vt, 100)
+    assert windowed.tokens_per_frame() == {0: 16, 3: 16, 9: 16}  # A was forgotten: kept again
+    assert float(windowed.size.sum()) == 176.0  # every token still accounted for
+    # a static scene stays in memory however long the video: it is matched every frame
+    static = _grid_tokens(torch.stack([scene_a] * 12))
+    out = build("progressive", fill_budget=False, memory_frames=2)(static, 100)
+    assert out.tokens_per_frame() == {0: 16} and out.size.tolist() == [12.0] * 16
+    with pytest.raises(ConfigError, match="memory_frames"):
+        build("progressive", memory_frames=0)
+
+
 # -- slowfast -------------------------------------------------------------------------------
 def test_slowfast_full_resolution_only_on_slow_frames() -> None:
     vt = make_tokens([(4, 4)] * 12, 8, seed=6)

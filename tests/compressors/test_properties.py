@@ -20,13 +20,14 @@ SPECS = [n for n in COMPRESSORS.names() if n != "none"] + [
 ]
 VARIANTS = {
     "progressive[native,nofill]": ("progressive", {"per_frame_budget": 0, "fill_budget": False}),
+    "progressive[memory=1]": ("progressive", {"memory_frames": 1}),
     "divprune[sketch,fold]": ("divprune", {"sketch_dim": 3, "fold_dropped": True}),
     "query[sketch]": ("query", {"sketch_dim": 2}),
 }
 SPECS += list(VARIANTS)
 MERGING = {
     "pool", "temporal_merge", "progressive", "slowfast", "temporal_merge+progressive", "progressive+slowfast",
-    "progressive[native,nofill]", "divprune[sketch,fold]",
+    "progressive[native,nofill]", "progressive[memory=1]", "divprune[sketch,fold]",
 }  # fmt: skip
 
 

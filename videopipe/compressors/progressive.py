@@ -12,6 +12,11 @@ training-free version:
    the others fold into their best match (size-weighted mean, sizes add up, the match keeps
    its position). A frame in which at least ``refresh_fraction`` of the tokens are novel
    (a scene cut) is kept whole, i.e. starts a new clip;
+   With ``memory_frames`` = W, the tokens compared against are only those kept or matched
+   within the last W frames (a least-recently-used memory): a surface still in view stays in
+   memory however old, a surface not seen for W frames is forgotten and costs tokens again if
+   it comes back. This bounds the cost per frame on very long videos (the unbounded memory
+   makes the walk O(frames x kept tokens)).
 4. if more tokens were kept than the budget allows, the least novel ones (1 - best-match
    similarity at the time they were seen) fold into their matches until the budget holds;
    if fewer, the most novel folded tokens are kept as well up to the budget
@@ -38,17 +43,22 @@ class ProgressiveConfig:
     threshold: a token is novel when its best cosine match among kept tokens is below this.
     refresh_fraction: a frame with at least this fraction of novel tokens is kept whole.
     fill_budget: when the novel tokens leave part of the budget unused, also keep the most
-    novel of the folded tokens up to the budget (False: static video costs one frame)."""
+    novel of the folded tokens up to the budget (False: static video costs one frame).
+    memory_frames: compare against tokens kept or matched in the last this-many frames only
+    (None: every kept token; bounds the work per frame on very long videos)."""
 
     per_frame_budget: int = 64
     threshold: float = 0.9
     refresh_fraction: float = 0.5
     fill_budget: bool = True
+    memory_frames: int | None = None
 
     def __post_init__(self) -> None:
         positive("progressive.per_frame_budget", self.per_frame_budget, allow_zero=True)
         in_range("progressive.threshold", self.threshold, -1.0, 1.0)
         in_range("progressive.refresh_fraction", self.refresh_fraction, 0.0, 1.0)
+        if self.memory_frames is not None:
+            positive("progressive.memory_frames", self.memory_frames)
 
 
 class Progressive(BaseCompressor):
@@ -75,13 +85,23 @@ class Progressive(BaseCompressor):
         mem_x = torch.empty_like(x)
         mem_idx[:first] = torch.arange(first, device=dev)
         mem_x[:first] = x[:first]
+        last_used = torch.zeros(n, dtype=torch.long, device=dev)  # per memory slot: frame last kept/matched
         k = first
         cfg = self.config
+        window = cfg.memory_frames
         for t in range(1, layout.num_frames):
+            if window is not None and k and int(last_used[:k].min()) < t - window:
+                live = torch.nonzero(last_used[:k] >= t - window).squeeze(1)  # forget, keep order
+                k = live.numel()
+                mem_idx[:k], mem_x[:k], last_used[:k] = mem_idx[live], mem_x[live], last_used[live]
             s = int(layout.offsets[t])
             e = s + int(layout.counts[t])
-            v, j = (x[s:e] @ mem_x[:k].T).max(1)
-            parent[s:e] = mem_idx[j]
+            if k:
+                v, j = (x[s:e] @ mem_x[:k].T).max(1)
+                parent[s:e] = mem_idx[j]
+                last_used[j] = t
+            else:  # everything was forgotten: the whole frame is new
+                v = torch.full((e - s,), -float("inf"), dtype=x.dtype, device=dev)
             novelty[s:e] = 1.0 - v
             novel = v < cfg.threshold
             if float(novel.float().mean()) >= cfg.refresh_fraction:
@@ -90,6 +110,7 @@ class Progressive(BaseCompressor):
             kept[new] = True
             mem_idx[k : k + new.numel()] = new
             mem_x[k : k + new.numel()] = x[new]
+            last_used[k : k + new.numel()] = t
             k += new.numel()
         return pooled, kept, parent, novelty, layout.frame_of
 

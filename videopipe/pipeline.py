@@ -112,6 +112,9 @@ class Pipeline:
     load_model:  False: do not load the model now, only read its token geometry from the
                  checkpoint's config files (a pipeline for :meth:`select_and_decode` in a CPU
                  worker); it loads on first use of :attr:`model`
+    decode_device: ``open_video``'s device: ``"auto"`` (a GPU decoder when one is usable) or
+                 ``"cpu"`` (what batch decode workers use: their frames cross to the model
+                 worker as host arrays, and they hold no CUDA context)
     """
 
     def __init__(
@@ -126,9 +129,13 @@ class Pipeline:
         embedder: Any = None,
         config: PipelineConfig | None = None,
         load_model: bool = True,
+        decode_device: str = "auto",
     ) -> None:
         from videopipe.models.facts import model_facts
 
+        if decode_device not in ("auto", "cpu") and not decode_device.startswith("cuda"):
+            raise ConfigError(f"decode_device {decode_device!r} is not one of auto, cpu, cuda, cuda:N")
+        self.decode_device = decode_device
         cfg = config or PipelineConfig()
         if isinstance(model, str):
             cfg = cfg.with_overrides(model=model)
@@ -214,7 +221,10 @@ class Pipeline:
         from videopipe.decode import open_video
 
         timer = _Timer()
-        with timer.stage("decode"), open_video(path, backend=self.config.decode_backend) as reader:
+        with (
+            timer.stage("decode"),
+            open_video(path, backend=self.config.decode_backend, device=self.decode_device) as reader,
+        ):
             view, span_scores = reader, None
             if self.retrieve_k:
                 with timer.stage("retrieve"):

@@ -68,3 +68,16 @@ def test_pipeline_spec_stages_follow_the_config() -> None:
         spec = JobSpec.for_pipeline(cfg)
         assert spec.prepare_factory is None, cfg
         assert spec.build_runner().reuse_prepared is False
+
+
+def test_pipeline_preparer_decodes_on_the_cpu_without_the_model() -> None:
+    import pytest
+
+    from videopipe.batch.jobs import pipeline_preparer
+    from videopipe.config import PipelineConfig
+    from videopipe.errors import ConfigError
+
+    prepare = pipeline_preparer(config=PipelineConfig(model="fake").to_dict())
+    assert prepare.__self__.decode_device == "cpu" and not prepare.__self__.model_loaded
+    with pytest.raises(ConfigError, match="per question"):
+        pipeline_preparer(config=PipelineConfig(model="fake", sampler="query").to_dict())

@@ -238,11 +238,12 @@ def pipeline_runner(*, config: Mapping[str, Any]) -> Runner:
 def pipeline_preparer(*, config: Mapping[str, Any]) -> Preparer:
     """Production prepare stage: the pipeline's CPU stage, ``Pipeline.select_and_decode``,
     in a pipeline that reads the model's geometry from its config files and never loads the
-    weights. The ``Decoded`` value it returns is picklable (host numpy frames)."""
+    weights, and decodes on the CPU (no CUDA context in decode workers; GPUs are the model
+    workers'). The ``Decoded`` value it returns is picklable (host numpy frames)."""
     from videopipe.config import PipelineConfig
     from videopipe.pipeline import Pipeline
 
-    pipe = Pipeline.from_config(PipelineConfig(**dict(config)), load_model=False)
+    pipe = Pipeline.from_config(PipelineConfig(**dict(config)), load_model=False, decode_device="cpu")
     if pipe.query_dependent:
         raise ConfigError(
             f"sampler {pipe.sampler_name!r} / retrieval chooses frames per question, so videos cannot be "

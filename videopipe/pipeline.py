@@ -375,8 +375,8 @@ def _read_facts(cfg: PipelineConfig) -> ModelFacts:
 def _check_facts(got: ModelFacts, expected: ModelFacts, *, what: str) -> None:
     if got != expected:
         raise ConfigError(
-            f"{what} were selected for a different model geometry ({got}) than this pipeline's "
-            f"({expected}); build the decoding and the answering pipelines from the same config"
+            f"{what}: model geometry {got} differs from this pipeline's {expected}; build the "
+            "decoding and the answering pipelines from the same config (model, sampler, budget)"
         )
 
 

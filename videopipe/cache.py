@@ -54,6 +54,11 @@ class TokenCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.pt"
 
+    def contains(self, key: str) -> bool:
+        """True when an entry exists for ``key`` (cheap: no read; a corrupt entry still
+        counts, and :meth:`load` then reports a miss)."""
+        return self._path(key).is_file()
+
     def load(self, key: str) -> tuple[VisualTokens, Selection] | None:
         import torch
 

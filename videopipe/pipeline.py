@@ -7,6 +7,16 @@ name (see ``videopipe list``) or passed in as an object.
     pipe = Pipeline(model="Qwen/Qwen2.5-VL-3B-Instruct", sampler="keyframe", compressor="progressive")
     answer = pipe.ask("talk.mp4", "When does the speaker show the chart?")
     print(answer.text, [(h.start_s, h.end_s) for h in answer.evidence])
+
+Per video the work splits into a CPU stage and a model stage, so that batch jobs can decode
+the next video while the model encodes the current one (``videopipe batch``):
+
+    decoded = pipe.select_and_decode("talk.mp4")   # open, sample, decode (no model needed)
+    prepared = pipe.prepare_from(decoded)          # encode (token cache respected)
+    answer = pipe.answer(prepared, "What happens?")
+
+``Pipeline(..., load_model=False)`` builds a pipeline for the CPU stage: the model is loaded
+only if a model stage runs (its token geometry is read from the checkpoint's config files).
 """
 
 from __future__ import annotations
@@ -16,12 +26,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videopipe.config import PipelineConfig
 from videopipe.errors import ConfigError, InputError
 from videopipe.protocols import VideoLLM
-from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VisualTokens
+from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
+
+if TYPE_CHECKING:
+    from videopipe.models.facts import ModelFacts
+    from videopipe.types import VisualTokens
+
+#: samplers whose selection depends on the question (unless the sampler says ``uses_query``)
+QUERY_AWARE_SAMPLERS = ("keyclip", "query")
 
 
 @dataclass
@@ -34,6 +51,36 @@ class Prepared:
     selection: Selection
     frames_decoded: int
     seconds: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+
+
+@dataclass
+class Decoded:
+    """A video after the CPU stage (:meth:`Pipeline.select_and_decode`): the selected clips'
+    frames, ready for the model. Picklable (host numpy frames), so a decode worker can hand it
+    to a model worker.
+
+    video:          the checked path
+    groups:         the selected frames, one ``Frames`` per frame size, in time order, tagged
+                    with clip ids; empty when ``cached``
+    selection:      what the sampler chose (None when ``cached``: the cache holds it)
+    info:           the video's ``VideoInfo`` (None when ``cached``)
+    frames_decoded: frames decoded by the sampler's probes plus the selected ones
+    seconds:        time per stage so far (decode, sample, retrieve)
+    cache_key:      the token-cache key (None when the cache is off or the selection depends
+                    on the question)
+    cached:         the token cache already holds this video's tokens: nothing was decoded
+    facts:          the model facts the frames were selected for (checked by the model stage)
+    """
+
+    video: str
+    groups: tuple[Frames, ...]
+    selection: Selection | None
+    info: VideoInfo | None
+    frames_decoded: int
+    facts: ModelFacts
+    seconds: dict[str, float] = field(default_factory=dict)
+    cache_key: str | None = None
     cached: bool = False
 
 
@@ -62,6 +109,12 @@ class Pipeline:
     retriever:   optional ``videopipe.retrieval`` retriever; with ``retrieve_k`` the sampler only
                  sees the top-k clips for the question (plus context)
     embedder:    embedder name or object for query-aware samplers (``query``, ``keyclip``)
+    load_model:  False: do not load the model now, only read its token geometry from the
+                 checkpoint's config files (a pipeline for :meth:`select_and_decode` in a CPU
+                 worker); it loads on first use of :attr:`model`
+    decode_device: ``open_video``'s device: ``"auto"`` (a GPU decoder when one is usable) or
+                 ``"cpu"`` (what batch decode workers use: their frames cross to the model
+                 worker as host arrays, and they hold no CUDA context)
     """
 
     def __init__(
@@ -75,14 +128,25 @@ class Pipeline:
         retrieve_k: int | None = None,
         embedder: Any = None,
         config: PipelineConfig | None = None,
+        load_model: bool = True,
+        decode_device: str = "auto",
     ) -> None:
+        from videopipe.models.facts import model_facts
+
+        if decode_device not in ("auto", "cpu") and not decode_device.startswith("cuda"):
+            raise ConfigError(f"decode_device {decode_device!r} is not one of auto, cpu, cuda, cuda:N")
+        self.decode_device = decode_device
         cfg = config or PipelineConfig()
         if isinstance(model, str):
             cfg = cfg.with_overrides(model=model)
         self.config = cfg
-        self.model: VideoLLM = (
-            model if (model is not None and not isinstance(model, str)) else _load_model(cfg)
-        )
+        self._model: VideoLLM | None = None
+        if model is not None and not isinstance(model, str):
+            self._model = model
+        elif load_model:
+            self._model = _load_model(cfg)
+        #: what sampling and decoding need to know about the model (see ModelFacts)
+        self.facts: ModelFacts = model_facts(self._model) if self._model is not None else _read_facts(cfg)
         self.sampler = _make_sampler(sampler if sampler is not None else cfg.sampler)
         self.sampler_name = (
             sampler if isinstance(sampler, str) else getattr(self.sampler, "name", cfg.sampler)
@@ -94,8 +158,8 @@ class Pipeline:
             num_frames=cfg.num_frames,
             max_tokens=None,
             size_px=cfg.size_px,
-            token_px=int(getattr(self.model, "token_px", 28)),
-            min_frames=int(getattr(self.model, "min_frames", 1)),
+            token_px=self.facts.token_px,
+            min_frames=self.facts.min_frames,
         )
         self.max_visual_tokens = cfg.max_visual_tokens
         emb = embedder if embedder is not None else cfg.embedder
@@ -107,25 +171,60 @@ class Pipeline:
     def from_config(cls, config: PipelineConfig, **kwargs: Any) -> Pipeline:
         return cls(config=config, **kwargs)
 
+    @property
+    def model(self) -> VideoLLM:
+        """The video LLM (loaded on first use when built with ``load_model=False``)."""
+        if self._model is None:
+            from videopipe.models.facts import model_facts
+
+            model = _load_model(self.config)
+            _check_facts(model_facts(model), self.facts, what=f"the loaded model {self.config.model!r}")
+            self._model = model
+        return self._model
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def query_dependent(self) -> bool:
+        """True when the selection depends on the question (query-aware sampler, retrieval):
+        such videos cannot be decoded once for all questions."""
+        return _query_dependent(self.sampler, self.retrieve_k)
+
     # ------------------------------------------------------------------------------------
     def prepare(self, video: str | Path, question: str | None = None) -> Prepared:
-        """Decode, sample and encode ``video`` (cached on disk when enabled).
+        """Decode, sample and encode ``video`` (cached on disk when enabled): the CPU stage
+        :meth:`select_and_decode` followed by the model stage :meth:`prepare_from`.
 
         ``question`` is only used by query-aware samplers and retrieval."""
-        from videopipe.decode import open_video
+        return self.prepare_from(self.select_and_decode(video, question))
+
+    def select_and_decode(self, video: str | Path, question: str | None = None) -> Decoded:
+        """The CPU stage: open ``video``, sample it and decode the selected clips at their
+        sizes. Needs no model (see ``load_model=False``). When the token cache already holds
+        this video's tokens nothing is decoded (``Decoded.cached``).
+
+        ``question`` is only used by query-aware samplers and retrieval."""
         from videopipe.decode.probe import check_path
 
-        timer = _Timer()
         path = check_path(video)  # a clear error for a missing/empty path before the cache reads it
         cache = self._token_cache()
         key = None
-        if cache is not None and not _query_dependent(self.sampler, self.retrieve_k):
-            key = cache.key(path, sampler=self.sampler_name, budget=self.budget, model=self._model_id())
-            hit = cache.load(key)
-            if hit is not None:
-                tokens, selection = hit
-                return Prepared(str(path), tokens, selection, 0, {"cache": 0.0}, cached=True)
-        with timer.stage("decode"), open_video(path, backend=self.config.decode_backend) as reader:
+        if cache is not None and not self.query_dependent:
+            key = cache.key(path, sampler=self.sampler_name, budget=self.budget, model=self.facts.model_id)
+            if cache.contains(key):
+                return Decoded(str(path), (), None, None, 0, self.facts, {"cache": 0.0}, key, cached=True)
+        return self._decode(path, question, key)
+
+    def _decode(self, path: Path, question: str | None, key: str | None) -> Decoded:
+        from videopipe.decode import open_video
+
+        timer = _Timer()
+        with (
+            timer.stage("decode"),
+            open_video(path, backend=self.config.decode_backend, device=self.decode_device) as reader,
+        ):
             view, span_scores = reader, None
             if self.retrieve_k:
                 with timer.stage("retrieve"):
@@ -136,17 +235,36 @@ class Pipeline:
                     selection = view.to_real(selection, span_scores)
             if selection.num_frames < 1:
                 raise InputError(f"{path}: the sampler selected no frames")
-            mixed = _takes_clip_list(self.model) or bool(getattr(self.model, "mixed_resolution", False))
-            groups = _decode_selection(reader, selection, self.budget, mixed_resolution=mixed)
-            duration_s = reader.info.duration_s
+            groups = _decode_selection(
+                reader, selection, self.budget, mixed_resolution=self.facts.mixed_resolution
+            )
+            info = reader.info
         # decode time excludes sampling (which decodes its own probes)
         timer.seconds["decode"] -= timer.seconds.get("sample", 0.0) + timer.seconds.get("retrieve", 0.0)
-        with timer.stage("encode"):
-            tokens = _encode(self.model, groups, duration_s)
         decoded = selection.frames_decoded + sum(len(g) for g in groups)
-        if key is not None and cache is not None:
-            cache.save(key, tokens, selection)
-        return Prepared(str(path), tokens, selection, decoded, timer.seconds)
+        return Decoded(str(path), tuple(groups), selection, info, decoded, self.facts, timer.seconds, key)
+
+    def prepare_from(self, decoded: Decoded) -> Prepared:
+        """The model stage of :meth:`prepare`: encode the frames of ``decoded`` (from
+        :meth:`select_and_decode`, possibly in another process) and save them in the token
+        cache; a cached video's tokens are loaded instead."""
+        _check_facts(decoded.facts, self.facts, what=f"the frames of {decoded.video}")
+        cache = self._token_cache() if decoded.cache_key is not None else None
+        if decoded.cached:
+            hit = cache.load(decoded.cache_key) if cache is not None else None
+            if hit is not None:
+                tokens, selection = hit
+                return Prepared(decoded.video, tokens, selection, 0, {"cache": 0.0}, cached=True)
+            # the entry vanished or is corrupt since the CPU stage looked: decode it here
+            decoded = self._decode(Path(decoded.video), None, decoded.cache_key)
+        assert decoded.selection is not None and decoded.info is not None
+        timer = _Timer()
+        timer.seconds.update(decoded.seconds)
+        with timer.stage("encode"):
+            tokens = _encode(self.model, list(decoded.groups), decoded.info.duration_s)
+        if cache is not None and decoded.cache_key is not None:
+            cache.save(decoded.cache_key, tokens, decoded.selection)
+        return Prepared(decoded.video, tokens, decoded.selection, decoded.frames_decoded, timer.seconds)
 
     def answer(self, prepared: Prepared, question: str, *, max_new_tokens: int | None = None) -> Answer:
         """Compress the prepared tokens for ``question`` and generate the answer."""
@@ -193,9 +311,6 @@ class Pipeline:
         return self.answer(prepared, question, max_new_tokens=max_new_tokens)
 
     # ------------------------------------------------------------------------------------
-    def _model_id(self) -> str:
-        return str(getattr(self.model, "model_id", type(self.model).__name__))
-
     def _token_cache(self) -> Any:
         if not self.config.cache_tokens:
             return None
@@ -246,6 +361,25 @@ def _load_model(cfg: PipelineConfig) -> VideoLLM:
     return load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
 
 
+def _read_facts(cfg: PipelineConfig) -> ModelFacts:
+    """The model facts of ``cfg.model`` without loading it (config files only)."""
+    if cfg.model == "fake" or cfg.model.startswith("fake:"):
+        from videopipe.testing.fake_model import FakeVideoLLM
+
+        return FakeVideoLLM.read_facts()
+    from videopipe.models.facts import read_model_facts
+
+    return read_model_facts(cfg.model)
+
+
+def _check_facts(got: ModelFacts, expected: ModelFacts, *, what: str) -> None:
+    if got != expected:
+        raise ConfigError(
+            f"{what}: model geometry {got} differs from this pipeline's {expected}; build the "
+            "decoding and the answering pipelines from the same config (model, sampler, budget)"
+        )
+
+
 def _make_sampler(spec: Any) -> Any:
     if not isinstance(spec, str):
         return spec
@@ -272,8 +406,14 @@ def _query_dependent(sampler: Any, retrieve_k: int | None) -> bool:
     """Selections that depend on the question cannot be shared across questions."""
     uses_query = getattr(sampler, "uses_query", None)
     if uses_query is None:
-        uses_query = getattr(sampler, "name", "") in ("keyclip", "query")
+        uses_query = getattr(sampler, "name", "") in QUERY_AWARE_SAMPLERS
     return bool(retrieve_k) or bool(uses_query)
+
+
+def config_query_dependent(config: PipelineConfig) -> bool:
+    """:meth:`Pipeline.query_dependent` for the pipeline ``config`` builds, without building
+    it (its sampler is named by the config)."""
+    return bool(config.retrieve) or config.sampler in QUERY_AWARE_SAMPLERS
 
 
 def _decode_selection(
@@ -304,18 +444,11 @@ def _decode_selection(
     return groups
 
 
-def _takes_clip_list(model: Any) -> bool:
-    """videopipe's transformers adapters encode a list of clips (of different sizes) in one
-    call; other VideoLLM objects get one ``encode`` call per clip size."""
-    try:
-        from videopipe.models.base import VideoLLM as _Adapter
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(model, _Adapter)
-
-
 def _encode(model: VideoLLM, groups: list[Frames], duration_s: float) -> VisualTokens:
-    if _takes_clip_list(model):
+    from videopipe.models.facts import takes_clip_list
+    from videopipe.types import VisualTokens
+
+    if takes_clip_list(model):
         return model.encode(groups if len(groups) > 1 else groups[0], duration_s=duration_s)  # type: ignore[call-arg]
     parts = [model.encode(g) for g in groups]
     return parts[0] if len(parts) == 1 else VisualTokens.concat(parts)

@@ -96,3 +96,20 @@ def preparer(count_file: str | None = None, segv_on: str | None = None):
 
 def broken_runner() -> FakeRunner:
     raise RuntimeError("cannot load the model: weights missing")
+
+
+def spy_pipeline_preparer(*, config: dict, log_file: str):
+    """The production prepare stage, logging per video the process it ran in, whether its
+    pipeline has loaded the model (it must not) and whether the tokens were cached."""
+    from videopipe.batch.jobs import pipeline_preparer
+
+    prepare = pipeline_preparer(config=config)
+
+    def run(video: str):
+        decoded = prepare(video)
+        with open(log_file, "a", encoding="utf-8") as f:
+            loaded = prepare.__self__.model_loaded
+            f.write(f"{os.getpid()} {Path(video).name} loaded={loaded} cached={decoded.cached}\n")
+        return decoded
+
+    return run

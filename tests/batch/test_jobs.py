@@ -48,37 +48,36 @@ def test_prepared_values_from_a_prepare_stage_go_straight_to_answer() -> None:
     assert pipe.calls == [("answer", "q")]
 
 
-def test_pipeline_factory_builds_from_config(monkeypatch) -> None:
-    """`JobSpec.for_pipeline` -> `pipeline_runner` -> `Pipeline.from_config` (a stand-in module
-    here: videopipe.pipeline lives on main; the lead's end-to-end test covers the real one)."""
-    import sys
-    import types
-
+def test_pipeline_spec_stages_follow_the_config() -> None:
+    """`JobSpec.for_pipeline`: the CPU stage is the prepare stage unless the selection depends on
+    the question (then it is trivial and the runner asks per question)."""
     from videopipe.batch.jobs import JobSpec
     from videopipe.config import PipelineConfig
 
-    built = []
-
-    class Pipeline(FakePipeline):
-        def __init__(self, config) -> None:
-            super().__init__()
-            self.config, self.sampler, self.retrieve_k = config, object(), config.retrieve
-
-        @classmethod
-        def from_config(cls, config):
-            built.append(config)
-            return cls(config)
-
-    fake = types.ModuleType("videopipe.pipeline")
-    fake.Pipeline = Pipeline
-    fake._query_dependent = lambda sampler, k: bool(k)
-    monkeypatch.setitem(sys.modules, "videopipe.pipeline", fake)
-
-    spec = JobSpec.for_pipeline(PipelineConfig(num_frames=8))
+    spec = JobSpec.for_pipeline(PipelineConfig(model="fake", num_frames=8))
     assert "videopipe.pipeline" in spec.preload
+    assert spec.prepare_factory == "videopipe.batch.jobs:pipeline_preparer"
+    assert spec.prepare_kwargs == spec.kwargs and spec.kwargs["config"]["num_frames"] == 8
     runner = spec.build_runner()
-    assert built == [PipelineConfig(num_frames=8)] and runner.reuse_prepared
-    assert runner("a", "q").text == "a:q"
-    assert (
-        JobSpec.for_pipeline(PipelineConfig(retrieve=3, index_dir="x")).build_runner().reuse_prepared is False
-    )
+    assert runner.reuse_prepared and runner.pipeline.config == PipelineConfig(model="fake", num_frames=8)
+    for cfg in (
+        PipelineConfig(model="fake", retrieve=3, index_dir="x"),
+        PipelineConfig(model="fake", sampler="query"),
+        {"model": "fake", "sampler": "keyclip"},
+    ):
+        spec = JobSpec.for_pipeline(cfg)
+        assert spec.prepare_factory is None, cfg
+        assert spec.build_runner().reuse_prepared is False
+
+
+def test_pipeline_preparer_decodes_on_the_cpu_without_the_model() -> None:
+    import pytest
+
+    from videopipe.batch.jobs import pipeline_preparer
+    from videopipe.config import PipelineConfig
+    from videopipe.errors import ConfigError
+
+    prepare = pipeline_preparer(config=PipelineConfig(model="fake").to_dict())
+    assert prepare.__self__.decode_device == "cpu" and not prepare.__self__.model_loaded
+    with pytest.raises(ConfigError, match="per question"):
+        pipeline_preparer(config=PipelineConfig(model="fake", sampler="query").to_dict())

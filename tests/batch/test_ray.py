@@ -62,3 +62,40 @@ def test_ray_records_equal_local_records(video_folder: Path, tmp_path: Path, loc
     # resumable the same way: a rerun on Ray skips everything
     again = run_batch(jobs, spec, out=tmp_path / "ray.jsonl", executor=ray_ex, progress=False)
     assert (again.skipped, again.done, again.failed) == (8, 0, 0)
+
+
+def test_ray_runs_the_pipelines_decode_tasks_and_model_actors(tmp_path: Path, local_ray: None) -> None:
+    """The production spec on Ray: decoding in Ray tasks, encode + answer in the actor; the
+    records equal the local executor's staged layout (a bad file is its own error record)."""
+    import shutil
+
+    from videopipe.batch.local import LocalExecutor
+    from videopipe.config import PipelineConfig
+    from videopipe.testing.videos import make_video, scenes_video
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for k, color in enumerate(("red", "blue")):
+        spec = scenes_video((12, 12, 12), needle=(1, color), width=112, height=56, seed=30 + k)
+        shutil.copy(make_video(spec), folder / f"{color}.mp4")
+    (folder / "empty.mp4").write_bytes(b"")
+    jobs = load_jobs(folder, questions=["What colour is the screen?"])
+    cfg = PipelineConfig(model="fake", num_frames=8, size_px=56, cache_tokens=False)
+    spec = JobSpec.for_pipeline(cfg)
+    assert spec.prepare_factory is not None
+    ex = LocalExecutor(workers=1, model_workers=1)
+    run_batch(jobs, spec, out=tmp_path / "local.jsonl", executor=ex, progress=False)
+    remote = run_batch(
+        jobs, spec, out=tmp_path / "ray.jsonl", executor=EXECUTORS.create("ray", workers=1), progress=False
+    )
+    strip = ("seconds", "peak_memory_mb")
+    a, b = (
+        {
+            k: {**r, "stats": r["stats"] and {s: v for s, v in r["stats"].items() if s not in strip}}
+            for k, r in _records(tmp_path / name).items()
+        }
+        for name in ("local.jsonl", "ray.jsonl")
+    )
+    assert a == b and (remote.done, remote.failed) == (2, 1)
+    answers = sorted(r["answer"] for r in b.values() if r["status"] == "ok")
+    assert answers == ["The screen is blue.", "The screen is red."]

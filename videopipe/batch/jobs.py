@@ -10,6 +10,10 @@ A batch runs *two stages* per video, possibly in different processes or machines
 ``answer(prepared, question) -> Answer``
     The model work, once per question of the video. Runs on model workers (one per GPU).
 
+The production spec (:meth:`JobSpec.for_pipeline`) prepares with the pipeline's CPU stage
+(``Pipeline.select_and_decode``: open, sample, decode) and encodes + answers in the model
+stage, unless the selection depends on the question.
+
 Both stages are built *inside* the worker that uses them, once per worker, from a picklable
 :class:`JobSpec` that names factories as ``"module:attr"`` strings plus keyword arguments.
 With the default (trivial) prepare stage the runner is simply ``runner(video, question) ->
@@ -38,6 +42,7 @@ __all__ = [
     "job_id",
     "trivial_preparer",
     "pipeline_runner",
+    "pipeline_preparer",
 ]
 
 
@@ -151,11 +156,26 @@ class JobSpec:
     @classmethod
     def for_pipeline(cls, config: Any) -> JobSpec:
         """The production spec: a :class:`videopipe.pipeline.Pipeline` built from ``config``
-        (a :class:`~videopipe.config.PipelineConfig` or its dict) in every model worker."""
-        cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        (a :class:`~videopipe.config.PipelineConfig` or its dict) in every worker.
+
+        When the selection does not depend on the question (no query-aware sampler, no
+        retrieval) the prepare stage is the pipeline's CPU stage,
+        ``Pipeline.select_and_decode`` (in a pipeline that never loads the model), and the
+        runner encodes and answers (``Pipeline.prepare_from`` + ``Pipeline.answer``): with
+        separate prepare and model workers, decoding the next videos overlaps with model
+        work. Otherwise the prepare stage is trivial and every question is a full
+        ``Pipeline.ask``."""
+        from videopipe.config import PipelineConfig
+        from videopipe.pipeline import config_query_dependent
+
+        pc = config if isinstance(config, PipelineConfig) else PipelineConfig(**dict(config))
+        cfg = pc.to_dict()
+        staged = not config_query_dependent(pc)
         return cls(
             factory="videopipe.batch.jobs:pipeline_runner",
             kwargs={"config": cfg},
+            prepare_factory="videopipe.batch.jobs:pipeline_preparer" if staged else None,
+            prepare_kwargs={"config": cfg} if staged else {},
             preload=("videopipe.pipeline", "videopipe.decode.reader"),
         )
 
@@ -163,11 +183,12 @@ class JobSpec:
 class _PipelineRunner:
     """Adapts a :class:`videopipe.pipeline.Pipeline` to the runner protocol.
 
-    With the trivial prepare stage ``prepared`` is the video path: the runner prepares it
-    with ``pipeline.prepare`` (decode, sample, encode) once and answers every question of that
-    video from the same prepared value (``pipeline.answer``) — the executor sends a video's
-    questions to one worker in a row. When the selection depends on the question
-    (query-aware sampler, retrieval) every question is a full ``pipeline.ask``."""
+    ``prepared`` is a ``Decoded`` video from the pipeline's prepare stage
+    (:func:`pipeline_preparer`) or, with the trivial prepare stage, the video path. The runner
+    encodes a video once (``pipeline.prepare_from`` / ``pipeline.prepare``) and answers every
+    question of that video from the same prepared value (``pipeline.answer``) — the executor
+    sends a video's questions to one worker in a row. When the selection depends on the
+    question (query-aware sampler, retrieval) every question is a full ``pipeline.ask``."""
 
     def __init__(self, pipeline: Any, *, reuse_prepared: bool) -> None:
         self.pipeline = pipeline
@@ -175,14 +196,25 @@ class _PipelineRunner:
         self._last: tuple[str, Any] | None = None
 
     def __call__(self, prepared: Any, question: str, /) -> Answer:
-        if not isinstance(prepared, str):  # a prepared value from a prepare stage
+        from videopipe.pipeline import Decoded
+
+        if isinstance(prepared, Decoded):
+            return self.pipeline.answer(self._prepared(prepared.video, prepared), question)
+        if not isinstance(prepared, str):  # a Prepared value from a custom prepare stage
             return self.pipeline.answer(prepared, question)
         if not self.reuse_prepared:
             return self.pipeline.ask(prepared, question)
-        if self._last is None or self._last[0] != prepared:
-            self._last = None  # free the previous video before preparing the next
-            self._last = (prepared, self.pipeline.prepare(prepared))
-        return self.pipeline.answer(self._last[1], question)
+        return self.pipeline.answer(self._prepared(prepared, prepared), question)
+
+    def _prepared(self, video: str, value: Any) -> Any:
+        """The encoded video, computed once per video (from a ``Decoded`` or a path)."""
+        if self._last is None or self._last[0] != video:
+            self._last = None  # free the previous video before encoding the next
+            done = (
+                self.pipeline.prepare(value) if isinstance(value, str) else self.pipeline.prepare_from(value)
+            )
+            self._last = (video, done)
+        return self._last[1]
 
 
 def pipeline_runner(*, config: Mapping[str, Any]) -> Runner:
@@ -193,11 +225,28 @@ def pipeline_runner(*, config: Mapping[str, Any]) -> Runner:
 
     cfg = PipelineConfig(**dict(config))
     try:
-        from videopipe.pipeline import Pipeline, _query_dependent  # type: ignore[import-not-found]
+        from videopipe.pipeline import Pipeline  # type: ignore[import-not-found]
     except ImportError as e:
         raise ConfigError(
             f"videopipe.pipeline is not available in this installation ({e}); "
             "pass a custom runner with --runner module:factory"
         ) from e
     pipe = Pipeline.from_config(cfg)
-    return _PipelineRunner(pipe, reuse_prepared=not _query_dependent(pipe.sampler, pipe.retrieve_k))
+    return _PipelineRunner(pipe, reuse_prepared=not pipe.query_dependent)
+
+
+def pipeline_preparer(*, config: Mapping[str, Any]) -> Preparer:
+    """Production prepare stage: the pipeline's CPU stage, ``Pipeline.select_and_decode``,
+    in a pipeline that reads the model's geometry from its config files and never loads the
+    weights, and decodes on the CPU (no CUDA context in decode workers; GPUs are the model
+    workers'). The ``Decoded`` value it returns is picklable (host numpy frames)."""
+    from videopipe.config import PipelineConfig
+    from videopipe.pipeline import Pipeline
+
+    pipe = Pipeline.from_config(PipelineConfig(**dict(config)), load_model=False, decode_device="cpu")
+    if pipe.query_dependent:
+        raise ConfigError(
+            f"sampler {pipe.sampler_name!r} / retrieval chooses frames per question, so videos cannot be "
+            "decoded ahead of the questions; use JobSpec.for_pipeline, which asks per question for it"
+        )
+    return pipe.select_and_decode

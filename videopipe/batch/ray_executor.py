@@ -29,11 +29,24 @@ from videopipe.errors import ConfigError, MissingDependencyError
 __all__ = ["RayExecutor"]
 
 
+#: prepare stages built in this (Ray worker) process, by spec: Ray reuses worker processes
+#: for many tasks, and building a stage may read model config files
+_PREPARERS: dict[str, Any] = {}
+
+
+def _preparer(spec: JobSpec) -> Any:
+    key = repr(spec)
+    if key not in _PREPARERS:
+        _PREPARERS.clear()  # one spec per batch: keep only the current one
+        _PREPARERS[key] = spec.build_preparer()
+    return _PREPARERS[key]
+
+
 def _prepare(spec: JobSpec, video: str) -> tuple[Any, ...]:
     """Ray task body: ("ok", prepared, seconds) or ("error", type, message, seconds)."""
     t0 = time.perf_counter()
     try:
-        prepared = spec.build_preparer()(video)
+        prepared = _preparer(spec)(video)
     except Exception as e:  # noqa: BLE001 - becomes error records, like the local executor
         return ("error", *describe_exception(e), time.perf_counter() - t0)
     return ("ok", prepared, time.perf_counter() - t0)

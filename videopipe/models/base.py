@@ -31,6 +31,7 @@ from videopipe.errors import InputError, ModelError
 if TYPE_CHECKING:
     import torch
 
+    from videopipe.models.facts import ModelFacts
     from videopipe.types import Budget, Frames, VisualTokens
 
 __all__ = ["VideoLLM", "SplicedInputs", "format_timestamps"]
@@ -179,6 +180,30 @@ class VideoLLM(ABC):
     @abstractmethod
     def _check_model(self) -> None:
         """Read the checkpoint's geometry and validate it (called at construction)."""
+
+    @classmethod
+    def read_facts(cls, model_id: str) -> ModelFacts:
+        """This checkpoint's :class:`~videopipe.models.facts.ModelFacts` from its config and
+        processor files, without loading the weights: :meth:`_check_model` runs on a shell
+        holding only the config, so the geometry is computed by the same code as when loaded."""
+        from types import SimpleNamespace
+
+        from videopipe.models.facts import ModelFacts
+        from videopipe.models.loading import load_processor, read_config
+
+        shell = cls.__new__(cls)
+        shell.model = SimpleNamespace(config=read_config(model_id))
+        shell.processor = load_processor(model_id)
+        shell.tokenizer = getattr(shell.processor, "tokenizer", None)
+        shell.model_id = str(model_id)
+        shell.frames_per_batch = 1
+        shell._check_model()
+        return ModelFacts(
+            model_id=str(model_id),
+            token_px=shell.token_px,
+            min_frames=shell.min_frames,
+            mixed_resolution=True,
+        )
 
     # -- facts samplers and the pipeline budget with -----------------------------------------
     @property

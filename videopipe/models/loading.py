@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +153,7 @@ def load_components(
 
     ``allow_flash=False`` keeps sdpa even when flash-attn is installed (see
     ``VideoLLM.flash_attention_ok``)."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     found = detect_family(model_id)
     if found != family:
@@ -166,16 +168,31 @@ def load_components(
     }
     if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
         kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
-    try:
-        processor = AutoProcessor.from_pretrained(model_id)
+    processor = load_processor(model_id)
+    with _loading(model_id):
         model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
+    return model.to(dev).eval(), processor
+
+
+def load_processor(model_id: str) -> Any:
+    """The checkpoint's processor (tokenizer, image/video processors; no weights)."""
+    from transformers import AutoProcessor
+
+    with _loading(model_id):
+        return AutoProcessor.from_pretrained(model_id)
+
+
+@contextmanager
+def _loading(model_id: str) -> Iterator[None]:
+    """Hub and missing-package errors while loading ``model_id`` as videopipe errors."""
+    try:
+        yield
     except _hub_errors() as e:
         raise _not_loadable(model_id, e) from None
     except ImportError as e:
         from videopipe.errors import MissingDependencyError
 
         raise MissingDependencyError(f"loading {model_id} needs a missing package: {e}") from None
-    return model.to(dev).eval(), processor
 
 
 def load_model(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -22,7 +23,11 @@ from videopipe.errors import InputError
 from videopipe.testing.videos import NEEDLE_COLORS
 from videopipe.types import Frames, VisualTokens
 
+if TYPE_CHECKING:
+    from videopipe.models.facts import ModelFacts
+
 _STYLES = ("letter", "paren", "sentence", "lower", "garbage")
+DEFAULT_TOKEN_PX = 28
 
 
 class FakeVideoLLM:
@@ -35,7 +40,7 @@ class FakeVideoLLM:
     def __init__(
         self,
         *,
-        token_px: int = 28,
+        token_px: int = DEFAULT_TOKEN_PX,
         min_frames: int = 1,
         answer_style: str = "letter",
         calls_file: str | Path | None = None,
@@ -48,6 +53,14 @@ class FakeVideoLLM:
         self.calls_file = Path(calls_file) if calls_file else None
         self.calls = {"encode": 0, "generate": 0}
         self.last_prompt_tokens = 0
+
+    @classmethod
+    def read_facts(cls) -> ModelFacts:
+        """The facts of a default-constructed instance (what the pipeline's model ``"fake"``
+        builds), without constructing one: for pipelines that decode without a model."""
+        from videopipe.models.facts import ModelFacts
+
+        return ModelFacts(cls.model_id, DEFAULT_TOKEN_PX, 1, cls.mixed_resolution)
 
     def _count(self, what: str) -> None:
         self.calls[what] += 1

@@ -1,0 +1,149 @@
+"""Content changes from compressed packet sizes, without decoding.
+
+A predicted (P/B) frame whose picture changes a lot -- a scene cut, a flash, a short inserted
+scene starting or ending -- cannot be predicted from its references, so the encoder codes it
+with intra blocks and its packet is several times larger than its neighbours'. Packet sizes
+come with the frame table (container index or demuxed packets), so this signal costs nothing
+to read: it finds changes *between* keyframes, which keyframe-only candidates miss.
+
+Detector (:func:`size_spikes`): each non-key frame's size is divided by a high quantile
+(``quantile``, 0.9) of the sizes of the non-key frames within ``window_s`` seconds on both
+sides. A high quantile rather than the median keeps the periodic large frames of a P/B (or
+VP9 alt-ref) pattern from counting as spikes. A frame is a spike when that ratio is at least
+``min_ratio`` and at least twice the video's own 95th-percentile ratio (noisy, high-motion
+video raises its threshold), and it is the largest ratio within ``window_s / 4`` on either
+side (one spike per change). Keyframes are never spikes: they are candidates already.
+
+With B-frames the first frame of new content may be a B-frame coded from the next P-frame,
+so the spike can land a few frames after the cut: the frame *at* the spike always shows the
+new content, the frame ``before_s`` (and at least 4 frames) earlier the old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from videopipe.samplers._common import decode_cost
+
+__all__ = ["Spikes", "size_spikes", "spike_candidates"]
+
+# the "old content" frame is at least this many frames before a spike: with B-frames the spike
+# (the P-frame that carries the new picture) lands up to the B-frame run length after the cut
+MIN_BACK_FRAMES = 4
+
+
+@dataclass(frozen=True)
+class Spikes:
+    """indices: int64 [S] frames whose packet is a spike (sorted by frame); ratio: float64 [S]
+    their size / local reference; threshold: the ratio threshold used."""
+
+    indices: np.ndarray
+    ratio: np.ndarray
+    threshold: float
+
+
+def _fill_keys(sizes: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Sizes with each keyframe's replaced by the previous non-key frame's (the first
+    non-key frame's for leading keyframes), so keyframes do not raise the reference."""
+    s = sizes.astype(np.float64)
+    n = s.shape[0]
+    if not (~key).any():
+        return s
+    pos = np.where(~key, np.arange(n), -1)
+    np.maximum.accumulate(pos, out=pos)
+    first = int(np.argmax(~key))
+    pos[pos < 0] = first
+    return s[pos]
+
+
+def _rolling_quantile(s: np.ndarray, half: int, q: float, *, chunk: int = 4096) -> np.ndarray:
+    """Quantile ``q`` of ``s[i-half : i+half+1]`` without ``s[i]`` (reflected at the ends)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n = s.shape[0]
+    pad = np.pad(s, (half, half), mode="reflect") if n > 1 else np.repeat(s, 2 * half + 1)
+    view = sliding_window_view(pad, 2 * half + 1)
+    keep = np.ones(2 * half + 1, bool)
+    keep[half] = False
+    out = np.empty(n, np.float64)
+    for a in range(0, n, chunk):  # bounded memory on hour-long videos
+        out[a : a + chunk] = np.quantile(view[a : a + chunk][:, keep], q, axis=1)
+    return out
+
+
+def size_spikes(
+    sizes: np.ndarray,
+    keyframes: Sequence[int],
+    fps: float,
+    *,
+    min_ratio: float = 2.5,
+    window_s: float = 2.0,
+    quantile: float = 0.9,
+) -> Spikes:
+    """Non-key frames whose packet is much larger than the nearby non-key packets (see the
+    module docstring). ``sizes``: int [N] packet bytes in presentation order."""
+    sz = np.asarray(sizes, np.float64).reshape(-1)
+    n = sz.shape[0]
+    empty = Spikes(np.zeros(0, np.int64), np.zeros(0), float(min_ratio))
+    key = np.zeros(n, bool)
+    k = np.asarray(list(keyframes), np.int64)
+    key[k[(k >= 0) & (k < n)]] = True
+    if n < 3 or key.all():
+        return empty
+    half = max(4, int(round(window_s * max(fps, 1e-3))))
+    half = min(half, max(1, n - 1))
+    ref = _rolling_quantile(_fill_keys(sz, key), half, quantile)
+    ratio = sz / np.maximum(ref, 1.0)
+    ratio[key] = 0.0
+    noise = float(np.quantile(ratio[~key], 0.95))
+    thr = max(float(min_ratio), 2.0 * noise)
+    over = np.nonzero(ratio >= thr)[0]
+    if over.shape[0] == 0:
+        return Spikes(np.zeros(0, np.int64), np.zeros(0), thr)
+    # non-maximum suppression: one spike per change
+    r = max(1, half // 4)
+    keep = [i for i in over.tolist() if ratio[i] >= ratio[max(0, i - r) : i + r + 1].max()]
+    out: list[int] = []
+    for i in keep:  # equal neighbours (a two-frame spike): keep the first
+        if not out or i - out[-1] > r:
+            out.append(i)
+    idx = np.asarray(out, np.int64)
+    return Spikes(idx, ratio[idx], thr)
+
+
+def spike_candidates(
+    spikes: Spikes,
+    base: Sequence[int],
+    keyframes: Sequence[int],
+    fps: float,
+    num_frames: int,
+    *,
+    budget_frames: int,
+    before_s: float = 0.2,
+) -> tuple[list[int], int]:
+    """Candidate frames around the strongest spikes whose extra decode cost fits
+    ``budget_frames``: for each spike, the frame at it (new content) and the frame ``before_s``
+    earlier (old content). ``base``: the candidates already chosen (their decode cost is paid).
+    Returns (added frames, sorted; frames decoded for them beyond ``base``)."""
+    if budget_frames <= 0 or spikes.indices.shape[0] == 0:
+        return [], 0
+    back = max(MIN_BACK_FRAMES, int(round(before_s * fps)))
+    have = set(int(i) for i in base)
+    chosen = sorted(have)
+    cost0 = decode_cost(chosen, keyframes)
+    added: set[int] = set()
+    spent = 0
+    for j in np.argsort(-spikes.ratio, kind="stable").tolist():
+        p = int(spikes.indices[j])
+        new = {i for i in (p - back, p) if 0 <= i < num_frames and i not in have and i not in added}
+        if not new:
+            continue
+        cost = decode_cost(chosen + sorted(added | new), keyframes) - cost0
+        if cost > budget_frames:
+            continue  # a cheaper spike (nearer its keyframe) may still fit
+        added |= new
+        spent = cost
+    return sorted(added), spent

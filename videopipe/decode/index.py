@@ -35,6 +35,7 @@ __all__ = [
     "build_index",
     "demux_packet_sizes",
     "load_index",
+    "packet_sizes_for",
     "open_container",
 ]
 
@@ -173,8 +174,8 @@ def _index_table(
     for i, e in enumerate(entries):
         ts[i] = e.timestamp
         key[i] = e.is_keyframe
-        size[i] = e.size
-        if e.pos + e.size > file_size:
+        size[i] = nbytes = e.size
+        if e.pos + nbytes > file_size:
             beyond += 1
     if n > 1 and not bool((np.diff(ts) > 0).all()):
         return None
@@ -411,3 +412,31 @@ def demux_packet_sizes(path: str, video_ordinal: int, pts: np.ndarray) -> np.nda
     if not _all_in_sorted(pts, gp):
         return None
     return gs[np.searchsorted(gp, pts)]
+
+
+def packet_sizes_for(path: str, video_ordinal: int, index: FrameIndex) -> np.ndarray | None:
+    """Packet sizes (bytes, presentation order) for a table that has none (``index.sizes`` is
+    None: a container index of a stream with B-frames). For MP4/MOV the index entries' sizes
+    (decode order) are put in presentation order with the track's composition offsets read
+    from its ``ctts`` box (milliseconds) -- accepted only when the presentation times they give
+    are exactly the table's; anything else demuxes every packet (:func:`demux_packet_sizes`)."""
+    from videopipe.decode.mp4 import composition_offsets
+
+    with open_container(path) as container:
+        try:
+            stream = container.streams.video[video_ordinal]
+        except IndexError:
+            return None
+        is_mp4 = "mp4" in (container.format.name or "") or "mov" in (container.format.name or "")
+        table = _index_table(container, stream, os.path.getsize(path)) if is_mp4 else None
+        track_id = int(stream.id or 0)
+    if table is not None and table[0].shape[0] == index.num_frames:
+        dts, _, _, size = table
+        offsets = composition_offsets(path, track_id, index.num_frames)
+        if offsets is not None:
+            pts = dts + offsets
+            order = np.argsort(pts, kind="stable")
+            shifted = pts[order] - pts[order[0]] + index.pts[0]
+            if np.array_equal(shifted, index.pts):
+                return size[order]
+    return demux_packet_sizes(path, video_ordinal, index.pts)

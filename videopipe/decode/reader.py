@@ -147,16 +147,17 @@ class BaseReader:
     def packet_sizes(self) -> np.ndarray | None:
         """Compressed size (bytes) of every frame's packet, int64 [num_frames] in presentation
         order (a copy), or None where unknown. Nothing is decoded: the sizes come with the frame
-        table; only a container index of a stream with B-frames (decode order, no pts per
-        entry) needs one pass demuxing every packet, on the first call (then cached)."""
+        table, except for a container index of a stream with B-frames (decode order, no pts
+        per entry): the first call then maps them by the MP4 ``ctts`` offsets, or demuxes every
+        packet when those are not available (then cached)."""
         self._check_open()
         sizes = self._index.sizes
         if sizes is None:
             cached = getattr(self, "_demuxed_sizes", None)
             if cached is None or cached[0] is not self._index:
-                from videopipe.decode.index import demux_packet_sizes
+                from videopipe.decode.index import packet_sizes_for
 
-                got = demux_packet_sizes(self._probe.path, self._probe.video_ordinal, self._index.pts)
+                got = packet_sizes_for(self._probe.path, self._probe.video_ordinal, self._index)
                 cached = (self._index, got)
                 self._demuxed_sizes = cached
             sizes = cached[1]

@@ -8,11 +8,14 @@ to read: it finds changes *between* keyframes, which keyframe-only candidates mi
 
 Detector (:func:`size_spikes`): each non-key frame's size is divided by a high quantile
 (``quantile``, 0.9) of the sizes of the non-key frames within ``window_s`` seconds on both
-sides. A high quantile rather than the median keeps the periodic large frames of a P/B (or
+sides (keyframes replaced by their preceding frame's size). A high quantile rather than the median keeps the periodic large frames of a P/B (or
 VP9 alt-ref) pattern from counting as spikes. A frame is a spike when that ratio is at least
 ``min_ratio`` and at least twice the video's own 95th-percentile ratio (noisy, high-motion
-video raises its threshold), and it is the largest ratio within ``window_s / 4`` on either
-side (one spike per change). Keyframes are never spikes: they are candidates already.
+video raises its threshold) -- or, for content whose P-frames already cost about half an
+I-frame, when the ratio is at least 1.5 (and 1.5 x the 95th percentile) and the packet is at
+least 3/4 the size of the smaller of the keyframes before and after it (it was coded like an
+I-frame). It must also be the largest ratio within ``window_s / 4`` on either side (one spike
+per change). Keyframes are never spikes: they are candidates already.
 
 With B-frames the first frame of new content may be a B-frame coded from the next P-frame,
 so the spike can land a few frames after the cut: the frame *at* the spike always shows the
@@ -33,6 +36,10 @@ __all__ = ["Spikes", "size_spikes", "spike_candidates"]
 # the "old content" frame is at least this many frames before a spike: with B-frames the spike
 # (the P-frame that carries the new picture) lands up to the B-frame run length after the cut
 MIN_BACK_FRAMES = 4
+# a weaker spike (ratio >= WEAK_RATIO) counts when the packet is about as large as the
+# keyframes around it (>= INTRA_FRACTION of the smaller of the two): an intra-coded picture
+WEAK_RATIO = 1.5
+INTRA_FRACTION = 0.75
 
 
 @dataclass(frozen=True)
@@ -59,18 +66,33 @@ def _fill_keys(sizes: np.ndarray, key: np.ndarray) -> np.ndarray:
     return s[pos]
 
 
+def _keyframe_reference(sizes: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Per frame, the smaller of the sizes of the keyframes before and after it (the one
+    before at the end; the first keyframe's before it)."""
+    ks = np.flatnonzero(key)
+    if ks.shape[0] == 0:
+        return np.full(sizes.shape[0], np.inf)
+    kz = sizes[ks]
+    j = np.searchsorted(ks, np.arange(sizes.shape[0]), side="right") - 1
+    prev = kz[np.clip(j, 0, ks.shape[0] - 1)]
+    nxt = kz[np.clip(j + 1, 0, ks.shape[0] - 1)]
+    return np.where((j >= 0) & (j + 1 < ks.shape[0]), np.minimum(prev, nxt), prev)
+
+
 def _rolling_quantile(s: np.ndarray, half: int, q: float, *, chunk: int = 4096) -> np.ndarray:
-    """Quantile ``q`` of ``s[i-half : i+half+1]`` without ``s[i]`` (reflected at the ends)."""
+    """Quantile ``q`` (nearest order statistic) of ``s[i-half : i+half+1]`` (reflected at the
+    ends). The window includes ``s[i]`` itself, which moves a high quantile of ~100 values by
+    at most one rank (and partitioning the strided view directly is ~10x faster than a copy
+    without the centre)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     n = s.shape[0]
     pad = np.pad(s, (half, half), mode="reflect") if n > 1 else np.repeat(s, 2 * half + 1)
     view = sliding_window_view(pad, 2 * half + 1)
-    keep = np.ones(2 * half + 1, bool)
-    keep[half] = False
+    k = int(round(q * 2 * half))
     out = np.empty(n, np.float64)
     for a in range(0, n, chunk):  # bounded memory on hour-long videos
-        out[a : a + chunk] = np.quantile(view[a : a + chunk][:, keep], q, axis=1)
+        out[a : a + chunk] = np.partition(view[a : a + chunk], k, axis=1)[:, k]
     return out
 
 
@@ -100,7 +122,11 @@ def size_spikes(
     ratio[key] = 0.0
     noise = float(np.quantile(ratio[~key], 0.95))
     thr = max(float(min_ratio), 2.0 * noise)
-    over = np.nonzero(ratio >= thr)[0]
+    # intra-like: about as large as the keyframes around it (content whose P-frames already
+    # cost half an I-frame cannot spike min_ratio x, but a cut still costs a whole I-frame)
+    intra = sz / np.maximum(_keyframe_reference(sz, key), 1.0)
+    weak = (ratio >= max(WEAK_RATIO, WEAK_RATIO * noise)) & (intra >= INTRA_FRACTION)
+    over = np.nonzero((ratio >= thr) | weak)[0]
     if over.shape[0] == 0:
         return Spikes(np.zeros(0, np.int64), np.zeros(0), thr)
     # non-maximum suppression: one spike per change

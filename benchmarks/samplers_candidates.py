@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -139,7 +140,10 @@ def to_markdown(res: dict) -> str:
         f"(load average {m['load_avg_start']:.1f} at start, {m.get('load_avg_end', 0):.1f} at end). "
         f"Budget: {res['budget']}. `spikes` = default candidates (`spike_budget_frames=2000`); "
         "`keyframes only` = `spike_budget_frames=0` (the candidates before this change). "
-        "Ratios compare the two in the same run.",
+        f"Times: median of {res.get('repeats', 1)} runs, the two variants alternating; ratios compare "
+        "them within this run. Candidate decode cost: frames a seek-and-decode-forward decoder "
+        "decodes to return the candidates (`decode_cost`); for the cuts video also what "
+        '`candidates="grid"` would decode.',
         "",
         "| video | sampler | candidates | from spikes | spikes found | spike decode frames | "
         "candidate decode cost (frames) | select s | total s | select s, keyframes only | "
@@ -175,8 +179,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="short small videos")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per configuration (median reported)")
     args = ap.parse_args()
     if args.quick:
+        args.repeats = 1
         videos = [
             ("3 min", make_long_video(180, width=320, height=180)),
             ("3 min, cuts", make_cut_video(180, width=320, height=180)),
@@ -190,11 +196,19 @@ def main() -> None:
         ]
     budget = Budget(num_frames=64, size_px=448)
     res: dict = {"machine": machine(), "budget": "num_frames=64, size_px=448", "videos": []}
+    res["repeats"] = args.repeats
     for label, path in videos:
         entry = {"label": label, "path": path.name, "packet_sizes": packet_sizes_cost(path), "rows": []}
         for name in SAMPLER_NAMES:
-            for spikes in (0, 2000):  # alternate old/new per sampler: load hits both alike
-                row = run(path, name, spikes, budget, grid_estimate="cuts" in label and spikes > 0)
+            runs: dict[int, list[dict]] = {0: [], 2000: []}
+            for _ in range(args.repeats):
+                for spikes in (0, 2000):  # alternate old/new: load from other jobs hits both alike
+                    runs[spikes].append(run(path, name, spikes, budget, grid_estimate="cuts" in label))
+            for rs in runs.values():
+                row = dict(rs[0])
+                for k in ("open_s", "select_s", "decode_selection_s", "total_s"):
+                    row[k] = round(statistics.median(r[k] for r in rs), 3)
+                    row[k + "_all"] = [r[k] for r in rs]
                 print(label, row, flush=True)
                 entry["rows"].append(row)
         res["videos"].append(entry)

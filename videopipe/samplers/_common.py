@@ -179,6 +179,7 @@ def _free_neighbour(i: int, used: set[int], n: int) -> int | None:
 CANDIDATE_MODES = ("auto", "grid")
 
 SPIKE_BUDGET_FRAMES = 2000  # default decode budget for packet-size spike candidates
+SPIKE_GRID_SHARE = 0.25  # ... and never more than this share of what the exact grid decodes
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ def candidate_frames(
     only inside keyframe gaps longer than ``max_gap_s``, plus the frames around packet-size
     spikes (content changes between keyframes, found without decoding; see ``_packets``): the
     strongest first, while the frames decoded for them stay within ``spike_budget_frames``
-    (0 turns them off). Every keyframe candidate decodes alone, at the price of a coarser grid
+    and a quarter of what the exact grid would decode (0 turns them off). Every keyframe candidate decodes alone, at the price of a coarser grid
     on videos with long GOPs; the spikes put candidates where that grid would miss a short
     event. ``grid``: the exact grid, with the quarter-interval keyframe snapping of ``uniform``
     (decodes about every GOP once). ``auto`` also takes the exact grid whenever decoding it
@@ -246,7 +247,8 @@ def candidate_frames(
     interval = duration / want
     targets = [float(times[0]) + (k + 0.5) * interval for k in range(want)]
     grid = snap_targets(targets, times, keyframes, interval_s=interval, mode="auto").indices
-    if mode == "grid" or len(keyframes) < 2 or decode_cost(grid, keyframes) <= max_grid_decode:
+    grid_cost = decode_cost(grid, keyframes)
+    if mode == "grid" or len(keyframes) < 2 or grid_cost <= max_grid_decode:
         return Candidates(grid, interval)
     spacing = duration / len(keyframes)
     if spacing <= interval:
@@ -264,7 +266,8 @@ def candidate_frames(
             for j in range(1, m):
                 chosen.add(index_at(times, a + j * (b - a) / m))
     base = sorted(chosen)
-    spiked, nspikes, spent = _spike_frames(video, times, keyframes, base, spike_budget_frames)
+    spike_budget = min(spike_budget_frames, int(SPIKE_GRID_SHARE * grid_cost))
+    spiked, nspikes, spent = _spike_frames(video, times, keyframes, base, spike_budget)
     return Candidates(sorted(chosen | set(spiked)), max(interval, spacing), len(spiked), nspikes, spent)
 
 

@@ -19,7 +19,8 @@ per change). Keyframes are never spikes: they are candidates already.
 
 With B-frames the first frame of new content may be a B-frame coded from the next P-frame,
 so the spike can land a few frames after the cut: the frame *at* the spike always shows the
-new content, the frame ``before_s`` (and at least 4 frames) earlier the old one.
+new content, the frame ``before_s`` (and at least 4 frames) earlier the old one (or the
+keyframe, when that frame lies before it).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from videopipe.samplers._common import decode_cost
 
 __all__ = ["Spikes", "size_spikes", "spike_candidates"]
 
@@ -152,24 +151,33 @@ def spike_candidates(
 ) -> tuple[list[int], int]:
     """Candidate frames around the strongest spikes whose extra decode cost fits
     ``budget_frames``: for each spike, the frame at it (new content) and the frame ``before_s``
-    earlier (old content). ``base``: the candidates already chosen (their decode cost is paid).
-    Returns (added frames, sorted; frames decoded for them beyond ``base``)."""
+    earlier (old content; left out when that lies before the spike's keyframe, which then
+    shows the old content and decodes alone). ``base``: the candidates already chosen (their
+    decode cost is paid). Returns (added frames, sorted; frames decoded for them beyond
+    ``base``, as :func:`~videopipe.samplers._common.decode_cost` counts them)."""
     if budget_frames <= 0 or spikes.indices.shape[0] == 0:
         return [], 0
     back = max(MIN_BACK_FRAMES, int(round(before_s * fps)))
+    keys = np.asarray(sorted(set(int(k) for k in keyframes)) or [0], np.int64)
     have = set(int(i) for i in base)
-    chosen = sorted(have)
-    cost0 = decode_cost(chosen, keyframes)
+    # decode_cost is, per GOP with a chosen frame, (last chosen frame - keyframe + 1): keep
+    # each GOP's last chosen frame and pay only for moving it later
+    last: dict[int, int] = {}
+    for i in have:
+        g = int(keys[max(0, np.searchsorted(keys, i, side="right") - 1)])
+        last[g] = max(last.get(g, g - 1), i)
     added: set[int] = set()
     spent = 0
     for j in np.argsort(-spikes.ratio, kind="stable").tolist():
         p = int(spikes.indices[j])
-        new = {i for i in (p - back, p) if 0 <= i < num_frames and i not in have and i not in added}
+        g = int(keys[max(0, np.searchsorted(keys, p, side="right") - 1)])
+        new = {i for i in (p - back, p) if g <= i < num_frames and i not in have and i not in added}
         if not new:
             continue
-        cost = decode_cost(chosen + sorted(added | new), keyframes) - cost0
-        if cost > budget_frames:
-            continue  # a cheaper spike (nearer its keyframe) may still fit
+        cost = max(0, max(new) - last.get(g, g - 1))
+        if spent + cost > budget_frames:
+            continue  # a cheaper spike (nearer its keyframe or a chosen frame) may still fit
         added |= new
-        spent = cost
+        spent += cost
+        last[g] = max(last.get(g, g - 1), max(new))
     return sorted(added), spent

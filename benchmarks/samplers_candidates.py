@@ -83,12 +83,14 @@ def make_cut_video(duration_s: float, *, width: int = 1280, height: int = 720, g
     return path
 
 
-def run(path: Path, name: str, spike_budget: int, budget: Budget, *, grid_estimate: bool) -> dict:
+def run(
+    path: Path, name: str, spike_budget: int, budget: Budget, *, grid_estimate: bool, candidates: str = "auto"
+) -> dict:
     t0 = time.perf_counter()
     reader = open_video(path)
     t1 = time.perf_counter()
     kw: dict = {"query": QUERY, "features": EMBEDDERS.create("color")} if name == "query" else {}
-    sel = SAMPLERS.create(name, spike_budget_frames=spike_budget)(reader, budget, **kw)
+    sel = SAMPLERS.create(name, spike_budget_frames=spike_budget, candidates=candidates)(reader, budget, **kw)
     t2 = time.perf_counter()
     for c in sel.clips:
         reader.frames_at(list(c.indices), size=c.size or budget.size_px)
@@ -96,10 +98,17 @@ def run(path: Path, name: str, spike_budget: int, budget: Budget, *, grid_estima
     times = reader.pts_s
     keys = keyframe_indices(reader, times)
     cands = candidate_frames(
-        reader, times, keys, rate_hz=1.0, max_candidates=1024, spike_budget_frames=spike_budget
+        reader,
+        times,
+        keys,
+        rate_hz=1.0,
+        max_candidates=1024,
+        spike_budget_frames=spike_budget,
+        mode=candidates,
     )
     row = {
         "sampler": name,
+        "candidates_mode": candidates,
         "spike_budget_frames": spike_budget,
         "open_s": round(t1 - t0, 3),
         "select_s": round(t2 - t1, 3),
@@ -129,6 +138,31 @@ def packet_sizes_cost(path: Path) -> dict:
         sizes = r.packet_sizes()
         dt = time.perf_counter() - t
     return {"from_frame_table": from_table, "first_call_s": round(dt, 3), "known": sizes is not None}
+
+
+def _median_row(rs: list[dict]) -> dict:
+    row = dict(rs[0])
+    for k in ("open_s", "select_s", "decode_selection_s", "total_s"):
+        row[k] = round(statistics.median(r[k] for r in rs), 3)
+        row[k + "_all"] = [r[k] for r in rs]
+    return row
+
+
+def change_coverage(path: Path) -> dict:
+    """Of the video's content changes (every CUT_EVERY_S s), how many have a candidate showing
+    the new content within 1 s after the change, with and without spike candidates (no
+    decoding: the candidates are computed, not scored)."""
+    with open_video(path) as r:
+        times = r.pts_s
+        keys = keyframe_indices(r, times)
+        out: dict = {}
+        for spikes in (0, 2000):
+            c = candidate_frames(r, times, keys, rate_hz=1.0, max_candidates=1024, spike_budget_frames=spikes)
+            ct = times[c.indices]
+            changes = [CUT_EVERY_S * k for k in range(1, int(times[-1] / CUT_EVERY_S) + 1)]
+            hit = sum(bool(((ct >= t) & (ct < t + 1.0)).any()) for t in changes)
+            out[str(spikes)] = {"changes": len(changes), "with_candidate_within_1s": hit}
+    return out
 
 
 def to_markdown(res: dict) -> str:
@@ -162,6 +196,23 @@ def to_markdown(res: dict) -> str:
                 + (f"; grid {a['grid_candidate_decode_cost']}" if "grid_candidate_decode_cost" in a else "")
                 + f") | {a['select_s']} | {a['total_s']} | {b['select_s']} | {b['total_s']} | {ratio:.2f} |"
             )
+    for v in res["videos"]:
+        if "grid_run" in v:
+            g = v["grid_run"]
+            lines += [
+                "",
+                f'{v["label"]}: keyclip with `candidates="grid"` (measured, same run): {g["candidates"]} '
+                f"candidates, decode cost {g['candidate_decode_cost']} frames, select {g['select_s']} s, "
+                f"total {g['total_s']} s.",
+            ]
+        if "change_coverage" in v:
+            new, old = v["change_coverage"]["2000"], v["change_coverage"]["0"]
+            lines += [
+                "",
+                f"{v['label']}: {new['with_candidate_within_1s']} of {new['changes']} content changes have "
+                f"a candidate within 1 s after them with spike candidates, {old['with_candidate_within_1s']} "
+                "with keyframes only.",
+            ]
     lines += [
         "",
         "First `packet_sizes()` call on a fresh reader:",
@@ -180,7 +231,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="short small videos")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--repeats", type=int, default=3, help="runs per configuration (median reported)")
+    ap.add_argument(
+        "--add-coverage", action="store_true", help="only add change coverage to the saved JSON and re-render"
+    )
     args = ap.parse_args()
+    if args.add_coverage:
+        res = json.loads((args.out / "samplers_candidates.json").read_text())
+        for v in res["videos"]:
+            if "cuts" in v["label"]:
+                v["change_coverage"] = change_coverage(video_cache_dir() / v["path"])
+        (args.out / "samplers_candidates.json").write_text(json.dumps(res, indent=2) + "\n")
+        (args.out / "samplers_candidates.md").write_text(to_markdown(res))
+        return
     if args.quick:
         args.repeats = 1
         videos = [
@@ -199,18 +261,24 @@ def main() -> None:
     res["repeats"] = args.repeats
     for label, path in videos:
         entry = {"label": label, "path": path.name, "packet_sizes": packet_sizes_cost(path), "rows": []}
+        if "cuts" in label:
+            entry["change_coverage"] = change_coverage(path)
         for name in SAMPLER_NAMES:
             runs: dict[int, list[dict]] = {0: [], 2000: []}
             for _ in range(args.repeats):
                 for spikes in (0, 2000):  # alternate old/new: load from other jobs hits both alike
                     runs[spikes].append(run(path, name, spikes, budget, grid_estimate="cuts" in label))
             for rs in runs.values():
-                row = dict(rs[0])
-                for k in ("open_s", "select_s", "decode_selection_s", "total_s"):
-                    row[k] = round(statistics.median(r[k] for r in rs), 3)
-                    row[k + "_all"] = [r[k] for r in rs]
+                row = _median_row(rs)
                 print(label, row, flush=True)
                 entry["rows"].append(row)
+        if "cuts" in label:  # what candidates="grid" costs, measured (keyclip)
+            rs = [
+                run(path, "keyclip", 0, budget, grid_estimate=False, candidates="grid")
+                for _ in range(args.repeats)
+            ]
+            entry["grid_run"] = _median_row(rs)
+            print(label, entry["grid_run"], flush=True)
         res["videos"].append(entry)
     res["machine"]["load_avg_end"] = os.getloadavg()[0]
     md = to_markdown(res)

@@ -7,7 +7,8 @@ import av
 import numpy as np
 import pytest
 
-from tests.decode.helpers import SPECS, gen_video, open_checked
+from tests.conftest import media_file
+from tests.decode.helpers import REAL_CLIPS, SPECS, gen_video, open_checked
 from videopipe.decode.index import build_index, open_container
 
 BACKENDS = ["pyav", "torchcodec", "decord"]
@@ -22,7 +23,9 @@ def demuxed_sizes(path) -> np.ndarray:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["h264", "h264_bframes", "hevc", "vp9_webm", "mpeg4_avi", "vfr_h264"])
+@pytest.mark.parametrize(
+    "name", ["h264", "h264_bframes", "hevc", "vp9_webm", "mpeg4_avi", "vfr_h264", "audio_first"]
+)
 def test_packet_sizes_match_demuxed_packets_in_presentation_order(name, backend):
     path = gen_video(name)
     r = open_checked(name, path, backend)
@@ -61,3 +64,12 @@ def test_container_index_sizes_equal_demux_sizes(name):
         np.testing.assert_array_equal(fast.sizes, slow.sizes)
     if name == "h264" and fast.source == "container-index":
         assert fast.sizes is not None  # no B-frames: sizes come free with the index
+
+
+@pytest.mark.parametrize("clip", REAL_CLIPS)
+def test_packet_sizes_of_real_clips(clip):
+    """bikes.mp4 and bigbuckbunny.mp4 have B-frames (sizes mapped through ctts), vtest.avi is
+    an AVI (sizes from its idx1 index / packets)."""
+    path = media_file(clip)
+    with open_checked(clip, path, "pyav") as r:
+        np.testing.assert_array_equal(r.packet_sizes(), demuxed_sizes(path))

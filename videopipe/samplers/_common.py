@@ -230,11 +230,11 @@ def candidate_frames(
     move to the nearest keyframe (within half an interval); when they are sparser, the
     keyframes *are* the candidates (evenly thinned to ``max_candidates``), plus exact frames
     only inside keyframe gaps longer than ``max_gap_s``, plus the frames around packet-size
-    spikes (content changes between keyframes, found without decoding; see ``_packets``): the
-    strongest first, while the frames decoded for them stay within ``spike_budget_frames``
-    and a quarter of what the exact grid would decode (0 turns them off). Every keyframe candidate decodes alone, at the price of a coarser grid
-    on videos with long GOPs; the spikes put candidates where that grid would miss a short
-    event. ``grid``: the exact grid, with the quarter-interval keyframe snapping of ``uniform``
+    spikes (content changes between keyframes, found without decoding; see ``_packets``),
+    cheapest first, while the frames decoded for them stay within ``spike_budget_frames``
+    and a quarter of what the exact grid would decode (0 turns them off). Every keyframe
+    candidate decodes alone, at the price of a coarser grid on videos with long GOPs; the
+    spikes put candidates where that grid would miss a short event. ``grid``: the exact grid, with the quarter-interval keyframe snapping of ``uniform``
     (decodes about every GOP once). ``auto`` also takes the exact grid whenever decoding it
     costs at most ``max_grid_decode`` frames (short videos)."""
     choice("candidates", mode, CANDIDATE_MODES)

@@ -25,6 +25,7 @@ keyframe, when that frame lies before it).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -149,8 +150,8 @@ def spike_candidates(
     budget_frames: int,
     before_s: float = 0.2,
 ) -> tuple[list[int], int]:
-    """Candidate frames around the strongest spikes whose extra decode cost fits
-    ``budget_frames``: for each spike, the frame at it (new content) and the frame ``before_s``
+    """Candidate frames around the spikes whose extra decode cost fits ``budget_frames``,
+    cheapest first (so the budget covers as many changes as it can): for each spike, the frame at it (new content) and the frame ``before_s``
     earlier (old content; left out when that lies before the spike's keyframe, which then
     shows the old content and decodes alone). ``base``: the candidates already chosen (their
     decode cost is paid). Returns (added frames, sorted; frames decoded for them beyond
@@ -168,16 +169,35 @@ def spike_candidates(
         last[g] = max(last.get(g, g - 1), i)
     added: set[int] = set()
     spent = 0
-    for j in np.argsort(-spikes.ratio, kind="stable").tolist():
-        p = int(spikes.indices[j])
-        g = int(keys[max(0, np.searchsorted(keys, p, side="right") - 1)])
-        new = {i for i in (p - back, p) if g <= i < num_frames and i not in have and i not in added}
-        if not new:
+    # cheapest first (most changes covered for the budget; stronger first among equals).
+    # Taking a spike makes the later spikes of its GOP cheaper: they are pushed again with
+    # their new cost, and entries whose cost is out of date are skipped.
+    gop = {int(p): int(keys[max(0, np.searchsorted(keys, p, side="right") - 1)]) for p in spikes.indices}
+    strength = {int(p): float(r) for p, r in zip(spikes.indices, spikes.ratio)}
+    by_gop: dict[int, list[int]] = {}
+    for p, g in gop.items():
+        by_gop.setdefault(g, []).append(p)
+
+    def cost_of(p: int) -> int:
+        g = gop[p]
+        return max(0, p - last.get(g, g - 1))
+
+    heap = [(cost_of(p), -strength[p], p) for p in gop]
+    heapq.heapify(heap)
+    taken: set[int] = set()
+    while heap:
+        cost, _, p = heapq.heappop(heap)
+        if p in taken or cost != cost_of(p):
             continue
-        cost = max(0, max(new) - last.get(g, g - 1))
         if spent + cost > budget_frames:
-            continue  # a cheaper spike (nearer its keyframe or a chosen frame) may still fit
-        added |= new
+            break  # every other spike costs at least as much
+        g = gop[p]
+        taken.add(p)
+        added |= {i for i in (p - back, p) if g <= i < num_frames and i not in have}
         spent += cost
-        last[g] = max(last.get(g, g - 1), max(new))
+        if p > last.get(g, g - 1):
+            last[g] = p
+            for q in by_gop[g]:
+                if q not in taken:
+                    heapq.heappush(heap, (cost_of(q), -strength[q], q))
     return sorted(added), spent

@@ -35,8 +35,8 @@ __all__ = [
     "build_index",
     "demux_packet_sizes",
     "load_index",
-    "packet_sizes_for",
     "open_container",
+    "packet_sizes_for",
 ]
 
 _PREFIX_PACKETS = 600  # at most this many packets are demuxed to verify the container index
@@ -57,7 +57,7 @@ class FrameIndex:
     sizes: int64 [N] compressed packet size (bytes) of every frame, in *presentation* order
     (aligned with ``pts``), or None when the table could not map sizes to frames without
     reading every packet (container index of a stream with B-frames: index entries come in
-    decode order and carry no pts; see :func:`demux_packet_sizes`)."""
+    decode order and carry no pts; see :func:`packet_sizes_for`)."""
 
     pts: np.ndarray
     time_base: Fraction

@@ -73,3 +73,17 @@ def test_packet_sizes_of_real_clips(clip):
     path = media_file(clip)
     with open_checked(clip, path, "pyav") as r:
         np.testing.assert_array_equal(r.packet_sizes(), demuxed_sizes(path))
+
+
+def test_span_view_passes_the_real_frames_sizes():
+    """A view over retrieved spans (virtual video) reports its frames' real packet sizes."""
+    from videopipe.decode import open_video
+    from videopipe.protocols import VideoReader
+    from videopipe.spans import SpanView
+
+    with open_video(gen_video("h264_bframes")) as r:
+        view = SpanView(r, [(0.4, 1.0), (3.0, 4.0)])
+        assert isinstance(view, VideoReader)
+        real = r.packet_sizes()
+        np.testing.assert_array_equal(view.packet_sizes(), real[view._map])
+        assert len(view.packet_sizes()) == view.info.num_frames

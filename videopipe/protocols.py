@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from videopipe.types import Budget, Frames, Selection, VideoInfo, VisualTokens
@@ -30,6 +31,12 @@ class VideoReader(Protocol):
     ) -> Frames: ...
 
     def keyframe_times(self) -> list[float]: ...
+
+    def packet_sizes(self) -> np.ndarray | None:
+        """Compressed packet size (bytes) of every frame, int64 [num_frames] in presentation
+        order, without decoding; None when the reader cannot tell. Samplers treat it as
+        optional (they call it through ``getattr``), so readers written before it still work."""
+        ...
 
     def iter_frames(
         self, *, every: int = 1, size: int | tuple[int, int] | None = None

@@ -91,6 +91,12 @@ class SpanView:
         pos = np.nonzero(np.isin(np.round(real_pts, 6), np.round(real_kf, 6)))[0]
         return self._vpts[pos].tolist()
 
+    def packet_sizes(self) -> np.ndarray | None:
+        """The real frames' packet sizes (None when the reader cannot tell)."""
+        get = getattr(self.reader, "packet_sizes", None)
+        sizes = get() if get is not None else None
+        return None if sizes is None else np.asarray(sizes)[self._map]
+
     def iter_frames(self, *, every: int = 1, size: Any = None) -> Iterator[Frames]:
         chunk = 64
         vidx = np.arange(0, len(self._map), every)

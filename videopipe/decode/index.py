@@ -29,7 +29,15 @@ import numpy as np
 
 from videopipe.errors import DecodeError
 
-__all__ = ["FrameIndex", "TruncatedVideoWarning", "build_index", "load_index", "open_container"]
+__all__ = [
+    "FrameIndex",
+    "TruncatedVideoWarning",
+    "build_index",
+    "demux_packet_sizes",
+    "load_index",
+    "open_container",
+    "packet_sizes_for",
+]
 
 _PREFIX_PACKETS = 600  # at most this many packets are demuxed to verify the container index
 
@@ -44,7 +52,12 @@ class FrameIndex:
     key_pts: int64 [K] sorted pts of keyframes; key_seek: int64 [K] the timestamp to pass to a
     backward seek to land on each keyframe (its pts: libavformat's MP4/MKV/AVI demuxers
     compare seek targets with presentation-shifted index times). Readers check where a seek
-    landed and step one keyframe back when it landed too late."""
+    landed and step one keyframe back when it landed too late.
+
+    sizes: int64 [N] compressed packet size (bytes) of every frame, in *presentation* order
+    (aligned with ``pts``), or None when the table could not map sizes to frames without
+    reading every packet (container index of a stream with B-frames: index entries come in
+    decode order and carry no pts; see :func:`packet_sizes_for`)."""
 
     pts: np.ndarray
     time_base: Fraction
@@ -53,6 +66,7 @@ class FrameIndex:
     last_duration: int
     frames_lost: int
     source: str
+    sizes: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -108,12 +122,13 @@ def _median_duration(pts: np.ndarray, fallback: int) -> int:
     return max(1, fallback)
 
 
-def _demux_table(container: Any, stream: Any) -> tuple[list[int], list[int], list[int], bool, int]:
+def _demux_table(container: Any, stream: Any) -> tuple[list[int], list[int], list[int], bool, int, list[int]]:
     """(pts of every packet, pts of keyframe packets, seek ts of keyframe packets, hit an error,
-    duration of the last packet)."""
+    duration of the last packet, size of every packet)."""
     import av
 
     pts: list[int] = []
+    sizes: list[int] = []
     kpts: list[int] = []
     kseek: list[int] = []
     last_dur = 0
@@ -130,18 +145,21 @@ def _demux_table(container: Any, stream: Any) -> tuple[list[int], list[int], lis
             if t is None:
                 continue
             pts.append(int(t))
+            sizes.append(int(pkt.size))
             last_dur = int(pkt.duration or 0)
             if pkt.is_keyframe:
                 kpts.append(int(t))
                 kseek.append(int(t))
     except (av.FFmpegError, OSError):
         errored = True
-    return pts, kpts, kseek, errored, last_dur
+    return pts, kpts, kseek, errored, last_dur, sizes
 
 
-def _index_table(container: Any, stream: Any, file_size: int) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """(dts of every indexed sample, keyframe mask, samples beyond end of file) from the
-    container index, or None when the container has no complete per-frame index."""
+def _index_table(
+    container: Any, stream: Any, file_size: int
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
+    """(dts of every indexed sample, keyframe mask, samples beyond end of file, sample sizes in
+    bytes) from the container index, or None when the container has no complete per-frame index."""
     try:
         entries = stream.index_entries
         n = len(entries)
@@ -151,15 +169,17 @@ def _index_table(container: Any, stream: Any, file_size: int) -> tuple[np.ndarra
         return None
     ts = np.empty(n, np.int64)
     key = np.zeros(n, bool)
+    size = np.empty(n, np.int64)
     beyond = 0
     for i, e in enumerate(entries):
         ts[i] = e.timestamp
         key[i] = e.is_keyframe
-        if e.pos + e.size > file_size:
+        size[i] = nbytes = e.size
+        if e.pos + nbytes > file_size:
             beyond += 1
     if n > 1 and not bool((np.diff(ts) > 0).all()):
         return None
-    return ts, key, beyond
+    return ts, key, beyond, size
 
 
 def _verify_prefix(container: Any, stream: Any, dts: np.ndarray, shift: int) -> bool:
@@ -238,12 +258,15 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
     claimed = int(stream.frames or 0)
     idx = _index_table(container, stream, file_size) if prefer_container_index else None
     if idx is not None:
-        dts, key, beyond = idx
+        dts, key, beyond, size = idx
         if beyond == 0:
             table = _from_container_index(container, stream, dts, key)
             if table is not None:
                 pts, kpts, kseek, dur = table
-                return FrameIndex(pts, tb, kpts, kseek, dur, 0, "container-index")
+                # without reordering (pts == dts + shift with shift 0) decode order is
+                # presentation order; with it, which size belongs to which pts is unknown here
+                sizes = size if bool(np.array_equal(pts, dts)) else None
+                return FrameIndex(pts, tb, kpts, kseek, dur, 0, "container-index", sizes)
         claimed = max(claimed, int(dts.shape[0]))
     return _from_demux(container, stream, path, tb, claimed)
 
@@ -280,14 +303,15 @@ def _from_container_index(
 
 
 def _from_demux(container: Any, stream: Any, path: str, tb: Fraction, claimed: int) -> FrameIndex:
-    pts_l, kpts_l, kseek_l, errored, last_dur = _demux_table(container, stream)
+    pts_l, kpts_l, kseek_l, errored, last_dur, sizes_l = _demux_table(container, stream)
     if not pts_l:
         raise DecodeError(
             f"{path}: the video stream has 0 readable frames; the file is empty, truncated or "
             "corrupt -- re-download or re-encode it"
         )
     order = np.argsort(np.asarray(pts_l, np.int64), kind="stable")
-    pts = np.unique(np.asarray(pts_l, np.int64)[order])
+    pts, first = np.unique(np.asarray(pts_l, np.int64)[order], return_index=True)
+    sizes = np.asarray(sizes_l, np.int64)[order][first]  # presentation order, like pts
     kp = np.asarray(kpts_l, np.int64)
     ks = np.asarray(kseek_l, np.int64)
     o = np.argsort(kp, kind="stable")
@@ -298,7 +322,7 @@ def _from_demux(container: Any, stream: Any, path: str, tb: Fraction, claimed: i
         ks = np.concatenate([[min(pts[0], ks[0] if ks.shape[0] else pts[0])], ks])
     dur = last_dur if last_dur > 0 else _median_duration(pts, 1)
     lost = max(0, claimed - int(pts.shape[0])) if claimed else 0
-    index = FrameIndex(pts, tb, kp, ks, dur, lost, "demux")
+    index = FrameIndex(pts, tb, kp, ks, dur, lost, "demux", sizes)
     if errored or lost:
         index = _trim_undecodable_tail(container, stream, path, index, claimed)
     return index
@@ -343,6 +367,9 @@ def _trim_undecodable_tail(
             TruncatedVideoWarning,
             stacklevel=4,
         )
+    sizes = None
+    if index.sizes is not None:  # every kept pts is one of the demuxed packets'
+        sizes = index.sizes[np.clip(np.searchsorted(index.pts, pts), 0, index.num_frames - 1)]
     return FrameIndex(
         pts,
         index.time_base,
@@ -351,6 +378,7 @@ def _trim_undecodable_tail(
         _median_duration(pts, index.last_duration),
         lost,
         index.source,
+        sizes,
     )
 
 
@@ -362,3 +390,53 @@ def load_index(path: str, video_ordinal: int) -> FrameIndex:
         except IndexError:
             raise DecodeError(f"{path}: PyAV finds no video stream #{video_ordinal}") from None
         return build_index(container, stream, path)
+
+
+def demux_packet_sizes(path: str, video_ordinal: int, pts: np.ndarray) -> np.ndarray | None:
+    """Compressed size (bytes) of the packet of every frame in ``pts`` (presentation order),
+    by demuxing every packet of the stream (reads the whole file, decodes nothing: about 1-3 s
+    for an hour of 720p). For tables built from a container index of a stream with B-frames,
+    whose entries are in decode order without pts. None when a frame has no packet."""
+
+    with open_container(path) as container:
+        try:
+            stream = container.streams.video[video_ordinal]
+        except IndexError:
+            return None
+        got_pts, _, _, errored, _, got_sizes = _demux_table(container, stream)
+    if errored or not got_pts:
+        return None
+    gp = np.asarray(got_pts, np.int64)
+    order = np.argsort(gp, kind="stable")
+    gp, gs = gp[order], np.asarray(got_sizes, np.int64)[order]
+    if not _all_in_sorted(pts, gp):
+        return None
+    return gs[np.searchsorted(gp, pts)]
+
+
+def packet_sizes_for(path: str, video_ordinal: int, index: FrameIndex) -> np.ndarray | None:
+    """Packet sizes (bytes, presentation order) for a table that has none (``index.sizes`` is
+    None: a container index of a stream with B-frames). For MP4/MOV the index entries' sizes
+    (decode order) are put in presentation order with the track's composition offsets read
+    from its ``ctts`` box (milliseconds) -- accepted only when the presentation times they give
+    are exactly the table's; anything else demuxes every packet (:func:`demux_packet_sizes`)."""
+    from videopipe.decode.mp4 import composition_offsets
+
+    with open_container(path) as container:
+        try:
+            stream = container.streams.video[video_ordinal]
+        except IndexError:
+            return None
+        is_mp4 = "mp4" in (container.format.name or "") or "mov" in (container.format.name or "")
+        table = _index_table(container, stream, os.path.getsize(path)) if is_mp4 else None
+        track_id = int(stream.id or 0)
+    if table is not None and table[0].shape[0] == index.num_frames:
+        dts, _, _, size = table
+        offsets = composition_offsets(path, track_id, index.num_frames)
+        if offsets is not None:
+            pts = dts + offsets
+            order = np.argsort(pts, kind="stable")
+            shifted = pts[order] - pts[order[0]] + index.pts[0]
+            if np.array_equal(shifted, index.pts):
+                return size[order]
+    return demux_packet_sizes(path, video_ordinal, index.pts)

@@ -141,6 +141,25 @@ class BaseReader:
         self._check_open()
         return [float(x) for x in self._index.seconds(self._index.key_pts)]
 
+    def packet_sizes(self) -> np.ndarray | None:
+        """Compressed size (bytes) of every frame's packet, int64 [num_frames] in presentation
+        order (a copy), or None where unknown. Nothing is decoded: the sizes come with the frame
+        table, except for a container index of a stream with B-frames (decode order, no pts
+        per entry): the first call then maps them by the MP4 ``ctts`` offsets, or demuxes every
+        packet when those are not available (then cached)."""
+        self._check_open()
+        sizes = self._index.sizes
+        if sizes is None:
+            cached = getattr(self, "_demuxed_sizes", None)
+            if cached is None or cached[0] is not self._index:
+                from videopipe.decode.index import packet_sizes_for
+
+                got = packet_sizes_for(self._probe.path, self._probe.video_ordinal, self._index)
+                cached = (self._index, got)
+                self._demuxed_sizes = cached
+            sizes = cached[1]
+        return None if sizes is None else sizes.copy()
+
     def iter_frames(self, *, every: int = 1, size: SizeArg = None) -> Iterator[Frames]:
         """Every ``every``-th frame in order, in chunks of at most ITER_CHUNK_FRAMES frames;
         memory stays constant in the video's length."""

@@ -1,7 +1,8 @@
 """Scoring candidate frames for the content-aware samplers (keyclip, query, space_aware).
 
-Candidates come from :func:`~videopipe.samplers._common.candidate_grid` (about ``rate_hz``
-per second, container keyframes where they are dense enough, so each decodes alone). They are
+Candidates come from :func:`~videopipe.samplers._common.candidate_frames` (about ``rate_hz``
+per second, container keyframes where they are dense enough, so each decodes alone, plus the
+frames around packet-size spikes between keyframes). They are
 decoded once at ``embed_px`` and described either by the :class:`~videopipe.protocols.Embedder`
 (image vectors; the query's text vector gives relevance) or, with no embedder, by the cheap
 block signatures of ``_signals`` (distinctiveness only).
@@ -9,7 +10,7 @@ block signatures of ``_signals`` (distinctiveness only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -20,8 +21,9 @@ from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers import _signals as sig
 from videopipe.samplers._common import (
     CANDIDATE_MODES,
+    SPIKE_BUDGET_FRAMES,
     Probe,
-    candidate_grid,
+    candidate_frames,
     choice,
     keyframe_indices,
     positive,
@@ -33,17 +35,21 @@ from videopipe.samplers._common import (
 class CandidateOptions:
     """How candidates are chosen and decoded (shared by keyclip, query and space_aware).
 
-    rate_hz:        candidates per second of video (about; see ``candidate_grid``)
+    rate_hz:        candidates per second of video (about; see ``candidate_frames``)
     max_candidates: at most this many
     embed_px:       shorter side the candidates are decoded at for the embedder
     candidates:     "auto" (cheap: keyframes on long-GOP videos) or "grid" (the exact rate)
-    max_gap_s:      with "auto", exact frames are added inside keyframe gaps longer than this"""
+    max_gap_s:      with "auto", exact frames are added inside keyframe gaps longer than this
+    spike_budget_frames: with "auto" on long-GOP videos, frames around packet-size spikes
+                    (content changes between keyframes) are added while decoding them costs at
+                    most this many frames in all; 0 turns them off"""
 
     rate_hz: float = 1.0
     max_candidates: int = 1024
     embed_px: int = 224
     candidates: str = "auto"
     max_gap_s: float = 12.0
+    spike_budget_frames: int = SPIKE_BUDGET_FRAMES
 
     sampler_name: ClassVar[str] = ""
 
@@ -51,6 +57,7 @@ class CandidateOptions:
         choice(f"{self.sampler_name} candidates", self.candidates, CANDIDATE_MODES)
         for name in ("rate_hz", "max_candidates", "embed_px", "max_gap_s"):
             positive(f"{self.sampler_name} {name}", getattr(self, name))
+        positive(f"{self.sampler_name} spike_budget_frames", self.spike_budget_frames, zero=True)
 
 
 @dataclass
@@ -63,6 +70,7 @@ class Scored:
     interval_s: float  # candidate spacing
     frames_decoded: int
     frames: np.ndarray | None = None  # the decoded candidates (uint8 [M, h, w, 3]) when kept
+    candidate_meta: dict[str, int] = field(default_factory=dict)  # Candidates.meta()
 
 
 def score_candidates(
@@ -76,6 +84,7 @@ def score_candidates(
     embed_px: int,
     candidates: str = "auto",
     max_gap_s: float = 12.0,
+    spike_budget_frames: int = SPIKE_BUDGET_FRAMES,
     scan_px: int = 64,
     keep_frames: bool = False,
     batch: int = 64,
@@ -89,7 +98,7 @@ def score_candidates(
             "(CLI: --embedder clip, or --embedder color for the test embedder)"
         )
     keyframes = keyframe_indices(video, times)
-    idx, interval = candidate_grid(
+    cands = candidate_frames(
         video,
         times,
         keyframes,
@@ -97,7 +106,9 @@ def score_candidates(
         max_candidates=max_candidates,
         mode=candidates,
         max_gap_s=max_gap_s,
+        spike_budget_frames=spike_budget_frames,
     )
+    idx, interval = cands.indices, cands.interval_s
     probe = Probe(video, embed_px if embedder is not None else scan_px)
     vecs: list[np.ndarray] = []
     kept: list[np.ndarray] = []
@@ -126,6 +137,7 @@ def score_candidates(
         interval_s=interval,
         frames_decoded=probe.decoded,
         frames=np.concatenate(kept) if keep_frames and kept else None,
+        candidate_meta=cands.meta(),
     )
 
 

@@ -125,6 +125,7 @@ class KeyclipSampler(BaseSampler):
             video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
             max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,
             candidates=cfg.candidates, max_gap_s=cfg.max_gap_s,
+            spike_budget_frames=cfg.spike_budget_frames,
         )  # fmt: skip
         raw = scored.scores
         scored.scores = 0.5 * (raw + smooth(raw, cfg.smooth_width))
@@ -175,6 +176,7 @@ class KeyclipSampler(BaseSampler):
             "anchors_s": sorted(float(scored.times_s[a]) for a in anchors),
             "candidates": len(scored.indices),
             "candidate_interval_s": scored.interval_s,
+            **scored.candidate_meta,
             "token_budget": int(total_tokens),
             "clips_shifted_to_keyframe": shifted,
             "tokens": Selection(clips).tokens(budget, full),

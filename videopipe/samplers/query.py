@@ -112,6 +112,7 @@ class QuerySampler(BaseSampler):
             video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
             max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,
             candidates=cfg.candidates, max_gap_s=cfg.max_gap_s,
+            spike_budget_frames=cfg.spike_budget_frames,
         )  # fmt: skip
         # each candidate's window: the frames closer to it than to its neighbours
         ct = scored.times_s
@@ -140,6 +141,7 @@ class QuerySampler(BaseSampler):
             "mode": scored.mode,
             "candidates": len(scored.indices),
             "candidate_interval_s": scored.interval_s,
+            **scored.candidate_meta,
             "allocation": {int(scored.indices[j]): int(alloc[j]) for j in np.flatnonzero(alloc)},
             "scores": [round(float(x), 4) for x in scored.scores],
             "candidate_times_s": [float(x) for x in ct],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from videopipe.samplers._common import candidate_grid, decode_cost, snap_targets
+from videopipe.samplers._common import candidate_grid, decode_cost, size_for_tokens, snap_targets
 
 
 def test_decode_cost_counts_frames_from_the_keyframe() -> None:
@@ -32,3 +32,29 @@ def test_snap_never_repeats_a_frame() -> None:
     times = np.arange(100) / 10.0
     snap = snap_targets([0.1, 0.2, 0.3], times, [0], interval_s=100.0, mode="keyframe")
     assert sorted(set(snap.indices)) == snap.indices and len(snap.indices) == 3
+
+
+def test_size_for_tokens_when_size_px_is_not_a_multiple_of_token_px() -> None:
+    # size_px 90 with 28 px tokens: the largest usable shorter side is 84, which must count
+    # even though a minimum of 112 px (keyclip's min_px) or 90 px cannot be met
+    from types import SimpleNamespace
+
+    from videopipe.types import Budget
+
+    video = SimpleNamespace(info=SimpleNamespace(height=90, width=160))
+    budget = Budget(num_frames=8, size_px=90)
+    assert size_for_tokens(video, budget, 18, min_short_px=90) == (84, 140)  # type: ignore[arg-type]
+    assert size_for_tokens(video, budget, 15) == (84, 140)  # type: ignore[arg-type]
+    assert size_for_tokens(video, budget, 14) == (56, 112)  # type: ignore[arg-type]
+    assert size_for_tokens(video, budget, 1) is None  # type: ignore[arg-type]
+
+
+def test_keyclip_fills_a_small_frame_size_budget() -> None:
+    from videopipe.decode import open_video
+    from videopipe.registry import SAMPLERS
+    from videopipe.testing.videos import make_long_video
+    from videopipe.types import Budget
+
+    with open_video(make_long_video(120, width=160, height=90)) as r:
+        sel = SAMPLERS.create("keyclip")(r, Budget(num_frames=8, size_px=90))
+    assert sel.num_frames == 8 and all(c.size == (84, 140) for c in sel.clips)  # was 2 single frames

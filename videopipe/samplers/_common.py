@@ -89,8 +89,8 @@ def size_for_tokens(
     token count is <= ``tokens_per_frame``; None when even the smallest allowed size is over."""
     info = video.info
     hh, ww = info.height or budget.size_px, info.width or budget.size_px
-    lo = min_short_px or budget.token_px
     s = budget.size_px - budget.size_px % budget.token_px or budget.token_px
+    lo = min(min_short_px or budget.token_px, s)  # size_px itself may not be a multiple of token_px
     while s >= lo:
         h, w = budget.frame_size(hh, ww, s)
         if budget.tokens_per_frame(h, w) <= tokens_per_frame:

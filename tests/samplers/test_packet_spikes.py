@@ -134,6 +134,10 @@ def test_spike_candidates_stay_within_the_decode_budget() -> None:
     assert added == [35, 40]
     added, spent = spike_candidates(sp, base, keys, 25.0, 1000, budget_frames=200)
     assert (added, spent) == ([35, 40, 115, 120, 295, 300], 170)
+    # a cap on added frames (candidate_frames passes max_candidates minus what it has) stops
+    # at the last spike whose frames all fit: the two cheapest here
+    added, spent = spike_candidates(sp, base, keys, 25.0, 1000, budget_frames=10_000, max_added=5)
+    assert (added, spent) == ([35, 40, 295, 300], 90)
     # a spike 2 frames after a keyframe: the keyframe shows the old content, no frame of the
     # previous GOP is added (that would cost decoding most of it)
     sizes[[40, 120, 300, 610, 700, 900]] = 500
@@ -141,6 +145,7 @@ def test_spike_candidates_stay_within_the_decode_budget() -> None:
     sp = size_spikes(sizes, keys, 25.0)
     assert sp.indices.tolist() == [752]
     assert spike_candidates(sp, base, keys, 25.0, 1000, budget_frames=100) == ([752], 2)
+    assert spike_candidates(sp, base, keys, 25.0, 1000, budget_frames=100, max_added=0) == ([], 0)
 
 
 # ----------------------------------------------------------------------------------------

@@ -267,7 +267,8 @@ def candidate_frames(
                 chosen.add(index_at(times, a + j * (b - a) / m))
     base = sorted(chosen)
     spike_budget = min(spike_budget_frames, int(SPIKE_GRID_SHARE * grid_cost))
-    spiked, nspikes, spent = _spike_frames(video, times, keyframes, base, spike_budget)
+    room = max(0, max_candidates - len(chosen))  # max_candidates bounds spike candidates too
+    spiked, nspikes, spent = _spike_frames(video, times, keyframes, base, spike_budget, room)
     return Candidates(sorted(chosen | set(spiked)), max(interval, spacing), len(spiked), nspikes, spent)
 
 
@@ -277,11 +278,12 @@ def _spike_frames(
     keyframes: Sequence[int],
     base: Sequence[int],
     budget_frames: int,
+    max_added: int | None = None,
 ) -> tuple[list[int], int, int]:
     """(frames added around packet-size spikes, spikes detected, frames decoded for them);
     nothing when the reader does not know its packet sizes."""
     get = getattr(video, "packet_sizes", None)
-    if budget_frames <= 0 or get is None:
+    if budget_frames <= 0 or get is None or max_added == 0:
         return [], 0, 0
     sizes = get()
     if sizes is None or len(sizes) != len(times):
@@ -290,7 +292,9 @@ def _spike_frames(
 
     fps = (len(times) - 1) / float(times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 25.0
     spikes = size_spikes(sizes, keyframes, fps)
-    added, spent = spike_candidates(spikes, base, keyframes, fps, len(times), budget_frames=budget_frames)
+    added, spent = spike_candidates(
+        spikes, base, keyframes, fps, len(times), budget_frames=budget_frames, max_added=max_added
+    )
     return added, int(spikes.indices.shape[0]), spent
 
 

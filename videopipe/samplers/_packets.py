@@ -149,13 +149,15 @@ def spike_candidates(
     *,
     budget_frames: int,
     before_s: float = 0.2,
+    max_added: int | None = None,
 ) -> tuple[list[int], int]:
     """Candidate frames around the spikes whose extra decode cost fits ``budget_frames``,
     cheapest first (so the budget covers as many changes as it can): for each spike, the frame at it (new content) and the frame ``before_s``
     earlier (old content; left out when that lies before the spike's keyframe, which then
     shows the old content and decodes alone). ``base``: the candidates already chosen (their
     decode cost is paid). Returns (added frames, sorted; frames decoded for them beyond
-    ``base``, as :func:`~videopipe.samplers._common.decode_cost` counts them)."""
+    ``base``, as :func:`~videopipe.samplers._common.decode_cost` counts them). At most
+    ``max_added`` frames are added (None: no limit besides the budget)."""
     if budget_frames <= 0 or spikes.indices.shape[0] == 0:
         return [], 0
     back = max(MIN_BACK_FRAMES, int(round(before_s * fps)))
@@ -192,8 +194,11 @@ def spike_candidates(
         if spent + cost > budget_frames:
             break  # every other spike costs at least as much
         g = gop[p]
+        new = {i for i in (p - back, p) if g <= i < num_frames and i not in have} - added
+        if max_added is not None and len(added) + len(new) > max_added:
+            break  # the candidate cap (max_candidates) is reached
         taken.add(p)
-        added |= {i for i in (p - back, p) if g <= i < num_frames and i not in have}
+        added |= new
         spent += cost
         if p > last.get(g, g - 1):
             last[g] = p

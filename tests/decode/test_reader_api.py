@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.decode.helpers import SPECS, gen_video, open_checked
+from tests.decode.helpers import SPECS, gen_video, open_checked, unrotate
 from videopipe.decode import open_video
 from videopipe.decode.index import build_index, open_container
 from videopipe.decode.reader import ITER_CHUNK_FRAMES, output_size
@@ -150,21 +150,31 @@ def test_pyav_decodes_only_from_the_preceding_keyframe(name):
         assert len(needed) <= r.frames_decoded <= len(needed) + reorder_slack
 
 
-@pytest.mark.parametrize("name", ["h264_bframes", "hevc", "vp9_webm"])
-def test_keyframe_fast_path_decodes_only_the_keyframes(name):
+@pytest.mark.parametrize(
+    "name", ["h264", "h264_bframes", "hevc", "vp9_webm", "mpeg4_avi", "msmpeg4_avi", "vfr_mkv", "rot90"]
+)
+def test_keyframe_fast_path_decodes_only_the_keyframes(name, monkeypatch):
     from tests.decode.helpers import reference_frames
+    from videopipe.decode.pyav_backend import PyAVReader
+
+    def general_path(*args, **kwargs):
+        raise AssertionError("keyframes went through the general decode path")
 
     path = gen_video(name)
     with open_video(path, backend="pyav") as r:
         kt = r.keyframe_times()
-        fr = r.frames_at_times(kt[::-1])
-        assert r.frames_decoded <= len(kt) * 2  # the keyframes (+ at most one skipped-frame flush each)
+        with monkeypatch.context() as m:
+            if r._stream.codec_context.has_b_frames:  # every keyframe: its packet alone, then a drain
+                m.setattr(PyAVReader, "_decode_targets", general_path)
+            fr = r.frames_at_times(kt[::-1])
+        assert r.frames_decoded == len(kt)  # one decoded frame per keyframe
         idx = fr.indices.tolist()
         ref = reference_frames(path, idx)
         for j, i in enumerate(idx):
-            np.testing.assert_array_equal(fr.data[j].numpy(), ref[i])
+            np.testing.assert_array_equal(unrotate(fr.array[j], r.info.rotation), ref[i])
         # a normal request afterwards decodes non-key frames again
-        assert read_frame_number(r.frames_at([idx[0] + 3]).data[0].numpy()) == idx[0] + 3
+        later = r.frames_at([idx[-1] + 3]).array[0]
+        assert read_frame_number(unrotate(later, r.info.rotation)) == idx[-1] + 3
 
 
 def test_auto_skips_backends_that_refuse_the_file(monkeypatch):

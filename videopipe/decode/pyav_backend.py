@@ -119,11 +119,48 @@ class PyAVReader(BaseReader):
         pos = np.clip(np.searchsorted(ix.key_pts, pts), 0, ix.key_pts.shape[0] - 1)
         only_keys = bool((ix.key_pts[pos] == pts).all())
         cc = self._stream.codec_context
+        if only_keys and getattr(cc, "has_b_frames", True):
+            # a reordering delay: drain each keyframe (without one, skip-non-key below is as
+            # fast and saves the drain; see benchmarks/results/keyframe_drain.md)
+            out = self._decode_keyframes(indices, hw)
+            if out is not None:
+                return out
         cc.skip_frame = "NONKEY" if only_keys else "DEFAULT"
         try:
             return self._decode_targets(indices, hw)
         finally:
             cc.skip_frame = "DEFAULT"
+
+    def _decode_keyframes(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray | None:
+        """Every target is a keyframe: seek, send just its packet, then drain the decoder.
+
+        Draining matters: a decoder with a reordering delay (B-frames) or frame threads holds
+        a frame back until later packets arrive, and with non-key frames skipped those are the
+        packets up to the *next* keyframe (a whole GOP demuxed per target: 60 ms instead of
+        4 ms per 720p keyframe). None when a target's packet is not the first one after the
+        seek or its frame does not come out (then the general path decodes them)."""
+        import av
+
+        ix, cc = self._index, self._stream.codec_context
+        out = np.empty((indices.shape[0], hw[0], hw[1], 3), np.uint8)
+        try:
+            for j, i in enumerate(indices.tolist()):
+                target = int(ix.pts[i])
+                self._seek(ix.keyframe_for(target))
+                pkt = next((p for p in self._container.demux(self._stream) if p.pts is not None), None)
+                if pkt is None or pkt.pts != target or not pkt.is_keyframe:
+                    return None
+                decoded = [*cc.decode(pkt), *cc.decode(None)]  # None: drain what it holds
+                cc.flush_buffers()  # back to a decodable state for the next seek
+                self.frames_decoded += len(decoded)
+                f = next((f for f in decoded if (f.pts if f.pts is not None else f.dts) == target), None)
+                if f is None:
+                    return None
+                out[j] = self._to_rgb(f, hw)
+        except av.FFmpegError:
+            cc.flush_buffers()
+            return None
+        return out
 
     def _decode_targets(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
         import av

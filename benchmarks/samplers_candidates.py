@@ -170,8 +170,9 @@ def to_markdown(res: dict) -> str:
     lines = [
         "# Spike candidates benchmark (keyclip, query, space_aware)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; {m['note']} "
-        f"(load average {m['load_avg_start']:.1f} at start, {m.get('load_avg_end', 0):.1f} at end). "
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; load average "
+        f"{m['load_avg_start']:.1f} at start, {m.get('load_avg_end', 0):.1f} at end (1.0 = one busy core; "
+        "above ~1.5 other jobs shared the machine). "
         f"Budget: {res['budget']}. `spikes` = default candidates (`spike_budget_frames=2000`); "
         "`keyframes only` = `spike_budget_frames=0` (the candidates before this change). "
         f"Times: median of {res.get('repeats', 1)} runs, the two variants alternating; ratios compare "
@@ -281,12 +282,13 @@ def main() -> None:
             print(label, entry["grid_run"], flush=True)
         res["videos"].append(entry)
     res["machine"]["load_avg_end"] = os.getloadavg()[0]
+    if not args.quick:  # the numbers first: a rendering bug must not lose a long run
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "samplers_candidates.json").write_text(json.dumps(res, indent=2) + "\n")
     md = to_markdown(res)
     if args.quick:
         print(md)
         return
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "samplers_candidates.json").write_text(json.dumps(res, indent=2) + "\n")
     (args.out / "samplers_candidates.md").write_text(md)
     print(md)
 

@@ -52,6 +52,8 @@ def test_frames_numpy_storage_gives_zero_copy_torch_views() -> None:
         sub = f[key]
         assert sub.index_array.tolist() == [13, 11] and np.array_equal(sub.array, arr[[3, 1]])
     assert f[-1].index_array.tolist() == [13] and f[np.int64(2)].index_array.tolist() == [12]
+    for mask in ([True, False, False, True], np.array([1, 0, 0, 1], bool), torch.tensor([1, 0, 0, 1]).bool()):
+        assert f[mask].index_array.tolist() == [10, 13]  # boolean masks select, not index 0/1
     # replace keeps the pixels, concat mixes numpy and torch parts
     r = f.replace(clip_ids=np.zeros(4, np.int64), pts_s=np.ones(4))
     assert r.array is arr and r.clip_ids.tolist() == [0] * 4 and r.pts_s.tolist() == [1.0] * 4

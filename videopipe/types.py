@@ -89,7 +89,7 @@ def _is_tensor(x: Any) -> bool:
     return mod is not None and isinstance(x, mod.Tensor)
 
 
-def _host_1d(x: Any, dtype: type, name: str) -> np.ndarray:
+def _host_1d(x: Any, dtype: type | None, name: str) -> np.ndarray:
     if _is_tensor(x):
         x = x.detach().cpu().numpy()
     a = np.asarray(x, dtype=dtype)
@@ -206,7 +206,8 @@ class Frames:
             k = int(key)
             key = slice(k, k + 1) if k != -1 else slice(-1, None)
         if not isinstance(key, slice):
-            key = _host_1d(key, np.int64, "index")
+            key = _host_1d(key, None, "index")  # dtype kept: a boolean mask or frame positions
+            key = np.flatnonzero(key) if key.dtype == np.bool_ else key.astype(np.int64)
         data = self._data
         if _is_tensor(data) and not isinstance(key, slice):
             data = data[_torch().from_numpy(key).to(data.device)]

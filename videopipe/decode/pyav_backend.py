@@ -87,7 +87,8 @@ class PyAVReader(BaseReader):
             arr = frame.reformat(width=w, height=h, format="rgb24", interpolation="BILINEAR").to_ndarray()
         return self._rotate(arr)
 
-    def _seek(self, k: int) -> Iterator[Any]:
+    def _seek_to(self, k: int) -> None:
+        """Seek to keyframe ``k`` of the frame table (decoder buffers are flushed)."""
         import av
 
         ts = int(self._index.key_seek[k])
@@ -96,6 +97,10 @@ class PyAVReader(BaseReader):
             self._container.seek(ts, stream=self._stream, backward=True, any_frame=False)
         except av.FFmpegError as e:
             raise DecodeError(f"{self._probe.path}: seek to {ts} failed ({e})") from None
+
+    def _seek(self, k: int) -> Iterator[Any]:
+        """Seek to keyframe ``k`` and decode forward from there."""
+        self._seek_to(k)
         return self._container.decode(self._stream)
 
     def _decode_sorted(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -146,7 +151,7 @@ class PyAVReader(BaseReader):
         try:
             for j, i in enumerate(indices.tolist()):
                 target = int(ix.pts[i])
-                self._seek(ix.keyframe_for(target))
+                self._seek_to(ix.keyframe_for(target))
                 pkt = next((p for p in self._container.demux(self._stream) if p.pts is not None), None)
                 if pkt is None or pkt.pts != target or not pkt.is_keyframe:
                     return None

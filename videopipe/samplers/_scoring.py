@@ -10,6 +10,7 @@ block signatures of ``_signals`` (distinctiveness only).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -22,6 +23,7 @@ from videopipe.samplers import _signals as sig
 from videopipe.samplers._common import (
     CANDIDATE_MODES,
     SPIKE_BUDGET_FRAMES,
+    Candidates,
     Probe,
     candidate_frames,
     choice,
@@ -59,6 +61,19 @@ class CandidateOptions:
             positive(f"{self.sampler_name} {name}", getattr(self, name))
         positive(f"{self.sampler_name} spike_budget_frames", self.spike_budget_frames, zero=True)
 
+    def choose(self, video: VideoReader, times: np.ndarray, keyframes: Sequence[int]) -> Candidates:
+        """The candidate frames these options give for ``video`` (see ``candidate_frames``)."""
+        return candidate_frames(
+            video,
+            times,
+            keyframes,
+            rate_hz=self.rate_hz,
+            max_candidates=self.max_candidates,
+            mode=self.candidates,
+            max_gap_s=self.max_gap_s,
+            spike_budget_frames=self.spike_budget_frames,
+        )
+
 
 @dataclass
 class Scored:
@@ -76,20 +91,16 @@ class Scored:
 def score_candidates(
     video: VideoReader,
     times: np.ndarray,
+    options: CandidateOptions,
     *,
     query: str | None,
     embedder: Embedder | None,
-    rate_hz: float,
-    max_candidates: int,
-    embed_px: int,
-    candidates: str = "auto",
-    max_gap_s: float = 12.0,
-    spike_budget_frames: int = SPIKE_BUDGET_FRAMES,
     scan_px: int = 64,
     keep_frames: bool = False,
     batch: int = 64,
 ) -> Scored:
-    """Decode the candidate grid and score it (query similarity, else distinctiveness)."""
+    """Decode the candidates ``options`` choose and score them (query similarity, else
+    distinctiveness)."""
     if query is not None and not query.strip():
         raise ConfigError("query is empty; pass a question or leave it unset")
     if query is not None and embedder is None:
@@ -97,19 +108,9 @@ def score_candidates(
             "a query needs an image-text embedder to score frames; pass features=<Embedder> "
             "(CLI: --embedder clip, or --embedder color for the test embedder)"
         )
-    keyframes = keyframe_indices(video, times)
-    cands = candidate_frames(
-        video,
-        times,
-        keyframes,
-        rate_hz=rate_hz,
-        max_candidates=max_candidates,
-        mode=candidates,
-        max_gap_s=max_gap_s,
-        spike_budget_frames=spike_budget_frames,
-    )
+    cands = options.choose(video, times, keyframe_indices(video, times))
     idx, interval = cands.indices, cands.interval_s
-    probe = Probe(video, embed_px if embedder is not None else scan_px)
+    probe = Probe(video, options.embed_px if embedder is not None else scan_px)
     vecs: list[np.ndarray] = []
     kept: list[np.ndarray] = []
     for s in range(0, len(idx), batch):

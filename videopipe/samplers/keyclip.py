@@ -121,12 +121,7 @@ class KeyclipSampler(BaseSampler):
         tok_full = budget.tokens_per_frame(*full)
         max_frames = budget.num_frames if budget.num_frames is not None else n_video
         total_tokens = budget.max_tokens if budget.max_tokens is not None else max_frames * tok_full
-        scored = score_candidates(
-            video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
-            max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,
-            candidates=cfg.candidates, max_gap_s=cfg.max_gap_s,
-            spike_budget_frames=cfg.spike_budget_frames,
-        )  # fmt: skip
+        scored = score_candidates(video, times, cfg, query=query, embedder=features)
         raw = scored.scores
         scored.scores = 0.5 * (raw + smooth(raw, cfg.smooth_width))
         duration = float(times[-1] - times[0]) or 1.0

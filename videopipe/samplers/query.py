@@ -108,12 +108,7 @@ class QuerySampler(BaseSampler):
     ) -> Selection:
         cfg = self.config
         n = frame_budget(video, budget)
-        scored = score_candidates(
-            video, times, query=query, embedder=features, rate_hz=cfg.rate_hz,
-            max_candidates=cfg.max_candidates, embed_px=cfg.embed_px,
-            candidates=cfg.candidates, max_gap_s=cfg.max_gap_s,
-            spike_budget_frames=cfg.spike_budget_frames,
-        )  # fmt: skip
+        scored = score_candidates(video, times, cfg, query=query, embedder=features)
         # each candidate's window: the frames closer to it than to its neighbours
         ct = scored.times_s
         mids = (ct[1:] + ct[:-1]) / 2

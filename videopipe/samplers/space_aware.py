@@ -36,7 +36,6 @@ from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._base import BaseSampler
 from videopipe.samplers._common import (
     Probe,
-    candidate_frames,
     fit_size,
     frame_budget,
     keyframe_indices,
@@ -151,10 +150,7 @@ class SpaceAwareSampler(BaseSampler):
         cfg = self.config
         n = frame_budget(video, budget)
         keyframes = keyframe_indices(video, times)
-        cands = candidate_frames(
-            video, times, keyframes, rate_hz=cfg.rate_hz, max_candidates=cfg.max_candidates,
-            mode=cfg.candidates, max_gap_s=cfg.max_gap_s, spike_budget_frames=cfg.spike_budget_frames,
-        )  # fmt: skip
+        cands = cfg.choose(video, times, keyframes)
         idx, interval = cands.indices, cands.interval_s
         probe = Probe(video, cfg.embed_px)
         cells: list[set[int]] = []

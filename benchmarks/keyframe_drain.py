@@ -30,6 +30,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _machine import cpu_name  # noqa: E402
 
 from videopipe.decode import open_video  # noqa: E402
 from videopipe.testing.videos import make_long_video  # noqa: E402
@@ -71,8 +74,7 @@ def main() -> None:
             rows.append({"video": path.name, "bframes": bframes, "keyframes": k, "size_px": size,
                          "drain_s": round(d, 3), "skip_nonkey_s": round(b, 3), "speedup": round(b / d, 1)})  # fmt: skip
             print(rows[-1], flush=True)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), "")  # fmt: skip
+    cpu = cpu_name()
     res = {"machine": {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
                        "load_avg_end": os.getloadavg()[0]}, "repeats": args.repeats, "rows": rows}  # fmt: skip
     lines = [

@@ -27,6 +27,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _machine import cpu_name  # noqa: E402
 
 from videopipe.compressors import build  # noqa: E402
 from videopipe.compressors.metrics import token_coverage  # noqa: E402
@@ -118,8 +121,7 @@ def main() -> None:
             vt = video_tokens(MEDIA / name, num_frames=256)
             cases.append({"name": name, "frames": 256, "tokens": len(vt), "rows": measure(vt, fraction)})
             print(name, [(r["memory_frames"], round(r["coverage"], 4)) for r in cases[-1]["rows"]])
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), "")  # fmt: skip
+    cpu = cpu_name()
     res = {
         "machine": {
             "cpu": cpu,

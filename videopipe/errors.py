@@ -57,3 +57,16 @@ class IndexStoreError(VideoPipeError):
 
 class InputError(VideoPipeError, ValueError):
     """A bad user input that is not a file: empty question, bad manifest row, ..."""
+
+
+def is_library_error(e: BaseException) -> bool:
+    """An error raised by a media library (libav* through PyAV, torchcodec, decord; I/O) rather
+    than by a bug of ours: a boundary turns these into a VideoPipeError naming the file."""
+    mod = (type(e).__module__ or "").split(".")[0]
+    return mod in ("av", "torchcodec", "decord") or isinstance(e, (OSError, RuntimeError))
+
+
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """``str(e)`` on one line (newlines and runs of spaces collapsed), at most ``limit`` chars."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

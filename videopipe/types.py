@@ -63,6 +63,9 @@ class VideoInfo:
     num_frames_exact: bool = True
     has_audio: bool = False
     frames_lost: int = 0  # frames the container announces that do not decode (truncated file)
+    # "random": frames are read by seeking (verified exact); "sequential": the file's timestamps
+    # cannot be trusted for seeking, so frames are read by decoding from the start (exact, slower)
+    access: str = "random"
 
     def __post_init__(self) -> None:
         if self.rotation not in (0, 90, 180, 270):

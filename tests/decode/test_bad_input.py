@@ -95,7 +95,7 @@ def test_bad_files_raise_specific_errors(bad, case, error, words, backend):
     assert type(e.value) is error or issubclass(type(e.value), error)
 
 
-@pytest.mark.parametrize("backend", ["pyav", "torchcodec"])
+@pytest.mark.parametrize("backend", ["pyav", "auto"])
 def test_truncated_file_yields_every_decodable_frame_and_says_how_many_were_lost(bad, backend):
     with pytest.warns(TruncatedVideoWarning, match=r"\d+ lost") as w:
         r = open_video(bad["truncated"], backend=backend)
@@ -108,17 +108,17 @@ def test_truncated_file_yields_every_decodable_frame_and_says_how_many_were_lost
         got = [read_frame_number(a) for a in r.frames_at([0, n // 2, n - 1]).data.numpy()]
         assert got == [0, n // 2, n - 1]
         assert sum(len(f) for f in r.iter_frames(size=32)) == n
-    # ... and that is exactly what a sequential decode gets before it fails
-    import av
+    # ... and that is exactly what ffmpeg decodes (it skips the damaged packets, and so do we)
+    from videopipe.testing.zoo import ffprobe_decoded
 
-    seq = 0
-    with av.open(str(bad["truncated"])) as c:
-        try:
-            for _ in c.decode(video=0):
-                seq += 1
-        except av.FFmpegError:
-            pass
-    assert n == seq
+    assert n == ffprobe_decoded(bad["truncated"], 0).num_frames
+
+
+def test_torchcodec_refuses_a_cut_file_instead_of_failing_on_its_tail(bad):
+    with pytest.warns(TruncatedVideoWarning), pytest.raises(UnsupportedVideoError, match="torchcodec") as e:
+        open_video(bad["truncated"], backend="torchcodec")
+    assert "backend='pyav'" in str(e.value)
+    _names_file(e, bad["truncated"])
 
 
 def test_decord_refuses_truncated_file_instead_of_hanging(bad):
@@ -182,3 +182,29 @@ def test_missing_ffprobe_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(probe_mod.MissingDependencyError, match="apt-get install ffmpeg"):
         probe_mod.probe(gen_video("h264"))
+
+
+def test_a_library_error_while_decoding_becomes_a_decode_error_naming_the_file(monkeypatch):
+    import av
+
+    from videopipe.decode.pyav_backend import PyAVReader
+
+    path = gen_video("h264")
+
+    def boom(self, indices, hw):
+        raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    with open_video(path, backend="pyav") as r:
+        monkeypatch.setattr(PyAVReader, "_decode_sorted", boom)
+        with pytest.raises(DecodeError, match="InvalidDataError") as e:
+            r.frames_at([3])
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_bug_of_ours_is_not_disguised_as_a_decode_error(monkeypatch):
+    from videopipe.decode.pyav_backend import PyAVReader
+
+    with open_video(gen_video("h264"), backend="pyav") as r:
+        monkeypatch.setattr(PyAVReader, "_decode_sorted", lambda self, i, hw: {}["missing"])
+        with pytest.raises(KeyError):
+            r.frames_at([3])

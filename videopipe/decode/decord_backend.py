@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from videopipe.decode.index import load_index
+from videopipe.decode.index import load_index, require_random_access
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
@@ -110,6 +110,7 @@ class DecordReader(BaseReader):
         self._threads = threads
         self._readers: dict[tuple[int, int], Any] = {}
         index = load_index(probe.path, probe.video_ordinal)
+        require_random_access(index, probe.path, "decord")
         super().__init__(probe, index, device=device)
         self._check_table()
 

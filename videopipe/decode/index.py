@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -57,7 +58,12 @@ class FrameIndex:
     sizes: int64 [N] compressed packet size (bytes) of every frame, in *presentation* order
     (aligned with ``pts``), or None when the table could not map sizes to frames without
     reading every packet (container index of a stream with B-frames: index entries come in
-    decode order and carry no pts; see :func:`packet_sizes_for`)."""
+    decode order and carry no pts; see :func:`packet_sizes_for`).
+
+    access: ``"random"`` when seeking to a keyframe and decoding forward returns the frames of
+    this table (verified where the container could lie, see :func:`verify_decode_order`), or
+    ``"sequential"`` when only one forward decode from the start is exact (the table then
+    comes from what the decoder output, ``source == "decode"``); ``access_reason`` says why."""
 
     pts: np.ndarray
     time_base: Fraction
@@ -67,6 +73,8 @@ class FrameIndex:
     frames_lost: int
     source: str
     sizes: np.ndarray | None = None
+    access: str = "random"
+    access_reason: str = ""
 
     @property
     def num_frames(self) -> int:
@@ -94,6 +102,38 @@ class FrameIndex:
         d = np.diff(self.pts)
         # one tick of jitter is rounding of a constant rate into the time base, not VFR
         return bool(d.max() - d.min() > max(1, 0.02 * float(np.median(d))))
+
+
+def decode_tolerant(container: Any, stream: Any) -> Iterator[Any]:
+    """Decode ``stream`` from the container's current position like the ffmpeg command line
+    does: a packet the decoder rejects (damaged data, a cut file) is skipped, not fatal, and
+    the decoder is drained at the end. A demuxing error ends the stream."""
+    import av
+
+    try:
+        for pkt in container.demux(stream):
+            try:
+                frames = pkt.decode()
+            except av.FFmpegError:
+                continue
+            yield from frames
+    except (av.FFmpegError, OSError):
+        try:
+            yield from stream.codec_context.decode(None)
+        except av.FFmpegError:
+            return
+
+
+def _rate_ticks(stream: Any, tb: Fraction) -> int:
+    """One frame's duration in time-base ticks from the stream's nominal rate (0 if unknown):
+    the duration of a frame the table cannot measure (a 1-frame video)."""
+    for rate in (getattr(stream, "average_rate", None), getattr(stream, "guessed_rate", None)):
+        try:
+            if rate and float(rate) > 0:
+                return max(1, round(1 / (float(rate) * float(tb))))
+        except (TypeError, ZeroDivisionError):
+            continue
+    return 0
 
 
 def open_container(path: str) -> Any:
@@ -255,8 +295,10 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
     """The frame table of ``stream`` (see module docstring)."""
     tb = Fraction(stream.time_base.numerator, stream.time_base.denominator)
     file_size = os.path.getsize(path)
-    claimed = int(stream.frames or 0)
+    claimed = 0  # frames the container *indexes* (evidence of a cut file); header counts are not
     idx = _index_table(container, stream, file_size) if prefer_container_index else None
+    index: FrameIndex | None = None
+    shows_reordering = True  # the container's timestamps, in decode order, are not increasing
     if idx is not None:
         dts, key, beyond, size = idx
         if beyond == 0:
@@ -265,10 +307,103 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
                 pts, kpts, kseek, dur = table
                 # without reordering (pts == dts + shift with shift 0) decode order is
                 # presentation order; with it, which size belongs to which pts is unknown here
-                sizes = size if bool(np.array_equal(pts, dts)) else None
-                return FrameIndex(pts, tb, kpts, kseek, dur, 0, "container-index", sizes)
-        claimed = max(claimed, int(dts.shape[0]))
-    return _from_demux(container, stream, path, tb, claimed)
+                shows_reordering = not bool(np.array_equal(pts, dts))
+                sizes = None if shows_reordering else size
+                index = FrameIndex(pts, tb, kpts, kseek, dur, 0, "container-index", sizes)
+        claimed = int(dts.shape[0])
+    if index is None:
+        index, shows_reordering = _from_demux(container, stream, path, tb, claimed)
+    guessed = "avi" in (container.format.name or "")  # AVI stores no timestamps: the demuxer guesses
+    if (guessed or not shows_reordering) and _may_hide_reordering(stream):
+        # the codec reorders frames but the container's timestamps are in decode order (or
+        # guessed): either the decoder restores presentation times itself, or they lie (B-frames
+        # stored with pts = dts, a packed MPEG-4 bitstream)
+        why = verify_decode_order(container, stream, index)
+        if why is not None:
+            return decoded_table(container, stream, path, why)
+    return index
+
+
+def _may_hide_reordering(stream: Any) -> bool:
+    """The stream's decoder reorders frames (B-frames): a table whose timestamps show no
+    reordering must be checked against the decoder's output."""
+    try:
+        return bool(stream.codec_context.has_b_frames)
+    except AttributeError:  # pragma: no cover
+        return True
+
+
+_VERIFY_FRAMES = 120  # frames decoded from the start to check the decoder agrees with the table
+
+
+def verify_decode_order(container: Any, stream: Any, index: FrameIndex) -> str | None:
+    """Decode the first frames (at least one whole group of pictures, up to ``_VERIFY_FRAMES``)
+    and compare their timestamps, in output order, with the table. None when they agree, else
+    why random access to this file cannot be trusted."""
+    import av
+
+    got: list[int | None] = []
+    try:
+        container.seek(int(index.key_seek[0]), stream=stream, backward=True)
+        for f in decode_tolerant(container, stream):
+            got.append(f.pts)
+            if len(got) >= min(_VERIFY_FRAMES, index.num_frames):
+                break
+    except av.FFmpegError:
+        return "the decoder fails where the container index says frames are"
+    finally:
+        stream.codec_context.flush_buffers()
+    want = index.pts[: len(got)].tolist()
+    if got == want and (len(got) == min(_VERIFY_FRAMES, index.num_frames)):
+        return None
+    if any(t is None for t in got) or any(b <= a for a, b in zip(got, got[1:])):
+        return (
+            "the decoder's frame order does not follow the container's timestamps (B-frames stored "
+            "with pts = dts, or a packed bitstream)"
+        )
+    return "the decoded frames are not the frames the container lists"
+
+
+def decoded_table(container: Any, stream: Any, path: str, reason: str) -> FrameIndex:
+    """The frame table of what a sequential decode outputs (one full decode, nothing converted):
+    frame ``i`` is the ``i``-th frame out of the decoder. Times are the decoder's own when they
+    increase; when they do not (timestamps that lie), the same set of times in increasing
+    order, or a constant rate as a last resort. Access is sequential."""
+    import av
+
+    tb = Fraction(stream.time_base.numerator, stream.time_base.denominator)
+    out: list[int | None] = []
+    keys: list[int] = []
+    try:
+        container.seek(0, stream=stream, backward=True)
+    except av.FFmpegError:
+        pass
+    stream.codec_context.flush_buffers()
+    for f in decode_tolerant(container, stream):
+        if f.key_frame:
+            keys.append(len(out))
+        out.append(f.pts if f.pts is not None else f.dts)
+    stream.codec_context.flush_buffers()
+    if not out:
+        raise DecodeError(
+            f"{path}: the video stream has 0 decodable frames; the file is empty, truncated or corrupt "
+            "-- re-download or re-encode it"
+        )
+    rate = _rate_ticks(stream, tb)
+    known = [t for t in out if t is not None]
+    if len(known) == len(out) and all(b > a for a, b in zip(known, known[1:])):
+        pts = np.asarray(known, np.int64)
+    elif len(known) == len(out) and len(set(known)) == len(known):
+        pts = np.sort(np.asarray(known, np.int64))
+    else:
+        step = rate or 1
+        start = min(known) if known else 0
+        pts = start + step * np.arange(len(out), dtype=np.int64)
+    if not keys or keys[0] != 0:
+        keys = [0, *keys]
+    kpts = pts[np.asarray(keys, np.int64)]
+    dur = _median_duration(pts, rate)
+    return FrameIndex(pts, tb, kpts, kpts.copy(), dur, 0, "decode", None, "sequential", reason)
 
 
 def _from_container_index(
@@ -298,11 +433,15 @@ def _from_container_index(
     kseek = kpts.copy()
     if kpts.shape[0] == 0 or kpts[0] != pts[0]:
         return None
-    dur = _median_duration(pts, 1)
+    dur = _median_duration(pts, _rate_ticks(stream, Fraction(stream.time_base)))
     return pts, kpts, kseek, dur
 
 
-def _from_demux(container: Any, stream: Any, path: str, tb: Fraction, claimed: int) -> FrameIndex:
+def _from_demux(
+    container: Any, stream: Any, path: str, tb: Fraction, claimed: int
+) -> tuple[FrameIndex, bool]:
+    """The table from every packet, and whether the packets' timestamps show reordering
+    (are not increasing in decode order)."""
     pts_l, kpts_l, kseek_l, errored, last_dur, sizes_l = _demux_table(container, stream)
     if not pts_l:
         raise DecodeError(
@@ -320,12 +459,13 @@ def _from_demux(container: Any, stream: Any, path: str, tb: Fraction, claimed: i
         # frames before the first keyframe: let the decoder start from the beginning
         kp = np.concatenate([[pts[0]], kp])
         ks = np.concatenate([[min(pts[0], ks[0] if ks.shape[0] else pts[0])], ks])
-    dur = last_dur if last_dur > 0 else _median_duration(pts, 1)
+    dur = last_dur if last_dur > 0 else _median_duration(pts, _rate_ticks(stream, tb))
     lost = max(0, claimed - int(pts.shape[0])) if claimed else 0
     index = FrameIndex(pts, tb, kp, ks, dur, lost, "demux", sizes)
     if errored or lost:
         index = _trim_undecodable_tail(container, stream, path, index, claimed)
-    return index
+    in_order = np.asarray(pts_l, np.int64)
+    return index, not bool((np.diff(in_order) > 0).all())
 
 
 def _trim_undecodable_tail(
@@ -341,12 +481,13 @@ def _trim_undecodable_tail(
         decoded.clear()
         try:
             container.seek(int(index.key_seek[k]), stream=stream, backward=True)
-            for f in container.decode(stream):
-                t = f.pts if f.pts is not None else f.dts
-                if t is not None:
-                    decoded.add(int(t))
         except (av.FFmpegError, OSError):
             pass
+        for f in decode_tolerant(container, stream):
+            t = f.pts if f.pts is not None else f.dts
+            if t is not None:
+                decoded.add(int(t))
+        stream.codec_context.flush_buffers()
         if not decoded:
             k -= 1
     if k < 0:
@@ -380,6 +521,23 @@ def _trim_undecodable_tail(
         index.source,
         sizes,
     )
+
+
+def require_random_access(index: FrameIndex, path: str, backend: str) -> None:
+    """Refuse (UnsupportedVideoError) a random-access-only backend on a file whose frames only
+    a sequential decode returns exactly, or whose tail is damaged."""
+    from videopipe.errors import UnsupportedVideoError
+
+    if index.access != "random":
+        raise UnsupportedVideoError(
+            f"{path}: {backend} cannot read this file frame-exactly ({index.access_reason}); use "
+            "backend='pyav' (or 'auto'), which reads it by sequential decoding"
+        )
+    if index.frames_lost:
+        raise UnsupportedVideoError(
+            f"{path}: the file is cut or damaged ({index.frames_lost} frames lost) and {backend} fails "
+            "on its damaged tail; use backend='pyav' (or 'auto')"
+        )
 
 
 def load_index(path: str, video_ordinal: int) -> FrameIndex:

@@ -4,20 +4,30 @@ Exact random access: for each requested frame, seek to the keyframe at or before
 the frame table, see :mod:`videopipe.decode.index`) and decode forward until the frame with
 exactly the requested pts comes out. Requests are served in time order; when the next target
 lies in the group of pictures being decoded (or the next one is not worth a seek) decoding
-simply continues, so every group is decoded at most once. Only requested frames are
-converted to RGB, scaled to the requested size by swscale in the same step (a full-size RGB
-frame is never made when a smaller one is asked for).
+simply continues, so every group is decoded at most once. A seek that lands after its
+keyframe (MPEG-TS/PS demuxers land a group late) steps one keyframe further back, down to
+decoding from the start of the file. Only requested frames are converted to RGB, scaled to
+the requested size by swscale in the same step (a full-size RGB frame is never made when a
+smaller one is asked for).
+
+Sequential access, for files whose timestamps cannot be trusted for random access (B-frames
+stored with pts = dts, packed MPEG-4 bitstreams, or any file where a decoded frame's time
+disagrees with the table; ``info.access == "sequential"``): frame ``i`` is the ``i``-th frame
+the decoder outputs from the start, the frame table was taken from a full decode, and a
+request decodes forward from the start (or from where the previous request stopped).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from videopipe.decode.index import build_index, open_container
+from videopipe.decode.index import FrameIndex, build_index, decode_tolerant, decoded_table, open_container
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
@@ -28,6 +38,19 @@ __all__ = ["PyAVReader"]
 
 class _IndexMismatch(Exception):
     """A decoded frame's pts is not where the frame table says (table built from a wrong index)."""
+
+
+class SequentialAccessWarning(UserWarning):
+    """A file is read by sequential decoding because random access to it cannot be exact."""
+
+
+def _warn_sequential(path: str, index: FrameIndex) -> None:
+    warnings.warn(
+        f"{path}: {index.access_reason}; it is read by decoding from the start (exact, but each "
+        "request costs a decode up to its last frame)",
+        SequentialAccessWarning,
+        stacklevel=4,
+    )
 
 
 class PyAVReader(BaseReader):
@@ -48,12 +71,25 @@ class PyAVReader(BaseReader):
         self.frames_decoded = 0  # frames the decoder produced so far (decoded, not all converted)
         self.seeks = 0
         self._container = open_container(probe.path)
+        self._seq: tuple[Iterator[Any], int] | None = None  # sequential cursor: (frames, next index)
+        self._frame_threads = False  # until the table is built (see _open_stream)
         try:
             self._stream = self._open_stream(probe)
             index = build_index(self._container, self._stream, probe.path)
         except BaseException:
             self._container.close()
             raise
+        # frame threads lose the frames around a decoding error (a cut or damaged file) and are
+        # not used where exactness rests on counting the decoder's output (sequential access)
+        self._frame_threads = index.access == "random" and index.frames_lost == 0
+        if self._frame_threads:
+            if self._stream.codec_context.is_open:  # the table decoded frames: start afresh
+                self._probe = probe
+                self._reopen()
+            else:
+                self._stream.thread_type = "AUTO"
+        if index.access == "sequential":
+            _warn_sequential(probe.path, index)
         super().__init__(probe, index, device="cpu")
 
     # -- setup ---------------------------------------------------------------------------
@@ -63,20 +99,40 @@ class PyAVReader(BaseReader):
             stream = c.streams.video[probe.video_ordinal]
         except IndexError:
             raise DecodeError(f"{probe.path}: PyAV finds no video stream #{probe.video_ordinal}") from None
-        stream.thread_type = "AUTO"
+        if self._frame_threads:
+            stream.thread_type = "AUTO"
         if self._threads:
             stream.codec_context.thread_count = self._threads
         return stream
 
-    def _rebuild_index_by_demux(self) -> None:
-        index = build_index(self._container, self._stream, self._probe.path, prefer_container_index=False)
+    def _set_index(self, index: FrameIndex) -> None:
         if index.num_frames != self._index.num_frames:
             raise DecodeError(
-                f"{self._probe.path}: the container index lists {self._index.num_frames} frames but "
-                f"{index.num_frames} packets are in the file; re-mux it (ffmpeg -i IN -c copy OUT.mp4)"
+                f"{self._probe.path}: the frame table changed from {self._index.num_frames} to "
+                f"{index.num_frames} frames on a closer look ({index.access_reason or 'packets differ from the index'}); "
+                "open the video again"
             )
         self._index = index
         self._pts_s = index.seconds(index.pts)
+        self._info = dataclasses.replace(
+            self._info, access=index.access, is_vfr=index.is_vfr(), duration_s=index.duration_s
+        )
+
+    def _rebuild_index_by_demux(self) -> None:
+        self._set_index(
+            build_index(self._container, self._stream, self._probe.path, prefer_container_index=False)
+        )
+
+    def _reopen(self) -> None:
+        """A fresh container positioned at the very start of the file (a seek to the first
+        keyframe does not get there in every format: MPEG-TS/PS seeks can land a group late)."""
+        try:
+            self._container.close()
+        except Exception:  # pragma: no cover
+            pass
+        self._container = open_container(self._probe.path)
+        self._stream = self._open_stream(self._probe)
+        self._seq = None
 
     # -- decoding -----------------------------------------------------------------------
     def _to_rgb(self, frame: Any, hw: tuple[int, int]) -> np.ndarray:
@@ -99,22 +155,64 @@ class PyAVReader(BaseReader):
             raise DecodeError(f"{self._probe.path}: seek to {ts} failed ({e})") from None
 
     def _seek(self, k: int) -> Iterator[Any]:
-        """Seek to keyframe ``k`` and decode forward from there."""
-        self._seek_to(k)
-        return self._container.decode(self._stream)
+        """Seek to keyframe ``k`` (``-1``: the start of the file) and decode forward from there."""
+        if k < 0:
+            self._reopen()
+        else:
+            self._seek_to(k)
+        return decode_tolerant(self._container, self._stream)
 
     def _decode_sorted(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        if self._index.access == "sequential":
+            return self._decode_sequential(indices, hw)
+        self._seq = None
         try:
             return self._decode_sorted_once(indices, hw)
         except _IndexMismatch:
-            if self._index.source == "demux":
-                raise DecodeError(
-                    f"{self._probe.path}: decoded frame timestamps do not match the packet "
-                    "timestamps; this file cannot be read frame-exactly by random access -- "
-                    "re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
-                ) from None
-            self._rebuild_index_by_demux()
-            return self._decode_sorted_once(indices, hw)
+            if self._index.source == "container-index":
+                self._rebuild_index_by_demux()
+                try:
+                    return self._decode_sorted_once(indices, hw)
+                except _IndexMismatch:
+                    pass
+            # the decoder disagrees with the packets' timestamps: trust the decoder
+            self._set_index(
+                decoded_table(
+                    self._container,
+                    self._stream,
+                    self._probe.path,
+                    "decoded frame times disagree with the container's timestamps",
+                )
+            )
+            _warn_sequential(self._probe.path, self._index)
+            return self._decode_sequential(indices, hw)
+
+    def _decode_sequential(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        """Frames ``indices`` (sorted) as the ``i``-th outputs of a decode from the start;
+        continues from the previous request when that stopped before ``indices[0]``."""
+        out = np.empty((indices.shape[0], hw[0], hw[1], 3), np.uint8)
+        if self._seq is None or self._seq[1] > int(indices[0]):
+            self._reopen()
+            self._seq = (decode_tolerant(self._container, self._stream), 0)
+        frames, pos = self._seq
+        j = 0
+        want = indices.tolist()
+        for f in frames:
+            self.frames_decoded += 1
+            if pos == want[j]:
+                out[j] = self._to_rgb(f, hw)
+                j += 1
+            pos += 1
+            if j == len(want):
+                break
+        self._seq = (frames, pos)
+        if j < len(want):
+            self._seq = None
+            raise DecodeError(
+                f"{self._probe.path}: the decoder output {pos} frames this time, fewer than the "
+                f"{self._index.num_frames} of the first full decode; the file may be changing on disk"
+            )
+        return out
 
     def _decode_sorted_once(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
         # keyframe fast path: when every target is a keyframe, tell the decoder to skip every
@@ -168,7 +266,6 @@ class PyAVReader(BaseReader):
         return out
 
     def _decode_targets(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-        import av
 
         out = np.empty((indices.shape[0], hw[0], hw[1], 3), np.uint8)
         ix = self._index
@@ -183,21 +280,22 @@ class PyAVReader(BaseReader):
             else:
                 after_seek = False
             while True:
-                try:
-                    f = next(frames)
-                except StopIteration:
-                    f = None
-                except av.FFmpegError as e:
-                    raise DecodeError(f"{self._probe.path}: decoding failed near frame {i} ({e})") from None
+                f = next(frames, None)
                 if f is None:
-                    raise _IndexMismatch()
+                    if not after_seek or k < 0:
+                        raise _IndexMismatch()
+                    # the seek landed past the last group (MPEG-TS/PS land a group late)
+                    k -= 1
+                    frames = self._seek(k)
+                    continue
                 self.frames_decoded += 1
                 t = f.pts if f.pts is not None else f.dts
                 if t is None:
                     continue
                 if after_seek and t > target:
-                    # the seek landed after the target: go one keyframe further back
-                    if k == 0:
+                    # the seek landed after the target: go one keyframe further back, and from
+                    # the first keyframe to the start of the file
+                    if k < 0:
                         raise _IndexMismatch()
                     k -= 1
                     frames = self._seek(k)
@@ -213,17 +311,16 @@ class PyAVReader(BaseReader):
         return out
 
     def _iter_decoded(self, every: int, hw: tuple[int, int]) -> Iterator[tuple[int, np.ndarray]]:
-        import av
-
         pts = self._index.pts
-        frames = self._seek(0)
-        while True:
-            try:
-                f = next(frames)
-            except StopIteration:
-                return
-            except av.FFmpegError:
-                return  # truncated/corrupt tail: the frame table already excludes it
+        frames = self._seek(-1)
+        if self._index.access == "sequential":
+            for i, f in enumerate(frames):
+                if i >= pts.shape[0]:
+                    return
+                if i % every == 0:
+                    yield i, self._to_rgb(f, hw)
+            return
+        for f in frames:
             t = f.pts if f.pts is not None else f.dts
             if t is None:
                 continue

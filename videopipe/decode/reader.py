@@ -23,7 +23,14 @@ import numpy as np
 
 from videopipe.decode.index import FrameIndex
 from videopipe.decode.probe import ProbeResult
-from videopipe.errors import ConfigError, OutOfRangeError
+from videopipe.errors import (
+    ConfigError,
+    DecodeError,
+    OutOfRangeError,
+    VideoPipeError,
+    is_library_error,
+    one_line,
+)
 from videopipe.types import Frames, VideoInfo
 
 __all__ = ["BaseReader", "SizeArg", "output_size", "ITER_CHUNK_FRAMES"]
@@ -87,6 +94,7 @@ class BaseReader:
             num_frames_exact=True,
             has_audio=probe.has_audio,
             frames_lost=index.frames_lost,
+            access=index.access,
         )
 
     # -- public API -----------------------------------------------------------------------
@@ -112,7 +120,17 @@ class BaseReader:
         if idx.shape[0] == 0:
             return self._empty(hw)
         uniq, inverse = np.unique(idx, return_inverse=True)
-        data = self._decode_sorted(uniq, hw)
+        try:
+            data = self._decode_sorted(uniq, hw)
+        except VideoPipeError:
+            raise
+        except Exception as e:
+            if not is_library_error(e):
+                raise
+            raise DecodeError(
+                f"{self._probe.path}: decoding frames {uniq[:3].tolist()} failed ({type(e).__name__}: "
+                f"{one_line(e)}); the file may be damaged -- try backend='pyav' or re-encode it"
+            ) from e
         if uniq.shape[0] != idx.shape[0] or not np.array_equal(uniq, idx):
             data = data[inverse.reshape(-1)]
         return Frames(data=data, pts_s=self._pts_s[idx], indices=idx)

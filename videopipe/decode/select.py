@@ -14,7 +14,15 @@ from pathlib import Path
 
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
-from videopipe.errors import ConfigError, DeviceError
+from videopipe.errors import (
+    ConfigError,
+    DecodeError,
+    DeviceError,
+    UnsupportedVideoError,
+    VideoPipeError,
+    is_library_error,
+    one_line,
+)
 from videopipe.protocols import VideoReader
 from videopipe.registry import DECODERS
 
@@ -122,5 +130,26 @@ def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto")
             cls = DECODERS.get(name)
             if not getattr(cls, "gpu_available", lambda: False)():
                 dev = "cpu"
+    try:
+        return _open(name, backend, info, dev)
+    except VideoPipeError:
+        raise
+    except Exception as e:
+        if not is_library_error(e):
+            raise
+        raise DecodeError(
+            f"{info.path}: the {name} backend cannot open it ({type(e).__name__}: {one_line(e)}); "
+            "check that it is a complete video file"
+        ) from e
+
+
+def _open(name: str, backend: str, info: ProbeResult, dev: str) -> VideoReader:
     factory = DECODERS.get(name)
+    if backend == "auto" and name != "pyav":
+        try:
+            return factory(info.path, device=dev, probe=info)
+        except UnsupportedVideoError:
+            # the file needs what only the CPU reader does (sequential access, a damaged tail):
+            # auto means the best backend that reads it exactly
+            return DECODERS.get("pyav")(info.path, device="cpu", probe=info)
     return factory(info.path, device=dev, probe=info)

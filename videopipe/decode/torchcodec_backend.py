@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from videopipe.decode.index import FrameIndex, load_index
+from videopipe.decode.index import FrameIndex, load_index, require_random_access
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
@@ -68,6 +68,9 @@ class TorchCodecReader(BaseReader):
         if probe.format_name == "avi" and probe.has_b_frames:
             # verified: the neighbouring frame for B-frames in AVI (packed bitstream), in every seek mode
             return f"torchcodec returns wrong frames for {probe.codec} with B-frames in AVI"
+        if probe.format_name in ("mpegts", "mpeg", "vob"):
+            # verified: its seeks land a group of pictures late and decoding then runs dry
+            return f"torchcodec cannot seek exactly in MPEG-TS/PS ({probe.format_name})"
         return None
 
     @staticmethod
@@ -104,6 +107,7 @@ class TorchCodecReader(BaseReader):
         self._threads = threads
         self._decoders: dict[tuple[int, int], Any] = {}
         index = load_index(probe.path, probe.video_ordinal)
+        require_random_access(index, probe.path, "torchcodec")
         super().__init__(probe, index, device="cpu" if device == "auto" else device)
         self._mappings: str | None = None if self._header_is_exact() else frame_mappings_json(index)
         self._abs_pts_s = index.pts.astype(np.float64) * float(index.time_base)

@@ -117,7 +117,7 @@ class VideoSpec:
     width: int = 160
     height: int = 96
     fps: float = 25.0
-    codec: str = "libx264"  # libx264 | libx265 | libvpx-vp9 | mpeg4 | msmpeg4
+    codec: str = "libx264"  # libx264 | libx265 | libvpx-vp9 | mpeg4 | msmpeg4 | ffv1
     container: str = "mp4"  # mp4 | mkv | webm | avi
     gop: int = 50
     bframes: int = 0
@@ -227,6 +227,8 @@ def _encoder_args(spec: VideoSpec) -> list[str]:
             "-pix_fmt",
             "yuv420p",
         ]
+    if c == "ffv1":  # lossless: the master of the video zoo (videopipe.testing.zoo)
+        return ["-c:v", "ffv1", "-level", "3", "-g", str(spec.gop), "-pix_fmt", "yuv444p"]
     if c in ("mpeg4", "msmpeg4"):
         return ["-c:v", c, "-q:v", "3", "-g", str(spec.gop), "-bf", str(spec.bframes if c == "mpeg4" else 0)]
     raise ValueError(f"unsupported test codec {c!r}")

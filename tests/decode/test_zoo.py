@@ -1,0 +1,173 @@
+"""The video zoo: every kind of file in :mod:`videopipe.testing.zoo`, every installed backend.
+
+For each file and each backend that accepts it, ``frames_at`` on the first, the last and
+random frames (in any order, full size and resized) returns frame ``i`` of a sequential ffmpeg
+decode, and ``info`` has ffprobe's decoded frame count and duration. A backend may refuse a
+file (a clear UnsupportedVideoError naming the file and a backend that reads it), never return
+a wrong frame; ``auto`` reads every file."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from videopipe.decode import open_video
+from videopipe.decode.probe import probe
+from videopipe.errors import UnsupportedVideoError
+from videopipe.testing.videos import read_frame_number
+from videopipe.testing.zoo import ZOO, ffmpeg_frames, ffprobe_decoded, make_zoo_file, missing_encoders
+
+BACKENDS = ["auto", "pyav", "torchcodec", "decord"]
+
+# kinds whose frames are all distinct: a wrong frame differs from the right one
+# by far more than two decoders' rounding (the frame-number cells flip)
+_PIXEL_TOL = 3.0  # mean absolute difference (0-255) between our frame and ffmpeg's
+
+
+def _zoo_file(name: str):
+    kind = ZOO[name]
+    missing = missing_encoders(kind)
+    if missing:
+        pytest.skip(f"this ffmpeg has no {', '.join(missing)} encoder to make the {name} file")
+    return kind, make_zoo_file(name)
+
+
+def _indices(n: int, k: int, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(n, size=min(n, k), replace=False).tolist()
+    return sorted({0, n - 1, *pick})
+
+
+def _unrotate(a: np.ndarray, rotation: int) -> np.ndarray:
+    return np.rot90(a, -(rotation // 90)) if rotation else a
+
+
+def _open(path, backend):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # truncated / sequential-access warnings: tested elsewhere
+        return open_video(path, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_file_reads_exactly(name, backend):
+    kind, path = _zoo_file(name)
+    ordinal = probe(path).video_ordinal
+    try:
+        r = _open(path, backend)
+    except UnsupportedVideoError as e:
+        assert backend not in ("auto", "pyav"), f"{backend} must read every file: {e}"
+        assert str(path) in str(e) and "backend=" in str(e)  # names the file and what reads it
+        return
+    with r:
+        info = r.info
+        want = ffprobe_decoded(path, ordinal)
+        assert info.num_frames == want.num_frames, "frame count differs from ffmpeg's decode"
+        if "lies" in kind.tags and info.access == "sequential":
+            # the decoder's own times are out of order (pts = dts); ffprobe's guess at them is
+            # not a reference: ours are the same frame times, in presentation order
+            assert np.all(np.diff(r.pts_s) > 0)
+            assert info.duration_s == pytest.approx(info.num_frames / info.fps, abs=1e-6)
+        else:
+            assert info.duration_s == pytest.approx(want.duration_s, abs=1.5e-3)
+            np.testing.assert_allclose(r.pts_s, np.sort(want.pts_s), atol=1.5e-3)
+        n = info.num_frames
+        large = "large" in kind.tags
+        idx = _indices(n, 4 if large else 24, seed=len(name))
+        ask = list(reversed(idx))  # any order
+        ref = ffmpeg_frames(path, ordinal, info.width, info.height, idx)
+        assert ref.shape[0] == len(idx)
+        got = r.frames_at(ask).data.numpy()[::-1]
+        assert r.frames_at(ask).indices.tolist() == ask
+        # the last frame of a cut file is partly concealed, differently by each decoder version
+        check = [j for j, i in enumerate(idx) if not ("truncated" in kind.tags and i == n - 1)]
+        diffs = np.abs(got[check].astype(np.int16) - ref[check].astype(np.int16)).mean(axis=(1, 2, 3))
+        assert diffs.max() <= _PIXEL_TOL, (
+            f"frames {[idx[j] for j in check if diffs[check.index(j)] > _PIXEL_TOL]}"
+        )
+        if kind.frame_numbers:
+            nums = [read_frame_number(_unrotate(got[j], info.rotation)) for j in check]
+            refs = [read_frame_number(_unrotate(ref[j], info.rotation)) for j in check]
+            assert nums == refs
+            small = r.frames_at(ask, size=48).data.numpy()[::-1]
+            assert [read_frame_number(_unrotate(small[j], info.rotation)) for j in check] == refs
+
+
+@pytest.mark.parametrize("name", sorted(n for n, k in ZOO.items() if "lies" in k.tags))
+def test_files_that_lie_say_how_they_are_read(name):
+    _, path = _zoo_file(name)
+    r = _open(path, "auto")
+    with r:
+        assert r.info.access in ("random", "sequential")
+        assert r.info.to_dict()["access"] == r.info.access
+        if r.info.access == "sequential":
+            assert r._index.access_reason
+
+
+def test_pts_eq_dts_file_is_read_sequentially_and_warns_once():
+    from videopipe.decode.pyav_backend import SequentialAccessWarning
+
+    _, path = _zoo_file("h264_pts_eq_dts")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        r = open_video(path, backend="pyav")
+        with r:
+            r.frames_at([5, 1, 60])
+            r.frames_at([70])
+    seq = [x for x in w if issubclass(x.category, SequentialAccessWarning)]
+    assert len(seq) == 1 and str(path) in str(seq[0].message)
+    assert r.info.access == "sequential"
+
+
+@pytest.mark.parametrize("backend", ["torchcodec", "decord"])
+def test_random_access_backends_refuse_a_file_that_lies(backend):
+    _, path = _zoo_file("h264_pts_eq_dts")
+    with pytest.raises(UnsupportedVideoError, match="frame-exactly") as e:
+        _open(path, backend)
+    assert str(path) in str(e.value) and "backend='pyav'" in str(e.value)
+
+
+def test_sequential_reads_continue_forward_and_restart_backwards():
+    _, path = _zoo_file("h264_pts_eq_dts")
+    r = _open(path, "pyav")
+    with r:
+        n = r.info.num_frames
+        ref = ffmpeg_frames(path, 0, r.info.width, r.info.height)
+        a = r.frames_at([3, 10]).data.numpy()
+        before = r.frames_decoded
+        b = r.frames_at([20]).data.numpy()  # forward: continues, decodes only 11..20
+        assert r.frames_decoded - before == 10
+        c = r.frames_at([0, n - 1]).data.numpy()  # backwards: starts again
+        for got, i in ((a[0], 3), (a[1], 10), (b[0], 20), (c[0], 0), (c[1], n - 1)):
+            assert np.abs(got.astype(int) - ref[i].astype(int)).mean() <= _PIXEL_TOL
+        assert sum(len(f) for f in r.iter_frames(every=7)) == len(range(0, n, 7))
+
+
+def test_one_frame_file_has_the_frame_duration_of_its_rate():
+    _, path = _zoo_file("one_frame")
+    with _open(path, "pyav") as r:
+        assert r.info.num_frames == 1
+        assert r.info.duration_s == pytest.approx(0.04, abs=1e-3)
+        assert r.info.fps == pytest.approx(25, rel=1e-3)
+
+
+def test_millisecond_timestamps_are_not_variable_frame_rate():
+    _, path = _zoo_file("ntsc_mkv")
+    with _open(path, "pyav") as r:
+        assert not r.info.is_vfr
+        assert r.info.fps == pytest.approx(30000 / 1001, rel=1e-3)
+
+
+def test_avi_header_count_is_not_evidence_of_lost_frames():
+    from videopipe.decode.index import TruncatedVideoWarning
+
+    _, path = _zoo_file("truncated_avi")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        r = open_video(path, backend="pyav")
+    with r:
+        assert r.info.frames_lost == 0
+        assert r.info.num_frames == ffprobe_decoded(path, 0).num_frames
+    assert not [x for x in w if issubclass(x.category, TruncatedVideoWarning)]

@@ -208,3 +208,16 @@ def test_a_bug_of_ours_is_not_disguised_as_a_decode_error(monkeypatch):
         monkeypatch.setattr(PyAVReader, "_decode_sorted", lambda self, i, hw: {}["missing"])
         with pytest.raises(KeyError):
             r.frames_at([3])
+
+
+def test_probe_errors_are_one_clean_line_without_log_addresses(tmp_path):
+    src = gen_video("h264")
+    cut = tmp_path / "cut.mp4"
+    data = src.read_bytes()
+    # keep the ftyp box but not the moov box: ffmpeg logs "[mov,mp4,... @ 0x55...] moov atom not found"
+    cut.write_bytes(data[:24] + bytes(len(data) // 4))
+    with pytest.raises(DecodeError) as e:
+        open_video(cut)
+    msg = str(e.value)
+    assert msg.startswith(str(cut)) and msg.count(str(cut)) == 1
+    assert "@ 0x" not in msg and "\n" not in msg

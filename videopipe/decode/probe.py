@@ -8,6 +8,7 @@ the same way on a missing file, a directory, an empty file or a file that is not
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from dataclasses import dataclass
 from fractions import Fraction
@@ -107,6 +108,18 @@ def _rotation(stream: dict[str, Any]) -> int:
     return int(round(deg / 90.0)) * 90 % 360
 
 
+_LOG_PREFIX = re.compile(r"^\s*\[[^\]]*@\s*0x[0-9a-fA-F]+\]\s*")
+
+
+def _clean_ffmpeg_line(line: str, path: Path) -> str:
+    """An ffmpeg log line without its ``[demuxer @ 0x55...]`` prefix and without the path
+    (the error names the file once, at its start)."""
+    line = _LOG_PREFIX.sub("", line.strip())
+    for prefix in (str(path) + ": ", path.name + ": "):
+        line = line.replace(prefix, "")
+    return line or "ffprobe failed"
+
+
 def probe(path: str | Path) -> ProbeResult:
     """ffprobe ``path`` and describe its first video stream (skipping attached cover pictures,
     and audio streams that come before the video)."""
@@ -120,8 +133,8 @@ def probe(path: str | Path) -> ProbeResult:
         info = ffmpeg.probe(str(p), cmd=exe)
     except ffmpeg.Error as e:
         msg = (e.stderr or b"").decode(errors="replace").strip().splitlines()
-        why = msg[-1] if msg else "ffprobe failed"
-        why = why.replace(str(p) + ": ", "")
+        lines = list(dict.fromkeys(_clean_ffmpeg_line(m, p) for m in msg if m.strip()))
+        why = "; ".join(lines[-2:]) if lines else "ffprobe failed"
         raise DecodeError(
             f"{p}: not a readable video file (ffprobe: {why}); check that it is a complete video "
             "file, or re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)"

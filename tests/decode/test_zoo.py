@@ -171,3 +171,25 @@ def test_avi_header_count_is_not_evidence_of_lost_frames():
         assert r.info.frames_lost == 0
         assert r.info.num_frames == ffprobe_decoded(path, 0).num_frames
     assert not [x for x in w if issubclass(x.category, TruncatedVideoWarning)]
+
+
+def test_a_lie_missed_on_open_is_caught_by_the_first_decode(monkeypatch):
+    """Were the open-time check to miss a packed bitstream, the per-frame pts check still
+    catches it: the table is rebuilt from the decoder and the frames are the right ones."""
+    import videopipe.decode.index as index_mod
+    from videopipe.decode.pyav_backend import SequentialAccessWarning
+
+    _, path = _zoo_file("mpeg4_avi_packed")
+    monkeypatch.setattr(index_mod, "_may_hide_reordering", lambda stream: False)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        r = open_video(path, backend="pyav")
+        assert r.info.access == "random"  # not detected on open (the check is off)
+        with r:
+            n = r.info.num_frames
+            idx = _indices(n, 12, seed=3)
+            got = r.frames_at(idx).data.numpy()
+            assert r.info.access == "sequential"
+    assert any(issubclass(x.category, SequentialAccessWarning) for x in w)
+    ref = ffmpeg_frames(path, 0, got.shape[2], got.shape[1], idx)
+    assert np.abs(got.astype(np.int16) - ref.astype(np.int16)).mean(axis=(1, 2, 3)).max() <= _PIXEL_TOL

@@ -148,7 +148,7 @@ def _run(args: list[str]) -> int:
     except exits as e:
         return int(e.exit_code)
     except (_Interrupted, KeyboardInterrupt, *aborts):
-        common.err("interrupted")
+        print("videopipe: interrupted", file=sys.stderr)
         return 130
     except no_args_help as e:
         help_text = e.format_message()  # empty when typer's rich help was printed already

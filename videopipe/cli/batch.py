@@ -25,7 +25,9 @@ def _kwargs(text: str | None, option: str) -> dict:
 
 def batch(
     source: Path = typer.Argument(
-        ..., metavar="INPUT", help="A folder (searched recursively), a list file, or a .jsonl/.csv manifest."
+        ...,
+        metavar="INPUT",
+        help="A folder (searched recursively), a list file, a .jsonl/.csv manifest, or one video.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Results file (JSONL); rerunning continues it."),
     question: list[str] = typer.Option(

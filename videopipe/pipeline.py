@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videopipe.config import PipelineConfig
+from videopipe.config import PipelineConfig, check_size_px
 from videopipe.errors import ConfigError, InputError
 from videopipe.protocols import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
@@ -154,6 +154,8 @@ class Pipeline:
         comp = compressor if compressor is not None else cfg.compressor
         self.compressor = _make_compressor(comp)
         self.compressor_name = comp if isinstance(comp, str) else getattr(comp, "name", type(comp).__name__)
+        if budget is None:  # the size range depends on the model's token size: name the model
+            check_size_px(cfg.size_px, token_px=self.facts.token_px, model=self.facts.model_id)
         self.budget = budget or Budget(
             num_frames=cfg.num_frames,
             max_tokens=None,

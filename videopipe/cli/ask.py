@@ -24,7 +24,9 @@ def ask(
         min=1,
         help="Visual-token budget after compression (default 2048; not applied with --compressor none).",
     ),
-    size: int | None = typer.Option(None, "--size", min=16, help="Shorter side of frames, pixels."),
+    size: int | None = typer.Option(
+        None, "--size", help="Shorter side of frames, pixels (one visual token of the model to 4096)."
+    ),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for query-aware samplers."),
     retrieve: int | None = typer.Option(
         None, "--retrieve", min=1, help="Restrict sampling to the top-K clips."

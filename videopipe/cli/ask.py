@@ -41,12 +41,14 @@ def ask(
     json_out: bool = typer.Option(False, "--json", help="Print the whole Answer as JSON."),
 ) -> None:
     """Answer QUESTION about VIDEO and print the answer with its evidence timestamps."""
-    from videopipe.decode.probe import check_path
+    from videopipe.decode.probe import check_path, probe
     from videopipe.pipeline import Pipeline, check_question
 
-    # bad input fails before a (possibly multi-GB) model is loaded
+    # bad input fails before a (possibly multi-GB) model is loaded: a file that is not a video
+    # in a tenth of a second (ffprobe), before any model file is read
     check_path(video)
     check_question(question, str(video))
+    probe(video)
 
     cfg = pipeline_config(
         config,
@@ -65,7 +67,9 @@ def ask(
         decode_backend=backend,
         cache_tokens=False if no_cache else None,
     )
-    answer = Pipeline(config=cfg).ask(video, question)
+    # load_model=False: the geometry comes from the checkpoint's config files and the weights
+    # load after the video is decoded, so a file that probes but cannot be decoded fails first too
+    answer = Pipeline(config=cfg, load_model=False).ask(video, question)
     if json_out:
         print_json(answer.to_dict())
         return

@@ -110,7 +110,8 @@ class Frames:
     the decoder's CUDA tensor. The torch fields above are zero-copy views made on first
     use, so decoding frames and writing them to disk never imports torch (it costs about
     2 CPU-seconds). ``array``, ``pts_array``, ``index_array`` and ``clip_array`` give numpy
-    (``array`` copies GPU frames to the host). Immutable, like the other types here.
+    (``array`` copies GPU frames to the host): code that should stay torch-free reads those,
+    since reading a torch field imports torch. Immutable, like the other types here.
     """
 
     __slots__ = ("_data", "_pts", "_idx", "_clips", "_views")

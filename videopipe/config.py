@@ -24,6 +24,30 @@ RECOMMENDED_GPU_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 _DEVICES = ("auto", "cpu", "cuda")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
+#: The largest decode size (``size_px``, ``--size``: the shorter side of a frame) accepted.
+#: 4K UHD is 2160 px on its shorter side, and one 4096-px 16:9 frame is already 84 MB of RGB
+#: and about 38,000 visual tokens at 28 px per token, more than a supported model takes for a
+#: whole video; far beyond it the decoders' scalers fail (``--size 20000``: swscale EINVAL).
+MAX_SIZE_PX = 4096
+
+
+def check_size_px(size_px: object, *, token_px: int | None = None, model: str | None = None) -> int:
+    """``size_px`` when it is a whole number of pixels from one visual token (``token_px``,
+    the model's pixels per token side; None: not known here) to :data:`MAX_SIZE_PX`; else a
+    ConfigError that names the option, the value and the allowed range."""
+    if not isinstance(size_px, int) or isinstance(size_px, bool):
+        raise ConfigError(f"size_px (--size) must be a whole number of pixels, got {size_px!r}")
+    if max(1, token_px or 1) <= size_px <= MAX_SIZE_PX:
+        return size_px
+    if token_px is None:
+        low = "one visual token of the model"
+    else:
+        low = f"{token_px} px (one visual token{f' of {model!r}' if model else ''})"
+    raise ConfigError(
+        f"size_px (--size) {size_px} is out of range: the shorter side of decoded frames must be "
+        f"from {low} to {MAX_SIZE_PX} px"
+    )
+
 
 def default_cache_dir() -> Path:
     """Where generated test videos, token caches and similar are kept.
@@ -69,7 +93,8 @@ class PipelineConfig:
             raise ConfigError(f"device {self.device!r} is not one of {', '.join(_DEVICES)} (or cuda:N)")
         if self.dtype not in _DTYPES:
             raise ConfigError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
-        for name in ("num_frames", "size_px", "max_new_tokens"):
+        check_size_px(self.size_px)  # the model's token size is checked where it is known (Pipeline)
+        for name in ("num_frames", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("max_visual_tokens", "retrieve"):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videopipe.config import PipelineConfig
+from videopipe.config import PipelineConfig, check_size_px
 from videopipe.errors import ConfigError, InputError
 from videopipe.protocols import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
@@ -154,6 +154,8 @@ class Pipeline:
         comp = compressor if compressor is not None else cfg.compressor
         self.compressor = _make_compressor(comp)
         self.compressor_name = comp if isinstance(comp, str) else getattr(comp, "name", type(comp).__name__)
+        if budget is None:  # the size range depends on the model's token size: name the model
+            check_size_px(cfg.size_px, token_px=self.facts.token_px, model=self.facts.model_id)
         self.budget = budget or Budget(
             num_frames=cfg.num_frames,
             max_tokens=None,
@@ -258,10 +260,11 @@ class Pipeline:
             # the entry vanished or is corrupt since the CPU stage looked: decode it here
             decoded = self._decode(Path(decoded.video), None, decoded.cache_key)
         assert decoded.selection is not None and decoded.info is not None
+        model = self.model  # loading it (load_model=False) is not part of any stage's time
         timer = _Timer()
         timer.seconds.update(decoded.seconds)
         with timer.stage("encode"):
-            tokens = _encode(self.model, list(decoded.groups), decoded.info.duration_s)
+            tokens = _encode(model, list(decoded.groups), decoded.info.duration_s)
         if cache is not None and decoded.cache_key is not None:
             cache.save(decoded.cache_key, tokens, decoded.selection)
         return Prepared(decoded.video, tokens, decoded.selection, decoded.frames_decoded, timer.seconds)
@@ -271,13 +274,14 @@ class Pipeline:
         import torch
 
         question = check_question(question, prepared.video)
+        model = self.model  # loaded before the timers start (a cached video loads it only here)
         timer = _Timer()
         timer.seconds.update(prepared.seconds)
         tokens = prepared.tokens
         # compressor "none" means "send every token": the visual-token budget does not apply
         limit = None if self.compressor_name == "none" else self.max_visual_tokens
         with timer.stage("compress"):
-            q = _question_embeddings(self.model, question)
+            q = _question_embeddings(model, question)
             query = None if q is None else torch.nn.functional.normalize(q.mean(0), dim=0).to(tokens.device)
             compressed = self.compressor(tokens, limit or len(tokens), query_embedding=query)
         if limit is not None and len(compressed) > limit:
@@ -287,7 +291,7 @@ class Pipeline:
                 "--max-visual-tokens"
             )
         with timer.stage("generate"):
-            text = self.model.generate(
+            text = model.generate(
                 compressed, question, max_new_tokens=max_new_tokens or self.config.max_new_tokens
             )
         with timer.stage("evidence"):

@@ -113,7 +113,8 @@ class Frames:
     the decoder's CUDA tensor. The torch fields above are zero-copy views made on first
     use, so decoding frames and writing them to disk never imports torch (it costs about
     2 CPU-seconds). ``array``, ``pts_array``, ``index_array`` and ``clip_array`` give numpy
-    (``array`` copies GPU frames to the host). Immutable, like the other types here.
+    (``array`` copies GPU frames to the host): code that should stay torch-free reads those,
+    since reading a torch field imports torch. Immutable, like the other types here.
     """
 
     __slots__ = ("_data", "_pts", "_idx", "_clips", "_views")
@@ -274,16 +275,21 @@ class Budget:
     min_frames: int = 1
 
     def __post_init__(self) -> None:
+        # ConfigError (a ValueError): these come from user options (--num-frames, --size, ...)
+        from videopipe.config import check_size_px
+        from videopipe.errors import ConfigError
+
         if self.num_frames is None and self.max_tokens is None:
-            raise ValueError("Budget needs num_frames or max_tokens (or both)")
+            raise ConfigError("Budget needs num_frames or max_tokens (or both)")
         for name in ("num_frames", "max_tokens"):
             v = getattr(self, name)
             if v is not None and v < 1:
-                raise ValueError(f"Budget.{name} must be >= 1, got {v}")
-        if self.size_px < self.token_px or self.token_px < 1:
-            raise ValueError(f"Budget.size_px ({self.size_px}) must be >= token_px ({self.token_px}) >= 1")
+                raise ConfigError(f"Budget.{name} must be >= 1, got {v}")
+        if self.token_px < 1:
+            raise ConfigError(f"Budget.token_px must be >= 1, got {self.token_px}")
+        check_size_px(self.size_px, token_px=self.token_px)
         if self.min_frames < 1:
-            raise ValueError(f"Budget.min_frames must be >= 1, got {self.min_frames}")
+            raise ConfigError(f"Budget.min_frames must be >= 1, got {self.min_frames}")
 
     def frame_size(self, height: int, width: int, short_side_px: int | None = None) -> tuple[int, int]:
         """(h, w) with the shorter side scaled to ``short_side_px`` (default ``size_px``),

@@ -48,6 +48,17 @@ def test_list_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     assert [j.video for j in jobs] == [str(v)]  # the duplicate (same id) is dropped
 
 
+def test_one_video_file_is_one_video_and_binary_lists_are_refused(tmp_path: Path) -> None:
+    v = tmp_path / "clip.MP4"
+    v.write_bytes(bytes(range(256)))  # not UTF-8: it must not be read as a list of paths
+    jobs = load_jobs(v, questions=["what?", "who?"])
+    assert [(j.video, j.question) for j in jobs] == [(str(v), "what?"), (str(v), "who?")]
+    blob = tmp_path / "videos.lst"
+    blob.write_bytes(bytes(range(256)))
+    with pytest.raises(InputError, match="neither a folder, a text list"):
+        load_jobs(blob, questions=["q"])
+
+
 def test_jsonl_and_csv_manifests(tmp_path: Path) -> None:
     _touch(tmp_path / "a.mp4")
     _touch(tmp_path / "b.mp4")

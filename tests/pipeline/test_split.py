@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 
 import pytest
 import torch
@@ -87,6 +88,23 @@ def test_lazy_model_loads_on_first_model_stage(video, tmp_path, monkeypatch) -> 
     assert loads == []
     assert pipe.answer(pipe.prepare_from(decoded), "Is it blue?").text == "The screen is blue."
     assert loads == ["fake"] and pipe.model_loaded
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_lazy_model_load_is_not_counted_in_any_stage(video, tmp_path, monkeypatch, cached) -> None:
+    real = pipeline_mod._load_model
+
+    def slow(cfg: PipelineConfig):
+        time.sleep(1.0)
+        return real(cfg)
+
+    monkeypatch.setattr(pipeline_mod, "_load_model", slow)
+    if cached:  # the tokens come from the cache: the model loads in answer (generate) only
+        Pipeline(config=_cfg(tmp_path)).prepare(video)
+    pipe = Pipeline(config=_cfg(tmp_path, cache_tokens=cached), load_model=False)
+    answer = pipe.ask(video, "Is it blue?")
+    assert answer.stats.cached is cached
+    assert sum(answer.stats.seconds.values()) < 1.0, answer.stats.seconds
 
 
 def test_frames_for_another_geometry_are_refused(video, tmp_path) -> None:

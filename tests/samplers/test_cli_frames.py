@@ -61,7 +61,7 @@ def test_unknown_sampler_lists_the_valid_ones(small_video: Path) -> None:
     assert main(["frames", str(small_video), "--sampler", "nope"]) == 2
 
 
-@pytest.mark.parametrize("name", ["uniform", "keyframe"])
+@pytest.mark.parametrize("name", ["uniform", "keyframe", "keyclip", "space_aware"])
 def test_frames_command_never_imports_torch(name: str, small_video: Path, tmp_path: Path) -> None:
     # Importing torch costs ~2 CPU-s, more than decoding 64 frames of an hour-long video:
     # decode -> sample -> save must stay torch-free (Frames are numpy-backed on the CPU).
@@ -76,3 +76,32 @@ def test_frames_command_never_imports_torch(name: str, small_video: Path, tmp_pa
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip().splitlines()[-1] == "TORCH False"
     assert len(list(tmp_path.glob("frame_*.jpg"))) == 4 and (tmp_path / "contact_sheet.png").exists()
+
+
+_TORCH_FREE_READ = """
+import sys
+from videopipe.decode import open_video
+from videopipe.registry import SAMPLERS
+from videopipe.types import Budget, Frames
+video, backend = sys.argv[1:]
+with open_video(video, backend=backend) as r:
+    for name in ("uniform", "keyframe", "keyclip", "space_aware"):
+        sel = SAMPLERS.create(name)(r, Budget(num_frames=6, size_px=56))
+        f = r.frames_at(sel.indices, size=56)
+        assert list(f.index_array) == list(sel.indices), name
+        f.pts_array, f.array, f.clip_array, f[1:3], f[[0, 2]], f[f.index_array > 0], repr(f)
+        Frames.concat([f, f]), r.frames_at_times([0.0, 1.0], size=56)
+    print(r.info.backend, "TORCH", "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_reading_sampling_and_numpy_fields_never_import_torch(backend: str, small_video: Path) -> None:
+    # Frames.indices / pts_s / clip_ids / data are torch tensors (the documented API, used by
+    # the models); index_array / pts_array / clip_array / array are their torch-free twins
+    pytest.importorskip(backend if backend != "pyav" else "av")
+    res = subprocess.run(
+        [sys.executable, "-c", _TORCH_FREE_READ, str(small_video), backend], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [backend, "TORCH", "False"], res.stdout

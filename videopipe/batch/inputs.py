@@ -115,8 +115,18 @@ def load_jobs(
                 q = (row.get("question") or "").strip() or None
                 rid = (row.get("id") or "").strip() or None
                 rows.append((_abs(str(row["video"]), base), q, rid))
+        elif src.name.lower().endswith(VIDEO_EXTENSIONS):  # one video: its questions are the jobs
+            rows.append((os.path.abspath(src), None, None))
         else:
-            for line in src.read_text(encoding="utf-8").splitlines():
+            try:
+                text = src.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise InputError(
+                    f"input {src} is neither a folder, a text list of videos (one path a line), a "
+                    ".jsonl/.csv manifest nor a video file with a known extension "
+                    f"({', '.join(VIDEO_EXTENSIONS)})"
+                ) from None
+            for line in text.splitlines():
                 if line.strip() and not line.strip().startswith("#"):
                     rows.append((_abs(line, base), None, None))
         if not rows:

@@ -1,14 +1,18 @@
 """The typer application and the entry point that turns errors into exit codes.
 
 Exit codes: 0 success, 1 the job ran but some records failed (batch), 2 bad input or
-options (one line on stderr, no traceback unless ``--debug``), 130 interrupted.
+options, usage errors included (one line on stderr, no traceback unless ``--debug``), 130
+interrupted (Ctrl-C; one line ``videopipe: interrupted``).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
 
-import click
 import typer
 
 from videopipe.cli import common
@@ -29,6 +33,22 @@ def _root(
     common.STATE.debug = debug
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command. typer turns a KeyboardInterrupt into a silent exit code 130;
+    this one passes through it to :func:`main`, which says so."""
+
+
+def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)  # typer reads the options from the wrapped signature
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
+
+    return run
+
+
 def _register() -> None:
     # Each command lives in its own module; importing them is cheap (heavy imports happen
     # inside the commands).
@@ -36,42 +56,113 @@ def _register() -> None:
     from videopipe.cli import index as index_cmd
     from videopipe.cli import search as search_cmd
 
-    app.command("info")(info.info)
-    app.command("frames")(frames.frames)
-    app.command("list")(plugins.list_plugins)
-    app.command("ask")(ask.ask)
-    app.command("batch")(batch.batch)
-    app.command("eval")(evaluate.eval_cmd)
-    app.command("index")(index_cmd.index)
-    app.command("search")(search_cmd.search)
+    for name, command in (
+        ("info", info.info),
+        ("frames", frames.frames),
+        ("list", plugins.list_plugins),
+        ("ask", ask.ask),
+        ("batch", batch.batch),
+        ("eval", evaluate.eval_cmd),
+        ("index", index_cmd.index),
+        ("search", search_cmd.search),
+    ):
+        app.command(name)(_interruptible(command))
 
 
 _register()
+
+
+def _click_exceptions() -> list[Any]:
+    """The click exception modules whose errors can reach :func:`main`: typer >= 0.29 raises
+    those of its vendored copy (``typer._click``), older typer those of click itself; a click
+    that nothing imported raised nothing."""
+    mods = []
+    try:
+        from typer._click import exceptions as vendored
+
+        mods.append(vendored)
+    except ImportError:  # typer < 0.29
+        pass
+    real = sys.modules.get("click.exceptions")
+    if real is not None and real not in mods:
+        mods.append(real)
+    return mods
+
+
+def _usage_line(e: Any) -> str:
+    """A click usage error as one line, with the command's --help as the hint."""
+    message = " ".join(str(e.format_message()).split())  # choice lists span lines
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None:
+        message += f" (try '{ctx.command_path} --help')"
+    return message
+
+
+def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, *args: Any) -> None:
+    """videopipe's own warnings as one line (``videopipe: warning: ...``), without Python's
+    source line; other libraries' warnings as Python shows them."""
+    if category.__module__.startswith("videopipe") or _in_package(filename):
+        print(f"videopipe: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, *args)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _in_package(filename: str) -> bool:
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1]
+    try:
+        return Path(filename).resolve().is_relative_to(package)
+    except (OSError, ValueError):
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point. Returns (and exits with) the exit code."""
     args = sys.argv[1:] if argv is None else argv
     common.STATE.debug = "--debug" in args
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning  # the CLI's face only: the library keeps Python's
     try:
-        result = app(args=args, standalone_mode=False, prog_name="videopipe")
-        code = result if isinstance(result, int) else 0
-    except click.exceptions.Exit as e:
-        code = e.exit_code
-    except click.exceptions.Abort:
-        common.err("interrupted")
-        code = 130
-    except KeyboardInterrupt:
-        common.err("interrupted")
-        code = 130
-    except click.ClickException as e:
-        e.show()
-        code = 2
-    except Exception as e:  # noqa: BLE001 - the one place that turns errors into exit codes
-        code = common.report_error(e)
+        code = _run(args)
+    finally:
+        warnings.showwarning = shown
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _run(args: list[str]) -> int:
+    click_mods = _click_exceptions()
+    no_args_help = tuple(m.NoArgsIsHelpError for m in click_mods if hasattr(m, "NoArgsIsHelpError"))
+    usage_errors = tuple(m.UsageError for m in click_mods)
+    click_errors = tuple(m.ClickException for m in click_mods)
+    exits = tuple({typer.Exit, *(m.Exit for m in click_mods if hasattr(m, "Exit"))})
+    aborts = tuple({typer.Abort, *(m.Abort for m in click_mods if hasattr(m, "Abort"))})
+    try:
+        result = app(args=args, standalone_mode=False, prog_name="videopipe")
+        return result if isinstance(result, int) else 0
+    except exits as e:
+        return int(e.exit_code)
+    except (_Interrupted, KeyboardInterrupt, *aborts):
+        print("videopipe: interrupted", file=sys.stderr)
+        return 130
+    except no_args_help as e:
+        help_text = e.format_message()  # empty when typer's rich help was printed already
+        if help_text:
+            print(help_text, file=sys.stderr)
+        return 2
+    except usage_errors as e:
+        common.err(_usage_line(e))
+        return 2
+    except click_errors as e:  # e.g. FileError: a file argument that cannot be opened
+        common.err(" ".join(str(e.format_message()).split()))
+        return 2
+    except Exception as e:  # noqa: BLE001 - the one place that turns errors into exit codes
+        return common.report_error(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

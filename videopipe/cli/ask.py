@@ -24,7 +24,9 @@ def ask(
         min=1,
         help="Visual-token budget after compression (default 2048; not applied with --compressor none).",
     ),
-    size: int | None = typer.Option(None, "--size", min=16, help="Shorter side of frames, pixels."),
+    size: int | None = typer.Option(
+        None, "--size", help="Shorter side of frames, pixels (one visual token of the model to 4096)."
+    ),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for query-aware samplers."),
     retrieve: int | None = typer.Option(
         None, "--retrieve", min=1, help="Restrict sampling to the top-K clips."
@@ -39,12 +41,14 @@ def ask(
     json_out: bool = typer.Option(False, "--json", help="Print the whole Answer as JSON."),
 ) -> None:
     """Answer QUESTION about VIDEO and print the answer with its evidence timestamps."""
-    from videopipe.decode.probe import check_path
+    from videopipe.decode.probe import check_path, probe
     from videopipe.pipeline import Pipeline, check_question
 
-    # bad input fails before a (possibly multi-GB) model is loaded
+    # bad input fails before a (possibly multi-GB) model is loaded: a file that is not a video
+    # in a tenth of a second (ffprobe), before any model file is read
     check_path(video)
     check_question(question, str(video))
+    probe(video)
 
     cfg = pipeline_config(
         config,
@@ -63,7 +67,9 @@ def ask(
         decode_backend=backend,
         cache_tokens=False if no_cache else None,
     )
-    answer = Pipeline(config=cfg).ask(video, question)
+    # load_model=False: the geometry comes from the checkpoint's config files and the weights
+    # load after the video is decoded, so a file that probes but cannot be decoded fails first too
+    answer = Pipeline(config=cfg, load_model=False).ask(video, question)
     if json_out:
         print_json(answer.to_dict())
         return

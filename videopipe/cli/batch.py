@@ -25,7 +25,9 @@ def _kwargs(text: str | None, option: str) -> dict:
 
 def batch(
     source: Path = typer.Argument(
-        ..., metavar="INPUT", help="A folder (searched recursively), a list file, or a .jsonl/.csv manifest."
+        ...,
+        metavar="INPUT",
+        help="A folder (searched recursively), a list file, a .jsonl/.csv manifest, or one video.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Results file (JSONL); rerunning continues it."),
     question: list[str] = typer.Option(
@@ -52,7 +54,9 @@ def batch(
     compressor: str | None = typer.Option(None, "--compressor", help="Visual-token compressor."),
     num_frames: int | None = typer.Option(None, "--num-frames", help="Frames per video."),
     max_visual_tokens: int | None = typer.Option(None, "--max-visual-tokens", help="Visual-token budget."),
-    size: int | None = typer.Option(None, "--size", help="Shorter side of frames, pixels."),
+    size: int | None = typer.Option(
+        None, "--size", help="Shorter side of frames, pixels (one visual token of the model to 4096)."
+    ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str | None = typer.Option(None, "--dtype", help="auto, float32, bfloat16 or float16."),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Answer length limit."),

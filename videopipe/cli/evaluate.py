@@ -26,7 +26,9 @@ def eval_cmd(
     max_visual_tokens: int | None = typer.Option(
         None, "--max-visual-tokens", min=1, help="Visual-token budget."
     ),
-    size: int | None = typer.Option(None, "--size", min=16, help="Shorter side of frames, pixels."),
+    size: int | None = typer.Option(
+        None, "--size", help="Shorter side of frames, pixels (one visual token of the model to 4096)."
+    ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str | None = typer.Option(None, "--dtype", help="auto, float32, bfloat16 or float16."),
     max_new_tokens: int | None = typer.Option(16, "--max-new-tokens", min=1, help="Answer length limit."),

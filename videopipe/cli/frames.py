@@ -13,7 +13,7 @@ def frames(
     video: Path = typer.Argument(..., help="Video file."),
     num_frames: int = typer.Option(16, "--num-frames", "-n", min=1, help="How many frames to select."),
     sampler: str = typer.Option("uniform", "--sampler", help="Sampler name (see `videopipe list`)."),
-    size: int = typer.Option(448, "--size", min=16, help="Shorter side of decoded frames, pixels."),
+    size: int = typer.Option(448, "--size", help="Shorter side of decoded frames, pixels (28 to 4096)."),
     query: str | None = typer.Option(None, "--query", help="Question for query-aware samplers."),
     embedder: str | None = typer.Option(
         None,

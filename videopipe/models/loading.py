@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,15 +114,86 @@ def _hub_errors() -> tuple[type[BaseException], ...]:
     return tuple(errs)
 
 
-def read_config(model_id: str) -> Any:
-    from transformers import AutoConfig
+#: seconds the one look at the hub for a model that is not cached may take (a refused
+#: connection or an unknown host answers at once; this bounds a network that drops packets)
+HUB_CHECK_TIMEOUT_S = 5.0
 
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What the hub client raises when the host cannot be reached (httpx2 in huggingface_hub
+    2.x, httpx in 1.x)."""
+    errs: list[type[BaseException]] = [OSError]
+    for name in ("httpx2", "httpx"):
+        mod = sys.modules.get(name)
+        if mod is not None and hasattr(mod, "TransportError"):
+            errs.append(mod.TransportError)
+    return tuple(errs)
+
+
+def check_hub_access(model_id: str) -> None:
+    """Fail at once, with one clear error, when ``model_id`` is neither a local directory nor
+    in the Hugging Face cache and the hub cannot serve it (offline, unreachable, no such
+    repository). Otherwise huggingface_hub retries an unreachable host for about 25 s, a log
+    line per try, before transformers gives up. A cached model makes no network request here;
+    one that is not cached costs one HEAD request (at most HUB_CHECK_TIMEOUT_S, no retries)."""
+    from videopipe.config import hub_offline
+
+    if Path(model_id).expanduser().exists():
+        return
+    if model_id.startswith(("/", "./", "../", "~")) or model_id.count("/") > 1:
+        raise ModelError(
+            f"{model_id}: no such model directory (and not a hub id like 'org/name'); check the path"
+        )
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, HFValidationError
+
+    try:
+        cached = try_to_load_from_cache(model_id, "config.json")
+    except HFValidationError as e:
+        raise ModelError(f"{model_id!r} is neither a model directory nor a valid hub id ({e})") from None
+    if isinstance(cached, str):
+        return
+    fetch = (
+        f"download it where there is network (`hf download {model_id} --local-dir DIR`) and pass "
+        "the directory (--model DIR / load_model('DIR'))"
+    )
+    if hub_offline():
+        raise ModelError(
+            f"model {model_id!r} is not in the Hugging Face cache and HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE "
+            f"is set, so the hub is not asked: {fetch}, or unset HF_HUB_OFFLINE to download it"
+        )
+    try:
+        get_hf_file_metadata(hf_hub_url(model_id, "config.json"), timeout=HUB_CHECK_TIMEOUT_S)
+    except GatedRepoError:
+        raise ModelError(
+            f"model {model_id!r} is gated on the hub: accept its terms on its hub page, then "
+            "`hf auth login` (or set HF_TOKEN), or pass a local directory"
+        ) from None
+    except HfHubHTTPError as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        raise ModelError(
+            f"model {model_id!r} is not in the Hugging Face cache and the hub ({constants.ENDPOINT}) "
+            f"does not serve its config.json (HTTP {status}): check the id (private models need "
+            "`hf auth login`), or pass a local directory"
+        ) from None
+    except _network_errors() as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ModelError(
+            f"model {model_id!r} is not in the Hugging Face cache and the hub ({constants.ENDPOINT}) "
+            f"cannot be reached ({first}): connect to the network, or {fetch}"
+        ) from None
+
+
+def read_config(model_id: str) -> Any:
     local = Path(model_id).expanduser()
     if local.is_dir() and not (local / "config.json").is_file():
         raise ModelError(
             f"{model_id} is not a loadable transformers checkpoint: it has no config.json "
             "(save_pretrained writes config.json, the weights and the processor files)"
         )
+    check_hub_access(model_id)
+    from transformers import AutoConfig
+
     try:
         return AutoConfig.from_pretrained(model_id)
     except _hub_errors() as e:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from videopipe.errors import ConfigError
 from videopipe.protocols import Embedder, VideoReader
@@ -113,6 +112,9 @@ def score_candidates(
     probe = Probe(video, options.embed_px if embedder is not None else scan_px)
     vecs: list[np.ndarray] = []
     kept: list[np.ndarray] = []
+    if embedder is not None:
+        import torch  # embedders take tensors; scoring by block signatures stays torch-free
+
     for s in range(0, len(idx), batch):
         fr = probe.frames(idx[s : s + batch])
         if embedder is not None:

@@ -5,7 +5,8 @@ Layout of an index directory::
     videopipe-index.json      format + IndexConfig (embedder, space, dim, segmentation); written once
     CURRENT                   the committed snapshot version ("17"), replaced atomically
     snapshots/00000017.json   one snapshot: every indexed file (path, size, mtime, content key,
-                              clip count) in path order, and the FAISS index built for it (if any)
+                              clip count) in path order, the FAISS index built for it (if any)
+                              and a copy of the config (to restore a lost one)
     segments/<key>.npz        the clips of one file content: vectors [n, dim], start/end, text
     faiss/<digest>-<kind>.faiss   an approximate index over a snapshot's vectors, in entry order
     write.lock                writers hold this file lock

@@ -361,6 +361,33 @@ def test_lost_clips_of_a_video_outside_the_given_paths(
     assert report.total_clips == 12 and str(b / "green.mp4") not in {h[0] for q in _results(idx) for h in q}
 
 
+def test_a_failed_write_is_one_line_and_keeps_the_last_commit(
+    videos: Path, clean: tuple[Path, list], damaged: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import errno
+
+    import videopipe.retrieval.store as store_mod
+    from videopipe.cli.app import main
+
+    real_replace = os.replace
+
+    def disk_full(src, dst):
+        if str(dst).endswith("CURRENT"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    _segment_of(damaged, "red.mp4").unlink()  # so that the run has something to commit
+    monkeypatch.setattr(store_mod.os, "replace", disk_full)
+    code = main(["index", str(videos), "--index", str(damaged), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "internal error" not in err
+    assert f"cannot write {damaged / 'CURRENT'} (OSError: [Errno 28] No space left on device)" in err
+    monkeypatch.setattr(store_mod.os, "replace", real_replace)
+    assert IndexStore(damaged).current_version() == 1 and not list(damaged.glob("CURRENT.tmp-*"))
+    index_paths([videos], damaged)
+    _assert_same_results(_results(damaged), clean[1])
+
+
 # ----------------------------------------------------------------------------------------
 # One bad video does not abort a run
 # ----------------------------------------------------------------------------------------

@@ -273,10 +273,15 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
+class IndexWriteError(IndexStoreError, OSError):
+    """A file of an index could not be written (disk full, no permission, ...)."""
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[Any]:
     """Open a temporary file next to ``path`` for binary writing; on success fsync it and
-    rename it over ``path``; on failure remove it."""
+    rename it over ``path``; on failure remove it (an OSError becomes an :class:`IndexWriteError`
+    naming ``path``; the previous version of the file is intact)."""
     tmp = path.with_name(f"{path.name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "wb") as f:
@@ -285,6 +290,14 @@ def atomic_write(path: Path) -> Iterator[Any]:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, IndexStoreError):
+            raise
+        raise IndexWriteError(
+            f"cannot write {path} ({_describe(e)}); the index keeps its last commit: fix the cause "
+            "and run `videopipe index` again",
+        ) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -649,17 +662,21 @@ class IndexStore:
                     f"{self.directory} is not empty and not a videopipe index (it holds {strangers[0]!r}, ...); "
                     "give --index a new or empty directory"
                 )
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for sub in ("snapshots", "segments", "faiss"):
-            (self.directory / sub).mkdir(exist_ok=True)
         lock = FileLock(str(self.directory / "write.lock"))
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for sub in ("snapshots", "segments", "faiss"):
+                (self.directory / sub).mkdir(exist_ok=True)
             lock.acquire(timeout=lock_timeout_s)
         except Timeout:
             raise IndexStoreError(
                 f"index {self.directory} is being written by another process (write.lock held for "
                 f"{lock_timeout_s:g} s); wait for it to finish"
             ) from None
+        except OSError as e:
+            raise IndexWriteError(
+                e.errno, f"index {self.directory} cannot be written ({_describe(e)})"
+            ) from e
         try:
             repairs: list[str] = []
             stored, restore = config, None
@@ -946,6 +963,8 @@ class IndexWriter:
                 with open(tmp, "rb+") as f:
                     os.fsync(f.fileno())
                 os.replace(tmp, target)
+            except (OSError, RuntimeError) as e:  # faiss reports a failed write as RuntimeError
+                raise IndexWriteError(f"cannot write {target} ({_describe(e)})") from e
             finally:
                 tmp.unlink(missing_ok=True)
             meta = FaissMeta(kind=kind, digest=digest, file=rel)

@@ -303,6 +303,14 @@ def test_empty_index_is_still_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (code, out.strip(), err) == (0, "no hits (the index is empty)", "")
 
 
+def test_no_hits_in_a_full_index_does_not_say_empty(clean: tuple[Path, list], tmp_path: Path, capsys) -> None:
+    from videopipe.cli.app import main
+
+    other = tmp_path / "other.mp4"
+    assert main(["search", "red", "--index", str(clean[0]), "--video", str(other)]) == 0
+    assert capsys.readouterr().out.strip() == f"no hits ({other} has no clips in this index)"
+
+
 def test_a_config_without_copy_is_not_silently_replaced(videos: Path, damaged: Path) -> None:
     """An index written before snapshots carried the config, with the config lost: the embedder
     and clip options are unknown, so `index` refuses (instead of writing the defaults)."""

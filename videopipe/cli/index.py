@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json
+from videopipe.cli.common import STATE, print_json
 
 
 def index(
@@ -43,7 +43,8 @@ def index(
 ) -> None:
     """Index the clips of every video under PATHS; only new or changed files are embedded.
 
-    A killed run resumes where it stopped when run again; deleted files under PATHS are dropped."""
+    A killed run resumes where it stopped when run again; deleted files under PATHS are dropped.
+    A damaged index folder is repaired: lost clips are re-embedded, intact ones kept."""
     from videopipe.retrieval.faiss_index import INDEX_TYPES
     from videopipe.retrieval.indexer import index_paths
 
@@ -86,17 +87,23 @@ def index(
     if json_out:
         print_json(report.to_dict())
     else:
+        repaired = f", repaired {len(report.repaired)} damaged file(s)" if report.repaired else ""
         typer.echo(
             f"{report.index_dir}: {report.videos} videos ({report.embedded} embedded, {report.reused} reused, "
             f"{report.touched + report.unchanged} unchanged, {report.removed} removed, "
-            f"{len(report.failed)} failed); {report.total_clips} clips, {report.index_kind} index, "
+            f"{len(report.failed)} failed{repaired}); {report.total_clips} clips, {report.index_kind} index, "
             f"version {report.version}"
         )
+        for line in report.repaired:
+            typer.echo(f"repaired: {line}")
         if report.without_clips:
             typer.echo(
                 f"{len(report.without_clips)} video(s) gave no clips (no subtitles for a text embedder?)"
             )
-        for path, msg in report.failed.items():
-            typer.echo(f"failed: {path}: {msg}", err=True)
+        for msg in report.failed.values():
+            typer.echo(f"failed: {msg}", err=True)
+    if STATE.debug:  # programming errors surface with --debug, without aborting the run
+        for tb in report.tracebacks.values():
+            typer.echo(tb, err=True, nl=False)
     if report.failed:
         raise typer.Exit(1)

@@ -42,7 +42,10 @@ def search(
         print_json({"query": query, "index": str(index_dir), "hits": [h.to_dict() for h in hits]})
         return
     if not hits:
-        typer.echo("no hits (the index is empty)")
+        if len(retriever) == 0:
+            typer.echo("no hits (the index is empty)")
+        else:
+            typer.echo(f"no hits ({video} has no clips in this index)" if video is not None else "no hits")
     for rank, h in enumerate(hits, 1):
         text = (h.text[:100] + "...") if len(h.text) > 100 else h.text
         typer.echo(f"{rank:>2}. {h.score:6.3f}  {h.video}  {h.start_s:9.2f}-{h.end_s:.2f}s  {text}")

@@ -14,13 +14,20 @@ exist are dropped. Progress is committed every ``commit_every`` videos (and at l
 ``commit_every_s`` seconds), so a killed run resumes where it stopped, without duplicates:
 entries are keyed by path, segments by content. At the end the FAISS index for the final
 set is built (type by size, see ``faiss_index``) and old files are garbage-collected.
+
+A damaged index folder is repaired by the run (see :meth:`IndexStore.writer`): videos whose
+segment was lost are re-embedded, intact segments are kept, and ``IndexReport.repaired`` lists
+what was damaged. One video that cannot be decoded or embedded -- whatever it raises -- is
+recorded in ``IndexReport.failed`` (one line naming the file) and the run goes on.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +62,43 @@ class IndexReport:
     clips_embedded: int = 0
     total_clips: int = 0
     without_clips: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # path -> one line naming the file
+    failed_types: dict[str, str] = field(default_factory=dict)  # path -> exception class name
+    repaired: list[str] = field(default_factory=list)  # damaged index files and what was done
     index_kind: str = ""
     commits: int = 0
+    tracebacks: dict[str, str] = field(default_factory=dict, repr=False)  # path -> traceback (not in to_dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name != "tracebacks":
+                out[f.name] = v.copy() if isinstance(v, (list, dict)) else v
+        return out
 
-        return asdict(self)
+
+_FFMPEG_CONTEXT = re.compile(r"\[[^\]\n]* @ 0x[0-9a-fA-F]+\]\s*")  # "[mov,mp4,... @ 0x55d4...] "
+
+
+def failure_message(video: Path, error: BaseException, *, max_chars: int = 500) -> str:
+    """One line for an index report that names ``video`` once: ffmpeg's ``[demuxer @ 0x...]``
+    prefixes and repeated ``path:`` line prefixes removed, lines joined with ``; ``, the
+    exception type added when it is not a :class:`~videopipe.errors.VideoPipeError`."""
+    path = str(video)
+    lines: list[str] = []
+    for raw in str(error).splitlines():
+        line = _FFMPEG_CONTEXT.sub("", raw).strip()
+        while line.startswith(path + ":") and line[len(path) + 1 :].strip():
+            line = line[len(path) + 1 :].strip()
+        if line and (not lines or lines[-1] != line):
+            lines.append(line)
+    text = "; ".join(lines) or "(no message)"
+    if not isinstance(error, VideoPipeError):
+        text = f"{type(error).__name__}: {text}"
+    head, sep, tail = text.partition(path)
+    text = head + sep + tail.replace(path, video.name) if sep else f"{path}: {text}"
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
 
 
 def collect_videos(paths: Sequence[str | Path], *, glob: str | None = None) -> tuple[list[Path], list[Path]]:
@@ -122,7 +158,7 @@ def index_paths(
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
-    old = store.config() if store.exists() else None
+    old = store.stored_config()  # a damaged config: the copy the writer restores
     spec = embedder if embedder is not None else (old.embedder if old else "text")
     if embedder_options is None:
         embedder_options = dict(old.embedder_options) if old and spec == old.embedder else {}
@@ -155,6 +191,14 @@ def index_paths(
     report = IndexReport(index_dir=str(store.directory), videos=len(files))
 
     with store.writer(config, lock_timeout_s=lock_timeout_s) as w:
+        report.repaired = list(w.repairs)
+        for path in sorted(w.lost):  # a video whose clips were lost is re-embedded, given or not
+            if path not in given and Path(path).is_file():
+                files.append(Path(path))
+            elif path not in given:
+                report.repaired.append(f"{path}: dropped (its clips were lost and the video is gone)")
+        files.sort()
+        report.videos = len(files)
         for path in list(w.entries):
             if path not in given and (_under(path, roots) or path in {str(video_path(p)) for p in paths}):
                 w.remove(path)
@@ -165,8 +209,10 @@ def index_paths(
                 progress(i, len(files), str(f))
             try:
                 outcome = _index_one(w, f, emb, seg, fpc, captioner)
-            except VideoPipeError as e:
-                report.failed[str(f)] = str(e)  # an unreadable file keeps its old entry, if any
+            except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
+                report.failed[str(f)] = failure_message(f, e)  # it keeps its old entry, if any
+                report.failed_types[str(f)] = type(e).__name__
+                report.tracebacks[str(f)] = "".join(traceback.format_exception(e))
                 continue
             setattr(report, outcome[0], getattr(report, outcome[0]) + 1)
             report.clips_embedded += outcome[1]

@@ -47,6 +47,7 @@ class Retriever:
     ) -> None:
         self.store = IndexStore(index_dir)
         cfg = self.store.config()
+        self.snapshot: Snapshot = self.store.open_snapshot()  # damage is found before a model loads
         if embedder is None:
             _, self.embedder = resolve_embedder(cfg.embedder, **cfg.embedder_options)
         else:
@@ -57,7 +58,6 @@ class Retriever:
                 f"makes {self.embedder.space!r}. Spaces cannot be mixed: search with embedder {cfg.embedder!r}"
             )
         self.device = device
-        self.snapshot: Snapshot = self.store.open_snapshot()
 
     def refresh(self) -> bool:
         """Reload if a writer committed a newer snapshot; True when it did."""

@@ -5,7 +5,8 @@ Layout of an index directory::
     videopipe-index.json      format + IndexConfig (embedder, space, dim, segmentation); written once
     CURRENT                   the committed snapshot version ("17"), replaced atomically
     snapshots/00000017.json   one snapshot: every indexed file (path, size, mtime, content key,
-                              clip count) in path order, and the FAISS index built for it (if any)
+                              clip count) in path order, the FAISS index built for it (if any)
+                              and a copy of the config (to restore a lost one)
     segments/<key>.npz        the clips of one file content: vectors [n, dim], start/end, text
     faiss/<digest>-<kind>.faiss   an approximate index over a snapshot's vectors, in entry order
     write.lock                writers hold this file lock
@@ -18,7 +19,12 @@ removed by the next garbage collection).
 Readers never lock: they read ``CURRENT``, then that snapshot's files, all immutable. A writer
 keeps the newest ``KEEP_SNAPSHOTS`` snapshots and their files, so a reader that has just read
 ``CURRENT`` can still load it; if a file vanished anyway (a very slow reader), the reader starts
-over from the new ``CURRENT``.
+over from the new ``CURRENT``. A file that is missing while ``CURRENT`` still names the snapshot
+that needs it, or any file that cannot be parsed, is *damage* (a writer never exposes a partial
+file): readers raise :class:`IndexDamageError` naming the file, and the next writer repairs it
+(see :meth:`IndexStore.writer`): it falls back to the newest readable snapshot, drops the entries
+whose segment is lost (the indexer re-embeds their videos) and restores the config from the
+copy every snapshot carries.
 
 Incremental indexing keys clip vectors by *content* (``segments/<key>.npz``, key = sha1 of the
 video's bytes plus its subtitle sidecar's bytes): a re-added, moved or copied file with known
@@ -31,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import time
 import uuid
 from collections.abc import Iterator
@@ -126,6 +133,133 @@ def entries_digest(entries: list[FileEntry] | tuple[FileEntry, ...]) -> str:
 
 
 # ----------------------------------------------------------------------------------------
+# Damage: what is wrong with a file of an index directory
+# ----------------------------------------------------------------------------------------
+class IndexDamageError(IndexStoreError):
+    """A file of an index directory is missing or cannot be read (truncated, not JSON, wrong
+    shape, ...). ``videopipe index`` run again on the same folder repairs it (see
+    :meth:`IndexStore.writer`). ``file`` is relative to ``directory``."""
+
+    def __init__(self, directory: Path, file: str, problem: str, fix: str) -> None:
+        self.directory = directory
+        self.file = file
+        self.problem = problem
+        super().__init__(f"index {directory} is damaged: {file} {problem}; {fix}")
+
+
+class _Problem(Exception):
+    """What is wrong with one file; the store turns it into an :class:`IndexDamageError`."""
+
+
+class _Vanished(Exception):
+    """A file a snapshot needs is missing: a race with a writer's garbage collection, or damage."""
+
+    def __init__(self, file: str, what: str) -> None:
+        super().__init__(file)
+        self.file, self.what = file, what
+
+
+def _describe(e: BaseException) -> str:
+    """``Type: message`` on one line (what a wrapped exception said)."""
+    msg = " ".join(str(e).split())
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One snapshot file, parsed and checked."""
+
+    version: int
+    entries: list[FileEntry]
+    faiss: FaissMeta | None
+    config: IndexConfig | None  # the copy of the index config (None in snapshots written before it)
+
+
+_NONE = type(None)
+_CONFIG_TYPES: dict[str, Any] = {
+    "embedder": str,
+    "space": str,
+    "dim": int,
+    "segmentation": str,
+    "window_s": (int, float),
+    "overlap_s": (int, float),
+    "frames_per_clip": int,
+    "embedder_options": dict,
+    "captioner": str,
+}
+_ENTRY_TYPES: dict[str, Any] = {
+    "path": str,
+    "size": int,
+    "mtime_ns": int,
+    "key": str,
+    "n_clips": int,
+    "sidecar": (str, _NONE),
+    "sidecar_size": int,
+    "sidecar_mtime_ns": int,
+}
+_FAISS_TYPES: dict[str, Any] = {"kind": str, "digest": str, "file": (str, _NONE)}
+_HEX = frozenset("0123456789abcdef")
+
+
+def _typed(cls: Any, data: Any, types: dict[str, Any], what: str) -> Any:
+    """``cls(**data)`` with every field of the type ``types`` gives, else :class:`_Problem`."""
+    if not isinstance(data, dict):
+        raise _Problem(f"has {what} that is not a JSON object ({type(data).__name__})")
+    try:
+        obj = cls(**data)
+    except TypeError as e:
+        raise _Problem(f"has a malformed {what} ({e})") from None
+    for name, t in types.items():
+        v = getattr(obj, name)
+        if isinstance(v, bool) or not isinstance(v, t):
+            raise _Problem(f"has a malformed {what} ({name} = {str(v)[:60]!r})")
+    return obj
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise _Problem(f"is not valid JSON, truncated? ({_describe(e)})") from None
+
+
+def _parse_config(data: Any) -> IndexConfig:
+    cfg = _typed(IndexConfig, data, _CONFIG_TYPES, "config")
+    if cfg.dim < 1:
+        raise _Problem(f"has a malformed config (dim = {cfg.dim})")
+    return cfg
+
+
+def _parse_entry(data: Any) -> FileEntry:
+    e = _typed(FileEntry, data, _ENTRY_TYPES, "file entry")
+    if len(e.key) != 40 or not set(e.key) <= _HEX or e.n_clips < 0:
+        raise _Problem(f"has a malformed file entry for {e.path} (key {e.key[:48]!r}, {e.n_clips} clips)")
+    return e
+
+
+def _parse_manifest(raw: bytes, version: int) -> Manifest:
+    data = _json(raw)
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise _Problem("is not a snapshot manifest (no list of 'entries')")
+    if data.get("format") != FORMAT or data.get("version", version) != version:
+        raise _Problem(f"is not snapshot {version} of format {FORMAT} (format {data.get('format')!r})")
+    entries = [_parse_entry(e) for e in data["entries"]]
+    fm = data.get("faiss")
+    faiss = _typed(FaissMeta, fm, _FAISS_TYPES, "FAISS record") if fm is not None else None
+    cfg = data.get("config")
+    return Manifest(version, entries, faiss, _parse_config(cfg) if cfg is not None else None)
+
+
+def _covering_dirs(paths: list[str]) -> list[str]:
+    """The folders holding ``paths``, without the subfolders of another one of them."""
+    out: list[str] = []
+    for d in sorted({str(Path(p).parent) for p in paths}):
+        if not any(Path(d).is_relative_to(o) for o in out):
+            out.append(d)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
 # Atomic file writes
 # ----------------------------------------------------------------------------------------
 def _fsync_dir(d: Path) -> None:
@@ -139,10 +273,15 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
+class IndexWriteError(IndexStoreError, OSError):
+    """A file of an index could not be written (disk full, no permission, ...)."""
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[Any]:
     """Open a temporary file next to ``path`` for binary writing; on success fsync it and
-    rename it over ``path``; on failure remove it."""
+    rename it over ``path``; on failure remove it (an OSError becomes an :class:`IndexWriteError`
+    naming ``path``; the previous version of the file is intact)."""
     tmp = path.with_name(f"{path.name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "wb") as f:
@@ -151,6 +290,14 @@ def atomic_write(path: Path) -> Iterator[Any]:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, IndexStoreError):
+            raise
+        raise IndexWriteError(
+            f"cannot write {path} ({_describe(e)}); the index keeps its last commit: fix the cause "
+            "and run `videopipe index` again",
+        ) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -200,19 +347,19 @@ class Snapshot:
 
     def vector_index(self, *, device: str = "auto") -> Any:
         """The FAISS index for this snapshot: the one built for it when its digest matches, else
-        an exact flat index over the vectors (always correct, built in memory)."""
+        an exact flat index over the vectors (always correct, built in memory). A FAISS file
+        that cannot be read, or holds another number of vectors, is an :class:`IndexDamageError`."""
         if self._vector_index is None:
-            from videopipe.retrieval.faiss_index import build_index, load_index
+            from videopipe.retrieval.faiss_index import build_index
 
             meta = self.faiss
             if meta is not None and meta.digest == self.digest and meta.file is not None:
-                vi = load_index(self.directory / meta.file, meta.kind, device=device)
-                if vi.ntotal != len(self):
-                    raise IndexStoreError(
-                        f"index {self.directory}: FAISS file {meta.file} holds {vi.ntotal} vectors, "
-                        f"the snapshot {len(self)}; rebuild with `videopipe index --rebuild`"
-                    )
-                self._vector_index = vi
+                store = IndexStore(self.directory)
+                if not (self.directory / meta.file).is_file() and store.current_version() != self.version:
+                    # collected after a newer commit (a long-lived reader): exact search instead
+                    self._vector_index = build_index(self.vectors, "flat", device=device)
+                else:
+                    self._vector_index = store.load_faiss(meta, len(self), device=device)
             else:
                 self._vector_index = build_index(self.vectors, "flat", device=device)
         return self._vector_index
@@ -241,9 +388,66 @@ class IndexStore:
     def segment_path(self, key: str) -> Path:
         return self.directory / "segments" / f"{key}.npz"
 
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.directory).as_posix()
+
+    def snapshot_versions(self) -> list[int]:
+        """Versions of the snapshot files on disk (readable or not), newest first."""
+        try:
+            names = os.listdir(self.directory / "snapshots")
+        except OSError:
+            return []
+        return sorted((int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()), reverse=True)
+
+    def _segment_count(self) -> int:
+        try:
+            return sum(n.endswith(".npz") for n in os.listdir(self.directory / "segments"))
+        except OSError:
+            return 0
+
+    def _has_content(self) -> bool:
+        """Anything an index writes besides its config: CURRENT, a snapshot or a segment."""
+        return (
+            (self.directory / "CURRENT").exists()
+            or bool(self.snapshot_versions())
+            or bool(self._segment_count())
+        )
+
+    # -- damage --------------------------------------------------------------------------
+    def repair_command(self) -> str:
+        """``videopipe index FOLDERS --index DIR``: the run that repairs this index (FOLDERS: the
+        folders of the videos of its newest readable snapshot, or PATH... when unknown)."""
+        dirs: list[str] = []
+        for v in self.snapshot_versions():
+            try:
+                dirs = _covering_dirs([e.path for e in self._manifest(v).entries])
+                break
+            except (OSError, _Problem):
+                continue
+        what = " ".join(shlex.quote(d) for d in dirs) if 0 < len(dirs) <= 3 else "PATH..."
+        return f"videopipe index {what} --index {shlex.quote(str(self.directory))}"
+
+    def damage(self, file: str, problem: str) -> IndexDamageError:
+        """The error for a damaged ``file`` (relative to the index directory), with the fix."""
+        return IndexDamageError(
+            self.directory, file, problem, f"run `{self.repair_command()}` on the same folder to repair it"
+        )
+
+    def _config_damage(self, problem: str) -> IndexDamageError:
+        if self._config_copy() is not None:
+            return self.damage(CONFIG_NAME, problem)
+        return IndexDamageError(
+            self.directory,
+            CONFIG_NAME,
+            problem,
+            "no snapshot holds a copy of it, so the embedder and clip options of this index are lost: "
+            "index the videos into a new --index directory",
+        )
+
     # -- reading -------------------------------------------------------------------------
     def exists(self) -> bool:
-        return self.config_path.is_file()
+        """True when the directory holds an index: its config, or (damaged) any other index file."""
+        return self.config_path.is_file() or self._has_content()
 
     def require(self) -> None:
         if not self.directory.is_dir():
@@ -255,71 +459,149 @@ class IndexStore:
                 f"{self.directory} is not a videopipe index (no {CONFIG_NAME}); build one with `videopipe index`"
             )
 
+    def _read_config(self) -> IndexConfig:
+        try:
+            raw = self.config_path.read_bytes()
+        except FileNotFoundError:
+            raise _Problem("is missing") from None
+        except OSError as e:
+            raise _Problem(f"cannot be read ({_describe(e)})") from None
+        data = _json(raw)
+        if not isinstance(data, dict):
+            raise _Problem(f"is not an index config (a JSON {type(data).__name__})")
+        if data.get("format") != FORMAT:
+            raise IndexStoreError(
+                f"index {self.directory} has format {data.get('format')}, this videopipe reads {FORMAT}; rebuild it"
+            )
+        return _parse_config(data.get("config"))
+
     def config(self) -> IndexConfig:
         self.require()
         try:
-            data = json.loads(self.config_path.read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT:
-                raise IndexStoreError(
-                    f"index {self.directory} has format {data.get('format')}, this videopipe reads {FORMAT}; rebuild it"
-                )
-            return IndexConfig.from_dict(data["config"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise IndexStoreError(
-                f"index {self.directory}: {CONFIG_NAME} is corrupt ({e}); rebuild the index"
-            ) from None
+            return self._read_config()
+        except _Problem as p:
+            raise self._config_damage(str(p)) from None
+
+    def _config_copy(self) -> tuple[int, IndexConfig] | None:
+        """(version, config) from the newest readable snapshot that holds a copy of the config."""
+        for v in self.snapshot_versions():
+            try:
+                m = self._manifest(v)
+            except (OSError, _Problem):
+                continue
+            if m.config is not None:
+                return v, m.config
+        return None
+
+    def stored_config(self) -> IndexConfig | None:
+        """The index's config (None: a new directory). When ``videopipe-index.json`` is damaged,
+        the copy in the newest snapshot that has one (the next writer restores the file)."""
+        if not self.exists():
+            return None
+        try:
+            return self._read_config()
+        except _Problem as p:
+            copy = self._config_copy()
+            if copy is None:
+                raise self._config_damage(str(p)) from None
+            return copy[1]
+
+    def _read_current(self) -> int | None:
+        """The version CURRENT names; None when it does not exist; damage when it is garbage."""
+        try:
+            text = (self.directory / "CURRENT").read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise self.damage("CURRENT", f"cannot be read ({_describe(e)})") from None
+        if not text.isdigit() or int(text) < 1:
+            raise self.damage("CURRENT", f"holds {text[:40]!r}, not a snapshot version")
+        return int(text)
 
     def current_version(self) -> int:
         """The committed snapshot version (0: nothing committed yet)."""
-        try:
-            return int((self.directory / "CURRENT").read_text().strip())
-        except FileNotFoundError:
-            return 0
-        except ValueError:
-            raise IndexStoreError(f"index {self.directory}: CURRENT is corrupt; rebuild the index") from None
+        return self._read_current() or 0
 
-    def _read_manifest(self, version: int) -> tuple[list[FileEntry], FaissMeta | None]:
-        if version == 0:
-            return [], None
-        data = json.loads(self._snapshot_path(version).read_text(encoding="utf-8"))
-        entries = [FileEntry.from_dict(e) for e in data["entries"]]
-        fm = data.get("faiss")
-        return entries, (FaissMeta(**fm) if fm else None)
+    def _manifest(self, version: int) -> Manifest:
+        """Snapshot ``version``, checked. FileNotFoundError when absent, :class:`_Problem` when damaged."""
+        try:
+            raw = self._snapshot_path(version).read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise _Problem(f"cannot be read ({_describe(e)})") from None
+        return _parse_manifest(raw, version)
+
+    def _committed(self, *, retries: int = 20) -> Manifest:
+        """The snapshot CURRENT names. Retries while a writer's commit moves it; a problem that
+        stays is an :class:`IndexDamageError`, never an empty index while clips are on disk."""
+        version: int | None = None
+        for _ in range(retries):
+            version = self._read_current()
+            if version is None:
+                if not self.snapshot_versions():
+                    n = self._segment_count()
+                    if n:
+                        raise self.damage(
+                            "CURRENT",
+                            f"is missing and no snapshot was committed, while segments/ holds {n} clip "
+                            "segment(s) (an `index` run still running, or interrupted before its first commit)",
+                        )
+                    return Manifest(0, [], None, None)
+                time.sleep(0.05)  # a first commit between its snapshot and CURRENT
+                continue
+            rel = self._rel(self._snapshot_path(version))
+            try:
+                return self._manifest(version)
+            except FileNotFoundError:
+                if self._read_current() == version:
+                    raise self.damage(rel, "is missing (CURRENT names it)") from None
+                time.sleep(0.05)  # removed after a newer commit: start over from CURRENT
+            except _Problem as p:
+                raise self.damage(rel, str(p)) from None
+        if version is None:
+            on_disk = self.snapshot_versions()
+            newest = f", the newest {on_disk[0]:08d}.json" if on_disk else ""
+            raise self.damage(
+                "CURRENT", f"is missing while snapshots/ holds {len(on_disk)} snapshot(s){newest}"
+            )
+        raise IndexStoreError(
+            f"index {self.directory}: a writer committed {retries} times while this reader loaded a "
+            "snapshot; retry"
+        )
 
     def read_entries(self) -> list[FileEntry]:
         """The files of the committed snapshot (metadata only, no vectors)."""
-        for _ in range(20):
-            try:
-                return self._read_manifest(self.current_version())[0]
-            except FileNotFoundError:
-                time.sleep(0.05)
-        raise IndexStoreError(
-            f"index {self.directory}: the current snapshot keeps vanishing; is a writer broken?"
-        )
+        return self._committed().entries
 
     def open_snapshot(self, *, retries: int = 20) -> Snapshot:
         """Load the committed snapshot (vectors and metadata) into memory."""
         cfg = self.config()
         for _ in range(retries):
-            version = self.current_version()
+            m = self._committed(retries=retries)
             try:
-                return self._load(version, cfg)
-            except FileNotFoundError:  # GC'd under a very slow reader: start over
+                return self._load(m, cfg)
+            except _Vanished as v:  # collected under a very slow reader, or lost
+                if self._read_current() == m.version:
+                    raise self.damage(v.file, f"({v.what}) is missing") from None
                 time.sleep(0.05)
-        raise IndexStoreError(f"index {self.directory}: could not read a consistent snapshot; retry")
+        raise IndexStoreError(
+            f"index {self.directory}: a writer committed {retries} times while this reader loaded a "
+            "snapshot; retry"
+        )
 
-    def _load(self, version: int, cfg: IndexConfig) -> Snapshot:
-        entries, fm = self._read_manifest(version)
+    def _load(self, m: Manifest, cfg: IndexConfig) -> Snapshot:
         vecs, starts, ends, texts, owner = [], [], [], [], []
-        for i, e in enumerate(entries):
+        for i, e in enumerate(m.entries):
             if e.n_clips == 0:
                 continue
-            seg = load_segment(self.segment_path(e.key))
-            if seg["vectors"].shape != (e.n_clips, cfg.dim):
-                raise IndexStoreError(
-                    f"index {self.directory}: segment {e.key} has shape {seg['vectors'].shape}, "
-                    f"expected ({e.n_clips}, {cfg.dim}); rebuild the index"
-                )
+            path = self.segment_path(e.key)
+            try:
+                seg = read_segment(path, n_clips=e.n_clips, dim=cfg.dim)
+            except FileNotFoundError:
+                raise _Vanished(self._rel(path), f"the clips of {e.path}") from None
+            except _Problem as p:
+                raise self.damage(self._rel(path), f"(the clips of {e.path}) {p}") from None
             vecs.append(seg["vectors"])
             starts.append(seg["starts_s"])
             ends.append(seg["ends_s"])
@@ -327,51 +609,131 @@ class IndexStore:
             owner.append(np.full(e.n_clips, i, np.int64))
         return Snapshot(
             directory=self.directory,
-            version=version,
+            version=m.version,
             config=cfg,
-            entries=tuple(entries),
+            entries=tuple(m.entries),
             vectors=np.concatenate(vecs) if vecs else np.zeros((0, cfg.dim), np.float32),
             starts_s=np.concatenate(starts) if starts else np.zeros(0),
             ends_s=np.concatenate(ends) if ends else np.zeros(0),
             texts=texts,
             entry_of_row=np.concatenate(owner) if owner else np.zeros(0, np.int64),
-            faiss=fm,
+            faiss=m.faiss,
         )
+
+    def load_faiss(self, meta: FaissMeta, n_vectors: int, *, device: str = "auto") -> Any:
+        """The FAISS index of ``meta`` (which names a file), checked to hold ``n_vectors``;
+        :class:`IndexDamageError` when it is missing or cannot be read."""
+        from videopipe.retrieval.faiss_index import load_index
+
+        assert meta.file is not None
+        path = self.directory / meta.file
+        if not path.is_file():
+            raise self.damage(meta.file, "is missing")
+        try:
+            vi = load_index(path, meta.kind, device=device)
+        except IndexStoreError as e:  # faiss' own RuntimeError is its context
+            why = _describe(e.__context__ or e)
+            raise self.damage(meta.file, f"cannot be read by FAISS, truncated? ({why[:200]})") from None
+        if vi.ntotal != n_vectors:
+            raise self.damage(meta.file, f"holds {vi.ntotal} vectors, the snapshot {n_vectors}")
+        return vi
 
     # -- writing -------------------------------------------------------------------------
     @contextmanager
     def writer(self, config: IndexConfig, *, lock_timeout_s: float = 30.0) -> Iterator[IndexWriter]:
         """Take the write lock and yield an :class:`IndexWriter` (creating the index with
-        ``config`` if the directory is new; an existing index must have the same config)."""
+        ``config`` if the directory is new; an existing index must have the same config).
+
+        A damaged index is repaired here (each repair is listed in ``IndexWriter.repairs``): a
+        damaged config is restored from the newest snapshot's copy; a missing or garbage
+        ``CURRENT``, or a damaged snapshot, makes the writer start from the newest readable
+        snapshot (none readable: from nothing, and the indexer reuses the segments on disk for
+        the videos it finds); an entry whose segment is missing or damaged is dropped, so its
+        video is re-embedded; a damaged FAISS file is rebuilt. The writer then commits."""
         from filelock import FileLock, Timeout
 
         known = {CONFIG_NAME, "CURRENT", "snapshots", "segments", "faiss", "write.lock"}
         if self.directory.is_dir() and not self.exists():
-            strangers = sorted(p.name for p in self.directory.iterdir() if p.name not in known)
+            strangers = sorted(
+                p.name for p in self.directory.iterdir() if p.name.split(_TMP_MARK)[0] not in known
+            )
             if strangers:
                 raise IndexStoreError(
                     f"{self.directory} is not empty and not a videopipe index (it holds {strangers[0]!r}, ...); "
                     "give --index a new or empty directory"
                 )
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for sub in ("snapshots", "segments", "faiss"):
-            (self.directory / sub).mkdir(exist_ok=True)
         lock = FileLock(str(self.directory / "write.lock"))
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for sub in ("snapshots", "segments", "faiss"):
+                (self.directory / sub).mkdir(exist_ok=True)
             lock.acquire(timeout=lock_timeout_s)
         except Timeout:
             raise IndexStoreError(
                 f"index {self.directory} is being written by another process (write.lock held for "
                 f"{lock_timeout_s:g} s); wait for it to finish"
             ) from None
+        except OSError as e:
+            raise IndexWriteError(
+                e.errno, f"index {self.directory} cannot be written ({_describe(e)})"
+            ) from e
         try:
+            repairs: list[str] = []
+            stored, restore = config, None
             if self.exists():
-                check_same_config(self.config(), config, self.directory)
-            else:
-                _write_json(self.config_path, {"format": FORMAT, "config": asdict(config)})
-            yield IndexWriter(self, config)
+                try:
+                    stored = self._read_config()
+                except _Problem as p:
+                    copy = self._config_copy()
+                    if copy is None:
+                        raise self._config_damage(str(p)) from None
+                    stored, restore = (
+                        copy[1],
+                        f"{CONFIG_NAME} {p}: restored from snapshots/{copy[0]:08d}.json",
+                    )
+                check_same_config(stored, config, self.directory)
+            if restore is not None or not self.exists():
+                _write_json(self.config_path, {"format": FORMAT, "config": asdict(stored)})
+            if restore is not None:
+                repairs.append(restore)
+            base, top = self._writer_base(repairs)
+            yield IndexWriter(self, config, base=base, top_version=top, repairs=repairs, stored_config=stored)
         finally:
             lock.release()
+
+    def _writer_base(self, repairs: list[str]) -> tuple[Manifest, int]:
+        """(the snapshot a writer starts from, the highest version on disk); appends to
+        ``repairs`` what was damaged on the way to it."""
+        already = len(repairs)
+        on_disk = self.snapshot_versions()
+        try:
+            current = self._read_current()
+        except IndexDamageError as e:
+            current = None
+            repairs.append(f"CURRENT {e.problem}")
+        else:
+            if current is None and (on_disk or self._segment_count()):
+                repairs.append("CURRENT was missing")
+        top = max([*on_disk, current or 0])
+        for v in [current] * bool(current) + [v for v in on_disk if v != current]:
+            rel = self._rel(self._snapshot_path(v))
+            try:
+                m = self._manifest(v)
+            except FileNotFoundError:
+                repairs.append(f"{rel} (named by CURRENT) was missing")  # (others: listed just now)
+                continue
+            except _Problem as p:
+                repairs.append(f"{rel} {p}")
+                continue
+            if len(repairs) > already:
+                repairs.append(f"started from {rel}, the newest readable snapshot")
+            return m, top
+        if len(repairs) > already:
+            repairs.append(
+                "no readable snapshot: the indexed files are found again from the videos indexed now "
+                f"(their {self._segment_count()} segment(s) on disk are reused, not re-embedded)"
+            )
+        return Manifest(0, [], None, None), top
 
 
 def check_same_config(have: IndexConfig, want: IndexConfig, where: Path) -> None:
@@ -407,10 +769,12 @@ def save_segment(
         )
 
 
-def load_segment(path: Path) -> dict[str, Any]:
+def read_segment(path: Path, *, n_clips: int | None = None, dim: int | None = None) -> dict[str, Any]:
+    """Load a segment file and check it (``n_clips`` rows of ``dim``, when given).
+    FileNotFoundError when it does not exist; :class:`_Problem` when it is damaged."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {
+            seg = {
                 "vectors": z["vectors"],
                 "starts_s": z["starts_s"],
                 "ends_s": z["ends_s"],
@@ -418,24 +782,102 @@ def load_segment(path: Path) -> dict[str, Any]:
             }
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, KeyError) as e:
-        raise IndexStoreError(f"index segment {path} is corrupt ({e}); rebuild the index") from None
+    except Exception as e:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error, OSError, ValueError, KeyError...
+        raise _Problem(f"is truncated or not a segment file ({_describe(e)})") from None
+    v = seg["vectors"]
+    n = v.shape[0] if v.ndim == 2 else -1
+    if (
+        n < 0
+        or v.dtype != np.float32
+        or (dim is not None and n and v.shape[1] != dim)
+        or (n_clips is not None and n != n_clips)
+        or seg["starts_s"].shape != (n,)
+        or seg["ends_s"].shape != (n,)
+        or len(seg["texts"]) != n
+    ):
+        want = f"({n_clips}, {dim}) vectors" if n_clips is not None else "aligned arrays"
+        raise _Problem(
+            f"holds vectors of shape {v.shape} ({v.dtype}) with {seg['starts_s'].shape[0]} starts and "
+            f"{len(seg['texts'])} texts, expected {want}"
+        )
+    return seg
+
+
+def load_segment(path: Path) -> dict[str, Any]:
+    """:func:`read_segment` with damage as an :class:`IndexStoreError` naming the file."""
+    try:
+        return read_segment(path)
+    except _Problem as p:
+        raise IndexStoreError(f"index segment {path} {p}") from None
 
 
 class IndexWriter:
-    """Changes to an index, made visible by :meth:`commit` (one atomic snapshot each)."""
+    """Changes to an index, made visible by :meth:`commit` (one atomic snapshot each).
 
-    def __init__(self, store: IndexStore, config: IndexConfig) -> None:
+    ``repairs`` lists what was damaged and how it is repaired; ``lost`` maps the path of each
+    video whose segment was missing or damaged to the problem (its entry is dropped, so the
+    indexer re-embeds it)."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        config: IndexConfig,
+        *,
+        base: Manifest | None = None,
+        top_version: int = 0,
+        repairs: list[str] | None = None,
+        stored_config: IndexConfig | None = None,
+    ) -> None:
         self.store = store
         self.config = config
-        self.base_version = store.current_version()
-        entries, self._faiss = store._read_manifest(self.base_version)
-        self.entries: dict[str, FileEntry] = {e.path: e for e in entries}
-        self.version = self.base_version
-        self._dirty = False
+        self._stored_config = stored_config or config
+        if base is None:
+            base = store._committed()
+        self.base_version = base.version
+        self.version = max(base.version, top_version)  # the next commit is above every snapshot on disk
+        self._faiss = base.faiss
+        self.repairs: list[str] = list(repairs or [])
+        self.lost: dict[str, str] = {}
+        self._clips: dict[
+            str, int | None
+        ] = {}  # content key -> clip count of its checked segment (None: unusable)
+        self.entries: dict[str, FileEntry] = {}
+        for e in base.entries:
+            problem = self._segment_problem(e.key, e.n_clips) if e.n_clips else None
+            if problem is None:
+                self.entries[e.path] = e
+                continue
+            self.lost[e.path] = problem
+            self.repairs.append(
+                f"{self.store._rel(store.segment_path(e.key))} (the clips of {e.path}) {problem}"
+            )
+        fm = self._faiss
+        if fm is not None and fm.file is not None and fm.digest == entries_digest(base.entries):
+            try:
+                store.load_faiss(fm, sum(e.n_clips for e in base.entries), device="cpu")
+            except IndexDamageError as e:
+                self.repairs.append(f"{e.file} {e.problem}: rebuilt")
+                self._faiss = None
+        self._dirty = bool(self.repairs)  # a repaired index is committed even when nothing else changes
+
+    def _segment_problem(self, key: str, n_clips: int | None = None) -> str | None:
+        """None when the segment of ``key`` is readable (and holds ``n_clips`` rows), else what is wrong."""
+        try:
+            seg = read_segment(self.store.segment_path(key), n_clips=n_clips, dim=self.config.dim)
+        except FileNotFoundError:
+            self._clips[key] = None
+            return "is missing"
+        except _Problem as p:
+            self._clips[key] = None
+            return str(p)
+        self._clips[key] = int(seg["vectors"].shape[0])
+        return None
 
     def has_segment(self, key: str) -> bool:
-        return self.store.segment_path(key).is_file()
+        """True when a readable segment for this content exists (a damaged one does not count)."""
+        if key not in self._clips:
+            self._segment_problem(key)
+        return self._clips[key] is not None
 
     def write_segment(
         self, key: str, starts_s: np.ndarray, ends_s: np.ndarray, texts: list[str], vectors: np.ndarray
@@ -448,9 +890,12 @@ class IndexWriter:
         save_segment(
             self.store.segment_path(key), starts_s, ends_s, texts, v.reshape(v.shape[0], self.config.dim)
         )
+        self._clips[key] = int(v.shape[0])
 
     def segment_clip_count(self, key: str) -> int:
-        return int(load_segment(self.store.segment_path(key))["vectors"].shape[0])
+        if not self.has_segment(key):
+            raise IndexStoreError(f"index {self.store.directory}: no readable segment for content {key}")
+        return int(self._clips[key] or 0)
 
     def put(self, entry: FileEntry) -> None:
         if self.entries.get(entry.path) != entry:
@@ -478,6 +923,7 @@ class IndexWriter:
             "format": FORMAT,
             "version": version,
             "created_unix_s": time.time(),
+            "config": asdict(self._stored_config),  # a copy, so that a lost config can be restored
             "entries": [asdict(e) for e in entries],
             "faiss": asdict(faiss) if faiss else None,
         }
@@ -517,6 +963,8 @@ class IndexWriter:
                 with open(tmp, "rb+") as f:
                     os.fsync(f.fileno())
                 os.replace(tmp, target)
+            except (OSError, RuntimeError) as e:  # faiss reports a failed write as RuntimeError
+                raise IndexWriteError(f"cannot write {target} ({_describe(e)})") from e
             finally:
                 tmp.unlink(missing_ok=True)
             meta = FaissMeta(kind=kind, digest=digest, file=rel)
@@ -524,19 +972,23 @@ class IndexWriter:
         return meta
 
     def garbage_collect(self) -> int:
-        """Delete snapshots older than the newest ``KEEP_SNAPSHOTS``, files none of the kept
-        ones reference, and temporary files of crashed writers. Returns files removed."""
+        """Delete snapshots older than the newest ``KEEP_SNAPSHOTS``, damaged snapshots, files
+        none of the kept ones reference, and temporary files of crashed writers. Returns files
+        removed."""
         d = self.store.directory
         keep_versions = set(range(max(1, self.version - KEEP_SNAPSHOTS + 1), self.version + 1))
         referenced: set[str] = set()
-        for v in keep_versions:
+        for v in sorted(keep_versions):
             try:
-                entries, fm = self.store._read_manifest(v)
+                m = self.store._manifest(v)
             except FileNotFoundError:
                 continue
-            referenced.update(f"segments/{e.key}.npz" for e in entries)
-            if fm is not None and fm.file:
-                referenced.add(fm.file)
+            except _Problem:
+                keep_versions.discard(v)  # damaged (this writer committed above it): removed below
+                continue
+            referenced.update(f"segments/{e.key}.npz" for e in m.entries)
+            if m.faiss is not None and m.faiss.file:
+                referenced.add(m.faiss.file)
         removed = 0
         for p in (d / "snapshots").iterdir():
             stem = p.name.split(".")[0]

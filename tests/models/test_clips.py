@@ -60,9 +60,14 @@ def test_frame_models_clips_equal_one_clip(adapters: dict[str, Any], family: str
     frames = make_frames(family, 5)
     whole = ad.encode(frames, duration_s=5.0)
     parts = ad.encode([frames[torch.arange(3, 5)], frames[torch.arange(0, 3)]], duration_s=5.0)
-    assert torch.equal(parts.features, whole.features)
+    # the same frames through the vision tower in batches of another size: equal up to the
+    # float rounding of the CPU's matmul kernels for that batch shape (bitwise equal on some
+    # CPUs, a few ulps apart on others)
+    torch.testing.assert_close(parts.features, whole.features, rtol=1e-5, atol=1e-5)
     assert torch.equal(parts.frame_idx, whole.frame_idx)
-    assert torch.equal(ad.forward_logits(parts, QUESTION), ad.forward_logits(whole, QUESTION))
+    torch.testing.assert_close(
+        ad.forward_logits(parts, QUESTION), ad.forward_logits(whole, QUESTION), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_clips_of_another_size_are_resized_by_frame_models(adapters: dict[str, Any]) -> None:

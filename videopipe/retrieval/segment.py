@@ -15,15 +15,12 @@ ffprobe (container, then video stream duration) — fixed segmenting never decod
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from videopipe.decode.probe import ffprobe_bin
-from videopipe.errors import ConfigError, DecodeError, VideoNotFoundError
+from videopipe.errors import ConfigError, DecodeError
 
 if TYPE_CHECKING:
     from videopipe.types import VideoInfo
@@ -138,36 +135,11 @@ def fixed_windows(duration_s: float, *, window_s: float = 20.0, overlap_s: float
 
 
 def probe_duration_s(path: str | Path) -> float:
-    """A video's duration in seconds from ffprobe (no decoding)."""
-    p = Path(path)
-    if not p.is_file():
-        raise VideoNotFoundError(f"video {p} does not exist or is not a file")
-    r = subprocess.run(
-        [
-            ffprobe_bin(),
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_type,duration",
-            "-of",
-            "json",
-        ]
-        + [str(p)],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
-        raise DecodeError(f"{p} is not a readable video (ffprobe: {r.stderr.strip()[:300]})")
-    data = json.loads(r.stdout or "{}")
-    candidates = [data.get("format", {}).get("duration")]
-    candidates += [s.get("duration") for s in data.get("streams", []) if s.get("codec_type") == "video"]
-    if not any(s.get("codec_type") == "video" for s in data.get("streams", [])):
-        raise DecodeError(f"{p} has no video stream; only video files can be indexed")
-    for c in candidates:
-        try:
-            d = float(c)
-        except (TypeError, ValueError):
-            continue
-        if d > 0 and math.isfinite(d):
-            return d
-    raise DecodeError(f"{p}: ffprobe reports no duration; the file may be truncated")
+    """A video's duration in seconds from its header (ffprobe, no decoding), with the same
+    errors as every other reader of a video (:func:`videopipe.decode.probe.probe`)."""
+    from videopipe.decode.probe import probe
+
+    info = probe(path)
+    if info.duration_s > 0 and math.isfinite(info.duration_s):
+        return info.duration_s
+    raise DecodeError(f"{info.path}: ffprobe reports no duration; the file may be truncated")

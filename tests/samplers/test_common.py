@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from videopipe.samplers._common import candidate_grid, decode_cost, size_for_tokens, snap_targets
+from videopipe.samplers.candidates import candidate_grid
+from videopipe.samplers.sizing import size_for_tokens
+from videopipe.samplers.timeline import decode_cost, snap_targets
 
 
 def test_decode_cost_counts_frames_from_the_keyframe() -> None:

@@ -14,8 +14,9 @@ from tests.samplers.conftest import CUT_SPECS
 from videopipe.decode import open_video
 from videopipe.decode.probe import ffmpeg_bin
 from videopipe.registry import EMBEDDERS, SAMPLERS
-from videopipe.samplers._common import candidate_frames, decode_cost, keyframe_indices
 from videopipe.samplers._packets import size_spikes, spike_candidates
+from videopipe.samplers.candidates import candidate_frames
+from videopipe.samplers.timeline import decode_cost, keyframe_indices
 from videopipe.testing.videos import Scene, VideoSpec, make_video, read_frame_number, video_cache_dir
 from videopipe.types import Budget
 

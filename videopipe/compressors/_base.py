@@ -30,18 +30,6 @@ def check_budget(budget: object) -> int:
     return budget
 
 
-def positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name} must be {bound}, got {value!r}")
-
-
-def in_range(name: str, value: float, lo: float, hi: float) -> None:
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be in [{lo}, {hi}], got {value!r}")
-
-
 class BaseCompressor:
     """Base class: subclasses set ``name``, ``config_cls`` and implement ``_compress``."""
 

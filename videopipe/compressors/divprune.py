@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import BaseCompressor, in_range, positive
+from videopipe.compressors._base import BaseCompressor
 from videopipe.compressors._ops import cosine_chunks, unit_features
 from videopipe.types import VisualTokens
+from videopipe.validate import in_range, positive
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import BaseCompressor, positive
+from videopipe.compressors._base import BaseCompressor
 from videopipe.compressors._ops import frame_layout, pool_groups
 from videopipe.types import VisualTokens
+from videopipe.validate import positive
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import in_range, positive
 from videopipe.compressors._ops import unit_features
 from videopipe.compressors.divprune import DivPrune, farthest_point, keep_or_fold, sketch
 from videopipe.errors import ConfigError
 from videopipe.types import VisualTokens
+from videopipe.validate import in_range, positive
 
 
 @dataclass(frozen=True)

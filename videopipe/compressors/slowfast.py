@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import BaseCompressor, in_range, positive
+from videopipe.compressors._base import BaseCompressor
 from videopipe.compressors._ops import frame_layout, pool_tokens
 from videopipe.compressors.pool import pool_to_budget
 from videopipe.types import VisualTokens
+from videopipe.validate import in_range, positive
 
 
 @dataclass(frozen=True)

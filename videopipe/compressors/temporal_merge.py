@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import BaseCompressor, in_range
+from videopipe.compressors._base import BaseCompressor
 from videopipe.compressors._ops import FrameLayout, frame_layout, merge_by_parent, padded, unit_features
 from videopipe.compressors.pool import pool_to_budget
 from videopipe.types import VisualTokens
+from videopipe.validate import in_range
 
 
 @dataclass(frozen=True)

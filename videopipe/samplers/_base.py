@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
-from videopipe.samplers._common import all_frames_selection, check_video, frame_budget
+from videopipe.samplers.selections import all_frames_selection
+from videopipe.samplers.sizing import frame_budget
+from videopipe.samplers.timeline import check_video
 from videopipe.types import Budget, Selection
 
 

@@ -1,6 +1,6 @@
 """Scoring candidate frames for the content-aware samplers (keyclip, query, space_aware).
 
-Candidates come from :func:`~videopipe.samplers._common.candidate_frames` (about ``rate_hz``
+Candidates come from :func:`~videopipe.samplers.candidates.candidate_frames` (about ``rate_hz``
 per second, container keyframes where they are dense enough, so each decodes alone, plus the
 frames around packet-size spikes between keyframes). They are
 decoded once at ``embed_px`` and described either by the :class:`~videopipe.protocols.Embedder`
@@ -19,17 +19,10 @@ import numpy as np
 from videopipe.errors import ConfigError
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers import _signals as sig
-from videopipe.samplers._common import (
-    CANDIDATE_MODES,
-    SPIKE_BUDGET_FRAMES,
-    Candidates,
-    Probe,
-    candidate_frames,
-    choice,
-    keyframe_indices,
-    positive,
-    unit_rows,
-)
+from videopipe.samplers.candidates import CANDIDATE_MODES, SPIKE_BUDGET_FRAMES, Candidates, candidate_frames
+from videopipe.samplers.probes import Probe, unit_rows
+from videopipe.samplers.timeline import keyframe_indices
+from videopipe.validate import choice, positive
 
 
 @dataclass(frozen=True)
@@ -58,7 +51,7 @@ class CandidateOptions:
         choice(f"{self.sampler_name} candidates", self.candidates, CANDIDATE_MODES)
         for name in ("rate_hz", "max_candidates", "embed_px", "max_gap_s"):
             positive(f"{self.sampler_name} {name}", getattr(self, name))
-        positive(f"{self.sampler_name} spike_budget_frames", self.spike_budget_frames, zero=True)
+        positive(f"{self.sampler_name} spike_budget_frames", self.spike_budget_frames, allow_zero=True)
 
     def choose(self, video: VideoReader, times: np.ndarray, keyframes: Sequence[int]) -> Candidates:
         """The candidate frames these options give for ``video`` (see ``candidate_frames``)."""

@@ -31,15 +31,11 @@ import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._base import BaseSampler
-from videopipe.samplers._common import (
-    default_size,
-    index_at,
-    keyframe_indices,
-    positive,
-    size_for_tokens,
-)
 from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates, smooth
+from videopipe.samplers.sizing import default_size, size_for_tokens
+from videopipe.samplers.timeline import index_at, keyframe_indices
 from videopipe.types import Budget, Clip, Selection
+from videopipe.validate import positive
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ class KeyclipConfig(CandidateOptions):
         super().__post_init__()
         for name in ("clip_frames", "max_clip_s", "min_px"):
             positive(f"keyclip {name}", getattr(self, name))
-        positive("keyclip min_gap_s", self.min_gap_s, allow_none=True, zero=True)
+        positive("keyclip min_gap_s", self.min_gap_s, allow_none=True, allow_zero=True)
         positive("keyclip smooth_width", self.smooth_width)
         for name in ("coherence", "keep_ratio"):
             v = getattr(self, name)

@@ -35,17 +35,12 @@ import numpy as np
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers import _signals as sig
 from videopipe.samplers._base import BaseSampler
-from videopipe.samplers._common import (
-    Probe,
-    check_video,
-    frame_budget,
-    index_at,
-    keyframe_indices,
-    positive,
-    single_frame_clips,
-    snap_targets,
-)
+from videopipe.samplers.probes import Probe
+from videopipe.samplers.selections import single_frame_clips
+from videopipe.samplers.sizing import frame_budget
+from videopipe.samplers.timeline import check_video, index_at, keyframe_indices, snap_targets
 from videopipe.types import Budget, Selection
+from videopipe.validate import positive
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ class KeyframeConfig:
         for name in ("scan_px", "max_probe_gap_s", "max_probes", "k", "min_scene_frames", "chunk_frames"):
             positive(f"keyframe {name}", getattr(self, name))
         for name in ("probe_threshold", "probe_floor", "cut_threshold", "dup_threshold", "time_weight"):
-            positive(f"keyframe {name}", getattr(self, name), zero=True)
+            positive(f"keyframe {name}", getattr(self, name), allow_zero=True)
 
 
 @dataclass

@@ -24,14 +24,11 @@ import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._base import BaseSampler
-from videopipe.samplers._common import (
-    fit_size,
-    frame_budget,
-    index_at,
-    positive,
-)
 from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates
+from videopipe.samplers.sizing import fit_size, frame_budget
+from videopipe.samplers.timeline import index_at
 from videopipe.types import Budget, Clip, Selection
+from videopipe.validate import positive
 
 
 @dataclass(frozen=True)

@@ -34,16 +34,13 @@ import numpy as np
 from videopipe.errors import ConfigError
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._base import BaseSampler
-from videopipe.samplers._common import (
-    Probe,
-    fit_size,
-    frame_budget,
-    keyframe_indices,
-    positive,
-    single_frame_clips,
-)
 from videopipe.samplers._scoring import CandidateOptions
+from videopipe.samplers.probes import Probe
+from videopipe.samplers.selections import single_frame_clips
+from videopipe.samplers.sizing import fit_size, frame_budget
+from videopipe.samplers.timeline import keyframe_indices
 from videopipe.types import Budget, Selection
+from videopipe.validate import positive
 
 
 @runtime_checkable
@@ -124,7 +121,7 @@ class SpaceAwareConfig(CandidateOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        positive("space_aware min_gain_ratio", self.min_gain_ratio, zero=True)
+        positive("space_aware min_gain_ratio", self.min_gain_ratio, allow_zero=True)
         if not isinstance(self.cells, CellProvider):
             raise ConfigError(
                 f"space_aware cells={self.cells!r} is not a cell provider (needs .cells(frames) -> list[set[int]])"

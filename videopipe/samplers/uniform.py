@@ -24,16 +24,11 @@ import numpy as np
 
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers._base import BaseSampler
-from videopipe.samplers._common import (
-    SNAP_MODES,
-    choice,
-    frame_budget,
-    keyframe_indices,
-    positive,
-    single_frame_clips,
-    snap_targets,
-)
+from videopipe.samplers.selections import single_frame_clips
+from videopipe.samplers.sizing import frame_budget
+from videopipe.samplers.timeline import SNAP_MODES, keyframe_indices, snap_targets
 from videopipe.types import Budget, Selection
+from videopipe.validate import choice, positive
 
 PLACEMENTS = ("midpoint", "linspace")
 RULES = ("budget", "fps", "qwen")

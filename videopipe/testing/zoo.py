@@ -83,17 +83,36 @@ def _x264(bf: int, *extra: str) -> tuple[str, ...]:
     return (*_X264, *_GOP, "-bf", str(bf), *extra)
 
 
+def _remux(
+    name: str,
+    what: str,
+    args: tuple[str, ...],
+    *,
+    bf: int,
+    tags: set[str] = frozenset(),
+    before_map: bool = False,
+) -> ZooKind:
+    """An H.264 MP4 with ``bf`` B-frames, then stream-copied with ``args`` (a bitstream filter,
+    a cut, metadata); ``before_map`` puts them before ``-map`` (input-side options like ``-ss``)."""
+    copy = ("-map", "0", "-c", "copy")
+    post = (*args, *copy) if before_map else (*copy, *args)
+    return ZooKind(name, "mp4", _x264(bf), what, post=post, post_ext="mp4", tags=frozenset(tags))
+
+
+def _x265(pix_fmt: str, bf: int, *extra: str) -> tuple[str, ...]:
+    params = f"keyint={MASTER_GOP}:min-keyint={MASTER_GOP}:bframes={bf}:log-level=error"
+    return ("-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", pix_fmt, "-x265-params", params, *extra)
+
+
 def _kinds() -> list[ZooKind]:
     k = ZooKind
     rot = [
-        k(
+        _remux(
             f"rotated_{deg}",
-            "mp4",
-            _x264(2),
             f"H.264 with a {deg} degree display matrix (phone video)",
-            post=("-map", "0", "-c", "copy", "-metadata:s:v:0", f"rotate={deg}"),
-            post_ext="mp4",
-            tags=frozenset({"rotated"}),
+            ("-metadata:s:v:0", f"rotate={deg}"),
+            bf=2,
+            tags={"rotated"},
         )
         for deg in (90, 180, 270)
     ]
@@ -106,31 +125,26 @@ def _kinds() -> list[ZooKind]:
             (*_X264, "-x264-params", f"keyint={MASTER_GOP}:open-gop=1:scenecut=0:bframes=3"),
             "H.264 open GOP: leading B-frames after each keyframe reference the previous GOP",
         ),
-        k(
+        _remux(
             "h264_pts_eq_dts",
-            "mp4",
-            _x264(3),
             "B-frame MP4 whose muxer wrote pts = dts (no composition offsets)",
-            post=("-map", "0", "-c", "copy", "-bsf:v", "setts=pts=DTS"),
-            post_ext="mp4",
-            tags=frozenset({"lies"}),
+            ("-bsf:v", "setts=pts=DTS"),
+            bf=3,
+            tags={"lies"},
         ),
-        k(
+        _remux(
             "mp4_edit_list",
-            "mp4",
-            _x264(3),
             "MP4 cut by stream copy at a non-keyframe: an edit list hides the leading frames",
-            post=("-ss", "0.5", "-map", "0", "-c", "copy"),
-            post_ext="mp4",
-            tags=frozenset({"lies"}),
+            ("-ss", "0.5"),
+            bf=3,
+            tags={"lies"},
+            before_map=True,
         ),
-        k(
+        _remux(
             "mp4_start_offset",
-            "mp4",
-            _x264(2),
             "MP4 whose first frame is at 2 s (non-zero start time)",
-            post=("-map", "0", "-c", "copy", "-output_ts_offset", "2"),
-            post_ext="mp4",
+            ("-output_ts_offset", "2"),
+            bf=2,
         ),
         k(
             "audio_first",
@@ -142,37 +156,11 @@ def _kinds() -> list[ZooKind]:
         k(
             "hevc_8bit",
             "mp4",
-            (
-                "-c:v",
-                "libx265",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p",
-                "-x265-params",
-                f"keyint={MASTER_GOP}:min-keyint={MASTER_GOP}:bframes=3:log-level=error",
-                "-tag:v",
-                "hvc1",
-            ),
+            _x265("yuv420p", 3, "-tag:v", "hvc1"),
             "HEVC 8-bit with B-frames",
             needs=("libx265",),
         ),
-        k(
-            "hevc_10bit",
-            "mkv",
-            (
-                "-c:v",
-                "libx265",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p10le",
-                "-x265-params",
-                f"keyint={MASTER_GOP}:min-keyint={MASTER_GOP}:bframes=2:log-level=error",
-            ),
-            "HEVC Main 10 in Matroska",
-            needs=("libx265",),
-        ),
+        k("hevc_10bit", "mkv", _x265("yuv420p10le", 2), "HEVC Main 10 in Matroska", needs=("libx265",)),
         k(
             "vp9_webm",
             "webm",

@@ -63,8 +63,10 @@ class VideoInfo:
     num_frames_exact: bool = True
     has_audio: bool = False
     frames_lost: int = 0  # frames the container announces that do not decode (truncated file)
-    # "random": frames are read by seeking (verified exact); "sequential": the file's timestamps
-    # cannot be trusted for seeking, so frames are read by decoding from the start (exact, slower)
+    # "random": frames are read by seeking (verified exact); "remapped": the container's times
+    # lie, so the frame table came from a full decode and frames are recognised after a seek by
+    # the times the decoder gives them (exact); "sequential": read by decoding from the start
+    # (exact, slower; where even that recognition fails)
     access: str = "random"
 
     def __post_init__(self) -> None:

@@ -65,7 +65,7 @@ def test_zoo_file_reads_exactly(name, backend):
         info = r.info
         want = ffprobe_decoded(path, ordinal)
         assert info.num_frames == want.num_frames, "frame count differs from ffmpeg's decode"
-        if "lies" in kind.tags and info.access == "sequential":
+        if "lies" in kind.tags and info.access in ("sequential", "remapped"):
             # the decoder's own times are out of order (pts = dts); ffprobe's guess at them is
             # not a reference: ours are the same frame times, in presentation order
             assert np.all(np.diff(r.pts_s) > 0)
@@ -100,25 +100,48 @@ def test_files_that_lie_say_how_they_are_read(name):
     _, path = _zoo_file(name)
     r = _open(path, "auto")
     with r:
-        assert r.info.access in ("random", "sequential")
+        assert r.info.access in ("random", "remapped", "sequential")
         assert r.info.to_dict()["access"] == r.info.access
-        if r.info.access == "sequential":
+        if r.info.access != "random":
             assert r._index.access_reason
 
 
-def test_pts_eq_dts_file_is_read_sequentially_and_warns_once():
+def test_pts_eq_dts_file_keeps_exact_seeking_by_the_decoders_times_and_warns_once():
     from videopipe.decode.pyav_backend import SequentialAccessWarning
 
     _, path = _zoo_file("h264_pts_eq_dts")
+    ref = None
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         r = open_video(path, backend="pyav")
         with r:
-            r.frames_at([5, 1, 60])
-            r.frames_at([70])
+            assert r.info.access == "remapped"
+            ref = ffmpeg_frames(path, 0, r.info.width, r.info.height)
+            got = r.frames_at([60, 5, 1]).data.numpy()
+            seeks = r.seeks
+            last = r.frames_at([70]).data.numpy()
+            assert r.seeks > seeks  # frame 70 is reached by a seek, not by decoding from the start
+            assert r.info.access == "remapped"  # no fallback was needed
+    for a, i in zip([*got, *last], [60, 5, 1, 70]):
+        assert np.abs(a.astype(int) - ref[i].astype(int)).mean() <= _PIXEL_TOL
     seq = [x for x in w if issubclass(x.category, SequentialAccessWarning)]
     assert len(seq) == 1 and str(path) in str(seq[0].message)
-    assert r.info.access == "sequential"
+
+
+@pytest.fixture
+def sequential_only(monkeypatch):
+    """Tables from the decoder without the decoder-time remap: only sequential reads."""
+    import dataclasses
+
+    import videopipe.decode.index as index_mod
+
+    real = index_mod.decoded_table
+
+    def no_remap(*a, **k):
+        ix = real(*a, **k)
+        return dataclasses.replace(ix, access="sequential", decoder_pts=None, key_seek=ix.key_pts)
+
+    monkeypatch.setattr(index_mod, "decoded_table", no_remap)
 
 
 @pytest.mark.parametrize("backend", ["torchcodec", "decord"])
@@ -129,10 +152,11 @@ def test_random_access_backends_refuse_a_file_that_lies(backend):
     assert str(path) in str(e.value) and "backend='pyav'" in str(e.value)
 
 
-def test_sequential_reads_continue_forward_and_restart_backwards():
+def test_sequential_reads_continue_forward_and_restart_backwards(sequential_only):
     _, path = _zoo_file("h264_pts_eq_dts")
     r = _open(path, "pyav")
     with r:
+        assert r.info.access == "sequential"
         n = r.info.num_frames
         ref = ffmpeg_frames(path, 0, r.info.width, r.info.height)
         a = r.frames_at([3, 10]).data.numpy()
@@ -189,7 +213,7 @@ def test_a_lie_missed_on_open_is_caught_by_the_first_decode(monkeypatch):
             n = r.info.num_frames
             idx = _indices(n, 12, seed=3)
             got = r.frames_at(idx).data.numpy()
-            assert r.info.access == "sequential"
+            assert r.info.access == "remapped"
     assert any(issubclass(x.category, SequentialAccessWarning) for x in w)
     ref = ffmpeg_frames(path, 0, got.shape[2], got.shape[1], idx)
     assert np.abs(got.astype(np.int16) - ref.astype(np.int16)).mean(axis=(1, 2, 3)).max() <= _PIXEL_TOL

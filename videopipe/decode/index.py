@@ -63,7 +63,10 @@ class FrameIndex:
     access: ``"random"`` when seeking to a keyframe and decoding forward returns the frames of
     this table (verified where the container could lie, see :func:`verify_decode_order`), or
     ``"sequential"`` when only one forward decode from the start is exact (the table then
-    comes from what the decoder output, ``source == "decode"``); ``access_reason`` says why."""
+    comes from what the decoder output, ``source == "decode"``), or ``"remapped"``: the table
+    came from the decoder too, and ``decoder_pts`` [N] holds the (wrong, but unique) time the
+    decoder reports for each frame, which identifies it after a seek, so seeking stays exact.
+    ``access_reason`` says why the container's times were not used."""
 
     pts: np.ndarray
     time_base: Fraction
@@ -75,6 +78,7 @@ class FrameIndex:
     sizes: np.ndarray | None = None
     access: str = "random"
     access_reason: str = ""
+    decoder_pts: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -401,8 +405,29 @@ def decoded_table(container: Any, stream: Any, path: str, reason: str) -> FrameI
         pts = start + step * np.arange(len(out), dtype=np.int64)
     if not keys or keys[0] != 0:
         keys = [0, *keys]
-    kpts = pts[np.asarray(keys, np.int64)]
+    ks = np.asarray(keys, np.int64)
+    kpts = pts[ks]
     dur = _median_duration(pts, rate)
+    reported = np.asarray(known, np.int64) if len(known) == len(out) else None
+    if (
+        reported is not None
+        and np.unique(reported).shape[0] == len(out)
+        and not np.array_equal(reported, pts)
+    ):
+        # every frame is told apart by the time the decoder gives it: seek by the keyframes'
+        # reported times (their packets' times) and recognise frames by theirs
+        return FrameIndex(
+            pts=pts,
+            time_base=tb,
+            key_pts=kpts,
+            key_seek=reported[ks],
+            last_duration=dur,
+            frames_lost=0,
+            source="decode",
+            access="remapped",
+            access_reason=reason,
+            decoder_pts=reported,
+        )
     return FrameIndex(pts, tb, kpts, kpts.copy(), dur, 0, "decode", None, "sequential", reason)
 
 
@@ -528,7 +553,7 @@ def require_random_access(index: FrameIndex, path: str, backend: str) -> None:
     a sequential decode returns exactly, or whose tail is damaged."""
     from videopipe.errors import UnsupportedVideoError
 
-    if index.access != "random":
+    if index.access != "random" or index.source == "decode":
         raise UnsupportedVideoError(
             f"{path}: {backend} cannot read this file frame-exactly ({index.access_reason}); use "
             "backend='pyav' (or 'auto'), which reads it by sequential decoding"

@@ -45,12 +45,21 @@ class SequentialAccessWarning(UserWarning):
 
 
 def _warn_sequential(path: str, index: FrameIndex) -> None:
-    warnings.warn(
-        f"{path}: {index.access_reason}; it is read by decoding from the start (exact, but each "
-        "request costs a decode up to its last frame)",
-        SequentialAccessWarning,
-        stacklevel=4,
+    how = (
+        "its frame table was taken from a full decode, and frames are recognised by the times the "
+        "decoder gives them (exact; the open cost one full decode)"
+        if index.access == "remapped"
+        else "it is read by decoding from the start (exact, but each request costs a decode up to "
+        "its last frame)"
     )
+    warnings.warn(f"{path}: {index.access_reason}; {how}", SequentialAccessWarning, stacklevel=4)
+
+
+def _remap_of(index: FrameIndex) -> dict[int, int] | None:
+    """Decoder-reported time -> table time, for a remapped table (else None)."""
+    if index.decoder_pts is None:
+        return None
+    return dict(zip(index.decoder_pts.tolist(), index.pts.tolist()))
 
 
 class PyAVReader(BaseReader):
@@ -81,16 +90,17 @@ class PyAVReader(BaseReader):
             raise
         # frame threads lose the frames around a decoding error (a cut or damaged file) and are
         # not used where exactness rests on counting the decoder's output (sequential access)
-        self._frame_threads = index.access == "random" and index.frames_lost == 0
+        self._frame_threads = index.access != "sequential" and index.frames_lost == 0
         if self._frame_threads:
             if self._stream.codec_context.is_open:  # the table decoded frames: start afresh
                 self._probe = probe
                 self._reopen()
             else:
                 self._stream.thread_type = "AUTO"
-        if index.access == "sequential":
+        if index.access != "random":
             _warn_sequential(probe.path, index)
         super().__init__(probe, index, device="cpu")
+        self._remap = _remap_of(index)
 
     # -- setup ---------------------------------------------------------------------------
     def _open_stream(self, probe: ProbeResult) -> Any:
@@ -113,6 +123,7 @@ class PyAVReader(BaseReader):
                 "open the video again"
             )
         self._index = index
+        self._remap = _remap_of(index)
         self._pts_s = index.seconds(index.pts)
         self._info = dataclasses.replace(
             self._info, access=index.access, is_vfr=index.is_vfr(), duration_s=index.duration_s
@@ -175,17 +186,40 @@ class PyAVReader(BaseReader):
                     return self._decode_sorted_once(indices, hw)
                 except _IndexMismatch:
                     pass
-            # the decoder disagrees with the packets' timestamps: trust the decoder
-            self._set_index(
-                decoded_table(
-                    self._container,
-                    self._stream,
-                    self._probe.path,
-                    "decoded frame times disagree with the container's timestamps",
+            if self._index.source != "decode":
+                # the decoder disagrees with the packets' timestamps: trust the decoder
+                self._set_index(
+                    decoded_table(
+                        self._container,
+                        self._stream,
+                        self._probe.path,
+                        "decoded frame times disagree with the container's timestamps",
+                    )
                 )
-            )
-            _warn_sequential(self._probe.path, self._index)
+                _warn_sequential(self._probe.path, self._index)
+                if self._index.access == "remapped":
+                    try:
+                        return self._decode_sorted_once(indices, hw)
+                    except _IndexMismatch:
+                        pass
+            if self._index.access != "sequential":
+                # seeking does not give back the frames of the sequential decode: stop seeking
+                self._set_index(
+                    dataclasses.replace(
+                        self._index,
+                        access="sequential",
+                        decoder_pts=None,
+                        access_reason=self._index.access_reason + "; seeking does not reproduce them",
+                    )
+                )
             return self._decode_sequential(indices, hw)
+
+    def _frame_t(self, f: Any) -> int | None:
+        """The table time of a decoded frame (its pts; through the remap for a remapped table)."""
+        t = f.pts if f.pts is not None else f.dts
+        if t is None or self._remap is None:
+            return t
+        return self._remap.get(int(t))
 
     def _decode_sequential(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
         """Frames ``indices`` (sorted) as the ``i``-th outputs of a decode from the start;
@@ -222,7 +256,7 @@ class PyAVReader(BaseReader):
         pos = np.clip(np.searchsorted(ix.key_pts, pts), 0, ix.key_pts.shape[0] - 1)
         only_keys = bool((ix.key_pts[pos] == pts).all())
         cc = self._stream.codec_context
-        if only_keys and getattr(cc, "has_b_frames", True):
+        if only_keys and self._remap is None and getattr(cc, "has_b_frames", True):
             # a reordering delay: drain each keyframe (without one, skip-non-key below is as
             # fast and saves the drain; see benchmarks/results/keyframe_drain.md)
             out = self._decode_keyframes(indices, hw)
@@ -289,7 +323,7 @@ class PyAVReader(BaseReader):
                     frames = self._seek(k)
                     continue
                 self.frames_decoded += 1
-                t = f.pts if f.pts is not None else f.dts
+                t = self._frame_t(f)
                 if t is None:
                     continue
                 if after_seek and t > target:
@@ -321,7 +355,7 @@ class PyAVReader(BaseReader):
                     yield i, self._to_rgb(f, hw)
             return
         for f in frames:
-            t = f.pts if f.pts is not None else f.dts
+            t = self._frame_t(f)
             if t is None:
                 continue
             i = int(np.searchsorted(pts, t))

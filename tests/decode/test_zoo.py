@@ -142,6 +142,8 @@ def sequential_only(monkeypatch):
         return dataclasses.replace(ix, access="sequential", decoder_pts=None, key_seek=ix.key_pts)
 
     monkeypatch.setattr(index_mod, "decoded_table", no_remap)
+    monkeypatch.setattr("videopipe.decode.table_cache.load_table", lambda *a: None)
+    monkeypatch.setattr("videopipe.decode.table_cache.save_table", lambda *a: None)
 
 
 @pytest.mark.parametrize("backend", ["torchcodec", "decord"])
@@ -217,3 +219,30 @@ def test_a_lie_missed_on_open_is_caught_by_the_first_decode(monkeypatch):
     assert any(issubclass(x.category, SequentialAccessWarning) for x in w)
     ref = ffmpeg_frames(path, 0, got.shape[2], got.shape[1], idx)
     assert np.abs(got.astype(np.int16) - ref.astype(np.int16)).mean(axis=(1, 2, 3)).max() <= _PIXEL_TOL
+
+
+def test_a_decoded_table_is_kept_on_disk_and_not_decoded_again(monkeypatch, tmp_path):
+    import videopipe.decode.index as index_mod
+
+    monkeypatch.setenv("VIDEOPIPE_CACHE", str(tmp_path / "cache"))
+    _, path = _zoo_file("h264_pts_eq_dts")
+    calls = []
+    real = index_mod.decoded_table
+    monkeypatch.setattr(index_mod, "decoded_table", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = _open(path, "pyav")
+    with first:
+        want = first.frames_at([7, 40]).data.numpy()
+        pts = first.pts_s
+    assert calls == [1] and list((tmp_path / "cache" / "frame-tables").glob("*.npz"))
+    again = _open(path, "pyav")
+    with again:
+        assert calls == [1]  # from the cache: no second full decode
+        assert again.info.access == first.info.access == "remapped"
+        np.testing.assert_array_equal(again.pts_s, pts)
+        np.testing.assert_array_equal(again.frames_at([7, 40]).data.numpy(), want)
+    # a changed file is a miss
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(path.read_bytes())
+    with _open(copy, "pyav") as r:
+        assert r.info.num_frames == first.info.num_frames
+    assert calls == [1, 1]

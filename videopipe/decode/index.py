@@ -324,7 +324,44 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
         # stored with pts = dts, a packed MPEG-4 bitstream)
         why = verify_decode_order(container, stream, index)
         if why is not None:
-            return decoded_table(container, stream, path, why)
+            return cached_decoded_table(container, stream, path, why)
+    return index
+
+
+def cached_decoded_table(container: Any, stream: Any, path: str, reason: str) -> FrameIndex:
+    """:func:`decoded_table`, kept on disk (see :mod:`videopipe.decode.table_cache`) so the
+    full decode happens once per file."""
+    from videopipe.decode.table_cache import load_table, save_table
+
+    z = load_table(path, int(stream.index))
+    if z is not None:
+        try:
+            return FrameIndex(
+                pts=z["pts"],
+                time_base=Fraction(int(z["tb"][0]), int(z["tb"][1])),
+                key_pts=z["key_pts"],
+                key_seek=z["key_seek"],
+                last_duration=int(z["last_duration"]),
+                frames_lost=0,
+                source="decode",
+                access=str(z["access"]),
+                access_reason=str(z["access_reason"]),
+                decoder_pts=z["decoder_pts"] if z["decoder_pts"].shape[0] else None,
+            )
+        except (KeyError, IndexError, ValueError):
+            pass  # an entry of another shape: decode again
+    index = decoded_table(container, stream, path, reason)
+    arrays = {
+        "pts": index.pts,
+        "tb": np.asarray([index.time_base.numerator, index.time_base.denominator], np.int64),
+        "key_pts": index.key_pts,
+        "key_seek": index.key_seek,
+        "last_duration": np.int64(index.last_duration),
+        "access": np.str_(index.access),
+        "access_reason": np.str_(index.access_reason),
+        "decoder_pts": index.decoder_pts if index.decoder_pts is not None else np.zeros(0, np.int64),
+    }
+    save_table(path, int(stream.index), arrays)
     return index
 
 

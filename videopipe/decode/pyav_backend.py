@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from videopipe.decode.index import FrameIndex, build_index, decode_tolerant, decoded_table, open_container
+from videopipe.decode.index import (
+    FrameIndex,
+    build_index,
+    cached_decoded_table,
+    decode_tolerant,
+    open_container,
+)
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
@@ -189,7 +195,7 @@ class PyAVReader(BaseReader):
             if self._index.source != "decode":
                 # the decoder disagrees with the packets' timestamps: trust the decoder
                 self._set_index(
-                    decoded_table(
+                    cached_decoded_table(
                         self._container,
                         self._stream,
                         self._probe.path,

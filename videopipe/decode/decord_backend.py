@@ -64,6 +64,7 @@ def _decord_has_cuda() -> bool:
 
 class DecordReader(BaseReader):
     backend_name = "decord"
+    gpu_capable = True
 
     @staticmethod
     def refuses(probe: ProbeResult) -> str | None:

@@ -17,7 +17,7 @@ Definitions (the same for every backend):
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -66,9 +66,25 @@ def output_size(height: int, width: int, size: SizeArg) -> tuple[int, int]:
 
 
 class BaseReader:
-    """Shared implementation of the :class:`videopipe.protocols.VideoReader` protocol."""
+    """Shared implementation of the :class:`videopipe.protocols.VideoReader` protocol.
+
+    What a backend declares about itself (``open_video``/``choose_backend`` read these, never
+    probe for them): ``backend_name``; ``gpu_capable`` (it has a GPU decode path at all);
+    :meth:`gpu_available` (that path works on this machine); :meth:`refuses` (files it is known
+    to return wrong frames for, from the probe alone)."""
 
     backend_name = "base"
+    gpu_capable: ClassVar[bool] = False
+
+    @staticmethod
+    def refuses(probe: ProbeResult) -> str | None:
+        """Why this backend must not read the file described by ``probe``, or None."""
+        return None
+
+    @staticmethod
+    def gpu_available() -> bool:
+        """True when this backend can decode on a CUDA GPU here."""
+        return False
 
     def __init__(self, probe: ProbeResult, index: FrameIndex, *, device: str = "cpu") -> None:
         self._probe = probe

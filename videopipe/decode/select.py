@@ -92,9 +92,9 @@ def choose_backend(device: str, probe: ProbeResult | None = None) -> str:
     for name in prefs:
         if name in DECODERS and _installed(_MODULES[name]):
             cls = DECODERS.get(name)
-            if device != "cpu" and not getattr(cls, "gpu_available", lambda: False)():
+            if device != "cpu" and not cls.gpu_available():
                 continue
-            if probe is not None and getattr(cls, "refuses", lambda p: None)(probe):
+            if probe is not None and cls.refuses(probe):
                 continue
             return name
     where = "the CPU" if device == "cpu" else f"device {device!r}"
@@ -108,7 +108,7 @@ def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto")
     """Open ``path`` for frame-exact random access (see :mod:`videopipe.decode.reader`)."""
     if backend != "auto":
         factory = DECODERS.get(backend)  # raises UnknownPluginError listing the valid names
-        if isinstance(device, str) and device.startswith("cuda") and not hasattr(factory, "gpu_available"):
+        if isinstance(device, str) and device.startswith("cuda") and not factory.gpu_capable:
             raise DeviceError(
                 f"the {backend} backend decodes on the CPU only, not device={device!r}; use device='cpu', "
                 "or backend='torchcodec' for GPU decoding"
@@ -128,7 +128,7 @@ def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto")
         if device == "auto" and dev != "cpu":
             # an explicit backend with device="auto": its GPU path when it has one that works
             cls = DECODERS.get(name)
-            if not getattr(cls, "gpu_available", lambda: False)():
+            if not cls.gpu_available():
                 dev = "cpu"
     try:
         return _open(name, backend, info, dev)

@@ -61,6 +61,7 @@ def frame_mappings_json(index: FrameIndex) -> str:
 
 class TorchCodecReader(BaseReader):
     backend_name = "torchcodec"
+    gpu_capable = True
 
     @staticmethod
     def refuses(probe: ProbeResult) -> str | None:

@@ -295,7 +295,14 @@ def test_empty_index_is_still_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
     from videopipe.retrieval.store import IndexConfig
 
     emb = EMBEDDERS.create("color")
-    cfg = IndexConfig("color", str(emb.space), int(emb.dim), "fixed:w2:o0", window_s=2.0, overlap_s=0.0)
+    cfg = IndexConfig(
+        embedder="color",
+        space=str(emb.space),
+        dim=int(emb.dim),
+        segmentation="fixed:w2:o0",
+        window_s=2.0,
+        overlap_s=0.0,
+    )
     idx = tmp_path / "idx"
     with IndexStore(idx).writer(cfg):
         pass

@@ -280,7 +280,7 @@ class LocalPool:
     # -- the supervisor loop -------------------------------------------------------------------
     def run(self, tasks: Sequence[VideoTask], emit: Emit) -> None:
         """Run every task; ``emit(record)`` is called in this process for each record."""
-        videos = {t.video: _Video(t, {j.id: j for j in t.jobs}) for t in tasks}
+        videos = {t.video: _Video(task=t, remaining={j.id: j for j in t.jobs}) for t in tasks}
         if len(videos) != len(tasks):
             raise ValueError("LocalPool.run: two tasks for the same video; group jobs by video first")
         todo: deque[str] = deque(videos)  # to prepare (or run in full)

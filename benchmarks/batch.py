@@ -134,10 +134,10 @@ def main() -> None:
         prepare_s = time.perf_counter() - t0
 
         preload = ("batch", "videopipe.decode.reader", "videopipe.decode.pyav_backend")
-        trivial = JobSpec("batch:make_runner", {"model_s": args.model_s}, preload=preload)
+        trivial = JobSpec(factory="batch:make_runner", kwargs={"model_s": args.model_s}, preload=preload)
         staged = JobSpec(
-            "batch:make_runner",
-            {"model_s": args.model_s},
+            factory="batch:make_runner",
+            kwargs={"model_s": args.model_s},
             prepare_factory="batch:make_preparer",
             preload=preload,
         )

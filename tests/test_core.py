@@ -72,14 +72,14 @@ def test_frames_numpy_storage_gives_zero_copy_torch_views() -> None:
 
 
 def test_selection_rejects_duplicates_and_disorder() -> None:
-    a = Clip(0.0, 1.0, (0, 5), (0.0, 0.2))
-    b = Clip(2.0, 3.0, (50,), (2.0,))
+    a = Clip(start_s=0.0, end_s=1.0, indices=(0, 5), times_s=(0.0, 0.2))
+    b = Clip(start_s=2.0, end_s=3.0, indices=(50,), times_s=(2.0,))
     s = Selection((a, b))
     assert s.indices == [0, 5, 50] and s.num_frames == 3
     with pytest.raises(ValueError, match="time order"):
         Selection((b, a))
     with pytest.raises(ValueError, match="twice"):
-        Selection((a, Clip(2.0, 3.0, (5,), (2.0,))))
+        Selection((a, Clip(start_s=2.0, end_s=3.0, indices=(5,), times_s=(2.0,))))
     budget = Budget(num_frames=8, token_px=28)
     assert s.tokens(budget, (56, 84)) == 3 * 2 * 3
 

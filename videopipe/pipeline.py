@@ -216,7 +216,17 @@ class Pipeline:
         if cache is not None and not self.query_dependent:
             key = cache.key(path, sampler=self.sampler_name, budget=self.budget, model=self.facts.model_id)
             if cache.contains(key):
-                return Decoded(str(path), (), None, None, 0, self.facts, {"cache": 0.0}, key, cached=True)
+                return Decoded(
+                    video=str(path),
+                    groups=(),
+                    selection=None,
+                    info=None,
+                    frames_decoded=0,
+                    facts=self.facts,
+                    seconds={"cache": 0.0},
+                    cache_key=key,
+                    cached=True,
+                )
         return self._decode(path, question, key)
 
     def _decode(self, path: Path, question: str | None, key: str | None) -> Decoded:
@@ -244,7 +254,16 @@ class Pipeline:
         # decode time excludes sampling (which decodes its own probes)
         timer.seconds["decode"] -= timer.seconds.get("sample", 0.0) + timer.seconds.get("retrieve", 0.0)
         decoded = selection.frames_decoded + sum(len(g) for g in groups)
-        return Decoded(str(path), tuple(groups), selection, info, decoded, self.facts, timer.seconds, key)
+        return Decoded(
+            video=str(path),
+            groups=tuple(groups),
+            selection=selection,
+            info=info,
+            frames_decoded=decoded,
+            facts=self.facts,
+            seconds=timer.seconds,
+            cache_key=key,
+        )
 
     def prepare_from(self, decoded: Decoded) -> Prepared:
         """The model stage of :meth:`prepare`: encode the frames of ``decoded`` (from

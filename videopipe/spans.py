@@ -123,7 +123,14 @@ class SpanView:
                 t = real_pts[r]
                 score = c.score if c.score is not None else (None if scores is None else float(scores[s]))
                 clips.append(
-                    Clip(float(t[0]), float(t[-1]), tuple(r.tolist()), tuple(t.tolist()), c.size, score)
+                    Clip(
+                        start_s=float(t[0]),
+                        end_s=float(t[-1]),
+                        indices=tuple(r.tolist()),
+                        times_s=tuple(t.tolist()),
+                        size=c.size,
+                        score=score,
+                    )
                 )
         clips.sort(key=lambda c: c.times_s[0])
         return Selection(

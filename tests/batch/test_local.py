@@ -30,7 +30,7 @@ def full_run(video_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     """Two full workers; the fake runner segfaults on good05."""
     d = tmp_path_factory.mktemp("full")
     out, count = d / "r.jsonl", d / "calls.txt"
-    spec = JobSpec("batch_fakes:runner", {"count_file": str(count), "segv_on": "good05"})
+    spec = JobSpec(factory="batch_fakes:runner", kwargs={"count_file": str(count), "segv_on": "good05"})
     jobs = load_jobs(video_folder, questions=["what?"])
     summary = run_batch(jobs, spec, out=out, executor=LocalExecutor(workers=2), progress=False)
     return out, count, summary
@@ -67,8 +67,8 @@ def test_staged_layout_matches_and_survives_crashes_in_both_stages(
     the model stage is SIGKILLed (like an OOM kill) on good06; the rest equals the full run."""
     out, count = tmp_path / "r.jsonl", tmp_path / "calls.txt"
     spec = JobSpec(
-        "batch_fakes:runner",
-        {"count_file": str(count), "kill_on": "good06"},
+        factory="batch_fakes:runner",
+        kwargs={"count_file": str(count), "kill_on": "good06"},
         prepare_factory="batch_fakes:preparer",
         prepare_kwargs={"count_file": str(count), "segv_on": "good02"},
     )
@@ -129,7 +129,7 @@ def test_a_hung_worker_is_stopped_after_the_task_timeout(video_folder: Path, tmp
     lst.write_text("".join(f"{video_folder / n}\n" for n in ("good00.mp4", "good01.mp4", "good02.mp4")))
     jobs = load_jobs(lst, questions=["q"])
     out, count = tmp_path / "r.jsonl", tmp_path / "calls.txt"
-    spec = JobSpec("batch_fakes:runner", {"count_file": str(count), "hang_on": "good01"})
+    spec = JobSpec(factory="batch_fakes:runner", kwargs={"count_file": str(count), "hang_on": "good01"})
     summary = run_batch(jobs, spec, out=out, executor=LocalExecutor(task_timeout_s=10.0), progress=False)
     recs = {Path(r["video"]).name: r for r in read_records(out)}
     assert recs["good01.mp4"]["error"]["type"] == "TaskTimeout"

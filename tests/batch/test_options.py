@@ -30,7 +30,8 @@ def test_executors_are_registered_lazily() -> None:
         (["--executor", "dask"], "unknown executor 'dask'; valid names: local, ray"),
         (["--runner", "x:y", "--runner-kwargs", "[1]"], "--runner-kwargs must be a JSON object"),
         (["--prepare", "x:y"], "--prepare needs --runner"),
-        (["--num-frames", "0"], "num_frames must be >= 1"),
+        # --num-frames is declared once for every command (cli/options.py), limit included
+        (["--num-frames", "0"], "Invalid value for '--num-frames' / '-n'"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(
@@ -49,3 +50,11 @@ def test_visible_gpu_count_follows_cuda_visible_devices(monkeypatch: pytest.Monk
     assert visible_gpu_count() == 1
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert visible_gpu_count() == 0
+
+
+def test_a_bad_value_from_config_names_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "p.toml").write_text("[pipeline]\nnum_frames = 0\n")
+    args = ["batch", str(tmp_path), "--out", str(tmp_path / "r.jsonl"), "-q", "q"]
+    assert main([*args, "--config", str(tmp_path / "p.toml")]) == 2
+    assert "num_frames must be >= 1" in capsys.readouterr().err

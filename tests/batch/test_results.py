@@ -16,7 +16,11 @@ from videopipe.types import Answer, Hit, Stats
 
 def _ok(i: int) -> dict:
     job = Job(id=f"id{i}", video=f"/v/{i}.mp4", question="q")
-    ans = Answer(text=f"answer {i}", evidence=(Hit("/v", 1.0, 2.0, 0.5),), stats=Stats(frames_decoded=i))
+    ans = Answer(
+        text=f"answer {i}",
+        evidence=(Hit(video="/v", start_s=1.0, end_s=2.0, score=0.5),),
+        stats=Stats(frames_decoded=i),
+    )
     return ok_record(job, ans, elapsed_s=0.1)
 
 

@@ -58,7 +58,9 @@ def videopipe() -> Callable[..., Run]:
             text=True,
             timeout=timeout,
         )
-        return Run(p.returncode, p.stdout, p.stderr, time.perf_counter() - t0)
+        return Run(
+            returncode=p.returncode, stdout=p.stdout, stderr=p.stderr, seconds=time.perf_counter() - t0
+        )
 
     return run
 

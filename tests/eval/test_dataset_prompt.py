@@ -11,7 +11,13 @@ from videopipe.eval.dataset import MCItem, load_items
 from videopipe.eval.prompt import build_prompt, parse_choice
 from videopipe.eval.report import summarize
 
-ITEM = MCItem("1", "v.mp4", "What colour is the screen?", ("red", "blue", "green", "white"), "B")
+ITEM = MCItem(
+    id="1",
+    video="v.mp4",
+    question="What colour is the screen?",
+    options=("red", "blue", "green", "white"),
+    answer="B",
+)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,11 @@ class EveryNth:
         pts = video.pts_s
         idx = list(range(0, len(pts), self.n))[: budget.num_frames]
         return Selection(
-            tuple(Clip(float(pts[i]), float(pts[i]), (i,), (float(pts[i]),)) for i in idx), sampler=self.name
+            tuple(
+                Clip(start_s=float(pts[i]), end_s=float(pts[i]), indices=(i,), times_s=(float(pts[i]),))
+                for i in idx
+            ),
+            sampler=self.name,
         )
 
 

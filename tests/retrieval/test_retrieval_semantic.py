@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from videopipe.retrieval.indexer import index_paths
+from videopipe.retrieval.indexer import IndexOptions, index_paths
 from videopipe.retrieval.search import Retriever, retrieve_clips
 from videopipe.testing.videos import video_cache_dir
 
@@ -111,7 +111,7 @@ def _holds(hit, topic: int) -> bool:
 @pytest.fixture(scope="module")
 def hour_index(hour_video: Path, minilm, tmp_path_factory: pytest.TempPathFactory):
     idx = tmp_path_factory.mktemp("hour-idx") / "idx"
-    return idx, index_paths([hour_video.parent], idx, embedder=minilm)
+    return idx, index_paths([hour_video.parent], idx, IndexOptions(embedder=minilm))
 
 
 def test_paraphrased_queries_find_their_clip_in_the_top_3(hour_index, minilm) -> None:

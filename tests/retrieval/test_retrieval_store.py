@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from videopipe.errors import IndexStoreError
-from videopipe.retrieval.indexer import index_paths
+from videopipe.retrieval.indexer import IndexOptions, index_paths
 from videopipe.retrieval.search import Retriever
 from videopipe.retrieval.segment import fixed_windows
 from videopipe.retrieval.store import IndexStore
@@ -85,7 +85,7 @@ def _assert_consistent(index_dir: Path) -> int:
 def test_add_readd_modify_delete(folder: Path, tiny_video, write_srt, tmp_path: Path) -> None:
     idx = tmp_path / "idx"
     emb = HashTextEmbedder()
-    r1 = index_paths([folder], idx, embedder=emb)
+    r1 = index_paths([folder], idx, IndexOptions(embedder=emb))
     assert (r1.videos, r1.embedded, r1.failed) == (8, 8, {})
     assert emb.calls == 8
     n = _assert_consistent(idx)
@@ -95,19 +95,19 @@ def test_add_readd_modify_delete(folder: Path, tiny_video, write_srt, tmp_path: 
     before = _rows(idx)
 
     # re-add: nothing re-embedded, nothing changed
-    r2 = index_paths([folder], idx, embedder=emb)
+    r2 = index_paths([folder], idx, IndexOptions(embedder=emb))
     assert emb.calls == 8 and (r2.unchanged, r2.embedded) == (8, 0)
     assert _rows(idx) == before
 
     # touch one file (mtime changes, content does not): re-hashed, not re-embedded
     os.utime(folder / "v03.mp4", ns=(1, 1))
-    r3 = index_paths([folder], idx, embedder=emb)
+    r3 = index_paths([folder], idx, IndexOptions(embedder=emb))
     assert emb.calls == 8 and r3.touched == 1
 
     # modify one video (new content, new subtitles): only it is re-embedded
     tiny_video(folder / "v05.mp4", duration_s=45, color="black")
     write_srt(folder / "v05.srt", [(10, 12, "a completely new line")])
-    r4 = index_paths([folder], idx, embedder=emb)
+    r4 = index_paths([folder], idx, IndexOptions(embedder=emb))
     assert emb.calls == 9 and r4.embedded == 1 and r4.unchanged + r4.touched == 7
     rows = _rows(idx)
     v05 = [r for r in rows if r[0].endswith("v05.mp4")]
@@ -118,12 +118,12 @@ def test_add_readd_modify_delete(folder: Path, tiny_video, write_srt, tmp_path: 
 
     # editing only the sidecar re-embeds that video too (its text is its content)
     write_srt(folder / "v06.srt", [(1, 2, "edited subtitle")])
-    index_paths([folder], idx, embedder=emb)
+    index_paths([folder], idx, IndexOptions(embedder=emb))
     assert emb.calls == 10 and {r[3] for r in _rows(idx) if r[0].endswith("v06.mp4")} == {"edited subtitle"}
 
     # delete one: its clips are gone, search never returns it
     (folder / "v02.mp4").unlink()
-    r5 = index_paths([folder], idx, embedder=emb)
+    r5 = index_paths([folder], idx, IndexOptions(embedder=emb))
     assert r5.removed == 1 and emb.calls == 10
     assert not [r for r in _rows(idx) if r[0].endswith("v02.mp4")]
     hits = Retriever(idx, embedder=emb).search("video2 says line 1", 50)
@@ -143,7 +143,7 @@ def _manifest(idx: Path, v: int):
 
 def test_search_returns_the_clip_holding_the_text(folder: Path, tmp_path: Path) -> None:
     emb = HashTextEmbedder()
-    index_paths([folder], tmp_path / "idx", embedder=emb)
+    index_paths([folder], tmp_path / "idx", IndexOptions(embedder=emb))
     hits = Retriever(tmp_path / "idx", embedder=emb).search("video4 says line 2", 3)
     assert hits[0].video.endswith("v04.mp4") and hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert hits[0].start_s <= 3 + 17 * 2 < hits[0].end_s
@@ -152,7 +152,7 @@ def test_search_returns_the_clip_holding_the_text(folder: Path, tmp_path: Path) 
 def test_crash_during_commit_keeps_the_previous_snapshot(folder: Path, tmp_path: Path, monkeypatch) -> None:
     idx = tmp_path / "idx"
     emb = HashTextEmbedder()
-    index_paths([folder], idx, embedder=emb)
+    index_paths([folder], idx, IndexOptions(embedder=emb))
     before, version = _rows(idx), IndexStore(idx).current_version()
     (folder / "v01.mp4").unlink()
 
@@ -167,17 +167,18 @@ def test_crash_during_commit_keeps_the_previous_snapshot(folder: Path, tmp_path:
 
     monkeypatch.setattr(store_mod.os, "replace", crash_on_current)
     with pytest.raises(OSError, match="simulated crash"):
-        index_paths([folder], idx, embedder=emb)
+        index_paths([folder], idx, IndexOptions(embedder=emb))
     monkeypatch.setattr(store_mod.os, "replace", real_replace)
     assert IndexStore(idx).current_version() == version and _rows(idx) == before
     assert not [p for p in idx.iterdir() if ".tmp-" in p.name]  # the temp file was cleaned up
-    r = index_paths([folder], idx, embedder=emb)  # and the next run completes the change
+    r = index_paths([folder], idx, IndexOptions(embedder=emb))  # and the next run completes the change
     assert r.removed == 1 and not [x for x in _rows(idx) if x[0].endswith("v01.mp4")]
 
 
 def test_index_refuses_a_directory_that_is_not_an_index(folder: Path) -> None:
     with pytest.raises(IndexStoreError, match="not empty and not a videopipe index"):
-        index_paths([folder], folder, embedder=HashTextEmbedder())  # --index pointed at the videos
+        # --index pointed at the videos
+        index_paths([folder], folder, IndexOptions(embedder=HashTextEmbedder()))
     assert not (folder / "snapshots").exists()
 
 
@@ -185,10 +186,10 @@ def test_writers_exclude_each_other(folder: Path, tmp_path: Path) -> None:
     from filelock import FileLock
 
     idx = tmp_path / "idx"
-    index_paths([folder], idx, embedder=HashTextEmbedder())
+    index_paths([folder], idx, IndexOptions(embedder=HashTextEmbedder()))
     with FileLock(str(idx / "write.lock")):
         with pytest.raises(IndexStoreError, match="being written by another process"):
-            index_paths([folder], idx, embedder=HashTextEmbedder(), lock_timeout_s=0.2)
+            index_paths([folder], idx, IndexOptions(embedder=HashTextEmbedder()), lock_timeout_s=0.2)
 
 
 def _index_cmd(folder: Path, idx: Path) -> list[str]:
@@ -215,20 +216,20 @@ def test_kill_mid_index_then_resume(tiny_video, write_srt, tmp_path: Path) -> No
     _assert_consistent(idx)
 
     emb = HashTextEmbedder()  # same space as the slow one
-    report = index_paths([folder], idx, embedder=emb)
+    report = index_paths([folder], idx, IndexOptions(embedder=emb))
     assert report.unchanged == len(committed)  # nothing committed is redone
     assert report.embedded + report.reused == len(COLORS) - len(committed)
     assert emb.calls == report.embedded
     n = _assert_consistent(idx)
 
     fresh = tmp_path / "fresh"
-    index_paths([folder], fresh, embedder=HashTextEmbedder())
+    index_paths([folder], fresh, IndexOptions(embedder=HashTextEmbedder()))
     assert _rows(idx) == _rows(fresh) and n == len(_rows(fresh))  # nothing lost, nothing doubled
 
 
 def test_reader_sees_consistent_snapshots_while_a_writer_commits(folder: Path, tmp_path: Path) -> None:
     idx = tmp_path / "idx"
-    index_paths([folder], idx, embedder=HashTextEmbedder(), commit_every=1)
+    index_paths([folder], idx, IndexOptions(embedder=HashTextEmbedder()), commit_every=1)
     (folder / "v00.mp4").unlink()
     for i in range(8):  # change every remaining sidecar: the writer re-embeds and commits 7 times
         srt = folder / f"v{i:02d}.srt"
@@ -280,7 +281,7 @@ def test_captioner_hook_adds_captions_to_clip_texts(tiny_video, write_srt, tmp_p
     write_srt(a.with_suffix(".srt"), [(2, 4, "spoken words")])
     tiny_video(d / "b.mp4", duration_s=30, color="blue")  # no subtitles at all
     idx = tmp_path / "idx"
-    report = index_paths([d], idx, embedder=HashTextEmbedder(), captioner=_Captioner())
+    report = index_paths([d], idx, IndexOptions(embedder=HashTextEmbedder(), captioner=_Captioner()))
     assert report.without_clips == []  # captions give the silent video text too
     rows = _rows(idx)
     assert ("%s" % (d / "a.mp4"), 0.0, 20.0, "spoken words a shows scene 0") in rows
@@ -288,4 +289,4 @@ def test_captioner_hook_adds_captions_to_clip_texts(tiny_video, write_srt, tmp_p
     _assert_consistent(idx)
     assert IndexStore(idx).config().captioner == "fake-captioner@1"
     with pytest.raises(IndexStoreError, match="captioner"):
-        index_paths([d], idx, embedder=HashTextEmbedder())
+        index_paths([d], idx, IndexOptions(embedder=HashTextEmbedder()))

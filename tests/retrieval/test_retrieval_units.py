@@ -280,18 +280,18 @@ def test_resolve_embedder_import_path_and_errors() -> None:
 
 
 def test_mixing_spaces_is_an_index_store_error(tiny_video, write_srt, tmp_path: Path) -> None:
-    from videopipe.retrieval.indexer import index_paths
+    from videopipe.retrieval.indexer import IndexOptions, index_paths
     from videopipe.retrieval.search import Retriever
     from videopipe.testing.embedders import HashTextEmbedder
 
     v = tiny_video(tmp_path / "v" / "a.mp4", duration_s=30)
     write_srt(v.with_suffix(".srt"), [(1, 2, "hello")])
-    index_paths([v.parent], tmp_path / "idx", embedder=HashTextEmbedder())
+    index_paths([v.parent], tmp_path / "idx", IndexOptions(embedder=HashTextEmbedder()))
     other = HashTextEmbedder(dim=16)
     other.space = "test/other@1"
     with pytest.raises(IndexStoreError, match="cannot be mixed"):
-        index_paths([v.parent], tmp_path / "idx", embedder=other)
+        index_paths([v.parent], tmp_path / "idx", IndexOptions(embedder=other))
     with pytest.raises(IndexStoreError, match="cannot be mixed"):
         Retriever(tmp_path / "idx", embedder=other)
     with pytest.raises(IndexStoreError, match="segmentation"):
-        index_paths([v.parent], tmp_path / "idx", embedder=HashTextEmbedder(), window_s=7)
+        index_paths([v.parent], tmp_path / "idx", IndexOptions(embedder=HashTextEmbedder(), window_s=7))

@@ -13,7 +13,7 @@ import torch
 from videopipe.decode import open_video
 from videopipe.registry import EMBEDDERS
 from videopipe.retrieval.encode import clip_frame_times
-from videopipe.retrieval.indexer import index_paths
+from videopipe.retrieval.indexer import IndexOptions, index_paths
 from videopipe.retrieval.search import Retriever, retrieve_clips
 from videopipe.retrieval.store import IndexStore
 from videopipe.testing.videos import make_video, scenes_video
@@ -41,7 +41,9 @@ def _mean_frame_embedding(video: Path, start_s: float, end_s: float, emb, fpc: i
 
 def test_color_embedder_finds_the_needle_clip(needle_folder: Path, tmp_path: Path) -> None:
     idx = tmp_path / "idx"
-    report = index_paths([needle_folder], idx, embedder="color", window_s=2, overlap_s=0, frames_per_clip=3)
+    report = index_paths(
+        [needle_folder], idx, IndexOptions(embedder="color", window_s=2, overlap_s=0, frames_per_clip=3)
+    )
     assert report.embedded == 1 and report.total_clips == 4  # image embedders: every clip gets a vector
     hits = Retriever(idx).search("when is the screen red?", 2)
     assert (hits[0].start_s, hits[0].end_s) == (4.0, 6.0)
@@ -64,7 +66,7 @@ def test_clip_embedder_index_records_its_model(needle_folder: Path, tmp_path: Pa
     model = _save_tiny("clip", tmp_path / "tiny-clip")
     idx = tmp_path / "idx"
     emb = EMBEDDERS.create("clip", model_id=str(model), device="cpu")
-    index_paths([needle_folder], idx, embedder=emb, window_s=4, overlap_s=0, frames_per_clip=2)
+    index_paths([needle_folder], idx, IndexOptions(embedder=emb, window_s=4, overlap_s=0, frames_per_clip=2))
     cfg = IndexStore(idx).config()
     assert cfg.embedder == "clip" and cfg.embedder_options == {"model_id": str(model)}
     retriever = Retriever(idx)  # recreates the tiny CLIP from the recorded options
@@ -89,7 +91,7 @@ def test_vision_tower_embedder_searches_by_image(
     model = build_tiny_model("smolvlm", tmp_path / "tiny-smolvlm")
     idx = tmp_path / "idx"
     emb = EMBEDDERS.create("vision", model_id=str(model), device="cpu")
-    index_paths([needle_folder], idx, embedder=emb, window_s=2, overlap_s=0, frames_per_clip=2)
+    index_paths([needle_folder], idx, IndexOptions(embedder=emb, window_s=2, overlap_s=0, frames_per_clip=2))
     assert IndexStore(idx).config().space == f"vision/smolvlm:{model}"
     # query: a frame from inside the red needle scene (4.0-6.0 s), as an image file
     with open_video(needle_folder / "needle.mp4") as r:
@@ -114,7 +116,9 @@ def test_scene_segmentation_follows_the_cuts(tmp_path: Path) -> None:
     assert spans[-1].end_s == pytest.approx(11.0, abs=1.01 / FPS)
     (tmp_path / "v").mkdir()
     (tmp_path / "v" / "scenes.mp4").symlink_to(src)
-    report = index_paths([tmp_path / "v"], tmp_path / "idx", embedder="color", segmentation="scenes")
+    report = index_paths(
+        [tmp_path / "v"], tmp_path / "idx", IndexOptions(embedder="color", segmentation="scenes")
+    )
     assert (
         report.total_clips == 4 and IndexStore(tmp_path / "idx").config().segmentation == "scenes:max60:min2"
     )

@@ -22,7 +22,7 @@ import pytest
 
 import videopipe.retrieval.indexer as indexer_mod
 from videopipe.errors import DecodeError
-from videopipe.retrieval.indexer import failure_message, index_paths
+from videopipe.retrieval.indexer import IndexOptions, failure_message, index_paths
 from videopipe.retrieval.search import Retriever
 from videopipe.retrieval.store import IndexDamageError, IndexStore
 from videopipe.testing.videos import make_video, scenes_video
@@ -30,7 +30,7 @@ from videopipe.testing.videos import make_video, scenes_video
 ROOT = Path(__file__).resolve().parents[2]
 COLORS = ("red", "green", "blue", "yellow")
 QUERIES = ("a red screen", "green", "blue screen", "yellow")
-OPTIONS = dict(embedder="color", window_s=2, overlap_s=0, frames_per_clip=3)
+OPTIONS = IndexOptions(embedder="color", window_s=2, overlap_s=0, frames_per_clip=3)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def _assert_same_results(got: list, want: list) -> None:
 def clean(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     """A clean index of ``videos`` and its search results (never modified: tests copy it)."""
     idx = tmp_path_factory.mktemp("clean") / "idx"
-    report = index_paths([videos], idx, **OPTIONS)
+    report = index_paths([videos], idx, OPTIONS)
     assert (report.embedded, report.total_clips, report.failed) == (4, 16, {})
     return idx, _results(idx)
 
@@ -270,7 +270,7 @@ def test_a_segment_collected_under_a_slow_reader_is_retried(
     and collected a segment only version 1 used; the reader starts over and gets version 2."""
     folder = Path(shutil.copytree(videos, tmp_path / "videos"))
     idx = tmp_path / "idx"
-    index_paths([folder], idx, **OPTIONS)
+    index_paths([folder], idx, OPTIONS)
     store = IndexStore(idx)
     v1 = store._manifest(1)
     (folder / "red.mp4").unlink()
@@ -295,7 +295,14 @@ def test_empty_index_is_still_empty(tmp_path: Path, capsys: pytest.CaptureFixtur
     from videopipe.retrieval.store import IndexConfig
 
     emb = EMBEDDERS.create("color")
-    cfg = IndexConfig("color", str(emb.space), int(emb.dim), "fixed:w2:o0", window_s=2.0, overlap_s=0.0)
+    cfg = IndexConfig(
+        embedder="color",
+        space=str(emb.space),
+        dim=int(emb.dim),
+        segmentation="fixed:w2:o0",
+        window_s=2.0,
+        overlap_s=0.0,
+    )
     idx = tmp_path / "idx"
     with IndexStore(idx).writer(cfg):
         pass
@@ -329,7 +336,7 @@ def test_a_config_without_copy_is_not_silently_replaced(videos: Path, damaged: P
 
 def test_damaged_faiss_file(videos: Path, tmp_path: Path, embedded: list[str]) -> None:
     idx = tmp_path / "idx"
-    index_paths([videos], idx, index_type="hnsw", **OPTIONS)
+    index_paths([videos], idx, OPTIONS, index_type="hnsw")
     want = _results(idx)
     (faiss_file,) = (idx / "faiss").iterdir()
     _truncate(faiss_file, 64)
@@ -353,7 +360,7 @@ def test_lost_clips_of_a_video_outside_the_given_paths(
     for name in ("red.mp4", "green.mp4"):
         (a / name).rename(b / name)
     idx = tmp_path / "idx"
-    index_paths([a], idx, **OPTIONS)
+    index_paths([a], idx, OPTIONS)
     index_paths([b], idx)
     want = _results(idx)
     _truncate(_segment_of(idx, "red.mp4"))

@@ -8,11 +8,14 @@ process sentinels, so a dead worker costs only the task it held:
 * the task is retried once on a fresh worker (a replacement is started right away);
 * if it kills a worker again, its remaining records are written as ``WorkerCrashed`` errors.
 
-Workers come in three roles:
+Workers come in three roles (:class:`~videopipe.batch.messages.Role`):
 
 ``full``     prepare + answer in one process (``--workers N`` on CPU; ``model_workers=0``)
 ``prepare``  the CPU stage only; prepared values go back to the supervisor
 ``answer``   the model stage only (one per GPU, pinned with ``CUDA_VISIBLE_DEVICES``)
+
+Supervisor and workers talk in the messages of :mod:`videopipe.batch.messages`, one frozen
+dataclass each, dispatched with ``match`` at both ends.
 
 In the staged layout the supervisor keeps up to ``prefetch`` prepared videos waiting, so the
 preparation of the next videos overlaps with model work on the current one. Workers ignore
@@ -39,6 +42,22 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from videopipe.batch.jobs import Job, JobSpec, VideoTask
+from videopipe.batch.messages import (
+    AnswerTask,
+    FullTask,
+    InitFailed,
+    PrepareFailed,
+    PrepareTask,
+    Ready,
+    RecordDone,
+    Role,
+    Shutdown,
+    Task,
+    TaskDone,
+    ToSupervisor,
+    ToWorker,
+    VideoPrepared,
+)
 from videopipe.batch.records import TASK_TIMEOUT, WORKER_CRASHED, describe_exception, error_record, ok_record
 from videopipe.errors import ConfigError, VideoPipeError
 
@@ -83,10 +102,44 @@ def _answer_jobs(
             rec = error_record(
                 job, etype, msg, attempts=attempts, elapsed_s=prepare_s + time.perf_counter() - t0
             )
-        conn.send(("record", rec))
+        conn.send(RecordDone(rec))
 
 
-def _worker_main(conn: Connection, spec: JobSpec, role: str, gpu: int | None, threads: int = 0) -> None:
+def _prepare(preparer: Any, video: str) -> VideoPrepared | PrepareFailed:
+    t0 = time.perf_counter()
+    try:
+        prepared = preparer(video)
+    except Exception as e:  # noqa: BLE001 - every prepare error becomes error records
+        etype, emsg = describe_exception(e)
+        return PrepareFailed(video=video, error_type=etype, message=emsg, elapsed_s=time.perf_counter() - t0)
+    return VideoPrepared(video=video, prepared=prepared, prepare_s=time.perf_counter() - t0)
+
+
+def _run_task(conn: Connection, task: Task, preparer: Any, runner: Any) -> None:
+    match task:
+        case PrepareTask(video=video):
+            t0 = time.perf_counter()
+            result = _prepare(preparer, video)
+            try:
+                conn.send(result)
+            except (BrokenPipeError, EOFError, ConnectionResetError):
+                raise
+            except Exception as e:  # noqa: BLE001 - e.g. an unpicklable prepared value
+                etype, emsg = describe_exception(e)
+                dt = time.perf_counter() - t0
+                conn.send(PrepareFailed(video=video, error_type=etype, message=emsg, elapsed_s=dt))
+        case AnswerTask(jobs=jobs, prepared=prepared, attempts=attempts, prepare_s=prepare_s):
+            _answer_jobs(conn, runner, prepared, jobs, attempts, prepare_s)
+        case FullTask(video=video, jobs=jobs, attempts=attempts):
+            match _prepare(preparer, video):
+                case PrepareFailed(error_type=etype, message=emsg, elapsed_s=dt):
+                    for job in jobs:
+                        conn.send(RecordDone(error_record(job, etype, emsg, attempts=attempts, elapsed_s=dt)))
+                case VideoPrepared(prepared=prepared, prepare_s=dt):
+                    _answer_jobs(conn, runner, prepared, jobs, attempts, dt)
+
+
+def _worker_main(conn: Connection, spec: JobSpec, role: Role, gpu: int | None, threads: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     if gpu is not None:
@@ -96,50 +149,23 @@ def _worker_main(conn: Connection, spec: JobSpec, role: str, gpu: int | None, th
         # core and they would oversubscribe the CPU (measured: 2 workers slower than 1)
         sys.modules["torch"].set_num_threads(threads)
     try:
-        preparer = spec.build_preparer() if role in ("full", "prepare") else None
-        runner = spec.build_runner() if role in ("full", "answer") else None
+        preparer = spec.build_preparer() if role in (Role.FULL, Role.PREPARE) else None
+        runner = spec.build_runner() if role in (Role.FULL, Role.ANSWER) else None
     except BaseException as e:  # noqa: BLE001 - reported to the supervisor, which aborts
         etype, msg = describe_exception(e)
-        conn.send(("init_failed", etype, msg, traceback.format_exc()))
+        conn.send(InitFailed(error_type=etype, message=msg, traceback=traceback.format_exc()))
         return
-    conn.send(("ready",))
+    conn.send(Ready())
     while True:
         try:
-            msg = conn.recv()
+            msg: ToWorker = conn.recv()
         except (EOFError, OSError):
             return
-        if msg is None:
+        if isinstance(msg, Shutdown):
             return
-        kind = msg[0]
         try:
-            if kind == "prepare":
-                _, video = msg
-                t0 = time.perf_counter()
-                try:
-                    prepared = preparer(video)  # type: ignore[misc]
-                except Exception as e:  # noqa: BLE001
-                    conn.send(("prepare_failed", video, *describe_exception(e), time.perf_counter() - t0))
-                else:
-                    try:
-                        conn.send(("prepared", video, prepared, time.perf_counter() - t0))
-                    except Exception as e:  # noqa: BLE001 - e.g. an unpicklable prepared value
-                        conn.send(("prepare_failed", video, *describe_exception(e), time.perf_counter() - t0))
-            elif kind == "answer":
-                _, jobs, prepared, attempts, prepare_s = msg
-                _answer_jobs(conn, runner, prepared, jobs, attempts, prepare_s)
-            elif kind == "full":
-                _, video, jobs, attempts = msg
-                t0 = time.perf_counter()
-                try:
-                    prepared = preparer(video)  # type: ignore[misc]
-                except Exception as e:  # noqa: BLE001
-                    etype, emsg = describe_exception(e)
-                    dt = time.perf_counter() - t0
-                    for job in jobs:
-                        conn.send(("record", error_record(job, etype, emsg, attempts=attempts, elapsed_s=dt)))
-                else:
-                    _answer_jobs(conn, runner, prepared, jobs, attempts, time.perf_counter() - t0)
-            conn.send(("done",))
+            _run_task(conn, msg, preparer, runner)
+            conn.send(TaskDone())
         except (BrokenPipeError, EOFError, ConnectionResetError):
             return  # the supervisor is gone
 
@@ -159,18 +185,15 @@ class _Video:
 
 @dataclass
 class _Worker:
-    role: str
+    role: Role
     gpu: int | None
     proc: Any
     conn: Connection
     ready: bool = False
-    task: tuple[str, str] | None = None  # (kind, video)
+    task: Task | None = None  # the task it holds
     dead: bool = False
     sent_at: float = field(default_factory=time.monotonic)
     timed_out: bool = False
-
-
-_DOING = {"prepare": "preparing", "answer": "answering questions about", "full": "processing"}
 
 
 def _signal_name(exitcode: int | None) -> str:
@@ -229,12 +252,12 @@ class LocalPool:
         self._start_crashes = 0
 
     # -- processes -------------------------------------------------------------------------
-    def _spawn(self, role: str, gpu: int | None) -> _Worker:
+    def _spawn(self, role: Role, gpu: int | None) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
         proc = self.ctx.Process(
             target=_worker_main,
             args=(child, self.spec, role, gpu, self.threads_per_worker),
-            name=f"videopipe-{role}",
+            name=f"videopipe-{role.value}",
             daemon=True,
         )
         proc.start()
@@ -246,23 +269,23 @@ class LocalPool:
     def _start_all(self) -> None:
         if self.model_workers == 0:
             for _ in range(self.workers):
-                self._spawn("full", None)
+                self._spawn(Role.FULL, None)
         elif self.spec.prepare_factory is None:
             # nothing to prepare ahead: separate prepare workers would idle, so each model
             # worker (one per GPU) runs both stages
             for i in range(self.model_workers):
-                self._spawn("full", self.gpus[i] if self.gpus else None)
+                self._spawn(Role.FULL, self.gpus[i] if self.gpus else None)
         else:
             for _ in range(self.workers):
-                self._spawn("prepare", None)
+                self._spawn(Role.PREPARE, None)
             for i in range(self.model_workers):
-                self._spawn("answer", self.gpus[i] if self.gpus else None)
+                self._spawn(Role.ANSWER, self.gpus[i] if self.gpus else None)
 
     def _shutdown(self, *, force: bool) -> None:
         for w in self._pool:
             if not force and w.proc.is_alive():
                 try:
-                    w.conn.send(None)
+                    w.conn.send(Shutdown())
                 except OSError:
                     pass
         deadline = time.monotonic() + (0.0 if force else 5.0)
@@ -280,7 +303,7 @@ class LocalPool:
     # -- the supervisor loop -------------------------------------------------------------------
     def run(self, tasks: Sequence[VideoTask], emit: Emit) -> None:
         """Run every task; ``emit(record)`` is called in this process for each record."""
-        videos = {t.video: _Video(t, {j.id: j for j in t.jobs}) for t in tasks}
+        videos = {t.video: _Video(task=t, remaining={j.id: j for j in t.jobs}) for t in tasks}
         if len(videos) != len(tasks):
             raise ValueError("LocalPool.run: two tasks for the same video; group jobs by video first")
         todo: deque[str] = deque(videos)  # to prepare (or run in full)
@@ -326,22 +349,32 @@ class LocalPool:
         for w in self._pool:
             if w.dead or not w.ready or w.task is not None:
                 continue
-            if w.role == "full" and todo:
+            if w.role is Role.FULL and todo:
                 v = videos[todo.popleft()]
-                self._send(w, ("full", v.task.video, tuple(v.remaining.values()), v.attempts))
-            elif w.role == "prepare" and todo:
-                preparing = sum(1 for x in self._pool if x.task is not None and x.task[0] == "prepare")
+                self._send(
+                    w, FullTask(video=v.task.video, jobs=tuple(v.remaining.values()), attempts=v.attempts)
+                )
+            elif w.role is Role.PREPARE and todo:
+                preparing = sum(1 for x in self._pool if isinstance(x.task, PrepareTask))
                 if len(ready) + preparing < self.prefetch:
-                    self._send(w, ("prepare", todo.popleft()))
-            elif w.role == "answer" and ready:
+                    self._send(w, PrepareTask(video=todo.popleft()))
+            elif w.role is Role.ANSWER and ready:
                 v = videos[ready.popleft()]
-                self._send(w, ("answer", tuple(v.remaining.values()), v.prepared, v.attempts, v.prepare_s))
+                self._send(
+                    w,
+                    AnswerTask(
+                        jobs=tuple(v.remaining.values()),
+                        prepared=v.prepared,
+                        attempts=v.attempts,
+                        prepare_s=v.prepare_s,
+                    ),
+                )
 
-    def _send(self, w: _Worker, msg: tuple[Any, ...]) -> None:
-        w.task = (msg[0], msg[1] if msg[0] != "answer" else msg[1][0].video)
+    def _send(self, w: _Worker, task: Task) -> None:
+        w.task = task
         w.sent_at = time.monotonic()
         try:
-            w.conn.send(msg)
+            w.conn.send(task)
         except OSError:
             pass  # the worker died; its sentinel fires and the task is retried
 
@@ -357,7 +390,7 @@ class LocalPool:
         """Handle one message from ``w``; False when its pipe is closed (the worker is dead or
         dying: its sentinel reports the death)."""
         try:
-            msg = w.conn.recv()
+            msg: ToSupervisor = w.conn.recv()
         except (EOFError, OSError):
             w.proc.join(5.0)
             return False
@@ -365,30 +398,29 @@ class LocalPool:
             w.proc.kill()
             w.proc.join(5.0)
             return False
-        kind = msg[0]
-        if kind == "ready":
-            w.ready = True
-        elif kind == "init_failed":
-            _, etype, emsg, tb = msg
-            err = BatchAbort(f"building the batch runner failed in a {w.role} worker: {etype}: {emsg}")
-            err.worker_traceback = tb
-            raise err
-        elif kind == "record":
-            self._finish_job(videos, msg[1], emit)
-        elif kind == "prepared":
-            _, video, prepared, prepare_s = msg
-            v = videos[video]
-            v.prepared, v.prepare_s, v.has_prepared = prepared, prepare_s, True
-            ready.append(video)
-        elif kind == "prepare_failed":
-            _, video, etype, emsg, dt = msg
-            v = videos[video]
-            for job in list(v.remaining.values()):
-                self._finish_job(
-                    videos, error_record(job, etype, emsg, attempts=v.attempts, elapsed_s=dt), emit
+        match msg:
+            case Ready():
+                w.ready = True
+            case InitFailed(error_type=etype, message=emsg, traceback=tb):
+                err = BatchAbort(
+                    f"building the batch runner failed in a {w.role.value} worker: {etype}: {emsg}"
                 )
-        elif kind == "done":
-            w.task = None
+                err.worker_traceback = tb
+                raise err
+            case RecordDone(record=rec):
+                self._finish_job(videos, rec, emit)
+            case VideoPrepared(video=video, prepared=prepared, prepare_s=prepare_s):
+                v = videos[video]
+                v.prepared, v.prepare_s, v.has_prepared = prepared, prepare_s, True
+                ready.append(video)
+            case PrepareFailed(video=video, error_type=etype, message=emsg, elapsed_s=dt):
+                v = videos[video]
+                for job in list(v.remaining.values()):
+                    self._finish_job(
+                        videos, error_record(job, etype, emsg, attempts=v.attempts, elapsed_s=dt), emit
+                    )
+            case TaskDone():
+                w.task = None
         return True
 
     def _on_death(
@@ -409,15 +441,15 @@ class LocalPool:
             self._start_crashes += 1
             if self._start_crashes > self.max_start_crashes:
                 raise BatchAbort(
-                    f"{self._start_crashes} {w.role} workers died while starting ({cause}); "
+                    f"{self._start_crashes} {w.role.value} workers died while starting ({cause}); "
                     "check that the runner can be built (--debug shows worker output)"
                 )
         if w.task is not None:
-            kind, video = w.task
+            task, video = w.task, w.task.video
             v = videos.get(video)
             if v is not None and w.timed_out:  # a hang would hang again: no retry
                 msg = (
-                    f"{_DOING[kind]} {video} took longer than {self.task_timeout_s:g} s and its worker was "
+                    f"{task.role.doing} {video} took longer than {self.task_timeout_s:g} s and its worker was "
                     "stopped; raise --task-timeout-s if the video is just long"
                 )
                 for job in list(v.remaining.values()):
@@ -425,7 +457,7 @@ class LocalPool:
             elif v is not None:
                 if v.attempts >= MAX_ATTEMPTS:
                     msg = (
-                        f"the worker process died ({cause}) while {_DOING[kind]} "
+                        f"the worker process died ({cause}) while {task.role.doing} "
                         f"{video}, on {v.attempts} attempts; the video probably crashes the decoder or the "
                         "model (out of memory?) — check it on its own with `videopipe info`"
                     )
@@ -435,7 +467,7 @@ class LocalPool:
                         )
                 else:
                     v.attempts += 1
-                    if kind == "answer" and v.has_prepared:
+                    if isinstance(task, AnswerTask) and v.has_prepared:
                         ready.appendleft(video)
                     else:
                         todo.appendleft(video)

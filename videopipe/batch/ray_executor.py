@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from videopipe.batch.jobs import Job, JobSpec, VideoTask
+from videopipe.batch.messages import PrepareFailed, PrepareResult, VideoPrepared
 from videopipe.batch.records import WORKER_CRASHED, describe_exception, error_record, ok_record
 from videopipe.errors import ConfigError, MissingDependencyError
 
@@ -42,14 +43,15 @@ def _preparer(spec: JobSpec) -> Any:
     return _PREPARERS[key]
 
 
-def _prepare(spec: JobSpec, video: str) -> tuple[Any, ...]:
-    """Ray task body: ("ok", prepared, seconds) or ("error", type, message, seconds)."""
+def _prepare(spec: JobSpec, video: str) -> PrepareResult:
+    """Ray task body: the prepared value, or why the prepare stage failed."""
     t0 = time.perf_counter()
     try:
         prepared = _preparer(spec)(video)
     except Exception as e:  # noqa: BLE001 - becomes error records, like the local executor
-        return ("error", *describe_exception(e), time.perf_counter() - t0)
-    return ("ok", prepared, time.perf_counter() - t0)
+        etype, emsg = describe_exception(e)
+        return PrepareFailed(video=video, error_type=etype, message=emsg, elapsed_s=time.perf_counter() - t0)
+    return VideoPrepared(video=video, prepared=prepared, prepare_s=time.perf_counter() - t0)
 
 
 class _ModelActor:
@@ -58,11 +60,14 @@ class _ModelActor:
     def __init__(self, spec: JobSpec) -> None:
         self.runner = spec.build_runner()
 
-    def answer(self, prepared: tuple[Any, ...], jobs: Sequence[Job]) -> list[dict[str, Any]]:
-        if prepared[0] == "error":
-            _, etype, msg, dt = prepared
-            return [error_record(j, etype, msg, attempts=1, elapsed_s=dt) for j in jobs]
-        _, value, prepare_s = prepared
+    def answer(self, prepared: PrepareResult, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+        match prepared:
+            case PrepareFailed(error_type=etype, message=msg, elapsed_s=dt):
+                return [error_record(j, etype, msg, attempts=1, elapsed_s=dt) for j in jobs]
+            case VideoPrepared(prepared=value, prepare_s=prepare_s):
+                return self._answer(value, prepare_s, jobs)
+
+    def _answer(self, value: Any, prepare_s: float, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         out = []
         for job in jobs:
             t0 = time.perf_counter()

@@ -15,8 +15,9 @@ from typing import Any, Protocol
 from videopipe.batch.inputs import group_by_video
 from videopipe.batch.jobs import Job, JobSpec, VideoTask
 from videopipe.batch.results import ResultStore, write_parquet
+from videopipe.errors import ConfigError
 
-__all__ = ["Executor", "BatchSummary", "run_batch", "print_summary"]
+__all__ = ["Executor", "BatchSummary", "make_executor", "run_batch", "print_summary"]
 
 
 class Executor(Protocol):
@@ -29,6 +30,33 @@ class Executor(Protocol):
     def run(
         self, tasks: Sequence[VideoTask], spec: JobSpec, emit: Callable[[dict[str, Any]], None]
     ) -> None: ...
+
+
+def make_executor(
+    executor: str,
+    *,
+    workers: int = 1,
+    model_workers: int | None = None,
+    address: str | None = None,
+    task_timeout_s: float | None = None,
+) -> Executor:
+    """The ``EXECUTORS`` entry ``executor`` (``--executor``, shared by ``batch`` and ``eval``):
+    local model workers default to one per visible GPU (0 = CPU workers run the model too)."""
+    from videopipe.registry import EXECUTORS
+
+    if executor == "ray":
+        return EXECUTORS.create("ray", address=address, workers=workers)
+    if address:
+        raise ConfigError("--address only applies to --executor ray")
+    gpus: list[int] = []
+    if model_workers is None:
+        from videopipe.config import visible_gpu_count
+
+        gpus = list(range(visible_gpu_count()))
+        model_workers = len(gpus)
+    return EXECUTORS.create(
+        executor, workers=workers, model_workers=model_workers, gpus=gpus, task_timeout_s=task_timeout_s
+    )
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import pipeline_config
+from videopipe.cli.options import ExecutorFlags, PipelineFlags, Progress, executor_options, pipeline_options
 from videopipe.errors import ConfigError
 
 
@@ -23,6 +23,8 @@ def _kwargs(text: str | None, option: str) -> dict:
     return value
 
 
+@pipeline_options()
+@executor_options
 def batch(
     source: Path = typer.Argument(
         ...,
@@ -35,32 +37,10 @@ def batch(
     ),
     questions: Path | None = typer.Option(None, "--questions", help="File of questions, one per line."),
     glob: str | None = typer.Option(None, "--glob", help='File-name pattern in a folder, e.g. "*.mp4".'),
-    workers: int = typer.Option(1, "--workers", "-j", help="CPU worker processes (or Ray model actors)."),
-    model_workers: int | None = typer.Option(
-        None, "--model-workers", help="Model worker processes fed by the CPU workers (default: one per GPU)."
-    ),
-    task_timeout_s: float | None = typer.Option(
-        None, "--task-timeout-s", help="Stop a worker stuck on one video this long (local executor)."
-    ),
-    executor: str = typer.Option("local", "--executor", help="local or ray (see `videopipe list`)."),
-    address: str | None = typer.Option(None, "--address", help="Ray cluster address (e.g. auto)."),
     parquet: bool = typer.Option(False, "--parquet", help="Also write the results as Parquet at the end."),
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Rerun the jobs whose record is an error."
     ),
-    config: Path | None = typer.Option(None, "--config", help="Pipeline options from a TOML file."),
-    model: str | None = typer.Option(None, "--model", help="Video-LLM (Hugging Face id or local dir)."),
-    sampler: str | None = typer.Option(None, "--sampler", help="Frame sampler."),
-    compressor: str | None = typer.Option(None, "--compressor", help="Visual-token compressor."),
-    num_frames: int | None = typer.Option(None, "--num-frames", help="Frames per video."),
-    max_visual_tokens: int | None = typer.Option(None, "--max-visual-tokens", help="Visual-token budget."),
-    size: int | None = typer.Option(
-        None, "--size", help="Shorter side of frames, pixels (one visual token of the model to 4096)."
-    ),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
-    dtype: str | None = typer.Option(None, "--dtype", help="auto, float32, bfloat16 or float16."),
-    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Answer length limit."),
-    backend: str | None = typer.Option(None, "--backend", help="Decoder backend."),
     runner: str | None = typer.Option(
         None, "--runner", help="Custom model stage 'module:factory' instead of the pipeline (advanced)."
     ),
@@ -69,7 +49,10 @@ def batch(
         None, "--prepare", help="Custom prepare stage 'module:factory' (advanced; default: trivial)."
     ),
     prepare_kwargs: str | None = typer.Option(None, "--prepare-kwargs", help="JSON kwargs for --prepare."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: Progress = True,
+    *,
+    pipeline: PipelineFlags,
+    executor: ExecutorFlags,
 ) -> None:
     """Answer questions about every video of INPUT; one JSONL record per (video, question).
 
@@ -92,24 +75,10 @@ def batch(
     else:
         if prepare:
             raise ConfigError("--prepare needs --runner (the pipeline brings its own stages)")
-        cfg = pipeline_config(
-            config,
-            model=model,
-            sampler=sampler,
-            compressor=compressor,
-            num_frames=num_frames,
-            max_visual_tokens=max_visual_tokens,
-            size_px=size,
-            device=device,
-            dtype=dtype,
-            max_new_tokens=max_new_tokens,
-            decode_backend=backend,
-        )
+        cfg = pipeline.config()
         spec = JobSpec.for_pipeline(cfg)
 
-    ex = make_executor(
-        executor, workers=workers, model_workers=model_workers, address=address, task_timeout_s=task_timeout_s
-    )
+    ex = executor.make()
 
     summary = run_batch(
         jobs, spec, out=out, executor=ex, retry_failed=retry_failed, parquet=parquet, progress=progress
@@ -117,30 +86,3 @@ def batch(
     print_summary(summary)
     if summary.exit_code:
         raise typer.Exit(code=summary.exit_code)
-
-
-def make_executor(
-    executor: str,
-    *,
-    workers: int = 1,
-    model_workers: int | None = None,
-    address: str | None = None,
-    task_timeout_s: float | None = None,
-) -> object:
-    """The executor for ``--executor`` (shared by ``batch`` and ``eval``): local model workers
-    default to one per visible GPU (0 = CPU workers run the model too)."""
-    from videopipe.registry import EXECUTORS
-
-    if executor == "ray":
-        return EXECUTORS.create("ray", address=address, workers=workers)
-    if address:
-        raise ConfigError("--address only applies to --executor ray")
-    gpus: list[int] = []
-    if model_workers is None:
-        from videopipe.config import visible_gpu_count
-
-        gpus = list(range(visible_gpu_count()))
-        model_workers = len(gpus)
-    return EXECUTORS.create(
-        executor, workers=workers, model_workers=model_workers, gpus=gpus, task_timeout_s=task_timeout_s
-    )

@@ -6,13 +6,9 @@ import json
 import sys
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from videopipe.errors import VideoPipeError
-
-if TYPE_CHECKING:
-    from videopipe.config import PipelineConfig
 
 
 @dataclass
@@ -49,11 +45,3 @@ def _default(o: Any) -> Any:
     if hasattr(o, "tolist"):
         return o.tolist()
     return str(o)
-
-
-def pipeline_config(config: Path | None, **overrides: object) -> PipelineConfig:
-    """Defaults < ``--config`` TOML file < command-line flags (flags left unset don't override)."""
-    from videopipe.config import PipelineConfig
-
-    base = PipelineConfig.load(config) if config is not None else PipelineConfig()
-    return base.with_overrides(**overrides)

@@ -46,25 +46,23 @@ def index(
     A killed run resumes where it stopped when run again; deleted files under PATHS are dropped.
     A damaged index folder is repaired: lost clips are re-embedded, intact ones kept."""
     from videopipe.retrieval.faiss_index import INDEX_TYPES
-    from videopipe.retrieval.indexer import index_paths
+    from videopipe.retrieval.indexer import IndexOptions, index_paths
 
     if index_type not in ("auto", *INDEX_TYPES):
         from videopipe.errors import ConfigError
 
         raise ConfigError(f"--index-type {index_type!r} is not one of auto, {', '.join(INDEX_TYPES)}")
-    kwargs = dict(
+    options = IndexOptions(
         embedder=embedder,
         embedder_options={"model_id": embedder_model} if embedder_model else None,
         segmentation=segment,
         window_s=window_s,
         overlap_s=overlap_s,
         frames_per_clip=frames_per_clip,
-        glob=glob,
-        index_type=index_type,
-        commit_every=commit_every,
     )
+    kwargs = dict(glob=glob, index_type=index_type, commit_every=commit_every)
     if quiet:
-        report = index_paths(paths, index_dir, **kwargs)
+        report = index_paths(paths, index_dir, options, **kwargs)
     else:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -83,7 +81,7 @@ def index(
             def progress(done: int, total: int, path: str) -> None:
                 bar.update(task, completed=done, total=total, description=Path(path).name if path else "")
 
-            report = index_paths(paths, index_dir, progress=progress, **kwargs)
+            report = index_paths(paths, index_dir, options, progress=progress, **kwargs)
     if json_out:
         print_json(report.to_dict())
     else:

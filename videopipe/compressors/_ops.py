@@ -58,7 +58,9 @@ def frame_layout(tokens: VisualTokens) -> FrameLayout:
     zeros = torch.zeros(f, dtype=torch.long, device=dev)
     grid_h = zeros.scatter_reduce(0, frame_of, tokens.row, reduce="amax", include_self=True) + 1
     grid_w = zeros.scatter_reduce(0, frame_of, tokens.col, reduce="amax", include_self=True) + 1
-    return FrameLayout(frame_of, slot, counts, offsets, grid_h, grid_w)
+    return FrameLayout(
+        frame_of=frame_of, slot=slot, counts=counts, offsets=offsets, grid_h=grid_h, grid_w=grid_w
+    )
 
 
 def unit_features(tokens: VisualTokens) -> torch.Tensor:

@@ -166,9 +166,27 @@ def _median_duration(pts: np.ndarray, fallback: int) -> int:
     return max(1, fallback)
 
 
-def _demux_table(container: Any, stream: Any) -> tuple[list[int], list[int], list[int], bool, int, list[int]]:
-    """(pts of every packet, pts of keyframe packets, seek ts of keyframe packets, hit an error,
-    duration of the last packet, size of every packet)."""
+@dataclass(frozen=True)
+class DemuxTable:
+    """What demuxing every packet of a stream gives (decode order, nothing decoded).
+
+    pts:      pts of every packet (dts where a packet has no pts)
+    sizes:    size in bytes of every packet, aligned with ``pts``
+    key_pts:  pts of the keyframe packets
+    key_seek: the timestamp to seek to for each keyframe packet
+    errored:  demuxing stopped on an error (a cut or damaged file)
+    last_duration: duration of the last packet (0 if unknown)"""
+
+    pts: list[int]
+    sizes: list[int]
+    key_pts: list[int]
+    key_seek: list[int]
+    errored: bool
+    last_duration: int
+
+
+def _demux_table(container: Any, stream: Any) -> DemuxTable:
+    """Every packet's timestamp and size, demuxed from the start of ``stream``."""
     import av
 
     pts: list[int] = []
@@ -196,7 +214,9 @@ def _demux_table(container: Any, stream: Any) -> tuple[list[int], list[int], lis
                 kseek.append(int(t))
     except (av.FFmpegError, OSError):
         errored = True
-    return pts, kpts, kseek, errored, last_dur, sizes
+    return DemuxTable(
+        pts=pts, sizes=sizes, key_pts=kpts, key_seek=kseek, errored=errored, last_duration=last_dur
+    )
 
 
 def _index_table(
@@ -313,7 +333,16 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
                 # presentation order; with it, which size belongs to which pts is unknown here
                 shows_reordering = not bool(np.array_equal(pts, dts))
                 sizes = None if shows_reordering else size
-                index = FrameIndex(pts, tb, kpts, kseek, dur, 0, "container-index", sizes)
+                index = FrameIndex(
+                    pts=pts,
+                    time_base=tb,
+                    key_pts=kpts,
+                    key_seek=kseek,
+                    last_duration=dur,
+                    frames_lost=0,
+                    source="container-index",
+                    sizes=sizes,
+                )
         claimed = int(dts.shape[0])
     if index is None:
         index, shows_reordering = _from_demux(container, stream, path, tb, claimed)
@@ -465,7 +494,18 @@ def decoded_table(container: Any, stream: Any, path: str, reason: str) -> FrameI
             access_reason=reason,
             decoder_pts=reported,
         )
-    return FrameIndex(pts, tb, kpts, kpts.copy(), dur, 0, "decode", None, "sequential", reason)
+    return FrameIndex(
+        pts=pts,
+        time_base=tb,
+        key_pts=kpts,
+        key_seek=kpts.copy(),
+        last_duration=dur,
+        frames_lost=0,
+        source="decode",
+        sizes=None,
+        access="sequential",
+        access_reason=reason,
+    )
 
 
 def _from_container_index(
@@ -504,29 +544,39 @@ def _from_demux(
 ) -> tuple[FrameIndex, bool]:
     """The table from every packet, and whether the packets' timestamps show reordering
     (are not increasing in decode order)."""
-    pts_l, kpts_l, kseek_l, errored, last_dur, sizes_l = _demux_table(container, stream)
-    if not pts_l:
+    table = _demux_table(container, stream)
+    if not table.pts:
         raise DecodeError(
             f"{path}: the video stream has 0 readable frames; the file is empty, truncated or "
             "corrupt -- re-download or re-encode it"
         )
-    order = np.argsort(np.asarray(pts_l, np.int64), kind="stable")
-    pts, first = np.unique(np.asarray(pts_l, np.int64)[order], return_index=True)
-    sizes = np.asarray(sizes_l, np.int64)[order][first]  # presentation order, like pts
-    kp = np.asarray(kpts_l, np.int64)
-    ks = np.asarray(kseek_l, np.int64)
+    in_order = np.asarray(table.pts, np.int64)
+    order = np.argsort(in_order, kind="stable")
+    pts, first = np.unique(in_order[order], return_index=True)
+    sizes = np.asarray(table.sizes, np.int64)[order][first]  # presentation order, like pts
+    kp = np.asarray(table.key_pts, np.int64)
+    ks = np.asarray(table.key_seek, np.int64)
     o = np.argsort(kp, kind="stable")
     kp, ks = kp[o], ks[o]
     if kp.shape[0] == 0 or kp[0] > pts[0]:
         # frames before the first keyframe: let the decoder start from the beginning
         kp = np.concatenate([[pts[0]], kp])
         ks = np.concatenate([[min(pts[0], ks[0] if ks.shape[0] else pts[0])], ks])
-    dur = last_dur if last_dur > 0 else _median_duration(pts, _rate_ticks(stream, tb))
+    last = table.last_duration
+    dur = last if last > 0 else _median_duration(pts, _rate_ticks(stream, tb))
     lost = max(0, claimed - int(pts.shape[0])) if claimed else 0
-    index = FrameIndex(pts, tb, kp, ks, dur, lost, "demux", sizes)
-    if errored or lost:
+    index = FrameIndex(
+        pts=pts,
+        time_base=tb,
+        key_pts=kp,
+        key_seek=ks,
+        last_duration=dur,
+        frames_lost=lost,
+        source="demux",
+        sizes=sizes,
+    )
+    if table.errored or lost:
         index = _trim_undecodable_tail(container, stream, path, index, claimed)
-    in_order = np.asarray(pts_l, np.int64)
     return index, not bool((np.diff(in_order) > 0).all())
 
 
@@ -574,14 +624,14 @@ def _trim_undecodable_tail(
     if index.sizes is not None:  # every kept pts is one of the demuxed packets'
         sizes = index.sizes[np.clip(np.searchsorted(index.pts, pts), 0, index.num_frames - 1)]
     return FrameIndex(
-        pts,
-        index.time_base,
-        index.key_pts[keep],
-        index.key_seek[keep],
-        _median_duration(pts, index.last_duration),
-        lost,
-        index.source,
-        sizes,
+        pts=pts,
+        time_base=index.time_base,
+        key_pts=index.key_pts[keep],
+        key_seek=index.key_seek[keep],
+        last_duration=_median_duration(pts, index.last_duration),
+        frames_lost=lost,
+        source=index.source,
+        sizes=sizes,
     )
 
 
@@ -623,12 +673,12 @@ def demux_packet_sizes(path: str, video_ordinal: int, pts: np.ndarray) -> np.nda
             stream = container.streams.video[video_ordinal]
         except IndexError:
             return None
-        got_pts, _, _, errored, _, got_sizes = _demux_table(container, stream)
-    if errored or not got_pts:
+        table = _demux_table(container, stream)
+    if table.errored or not table.pts:
         return None
-    gp = np.asarray(got_pts, np.int64)
+    gp = np.asarray(table.pts, np.int64)
     order = np.argsort(gp, kind="stable")
-    gp, gs = gp[order], np.asarray(got_sizes, np.int64)[order]
+    gp, gs = gp[order], np.asarray(table.sizes, np.int64)[order]
     if not _all_in_sorted(pts, gp):
         return None
     return gs[np.searchsorted(gp, pts)]

@@ -131,7 +131,7 @@ def build_index(
     if n:
         index.add(x)
     _tune(index, kind)
-    return _to_device(VectorIndex(index, kind), device)
+    return _to_device(VectorIndex(index=index, kind=kind), device)
 
 
 def _tune(index: Any, kind: str) -> None:
@@ -162,7 +162,7 @@ def _to_device(vi: VectorIndex, device: str) -> VectorIndex:
     gpu_index = faiss.index_cpu_to_gpu(res, gpu_id, vi.index)
     if vi.kind == "ivf":
         gpu_index.nprobe = vi.index.nprobe
-    return VectorIndex(gpu_index, vi.kind, f"cuda:{gpu_id}", res)
+    return VectorIndex(index=gpu_index, kind=vi.kind, device=f"cuda:{gpu_id}", _gpu_resources=res)
 
 
 def load_index(path: str | Path, kind: str, *, device: str = "auto") -> VectorIndex:
@@ -173,7 +173,7 @@ def load_index(path: str | Path, kind: str, *, device: str = "auto") -> VectorIn
     except RuntimeError as e:
         raise IndexStoreError(f"FAISS index file {path} cannot be read ({e}); rebuild the index") from None
     _tune(index, kind)
-    return _to_device(VectorIndex(index, kind), device)
+    return _to_device(VectorIndex(index=index, kind=kind), device)
 
 
 def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

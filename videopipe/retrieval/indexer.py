@@ -15,6 +15,10 @@ exist are dropped. Progress is committed every ``commit_every`` videos (and at l
 entries are keyed by path, segments by content. At the end the FAISS index for the final
 set is built (type by size, see ``faiss_index``) and old files are garbage-collected.
 
+What is indexed -- embedder, segmentation, frames per clip, captioner -- is an
+:class:`IndexOptions`; its values left as None are those of the existing index, or the
+defaults for a new one (:meth:`IndexOptions.resolve`).
+
 A damaged index folder is repaired by the run (see :meth:`IndexStore.writer`): videos whose
 segment was lost are re-embedded, intact segments are kept, and ``IndexReport.repaired`` lists
 what was damaged. One video that cannot be decoded or embedded -- whatever it raises -- is
@@ -26,7 +30,7 @@ from __future__ import annotations
 import re
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,7 +48,121 @@ VIDEO_SUFFIXES = frozenset(
 )
 
 ProgressFn = Callable[[int, int, str], None]
-_DEFAULT_WINDOW_S = {"fixed": 20.0, "scenes": 60.0}
+
+#: what a new index is built with when IndexOptions leaves a value unset
+DEFAULT_EMBEDDER = "text"
+DEFAULT_SEGMENTATION = "fixed"
+DEFAULT_WINDOW_S = {"fixed": 20.0, "scenes": 60.0}  # scenes: the longest clip
+DEFAULT_OVERLAP_S = 5.0
+DEFAULT_FRAMES_PER_CLIP = 4
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """What an index is built with; None: the existing index's value, or the default for a new
+    index (embedder ``text``, ``segmentation="fixed"`` 20 s windows with 5 s overlap, 4 frames
+    per clip; ``segmentation="scenes"`` makes one clip per shot, ``window_s`` (default 60)
+    being the longest clip).
+
+    embedder:          an ``EMBEDDERS`` name, ``"module:Class"`` or an embedder object
+    embedder_options:  its constructor's options (e.g. ``{"model_id": ...}``); None: the
+                       existing index's when it uses the same embedder, else none
+    captioner:         a hook ``(video, spans) -> one caption per span`` whose captions join
+                       the clips' texts; its ``name`` is recorded
+
+    A value that differs from an existing index's is an
+    :class:`~videopipe.errors.IndexStoreError` when the index is opened for writing."""
+
+    embedder: str | Any | None = None
+    embedder_options: Mapping[str, Any] | None = None
+    segmentation: str | None = None
+    window_s: float | None = None
+    overlap_s: float | None = None
+    frames_per_clip: int | None = None
+    captioner: Captioner | None = None
+
+    def resolve(self, existing: IndexConfig | None) -> ResolvedIndexOptions:
+        """Every value decided: this one's where set, else ``existing``'s (the index's stored
+        config; None for a new index), else the default. The existing window and overlap
+        hold only for the same kind of segmentation."""
+        spec = _first(self.embedder, existing.embedder if existing else None, DEFAULT_EMBEDDER)
+        same_embedder = existing is not None and spec == existing.embedder
+        options = _first(self.embedder_options, existing.embedder_options if same_embedder else None, {})
+        name, emb = resolve_embedder(spec, **dict(options))
+        old_kind = existing.segmentation.split(":", 1)[0] if existing else None
+        kind = self.segmentation or old_kind or DEFAULT_SEGMENTATION
+        same = existing if existing is not None and existing.segmentation.startswith(kind + ":") else None
+        seg = make_segmenter(
+            kind,
+            window_s=_first(
+                self.window_s,
+                same.window_s if same else None,
+                DEFAULT_WINDOW_S.get(kind, DEFAULT_WINDOW_S[DEFAULT_SEGMENTATION]),
+            ),
+            overlap_s=_first(self.overlap_s, same.overlap_s if same else None, DEFAULT_OVERLAP_S),
+        )
+        fpc = _first(
+            self.frames_per_clip, existing.frames_per_clip if existing else None, DEFAULT_FRAMES_PER_CLIP
+        )
+        if fpc < 1:
+            raise InputError(f"frames_per_clip must be >= 1, got {fpc}")
+        config = IndexConfig(
+            embedder=name,
+            space=str(emb.space),
+            dim=int(emb.dim),
+            segmentation=seg.key,
+            window_s=seg.window_s if isinstance(seg, FixedWindows) else seg.max_window_s,
+            overlap_s=seg.overlap_s if isinstance(seg, FixedWindows) else 0.0,
+            frames_per_clip=fpc,
+            embedder_options=recorded_options(emb),
+            captioner=_captioner_name(self.captioner),
+        )
+        return ResolvedIndexOptions(
+            embedder=emb, segmenter=seg, frames_per_clip=fpc, captioner=self.captioner, config=config
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedIndexOptions:
+    """:class:`IndexOptions` with every value decided: the objects that index the videos and
+    the config the index records (``config``)."""
+
+    embedder: Any
+    segmenter: FixedWindows | SceneWindows
+    frames_per_clip: int
+    captioner: Captioner | None
+    config: IndexConfig
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is not None."""
+    return next(v for v in values if v is not None)
+
+
+# -- what indexing one video did (IndexReport.count) -------------------------------------------
+@dataclass(frozen=True)
+class Unchanged:
+    """Same size and mtime as indexed: nothing was read."""
+
+
+@dataclass(frozen=True)
+class Touched:
+    """The stat changed, the content did not: only the stat was updated."""
+
+
+@dataclass(frozen=True)
+class Reused:
+    """The content was indexed already (a copy, or a killed run's work): no embedding."""
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """New or changed content, segmented and embedded into ``clips`` clips."""
+
+    clips: int
+
+
+Outcome = Unchanged | Touched | Reused | Embedded
 
 
 @dataclass
@@ -68,6 +186,19 @@ class IndexReport:
     index_kind: str = ""
     commits: int = 0
     tracebacks: dict[str, str] = field(default_factory=dict, repr=False)  # path -> traceback (not in to_dict)
+
+    def count(self, outcome: Outcome) -> None:
+        """Add what indexing one video did."""
+        match outcome:
+            case Unchanged():
+                self.unchanged += 1
+            case Touched():
+                self.touched += 1
+            case Reused():
+                self.reused += 1
+            case Embedded(clips=clips):
+                self.embedded += 1
+                self.clips_embedded += clips
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -130,14 +261,8 @@ def _under(path: str, roots: list[Path]) -> bool:
 def index_paths(
     paths: Sequence[str | Path],
     index_dir: str | Path,
+    options: IndexOptions | None = None,
     *,
-    embedder: str | Any | None = None,
-    embedder_options: dict[str, Any] | None = None,
-    segmentation: str | None = None,
-    captioner: Captioner | None = None,
-    window_s: float | None = None,
-    overlap_s: float | None = None,
-    frames_per_clip: int | None = None,
     glob: str | None = None,
     index_type: str = "auto",
     commit_every: int = 8,
@@ -147,50 +272,20 @@ def index_paths(
 ) -> IndexReport:
     """Add ``paths`` (files and folders) to the index at ``index_dir``, creating it if new.
 
-    ``embedder`` is an ``EMBEDDERS`` name, ``"module:Class"`` or an embedder object;
-    ``embedder_options`` go to its constructor (e.g. ``{"model_id": ...}``). Options left as
-    None take the existing index's values (or the defaults for a new one: embedder ``text``,
-    ``segmentation="fixed"`` 20 s windows with 5 s overlap, 4 frames per clip;
-    ``segmentation="scenes"`` makes one clip per shot, ``window_s`` (default 60) being the
-    longest clip). ``captioner`` (a hook: video, spans -> one caption per span) adds captions
-    to the clips' texts; its ``name`` is recorded. Giving a value that differs from an existing index's is an
-    :class:`~videopipe.errors.IndexStoreError`."""
+    ``options`` say what the index is built with (embedder, segmentation, frames per clip,
+    captioner; see :class:`IndexOptions`); those left unset take the existing index's values,
+    or the defaults for a new one. Folders are searched for ``glob`` (default: video
+    suffixes); ``index_type`` is the FAISS index type (``auto``: by size)."""
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
-    old = store.stored_config()  # a damaged config: the copy the writer restores
-    spec = embedder if embedder is not None else (old.embedder if old else "text")
-    if embedder_options is None:
-        embedder_options = dict(old.embedder_options) if old and spec == old.embedder else {}
-    name, emb = resolve_embedder(spec, **embedder_options)
-    kind = segmentation or (old.segmentation.split(":", 1)[0] if old else "fixed")
-    same_kind = old is not None and old.segmentation.startswith(kind + ":")
-    seg = make_segmenter(
-        kind,
-        window_s=window_s
-        if window_s is not None
-        else (old.window_s if same_kind else _DEFAULT_WINDOW_S[kind]),
-        overlap_s=overlap_s if overlap_s is not None else (old.overlap_s if same_kind else 5.0),
-    )
-    fpc = frames_per_clip if frames_per_clip is not None else (old.frames_per_clip if old else 4)
-    if fpc < 1:
-        raise InputError(f"frames_per_clip must be >= 1, got {fpc}")
-    config = IndexConfig(
-        embedder=name,
-        space=str(emb.space),
-        dim=int(emb.dim),
-        segmentation=seg.key,
-        window_s=seg.window_s if isinstance(seg, FixedWindows) else seg.max_window_s,
-        overlap_s=seg.overlap_s if isinstance(seg, FixedWindows) else 0.0,
-        frames_per_clip=fpc,
-        embedder_options=recorded_options(emb),
-        captioner=_captioner_name(captioner),
-    )
+    # a damaged config: the copy the writer restores
+    resolved = (options or IndexOptions()).resolve(store.stored_config())
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}
     report = IndexReport(index_dir=str(store.directory), videos=len(files))
 
-    with store.writer(config, lock_timeout_s=lock_timeout_s) as w:
+    with store.writer(resolved.config, lock_timeout_s=lock_timeout_s) as w:
         report.repaired = list(w.repairs)
         for path in sorted(w.lost):  # a video whose clips were lost is re-embedded, given or not
             if path not in given and Path(path).is_file():
@@ -208,15 +303,14 @@ def index_paths(
             if progress is not None:
                 progress(i, len(files), str(f))
             try:
-                outcome = _index_one(w, f, emb, seg, fpc, captioner)
+                outcome = _index_one(w, f, resolved)
             except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
                 report.failed[str(f)] = failure_message(f, e)  # it keeps its old entry, if any
                 report.failed_types[str(f)] = type(e).__name__
                 report.tracebacks[str(f)] = "".join(traceback.format_exception(e))
                 continue
-            setattr(report, outcome[0], getattr(report, outcome[0]) + 1)
-            report.clips_embedded += outcome[1]
-            if outcome[0] != "unchanged":
+            report.count(outcome)
+            if not isinstance(outcome, Unchanged):
                 pending += 1
             if w.dirty and (pending >= commit_every or time.monotonic() - last_commit >= commit_every_s):
                 w.commit()
@@ -252,10 +346,8 @@ def _captioner_name(captioner: Captioner | None) -> str:
     )
 
 
-def _index_one(
-    w: Any, f: Path, emb: Any, seg: FixedWindows | SceneWindows, fpc: int, captioner: Captioner | None
-) -> tuple[str, int]:
-    """Index one file; returns (outcome, clips embedded)."""
+def _index_one(w: Any, f: Path, opts: ResolvedIndexOptions) -> Outcome:
+    """Index one file; what it took."""
     fields = _stat_entry_fields(f)
     old = w.entries.get(str(f))
     if (
@@ -263,18 +355,20 @@ def _index_one(
         and all(getattr(old, k) == v for k, v in fields.items())
         and (old.sidecar is None or "sidecar" in fields)
     ):
-        return "unchanged", 0
+        return Unchanged()
     side = Path(fields["sidecar"]) if "sidecar" in fields else None
     key = content_key(f, side)
     if old is not None and old.key == key:
         w.put(FileEntry(key=key, n_clips=old.n_clips, **fields))
-        return "touched", 0
+        return Touched()
     if w.has_segment(key):
         w.put(FileEntry(key=key, n_clips=w.segment_clip_count(key), **fields))
-        return "reused", 0
-    spans = seg.segment(f)
+        return Reused()
+    spans = opts.segmenter.segment(f)
     cues = load_subtitles(f, subtitles=side)
-    enc = encode_clips(f, spans, emb, frames_per_clip=fpc, cues=cues, captioner=captioner)
+    enc = encode_clips(
+        f, spans, opts.embedder, frames_per_clip=opts.frames_per_clip, cues=cues, captioner=opts.captioner
+    )
     w.write_segment(key, enc.starts_s, enc.ends_s, enc.texts, enc.vectors)
     w.put(FileEntry(key=key, n_clips=len(enc), **fields))
-    return "embedded", len(enc)
+    return Embedded(clips=len(enc))

@@ -209,7 +209,13 @@ def retrieve_clips(
     scores, ids = exact_search(enc.vectors, embed_query(emb, question), len(enc))
     hits: list[Hit] = []
     for i, s in zip(ids[0].tolist(), scores[0].tolist()):
-        h = Hit(str(path), float(enc.starts_s[i]), float(enc.ends_s[i]), float(s), enc.texts[i])
+        h = Hit(
+            video=str(path),
+            start_s=float(enc.starts_s[i]),
+            end_s=float(enc.ends_s[i]),
+            score=float(s),
+            text=enc.texts[i],
+        )
         if not any(_repeats(h, g) for g in hits):
             hits.append(h)
         if len(hits) == k:

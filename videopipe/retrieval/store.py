@@ -247,7 +247,12 @@ def _parse_manifest(raw: bytes, version: int) -> Manifest:
     fm = data.get("faiss")
     faiss = _typed(FaissMeta, fm, _FAISS_TYPES, "FAISS record") if fm is not None else None
     cfg = data.get("config")
-    return Manifest(version, entries, faiss, _parse_config(cfg) if cfg is not None else None)
+    return Manifest(
+        version=version,
+        entries=entries,
+        faiss=faiss,
+        config=_parse_config(cfg) if cfg is not None else None,
+    )
 
 
 def _covering_dirs(paths: list[str]) -> list[str]:
@@ -547,7 +552,7 @@ class IndexStore:
                             f"is missing and no snapshot was committed, while segments/ holds {n} clip "
                             "segment(s) (an `index` run still running, or interrupted before its first commit)",
                         )
-                    return Manifest(0, [], None, None)
+                    return Manifest(version=0, entries=[], faiss=None, config=None)
                 time.sleep(0.05)  # a first commit between its snapshot and CURRENT
                 continue
             rel = self._rel(self._snapshot_path(version))
@@ -733,7 +738,7 @@ class IndexStore:
                 "no readable snapshot: the indexed files are found again from the videos indexed now "
                 f"(their {self._segment_count()} segment(s) on disk are reused, not re-embedded)"
             )
-        return Manifest(0, [], None, None), top
+        return Manifest(version=0, entries=[], faiss=None, config=None), top
 
 
 def check_same_config(have: IndexConfig, want: IndexConfig, where: Path) -> None:

@@ -1,0 +1,330 @@
+"""The options that several commands share, declared once.
+
+Every pipeline flag (``--model``, ``--sampler``, ``--num-frames``, ...) is one ``Annotated``
+typer option here, with one name, short name, limit and help text, and it maps to one
+:class:`~videopipe.config.PipelineConfig` field. A flag's default is None, "not given": the
+value then comes from ``--config`` (a TOML file), else from ``PipelineConfig``'s default, the
+one shown in the help. ``ask``, ``batch`` and ``eval`` take every pipeline flag, ``frames``
+the ones that choose frames; ``batch`` and ``eval`` also share the executor flags.
+
+A command does not re-declare them: the decorators :func:`pipeline_options` and
+:func:`executor_options` add the flags to its signature (typer reads the signature) and hand
+the command one value instead, :class:`PipelineFlags` or :class:`ExecutorFlags`::
+
+    @pipeline_options()
+    def ask(video: ..., question: ..., *, pipeline: PipelineFlags) -> None:
+        cfg = pipeline.config()
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from videopipe.config import config_defaults
+
+if TYPE_CHECKING:
+    from videopipe.batch.run import Executor
+    from videopipe.config import PipelineConfig
+
+__all__ = [
+    "EXECUTOR_FLAGS",
+    "PIPELINE_FLAGS",
+    "SELECTION_FLAGS",
+    "ExecutorFlags",
+    "Flag",
+    "PipelineFlags",
+    "Progress",
+    "executor_options",
+    "pipeline_options",
+]
+
+_D = config_defaults()
+_PIPELINE = "Pipeline options"
+_EXECUTOR = "Executor options"
+
+
+def _default(name: str) -> str:
+    return f"default {_D[name]}"
+
+
+def _pipeline(*decls: str, **kwargs: Any) -> Any:
+    return typer.Option(*decls, rich_help_panel=_PIPELINE, **kwargs)
+
+
+def _executor(*decls: str, **kwargs: Any) -> Any:
+    return typer.Option(*decls, rich_help_panel=_EXECUTOR, **kwargs)
+
+
+# -- pipeline flags ---------------------------------------------------------------------------
+Config = Annotated[
+    Path | None,
+    _pipeline("--config", help="TOML file with any pipeline option; flags override it."),
+]
+Model = Annotated[
+    str | None,
+    _pipeline(
+        "--model",
+        help=f"Video LLM: a Hugging Face id or a local directory ({_default('model')}).",
+    ),
+]
+Sampler = Annotated[
+    str | None,
+    _pipeline(
+        "--sampler",
+        help=f"Frame sampler, see `videopipe list` ({_default('sampler')}).",
+    ),
+]
+Compressor = Annotated[
+    str | None,
+    _pipeline(
+        "--compressor",
+        help="Visual-token compressor, e.g. progressive or temporal_merge+progressive "
+        f"({_default('compressor')}).",
+    ),
+]
+NumFrames = Annotated[
+    int | None,
+    _pipeline(
+        "--num-frames",
+        "-n",
+        min=1,
+        help=f"Frame budget per video ({_default('num_frames')}).",
+    ),
+]
+MaxVisualTokens = Annotated[
+    int | None,
+    _pipeline(
+        "--max-visual-tokens",
+        min=1,
+        help=f"Visual-token budget after compression ({_default('max_visual_tokens')}; "
+        "not applied with --compressor none).",
+    ),
+]
+Size = Annotated[
+    int | None,
+    _pipeline(
+        "--size",
+        help="Shorter side of frames, pixels: one visual token of the model to 4096 "
+        f"({_default('size_px')}).",
+    ),
+]
+Embedder = Annotated[
+    str | None,
+    _pipeline("--embedder", help="Embedder for query-aware samplers and retrieval, see `videopipe list`."),
+]
+Retrieve = Annotated[
+    int | None,
+    _pipeline("--retrieve", min=1, help="Restrict sampling to the top-K clips for the question."),
+]
+IndexDir = Annotated[
+    Path | None,
+    _pipeline("--index", help="Index directory for --retrieve."),
+]
+Device = Annotated[
+    str | None,
+    _pipeline(),
+]
+Dtype = Annotated[
+    str | None,
+    _pipeline(
+        "--dtype",
+        help=f"auto, float32, bfloat16 or float16 ({_default('dtype')}).",
+    ),
+]
+MaxNewTokens = Annotated[
+    int | None,
+    _pipeline(
+        "--max-new-tokens",
+        min=1,
+        help=f"Answer length limit, in tokens ({_default('max_new_tokens')}).",
+    ),
+]
+Backend = Annotated[
+    str | None,
+    _pipeline(
+        "--backend",
+        help=f"Decoder backend, see `videopipe list` ({_default('decode_backend')}).",
+    ),
+]
+NoCache = Annotated[
+    bool,
+    _pipeline("--no-cache", help="Do not read or write the token cache."),
+]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One shared option: the command parameter ``name``, its typer type and default, and the
+    field it sets (``to_field``: the flag's value -> the field's, None: leave it unset)."""
+
+    name: str
+    annotation: Any
+    config_field: str
+    default: Any = None
+    to_field: Callable[[Any], Any] = field(default=lambda v: v)
+
+
+#: every pipeline flag, in the order the help lists them
+PIPELINE_FLAGS: tuple[Flag, ...] = (
+    Flag("model", Model, "model"),
+    Flag("sampler", Sampler, "sampler"),
+    Flag("compressor", Compressor, "compressor"),
+    Flag("num_frames", NumFrames, "num_frames"),
+    Flag("max_visual_tokens", MaxVisualTokens, "max_visual_tokens"),
+    Flag("size", Size, "size_px"),
+    Flag("embedder", Embedder, "embedder"),
+    Flag("retrieve", Retrieve, "retrieve"),
+    Flag("index", IndexDir, "index_dir", to_field=lambda v: str(v) if v is not None else None),
+    Flag("device", Device, "device"),
+    Flag("dtype", Dtype, "dtype"),
+    Flag("max_new_tokens", MaxNewTokens, "max_new_tokens"),
+    Flag("backend", Backend, "decode_backend"),
+    Flag("no_cache", NoCache, "cache_tokens", default=False, to_field=lambda v: False if v else None),
+)
+
+#: the pipeline flags that decide which frames are selected (``frames`` previews them)
+SELECTION_FLAGS = ("model", "sampler", "num_frames", "size", "embedder", "backend")
+
+
+@dataclass(frozen=True)
+class PipelineFlags:
+    """The pipeline flags of one command line: ``--config`` and the fields the flags set."""
+
+    config_file: Path | None = None
+    given: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], flags: Sequence[Flag]) -> PipelineFlags:
+        given = {f.config_field: f.to_field(values[f.name]) for f in flags if f.name != "config"}
+        return cls(values.get("config"), {k: v for k, v in given.items() if v is not None})
+
+    def config(self, **overrides: Any) -> PipelineConfig:
+        """Defaults < the ``--config`` file < the flags < ``overrides`` (None: not set)."""
+        from videopipe.config import PipelineConfig
+
+        base = PipelineConfig.load(self.config_file) if self.config_file is not None else PipelineConfig()
+        return base.with_overrides(**{**self.given, **overrides})
+
+
+# -- executor flags (batch, eval) -------------------------------------------------------------
+ExecutorName = Annotated[str, _executor("--executor", help="local or ray, see `videopipe list`.")]
+Workers = Annotated[
+    int,
+    _executor("--workers", "-j", min=1, help="CPU worker processes (or Ray model actors)."),
+]
+ModelWorkers = Annotated[
+    int | None,
+    _executor(
+        "--model-workers",
+        min=0,
+        help="Model worker processes fed by the CPU workers (default: one per GPU; 0: the CPU workers "
+        "run the model).",
+    ),
+]
+TaskTimeout = Annotated[
+    float | None,
+    _executor("--task-timeout-s", help="Stop a worker stuck on one video this long (local executor)."),
+]
+Address = Annotated[
+    str | None,
+    _executor("--address", help="Ray cluster address (e.g. auto)."),
+]
+
+EXECUTOR_FLAGS: tuple[Flag, ...] = (
+    Flag("executor_name", ExecutorName, "executor", default="local"),
+    Flag("workers", Workers, "workers", default=1),
+    Flag("model_workers", ModelWorkers, "model_workers"),
+    Flag("task_timeout_s", TaskTimeout, "task_timeout_s"),
+    Flag("address", Address, "address"),
+)
+
+
+@dataclass(frozen=True)
+class ExecutorFlags:
+    """The executor flags of one command line (see :func:`videopipe.batch.run.make_executor`)."""
+
+    executor: str = "local"
+    workers: int = 1
+    model_workers: int | None = None
+    task_timeout_s: float | None = None
+    address: str | None = None
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], flags: Sequence[Flag]) -> ExecutorFlags:
+        return cls(**{f.config_field: values[f.name] for f in flags})
+
+    def make(self) -> Executor:
+        from videopipe.batch.run import make_executor
+
+        return make_executor(
+            self.executor,
+            workers=self.workers,
+            model_workers=self.model_workers,
+            address=self.address,
+            task_timeout_s=self.task_timeout_s,
+        )
+
+
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+
+
+# -- the decorators ---------------------------------------------------------------------------
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _with_flags(target: str, flags: Sequence[Flag], build: Callable[..., Any]) -> Callable[[F], F]:
+    """Replace the command's keyword-only parameter ``target`` by ``flags`` (what typer sees),
+    and call the command with ``target=build(values of the flags, flags)``."""
+
+    def decorate(command: F) -> F:
+        sig = inspect.signature(command, eval_str=True)
+        if target not in sig.parameters:
+            raise TypeError(f"{command.__name__} has no keyword-only parameter {target!r} for its options")
+        params: list[inspect.Parameter] = []
+        for p in sig.parameters.values():
+            if p.name != target:
+                params.append(p)
+                continue
+            params.extend(
+                inspect.Parameter(
+                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.annotation
+                )
+                for f in flags
+            )
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            values = {f.name: kwargs.pop(f.name, f.default) for f in flags}
+            return command(*args, **kwargs, **{target: build(values, flags)})
+
+        new_sig = sig.replace(parameters=params)
+        run.__signature__ = new_sig  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not p.empty}
+        if sig.return_annotation is not sig.empty:
+            run.__annotations__["return"] = sig.return_annotation
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def pipeline_options(names: Sequence[str] | None = None) -> Callable[[F], F]:
+    """Give the command ``--config`` and the pipeline flags ``names`` (default: all of
+    :data:`PIPELINE_FLAGS`); it receives them as ``pipeline: PipelineFlags``."""
+    chosen = [f for f in PIPELINE_FLAGS if names is None or f.name in names]
+    unknown = set(names or ()) - {f.name for f in PIPELINE_FLAGS}
+    if unknown:
+        raise ValueError(f"unknown pipeline flag(s) {sorted(unknown)}")
+    flags = (*chosen, Flag("config", Config, "config"))
+    return _with_flags("pipeline", flags, PipelineFlags.from_values)
+
+
+def executor_options(command: F) -> F:
+    """Give the command the executor flags; it receives them as ``executor: ExecutorFlags``."""
+    return _with_flags("executor", EXECUTOR_FLAGS, ExecutorFlags.from_values)(command)

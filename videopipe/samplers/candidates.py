@@ -86,7 +86,7 @@ def candidate_frames(
     choice("candidates", mode, CANDIDATE_MODES)
     n = len(times)
     if n == 0:
-        return Candidates([], 0.0)
+        return Candidates(indices=[], interval_s=0.0)
     step = float(np.median(np.diff(times))) if n > 1 else 0.0
     duration = float(times[-1] - times[0]) + step
     want = max(1, min(max_candidates, n, math.ceil(duration * rate_hz)))
@@ -95,11 +95,11 @@ def candidate_frames(
     grid = snap_targets(targets, times, keyframes, interval_s=interval, mode="auto").indices
     grid_cost = decode_cost(grid, keyframes)
     if mode == "grid" or len(keyframes) < 2 or grid_cost <= max_grid_decode:
-        return Candidates(grid, interval)
+        return Candidates(indices=grid, interval_s=interval)
     spacing = duration / len(keyframes)
     if spacing <= interval:
         snap = snap_targets(targets, times, keyframes, interval_s=2 * interval, mode="auto")
-        return Candidates(snap.indices, interval)
+        return Candidates(indices=snap.indices, interval_s=interval)
     picks = list(keyframes)
     if len(picks) > max_candidates:
         keep = np.linspace(0, len(picks) - 1, max_candidates).round().astype(int)
@@ -115,7 +115,13 @@ def candidate_frames(
     spike_budget = min(spike_budget_frames, int(SPIKE_GRID_SHARE * grid_cost))
     room = max(0, max_candidates - len(chosen))  # max_candidates bounds spike candidates too
     spiked, nspikes, spent = _spike_frames(video, times, keyframes, base, spike_budget, room)
-    return Candidates(sorted(chosen | set(spiked)), max(interval, spacing), len(spiked), nspikes, spent)
+    return Candidates(
+        indices=sorted(chosen | set(spiked)),
+        interval_s=max(interval, spacing),
+        from_spikes=len(spiked),
+        spikes=nspikes,
+        spike_decode_frames=spent,
+    )
 
 
 def _spike_frames(

@@ -113,7 +113,13 @@ def snap_targets(
         pairs.append((pick, float(t)))
     pairs.sort()
     offs = [abs(float(times[i]) - t) for i, t in pairs]
-    return Snapped([i for i, _ in pairs], [t for _, t in pairs], snapped, max(offs, default=0.0), tol)
+    return Snapped(
+        indices=[i for i, _ in pairs],
+        targets_s=[t for _, t in pairs],
+        snapped=snapped,
+        max_offset_s=max(offs, default=0.0),
+        tolerance_s=tol,
+    )
 
 
 def decode_cost(indices: Sequence[int], keyframes: Sequence[int]) -> int:

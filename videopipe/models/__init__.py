@@ -1,7 +1,7 @@
 """videopipe.models: video-LLM adapters over transformers.
 
-Registry entries are declared here lazily ("module:attr"), so listing them imports nothing
-heavy. Use :func:`load_model` to load any supported checkpoint (the family is read from its
+The ``MODELS`` registry entries are declared lazily ("module:attr") in
+:mod:`videopipe.models.entries`, so listing them imports nothing heavy. Use :func:`load_model` to load any supported checkpoint (the family is read from its
 config) or any entry by name::
 
     from videopipe.models import load_model
@@ -11,46 +11,18 @@ config) or any entry by name::
 
 What a model must implement, and all the rest of videopipe relies on, is in
 :mod:`videopipe.models.contract`. Inside this package dependencies run one way:
-``loading`` -> the registry (entries below) -> adapters (``qwen``, ``frame_models``) ->
-``base`` -> ``contract`` (and ``checkpoint``, the checkpoint files, under ``base``).
+this facade -> ``loading`` -> the registry (``entries``) -> adapters (``qwen``,
+``frame_models``) -> ``base`` -> ``checkpoint`` (the checkpoint files) -> ``contract``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from videopipe.registry import MODELS as _REG
-
 if TYPE_CHECKING:
     from videopipe.models.contract import ModelFacts, VideoLLM
 
 __all__ = ["load_model", "read_model_facts", "VideoLLM"]
-
-_REG.register(
-    "qwen2_5_vl",
-    "videopipe.models.qwen:Qwen25VL",
-    summary="Qwen2.5-VL: 3-D M-RoPE with absolute time, 2 frames per temporal patch",
-)
-_REG.register(
-    "qwen3_vl",
-    "videopipe.models.qwen:Qwen3VL",
-    summary="Qwen3-VL: <t seconds> per temporal patch, deepstack features",
-)
-_REG.register(
-    "llava_onevision",
-    "videopipe.models.frame_models:LlavaOneVision",
-    summary="LLaVA-OneVision / LLaVA-Video: 2x pooled SigLIP tokens per frame",
-)
-_REG.register(
-    "smolvlm",
-    "videopipe.models.frame_models:SmolVLM2",
-    summary="SmolVLM2: pixel-shuffled SigLIP tokens per frame (the CPU default)",
-)
-_REG.register(
-    "fake",
-    "videopipe.testing.fake_model:FakeVideoLLM",
-    summary="scripted colour-reading stand-in, no weights (tests, demos); 'fake:STYLE' picks its answer style",
-)
 
 
 def load_model(model_id_or_path: Any = None, **kwargs: Any) -> VideoLLM:

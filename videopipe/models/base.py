@@ -134,6 +134,11 @@ class TransformersVideoLLM(VideoLLM):
     #: each clip of a video is encoded as its own video, at its own frame size
     mixed_resolution: ClassVar[bool] = True  # type: ignore[misc]
 
+    #: the config attribute holding the id of the visual placeholder token
+    placeholder_config_key: ClassVar[str] = ""
+    #: where the language model (without its head) sits in the loaded model, dotted
+    language_model_path: ClassVar[str] = "model.language_model"
+
     #: the checkpoint a bare ``MODELS.create(name)`` loads
     default_model_id: ClassVar[str] = ""
 
@@ -401,8 +406,8 @@ class TransformersVideoLLM(VideoLLM):
         placeholder token per visual token (exactly what the family's processor writes)."""
 
     @property
-    @abstractmethod
-    def _placeholder_id(self) -> int: ...
+    def _placeholder_id(self) -> int:
+        return int(getattr(self.model.config, self.placeholder_config_key))
 
     def _positions(self, input_ids: torch.Tensor, layout: EncodedLayout) -> torch.Tensor:
         """[P, L] position ids of the uncompressed prompt (1-D RoPE: 0..L-1)."""
@@ -499,8 +504,11 @@ class TransformersVideoLLM(VideoLLM):
 
     # -- language model --------------------------------------------------------------------------
     @property
-    @abstractmethod
-    def _language_model(self) -> Any: ...
+    def _language_model(self) -> Any:
+        module = self.model
+        for name in self.language_model_path.split("."):
+            module = getattr(module, name)
+        return module
 
     def _run_lm(
         self,

@@ -271,23 +271,19 @@ def model_facts(model: VideoLLM) -> ModelFacts:
 class ModelFactory(Protocol):
     """What a ``MODELS`` registry entry is (an adapter class, typically).
 
-    ``factory(model_id, device=..., dtype=..., frames_per_batch=...)`` builds the model;
-    ``model_id`` None means the entry's default. The model spec ``"NAME"`` or ``"NAME:ID"``
-    (``PipelineConfig.model``, ``--model``) creates entry NAME with model_id ID.
-    ``read_facts(model_id)`` gives the built model's :class:`ModelFacts` without building it
-    (no weights), for pipelines that sample and decode without the model. ``model_types``: the
-    transformers ``model_type`` values whose checkpoints it loads (what ``load_model(path)``
-    picks the entry by); empty for an entry that loads no transformers checkpoint."""
+    ``factory(model_id, device=..., dtype=..., frames_per_batch=...)`` builds the model:
+    ``model_id`` None means the entry's default; ``load_model`` always passes ``device`` and
+    ``dtype`` (``"auto"``, ``"cpu"``, ``"cuda:N"``; ``"auto"``, ``"float32"``, ...) and
+    ``frames_per_batch`` (frames per vision-tower batch), which a model may ignore but must
+    accept. The model spec ``"NAME"`` or ``"NAME:ID"`` (``PipelineConfig.model``, ``--model``)
+    creates entry NAME with model_id ID. ``read_facts(model_id)`` gives the built model's
+    :class:`ModelFacts` without building it (no weights), for pipelines that sample and decode
+    without the model. ``model_types``: the transformers ``model_type`` values whose checkpoints
+    it loads (what ``load_model(path)`` picks the entry by); empty for an entry that loads no
+    transformers checkpoint."""
 
     model_types: tuple[str, ...]
 
-    def __call__(
-        self,
-        model_id: str | None = None,
-        *,
-        device: str = "auto",
-        dtype: str = "auto",
-        frames_per_batch: int = 32,
-    ) -> VideoLLM: ...
+    def __call__(self, model_id: str | None = None, **options: Any) -> VideoLLM: ...
 
     def read_facts(self, model_id: str | None = None) -> ModelFacts: ...

@@ -91,20 +91,13 @@ class LlavaOneVision(_FrameModel):
     model_types: ClassVar[tuple[str, ...]] = ("llava_onevision",)
     video_marker: ClassVar[str] = "<video>"
     timestamps_in_text: ClassVar[bool] = True
+    placeholder_config_key: ClassVar[str] = "video_token_index"
 
     @classmethod
     def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> _FrameGeometry:
         vc = config.vision_config
         side = int(vc.image_size)
         return _frame_geometry(side, math.ceil((side // int(vc.patch_size)) / 2))
-
-    @property
-    def _placeholder_id(self) -> int:
-        return int(self.model.config.video_token_index)
-
-    @property
-    def _language_model(self) -> Any:
-        return self.model.model.language_model
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import torch
@@ -132,6 +125,8 @@ class SmolVLM2(_FrameModel):
     model_types: ClassVar[tuple[str, ...]] = ("smolvlm",)
     video_marker: ClassVar[str] = "<video>"
     timestamps_in_text: ClassVar[bool] = False  # the native "Frame from mm:ss:" per frame
+    placeholder_config_key: ClassVar[str] = "image_token_id"
+    language_model_path: ClassVar[str] = "model.text_model"
 
     @classmethod
     def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> _FrameGeometry:
@@ -145,14 +140,6 @@ class SmolVLM2(_FrameModel):
                 f"{grid}x{grid} tokens per frame; the checkpoint's processor and model disagree"
             )
         return _frame_geometry(side, grid)
-
-    @property
-    def _placeholder_id(self) -> int:
-        return int(self.model.config.image_token_id)
-
-    @property
-    def _language_model(self) -> Any:
-        return self.model.model.text_model
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import torch

@@ -49,6 +49,7 @@ class _QwenVL(TransformersVideoLLM):
     # 3-D positions never reach the attention kernels (only the rotary embedding), so gaps
     # cannot be mistaken for packed sequences
     flash_attention_ok: ClassVar[bool] = True
+    placeholder_config_key: ClassVar[str] = "video_token_id"
     #: tokens per side of the default frame
     _default_side_tokens: ClassVar[int] = 16
 
@@ -77,14 +78,6 @@ class _QwenVL(TransformersVideoLLM):
         while side * side < self._geometry.min_pixels:
             side += self.token_px
         return side, side
-
-    @property
-    def _placeholder_id(self) -> int:
-        return int(self.model.config.video_token_id)
-
-    @property
-    def _language_model(self) -> Any:
-        return self.model.model.language_model
 
     # -- encode ----------------------------------------------------------------------------------
     def _encode(self, frames: Frames) -> VisualTokens:

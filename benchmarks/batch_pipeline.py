@@ -73,12 +73,12 @@ class SleepyFake(FakeVideoLLM):
 
 def sleep_runner(*, config: dict[str, Any], encode_s: float, generate_s: float) -> Any:
     """The production runner (``videopipe.batch.jobs``) over a pipeline with the sleep model."""
-    from videopipe.batch.jobs import _PipelineRunner
+    from videopipe.batch.jobs import PipelineRunner
     from videopipe.config import PipelineConfig
     from videopipe.pipeline import Pipeline
 
     pipe = Pipeline(SleepyFake(encode_s=encode_s, generate_s=generate_s), config=PipelineConfig(**config))
-    return _PipelineRunner(pipe, reuse_prepared=True)
+    return PipelineRunner(pipe, reuse_prepared=True)
 
 
 # ---- the benchmark ------------------------------------------------------------------------------

@@ -2,8 +2,17 @@
 decode and encode.
 
 Key = file identity (resolved path, size, mtime, and a SHA-1 of the first and last MiB, so a
-file replaced in place is not mistaken for the old one) + sampler + budget + model id.
+file replaced in place is not mistaken for the old one) + sampler + budget + model id + the
+entry format and :data:`~videopipe.models.contract.LAYOUT_VERSION`.
 Entries are written atomically (temp file + rename); a corrupt entry is treated as a miss.
+
+An entry stores the tokens' :class:`~videopipe.models.contract.EncodedLayout` (as plain data
+with its version). An entry written with another layout version is a miss, like a corrupt
+one, so the pipeline decodes and encodes again and overwrites it: the cache only saves time
+(everything in it can be made again from the video), so refusing would only make the user
+delete files by hand, while a stale layout that reached ``generate`` would fail there or,
+worse, place tokens wrongly. A videopipe with a new layout version computes other keys, so it
+does not even read old entries; the version stored in the entry guards the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from videopipe.models.contract import LAYOUT_VERSION, EncodedLayout
 from videopipe.types import Budget, Clip, Selection, VisualTokens
 
 _CHUNK = 1 << 20
@@ -36,7 +46,8 @@ def file_fingerprint(path: str | Path) -> str:
 class TokenCache:
     """``save``/``load`` encoded tokens + the selection they came from."""
 
-    version = 1
+    #: the entry format (2: tokens carry an EncodedLayout)
+    version = 2
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -48,6 +59,7 @@ class TokenCache:
             repr(sorted(asdict(budget).items())),
             model,
             str(self.version),
+            f"layout{LAYOUT_VERSION}",
         ]
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
@@ -60,6 +72,8 @@ class TokenCache:
         return self._path(key).is_file()
 
     def load(self, key: str) -> tuple[VisualTokens, Selection] | None:
+        """The entry of ``key``, or None when there is none, it is corrupt, or it was written
+        with another layout version (see the module docstring)."""
         import torch
 
         p = self._path(key)
@@ -67,7 +81,12 @@ class TokenCache:
             return None
         try:
             blob = torch.load(p, map_location="cpu", weights_only=False)
-            tokens = VisualTokens(**blob["tokens"])
+            if blob.get("layout_version") != LAYOUT_VERSION:
+                return None  # stale: encoded again by the caller
+            layout = blob["layout"]
+            tokens = VisualTokens(
+                **blob["tokens"], layout=None if layout is None else EncodedLayout.from_dict(layout)
+            )
             clips = tuple(Clip(**c) for c in blob["clips"])
             sel = Selection(clips, sampler=blob["sampler"], frames_decoded=blob["frames_decoded"])
             return tokens, sel
@@ -90,6 +109,8 @@ class TokenCache:
                 "extras": {k: v.detach().cpu() for k, v in tokens.extras.items()},
                 "meta": dict(tokens.meta),
             },
+            "layout_version": LAYOUT_VERSION,
+            "layout": None if tokens.layout is None else tokens.layout.to_dict(),
             "clips": [asdict(c) for c in selection.clips],
             "sampler": selection.sampler,
             "frames_decoded": selection.frames_decoded,

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from videopipe.config import PipelineConfig, check_size_px
 from videopipe.errors import ConfigError, InputError
-from videopipe.protocols import VideoLLM
+from videopipe.models.contract import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
 
 if TYPE_CHECKING:
-    from videopipe.models.facts import ModelFacts
+    from videopipe.models.contract import ModelFacts
     from videopipe.types import VisualTokens
 
 #: samplers whose selection depends on the question (unless the sampler says ``uses_query``)
@@ -100,8 +100,9 @@ class _Timer:
 class Pipeline:
     """Ties the stages together. Construct once (the model loads here), ask many questions.
 
-    model:       a hub id / local path of a supported video LLM, or an adapter object
-                 (anything with ``encode``/``generate``, see ``videopipe.protocols.VideoLLM``)
+    model:       a model spec (hub id / local path of a supported video LLM, or a ``MODELS``
+                 entry name such as ``"smolvlm"``), or a model object implementing
+                 ``videopipe.models.contract.VideoLLM``
     sampler:     sampler name (``videopipe list``) or a sampler object
     compressor:  compressor spec (``"none"``, ``"progressive"``, ``"temporal_merge+progressive"``)
                  or a compressor object
@@ -131,8 +132,6 @@ class Pipeline:
         load_model: bool = True,
         decode_device: str = "auto",
     ) -> None:
-        from videopipe.models.facts import model_facts
-
         if decode_device not in ("auto", "cpu") and not decode_device.startswith("cuda"):
             raise ConfigError(f"decode_device {decode_device!r} is not one of auto, cpu, cuda, cuda:N")
         self.decode_device = decode_device
@@ -142,11 +141,11 @@ class Pipeline:
         self.config = cfg
         self._model: VideoLLM | None = None
         if model is not None and not isinstance(model, str):
-            self._model = model
+            self._model = _checked_model(model)
         elif load_model:
-            self._model = _load_model(cfg)
+            self._model = _checked_model(_load_model(cfg))
         #: what sampling and decoding need to know about the model (see ModelFacts)
-        self.facts: ModelFacts = model_facts(self._model) if self._model is not None else _read_facts(cfg)
+        self.facts: ModelFacts = self._model.facts() if self._model is not None else _read_facts(cfg)
         self.sampler = _make_sampler(sampler if sampler is not None else cfg.sampler)
         self.sampler_name = (
             sampler if isinstance(sampler, str) else getattr(self.sampler, "name", cfg.sampler)
@@ -177,10 +176,8 @@ class Pipeline:
     def model(self) -> VideoLLM:
         """The video LLM (loaded on first use when built with ``load_model=False``)."""
         if self._model is None:
-            from videopipe.models.facts import model_facts
-
-            model = _load_model(self.config)
-            _check_facts(model_facts(model), self.facts, what=f"the loaded model {self.config.model!r}")
+            model = _checked_model(_load_model(self.config))
+            _check_facts(model.facts(), self.facts, what=f"the loaded model {self.config.model!r}")
             self._model = model
         return self._model
 
@@ -373,12 +370,7 @@ def check_question(question: str, video: str) -> str:
 
 
 def _load_model(cfg: PipelineConfig) -> VideoLLM:
-    if cfg.model == "fake" or cfg.model.startswith("fake:"):
-        # the scripted colour-reading stand-in (tests, demos, plumbing benchmarks)
-        from videopipe.testing.fake_model import FakeVideoLLM
-
-        style = cfg.model.partition(":")[2] or "letter"
-        return FakeVideoLLM(answer_style=style)
+    """The model of the spec ``cfg.model`` (a checkpoint or a ``MODELS`` entry)."""
     from videopipe.models import load_model
 
     return load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
@@ -386,13 +378,19 @@ def _load_model(cfg: PipelineConfig) -> VideoLLM:
 
 def _read_facts(cfg: PipelineConfig) -> ModelFacts:
     """The model facts of ``cfg.model`` without loading it (config files only)."""
-    if cfg.model == "fake" or cfg.model.startswith("fake:"):
-        from videopipe.testing.fake_model import FakeVideoLLM
-
-        return FakeVideoLLM.read_facts()
-    from videopipe.models.facts import read_model_facts
+    from videopipe.models import read_model_facts
 
     return read_model_facts(cfg.model)
+
+
+def _checked_model(model: Any) -> VideoLLM:
+    if not isinstance(model, VideoLLM):
+        raise ConfigError(
+            f"model {type(model).__name__} is not a videopipe VideoLLM: it needs model_id, token_px, "
+            "min_frames, mixed_resolution, encode, generate, encode_clips, text_embeddings and facts; "
+            "subclass videopipe.models.contract.VideoLLM to get the defaults of the optional ones"
+        )
+    return model
 
 
 def _check_facts(got: ModelFacts, expected: ModelFacts, *, what: str) -> None:
@@ -468,22 +466,13 @@ def _decode_selection(
 
 
 def _encode(model: VideoLLM, groups: list[Frames], duration_s: float) -> VisualTokens:
-    from videopipe.models.facts import takes_clip_list
-    from videopipe.types import VisualTokens
-
-    if takes_clip_list(model):
-        return model.encode(groups if len(groups) > 1 else groups[0], duration_s=duration_s)  # type: ignore[call-arg]
-    parts = [model.encode(g) for g in groups]
-    return parts[0] if len(parts) == 1 else VisualTokens.concat(parts)
+    return model.encode_clips(groups, duration_s=duration_s)
 
 
-def _question_embeddings(model: Any, question: str) -> Any:
+def _question_embeddings(model: VideoLLM, question: str) -> Any:
     """The model's own input embeddings of the question's tokens [L, D] (the space the
     projector maps visual tokens into), or None when the adapter cannot embed text."""
-    embed = getattr(model, "text_embeddings", None)
-    if embed is None:
-        return None
-    q = embed(question)
+    q = model.text_embeddings(question)
     return q if q is not None and len(q) else None
 
 

@@ -1,13 +1,14 @@
 """The protocols every stage implements. Plugins are registered in ``videopipe.registry``.
 
 Kept apart from ``types.py`` (data) so that a plugin author reads one short file to know
-what to implement.
+what to implement. The video-LLM protocol is :class:`videopipe.models.contract.VideoLLM`
+(``videopipe.protocols.VideoLLM`` is the same object).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,19 +88,11 @@ class Compressor(Protocol):
     ) -> VisualTokens: ...
 
 
-@runtime_checkable
-class VideoLLM(Protocol):
-    """A video-LLM adapter (``videopipe.models``): the model's own vision tower encodes frames
-    to visual tokens; ``generate`` answers a question conditioned on (possibly compressed)
-    tokens.
+def __getattr__(name: str) -> Any:
+    # The video-LLM protocol lives with the models (``videopipe.models.contract``); the name
+    # stays importable from here, as the same object.
+    if name == "VideoLLM":
+        from videopipe.models.contract import VideoLLM
 
-    ``token_px``: pixels per visual-token side (e.g. 28 for Qwen2.5-VL); ``min_frames``: the
-    fewest frames ``encode`` accepts."""
-
-    model_id: str
-    token_px: int
-    min_frames: int
-
-    def encode(self, frames: Frames) -> VisualTokens: ...
-
-    def generate(self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128) -> str: ...
+        return VideoLLM
+    raise AttributeError(f"module 'videopipe.protocols' has no attribute {name!r}")

@@ -5,7 +5,7 @@ validating names never imports torch models, faiss, ray or decord. The object is
 on first :meth:`Registry.get`/:meth:`Registry.create`.
 
 Each plugin subpackage (``videopipe.samplers``, ``videopipe.compressors``, ...) registers
-its entries in its ``__init__``; a registry imports that subpackage the first time it is
+its entries in its ``__init__`` (the models in ``videopipe.models.entries``); a registry imports that subpackage the first time it is
 asked for its names, so ``SAMPLERS.names()`` always sees every built-in entry.
 """
 
@@ -50,6 +50,11 @@ class Registry:
         if name in self._entries and self._entries[name].target != target:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = Entry(name, target, summary)
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a plugin registered for a while, e.g. by a test)."""
+        if self._entries.pop(name, None) is None:
+            raise UnknownPluginError(f"unknown {self.kind} {name!r}; valid names: {', '.join(self.names())}")
 
     def decorator(self, name: str, *, summary: str = "") -> Callable[[Any], Any]:
         def wrap(obj: Any) -> Any:
@@ -102,7 +107,7 @@ class Registry:
 SAMPLERS = Registry("sampler", "videopipe.samplers")
 COMPRESSORS = Registry("compressor", "videopipe.compressors")
 DECODERS = Registry("decoder", "videopipe.decode")
-MODELS = Registry("model", "videopipe.models")
+MODELS = Registry("model", "videopipe.models.entries")
 EMBEDDERS = Registry("embedder", "videopipe.embedders")
 EXECUTORS = Registry("executor", "videopipe.batch")
 

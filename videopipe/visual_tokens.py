@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from videopipe.models.contract import EncodedLayout
 
 __all__ = ["VisualTokens"]
 
@@ -33,7 +36,10 @@ class VisualTokens:
     size:      float64 [N], how many original tokens this token stands for (1 before compression)
     extras:    name -> tensor [N, ...] kept aligned with the tokens (e.g. Qwen3-VL deepstack
                features); merged like ``features`` when tokens merge
-    meta:      model-specific facts needed downstream (grid sizes, temporal patch size, ...)
+    layout:    where the tokens sat in the uncompressed prompt, as the encoding model wrote it
+               (:class:`~videopipe.models.contract.EncodedLayout`; None for models that do not
+               need it); every operation here, hence every compressor, carries it unchanged
+    meta:      free-form diagnostics (nothing downstream may depend on them)
     """
 
     features: torch.Tensor
@@ -44,6 +50,7 @@ class VisualTokens:
     size: torch.Tensor
     extras: Mapping[str, torch.Tensor] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    layout: EncodedLayout | None = None
 
     def __post_init__(self) -> None:
         if self.features.ndim != 2:
@@ -77,6 +84,7 @@ class VisualTokens:
         *,
         extras: Mapping[str, torch.Tensor] | None = None,
         meta: Mapping[str, Any] | None = None,
+        layout: EncodedLayout | None = None,
     ) -> VisualTokens:
         """Tokens from a dense grid ``features`` [T, H, W, D] (extras [T, H, W, ...])."""
         t, h, w, d = features.shape
@@ -96,6 +104,7 @@ class VisualTokens:
             size=torch.ones(t * h * w, dtype=torch.float64, device=dev),
             extras={k: v.reshape(t * h * w, *v.shape[3:]) for k, v in (extras or {}).items()},
             meta=meta or {},
+            layout=layout,
         )
 
     @staticmethod
@@ -103,9 +112,14 @@ class VisualTokens:
         """Tokens of several encodes (e.g. clips at different resolutions) as one sequence in
         (time, row, col) order. Extras must have the same names in every part. ``meta``, when
         given, is the result's meta; otherwise the first part's, plus ``parts_meta`` (each
-        part's meta) when they differ."""
+        part's meta) when they differ. Layouts are joined with ``EncodedLayout.concat`` (all
+        parts have one, or none has)."""
         if not parts:
             raise ValueError("VisualTokens.concat needs at least one part")
+        layouts = [p.layout for p in parts if p.layout is not None]
+        if layouts and len(layouts) != len(parts):
+            raise ValueError("VisualTokens.concat: some parts have a layout and some do not")
+        layout = type(layouts[0]).concat(layouts) if layouts else None
         keys = set(parts[0].extras)
         if any(set(p.extras) != keys for p in parts):
             raise ValueError("VisualTokens.concat: parts have different extras")
@@ -122,6 +136,7 @@ class VisualTokens:
             size=torch.cat([p.size for p in parts]),
             extras={k: torch.cat([p.extras[k] for p in parts]) for k in keys},
             meta=meta,
+            layout=layout,
         )
         return out._take(torch.argsort(out.order_key()))
 
@@ -184,6 +199,7 @@ class VisualTokens:
             size=self.size[index],
             extras={k: v[index] for k, v in self.extras.items()},
             meta=self.meta,
+            layout=self.layout,
         )
 
     def merge(self, group: torch.Tensor, representative: torch.Tensor) -> VisualTokens:
@@ -228,6 +244,7 @@ class VisualTokens:
             size=total,
             extras={k: _mean(v) for k, v in self.extras.items()},
             meta=self.meta,
+            layout=self.layout,
         )
         return merged._take(torch.argsort(merged.order_key()))
 
@@ -241,6 +258,7 @@ class VisualTokens:
             size=self.size.to(device),
             extras={k: v.to(device) for k, v in self.extras.items()},
             meta=self.meta,
+            layout=self.layout,
         )
 
     def with_meta(self, **meta: Any) -> VisualTokens:

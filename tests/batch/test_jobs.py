@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from videopipe.batch.jobs import _PipelineRunner
+from videopipe.batch.jobs import PipelineRunner
 from videopipe.types import Answer
 
 
@@ -25,7 +25,7 @@ class FakePipeline:
 
 def test_prepares_each_video_once_for_all_its_questions() -> None:
     pipe = FakePipeline()
-    run = _PipelineRunner(pipe, reuse_prepared=True)
+    run = PipelineRunner(pipe, reuse_prepared=True)
     texts = [run(v, q).text for v, q in [("a", "q1"), ("a", "q2"), ("b", "q1"), ("a", "q3")]]
     assert texts == ["a:q1", "a:q2", "b:q1", "a:q3"]
     assert [c for c in pipe.calls if c[0] == "prepare"] == [
@@ -37,14 +37,14 @@ def test_prepares_each_video_once_for_all_its_questions() -> None:
 
 def test_query_dependent_pipelines_ask_every_question() -> None:
     pipe = FakePipeline()
-    run = _PipelineRunner(pipe, reuse_prepared=False)
+    run = PipelineRunner(pipe, reuse_prepared=False)
     run("a", "q1"), run("a", "q2")
     assert pipe.calls == [("ask", "q1"), ("ask", "q2")]
 
 
 def test_prepared_values_from_a_prepare_stage_go_straight_to_answer() -> None:
     pipe = FakePipeline()
-    assert _PipelineRunner(pipe, reuse_prepared=True)({"video": "a"}, "q").text == "a:q"
+    assert PipelineRunner(pipe, reuse_prepared=True)({"video": "a"}, "q").text == "a:q"
     assert pipe.calls == [("answer", "q")]
 
 

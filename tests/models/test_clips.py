@@ -32,7 +32,7 @@ def test_qwen_clips_of_two_sizes_equal_native_two_videos(adapters: dict[str, Any
     a, b = _clip(4, 2 * u, 2 * u, 0, 1), _clip(2, 2 * u, 3 * u, 10, 2)  # 2x2 and 2x3 token grids
     tokens = ad.encode([b, a])  # any order: clips are put in time order
     assert tokens.is_ordered() and len(tokens) == 2 * 4 + 1 * 6
-    assert [c["grid_thw"][1:] for c in tokens.meta["clips"]] == [[4, 4], [4, 6]]
+    assert [c.grid_thw[1:] for c in tokens.layout.clips] == [(4, 4), (4, 6)]
     text = ad.chat_text(QUESTION, tokens)
     vs, ve = "<|vision_start|>", "<|vision_end|>"
     native_text = text.replace(ad.video_marker, f"{ad.video_marker}{ve}{vs}{ad.video_marker}")

@@ -13,12 +13,12 @@ QUESTION = "Describe the scene."
 
 def _kept_native_positions(ad: Any, tokens: Any, kept: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """(positions we pass at the visual tokens, native positions of the same original tokens)."""
-    frames_meta = tokens.meta
+    layout = tokens.layout
     native = native_inputs(ad, _frames_of(ad), ad.chat_text(QUESTION, tokens))
     full_pos = native_positions(ad, native)
     slots = (native["input_ids"][0] == ad._placeholder_id).nonzero().squeeze(1)
-    h, w = frames_meta["unit_grid_hw"][0]  # one clip: the same grid for every unit
-    unit = torch.tensor([frames_meta["unit_frame_idx"].index(int(f)) for f in kept.frame_idx])
+    h, w = layout.unit_grid_hw[0]  # one clip: the same grid for every unit
+    unit = torch.tensor([layout.unit_frame_idx.index(int(f)) for f in kept.frame_idx])
     orig = slots[(unit * h + kept.row) * w + kept.col]
     spliced = ad.build_inputs(kept, QUESTION)
     vis = spliced.visual_mask.clone()

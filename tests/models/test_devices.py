@@ -90,8 +90,8 @@ def test_real_checkpoint_parity(model_id: str) -> None:
 def test_flash_attention_only_where_gapped_positions_are_safe() -> None:
     """transformers' FA2 path reads gaps in 1-D position ids as packed sequences, so the 1-D
     RoPE families must never load with flash-attention; Qwen's 3-D positions are safe."""
+    from videopipe.models.checkpoint import _attn_implementation
     from videopipe.models.frame_models import LlavaOneVision, SmolVLM2
-    from videopipe.models.loading import _attn_implementation
     from videopipe.models.qwen import Qwen3VL, Qwen25VL
 
     assert Qwen25VL.flash_attention_ok and Qwen3VL.flash_attention_ok

@@ -100,7 +100,7 @@ def test_fewer_frames_than_the_temporal_patch_are_padded(adapters: dict[str, Any
     assert ad.min_frames == 2
     frames = make_frames(family, 1)
     tokens = ad.encode(frames)
-    assert tokens.meta["padded_frames"] == 1 and tokens.meta["num_frames"] == 1
+    assert tokens.layout.padded_frames == 1 and tokens.layout.num_frames == 1
     assert set(tokens.frame_idx.tolist()) == {0}
     assert torch.isfinite(ad.forward_logits(tokens, "what?")).all()
 
@@ -131,7 +131,7 @@ def test_registry_lists_the_families_without_importing_torch() -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     names, torch_loaded = r.stdout.strip().splitlines()
-    assert names == "['llava_onevision', 'qwen2_5_vl', 'qwen3_vl', 'smolvlm']"
+    assert names == "['fake', 'llava_onevision', 'qwen2_5_vl', 'qwen3_vl', 'smolvlm']"
     assert torch_loaded == "False"
 
 

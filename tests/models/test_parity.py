@@ -54,7 +54,7 @@ def test_encode_tokens_carry_frame_time_and_grid(adapters: dict[str, Any], famil
     ad = adapters[family]
     frames = make_frames(family, 4)
     tokens = ad.encode(frames)
-    h, w = tokens.meta["unit_grid_hw"][0]
+    h, w = tokens.layout.unit_grid_hw[0]
     per_unit = 2 if family.startswith("qwen") else 1  # Qwen: two frames per temporal patch
     assert len(tokens) == (4 // per_unit) * h * w
     assert tokens.is_ordered()
@@ -69,7 +69,7 @@ def test_encode_tokens_carry_frame_time_and_grid(adapters: dict[str, Any], famil
     assert torch.allclose(torch.unique(tokens.time_s), expect_t.double())
     if family == "qwen3_vl":
         assert tokens.extras["deepstack"].shape[:2] == (len(tokens), 1)
-    assert tokens.meta["family"] == family
+    assert tokens.layout.family == family
 
 
 def test_encoded_tokens_can_be_modified_in_place(adapters: dict[str, Any]) -> None:
@@ -88,7 +88,7 @@ def test_qwen3_video_pixel_limit_applies_to_the_whole_clip(adapters: dict[str, A
     ad = adapters["qwen3_vl"]
     frames = make_frames("qwen3_vl", 20)
     tokens = ad.encode(frames)
-    assert tokens.meta["unit_grid_hw"][0] == [1, 1]  # 64 px frames were scaled to 32 px
+    assert tokens.layout.unit_grid_hw[0] == (1, 1)  # 64 px frames were scaled to 32 px
     native = native_inputs(ad, frames, ad.chat_text(QUESTION, tokens))
     with torch.inference_mode():
         ref = ad.model(**native).logits[0].float()

@@ -41,6 +41,7 @@ __all__ = [
     "Preparer",
     "job_id",
     "trivial_preparer",
+    "PipelineRunner",
     "pipeline_runner",
     "pipeline_preparer",
 ]
@@ -180,7 +181,7 @@ class JobSpec:
         )
 
 
-class _PipelineRunner:
+class PipelineRunner:
     """Adapts a :class:`videopipe.pipeline.Pipeline` to the runner protocol.
 
     ``prepared`` is a ``Decoded`` video from the pipeline's prepare stage
@@ -232,7 +233,7 @@ def pipeline_runner(*, config: Mapping[str, Any]) -> Runner:
             "pass a custom runner with --runner module:factory"
         ) from e
     pipe = Pipeline.from_config(cfg)
-    return _PipelineRunner(pipe, reuse_prepared=not pipe.query_dependent)
+    return PipelineRunner(pipe, reuse_prepared=not pipe.query_dependent)
 
 
 def pipeline_preparer(*, config: Mapping[str, Any]) -> Preparer:

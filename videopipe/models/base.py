@@ -1,40 +1,44 @@
-"""The video-LLM adapter interface and everything the four families share.
+"""What the four transformers families share: :class:`TransformersVideoLLM`, the base class of
+their adapters, an implementation of :class:`~videopipe.models.contract.VideoLLM`.
 
 An adapter wraps one loaded transformers model + processor:
 
-* :meth:`VideoLLM.encode` runs the model's own vision tower and projector/merger on frames
-  and returns :class:`~videopipe.types.VisualTokens` (one row per LLM visual token, with its
-  frame, time and (row, col) grid position);
-* :meth:`VideoLLM.generate` builds the family's own prompt for the *uncompressed* tokens
-  (the exact text the family's processor would build), drops the placeholder of every
-  visual token the compressor removed, splices the kept tokens into ``inputs_embeds`` and
-  gives every kept token the position id it had in the uncompressed prompt (Positional
-  Preservation; for Qwen's 3-D M-RoPE its original (t, h, w)); then it decodes greedily (or
-  samples) with a KV cache.
+* :meth:`TransformersVideoLLM.encode` runs the model's own vision tower and projector/merger
+  on frames and returns :class:`~videopipe.types.VisualTokens` (one row per LLM visual token,
+  with its frame, time and (row, col) grid position) whose ``layout``
+  (:class:`~videopipe.models.contract.EncodedLayout`) records where each token sat;
+* :meth:`TransformersVideoLLM.generate` builds the family's own prompt for the *uncompressed*
+  tokens from that layout (the exact text the family's processor would build), drops the
+  placeholder of every visual token the compressor removed, splices the kept tokens into
+  ``inputs_embeds`` and gives every kept token the position id it had in the uncompressed
+  prompt (Positional Preservation; for Qwen's 3-D M-RoPE its original (t, h, w)); then it
+  decodes greedily (or samples) with a KV cache.
 
 The uncompressed prompt is identical, token for token, to the one transformers' processor
 builds for the same frames, and the position ids come from the model's own
 ``get_rope_index`` (Qwen) or ``arange`` (1-D RoPE families), so with no compression the
 logits equal transformers' native path (``tests/models/test_parity.py``).
+
+Depends on ``contract.py`` and ``checkpoint.py`` only (never on the registry or ``loading.py``).
 """
 
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import InputError, ModelError
+from videopipe.models.contract import EncodedLayout, ModelFacts, VideoLLM
 
 if TYPE_CHECKING:
     import torch
 
-    from videopipe.models.facts import ModelFacts
     from videopipe.types import Budget, Frames, VisualTokens
 
-__all__ = ["VideoLLM", "SplicedInputs", "format_timestamps"]
+__all__ = ["TransformersVideoLLM", "Geometry", "SplicedInputs", "format_timestamps"]
 
 _GEN_KWARGS = ("do_sample", "temperature", "top_k", "top_p", "seed")
 
@@ -46,7 +50,8 @@ def format_timestamps(times_s: Sequence[float]) -> str:
 
 @dataclass
 class SplicedInputs:
-    """What :meth:`VideoLLM.generate` feeds the language model (exposed for tests and tools).
+    """What :meth:`TransformersVideoLLM.generate` feeds the language model (exposed for tests
+    and tools).
 
     input_ids:      [L] the prompt with one placeholder id per *kept* visual token
     inputs_embeds:  [1, L, D] text embeddings with the visual tokens spliced in
@@ -71,7 +76,20 @@ class SplicedInputs:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Geometry:
+    """A checkpoint's token geometry, read from its config and processor files (no weights are
+    needed, so a decode worker computes it exactly as the loaded model does).
+
+    token_px:   pixels per visual-token side at the preferred frame size
+    min_frames: frames one visual unit needs (Qwen's temporal patch: 2)
+    """
+
+    token_px: int
+    min_frames: int
+
+
+@dataclass(frozen=True)
+class _Prompt:
     """A family's uncompressed prompt: token ids, which ones are visual, their positions."""
 
     input_ids: torch.Tensor  # [L]
@@ -79,29 +97,7 @@ class _Layout:
     positions: torch.Tensor  # [P, L]
 
 
-_CONCAT_LISTS = ("unit_frame_idx", "unit_time_s", "unit_grid_hw", "frame_time_s", "frame_idx", "clips")
-_CONCAT_SUMS = ("num_frames", "num_tokens", "padded_frames")
-
-
-def _concat_clips(parts: Sequence[VisualTokens]) -> VisualTokens:
-    """One VisualTokens from the tokens of clips in time order (per-unit meta concatenated)."""
-    from videopipe.types import VisualTokens
-
-    if len(parts) == 1:
-        return parts[0]
-    meta: dict[str, Any] = {k: v for k, v in parts[0].meta.items() if k not in _CONCAT_LISTS + _CONCAT_SUMS}
-    for k in _CONCAT_LISTS:
-        meta[k] = [x for p in parts for x in p.meta.get(k, [])]
-    for k in _CONCAT_SUMS:
-        meta[k] = sum(int(p.meta.get(k, 0)) for p in parts)
-    if len(set(meta["unit_frame_idx"])) != len(meta["unit_frame_idx"]):
-        raise InputError("the clips given to encode() share frames; give each frame once")
-    return VisualTokens.concat(parts, meta=meta)
-
-
 def _clone(t: VisualTokens) -> VisualTokens:
-    from dataclasses import replace
-
     return replace(
         t,
         features=t.features.clone(),
@@ -114,8 +110,8 @@ def _clone(t: VisualTokens) -> VisualTokens:
     )
 
 
-class VideoLLM(ABC):
-    """Base class of the model adapters. Get one with :func:`videopipe.models.load_model`.
+class TransformersVideoLLM(VideoLLM):
+    """Base class of the transformers adapters. Get one with :func:`videopipe.models.load_model`.
 
     Attributes every adapter has:
 
@@ -135,9 +131,18 @@ class VideoLLM(ABC):
     #: reads gapped position ids (kept tokens after compression) as packed sequences and would
     #: block attention across the gaps; those families use sdpa with an explicit mask instead
     flash_attention_ok: ClassVar[bool] = False
+    #: each clip of a video is encoded as its own video, at its own frame size
+    mixed_resolution: ClassVar[bool] = True  # type: ignore[misc]
+
+    #: the config attribute holding the id of the visual placeholder token
+    placeholder_config_key: ClassVar[str] = ""
+    #: where the language model (without its head) sits in the loaded model, dotted
+    language_model_path: ClassVar[str] = "model.language_model"
 
     #: the checkpoint a bare ``MODELS.create(name)`` loads
     default_model_id: ClassVar[str] = ""
+
+    _geometry: Geometry
 
     def __init__(
         self,
@@ -147,16 +152,18 @@ class VideoLLM(ABC):
         dtype: str = "auto",
         frames_per_batch: int = 32,
     ) -> None:
-        from videopipe.models.loading import load_components
+        from videopipe.models.checkpoint import load_processor, load_weights
 
         model_id = str(model_id or self.default_model_id)
-        model, processor = load_components(
-            model_id, device=device, dtype=dtype, family=self.family, allow_flash=self.flash_attention_ok
-        )
+        self._checked_config(model_id)
+        processor = load_processor(model_id)
+        model = load_weights(model_id, device=device, dtype=dtype, allow_flash=self.flash_attention_ok)
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod
-    def wrap(cls, model: Any, processor: Any, *, model_id: str = "", frames_per_batch: int = 32) -> VideoLLM:
+    def wrap(
+        cls, model: Any, processor: Any, *, model_id: str = "", frames_per_batch: int = 32
+    ) -> TransformersVideoLLM:
         """An adapter around an already loaded transformers model and processor."""
         self = cls.__new__(cls)
         self._setup(
@@ -170,40 +177,58 @@ class VideoLLM(ABC):
     def _setup(self, model: Any, processor: Any, *, model_id: str, frames_per_batch: int) -> None:
         if frames_per_batch < 1:
             raise ModelError(f"frames_per_batch must be >= 1, got {frames_per_batch}")
+        self._geometry = self._read_geometry(model.config, processor, model_id=str(model_id))
         self.model = model.eval()
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.model_id = str(model_id)
         self.frames_per_batch = int(frames_per_batch)
-        self._check_model()
-
-    @abstractmethod
-    def _check_model(self) -> None:
-        """Read the checkpoint's geometry and validate it (called at construction)."""
 
     @classmethod
-    def read_facts(cls, model_id: str) -> ModelFacts:
-        """This checkpoint's :class:`~videopipe.models.facts.ModelFacts` from its config and
-        processor files, without loading the weights: :meth:`_check_model` runs on a shell
-        holding only the config, so the geometry is computed by the same code as when loaded."""
-        from types import SimpleNamespace
+    def _checked_config(cls, model_id: str) -> Any:
+        """``model_id``'s config, refused unless it is a checkpoint of this family."""
+        from videopipe.models.checkpoint import read_config
 
-        from videopipe.models.facts import ModelFacts
-        from videopipe.models.loading import load_processor, read_config
+        hint = f"the {cls.family} adapter loads model_type {'/'.join(cls.model_types)}"
+        config = read_config(model_id, unknown_type_hint=hint)
+        found = getattr(config, "model_type", None)
+        if found not in cls.model_types:
+            raise ModelError(
+                f"{model_id} is a {found} checkpoint, not {cls.family}; use load_model() or the model "
+                f"entry for model_type {found!r} (videopipe list)"
+            )
+        return config
 
-        shell = cls.__new__(cls)
-        shell.model = SimpleNamespace(config=read_config(model_id))
-        shell.processor = load_processor(model_id)
-        shell.tokenizer = getattr(shell.processor, "tokenizer", None)
-        shell.model_id = str(model_id)
-        shell.frames_per_batch = 1
-        shell._check_model()
+    @classmethod
+    @abstractmethod
+    def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> Geometry:
+        """The checkpoint's geometry from its config and processor, validated (the same call
+        serves a loaded model and :meth:`read_facts`)."""
+
+    @classmethod
+    def _facts_of(cls, model_id: str, geometry: Geometry) -> ModelFacts:
         return ModelFacts(
             model_id=str(model_id),
-            token_px=shell.token_px,
-            min_frames=shell.min_frames,
-            mixed_resolution=True,
+            token_px=geometry.token_px,
+            min_frames=geometry.min_frames,
+            mixed_resolution=cls.mixed_resolution,
         )
+
+    @classmethod
+    def read_facts(cls, model_id: str | None = None) -> ModelFacts:
+        """This checkpoint's :class:`~videopipe.models.contract.ModelFacts` from its config and
+        processor files, without loading the weights: the geometry comes from
+        :meth:`_read_geometry` and the facts from :meth:`_facts_of`, as for a loaded model."""
+        from videopipe.models.checkpoint import load_processor
+
+        model_id = str(model_id or cls.default_model_id)
+        config = cls._checked_config(model_id)
+        return cls._facts_of(
+            model_id, cls._read_geometry(config, load_processor(model_id), model_id=model_id)
+        )
+
+    def facts(self) -> ModelFacts:
+        return self._facts_of(self.model_id, self._geometry)
 
     # -- facts samplers and the pipeline budget with -----------------------------------------
     @property
@@ -219,15 +244,15 @@ class VideoLLM(ABC):
         return next(self.model.parameters()).dtype
 
     @property
-    def min_frames(self) -> int:
+    def min_frames(self) -> int:  # type: ignore[override]
         """Frames one visual unit needs (2 for Qwen's temporal patches; fewer are padded by
         repeating the last frame, as transformers' processor does)."""
-        return 1
+        return self._geometry.min_frames
 
     @property
-    @abstractmethod
-    def token_px(self) -> int:
+    def token_px(self) -> int:  # type: ignore[override]
         """Pixels per visual-token side at the preferred frame size (for ``Budget.token_px``)."""
+        return self._geometry.token_px
 
     @property
     @abstractmethod
@@ -264,7 +289,7 @@ class VideoLLM(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_id!r}, device={self.device}, dtype={self.dtype})"
 
-    # -- encode ---------------------------------------------------------------------------------
+    # -- encode ----------------------------------------------------------------------------------
     def encode(self, frames: Frames | Sequence[Frames], *, duration_s: float | None = None) -> VisualTokens:
         """Run the model's vision tower + projector on ``frames`` (batched, inference mode, on
         the model's device and dtype).
@@ -279,6 +304,7 @@ class VideoLLM(ABC):
         import torch
 
         from videopipe.types import Frames as _Frames
+        from videopipe.types import VisualTokens as _VT
 
         clips = [frames] if isinstance(frames, _Frames) else list(frames)
         if not clips or any(not isinstance(c, _Frames) for c in clips):
@@ -294,16 +320,25 @@ class VideoLLM(ABC):
         with torch.inference_mode():
             parts = [self._encode(c) for c in clips]
         # ordinary tensors (not inference-mode ones), so compressors may modify them in place
-        tokens = _concat_clips([_clone(p) for p in parts])
+        parts = [_clone(p) for p in parts]
+        tokens = parts[0] if len(parts) == 1 else _VT.concat(parts, meta=parts[0].meta)
         last = max(float(c.pts_s[-1]) for c in clips)
         dur = last if duration_s is None else float(duration_s)
-        return tokens.with_meta(family=self.family, model_id=self.model_id, duration_s=dur)
+        assert tokens.layout is not None  # every _encode writes one
+        return replace(tokens, layout=replace(tokens.layout, duration_s=dur))
+
+    def encode_clips(self, clips: Sequence[Frames], *, duration_s: float) -> VisualTokens:
+        """All clips in one :meth:`encode` call (each its own video, at its own size)."""
+        return self.encode(list(clips), duration_s=duration_s)
+
+    def _new_layout(self, **fields: Any) -> EncodedLayout:
+        """The layout of one clip encoded by this model (``fields``: its units, frames, clip)."""
+        return EncodedLayout(family=self.family, model_id=self.model_id, **fields)
 
     @abstractmethod
     def _encode(self, frames: Frames) -> VisualTokens:
-        """Tokens of one clip; ``meta`` has the per-unit lists (``unit_frame_idx``,
-        ``unit_time_s``, ``unit_grid_hw``), ``frame_time_s``, ``frame_idx``, ``num_frames``,
-        ``num_tokens`` and a one-element ``clips`` list of family facts (grid_thw, ...)."""
+        """Tokens of one clip with their :class:`~videopipe.models.contract.EncodedLayout`
+        (one clip, ``duration_s`` unset); ``meta`` may hold free-form diagnostics."""
 
     # -- prompt ----------------------------------------------------------------------------------
     def _check_tokens(self, tokens: VisualTokens) -> None:
@@ -311,7 +346,7 @@ class VideoLLM(ABC):
 
         if not isinstance(tokens, _VT):
             raise InputError(f"expected VisualTokens from encode(), got {type(tokens).__name__}")
-        fam = tokens.meta.get("family")
+        fam = tokens.layout.family if tokens.layout is not None else None
         if fam != self.family:
             raise InputError(
                 f"these visual tokens were encoded by {fam or 'an unknown encoder'!r}, not by this "
@@ -322,9 +357,18 @@ class VideoLLM(ABC):
         dim = int(self.model.get_input_embeddings().embedding_dim)
         if tokens.dim != dim:
             raise InputError(
-                f"visual tokens of width {tokens.dim} (encoded by {tokens.meta.get('model_id', '?')!r}) do "
+                f"visual tokens of width {tokens.dim} (encoded by {self._layout_of(tokens).model_id!r}) do "
                 f"not fit {self.model_id!r} (width {dim}); encode the frames with the model that answers"
             )
+
+    @staticmethod
+    def _layout_of(tokens: VisualTokens) -> EncodedLayout:
+        if tokens.layout is None:
+            raise InputError(
+                "these visual tokens carry no layout (VisualTokens.layout), so their places in the "
+                "prompt are unknown; answer with the tokens encode() returned (compressors keep it)"
+            )
+        return tokens.layout
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
@@ -340,7 +384,7 @@ class VideoLLM(ABC):
         processor together with the frames)."""
         content: list[dict[str, Any]] = []
         if self.timestamps_in_text:
-            times = tokens.meta["frame_time_s"]
+            times = self._layout_of(tokens).frame_time_s
             content.append({"type": "text", "text": f"Frames at {format_timestamps(times)}.\n"})
         content.append({"type": "video"})
         content.append({"type": "text", "text": question})
@@ -357,34 +401,34 @@ class VideoLLM(ABC):
         return text
 
     @abstractmethod
-    def _visual_block(self, meta: Mapping[str, Any]) -> str:
+    def _visual_block(self, layout: EncodedLayout) -> str:
         """The text that replaces the video marker for the uncompressed tokens, with one
         placeholder token per visual token (exactly what the family's processor writes)."""
 
     @property
-    @abstractmethod
-    def _placeholder_id(self) -> int: ...
+    def _placeholder_id(self) -> int:
+        return int(getattr(self.model.config, self.placeholder_config_key))
 
-    def _positions(self, input_ids: torch.Tensor, meta: Mapping[str, Any]) -> torch.Tensor:
+    def _positions(self, input_ids: torch.Tensor, layout: EncodedLayout) -> torch.Tensor:
         """[P, L] position ids of the uncompressed prompt (1-D RoPE: 0..L-1)."""
         import torch
 
         return torch.arange(input_ids.shape[0], device=input_ids.device).unsqueeze(0)
 
-    def _layout(self, text: str, meta: Mapping[str, Any]) -> _Layout:
-        full_text = text.replace(self.video_marker, self._visual_block(meta))
+    def _prompt(self, text: str, layout: EncodedLayout) -> _Prompt:
+        full_text = text.replace(self.video_marker, self._visual_block(layout))
         ids = self.tokenizer(full_text, return_tensors="pt")["input_ids"][0].to(self.device)
         slots = (ids == self._placeholder_id).nonzero().squeeze(1)
-        return _Layout(input_ids=ids, visual_slots=slots, positions=self._positions(ids, meta))
+        return _Prompt(input_ids=ids, visual_slots=slots, positions=self._positions(ids, layout))
 
     def _slot_of_tokens(self, tokens: VisualTokens) -> torch.Tensor:
         """For each token, the index of its original placeholder among the visual slots."""
         import torch
 
-        meta = tokens.meta
+        layout = self._layout_of(tokens)
         dev = tokens.device
-        unit_frames = torch.as_tensor(meta["unit_frame_idx"], dtype=torch.int64, device=dev)
-        grids = torch.as_tensor(meta["unit_grid_hw"], dtype=torch.int64, device=dev).view(-1, 2)
+        unit_frames = torch.as_tensor(layout.unit_frame_idx, dtype=torch.int64, device=dev)
+        grids = torch.as_tensor(layout.unit_grid_hw, dtype=torch.int64, device=dev).view(-1, 2)
         offsets = torch.cumsum(grids[:, 0] * grids[:, 1], 0) - grids[:, 0] * grids[:, 1]
         sorted_frames, perm = torch.sort(unit_frames)
         pos = torch.searchsorted(sorted_frames, tokens.frame_idx).clamp(max=len(unit_frames) - 1)
@@ -415,8 +459,9 @@ class VideoLLM(ABC):
         question = self._check_question(question)
         tokens = tokens.to(self.device)
         with torch.inference_mode():
-            lay = self._layout(self.chat_text(question, tokens), tokens.meta)
-            n_full = int(tokens.meta["num_tokens"])
+            layout = self._layout_of(tokens)
+            lay = self._prompt(self.chat_text(question, tokens), layout)
+            n_full = layout.num_tokens
             n_extra = lay.visual_slots.numel() - n_full  # LLaVA-OneVision: 1 trailing newline token
             if n_extra < 0:
                 raise ModelError(
@@ -459,8 +504,11 @@ class VideoLLM(ABC):
 
     # -- language model --------------------------------------------------------------------------
     @property
-    @abstractmethod
-    def _language_model(self) -> Any: ...
+    def _language_model(self) -> Any:
+        module = self.model
+        for name in self.language_model_path.split("."):
+            module = getattr(module, name)
+        return module
 
     def _run_lm(
         self,

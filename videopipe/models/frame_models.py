@@ -18,29 +18,40 @@ in the uncompressed prompt as its position id (the dropped tokens leave gaps).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import MissingDependencyError, ModelError
-from videopipe.models.base import VideoLLM
+from videopipe.models.base import Geometry, TransformersVideoLLM
+from videopipe.models.contract import ClipLayout
 
 if TYPE_CHECKING:
     import torch
 
+    from videopipe.models.contract import EncodedLayout
     from videopipe.types import Frames, VisualTokens
 
 __all__ = ["LlavaOneVision", "SmolVLM2"]
 
 
-class _FrameModel(VideoLLM):
+@dataclass(frozen=True)
+class _FrameGeometry(Geometry):
+    grid: int  # tokens per side of a frame
+    side_px: int  # the square the vision tower sees
+
+
+def _frame_geometry(side_px: int, grid: int) -> _FrameGeometry:
+    return _FrameGeometry(token_px=side_px // grid, min_frames=1, grid=grid, side_px=side_px)
+
+
+class _FrameModel(TransformersVideoLLM):
     """Shared by families that encode every frame as one fixed-size square image."""
 
-    _grid: int  # tokens per side of a frame
-    _side_px: int  # the square the vision tower sees
+    _geometry: _FrameGeometry
 
     @property
-    def token_px(self) -> int:
-        return self._side_px // self._grid
+    def _grid(self) -> int:
+        return self._geometry.grid
 
     @property
     def default_frame_size_px(self) -> tuple[int, int]:
@@ -51,23 +62,20 @@ class _FrameModel(VideoLLM):
         """Always ``grid**2``: every frame is resized to the vision tower's square."""
         return self._grid * self._grid
 
-    def _frame_tokens(self, frames: Frames, feats: torch.Tensor, extra: Mapping[str, Any]) -> VisualTokens:
+    def _frame_tokens(self, frames: Frames, feats: torch.Tensor) -> VisualTokens:
         from videopipe.types import VisualTokens
 
-        t = len(frames)
-        meta = {
-            "unit_frame_idx": frames.indices.tolist(),
-            "unit_time_s": frames.pts_s.tolist(),
-            "unit_grid_hw": [[self._grid, self._grid]] * t,
-            "frame_time_s": frames.pts_s.tolist(),
-            "frame_idx": frames.indices.tolist(),
-            "num_frames": t,
-            "num_tokens": t * self._grid * self._grid,
-            "clips": [{"frame_size_px": [frames.height, frames.width], "num_tokens": t * self._grid**2}],
-            **extra,
-        }
-        features = feats.reshape(t, self._grid, self._grid, -1)
-        return VisualTokens.from_grid(features, frames.indices, frames.pts_s, meta=meta)
+        t, g = len(frames), self._grid
+        layout = self._new_layout(
+            unit_frame_idx=frames.indices.tolist(),
+            unit_time_s=frames.pts_s.tolist(),
+            unit_grid_hw=[(g, g)] * t,
+            frame_idx=frames.indices.tolist(),
+            frame_time_s=frames.pts_s.tolist(),
+            clips=[ClipLayout(frame_size_px=(frames.height, frames.width), num_tokens=t * g * g)],
+        )
+        features = feats.reshape(t, g, g, -1)
+        return VisualTokens.from_grid(features, frames.indices, frames.pts_s, layout=layout)
 
     def _batches(self, frames: Frames):  # type: ignore[no-untyped-def]
         for s in range(0, len(frames), self.frames_per_batch):
@@ -83,19 +91,13 @@ class LlavaOneVision(_FrameModel):
     model_types: ClassVar[tuple[str, ...]] = ("llava_onevision",)
     video_marker: ClassVar[str] = "<video>"
     timestamps_in_text: ClassVar[bool] = True
+    placeholder_config_key: ClassVar[str] = "video_token_index"
 
-    def _check_model(self) -> None:
-        vc = self.model.config.vision_config
-        self._side_px = int(vc.image_size)
-        self._grid = math.ceil((self._side_px // int(vc.patch_size)) / 2)
-
-    @property
-    def _placeholder_id(self) -> int:
-        return int(self.model.config.video_token_index)
-
-    @property
-    def _language_model(self) -> Any:
-        return self.model.model.language_model
+    @classmethod
+    def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> _FrameGeometry:
+        vc = config.vision_config
+        side = int(vc.image_size)
+        return _frame_geometry(side, math.ceil((side // int(vc.patch_size)) / 2))
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import torch
@@ -106,10 +108,10 @@ class LlavaOneVision(_FrameModel):
             pv = pv["pixel_values_videos"].to(self.device, self.dtype)
             out = self.model.model.get_video_features(pixel_values_videos=pv)
             feats.append(out.pooler_output[0, :-1])  # the last row is the image_newline
-        return self._frame_tokens(frames, torch.cat(feats), {})
+        return self._frame_tokens(frames, torch.cat(feats))
 
-    def _visual_block(self, meta: Mapping[str, Any]) -> str:
-        return self.video_marker * (int(meta["num_tokens"]) + 1)  # + image_newline
+    def _visual_block(self, layout: EncodedLayout) -> str:
+        return self.video_marker * (layout.num_tokens + 1)  # + image_newline
 
     def _extra_slot_features(self) -> torch.Tensor:
         return self.model.model.image_newline.detach().unsqueeze(0)
@@ -123,28 +125,21 @@ class SmolVLM2(_FrameModel):
     model_types: ClassVar[tuple[str, ...]] = ("smolvlm",)
     video_marker: ClassVar[str] = "<video>"
     timestamps_in_text: ClassVar[bool] = False  # the native "Frame from mm:ss:" per frame
+    placeholder_config_key: ClassVar[str] = "image_token_id"
+    language_model_path: ClassVar[str] = "model.text_model"
 
-    def _check_model(self) -> None:
-        cfg = self.model.config
-        vp = self.processor.video_processor
-        mis = getattr(vp, "max_image_size", None) or {}
-        self._side_px = int(mis.get("longest_edge") or cfg.vision_config.image_size)
-        per_side = self._side_px // int(cfg.vision_config.patch_size)
-        self._grid = per_side // int(cfg.scale_factor)
-        seq = int(getattr(self.processor, "image_seq_len", self._grid**2))
-        if seq != self._grid**2:
+    @classmethod
+    def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> _FrameGeometry:
+        mis = getattr(processor.video_processor, "max_image_size", None) or {}
+        side = int(mis.get("longest_edge") or config.vision_config.image_size)
+        grid = (side // int(config.vision_config.patch_size)) // int(config.scale_factor)
+        seq = int(getattr(processor, "image_seq_len", grid**2))
+        if seq != grid**2:
             raise ModelError(
-                f"{self.model_id}: processor image_seq_len {seq} does not match the model's "
-                f"{self._grid}x{self._grid} tokens per frame; the checkpoint's processor and model disagree"
+                f"{model_id}: processor image_seq_len {seq} does not match the model's "
+                f"{grid}x{grid} tokens per frame; the checkpoint's processor and model disagree"
             )
-
-    @property
-    def _placeholder_id(self) -> int:
-        return int(self.model.config.image_token_id)
-
-    @property
-    def _language_model(self) -> Any:
-        return self.model.model.text_model
+        return _frame_geometry(side, grid)
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import torch
@@ -158,9 +153,9 @@ class SmolVLM2(_FrameModel):
                 pixel_attention_mask=None if mask is None else mask.to(self.device),
             )
             feats.append(torch.cat(list(out.pooler_output)))
-        return self._frame_tokens(frames, torch.cat(feats), {})
+        return self._frame_tokens(frames, torch.cat(feats))
 
-    def _visual_block(self, meta: Mapping[str, Any]) -> str:
+    def _visual_block(self, layout: EncodedLayout) -> str:
         from datetime import timedelta
 
         from transformers.models.smolvlm.processing_smolvlm import _prompt_single_image
@@ -177,10 +172,9 @@ class SmolVLM2(_FrameModel):
                 "SmolVLM2's video prompt needs the 'num2words' package: pip install num2words"
             ) from None
         p = self.processor
-        times = meta["frame_time_s"]
-        prompt = DEFAULT_VIDEO_INTRO.format(
-            frame_count=num2words(len(times)), video_duration=str(timedelta(seconds=int(meta["duration_s"])))
-        )
+        times = layout.frame_time_s
+        duration = timedelta(seconds=int(layout.duration_s or 0))  # encode() always sets it
+        prompt = DEFAULT_VIDEO_INTRO.format(frame_count=num2words(len(times)), video_duration=str(duration))
         image = _prompt_single_image(
             self._grid**2,
             fake_token_around_image=p.fake_image_token,

@@ -1,205 +1,53 @@
-"""Load a video LLM by hub id or local path; the family is read from its config.
+"""Load a video LLM from a model spec: a hub id or local path (the family is read from its
+config), or the name of a ``MODELS`` entry (``"NAME"`` or ``"NAME:ID"``).
 
-``load_model("Qwen/Qwen2.5-VL-7B-Instruct")`` -> a :class:`~videopipe.models.base.VideoLLM`.
-Device "auto" is the first CUDA GPU when there is one, else the CPU; dtype "auto" is bfloat16
-on CUDA (float16 where bf16 is unsupported) and float32 on the CPU. Attention is sdpa, or
-flash-attention 2 on CUDA when ``flash_attn`` is installed.
+``load_model("Qwen/Qwen2.5-VL-7B-Instruct")`` -> the Qwen2.5-VL adapter (a
+:class:`~videopipe.models.contract.VideoLLM`). The top of ``models/``: it uses the registry,
+which names the adapters, which build on ``base.py``, which implements ``contract.py``; nothing
+below imports it. Device and dtype handling: :mod:`videopipe.models.checkpoint`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from videopipe.errors import DeviceError, ModelError
+from videopipe.errors import ModelError
+
+# public names that lived here before checkpoint.py held them (imports keep working)
+from videopipe.models.checkpoint import (
+    check_hub_access,
+    load_processor,
+    read_config,
+    resolve_device,
+    resolve_dtype,
+)
 
 if TYPE_CHECKING:
-    import torch
+    from videopipe.models.contract import ModelFacts, VideoLLM
 
-    from videopipe.models.base import VideoLLM
-
-__all__ = ["load_model", "detect_family", "resolve_device", "resolve_dtype", "supported_families"]
-
-_DTYPES = {
-    "float32": "float32",
-    "fp32": "float32",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "float16": "float16",
-    "fp16": "float16",
-}
+__all__ = [
+    "load_model",
+    "read_model_facts",
+    "resolve_model_spec",
+    "detect_family",
+    "supported_families",
+    "check_hub_access",
+    "load_processor",
+    "read_config",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 
 def supported_families() -> dict[str, tuple[str, ...]]:
-    """registry name -> the transformers ``model_type`` values it loads."""
+    """registry name -> the transformers ``model_type`` values it loads (entries that load no
+    transformers checkpoint, such as scripted stand-ins, are left out)."""
     from videopipe.registry import MODELS
 
-    return {name: tuple(MODELS.get(name).model_types) for name in MODELS.names()}
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise DeviceError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='cpu'")
-        d = torch.device(device)
-        if d.index is not None and d.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
-        return d
-    if device == "cpu":
-        return torch.device("cpu")
-    raise DeviceError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    import torch
-
-    if dtype == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    if dtype not in _DTYPES:
-        raise ModelError(f"unknown dtype {dtype!r}; use 'auto', 'float32', 'bfloat16' or 'float16'")
-    return getattr(torch, _DTYPES[dtype])
-
-
-def _attn_implementation(device: torch.device, *, allow_flash: bool = True) -> str:
-    if device.type == "cuda" and allow_flash:
-        try:
-            import flash_attn  # noqa: F401
-
-            return "flash_attention_2"
-        except ImportError:
-            pass
-    return "sdpa"
-
-
-def _not_loadable(model_id: str, err: BaseException) -> ModelError:
-    from videopipe.config import hub_offline
-
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-    if Path(model_id).expanduser().exists():
-        return ModelError(
-            f"{model_id} is not a loadable transformers checkpoint ({first}); it needs config.json, "
-            "the weights and the processor files (save_pretrained writes them all)"
-        )
-    why = (
-        "HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set"
-        if hub_offline()
-        else "the hub could not be reached or has no such model"
-    )
-    return ModelError(
-        f"model {model_id!r} is not a local directory, not in the Hugging Face cache, and {why} "
-        f"({first}). Download it where there is network (`hf download {model_id} --local-dir DIR`) "
-        "and pass the directory instead (--model DIR / load_model('DIR')), or check the id"
-    )
-
-
-def _hub_errors() -> tuple[type[BaseException], ...]:
-    errs: list[type[BaseException]] = [OSError]
-    try:
-        from huggingface_hub.errors import HfHubHTTPError, HFValidationError
-
-        errs += [HfHubHTTPError, HFValidationError]
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errs)
-
-
-#: seconds the one look at the hub for a model that is not cached may take (a refused
-#: connection or an unknown host answers at once; this bounds a network that drops packets)
-HUB_CHECK_TIMEOUT_S = 5.0
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    """What the hub client raises when the host cannot be reached (httpx2 in huggingface_hub
-    2.x, httpx in 1.x)."""
-    errs: list[type[BaseException]] = [OSError]
-    for name in ("httpx2", "httpx"):
-        mod = sys.modules.get(name)
-        if mod is not None and hasattr(mod, "TransportError"):
-            errs.append(mod.TransportError)
-    return tuple(errs)
-
-
-def check_hub_access(model_id: str) -> None:
-    """Fail at once, with one clear error, when ``model_id`` is neither a local directory nor
-    in the Hugging Face cache and the hub cannot serve it (offline, unreachable, no such
-    repository). Otherwise huggingface_hub retries an unreachable host for about 25 s, a log
-    line per try, before transformers gives up. A cached model makes no network request here;
-    one that is not cached costs one HEAD request (at most HUB_CHECK_TIMEOUT_S, no retries)."""
-    from videopipe.config import hub_offline
-
-    if Path(model_id).expanduser().exists():
-        return
-    if model_id.startswith(("/", "./", "../", "~")) or model_id.count("/") > 1:
-        raise ModelError(
-            f"{model_id}: no such model directory (and not a hub id like 'org/name'); check the path"
-        )
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, HFValidationError
-
-    try:
-        cached = try_to_load_from_cache(model_id, "config.json")
-    except HFValidationError as e:
-        raise ModelError(f"{model_id!r} is neither a model directory nor a valid hub id ({e})") from None
-    if isinstance(cached, str):
-        return
-    fetch = (
-        f"download it where there is network (`hf download {model_id} --local-dir DIR`) and pass "
-        "the directory (--model DIR / load_model('DIR'))"
-    )
-    if hub_offline():
-        raise ModelError(
-            f"model {model_id!r} is not in the Hugging Face cache and HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE "
-            f"is set, so the hub is not asked: {fetch}, or unset HF_HUB_OFFLINE to download it"
-        )
-    try:
-        get_hf_file_metadata(hf_hub_url(model_id, "config.json"), timeout=HUB_CHECK_TIMEOUT_S)
-    except GatedRepoError:
-        raise ModelError(
-            f"model {model_id!r} is gated on the hub: accept its terms on its hub page, then "
-            "`hf auth login` (or set HF_TOKEN), or pass a local directory"
-        ) from None
-    except HfHubHTTPError as e:
-        status = getattr(getattr(e, "response", None), "status_code", None)
-        raise ModelError(
-            f"model {model_id!r} is not in the Hugging Face cache and the hub ({constants.ENDPOINT}) "
-            f"does not serve its config.json (HTTP {status}): check the id (private models need "
-            "`hf auth login`), or pass a local directory"
-        ) from None
-    except _network_errors() as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise ModelError(
-            f"model {model_id!r} is not in the Hugging Face cache and the hub ({constants.ENDPOINT}) "
-            f"cannot be reached ({first}): connect to the network, or {fetch}"
-        ) from None
-
-
-def read_config(model_id: str) -> Any:
-    local = Path(model_id).expanduser()
-    if local.is_dir() and not (local / "config.json").is_file():
-        raise ModelError(
-            f"{model_id} is not a loadable transformers checkpoint: it has no config.json "
-            "(save_pretrained writes config.json, the weights and the processor files)"
-        )
-    check_hub_access(model_id)
-    from transformers import AutoConfig
-
-    try:
-        return AutoConfig.from_pretrained(model_id)
-    except _hub_errors() as e:
-        raise _not_loadable(model_id, e) from None
-    except ValueError as e:  # an unknown model_type
-        raise ModelError(f"{model_id}: {str(e).splitlines()[0]}; {_families_hint()}") from None
+    fams = {name: tuple(MODELS.get(name).model_types) for name in MODELS.names()}  # type: ignore[attr-defined]
+    return {name: types for name, types in fams.items() if types}
 
 
 def _families_hint() -> str:
@@ -209,7 +57,7 @@ def _families_hint() -> str:
 
 def detect_family(model_id: str) -> str:
     """The registry name of the adapter for ``model_id``, from its config's ``model_type``."""
-    model_type = getattr(read_config(model_id), "model_type", None)
+    model_type = getattr(read_config(model_id, unknown_type_hint=_families_hint()), "model_type", None)
     for name, types in supported_families().items():
         if model_type in types:
             return name
@@ -218,53 +66,20 @@ def detect_family(model_id: str) -> str:
     )
 
 
-def load_components(
-    model_id: str, *, device: str, dtype: str, family: str, allow_flash: bool = True
-) -> tuple[Any, Any]:
-    """(model, processor) of ``model_id``, on ``device`` in ``dtype``; checks the family.
+def resolve_model_spec(spec: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """(MODELS entry, model_id) for a model spec.
 
-    ``allow_flash=False`` keeps sdpa even when flash-attn is installed (see
-    ``VideoLLM.flash_attention_ok``)."""
-    from transformers import AutoModelForImageTextToText
+    An existing local path, or a name that is no ``MODELS`` entry, is a checkpoint: its family
+    is read from its config. ``"NAME"`` is entry NAME with its default model_id; ``"NAME:ID"``
+    is entry NAME with model_id ID."""
+    from videopipe.registry import MODELS
 
-    found = detect_family(model_id)
-    if found != family:
-        raise ModelError(
-            f"{model_id} is a {found} checkpoint, not {family}; use load_model() or the {found!r} model entry"
-        )
-    dev = resolve_device(device)
-    dt = resolve_dtype(dtype, dev)
-    kw: dict[str, Any] = {
-        "dtype": dt,
-        "attn_implementation": _attn_implementation(dev, allow_flash=allow_flash),
-    }
-    if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
-        kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
-    processor = load_processor(model_id)
-    with _loading(model_id):
-        model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
-    return model.to(dev).eval(), processor
-
-
-def load_processor(model_id: str) -> Any:
-    """The checkpoint's processor (tokenizer, image/video processors; no weights)."""
-    from transformers import AutoProcessor
-
-    with _loading(model_id):
-        return AutoProcessor.from_pretrained(model_id)
-
-
-@contextmanager
-def _loading(model_id: str) -> Iterator[None]:
-    """Hub and missing-package errors while loading ``model_id`` as videopipe errors."""
-    try:
-        yield
-    except _hub_errors() as e:
-        raise _not_loadable(model_id, e) from None
-    except ImportError as e:
-        from videopipe.errors import MissingDependencyError
-
-        raise MissingDependencyError(f"loading {model_id} needs a missing package: {e}") from None
+    text = str(spec)
+    if not Path(text).expanduser().exists():
+        name, _, rest = text.partition(":")
+        if name in MODELS:
+            return name, rest or None
+    return detect_family(text), text
 
 
 def load_model(
@@ -274,15 +89,24 @@ def load_model(
     dtype: str = "auto",
     frames_per_batch: int = 32,
 ) -> VideoLLM:
-    """Load any supported video LLM (hub id or local directory) and wrap it in its adapter.
+    """Load the model of a spec (hub id, local directory, or ``MODELS`` entry; see
+    :func:`resolve_model_spec`) and wrap it in its adapter.
 
     Default model: ``videopipe.config.DEFAULT_MODEL``. ``frames_per_batch`` bounds how many
     frames go through the vision tower at once (memory)."""
     from videopipe.config import DEFAULT_MODEL
     from videopipe.registry import MODELS
 
-    model_id = str(model_id_or_path) if model_id_or_path is not None else DEFAULT_MODEL
-    family = detect_family(model_id)
+    name, model_id = resolve_model_spec(model_id_or_path if model_id_or_path is not None else DEFAULT_MODEL)
     return MODELS.create(
-        family, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch
+        name, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch
     )
+
+
+def read_model_facts(spec: str | os.PathLike[str]) -> ModelFacts:
+    """The facts of the model of ``spec`` (hub id, local directory or ``MODELS`` entry), from its
+    config and processor files only: no weights are loaded."""
+    from videopipe.registry import MODELS
+
+    name, model_id = resolve_model_spec(spec)
+    return MODELS.get(name).read_facts(model_id)  # type: ignore[attr-defined]

@@ -9,42 +9,57 @@ format chosen by ``answer_style`` so option parsing gets exercised.
 
 It also counts its calls (``calls``; and in ``calls_file`` when set, one line per call, so a
 test can count calls across processes).
+
+It is the ``MODELS`` entry ``"fake"`` like any other model: ``--model fake`` or
+``PipelineConfig(model="fake:sentence")`` (the part after the colon is its model_id, here the
+answer style). It implements :class:`videopipe.models.contract.VideoLLM` and nothing else.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
 import torch
 
 from videopipe.errors import InputError
+from videopipe.models.contract import ModelFacts, VideoLLM
 from videopipe.testing.videos import NEEDLE_COLORS
 from videopipe.types import Frames, VisualTokens
-
-if TYPE_CHECKING:
-    from videopipe.models.facts import ModelFacts
 
 _STYLES = ("letter", "paren", "sentence", "lower", "garbage")
 DEFAULT_TOKEN_PX = 28
 
 
-class FakeVideoLLM:
-    """Deterministic, CPU-only, no weights. See the module docstring."""
+class FakeVideoLLM(VideoLLM):
+    """Deterministic, CPU-only, no weights. See the module docstring.
+
+    model_id:  as a ``MODELS`` entry, the answer style (``fake:paren``); the id the model reports
+               (and the token cache keys on) is always ``videopipe/fake-color-llm``
+    device, dtype, frames_per_batch: accepted like every ``MODELS`` entry; it runs on the CPU
+    """
 
     model_id = "videopipe/fake-color-llm"
     name = "fake"
+    model_types: ClassVar[tuple[str, ...]] = ()  # loads no transformers checkpoint
     mixed_resolution = True  # encode() may be called once per clip size
 
     def __init__(
         self,
+        model_id: str | None = None,
         *,
+        device: str = "cpu",
+        dtype: str = "auto",
+        frames_per_batch: int = 32,
         token_px: int = DEFAULT_TOKEN_PX,
         min_frames: int = 1,
-        answer_style: str = "letter",
+        answer_style: str | None = None,
         calls_file: str | Path | None = None,
     ) -> None:
+        if model_id is not None and answer_style is not None and model_id != answer_style:
+            raise ValueError(f"model_id {model_id!r} and answer_style {answer_style!r} disagree; give one")
+        answer_style = answer_style or model_id or "letter"
         if answer_style not in _STYLES:
             raise ValueError(f"answer_style must be one of {_STYLES}, got {answer_style!r}")
         self.token_px = token_px
@@ -55,12 +70,10 @@ class FakeVideoLLM:
         self.last_prompt_tokens = 0
 
     @classmethod
-    def read_facts(cls) -> ModelFacts:
-        """The facts of a default-constructed instance (what the pipeline's model ``"fake"``
-        builds), without constructing one: for pipelines that decode without a model."""
-        from videopipe.models.facts import ModelFacts
-
-        return ModelFacts(cls.model_id, DEFAULT_TOKEN_PX, 1, cls.mixed_resolution)
+    def read_facts(cls, model_id: str | None = None) -> ModelFacts:
+        """The facts of the model ``MODELS.create("fake", model_id=model_id)`` builds (it has no
+        weights to avoid loading, so it is built and asked)."""
+        return cls(model_id).facts()
 
     def _count(self, what: str) -> None:
         self.calls[what] += 1

@@ -1,0 +1,249 @@
+"""The package's shape, read from the source with ``ast`` (nothing is imported):
+
+* no import cycle anywhere in ``videopipe/``, counting imports inside functions as well as
+  module-level ones (a circle held together by function-level imports is still a circle:
+  neither side can be read, tested or moved alone);
+* dependencies in ``videopipe/models/`` run one way: loading -> registry -> adapters -> base ->
+  contract, and ``contract.py`` imports nothing from ``videopipe.models``;
+* no module imports a ``_private`` name (module or attribute) from another package.
+
+Imports under ``if TYPE_CHECKING:`` are left out: they never run (every module uses
+``from __future__ import annotations``), so they cannot form a cycle at import time; they
+only name types. Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` too, but those
+implicit edges are left out as well: otherwise every module would "import" ``videopipe`` and
+its lazy ``__getattr__`` imports would put the whole package in one cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "videopipe"
+
+# Private imports across packages that are allowed (none: a helper another package needs is
+# public, in a module named for what it holds).
+ALLOWED_PRIVATE_IMPORTS: set[tuple[str, str]] = set()
+
+# Import cycles outside videopipe/models/ that cannot be broken without touching files owned
+# by other work in flight; each should go.
+ALLOWED_CYCLES: set[frozenset[str]] = set()
+
+
+@dataclass(frozen=True)
+class Import:
+    importer: str  # dotted module name
+    target: str  # the module imported (dotted)
+    name: str | None  # the attribute of ``from target import name`` (None: a module import)
+    line: int
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules(root: Path, top: Path) -> dict[str, Path]:
+    return {_module_name(p, root): p for p in sorted(top.rglob("*.py"))}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement that can run: module level, in functions, in classes; not the
+    body of ``if TYPE_CHECKING:``."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _resolve(importer: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = importer.split(".")
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports_of(modules: dict[str, Path], *, within: str = "videopipe") -> list[Import]:
+    """The imports of ``modules`` that name a module of the package ``within``."""
+    out: list[Import] = []
+    for mod, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        is_pkg = path.name == "__init__.py"
+        for node in _import_nodes(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == within or alias.name.startswith(within + "."):
+                        out.append(Import(mod, alias.name, None, node.lineno))
+                continue
+            target = _resolve(mod, is_pkg, node)
+            if target != within and not target.startswith(within + "."):
+                continue
+            for alias in node.names:
+                out.append(Import(mod, target, alias.name, node.lineno))
+    return out
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the package modules it imports (``from m import sub`` counts as importing the
+    submodule ``m.sub`` when there is one, else ``m``)."""
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for imp in imports_of(modules):
+        sub = f"{imp.target}.{imp.name}" if imp.name else None
+        dest = sub if sub in modules else imp.target
+        if dest in modules and dest != imp.importer:
+            graph[imp.importer].add(dest)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[frozenset[str]] = []
+    counter = 0
+
+    def visit(v: str) -> None:
+        nonlocal counter
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.add(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(frozenset(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _package_of(module: str, modules: dict[str, Path]) -> str:
+    path = modules.get(module)
+    if path is not None and path.name == "__init__.py":
+        return module
+    return module.rpartition(".")[0]
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_imports(importers: dict[str, Path], modules: dict[str, Path]) -> set[tuple[str, str]]:
+    """(importer, imported) pairs where a module imports a ``_private`` module or attribute of
+    another package."""
+    bad: set[tuple[str, str]] = set()
+    for imp in imports_of(importers):
+        full = f"{imp.target}.{imp.name}" if imp.name else imp.target
+        owner = imp.target if full not in modules else full  # the module that holds the name
+        if not any(_is_private(part) for part in full.split(".")):
+            continue
+        if importers is modules and _package_of(imp.importer, modules) == _package_of(owner, modules):
+            continue
+        bad.add((imp.importer, full))
+    return bad
+
+
+# ----------------------------------------------------------------------------------------------
+MODULES = _modules(ROOT, PACKAGE)
+GRAPH = import_graph(MODULES)
+
+
+def test_the_graph_sees_function_level_imports() -> None:
+    # pipeline imports the models' loading entry points inside functions only
+    assert "videopipe.models" in GRAPH["videopipe.pipeline"]
+    assert "videopipe.models.contract" in GRAPH["videopipe.pipeline"]
+    # and TYPE_CHECKING imports are no edges (visual_tokens names EncodedLayout only for types)
+    assert "videopipe.models.contract" not in GRAPH["videopipe.visual_tokens"]
+
+
+def test_no_import_cycle_in_the_package() -> None:
+    found = set(cycles(GRAPH))
+    new = sorted(sorted(c) for c in found - ALLOWED_CYCLES)
+    assert not new, f"import cycles: {new}"
+    gone = sorted(sorted(c) for c in ALLOWED_CYCLES - found)
+    assert not gone, f"these allowed cycles are gone; remove them from ALLOWED_CYCLES: {gone}"
+
+
+# the layers of videopipe/models/, lowest first: a module may import only from its own layer or
+# lower ones (the registry is models/__init__.py, which declares the entries by name)
+MODEL_LAYERS = [
+    {"videopipe.models.contract"},
+    {"videopipe.models.checkpoint"},
+    {"videopipe.models.base"},
+    {"videopipe.models.qwen", "videopipe.models.frame_models"},
+    {"videopipe.models.entries"},  # the registry: declares the adapters by name
+    {"videopipe.models.loading"},
+    {"videopipe.models", "videopipe.models.facts"},  # the facade; facts.py: the names' old home
+]
+
+
+def test_models_dependencies_run_one_way() -> None:
+    layer_of = {m: i for i, layer in enumerate(MODEL_LAYERS) for m in layer}
+    in_models = {m for m in MODULES if m == "videopipe.models" or m.startswith("videopipe.models.")}
+    assert in_models == set(layer_of), "place every module of videopipe/models/ in MODEL_LAYERS"
+    upward = sorted(
+        (m, d)
+        for m in in_models
+        for d in GRAPH[m]
+        if d in layer_of and layer_of[d] > layer_of[m]  # importing a higher layer
+    )
+    assert not upward, (
+        f"imports against the direction loading -> registry -> adapters -> base -> contract: {upward}"
+    )
+    leaf = {d for d in GRAPH["videopipe.models.contract"] if d.startswith("videopipe.models")}
+    assert not leaf, f"contract.py must import nothing from videopipe.models, imports {leaf}"
+
+
+def test_production_code_never_names_the_fake_model_or_the_testing_package() -> None:
+    uses = sorted(
+        (imp.importer, imp.target)
+        for imp in imports_of(MODULES)
+        if (imp.target == "videopipe.testing" or imp.target.startswith("videopipe.testing."))
+        and not imp.importer.startswith("videopipe.testing")
+    )
+    assert not uses, f"modules outside videopipe.testing import it: {uses}"
+
+
+def test_no_private_imports_across_packages() -> None:
+    found = private_imports(MODULES, MODULES)
+    bench = _modules(ROOT, ROOT / "benchmarks")
+    found |= private_imports(bench, MODULES)
+    new = sorted(found - ALLOWED_PRIVATE_IMPORTS)
+    assert not new, f"private names imported from another package: {new}"
+    gone = sorted(ALLOWED_PRIVATE_IMPORTS - found)
+    assert not gone, f"fixed; remove them from ALLOWED_PRIVATE_IMPORTS: {gone}"

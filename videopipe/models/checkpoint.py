@@ -1,0 +1,245 @@
+"""A transformers checkpoint's files: hub access, config, processor, weights, device and dtype.
+
+What an adapter needs to load itself (``models/base.py`` uses it); it knows no adapter and no
+registry, so the family check and the list of supported families live one level up, in
+``models/loading.py``. Device "auto" is the first CUDA GPU when there is one, else the CPU;
+dtype "auto" is bfloat16 on CUDA (float16 where bf16 is unsupported) and float32 on the CPU.
+Attention is sdpa, or flash-attention 2 on CUDA when ``flash_attn`` is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from videopipe.errors import DeviceError, ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "HUB_CHECK_TIMEOUT_S",
+    "check_hub_access",
+    "load_processor",
+    "load_weights",
+    "read_config",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='cpu'")
+        d = torch.device(device)
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
+        return d
+    if device == "cpu":
+        return torch.device("cpu")
+    raise DeviceError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    import torch
+
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; use 'auto', 'float32', 'bfloat16' or 'float16'")
+    return getattr(torch, _DTYPES[dtype])
+
+
+def _attn_implementation(device: torch.device, *, allow_flash: bool = True) -> str:
+    if device.type == "cuda" and allow_flash:
+        try:
+            import flash_attn  # noqa: F401
+
+            return "flash_attention_2"
+        except ImportError:
+            pass
+    return "sdpa"
+
+
+def _not_loadable(model_id: str, err: BaseException) -> ModelError:
+    from videopipe.config import hub_offline
+
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+    if Path(model_id).expanduser().exists():
+        return ModelError(
+            f"{model_id} is not a loadable transformers checkpoint ({first}); it needs config.json, "
+            "the weights and the processor files (save_pretrained writes them all)"
+        )
+    why = (
+        "HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set"
+        if hub_offline()
+        else "the hub could not be reached or has no such model"
+    )
+    return ModelError(
+        f"model {model_id!r} is not a local directory, not in the Hugging Face cache, and {why} "
+        f"({first}). Download it where there is network (`hf download {model_id} --local-dir DIR`) "
+        "and pass the directory instead (--model DIR / load_model('DIR')), or check the id"
+    )
+
+
+def _hub_errors() -> tuple[type[BaseException], ...]:
+    errs: list[type[BaseException]] = [OSError]
+    try:
+        from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+        errs += [HfHubHTTPError, HFValidationError]
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errs)
+
+
+#: seconds the one look at the hub for a model that is not cached may take (a refused
+#: connection or an unknown host answers at once; this bounds a network that drops packets)
+HUB_CHECK_TIMEOUT_S = 5.0
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What the hub client raises when the host cannot be reached (httpx2 in huggingface_hub
+    2.x, httpx in 1.x)."""
+    errs: list[type[BaseException]] = [OSError]
+    for name in ("httpx2", "httpx"):
+        mod = sys.modules.get(name)
+        if mod is not None and hasattr(mod, "TransportError"):
+            errs.append(mod.TransportError)
+    return tuple(errs)
+
+
+def check_hub_access(model_id: str) -> None:
+    """Fail at once, with one clear error, when ``model_id`` is neither a local directory nor
+    in the Hugging Face cache and the hub cannot serve it (offline, unreachable, no such
+    repository). Otherwise huggingface_hub retries an unreachable host for about 25 s, a log
+    line per try, before transformers gives up. A cached model makes no network request here;
+    one that is not cached costs one HEAD request (at most HUB_CHECK_TIMEOUT_S, no retries)."""
+    from videopipe.config import hub_offline
+
+    if Path(model_id).expanduser().exists():
+        return
+    if model_id.startswith(("/", "./", "../", "~")) or model_id.count("/") > 1:
+        raise ModelError(
+            f"{model_id}: no such model directory (and not a hub id like 'org/name'); check the path"
+        )
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, HFValidationError
+
+    try:
+        cached = try_to_load_from_cache(model_id, "config.json")
+    except HFValidationError as e:
+        raise ModelError(f"{model_id!r} is neither a model directory nor a valid hub id ({e})") from None
+    if isinstance(cached, str):
+        return
+    fetch = (
+        f"download it where there is network (`hf download {model_id} --local-dir DIR`) and pass "
+        "the directory (--model DIR / load_model('DIR'))"
+    )
+    if hub_offline():
+        raise ModelError(
+            f"model {model_id!r} is not in the Hugging Face cache and HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE "
+            f"is set, so the hub is not asked: {fetch}, or unset HF_HUB_OFFLINE to download it"
+        )
+    try:
+        get_hf_file_metadata(hf_hub_url(model_id, "config.json"), timeout=HUB_CHECK_TIMEOUT_S)
+    except GatedRepoError:
+        raise ModelError(
+            f"model {model_id!r} is gated on the hub: accept its terms on its hub page, then "
+            "`hf auth login` (or set HF_TOKEN), or pass a local directory"
+        ) from None
+    except HfHubHTTPError as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        raise ModelError(
+            f"model {model_id!r} is not in the Hugging Face cache and the hub ({constants.ENDPOINT}) "
+            f"does not serve its config.json (HTTP {status}): check the id (private models need "
+            "`hf auth login`), or pass a local directory"
+        ) from None
+    except _network_errors() as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ModelError(
+            f"model {model_id!r} is not in the Hugging Face cache and the hub ({constants.ENDPOINT}) "
+            f"cannot be reached ({first}): connect to the network, or {fetch}"
+        ) from None
+
+
+def read_config(model_id: str, *, unknown_type_hint: str = "") -> Any:
+    """The checkpoint's transformers config (no weights). ``unknown_type_hint`` ends the error
+    for a model_type transformers does not know (e.g. the supported families)."""
+    local = Path(model_id).expanduser()
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise ModelError(
+            f"{model_id} is not a loadable transformers checkpoint: it has no config.json "
+            "(save_pretrained writes config.json, the weights and the processor files)"
+        )
+    check_hub_access(model_id)
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(model_id)
+    except _hub_errors() as e:
+        raise _not_loadable(model_id, e) from None
+    except ValueError as e:  # an unknown model_type
+        hint = f"; {unknown_type_hint}" if unknown_type_hint else ""
+        raise ModelError(f"{model_id}: {str(e).splitlines()[0]}{hint}") from None
+
+
+def load_weights(model_id: str, *, device: str, dtype: str, allow_flash: bool = True) -> Any:
+    """The model of ``model_id`` on ``device`` in ``dtype``, in eval mode.
+
+    ``allow_flash=False`` keeps sdpa even when flash-attn is installed (see
+    ``TransformersVideoLLM.flash_attention_ok``)."""
+    from transformers import AutoModelForImageTextToText
+
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    kw: dict[str, Any] = {
+        "dtype": dt,
+        "attn_implementation": _attn_implementation(dev, allow_flash=allow_flash),
+    }
+    if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
+        kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
+    with _loading(model_id):
+        model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
+    return model.to(dev).eval()
+
+
+def load_processor(model_id: str) -> Any:
+    """The checkpoint's processor (tokenizer, image/video processors; no weights)."""
+    from transformers import AutoProcessor
+
+    with _loading(model_id):
+        return AutoProcessor.from_pretrained(model_id)
+
+
+@contextmanager
+def _loading(model_id: str) -> Iterator[None]:
+    """Hub and missing-package errors while loading ``model_id`` as videopipe errors."""
+    try:
+        yield
+    except _hub_errors() as e:
+        raise _not_loadable(model_id, e) from None
+    except ImportError as e:
+        from videopipe.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"loading {model_id} needs a missing package: {e}") from None

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from videopipe.errors import UnknownPluginError
+from videopipe.errors import ConfigError, UnknownPluginError
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,32 @@ class Entry:
         if not isinstance(self.target, str):
             return self.target
         module_name, _, attr = self.target.partition(":")
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(module_name)  # our own entries: a failure is a bug
         return getattr(module, attr)
+
+
+def import_target(
+    target: str, *, what: str = "factory", error: type[ConfigError] = ConfigError
+) -> Callable[..., Any]:
+    """Import ``"package.module:attr"`` (a user's plugin: a custom embedder, a batch runner
+    factory) and return the attribute; every failure is ``error`` naming ``what``, the target
+    and the fix."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise error(f"{what} {target!r} must look like 'package.module:name'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise error(f"{what} {target!r} cannot be imported: cannot import {module_name!r} ({e})") from None
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise error(
+            f"{what} {target!r} cannot be imported: module {module_name!r} has no attribute {attr!r}"
+        ) from None
+    if not callable(obj):
+        raise error(f"{what} {target!r} is not callable")
+    return obj
 
 
 class Registry:

@@ -23,12 +23,12 @@ Answer``.
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from videopipe.errors import ConfigError
+from videopipe.registry import import_target
 
 if TYPE_CHECKING:  # the driver never needs torch; workers import it with their runner
     from videopipe.types import Answer
@@ -92,24 +92,6 @@ class VideoTask:
         return VideoTask(self.video, left) if left else None
 
 
-def load_target(target: str) -> Callable[..., Any]:
-    """Import ``"module:attr"`` and return the attribute; errors name the target and the fix."""
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(f"factory {target!r} must look like 'package.module:function'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ConfigError(f"cannot import {module_name!r} for factory {target!r}: {e}") from e
-    try:
-        obj = getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r} (factory {target!r})") from None
-    if not callable(obj):
-        raise ConfigError(f"factory {target!r} is not callable")
-    return obj
-
-
 def trivial_preparer() -> Preparer:
     """The default prepare stage: the prepared value is the video path."""
     return _identity
@@ -147,12 +129,12 @@ class JobSpec:
         object.__setattr__(self, "preload", tuple(self.preload))
 
     def build_runner(self) -> Runner:
-        return load_target(self.factory)(**self.kwargs)
+        return import_target(self.factory, what="runner factory")(**self.kwargs)
 
     def build_preparer(self) -> Preparer:
         if self.prepare_factory is None:
             return trivial_preparer()
-        return load_target(self.prepare_factory)(**self.prepare_kwargs)
+        return import_target(self.prepare_factory, what="prepare factory")(**self.prepare_kwargs)
 
     @classmethod
     def for_pipeline(cls, config: Any) -> JobSpec:

@@ -8,14 +8,12 @@ Nothing ever switches backend after an error.
 from __future__ import annotations
 
 import importlib.util
-import os
-import sys
 from pathlib import Path
 
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
+from videopipe.devices import cuda_available, resolve_device  # noqa: E402 - re-exported
 from videopipe.errors import (
-    ConfigError,
     DecodeError,
     DeviceError,
     UnsupportedVideoError,
@@ -27,51 +25,6 @@ from videopipe.protocols import VideoReader
 from videopipe.registry import DECODERS
 
 __all__ = ["open_video", "resolve_device", "choose_backend", "cuda_available"]
-
-_DEVICES = ("auto", "cpu", "cuda")
-
-
-def _no_nvidia_device() -> bool:
-    """True when this is Linux and there is no NVIDIA device node (nor WSL's GPU node): no
-    CUDA GPU can be usable, and we can say so without importing torch (2 CPU-s)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    return not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
-
-
-def cuda_available() -> tuple[bool, str]:
-    """(whether torch sees a CUDA GPU, why not when it does not)."""
-    if "torch" not in sys.modules and _no_nvidia_device():
-        return False, "this machine has no NVIDIA GPU device (/dev/nvidiactl is missing)"
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - core dependency
-        return False, "torch is not installed"
-    if not torch.backends.cuda.is_built():
-        return False, f"this torch build ({torch.__version__}) has no CUDA support"
-    try:
-        if torch.cuda.is_available():
-            return True, ""
-    except Exception as e:  # pragma: no cover
-        return False, f"CUDA initialisation failed: {e}"
-    return (
-        False,
-        "torch finds no CUDA GPU (torch.cuda.is_available() is False; check the driver / CUDA_VISIBLE_DEVICES)",
-    )
-
-
-def resolve_device(device: str) -> str:
-    """'cpu' or 'cuda[:N]' for ``device`` (auto -> cuda when a GPU is usable)."""
-    if not isinstance(device, str) or not (device in _DEVICES or device.startswith("cuda:")):
-        raise ConfigError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N")
-    if device == "cpu":
-        return "cpu"
-    ok, why = cuda_available()
-    if device == "auto":
-        return "cuda" if ok else "cpu"
-    if not ok:
-        raise DeviceError(f"device={device!r} asked for GPU decoding, but {why}; use device='cpu' or 'auto'")
-    return device
 
 
 def _installed(module: str) -> bool:

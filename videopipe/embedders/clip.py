@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from videopipe.devices import resolve_device
 from videopipe.errors import ConfigError, InputError, ModelError
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
@@ -36,7 +37,7 @@ class ClipEmbedder:
             raise ConfigError(f"clip embedder batch_size must be >= 1, got {batch_size}")
         self.model_id = str(model_id)
         self.batch_size = int(batch_size)
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device, purpose="the CLIP embedder on a GPU")
         self._model, self._image_processor, self._tokenizer, self.family = _load(self.model_id)
         self._model.to(self.device).eval()
         self.space = f"{self.family}:{self.model_id}"
@@ -100,18 +101,6 @@ def _projection_dim(config: Any) -> int:
     if dim is None:  # SigLIP: no projection, the pooled vision hidden size
         dim = config.vision_config.hidden_size
     return int(dim)
-
-
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu" or device.startswith("cuda"):
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            from videopipe.errors import DeviceError
-
-            raise DeviceError(f"device={device!r} asked for, but CUDA is not available; use device='cpu'")
-        return device
-    raise ConfigError(f"device={device!r} is not one of auto, cpu, cuda, cuda:N")
 
 
 def _load(model_id: str) -> tuple[Any, Any, Any, str]:

@@ -42,20 +42,16 @@ _DTYPES = {
 
 
 def resolve_device(device: str = "auto") -> torch.device:
+    """The torch device for a model (see :func:`videopipe.devices.resolve_device`), with the
+    GPU index checked against the GPUs torch sees."""
     import torch
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise DeviceError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='cpu'")
-        d = torch.device(device)
-        if d.index is not None and d.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
-        return d
-    if device == "cpu":
-        return torch.device("cpu")
-    raise DeviceError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    from videopipe.devices import resolve_device as resolve
+
+    d = torch.device(resolve(device, purpose="running the model on a GPU"))
+    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
+        raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
+    return d
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from videopipe.errors import ConfigError, UnknownPluginError
@@ -46,7 +45,7 @@ def embedder_name(embedder: Any) -> str:
 def resolve_embedder(spec: str | Any, **kwargs: Any) -> tuple[str, Any]:
     """``(name, embedder)`` for ``spec``: an ``EMBEDDERS`` name (``text``, ``clip``, ...), a
     ``"package.module:Class"`` import path (custom embedders), or an embedder object."""
-    from videopipe.registry import EMBEDDERS
+    from videopipe.registry import EMBEDDERS, import_target
 
     if not isinstance(spec, str):
         for attr in ("space", "embed_texts"):
@@ -56,13 +55,11 @@ def resolve_embedder(spec: str | Any, **kwargs: Any) -> tuple[str, Any]:
     if not spec.strip():
         raise ConfigError("embedder name is empty; valid names: " + ", ".join(EMBEDDERS.names()))
     if ":" in spec:
-        module_name, _, attr = spec.partition(":")
         try:
-            factory = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as e:
+            factory = import_target(spec, what="embedder", error=UnknownPluginError)
+        except UnknownPluginError as e:
             raise UnknownPluginError(
-                f"embedder {spec!r} cannot be imported ({e}); use a registered name "
-                f"({', '.join(EMBEDDERS.names())}) or 'package.module:Class'"
+                f"{e}; or use a registered name ({', '.join(EMBEDDERS.names())})"
             ) from None
         emb = factory(**{k: v for k, v in kwargs.items() if v is not None})
     else:

@@ -37,9 +37,6 @@ if TYPE_CHECKING:
     from videopipe.models.contract import ModelFacts
     from videopipe.types import VisualTokens
 
-#: samplers whose selection depends on the question (unless the sampler says ``uses_query``)
-QUERY_AWARE_SAMPLERS = ("keyclip", "query")
-
 
 @dataclass
 class Prepared:
@@ -147,9 +144,7 @@ class Pipeline:
         #: what sampling and decoding need to know about the model (see ModelFacts)
         self.facts: ModelFacts = self._model.facts() if self._model is not None else _read_facts(cfg)
         self.sampler = _make_sampler(sampler if sampler is not None else cfg.sampler)
-        self.sampler_name = (
-            sampler if isinstance(sampler, str) else getattr(self.sampler, "name", cfg.sampler)
-        )
+        self.sampler_name = sampler if isinstance(sampler, str) else self.sampler.name
         comp = compressor if compressor is not None else cfg.compressor
         self.compressor = _make_compressor(comp)
         self.compressor_name = comp if isinstance(comp, str) else getattr(comp, "name", type(comp).__name__)
@@ -403,6 +398,14 @@ def _check_facts(got: ModelFacts, expected: ModelFacts, *, what: str) -> None:
 
 def _make_sampler(spec: Any) -> Any:
     if not isinstance(spec, str):
+        missing = [a for a in ("name", "uses_query") if not hasattr(spec, a)]
+        if missing or not callable(spec):
+            what = f"has no {', '.join(missing)}" if missing else "is not callable"
+            raise ConfigError(
+                f"sampler {spec!r} {what}; a sampler is a registered name or an object following "
+                "videopipe.protocols.Sampler (subclass videopipe.samplers._base.BaseSampler, or set "
+                "name and uses_query)"
+            )
         return spec
     from videopipe.registry import SAMPLERS
 
@@ -425,16 +428,15 @@ def _make_embedder(name: str) -> Any:
 
 def _query_dependent(sampler: Any, retrieve_k: int | None) -> bool:
     """Selections that depend on the question cannot be shared across questions."""
-    uses_query = getattr(sampler, "uses_query", None)
-    if uses_query is None:
-        uses_query = getattr(sampler, "name", "") in QUERY_AWARE_SAMPLERS
-    return bool(retrieve_k) or bool(uses_query)
+    return bool(retrieve_k) or bool(sampler.uses_query)
 
 
 def config_query_dependent(config: PipelineConfig) -> bool:
     """:meth:`Pipeline.query_dependent` for the pipeline ``config`` builds, without building
     it (its sampler is named by the config)."""
-    return bool(config.retrieve) or config.sampler in QUERY_AWARE_SAMPLERS
+    from videopipe.registry import SAMPLERS
+
+    return bool(config.retrieve) or bool(SAMPLERS.get(config.sampler).uses_query)
 
 
 def _decode_selection(

@@ -67,7 +67,12 @@ class Embedder(Protocol):
 
 @runtime_checkable
 class Sampler(Protocol):
+    """``name``; ``uses_query``: whether the selection depends on the question (then it is not
+    cached or shared across questions). :class:`videopipe.samplers._base.BaseSampler` gives
+    ``uses_query = False``."""
+
     name: str
+    uses_query: bool
 
     def __call__(
         self,

@@ -16,6 +16,7 @@ class EveryNth:
     """A minimal sampler: every n-th frame, one clip per frame."""
 
     name = "every_nth"
+    uses_query = False
 
     def __init__(self, n: int = 10) -> None:
         self.n = n
@@ -132,3 +133,20 @@ def test_retrieve_restricts_sampling_to_the_top_clip(tmp_path) -> None:
     )
     spread = [h.start_s for h in whole.ask(path, "When is the screen red?").evidence]
     assert max(spread) - min(spread) > 45
+
+
+def test_samplers_declare_whether_they_use_the_question():
+    from videopipe.registry import SAMPLERS
+
+    assert {n for n in SAMPLERS.names() if SAMPLERS.get(n).uses_query} == {"keyclip", "query"}
+
+
+def test_a_custom_sampler_without_the_protocol_is_refused_by_name():
+    class NoFlag:
+        name = "no_flag"
+
+        def __call__(self, video, budget, *, query=None, features=None):
+            raise AssertionError("never called")
+
+    with pytest.raises(ConfigError, match="has no uses_query"):
+        Pipeline(FakeVideoLLM(), sampler=NoFlag(), compressor="none")

@@ -18,6 +18,7 @@ class BaseSampler:
     """Subclasses set ``name`` and ``config_class`` and implement :meth:`select`."""
 
     name: ClassVar[str] = ""
+    uses_query: ClassVar[bool] = False  # the selection depends on the question
     config_class: ClassVar[type] = object
 
     def __init__(self, **options: Any) -> None:

@@ -99,6 +99,7 @@ class KeyclipSampler(BaseSampler):
     """F2C key-clip sampling; see the module docstring."""
 
     name = "keyclip"
+    uses_query = True
 
     config_class = KeyclipConfig
 

@@ -91,6 +91,7 @@ class QuerySampler(BaseSampler):
     """Query-aware frame selection; see the module docstring."""
 
     name = "query"
+    uses_query = True
 
     config_class = QueryConfig
 

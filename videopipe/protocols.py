@@ -25,6 +25,11 @@ class VideoReader(Protocol):
     @property
     def info(self) -> VideoInfo: ...
 
+    @property
+    def pts_s(self) -> np.ndarray:
+        """Presentation time (s from the first frame) of every frame, float64 [num_frames]."""
+        ...
+
     def frames_at(self, indices: Sequence[int], *, size: int | tuple[int, int] | None = None) -> Frames: ...
 
     def frames_at_times(
@@ -35,8 +40,8 @@ class VideoReader(Protocol):
 
     def packet_sizes(self) -> np.ndarray | None:
         """Compressed packet size (bytes) of every frame, int64 [num_frames] in presentation
-        order, without decoding; None when the reader cannot tell. Samplers treat it as
-        optional (they call it through ``getattr``), so readers written before it still work."""
+        order, without decoding; None when the reader cannot tell (then the samplers add no
+        packet-spike candidates)."""
         ...
 
     def iter_frames(

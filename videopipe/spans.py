@@ -93,8 +93,7 @@ class SpanView:
 
     def packet_sizes(self) -> np.ndarray | None:
         """The real frames' packet sizes (None when the reader cannot tell)."""
-        get = getattr(self.reader, "packet_sizes", None)
-        sizes = get() if get is not None else None
+        sizes = self.reader.packet_sizes()
         return None if sizes is None else np.asarray(sizes)[self._map]
 
     def iter_frames(self, *, every: int = 1, size: Any = None) -> Iterator[Frames]:

@@ -43,6 +43,13 @@ class FakeReader:
     def info(self) -> VideoInfo:
         return self._info
 
+    @property
+    def pts_s(self) -> np.ndarray:
+        return np.arange(self._info.num_frames, dtype=np.float64) / self.fps
+
+    def packet_sizes(self) -> np.ndarray | None:
+        return None  # unknown, like a reader without a frame table of packet sizes
+
     def _resize(self, arr: np.ndarray, size: int | tuple[int, int] | None) -> np.ndarray:
         import cv2
 

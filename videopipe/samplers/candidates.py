@@ -134,10 +134,9 @@ def _spike_frames(
 ) -> tuple[list[int], int, int]:
     """(frames added around packet-size spikes, spikes detected, frames decoded for them);
     nothing when the reader does not know its packet sizes."""
-    get = getattr(video, "packet_sizes", None)
-    if budget_frames <= 0 or get is None or max_added == 0:
+    if budget_frames <= 0 or max_added == 0 or video is None:  # None: no reader (grid only)
         return [], 0, 0
-    sizes = get()
+    sizes = video.packet_sizes()
     if sizes is None or len(sizes) != len(times):
         return [], 0, 0
     from videopipe.samplers._packets import size_spikes, spike_candidates

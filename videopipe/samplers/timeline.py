@@ -32,13 +32,11 @@ def _fps(info: VideoInfo) -> float:
 
 
 def frame_times(video: VideoReader) -> np.ndarray:
-    """Presentation time (s) of every frame, from the reader's frame index when it exposes one
-    (``pts_s``), else ``i / fps`` (constant frame rate)."""
-    pts = getattr(video, "pts_s", None)  # the decode package's readers expose their frame table
-    if pts is not None:
-        t = np.asarray(pts() if callable(pts) else pts, dtype=np.float64)
-        if t.ndim == 1 and len(t) == video.info.num_frames:
-            return t
+    """Presentation time (s) of every frame, from the reader's frame table (``pts_s``); ``i /
+    fps`` (constant frame rate) when that table does not have one time per frame."""
+    t = np.asarray(video.pts_s, dtype=np.float64)
+    if t.ndim == 1 and len(t) == video.info.num_frames:
+        return t
     info = video.info
     return np.arange(info.num_frames, dtype=np.float64) / _fps(info)
 

@@ -147,7 +147,7 @@ class Pipeline:
         self.sampler_name = sampler if isinstance(sampler, str) else self.sampler.name
         comp = compressor if compressor is not None else cfg.compressor
         self.compressor = _make_compressor(comp)
-        self.compressor_name = comp if isinstance(comp, str) else getattr(comp, "name", type(comp).__name__)
+        self.compressor_name = comp if isinstance(comp, str) else self.compressor.name
         if budget is None:  # the size range depends on the model's token size: name the model
             check_size_px(cfg.size_px, token_px=self.facts.token_px, model=self.facts.model_id)
         self.budget = budget or Budget(
@@ -414,6 +414,11 @@ def _make_sampler(spec: Any) -> Any:
 
 def _make_compressor(spec: Any) -> Any:
     if not isinstance(spec, str):
+        if not callable(spec) or not hasattr(spec, "name"):
+            raise ConfigError(
+                f"compressor {spec!r} is not a registered name nor an object following "
+                "videopipe.protocols.Compressor (a callable with a name)"
+            )
         return spec
     from videopipe.compressors import build
 

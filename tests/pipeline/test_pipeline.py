@@ -150,3 +150,8 @@ def test_a_custom_sampler_without_the_protocol_is_refused_by_name():
 
     with pytest.raises(ConfigError, match="has no uses_query"):
         Pipeline(FakeVideoLLM(), sampler=NoFlag(), compressor="none")
+
+
+def test_a_custom_compressor_without_a_name_is_refused():
+    with pytest.raises(ConfigError, match="Compressor"):
+        Pipeline(FakeVideoLLM(), sampler=EveryNth(), compressor=lambda tokens, budget, **kw: tokens)

@@ -6,6 +6,9 @@ The CLI prints ``str(error)`` on one line and exits with code 2.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class VideoPipeError(Exception):
     """Base class of every error videopipe raises on purpose."""
@@ -64,6 +67,21 @@ def is_library_error(e: BaseException) -> bool:
     than by a bug of ours: a boundary turns these into a VideoPipeError naming the file."""
     mod = (type(e).__module__ or "").split(".")[0]
     return mod in ("av", "torchcodec", "decord") or isinstance(e, (OSError, RuntimeError))
+
+
+@contextmanager
+def library_errors_as_decode_errors(what: str, fix: str) -> Iterator[None]:
+    """Turn a media library's error (see :func:`is_library_error`) raised inside the block into
+    one :class:`DecodeError`: ``"{what} ({type}: {message}); {fix}"``. Our own errors pass
+    through, and so do bugs (they are not disguised as bad files)."""
+    try:
+        yield
+    except VideoPipeError:
+        raise
+    except Exception as e:
+        if not is_library_error(e):
+            raise
+        raise DecodeError(f"{what} ({type(e).__name__}: {one_line(e)}); {fix}") from e
 
 
 def one_line(e: BaseException, limit: int = 300) -> str:

@@ -23,14 +23,7 @@ import numpy as np
 
 from videopipe.decode.index import FrameIndex
 from videopipe.decode.probe import ProbeResult
-from videopipe.errors import (
-    ConfigError,
-    DecodeError,
-    OutOfRangeError,
-    VideoPipeError,
-    is_library_error,
-    one_line,
-)
+from videopipe.errors import ConfigError, OutOfRangeError, library_errors_as_decode_errors
 from videopipe.types import Frames, VideoInfo
 
 __all__ = ["BaseReader", "SizeArg", "output_size", "ITER_CHUNK_FRAMES"]
@@ -136,17 +129,11 @@ class BaseReader:
         if idx.shape[0] == 0:
             return self._empty(hw)
         uniq, inverse = np.unique(idx, return_inverse=True)
-        try:
+        with library_errors_as_decode_errors(
+            f"{self._probe.path}: decoding frames {uniq[:3].tolist()} failed",
+            "the file may be damaged -- try backend='pyav' or re-encode it",
+        ):
             data = self._decode_sorted(uniq, hw)
-        except VideoPipeError:
-            raise
-        except Exception as e:
-            if not is_library_error(e):
-                raise
-            raise DecodeError(
-                f"{self._probe.path}: decoding frames {uniq[:3].tolist()} failed ({type(e).__name__}: "
-                f"{one_line(e)}); the file may be damaged -- try backend='pyav' or re-encode it"
-            ) from e
         if uniq.shape[0] != idx.shape[0] or not np.array_equal(uniq, idx):
             data = data[inverse.reshape(-1)]
         return Frames(data=data, pts_s=self._pts_s[idx], indices=idx)

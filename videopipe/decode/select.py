@@ -13,14 +13,7 @@ from pathlib import Path
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.devices import cuda_available, resolve_device  # noqa: E402 - re-exported
-from videopipe.errors import (
-    DecodeError,
-    DeviceError,
-    UnsupportedVideoError,
-    VideoPipeError,
-    is_library_error,
-    one_line,
-)
+from videopipe.errors import DeviceError, UnsupportedVideoError, library_errors_as_decode_errors
 from videopipe.protocols import VideoReader
 from videopipe.registry import DECODERS
 
@@ -83,17 +76,10 @@ def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto")
             cls = DECODERS.get(name)
             if not cls.gpu_available():
                 dev = "cpu"
-    try:
+    with library_errors_as_decode_errors(
+        f"{info.path}: the {name} backend cannot open it", "check that it is a complete video file"
+    ):
         return _open(name, backend, info, dev)
-    except VideoPipeError:
-        raise
-    except Exception as e:
-        if not is_library_error(e):
-            raise
-        raise DecodeError(
-            f"{info.path}: the {name} backend cannot open it ({type(e).__name__}: {one_line(e)}); "
-            "check that it is a complete video file"
-        ) from e
 
 
 def _open(name: str, backend: str, info: ProbeResult, dev: str) -> VideoReader:

@@ -19,7 +19,7 @@ import hashlib
 import json
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -466,7 +466,3 @@ def ffprobe_decoded(path: str | Path, video_ordinal: int) -> Decoded:
     for i in np.flatnonzero(~np.isfinite(t)):  # a frame without a time (a flushed last frame)
         t[i] = t[i - 1] + dur[i - 1] if i > 0 else 0.0
     return Decoded(len(frames), float(t.max() + dur[int(np.argmax(t))] - t.min()), t - t.min())
-
-
-def decoded_numbers(frames: np.ndarray, read: Callable[[np.ndarray], int]) -> list[int]:
-    return [read(f) for f in frames]

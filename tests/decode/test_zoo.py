@@ -246,3 +246,22 @@ def test_a_decoded_table_is_kept_on_disk_and_not_decoded_again(monkeypatch, tmp_
     with _open(copy, "pyav") as r:
         assert r.info.num_frames == first.info.num_frames
     assert calls == [1, 1]
+
+
+def test_a_lie_that_ends_in_sequential_reading_stops_using_frame_threads(monkeypatch, sequential_only):
+    """Sequential reads count the decoder's output, which frame threads can lose frames of;
+    a fallback to them mid-read must reopen the stream without frame threads."""
+    import videopipe.decode.index as index_mod
+
+    _, path = _zoo_file("mpeg4_avi_packed")
+    monkeypatch.setattr(index_mod, "_may_hide_reordering", lambda stream: False)
+    r = _open(path, "pyav")
+    with r:
+        assert r.info.access == "random" and "AUTO" in str(r._stream.thread_type)
+        n = r.info.num_frames
+        idx = _indices(n, 12, seed=5)
+        got = r.frames_at(idx).data.numpy()
+        assert r.info.access == "sequential"
+        assert "AUTO" not in str(r._stream.thread_type)
+    ref = ffmpeg_frames(path, 0, got.shape[2], got.shape[1], idx)
+    assert np.abs(got.astype(np.int16) - ref.astype(np.int16)).mean(axis=(1, 2, 3)).max() <= _PIXEL_TOL

@@ -61,6 +61,13 @@ def _warn_sequential(path: str, index: FrameIndex) -> None:
     warnings.warn(f"{path}: {index.access_reason}; {how}", SequentialAccessWarning, stacklevel=4)
 
 
+def _frame_threads_for(index: FrameIndex) -> bool:
+    """Whether to decode with frame threads: they lose the frames around a decoding error (a
+    cut or damaged file), and are not used where exactness rests on counting the decoder's
+    output (sequential access)."""
+    return index.access != "sequential" and index.frames_lost == 0
+
+
 def _remap_of(index: FrameIndex) -> dict[int, int] | None:
     """Decoder-reported time -> table time, for a remapped table (else None)."""
     if index.decoder_pts is None:
@@ -94,19 +101,16 @@ class PyAVReader(BaseReader):
         except BaseException:
             self._container.close()
             raise
-        # frame threads lose the frames around a decoding error (a cut or damaged file) and are
-        # not used where exactness rests on counting the decoder's output (sequential access)
-        self._frame_threads = index.access != "sequential" and index.frames_lost == 0
-        if self._frame_threads:
-            if self._stream.codec_context.is_open:  # the table decoded frames: start afresh
-                self._probe = probe
-                self._reopen()
-            else:
-                self._stream.thread_type = "AUTO"
         if index.access != "random":
             _warn_sequential(probe.path, index)
         super().__init__(probe, index, device="cpu")
         self._remap = _remap_of(index)
+        self._frame_threads = _frame_threads_for(index)
+        if self._frame_threads:
+            if self._stream.codec_context.is_open:  # the table decoded frames: start afresh
+                self._reopen()
+            else:
+                self._stream.thread_type = "AUTO"
 
     # -- setup ---------------------------------------------------------------------------
     def _open_stream(self, probe: ProbeResult) -> Any:
@@ -130,6 +134,7 @@ class PyAVReader(BaseReader):
             )
         self._index = index
         self._remap = _remap_of(index)
+        self._frame_threads = _frame_threads_for(index)  # applies from the next _reopen
         self._pts_s = index.seconds(index.pts)
         self._info = dataclasses.replace(
             self._info, access=index.access, is_vfr=index.is_vfr(), duration_s=index.duration_s
@@ -183,42 +188,32 @@ class PyAVReader(BaseReader):
         if self._index.access == "sequential":
             return self._decode_sequential(indices, hw)
         self._seq = None
-        try:
-            return self._decode_sorted_once(indices, hw)
-        except _IndexMismatch:
-            if self._index.source == "container-index":
-                self._rebuild_index_by_demux()
-                try:
-                    return self._decode_sorted_once(indices, hw)
-                except _IndexMismatch:
-                    pass
-            if self._index.source != "decode":
-                # the decoder disagrees with the packets' timestamps: trust the decoder
-                self._set_index(
-                    cached_decoded_table(
-                        self._container,
-                        self._stream,
-                        self._probe.path,
-                        "decoded frame times disagree with the container's timestamps",
-                    )
-                )
-                _warn_sequential(self._probe.path, self._index)
-                if self._index.access == "remapped":
-                    try:
-                        return self._decode_sorted_once(indices, hw)
-                    except _IndexMismatch:
-                        pass
-            if self._index.access != "sequential":
-                # seeking does not give back the frames of the sequential decode: stop seeking
-                self._set_index(
-                    dataclasses.replace(
-                        self._index,
-                        access="sequential",
-                        decoder_pts=None,
-                        access_reason=self._index.access_reason + "; seeking does not reproduce them",
-                    )
-                )
-            return self._decode_sequential(indices, hw)
+        while True:
+            try:
+                return self._decode_sorted_once(indices, hw)
+            except _IndexMismatch:
+                if not self._distrust_table():
+                    return self._decode_sequential(indices, hw)
+
+    def _distrust_table(self) -> bool:
+        """A decoded frame was not where the table says: move to the next, more trustworthy
+        table -- demuxed packets, then the decoder's own output (remapped), then sequential
+        reading. True when seeking is worth trying again with the new table."""
+        ix = self._index
+        if ix.source == "container-index":
+            self._rebuild_index_by_demux()
+            return True
+        if ix.source != "decode":
+            # the decoder disagrees with the packets' timestamps: trust the decoder
+            why = "decoded frame times disagree with the container's timestamps"
+            self._set_index(cached_decoded_table(self._container, self._stream, self._probe.path, why))
+            _warn_sequential(self._probe.path, self._index)
+            return self._index.access == "remapped"
+        if ix.access != "sequential":
+            # seeking does not give back the frames of the sequential decode: stop seeking
+            why = ix.access_reason + "; seeking does not reproduce them"
+            self._set_index(dataclasses.replace(ix, access="sequential", decoder_pts=None, access_reason=why))
+        return False
 
     def _frame_t(self, f: Any) -> int | None:
         """The table time of a decoded frame (its pts; through the remap for a remapped table)."""

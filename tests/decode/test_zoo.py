@@ -207,6 +207,8 @@ def test_a_lie_missed_on_open_is_caught_by_the_first_decode(monkeypatch):
 
     _, path = _zoo_file("mpeg4_avi_packed")
     monkeypatch.setattr(index_mod, "_may_hide_reordering", lambda stream: False)
+    # as on a first open: no table of this file kept from an earlier test
+    monkeypatch.setattr("videopipe.decode.table_cache.load_table", lambda *a: None)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         r = open_video(path, backend="pyav")
@@ -229,6 +231,11 @@ def test_a_decoded_table_is_kept_on_disk_and_not_decoded_again(monkeypatch, tmp_
     calls = []
     real = index_mod.decoded_table
     monkeypatch.setattr(index_mod, "decoded_table", lambda *a, **k: calls.append(1) or real(*a, **k))
+    checks = []
+    real_check = index_mod.verify_decode_order
+    monkeypatch.setattr(
+        index_mod, "verify_decode_order", lambda *a, **k: checks.append(1) or real_check(*a, **k)
+    )
     first = _open(path, "pyav")
     with first:
         want = first.frames_at([7, 40]).data.numpy()
@@ -236,7 +243,7 @@ def test_a_decoded_table_is_kept_on_disk_and_not_decoded_again(monkeypatch, tmp_
     assert calls == [1] and list((tmp_path / "cache" / "frame-tables").glob("*.npz"))
     again = _open(path, "pyav")
     with again:
-        assert calls == [1]  # from the cache: no second full decode
+        assert calls == [1] and checks == [1]  # from the cache: no second full decode, no re-check
         assert again.info.access == first.info.access == "remapped"
         np.testing.assert_array_equal(again.pts_s, pts)
         np.testing.assert_array_equal(again.frames_at([7, 40]).data.numpy(), want)
@@ -260,7 +267,10 @@ def test_a_lie_that_ends_in_sequential_reading_stops_using_frame_threads(monkeyp
         assert r.info.access == "random" and "AUTO" in str(r._stream.thread_type)
         n = r.info.num_frames
         idx = _indices(n, 12, seed=5)
-        got = r.frames_at(idx).data.numpy()
+        from videopipe.decode.pyav_backend import SequentialAccessWarning
+
+        with pytest.warns(SequentialAccessWarning, match=str(path)):
+            got = r.frames_at(idx).data.numpy()
         assert r.info.access == "sequential"
         assert "AUTO" not in str(r._stream.thread_type)
     ref = ffmpeg_frames(path, 0, got.shape[2], got.shape[1], idx)

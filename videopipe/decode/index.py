@@ -317,6 +317,12 @@ def _first_packet_shift(container: Any, stream: Any, first_dts: int) -> int | No
 
 def build_index(container: Any, stream: Any, path: str, *, prefer_container_index: bool = True) -> FrameIndex:
     """The frame table of ``stream`` (see module docstring)."""
+    if prefer_container_index:
+        # a file found to lie before: its table from the decoder, without demuxing and
+        # checking it again (an entry exists only for such files; a changed file misses)
+        hit = _load_decoded_table(path, stream)
+        if hit is not None:
+            return hit
     tb = Fraction(stream.time_base.numerator, stream.time_base.denominator)
     file_size = os.path.getsize(path)
     claimed = 0  # frames the container *indexes* (evidence of a cut file); header counts are not
@@ -360,25 +366,11 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
 def cached_decoded_table(container: Any, stream: Any, path: str, reason: str) -> FrameIndex:
     """:func:`decoded_table`, kept on disk (see :mod:`videopipe.decode.table_cache`) so the
     full decode happens once per file."""
-    from videopipe.decode.table_cache import load_table, save_table
+    from videopipe.decode.table_cache import save_table
 
-    z = load_table(path, int(stream.index))
-    if z is not None:
-        try:
-            return FrameIndex(
-                pts=z["pts"],
-                time_base=Fraction(int(z["tb"][0]), int(z["tb"][1])),
-                key_pts=z["key_pts"],
-                key_seek=z["key_seek"],
-                last_duration=int(z["last_duration"]),
-                frames_lost=0,
-                source="decode",
-                access=str(z["access"]),
-                access_reason=str(z["access_reason"]),
-                decoder_pts=z["decoder_pts"] if z["decoder_pts"].shape[0] else None,
-            )
-        except (KeyError, IndexError, ValueError):
-            pass  # an entry of another shape: decode again
+    hit = _load_decoded_table(path, stream)
+    if hit is not None:
+        return hit
     index = decoded_table(container, stream, path, reason)
     arrays = {
         "pts": index.pts,
@@ -392,6 +384,31 @@ def cached_decoded_table(container: Any, stream: Any, path: str, reason: str) ->
     }
     save_table(path, int(stream.index), arrays)
     return index
+
+
+def _load_decoded_table(path: str, stream: Any) -> FrameIndex | None:
+    """The decoded table of ``stream`` kept on disk by :func:`cached_decoded_table`, or None
+    (no entry, a stale one, or one of another shape: then it is decoded again)."""
+    from videopipe.decode.table_cache import load_table
+
+    z = load_table(path, int(stream.index))
+    if z is None:
+        return None
+    try:
+        return FrameIndex(
+            pts=z["pts"],
+            time_base=Fraction(int(z["tb"][0]), int(z["tb"][1])),
+            key_pts=z["key_pts"],
+            key_seek=z["key_seek"],
+            last_duration=int(z["last_duration"]),
+            frames_lost=0,
+            source="decode",
+            access=str(z["access"]),
+            access_reason=str(z["access_reason"]),
+            decoder_pts=z["decoder_pts"] if z["decoder_pts"].shape[0] else None,
+        )
+    except (KeyError, IndexError, ValueError):
+        return None
 
 
 def _may_hide_reordering(stream: Any) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
-from videopipe.devices import cuda_available, resolve_device  # noqa: E402 - re-exported
+from videopipe.devices import cuda_available, resolve_device  # re-exported: part of this module's API
 from videopipe.errors import DeviceError, UnsupportedVideoError, library_errors_as_decode_errors
 from videopipe.protocols import VideoReader
 from videopipe.registry import DECODERS

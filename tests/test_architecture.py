@@ -247,3 +247,62 @@ def test_no_private_imports_across_packages() -> None:
     assert not new, f"private names imported from another package: {new}"
     gone = sorted(ALLOWED_PRIVATE_IMPORTS - found)
     assert not gone, f"fixed; remove them from ALLOWED_PRIVATE_IMPORTS: {gone}"
+
+
+def _declared_members() -> set[str]:
+    """Every attribute and method the package's protocols declare (the optional abilities
+    among them have defaults there, so nobody needs to probe for them)."""
+    names: set[str] = set()
+    for path in (PACKAGE / "protocols.py", PACKAGE / "models" / "contract.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {ast.unparse(b) for b in node.bases}
+            if "Protocol" not in bases:
+                continue
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    names.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    names.add(item.target.id)
+    return {n for n in names if not n.startswith("__")}
+
+
+def probes_of_declared_members(members: set[str]) -> list[str]:
+    """``getattr(x, "name", ...)`` / ``hasattr(x, "name")`` calls in production code whose
+    name is one a protocol declares. Checking that a *user's* object follows a protocol
+    (``hasattr`` in a list of names, in the plugin constructors) is not a literal probe."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "testing" in path.relative_to(PACKAGE).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value in members
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_probe_scan_sees_a_probe() -> None:
+    members = _declared_members()
+    assert {
+        "merges",
+        "default_budget",
+        "modality",
+        "uses_query",
+        "packet_sizes",
+        "text_embeddings",
+    } <= members
+    tree = ast.parse('x = getattr(stage, "merges", False)')
+    call = tree.body[0].value  # type: ignore[attr-defined]
+    assert isinstance(call, ast.Call) and call.args[1].value in members  # type: ignore[attr-defined]
+
+
+def test_no_getattr_probe_for_an_ability_the_protocols_declare() -> None:
+    assert probes_of_declared_members(_declared_members()) == []

@@ -267,7 +267,14 @@ class Pipeline:
             hit = cache.load(decoded.cache_key) if cache is not None else None
             if hit is not None:
                 tokens, selection = hit
-                return Prepared(decoded.video, tokens, selection, 0, {"cache": 0.0}, cached=True)
+                return Prepared(
+                    video=decoded.video,
+                    tokens=tokens,
+                    selection=selection,
+                    frames_decoded=0,
+                    seconds={"cache": 0.0},
+                    cached=True,
+                )
             # the entry vanished or is corrupt since the CPU stage looked: decode it here
             decoded = self._decode(Path(decoded.video), None, decoded.cache_key)
         assert decoded.selection is not None and decoded.info is not None
@@ -278,7 +285,13 @@ class Pipeline:
             tokens = _encode(model, list(decoded.groups), decoded.info.duration_s)
         if cache is not None and decoded.cache_key is not None:
             cache.save(decoded.cache_key, tokens, decoded.selection)
-        return Prepared(decoded.video, tokens, decoded.selection, decoded.frames_decoded, timer.seconds)
+        return Prepared(
+            video=decoded.video,
+            tokens=tokens,
+            selection=decoded.selection,
+            frames_decoded=decoded.frames_decoded,
+            seconds=timer.seconds,
+        )
 
     def answer(self, prepared: Prepared, question: str, *, max_new_tokens: int | None = None) -> Answer:
         """Compress the prepared tokens for ``question`` and generate the answer."""
@@ -414,10 +427,13 @@ def _make_sampler(spec: Any) -> Any:
 
 def _make_compressor(spec: Any) -> Any:
     if not isinstance(spec, str):
-        if not callable(spec) or not hasattr(spec, "name"):
+        missing = [a for a in ("name", "merges", "default_budget") if not hasattr(spec, a)]
+        if missing or not callable(spec):
+            what = f"has no {', '.join(missing)}" if missing else "is not callable"
             raise ConfigError(
-                f"compressor {spec!r} is not a registered name nor an object following "
-                "videopipe.protocols.Compressor (a callable with a name)"
+                f"compressor {spec!r} {what}; a compressor is a registered name or an object "
+                "following videopipe.protocols.Compressor (subclass it to get the defaults of "
+                "merges and default_budget)"
             )
         return spec
     from videopipe.compressors import build

@@ -56,10 +56,15 @@ class Embedder(Protocol):
     """Maps images and texts into one vector space (L2-normalised rows).
 
     ``space`` names the space (model id + version); vectors of different spaces are never
-    compared (retrieval refuses to mix them)."""
+    compared (retrieval refuses to mix them). ``modality``: ``"image"`` (frames are embedded)
+    or ``"text"`` (a clip is embedded by its text: subtitles, speech, screen text); ``model_id``:
+    the checkpoint, recorded by an index to recreate the embedder for queries (None: the
+    default one). Subclass this protocol to inherit the defaults of those two."""
 
     space: str
     dim: int
+    modality: str = "image"
+    model_id: str | None = None
 
     def embed_images(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [N, H, W, 3] RGB -> float32 [N, dim], unit rows."""
@@ -91,11 +96,22 @@ class Sampler(Protocol):
 
 @runtime_checkable
 class Compressor(Protocol):
+    """``name``; ``merges``: whether the output's token sizes sum to the input's (True for
+    merging, False for pruning); :meth:`default_budget`: how many tokens it keeps on its own
+    when it is an earlier stage of a chain. Subclass this protocol (or
+    :class:`videopipe.compressors._base.BaseCompressor`) to inherit the defaults of the last
+    two."""
+
     name: str
+    merges: bool = False
 
     def __call__(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None = None
     ) -> VisualTokens: ...
+
+    def default_budget(self, tokens: VisualTokens) -> int:
+        """Tokens kept on its own (as a non-final chain stage); by default all of them."""
+        return len(tokens)
 
 
 def __getattr__(name: str) -> Any:

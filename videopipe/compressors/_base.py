@@ -16,11 +16,13 @@ stage of a chain).
 from __future__ import annotations
 
 import dataclasses
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import torch
 
 from videopipe.errors import ConfigError
+from videopipe.protocols import Compressor
 from videopipe.types import VisualTokens
 
 
@@ -30,7 +32,7 @@ def check_budget(budget: object) -> int:
     return budget
 
 
-class BaseCompressor:
+class BaseCompressor(Compressor):
     """Base class: subclasses set ``name``, ``config_cls`` and implement ``_compress``."""
 
     name: ClassVar[str] = ""
@@ -62,14 +64,11 @@ class BaseCompressor:
             raise RuntimeError(f"{self.name} returned {len(out)} tokens for a budget of {budget}")
         return out
 
+    @abstractmethod
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None
     ) -> VisualTokens:
-        raise NotImplementedError
-
-    def default_budget(self, tokens: VisualTokens) -> int:
-        """Tokens this compressor keeps on its own (as a non-final stage of a chain)."""
-        return len(tokens)
+        """The method: only called with ``len(tokens) > budget``, tokens in (t, row, col) order."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"

@@ -30,7 +30,7 @@ class Chain:
 
     @property
     def merges(self) -> bool:
-        return all(getattr(s, "merges", False) for s in self.stages)
+        return all(s.merges for s in self.stages)
 
     def __call__(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None = None
@@ -39,7 +39,7 @@ class Chain:
         for stage in self.stages[:-1]:
             if len(tokens) <= budget:
                 return tokens
-            own = getattr(stage, "default_budget", len)(tokens)
+            own = stage.default_budget(tokens)
             tokens = stage(tokens, max(budget, own), query_embedding=query_embedding)
         return self.stages[-1](tokens, budget, query_embedding=query_embedding)
 

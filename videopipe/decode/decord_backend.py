@@ -172,7 +172,6 @@ class DecordReader(BaseReader):
         return np.ascontiguousarray(arr)
 
     def close(self) -> None:
-        readers = getattr(self, "_readers", None)
-        if readers:
-            readers.clear()
+        if not self._closed:
+            self._readers.clear()
         super().close()

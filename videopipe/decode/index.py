@@ -219,11 +219,37 @@ def _demux_table(container: Any, stream: Any) -> DemuxTable:
     )
 
 
-def _index_table(
-    container: Any, stream: Any, file_size: int
-) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
-    """(dts of every indexed sample, keyframe mask, samples beyond end of file, sample sizes in
-    bytes) from the container index, or None when the container has no complete per-frame index."""
+@dataclass(frozen=True)
+class ContainerIndex:
+    """A container's own per-sample index (MP4 ``stbl``, MKV cues...), in decode order.
+
+    dts:    decode timestamp of every indexed sample
+    key:    keyframe mask, aligned with ``dts``
+    beyond: samples whose bytes lie past the end of the file (a cut file)
+    sizes:  size in bytes of every sample"""
+
+    dts: np.ndarray
+    key: np.ndarray
+    beyond: int
+    sizes: np.ndarray
+
+
+@dataclass(frozen=True)
+class PresentationTable:
+    """Presentation times derived from a container index (stream time-base ticks).
+
+    pts: every frame's presentation time, sorted; key_pts: the keyframes'; key_seek: what to
+    seek to for each keyframe; last_duration: the last frame's duration"""
+
+    pts: np.ndarray
+    key_pts: np.ndarray
+    key_seek: np.ndarray
+    last_duration: int
+
+
+def _index_table(container: Any, stream: Any, file_size: int) -> ContainerIndex | None:
+    """The container index of ``stream``, or None when the container has no complete
+    per-frame index."""
     try:
         entries = stream.index_entries
         n = len(entries)
@@ -243,7 +269,7 @@ def _index_table(
             beyond += 1
     if n > 1 and not bool((np.diff(ts) > 0).all()):
         return None
-    return ts, key, beyond, size
+    return ContainerIndex(dts=ts, key=key, beyond=beyond, sizes=size)
 
 
 def _verify_prefix(container: Any, stream: Any, dts: np.ndarray, shift: int) -> bool:
@@ -330,26 +356,24 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
     index: FrameIndex | None = None
     shows_reordering = True  # the container's timestamps, in decode order, are not increasing
     if idx is not None:
-        dts, key, beyond, size = idx
-        if beyond == 0:
-            table = _from_container_index(container, stream, dts, key)
+        if idx.beyond == 0:
+            table = _from_container_index(container, stream, idx.dts, idx.key)
             if table is not None:
-                pts, kpts, kseek, dur = table
                 # without reordering (pts == dts + shift with shift 0) decode order is
                 # presentation order; with it, which size belongs to which pts is unknown here
-                shows_reordering = not bool(np.array_equal(pts, dts))
-                sizes = None if shows_reordering else size
+                shows_reordering = not bool(np.array_equal(table.pts, idx.dts))
+                sizes = None if shows_reordering else idx.sizes
                 index = FrameIndex(
-                    pts=pts,
+                    pts=table.pts,
                     time_base=tb,
-                    key_pts=kpts,
-                    key_seek=kseek,
-                    last_duration=dur,
+                    key_pts=table.key_pts,
+                    key_seek=table.key_seek,
+                    last_duration=table.last_duration,
                     frames_lost=0,
                     source="container-index",
                     sizes=sizes,
                 )
-        claimed = int(dts.shape[0])
+        claimed = int(idx.dts.shape[0])
     if index is None:
         index, shows_reordering = _from_demux(container, stream, path, tb, claimed)
     guessed = "avi" in (container.format.name or "")  # AVI stores no timestamps: the demuxer guesses
@@ -527,7 +551,7 @@ def decoded_table(container: Any, stream: Any, path: str, reason: str) -> FrameI
 
 def _from_container_index(
     container: Any, stream: Any, dts: np.ndarray, key: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+) -> PresentationTable | None:
     shift = _first_packet_shift(container, stream, int(dts[0]))
     if shift is None:
         return None
@@ -553,7 +577,7 @@ def _from_container_index(
     if kpts.shape[0] == 0 or kpts[0] != pts[0]:
         return None
     dur = _median_duration(pts, _rate_ticks(stream, Fraction(stream.time_base)))
-    return pts, kpts, kseek, dur
+    return PresentationTable(pts=pts, key_pts=kpts, key_seek=kseek, last_duration=dur)
 
 
 def _from_demux(
@@ -717,11 +741,11 @@ def packet_sizes_for(path: str, video_ordinal: int, index: FrameIndex) -> np.nda
         is_mp4 = "mp4" in (container.format.name or "") or "mov" in (container.format.name or "")
         table = _index_table(container, stream, os.path.getsize(path)) if is_mp4 else None
         track_id = int(stream.id or 0)
-    if table is not None and table[0].shape[0] == index.num_frames:
-        dts, _, _, size = table
+    if table is not None and table.dts.shape[0] == index.num_frames:
+        size = table.sizes
         offsets = composition_offsets(path, track_id, index.num_frames)
         if offsets is not None:
-            pts = dts + offsets
+            pts = table.dts + offsets
             order = np.argsort(pts, kind="stable")
             shifted = pts[order] - pts[order[0]] + index.pts[0]
             if np.array_equal(shifted, index.pts):

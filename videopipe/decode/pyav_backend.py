@@ -366,7 +366,7 @@ class PyAVReader(BaseReader):
                 yield i, self._to_rgb(f, hw)
 
     def close(self) -> None:
-        if not getattr(self, "_closed", True):
+        if not self._closed:
             try:
                 self._container.close()
             except Exception:  # pragma: no cover

@@ -16,6 +16,7 @@ Definitions (the same for every backend):
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -58,7 +59,7 @@ def output_size(height: int, width: int, size: SizeArg) -> tuple[int, int]:
     return h, w
 
 
-class BaseReader:
+class BaseReader(ABC):
     """Shared implementation of the :class:`videopipe.protocols.VideoReader` protocol.
 
     What a backend declares about itself (``open_video``/``choose_backend`` read these, never
@@ -68,6 +69,8 @@ class BaseReader:
 
     backend_name = "base"
     gpu_capable: ClassVar[bool] = False
+    # a reader whose __init__ did not finish counts as closed (close() and __del__ read this)
+    _closed: bool = True
 
     @staticmethod
     def refuses(probe: ProbeResult) -> str | None:
@@ -84,6 +87,7 @@ class BaseReader:
         self._index = index
         self._device = device
         self._closed = False
+        self._demuxed_sizes: tuple[FrameIndex, np.ndarray | None] | None = None
         self._pts_s = index.seconds(index.pts)
         rot = probe.rotation
         w, h = (probe.height, probe.width) if rot in (90, 270) else (probe.width, probe.height)
@@ -171,7 +175,7 @@ class BaseReader:
         self._check_open()
         sizes = self._index.sizes
         if sizes is None:
-            cached = getattr(self, "_demuxed_sizes", None)
+            cached = self._demuxed_sizes
             if cached is None or cached[0] is not self._index:
                 from videopipe.decode.index import packet_sizes_for
 
@@ -222,9 +226,9 @@ class BaseReader:
         )
 
     # -- for backends -------------------------------------------------------------------
+    @abstractmethod
     def _decode_sorted(self, indices: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
         """uint8 [len(indices), h, w, 3] for strictly increasing valid ``indices``."""
-        raise NotImplementedError
 
     def _iter_decoded(self, every: int, hw: tuple[int, int]) -> Iterator[tuple[int, np.ndarray]]:
         """(index, uint8 [h, w, 3]) for every ``every``-th frame, sequentially."""

@@ -181,7 +181,6 @@ class TorchCodecReader(BaseReader):
         return data.cpu().numpy()
 
     def close(self) -> None:
-        decs = getattr(self, "_decoders", None)
-        if decs:
-            decs.clear()
+        if not self._closed:
+            self._decoders.clear()
         super().close()

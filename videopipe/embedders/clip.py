@@ -15,12 +15,13 @@ import torch
 
 from videopipe.devices import resolve_device
 from videopipe.errors import ConfigError, InputError, ModelError
+from videopipe.protocols import Embedder
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
 _FAMILIES = ("clip", "siglip", "siglip2")
 
 
-class ClipEmbedder:
+class ClipEmbedder(Embedder):
     """Image-text embedder over a CLIP-family dual encoder.
 
     model_id:   hub id or local directory (default: ``openai/clip-vit-base-patch32``)

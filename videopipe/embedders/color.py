@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from videopipe.errors import ConfigError, InputError
+from videopipe.protocols import Embedder
 
 # OpenCV hue (0..180) of each named colour
 COLOR_HUES: dict[str, float] = {
@@ -53,7 +54,7 @@ _WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
-class ColorEmbedder:
+class ColorEmbedder(Embedder):
     """Colour-descriptor embedder. ``min_saturation``/``min_value`` (0..1) decide which pixels
     count as a named colour."""
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videopipe.errors import ConfigError, MissingDependencyError, ModelError
+from videopipe.protocols import Embedder
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +49,7 @@ def _model_version(path: Path) -> str:
     return h.hexdigest()[:10]
 
 
-class TextEmbedder:
+class TextEmbedder(Embedder):
     """Sentence embedder over texts (subtitles, captions, queries).
 
     model_id:       a local Hugging Face sentence-encoder directory (named ``model_id`` like the

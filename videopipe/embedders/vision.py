@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from videopipe.errors import ConfigError, InputError
+from videopipe.protocols import Embedder
 
 if TYPE_CHECKING:
     import torch
 
 
-class VisionTowerEmbedder:
+class VisionTowerEmbedder(Embedder):
     """Image embedder over a video LLM's vision tower.
 
     model_id: hub id or local directory of a supported video LLM (see ``videopipe list``);

@@ -226,6 +226,8 @@ class VideoLLM(Protocol):
     model_id: str
     token_px: int
     min_frames: int
+    #: the adapter family (its ``MODELS`` name, e.g. ``"qwen2_5_vl"``); names embedding spaces
+    family: str = "custom"
     #: the model encodes one video's clips at different frame sizes; False: the pipeline decodes
     #: every clip at the smallest clip size
     mixed_resolution: bool = False

@@ -10,10 +10,11 @@ vision tower) embed ``frames_per_clip`` frames spread evenly over each clip and 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,9 +22,33 @@ from videopipe.errors import InputError
 from videopipe.retrieval.segment import Span
 from videopipe.retrieval.subtitles import Cue, load_subtitles, text_for_span
 
-Captioner = Callable[[Path, list[Span]], Sequence[str]]
+CaptionFn = Callable[[Path, list[Span]], Sequence[str]]
 """A captioning hook: (video, clip spans) -> one caption per span. Captions are appended to
 the clip's subtitle text, so text-space embedders index what a captioning model saw."""
+
+
+@runtime_checkable
+class NamedCaptioner(Protocol):
+    """A captioning hook with a ``name``, which an index records (a different name re-embeds);
+    a plain function is named by its qualified name."""
+
+    name: str
+
+    def __call__(self, video: Path, spans: list[Span]) -> Sequence[str]: ...
+
+
+Captioner = NamedCaptioner | CaptionFn
+
+
+def captioner_name(captioner: Captioner | None) -> str:
+    """What an index records for ``captioner`` ("" for none)."""
+    if captioner is None:
+        return ""
+    if isinstance(captioner, NamedCaptioner):
+        return str(captioner.name)
+    if inspect.isfunction(captioner) or inspect.ismethod(captioner):
+        return captioner.__qualname__
+    return type(captioner).__qualname__
 
 
 @dataclass(frozen=True)
@@ -41,7 +66,7 @@ class EncodedClips:
 
 def embedder_modality(embedder: Any) -> str:
     """``"text"`` for embedders with no image space, else ``"image"``."""
-    return str(getattr(embedder, "modality", "image"))
+    return str(embedder.modality)
 
 
 def clip_frame_times(span: Span, frames_per_clip: int) -> list[float]:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from videopipe.errors import InputError, VideoPipeError
-from videopipe.retrieval.encode import Captioner, encode_clips
+from videopipe.retrieval.encode import Captioner, captioner_name, encode_clips
 from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
@@ -115,7 +115,7 @@ class IndexOptions:
             overlap_s=seg.overlap_s if isinstance(seg, FixedWindows) else 0.0,
             frames_per_clip=fpc,
             embedder_options=recorded_options(emb),
-            captioner=_captioner_name(self.captioner),
+            captioner=captioner_name(self.captioner),
         )
         return ResolvedIndexOptions(
             embedder=emb, segmenter=seg, frames_per_clip=fpc, captioner=self.captioner, config=config
@@ -336,14 +336,6 @@ def _stat_entry_fields(f: Path) -> dict[str, Any]:
         sst = side.stat()
         fields.update(sidecar=str(side), sidecar_size=sst.st_size, sidecar_mtime_ns=sst.st_mtime_ns)
     return fields
-
-
-def _captioner_name(captioner: Captioner | None) -> str:
-    if captioner is None:
-        return ""
-    return str(
-        getattr(captioner, "name", None) or getattr(captioner, "__qualname__", type(captioner).__name__)
-    )
 
 
 def _index_one(w: Any, f: Path, opts: ResolvedIndexOptions) -> Outcome:

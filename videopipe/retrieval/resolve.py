@@ -12,7 +12,7 @@ def embedder_options(embedder: Any) -> dict[str, Any]:
     ``model_id`` when it is not the default one."""
     import inspect
 
-    model_id = getattr(embedder, "model_id", None)
+    model_id = embedder.model_id
     if model_id is None:
         return {}
     try:
@@ -28,13 +28,7 @@ def embedder_name(embedder: Any) -> str:
     recreate it for queries)."""
     from videopipe.registry import EMBEDDERS
 
-    given = getattr(embedder, "registry_name", None)
-    if given:
-        return str(given)
-    name = getattr(embedder, "name", None)
     cls = type(embedder)
-    if isinstance(name, str) and name in EMBEDDERS and EMBEDDERS.get(name) is cls:
-        return name
     target = f"{cls.__module__}:{cls.__qualname__}"
     for entry in EMBEDDERS.entries():
         if entry.target == target or entry.target is cls:
@@ -48,9 +42,12 @@ def resolve_embedder(spec: str | Any, **kwargs: Any) -> tuple[str, Any]:
     from videopipe.registry import EMBEDDERS, import_target
 
     if not isinstance(spec, str):
-        for attr in ("space", "embed_texts"):
-            if not hasattr(spec, attr):
-                raise ConfigError(f"{spec!r} is not an embedder (it has no {attr!r})")
+        missing = [a for a in ("space", "dim", "embed_texts", "modality", "model_id") if not hasattr(spec, a)]
+        if missing:
+            raise ConfigError(
+                f"{spec!r} is not an embedder (it has no {', '.join(missing)}); an embedder follows "
+                "videopipe.protocols.Embedder (subclass it to get the defaults of modality and model_id)"
+            )
         return embedder_name(spec), spec
     if not spec.strip():
         raise ConfigError("embedder name is empty; valid names: " + ", ".join(EMBEDDERS.names()))
@@ -64,8 +61,4 @@ def resolve_embedder(spec: str | Any, **kwargs: Any) -> tuple[str, Any]:
         emb = factory(**{k: v for k, v in kwargs.items() if v is not None})
     else:
         emb = EMBEDDERS.create(spec, **kwargs)
-    try:
-        emb.registry_name = spec
-    except AttributeError:  # slotted/frozen embedders keep their class name
-        pass
     return spec, emb

@@ -3,18 +3,19 @@ the no-frames error and the "shorter than the budget: every frame" rule."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
 
-from videopipe.protocols import Embedder, VideoReader
+from videopipe.protocols import Embedder, Sampler, VideoReader
 from videopipe.samplers.selections import all_frames_selection
 from videopipe.samplers.sizing import frame_budget
 from videopipe.samplers.timeline import check_video
 from videopipe.types import Budget, Selection
 
 
-class BaseSampler:
+class BaseSampler(Sampler):
     """Subclasses set ``name`` and ``config_class`` and implement :meth:`select`."""
 
     name: ClassVar[str] = ""
@@ -41,6 +42,7 @@ class BaseSampler:
         """True when the whole video fits the budget."""
         return frame_budget(video, budget) >= len(times)
 
+    @abstractmethod
     def select(
         self,
         video: VideoReader,
@@ -50,7 +52,8 @@ class BaseSampler:
         query: str | None,
         features: Embedder | None,
     ) -> Selection:
-        raise NotImplementedError
+        """The method: pick frames of a video longer than the budget (``times``: every
+        frame's presentation time)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"

@@ -55,7 +55,7 @@ def keyframe_indices(video: VideoReader, times: np.ndarray) -> list[int]:
     """Frame indices of the container's keyframes (sorted, unique)."""
     try:
         kt = video.keyframe_times()
-    except (NotImplementedError, AttributeError):
+    except NotImplementedError:  # a reader that cannot tell
         return []
     return sorted({index_at(times, float(t)) for t in kt})
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from videopipe.errors import ConfigError
+from videopipe.protocols import Embedder
 
 
 def hash_vector(text: str, dim: int) -> np.ndarray:
@@ -25,7 +26,7 @@ def hash_vector(text: str, dim: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-class HashTextEmbedder:
+class HashTextEmbedder(Embedder):
     """Texts -> deterministic unit vectors (``dim`` 32). No image space."""
 
     modality = "text"

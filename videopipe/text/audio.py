@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from videopipe.errors import VideoNotFoundError, library_errors_as_decode_errors
+from videopipe.errors import library_errors_as_decode_errors
 
 __all__ = ["SAMPLE_RATE", "AudioChunk", "AudioTrack", "audio_track", "iter_audio"]
 
@@ -60,10 +60,9 @@ class AudioChunk:
 
 
 def _check_file(video: str | Path) -> Path:
-    p = Path(video)
-    if not p.is_file():
-        raise VideoNotFoundError(f"{p} does not exist or is not a file")
-    return p
+    from videopipe.decode.probe import check_path
+
+    return check_path(video)
 
 
 def _open(p: Path) -> Any:

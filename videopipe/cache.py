@@ -24,23 +24,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from videopipe.fingerprint import file_fingerprint
 from videopipe.models.contract import LAYOUT_VERSION, EncodedLayout
 from videopipe.types import Budget, Clip, Selection, VisualTokens
-
-_CHUNK = 1 << 20
-
-
-def file_fingerprint(path: str | Path) -> str:
-    """A content fingerprint of a file that is cheap for multi-GB videos."""
-    p = Path(path).resolve()
-    st = p.stat()
-    h = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
-    with open(p, "rb") as f:
-        h.update(f.read(_CHUNK))
-        if st.st_size > 2 * _CHUNK:
-            f.seek(-_CHUNK, os.SEEK_END)
-            h.update(f.read(_CHUNK))
-    return h.hexdigest()
 
 
 class TokenCache:

@@ -19,7 +19,7 @@ from videopipe.retrieval.faiss_index import (
     load_index,
 )
 from videopipe.retrieval.segment import FixedWindows, fixed_windows, probe_duration_s
-from videopipe.retrieval.subtitles import (
+from videopipe.text.subtitles import (
     extract_embedded,
     find_sidecar,
     load_subtitles,

@@ -20,7 +20,7 @@ import numpy as np
 
 from videopipe.errors import InputError
 from videopipe.retrieval.segment import Span
-from videopipe.retrieval.subtitles import Cue, load_subtitles, text_for_span
+from videopipe.text.subtitles import Cue, load_subtitles, text_for_span
 
 CaptionFn = Callable[[Path, list[Span]], Sequence[str]]
 """A captioning hook: (video, clip spans) -> one caption per span. Captions are appended to

@@ -41,7 +41,7 @@ from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
 from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, content_key, video_path
-from videopipe.retrieval.subtitles import find_sidecar, load_subtitles
+from videopipe.text.subtitles import find_sidecar, load_subtitles
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}

@@ -38,14 +38,8 @@ def make_tiny_video(path: str | Path, *, duration_s: float, color: str = "black"
 
 
 def srt_text(cues: Sequence[CueTuple]) -> str:
-    """SubRip text for ``(start_s, end_s, text)`` cues."""
-
-    def ts(t: float) -> str:
-        ms = round(t * 1000)
-        h, ms = divmod(ms, 3_600_000)
-        m, ms = divmod(ms, 60_000)
-        s, ms = divmod(ms, 1000)
-        return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+    """SubRip text for ``(start_s, end_s, text)`` cues (written as given, even out of order)."""
+    from videopipe.text.formats import srt_timestamp as ts
 
     return "\n".join(f"{i}\n{ts(a)} --> {ts(b)}\n{text}\n" for i, (a, b, text) in enumerate(cues, 1))
 

@@ -1,0 +1,181 @@
+"""One text timeline per video: :func:`load_timeline` gathers subtitles, speech and screen text.
+
+Sources (:func:`parse_text_sources`, the ``--text`` flag): ``subtitles`` (a sidecar file or an
+embedded text stream), ``speech`` (faster-whisper), ``screen`` (OCR). The default,
+:data:`DEFAULT_TEXT_SOURCES`, is ``subtitles,speech``: speech is what most long videos are
+about, and with VAD a talk transcribes at tens of times real time on a CPU, while OCR costs about
+a second per distinct picture (see ``docs/text.md`` for the measured numbers).
+
+**Subtitles win** (``subtitles_win=True``): a video that has subtitles gets them as its speech
+and no ASR runs (they are the authored transcript, and the ASR of a whole video costs the same
+whether or not subtitles cover most of it); ``subtitles_win=False`` keeps both. Screen text is
+always kept beside the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from videopipe.errors import ConfigError, UnsupportedVideoError
+from videopipe.text.timeline import TextLine, TextSource, Timeline
+
+if TYPE_CHECKING:
+    from videopipe.text.cache import TextCache
+    from videopipe.text.screen import OCRConfig
+    from videopipe.text.speech import ASRConfig
+
+__all__ = ["DEFAULT_TEXT_SOURCES", "load_timeline", "merge_sources", "parse_text_sources"]
+
+#: the sources used when none are named (``--text auto``)
+DEFAULT_TEXT_SOURCES: tuple[TextSource, ...] = (TextSource.subtitles, TextSource.speech)
+
+#: progress(source, done, total): seconds of audio (speech) or of video (screen)
+TextProgress = Callable[[str, float, float], None]
+
+
+def parse_text_sources(spec: str | Iterable[str | TextSource]) -> tuple[TextSource, ...]:
+    """``"subtitles,speech,screen"`` (any subset, any order), ``"none"`` or ``"auto"`` (the
+    default sources) -> the sources in :class:`TextSource` order."""
+    if isinstance(spec, str):
+        parts = [p.strip().lower() for p in spec.split(",") if p.strip()]
+    else:
+        parts = [str(p).strip().lower() for p in spec]
+    if parts in (["none"], []):
+        return ()
+    if parts == ["auto"]:
+        return DEFAULT_TEXT_SOURCES
+    valid = [s.value for s in TextSource]
+    bad = [p for p in parts if p not in valid]
+    if bad:
+        raise ConfigError(
+            f"text source {bad[0]!r} is not one of {', '.join(valid)} "
+            "(comma-separated, e.g. 'subtitles,speech'; or 'none' or 'auto')"
+        )
+    chosen = set(parts)
+    return tuple(s for s in TextSource if s.value in chosen)
+
+
+def merge_sources(
+    subtitles: Sequence[TextLine],
+    speech: Sequence[TextLine],
+    screen: Sequence[TextLine] = (),
+    *,
+    subtitles_win: bool = True,
+) -> tuple[TextLine, ...]:
+    """The lines of one timeline: subtitles win over speech when the video has any (the speech
+    lines are dropped) unless ``subtitles_win=False``; screen text is always kept."""
+    kept_speech: Sequence[TextLine] = () if (subtitles_win and subtitles) else speech
+    return tuple(subtitles) + tuple(kept_speech) + tuple(screen)
+
+
+def load_timeline(
+    video: str | Path,
+    sources: Sequence[TextSource | str] | str = DEFAULT_TEXT_SOURCES,
+    *,
+    asr: ASRConfig | None = None,
+    ocr: OCRConfig | None = None,
+    subtitles_win: bool = True,
+    subtitles: str | Path | None = None,
+    progress: TextProgress | None = None,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+) -> Timeline:
+    """The text timeline of ``video`` from ``sources`` (see the module docstring).
+
+    ``asr`` / ``ocr``: an :class:`~videopipe.text.speech.ASRConfig` /
+    :class:`~videopipe.text.screen.OCRConfig` (None: the defaults). ``subtitles``: a subtitle
+    file instead of the sidecar lookup. Transcripts and screen text are cached on disk
+    (``cache=False``: always recomputed, nothing written); a video with no audio, no speech or
+    no subtitles gets a note, never an error."""
+    chosen = parse_text_sources(sources)
+    from videopipe.decode.probe import check_path
+
+    p = check_path(video)
+    notes: list[str] = []
+    subs: list[TextLine] = []
+    if TextSource.subtitles in chosen:
+        from videopipe.text.subtitles import load_subtitles
+
+        subs = [
+            TextLine(c.start_s, c.end_s, c.text, TextSource.subtitles)
+            for c in load_subtitles(p, subtitles=subtitles)
+        ]
+        if not subs:
+            notes.append(f"{p}: no subtitles")
+    speech: list[TextLine] = []
+    if TextSource.speech in chosen:
+        if subtitles_win and subs:
+            notes.append(f"{p}: speech not transcribed: its subtitles are used (subtitles win)")
+        else:
+            got, more = _speech(p, asr, progress=progress, cache=cache, cache_dir=cache_dir)
+            speech, notes = list(got), notes + list(more)
+    screen: list[TextLine] = []
+    if TextSource.screen in chosen:
+        got, more = _screen(p, ocr, progress=progress, cache=cache, cache_dir=cache_dir)
+        screen, notes = list(got), notes + list(more)
+    lines = merge_sources(subs, speech, screen, subtitles_win=subtitles_win)
+    return Timeline(str(p), lines, tuple(notes))
+
+
+def _cache(cache: bool, cache_dir: str | Path | None) -> TextCache | None:
+    if not cache:
+        return None
+    from videopipe.text.cache import TextCache
+
+    return TextCache(Path(cache_dir) / "text" if cache_dir is not None else None)
+
+
+def _speech(
+    p: Path,
+    asr: ASRConfig | None,
+    *,
+    progress: TextProgress | None,
+    cache: bool,
+    cache_dir: str | Path | None,
+) -> tuple[tuple[TextLine, ...], tuple[str, ...]]:
+    from videopipe.text.cache import CachedText
+    from videopipe.text.speech import ASRConfig, transcribe_audio
+
+    config = asr if asr is not None else ASRConfig()
+    if not isinstance(config, ASRConfig):
+        raise ConfigError(f"asr must be an ASRConfig, got {type(config).__name__}")
+    store = _cache(cache, cache_dir)
+    key = store.key(p, kind="speech", config_key=config.key()) if store else ""
+    if store is not None and (hit := store.load(key)) is not None:
+        return hit.lines, hit.notes
+    on_audio = None if progress is None else (lambda done, total: progress("speech", done, total))
+    result = transcribe_audio(p, config, progress=on_audio)
+    if store is not None:
+        store.save(key, CachedText(result.lines, result.notes))
+    return result.lines, result.notes
+
+
+def _screen(
+    p: Path,
+    ocr: OCRConfig | None,
+    *,
+    progress: TextProgress | None,
+    cache: bool,
+    cache_dir: str | Path | None,
+) -> tuple[tuple[TextLine, ...], tuple[str, ...]]:
+    from videopipe.text.cache import CachedText
+    from videopipe.text.screen import OCRConfig, read_screen
+
+    config = ocr if ocr is not None else OCRConfig()
+    if not isinstance(config, OCRConfig):
+        raise ConfigError(f"ocr must be an OCRConfig, got {type(config).__name__}")
+    store = _cache(cache, cache_dir)
+    key = store.key(p, kind="screen", config_key=config.key()) if store else ""
+    if store is not None and (hit := store.load(key)) is not None:
+        return hit.lines, hit.notes
+    on_video = None if progress is None else (lambda done, total: progress("screen", done, total))
+    try:
+        result = read_screen(p, config, progress=on_video)
+    except UnsupportedVideoError:  # an audio-only file has no screen
+        return (), (f"{p}: no video stream, so no screen text",)
+    notes = () if result.lines else (f"{p}: no screen text",)
+    if store is not None:
+        store.save(key, CachedText(result.lines, notes))
+    return result.lines, notes

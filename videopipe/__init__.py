@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     "Budget": "videopipe.types",
     "VisualTokens": "videopipe.types",
     "Hit": "videopipe.types",
+    "TextMatch": "videopipe.types",
     "Stats": "videopipe.types",
     "Answer": "videopipe.types",
     # configuration, registries, errors
@@ -34,6 +35,8 @@ _LAZY: dict[str, str] = {
     "VideoPipeError": "videopipe.errors",
     # entry points
     "open_video": "videopipe.decode",
+    "load_timeline": "videopipe.text.build",
+    "Timeline": "videopipe.text.timeline",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -32,6 +32,7 @@ __all__ = [
     "Budget",
     "VisualTokens",
     "Hit",
+    "TextMatch",
     "Stats",
     "Answer",
 ]
@@ -399,14 +400,32 @@ class Selection:
 # Retrieval and answers
 # ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class TextMatch:
+    """The line of a video's text (subtitle cue, transcript line, screen text) that matched a
+    query or question best, with its own time span: for a slide, when it was on screen."""
+
+    start_s: float
+    end_s: float
+    text: str
+    source: str  # "subtitles", "speech" or "screen"
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
 class Hit:
-    """A span of a video that matched, with its score (higher = more relevant)."""
+    """A span of a video that matched, with its score (higher = more relevant).
+
+    text:   the clip's text (what a text embedder embedded), "" when it had none
+    source: where that text came from (``"speech"``, ``"subtitles,screen"``...)
+    match:  the single line of it that matched best, with its own span (None: no text)"""
 
     video: str
     start_s: float
     end_s: float
     score: float
     text: str = ""
+    source: str = ""
+    match: TextMatch | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -163,4 +163,8 @@ def test_retrieve_clips_for_one_video_with_and_without_an_index(hour_video: Path
         context_s=3,
     )
     assert [(h.start_s, h.end_s) for h in indexed] == [(h.start_s, h.end_s) for h in hits]
-    assert minilm.calls == calls + 1  # the query only: the clips' vectors come from the index
+    assert [h.match for h in indexed] == [h.match for h in hits]
+    assert hits[0].match is not None and hits[0].match.source == "subtitles"
+    # the query, and the lines of the two hits in one batch (to name the line that matched):
+    # the clips' vectors come from the index
+    assert minilm.calls == calls + 2

@@ -33,6 +33,19 @@ def index(
     frames_per_clip: int | None = typer.Option(
         None, "--frames-per-clip", help="Frames averaged per clip by image embedders (new index: 4)."
     ),
+    text: str | None = typer.Option(
+        None,
+        "--text",
+        help="Text sources of the clips' texts: any of subtitles,speech,screen, or none, or auto "
+        "(subtitles + speech when the speech extra is installed); default: the index's own, auto "
+        "for a new index.",
+    ),
+    asr_model: str | None = typer.Option(
+        None,
+        "--asr-model",
+        help="Speech model: a faster-whisper name (distil-large-v3, ...) or directory; default: the "
+        "bundled tiny.en.",
+    ),
     glob: str | None = typer.Option(
         None, "--glob", help="File pattern inside folders (default: video suffixes)."
     ),
@@ -59,6 +72,8 @@ def index(
         window_s=window_s,
         overlap_s=overlap_s,
         frames_per_clip=frames_per_clip,
+        text=text,
+        asr_model=asr_model,
     )
     kwargs = dict(glob=glob, index_type=index_type, commit_every=commit_every)
     if quiet:
@@ -78,10 +93,18 @@ def index(
         ) as bar:
             task = bar.add_task("", total=None)
 
-            def progress(done: int, total: int, path: str) -> None:
-                bar.update(task, completed=done, total=total, description=Path(path).name if path else "")
+            current = {"name": ""}
 
-            report = index_paths(paths, index_dir, options, progress=progress, **kwargs)
+            def progress(done: int, total: int, path: str) -> None:
+                current["name"] = Path(path).name if path else ""
+                bar.update(task, completed=done, total=total, description=current["name"])
+
+            def text_progress(source: str, done_s: float, total_s: float) -> None:
+                bar.update(task, description=f"{current['name']}: {source} {done_s:.0f}/{total_s:.0f} s")
+
+            report = index_paths(
+                paths, index_dir, options, progress=progress, text_progress=text_progress, **kwargs
+            )
     if json_out:
         print_json(report.to_dict())
     else:
@@ -94,9 +117,11 @@ def index(
         )
         for line in report.repaired:
             typer.echo(f"repaired: {line}")
+        for line in report.notes:
+            typer.echo(f"note: {line}", err=True)
         if report.without_clips:
             typer.echo(
-                f"{len(report.without_clips)} video(s) gave no clips (no subtitles for a text embedder?)"
+                f"{len(report.without_clips)} video(s) gave no clips (no subtitles, speech or screen text for a text embedder?)"
             )
         for msg in report.failed.values():
             typer.echo(f"failed: {msg}", err=True)

@@ -19,7 +19,8 @@ def search(
     video: Path | None = typer.Option(None, "--video", help="Only search the clips of this video."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON {query, hits: [...]}."),
 ) -> None:
-    """Print the top-K clips (video, start_s, end_s, score, text) for QUERY (or --image), best first."""
+    """Print the top-K clips (video, start_s, end_s, score, text) for QUERY (or --image), best first,
+    each with the line of its text that matched (source and its own span) when there is one."""
     from videopipe.errors import InputError
     from videopipe.retrieval.search import Retriever, check_query
     from videopipe.retrieval.store import IndexStore
@@ -49,3 +50,6 @@ def search(
     for rank, h in enumerate(hits, 1):
         text = (h.text[:100] + "...") if len(h.text) > 100 else h.text
         typer.echo(f"{rank:>2}. {h.score:6.3f}  {h.video}  {h.start_s:9.2f}-{h.end_s:.2f}s  {text}")
+        if h.match is not None:
+            m = h.match
+            typer.echo(f"      {m.source} {m.start_s:.2f}-{m.end_s:.2f}s: {m.text[:100]}")

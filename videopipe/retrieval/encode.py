@@ -1,18 +1,19 @@
 """Turn a video's clips into vectors with an embedder.
 
 Text-space embedders (``embedder.modality == "text"``, e.g. ``text``) embed each clip's
-text: subtitle cues overlapping the clip, plus a caption per clip when a ``captioner`` is
-given; clips without any text get no vector, since an
-empty text says nothing about the clip. Image-text embedders (``clip``, the video LLM's
-vision tower) embed ``frames_per_clip`` frames spread evenly over each clip and average them
-(then re-normalise); the clip's subtitle text, if any, is kept for display.
+text: the lines of the video's text timeline (subtitles, transcribed speech, screen text;
+see :mod:`videopipe.text`) that overlap the clip, plus a caption per clip when a
+``captioner`` is given; clips without any text get no vector, since an empty text says
+nothing about the clip. Image-text embedders (``clip``, the video LLM's vision tower) embed
+``frames_per_clip`` frames spread evenly over each clip and average them (then
+re-normalise); the clip's text, if any, is kept for display.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from videopipe.errors import InputError
 from videopipe.retrieval.segment import Span
-from videopipe.text.subtitles import Cue, load_subtitles, text_for_span
+from videopipe.text.timeline import TextLine, TextSource, Timeline
 
 CaptionFn = Callable[[Path, list[Span]], Sequence[str]]
 """A captioning hook: (video, clip spans) -> one caption per span. Captions are appended to
@@ -59,6 +60,7 @@ class EncodedClips:
     ends_s: np.ndarray
     texts: list[str]
     vectors: np.ndarray
+    sources: list[str] = field(default_factory=list)  # per clip: where its text came from
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -87,18 +89,27 @@ def encode_clips(
     *,
     frames_per_clip: int = 4,
     size_px: int = 224,
-    cues: Sequence[Cue] | None = None,
+    timeline: Timeline | None = None,
     captioner: Captioner | None = None,
 ) -> EncodedClips:
-    """Vectors for the ``spans`` of ``video`` (see the module docstring for what is embedded)."""
-    if cues is None:
-        cues = load_subtitles(video)
-    texts = [text_for_span(cues, s.start_s, s.end_s) for s in spans]
+    """Vectors for the ``spans`` of ``video`` (see the module docstring for what is embedded).
+    ``timeline``: the video's text (None: its subtitles only)."""
+    if timeline is None:
+        from videopipe.text.build import load_timeline
+
+        timeline = load_timeline(video, "subtitles")
+    per_span = [timeline.between(s.start_s, s.end_s) for s in spans]
+    texts = [" ".join(ln.text for ln in lines) for lines in per_span]
+    sources = [line_sources(lines) for lines in per_span]
     if captioner is not None:
         captions = list(captioner(Path(video), list(spans)))
         if len(captions) != len(spans):
             raise InputError(f"captioner returned {len(captions)} captions for {len(spans)} clips of {video}")
         texts = [" ".join(p for p in (t, str(c).strip()) if p) for t, c in zip(texts, captions)]
+        sources = [
+            ",".join(p for p in (s, "caption" if str(c).strip() else "") if p)
+            for s, c in zip(sources, captions)
+        ]
     if embedder_modality(embedder) == "text":
         keep = [i for i, t in enumerate(texts) if t]
         vecs = (
@@ -114,7 +125,14 @@ def encode_clips(
         ends_s=np.array([spans[i].end_s for i in keep], np.float64),
         texts=[texts[i] for i in keep],
         vectors=_normalise(np.asarray(vecs, np.float32).reshape(len(keep), int(embedder.dim))),
+        sources=[sources[i] for i in keep],
     )
+
+
+def line_sources(lines: Sequence[TextLine]) -> str:
+    """The sources of ``lines``, comma-joined in :class:`TextSource` order ("" for none)."""
+    present = {str(ln.source) for ln in lines}
+    return ",".join(s.value for s in TextSource if s.value in present)
 
 
 def _embed_frames(

@@ -40,8 +40,12 @@ from videopipe.retrieval.encode import Captioner, captioner_name, encode_clips
 from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
-from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, content_key, video_path
-from videopipe.text.subtitles import find_sidecar, load_subtitles
+from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, LineTable, content_key, video_path
+from videopipe.text.build import TextProgress, load_timeline
+from videopipe.text.sources import choose_sources, text_key
+from videopipe.text.speech import ASRConfig
+from videopipe.text.subtitles import find_sidecar
+from videopipe.text.timeline import TextSource
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
@@ -69,6 +73,11 @@ class IndexOptions:
                        existing index's when it uses the same embedder, else none
     captioner:         a hook ``(video, spans) -> one caption per span`` whose captions join
                        the clips' texts; its ``name`` is recorded
+    text:              the text sources of the clips' texts (``"subtitles,speech,screen"``,
+                       ``"none"``, ``"auto"``: subtitles + speech when the speech extra is
+                       installed); see :mod:`videopipe.text.sources`
+    asr_model:         the speech model (a faster-whisper name or directory; None: the bundled
+                       tiny.en)
 
     A value that differs from an existing index's is an
     :class:`~videopipe.errors.IndexStoreError` when the index is opened for writing."""
@@ -80,6 +89,8 @@ class IndexOptions:
     overlap_s: float | None = None
     frames_per_clip: int | None = None
     captioner: Captioner | None = None
+    text: str | None = None
+    asr_model: str | None = None
 
     def resolve(self, existing: IndexConfig | None) -> ResolvedIndexOptions:
         """Every value decided: this one's where set, else ``existing``'s (the index's stored
@@ -106,6 +117,10 @@ class IndexOptions:
         )
         if fpc < 1:
             raise InputError(f"frames_per_clip must be >= 1, got {fpc}")
+        asr_model = self.asr_model if self.asr_model is not None else _asr_of(existing)
+        chosen = choose_sources(
+            self.text if self.text is not None else (existing.text if existing else None), asr_model=asr_model
+        )
         config = IndexConfig(
             embedder=name,
             space=str(emb.space),
@@ -116,9 +131,19 @@ class IndexOptions:
             frames_per_clip=fpc,
             embedder_options=recorded_options(emb),
             captioner=captioner_name(self.captioner),
+            text=chosen.spec,
+            text_key=text_key(chosen.sources, asr_model=asr_model),
+            asr_model=asr_model or "",
         )
         return ResolvedIndexOptions(
-            embedder=emb, segmenter=seg, frames_per_clip=fpc, captioner=self.captioner, config=config
+            embedder=emb,
+            segmenter=seg,
+            frames_per_clip=fpc,
+            captioner=self.captioner,
+            config=config,
+            sources=chosen.sources,
+            asr_model=asr_model,
+            notes=chosen.notes,
         )
 
 
@@ -132,6 +157,13 @@ class ResolvedIndexOptions:
     frames_per_clip: int
     captioner: Captioner | None
     config: IndexConfig
+    sources: tuple[TextSource, ...] = ()
+    asr_model: str | None = None
+    notes: tuple[str, ...] = ()  # why a source of "auto" was left out
+
+
+def _asr_of(existing: IndexConfig | None) -> str | None:
+    return existing.asr_model or None if existing is not None else None
 
 
 def _first(*values: Any) -> Any:
@@ -183,6 +215,7 @@ class IndexReport:
     failed: dict[str, str] = field(default_factory=dict)  # path -> one line naming the file
     failed_types: dict[str, str] = field(default_factory=dict)  # path -> exception class name
     repaired: list[str] = field(default_factory=list)  # damaged index files and what was done
+    notes: list[str] = field(default_factory=list)  # e.g. a text source that "auto" left out
     index_kind: str = ""
     commits: int = 0
     tracebacks: dict[str, str] = field(default_factory=dict, repr=False)  # path -> traceback (not in to_dict)
@@ -269,6 +302,7 @@ def index_paths(
     commit_every_s: float = 30.0,
     lock_timeout_s: float = 30.0,
     progress: ProgressFn | None = None,
+    text_progress: TextProgress | None = None,
 ) -> IndexReport:
     """Add ``paths`` (files and folders) to the index at ``index_dir``, creating it if new.
 
@@ -283,7 +317,7 @@ def index_paths(
     resolved = (options or IndexOptions()).resolve(store.stored_config())
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}
-    report = IndexReport(index_dir=str(store.directory), videos=len(files))
+    report = IndexReport(index_dir=str(store.directory), videos=len(files), notes=list(resolved.notes))
 
     with store.writer(resolved.config, lock_timeout_s=lock_timeout_s) as w:
         report.repaired = list(w.repairs)
@@ -303,7 +337,7 @@ def index_paths(
             if progress is not None:
                 progress(i, len(files), str(f))
             try:
-                outcome = _index_one(w, f, resolved)
+                outcome = _index_one(w, f, resolved, text_progress)
             except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
                 report.failed[str(f)] = failure_message(f, e)  # it keeps its old entry, if any
                 report.failed_types[str(f)] = type(e).__name__
@@ -338,7 +372,9 @@ def _stat_entry_fields(f: Path) -> dict[str, Any]:
     return fields
 
 
-def _index_one(w: Any, f: Path, opts: ResolvedIndexOptions) -> Outcome:
+def _index_one(
+    w: Any, f: Path, opts: ResolvedIndexOptions, text_progress: TextProgress | None = None
+) -> Outcome:
     """Index one file; what it took."""
     fields = _stat_entry_fields(f)
     old = w.entries.get(str(f))
@@ -357,10 +393,29 @@ def _index_one(w: Any, f: Path, opts: ResolvedIndexOptions) -> Outcome:
         w.put(FileEntry(key=key, n_clips=w.segment_clip_count(key), **fields))
         return Reused()
     spans = opts.segmenter.segment(f)
-    cues = load_subtitles(f, subtitles=side)
-    enc = encode_clips(
-        f, spans, opts.embedder, frames_per_clip=opts.frames_per_clip, cues=cues, captioner=opts.captioner
+    timeline = load_timeline(
+        f,
+        opts.sources,
+        asr=ASRConfig(model=opts.asr_model) if TextSource.speech in opts.sources else None,
+        subtitles=side,
+        progress=text_progress,
     )
-    w.write_segment(key, enc.starts_s, enc.ends_s, enc.texts, enc.vectors)
+    enc = encode_clips(
+        f,
+        spans,
+        opts.embedder,
+        frames_per_clip=opts.frames_per_clip,
+        timeline=timeline,
+        captioner=opts.captioner,
+    )
+    w.write_segment(
+        key,
+        enc.starts_s,
+        enc.ends_s,
+        enc.texts,
+        enc.vectors,
+        sources=enc.sources,
+        lines=LineTable.of(timeline.lines),
+    )
     w.put(FileEntry(key=key, n_clips=len(enc), **fields))
     return Embedded(clips=len(enc))

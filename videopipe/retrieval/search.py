@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,9 +21,10 @@ from videopipe.retrieval.encode import encode_clips
 from videopipe.retrieval.faiss_index import exact_search
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
-from videopipe.retrieval.store import IndexStore, Snapshot, video_path
+from videopipe.retrieval.store import IndexStore, LineTable, Snapshot, video_path
 
 if TYPE_CHECKING:
+    from videopipe.text.timeline import Timeline
     from videopipe.types import Hit
 
 
@@ -70,9 +72,22 @@ class Retriever:
         return len(self.snapshot)
 
     def search(self, query: str, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
-        """The ``k`` clips most similar to ``query`` (only ``video``'s clips when given)."""
+        """The ``k`` clips most similar to ``query`` (only ``video``'s clips when given); each
+        hit names the line of its text that matched best (``Hit.match``, with that line's own
+        span) when the index keeps its videos' text lines and embeds text."""
         check_query(query, k)
-        return self.search_vector(embed_query(self.embedder, query), k, video=video)
+        q = embed_query(self.embedder, query)
+        hits = self.search_vector(q, k, video=video)
+        if self.embedder.modality != "text":
+            return hits
+        return with_matches(hits, q, self.embedder, self._lines_of)
+
+    def _lines_of(self, hit: Hit) -> LineTable | None:
+        snap = self.snapshot
+        for i, e in enumerate(snap.entries):
+            if e.path == hit.video:
+                return snap.lines.get(i)
+        return None
 
     def search_image(self, image: Any, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
         """The ``k`` clips most similar to an image (uint8 [H, W, 3] RGB array/tensor, or an
@@ -112,6 +127,7 @@ class Retriever:
                 end_s=float(snap.ends_s[r]),
                 score=float(sc),
                 text=snap.texts[r],
+                source=snap.sources[r] if snap.sources else "",
             )
             if not any(_repeats(h, g) for g in hits):
                 hits.append(h)
@@ -137,6 +153,43 @@ def load_image(image: Any) -> Any:
     if t.dtype != torch.uint8 or t.ndim != 3 or t.shape[-1] != 3:
         raise InputError(f"query image must be uint8 [H, W, 3] RGB, got {t.dtype} {tuple(t.shape)}")
     return t
+
+
+def with_matches(
+    hits: list[Hit], query: np.ndarray, embedder: Any, lines_of: Callable[[Hit], LineTable | None]
+) -> list[Hit]:
+    """``hits`` with ``match`` set: the line (of those overlapping each hit) whose embedding is
+    closest to the unit ``query`` vector. The lines of every hit are embedded in one batch."""
+    from videopipe.types import TextMatch
+
+    cands: list[tuple[int, LineTable, int]] = []  # (hit, its lines, line index)
+    for h_i, h in enumerate(hits):
+        table = lines_of(h)
+        if table is None or not len(table):
+            continue
+        cands.extend((h_i, table, j) for j in table.overlapping(h.start_s, h.end_s))
+    if not cands:
+        return hits
+    texts = sorted({t.texts[j] for _, t, j in cands})
+    vecs = embedder.embed_texts(texts).float().numpy()
+    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    score_of = dict(zip(texts, (vecs @ query).tolist()))
+    best: dict[int, tuple[float, LineTable, int]] = {}
+    for h_i, t, j in cands:
+        s = score_of[t.texts[j]]
+        if h_i not in best or s > best[h_i][0]:
+            best[h_i] = (s, t, j)
+    out = list(hits)
+    for h_i, (s, t, j) in best.items():
+        m = TextMatch(
+            start_s=float(t.starts_s[j]),
+            end_s=float(t.ends_s[j]),
+            text=t.texts[j],
+            source=t.sources[j],
+            score=float(s),
+        )
+        out[h_i] = replace(out[h_i], match=m)
+    return out
 
 
 def _repeats(h: Hit, better: Hit) -> bool:
@@ -174,6 +227,7 @@ def retrieve_clips(
     window_s: float = 20.0,
     overlap_s: float = 5.0,
     context_s: float = 0.0,
+    timeline: Timeline | None = None,
 ) -> list[Hit]:
     """The top-``k`` clip spans of ``video`` for ``question``, best first, each widened by
     ``context_s`` on both sides (clamped to the video).
@@ -203,10 +257,15 @@ def retrieve_clips(
 
     _, emb = resolve_embedder(embedder)
     spans = FixedWindows(window_s=window_s, overlap_s=overlap_s).spans(duration)
-    enc = encode_clips(path, spans, emb)
+    if timeline is None:
+        from videopipe.text.build import load_timeline
+
+        timeline = load_timeline(path, "subtitles")
+    enc = encode_clips(path, spans, emb, timeline=timeline)
     if len(enc) == 0:
         return []
-    scores, ids = exact_search(enc.vectors, embed_query(emb, question), len(enc))
+    q = embed_query(emb, question)
+    scores, ids = exact_search(enc.vectors, q, len(enc))
     hits: list[Hit] = []
     for i, s in zip(ids[0].tolist(), scores[0].tolist()):
         h = Hit(
@@ -215,9 +274,13 @@ def retrieve_clips(
             end_s=float(enc.ends_s[i]),
             score=float(s),
             text=enc.texts[i],
+            source=enc.sources[i],
         )
         if not any(_repeats(h, g) for g in hits):
             hits.append(h)
         if len(hits) == k:
             break
+    if emb.modality == "text":
+        table = LineTable.of(timeline.lines)
+        hits = with_matches(hits, q, emb, lambda _h: table)
     return [_with_context(h, context_s, duration) for h in hits]

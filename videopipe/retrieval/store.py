@@ -7,7 +7,9 @@ Layout of an index directory::
     snapshots/00000017.json   one snapshot: every indexed file (path, size, mtime, content key,
                               clip count) in path order, the FAISS index built for it (if any)
                               and a copy of the config (to restore a lost one)
-    segments/<key>.npz        the clips of one file content: vectors [n, dim], start/end, text
+    segments/<key>.npz        the clips of one file content: vectors [n, dim], start/end, text,
+                              the text's sources, and the video's text lines (to name the line
+                              that matched a query)
     faiss/<digest>-<kind>.faiss   an approximate index over a snapshot's vectors, in entry order
     write.lock                writers hold this file lock
 
@@ -72,6 +74,11 @@ class IndexConfig:
     frames_per_clip: int = 4
     embedder_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"model_id": ...}
     captioner: str = ""  # name of the captioning hook whose captions joined the clip texts
+    # the text sources clip texts come from and what made them (videopipe.text.sources.text_key);
+    # an index written before text sources existed indexed subtitles only
+    text: str = "subtitles"
+    text_key: str = "subtitles"
+    asr_model: str = ""  # the --asr-model given ("" = the bundled default)
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> IndexConfig:
@@ -316,6 +323,43 @@ def _write_json(path: Path, obj: Any) -> None:
 # ----------------------------------------------------------------------------------------
 # A loaded snapshot (what readers search)
 # ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LineTable:
+    """The timed text lines of one video (subtitle cues, transcript lines, screen text) as an
+    index keeps them, so that a hit can name the line that matched and its own span."""
+
+    starts_s: np.ndarray  # float64 [L]
+    ends_s: np.ndarray
+    texts: list[str]
+    sources: list[str]
+
+    @staticmethod
+    def empty() -> LineTable:
+        return LineTable(np.zeros(0), np.zeros(0), [], [])
+
+    @staticmethod
+    def of(lines: Any) -> LineTable:
+        """From :class:`~videopipe.text.timeline.TextLine` s (anything with start_s, end_s,
+        text and source)."""
+        lines = list(lines)
+        return LineTable(
+            np.asarray([ln.start_s for ln in lines], np.float64),
+            np.asarray([ln.end_s for ln in lines], np.float64),
+            [str(ln.text) for ln in lines],
+            [str(ln.source) for ln in lines],
+        )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def overlapping(self, start_s: float, end_s: float) -> list[int]:
+        """Indices of the lines that overlap [start_s, end_s) (a zero-length line counts when
+        its instant lies inside), in time order."""
+        s, e = self.starts_s, self.ends_s
+        inside = ((s < end_s) & (e > start_s)) | ((s == e) & (s >= start_s) & (s < end_s))
+        return np.flatnonzero(inside).tolist()
+
+
 @dataclass
 class Snapshot:
     """A consistent, in-memory view of one committed version of the index."""
@@ -330,6 +374,8 @@ class Snapshot:
     texts: list[str]
     entry_of_row: np.ndarray  # int64 [N] -> index into entries
     faiss: FaissMeta | None
+    sources: list[str] = field(default_factory=list)  # per row: the sources of its text
+    lines: dict[int, LineTable] = field(default_factory=dict)  # entry index -> its video's lines
     _vector_index: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -596,7 +642,8 @@ class IndexStore:
         )
 
     def _load(self, m: Manifest, cfg: IndexConfig) -> Snapshot:
-        vecs, starts, ends, texts, owner = [], [], [], [], []
+        vecs, starts, ends, texts, owner, sources = [], [], [], [], [], []
+        lines: dict[int, LineTable] = {}
         for i, e in enumerate(m.entries):
             if e.n_clips == 0:
                 continue
@@ -611,6 +658,9 @@ class IndexStore:
             starts.append(seg["starts_s"])
             ends.append(seg["ends_s"])
             texts.extend(seg["texts"])
+            sources.extend(seg["sources"])
+            if len(seg["lines"]):
+                lines[i] = seg["lines"]
             owner.append(np.full(e.n_clips, i, np.int64))
         return Snapshot(
             directory=self.directory,
@@ -623,6 +673,8 @@ class IndexStore:
             texts=texts,
             entry_of_row=np.concatenate(owner) if owner else np.zeros(0, np.int64),
             faiss=m.faiss,
+            sources=sources,
+            lines=lines,
         )
 
     def load_faiss(self, meta: FaissMeta, n_vectors: int, *, device: str = "auto") -> Any:
@@ -753,6 +805,12 @@ def check_same_config(have: IndexConfig, want: IndexConfig, where: Path) -> None
             f"index {where} was built with captioner {have.captioner or '(none)'!r}, not "
             f"{want.captioner or '(none)'!r}; use the same captioner or another --index directory"
         )
+    if have.text_key != want.text_key:
+        raise IndexStoreError(
+            f"index {where} was built from the text {have.text_key!r}, not {want.text_key!r} (the "
+            "text sources and the ASR/OCR settings); use the same --text and --asr-model or another "
+            "--index directory"
+        )
     if have.segmentation != want.segmentation or have.frames_per_clip != want.frames_per_clip:
         raise IndexStoreError(
             f"index {where} was built with segmentation {have.segmentation} and {have.frames_per_clip} "
@@ -761,16 +819,33 @@ def check_same_config(have: IndexConfig, want: IndexConfig, where: Path) -> None
         )
 
 
+def _strings(xs: list[str]) -> np.ndarray:
+    return np.asarray(xs, dtype=str) if xs else np.zeros(0, dtype="<U1")
+
+
 def save_segment(
-    path: Path, starts_s: np.ndarray, ends_s: np.ndarray, texts: list[str], vectors: np.ndarray
+    path: Path,
+    starts_s: np.ndarray,
+    ends_s: np.ndarray,
+    texts: list[str],
+    vectors: np.ndarray,
+    *,
+    sources: list[str] | None = None,
+    lines: LineTable | None = None,
 ) -> None:
+    lines = lines if lines is not None else LineTable.empty()
     with atomic_write(path) as f:
         np.savez(
             f,
             vectors=np.ascontiguousarray(vectors, np.float32),
             starts_s=np.asarray(starts_s, np.float64),
             ends_s=np.asarray(ends_s, np.float64),
-            texts=np.asarray(texts, dtype=str) if texts else np.zeros(0, dtype="<U1"),
+            texts=_strings(texts),
+            sources=_strings(list(sources) if sources is not None else [""] * len(texts)),
+            line_starts_s=np.asarray(lines.starts_s, np.float64),
+            line_ends_s=np.asarray(lines.ends_s, np.float64),
+            line_texts=_strings(lines.texts),
+            line_sources=_strings(lines.sources),
         )
 
 
@@ -785,6 +860,23 @@ def read_segment(path: Path, *, n_clips: int | None = None, dim: int | None = No
                 "ends_s": z["ends_s"],
                 "texts": [str(t) for t in z["texts"]],
             }
+            # segments written before text sources existed hold subtitle text and no lines
+            names = set(z.files)
+            seg["sources"] = (
+                [str(t) for t in z["sources"]]
+                if "sources" in names
+                else ["subtitles" if t else "" for t in seg["texts"]]
+            )
+            seg["lines"] = (
+                LineTable(
+                    np.asarray(z["line_starts_s"], np.float64),
+                    np.asarray(z["line_ends_s"], np.float64),
+                    [str(t) for t in z["line_texts"]],
+                    [str(t) for t in z["line_sources"]],
+                )
+                if "line_texts" in names
+                else LineTable.empty()
+            )
     except FileNotFoundError:
         raise
     except Exception as e:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error, OSError, ValueError, KeyError...
@@ -799,6 +891,13 @@ def read_segment(path: Path, *, n_clips: int | None = None, dim: int | None = No
         or seg["starts_s"].shape != (n,)
         or seg["ends_s"].shape != (n,)
         or len(seg["texts"]) != n
+        or len(seg["sources"]) != n
+        or not (
+            seg["lines"].starts_s.shape
+            == seg["lines"].ends_s.shape
+            == (len(seg["lines"].texts),)
+            == (len(seg["lines"].sources),)
+        )
     ):
         want = f"({n_clips}, {dim}) vectors" if n_clips is not None else "aligned arrays"
         raise _Problem(
@@ -885,7 +984,15 @@ class IndexWriter:
         return self._clips[key] is not None
 
     def write_segment(
-        self, key: str, starts_s: np.ndarray, ends_s: np.ndarray, texts: list[str], vectors: np.ndarray
+        self,
+        key: str,
+        starts_s: np.ndarray,
+        ends_s: np.ndarray,
+        texts: list[str],
+        vectors: np.ndarray,
+        *,
+        sources: list[str] | None = None,
+        lines: LineTable | None = None,
     ) -> None:
         v = np.asarray(vectors, np.float32)
         if v.ndim != 2 or (v.shape[0] and v.shape[1] != self.config.dim):
@@ -893,7 +1000,13 @@ class IndexWriter:
                 f"embedder returned vectors of shape {v.shape}; index {self.store.directory} holds dim {self.config.dim}"
             )
         save_segment(
-            self.store.segment_path(key), starts_s, ends_s, texts, v.reshape(v.shape[0], self.config.dim)
+            self.store.segment_path(key),
+            starts_s,
+            ends_s,
+            texts,
+            v.reshape(v.shape[0], self.config.dim),
+            sources=sources,
+            lines=lines,
         )
         self._clips[key] = int(v.shape[0])
 

@@ -87,6 +87,11 @@ class PipelineConfig:
     max_new_tokens: int = 128
     cache_tokens: bool = True
     cache_dir: str | None = None
+    # the video's timed text (subtitles, speech, screen text) given to retrieval and the prompt:
+    # "auto" = subtitles + speech when the speech extra is installed (videopipe.text.sources)
+    text: str = "auto"
+    asr_model: str | None = None
+    max_text_tokens: int = 1024
 
     def __post_init__(self) -> None:
         if self.device not in _DEVICES and not self.device.startswith("cuda:"):
@@ -94,7 +99,11 @@ class PipelineConfig:
         if self.dtype not in _DTYPES:
             raise ConfigError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
         check_size_px(self.size_px)  # the model's token size is checked where it is known (Pipeline)
-        for name in ("num_frames", "max_new_tokens"):
+        if self.text.strip().lower() != "auto":
+            from videopipe.text.timeline import parse_text_sources
+
+            parse_text_sources(self.text)  # a bad name fails here, with the valid ones
+        for name in ("num_frames", "max_new_tokens", "max_text_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("max_visual_tokens", "retrieve"):

@@ -35,6 +35,7 @@ from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, Video
 
 if TYPE_CHECKING:
     from videopipe.models.contract import ModelFacts
+    from videopipe.text.timeline import TextLine, Timeline
     from videopipe.types import VisualTokens
 
 
@@ -49,6 +50,7 @@ class Prepared:
     frames_decoded: int
     seconds: dict[str, float] = field(default_factory=dict)
     cached: bool = False
+    timeline: Timeline | None = None  # the video's timed text (None: --text none)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Decoded:
                     on the question)
     cached:         the token cache already holds this video's tokens: nothing was decoded
     facts:          the model facts the frames were selected for (checked by the model stage)
+    timeline:       the video's timed text from the chosen sources (None: ``--text none``)
     """
 
     video: str
@@ -79,6 +82,7 @@ class Decoded:
     seconds: dict[str, float] = field(default_factory=dict)
     cache_key: str | None = None
     cached: bool = False
+    timeline: Timeline | None = None
 
 
 class _Timer:
@@ -162,6 +166,10 @@ class Pipeline:
         self.embedder = _make_embedder(emb) if isinstance(emb, str) else emb
         self.retriever = retriever
         self.retrieve_k = retrieve_k if retrieve_k is not None else cfg.retrieve
+        from videopipe.text.sources import choose_sources
+
+        #: the text sources this pipeline reads (``--text``), and why any of "auto" were left out
+        self.text = choose_sources(cfg.text, asr_model=cfg.asr_model)
 
     @classmethod
     def from_config(cls, config: PipelineConfig, **kwargs: Any) -> Pipeline:
@@ -208,6 +216,9 @@ class Pipeline:
         if cache is not None and not self.query_dependent:
             key = cache.key(path, sampler=self.sampler_name, budget=self.budget, model=self.facts.model_id)
             if cache.contains(key):
+                timer = _Timer()
+                timer.seconds["cache"] = 0.0
+                timeline = self._timeline(path, timer)
                 return Decoded(
                     video=str(path),
                     groups=(),
@@ -215,16 +226,45 @@ class Pipeline:
                     info=None,
                     frames_decoded=0,
                     facts=self.facts,
-                    seconds={"cache": 0.0},
+                    seconds=timer.seconds,
                     cache_key=key,
                     cached=True,
+                    timeline=timeline,
                 )
         return self._decode(path, question, key)
+
+    def timeline(self, video: str | Path) -> Timeline | None:
+        """The timed text of ``video`` from this pipeline's sources (``--text``; cached on disk
+        like the visual tokens), or None for ``--text none``."""
+        from videopipe.decode.probe import check_path
+
+        return self._timeline(check_path(video), _Timer())
+
+    def _timeline(self, path: Path, timer: _Timer) -> Timeline | None:
+        if not self.text.sources:
+            return None
+        from videopipe.text.build import load_timeline
+        from videopipe.text.speech import ASRConfig
+        from videopipe.text.timeline import TextSource
+
+        with timer.stage("text"):
+            return load_timeline(
+                path,
+                self.text.sources,
+                asr=ASRConfig(model=self.config.asr_model)
+                if TextSource.speech in self.text.sources
+                else None,
+                cache=self.config.cache_tokens,
+                cache_dir=self.config.resolved_cache_dir(),
+            )
 
     def _decode(self, path: Path, question: str | None, key: str | None) -> Decoded:
         from videopipe.decode import open_video
 
         timer = _Timer()
+        # the text comes first: retrieval embeds it; the probe in open_video has checked nothing
+        # yet, so a file that is not a video fails in open_video below with its usual message
+        timeline = self._timeline(path, timer) if self.retrieve_k else None
         with (
             timer.stage("decode"),
             open_video(path, backend=self.config.decode_backend, device=self.decode_device) as reader,
@@ -232,7 +272,7 @@ class Pipeline:
             view, span_scores = reader, None
             if self.retrieve_k:
                 with timer.stage("retrieve"):
-                    view, span_scores = self._restrict(reader, path, question)
+                    view, span_scores = self._restrict(reader, path, question, timeline)
             with timer.stage("sample"):
                 selection = self.sampler(view, self.budget, query=question, features=self.embedder)
                 if span_scores is not None:
@@ -245,6 +285,8 @@ class Pipeline:
             info = reader.info
         # decode time excludes sampling (which decodes its own probes)
         timer.seconds["decode"] -= timer.seconds.get("sample", 0.0) + timer.seconds.get("retrieve", 0.0)
+        if not self.retrieve_k:
+            timeline = self._timeline(path, timer)
         decoded = selection.frames_decoded + sum(len(g) for g in groups)
         return Decoded(
             video=str(path),
@@ -255,6 +297,7 @@ class Pipeline:
             facts=self.facts,
             seconds=timer.seconds,
             cache_key=key,
+            timeline=timeline,
         )
 
     def prepare_from(self, decoded: Decoded) -> Prepared:
@@ -272,8 +315,9 @@ class Pipeline:
                     tokens=tokens,
                     selection=selection,
                     frames_decoded=0,
-                    seconds={"cache": 0.0},
+                    seconds=dict(decoded.seconds),
                     cached=True,
+                    timeline=decoded.timeline,
                 )
             # the entry vanished or is corrupt since the CPU stage looked: decode it here
             decoded = self._decode(Path(decoded.video), None, decoded.cache_key)
@@ -291,6 +335,7 @@ class Pipeline:
             selection=decoded.selection,
             frames_decoded=decoded.frames_decoded,
             seconds=timer.seconds,
+            timeline=decoded.timeline,
         )
 
     def answer(self, prepared: Prepared, question: str, *, max_new_tokens: int | None = None) -> Answer:
@@ -314,13 +359,19 @@ class Pipeline:
                 f"{limit}; choose a compressor (e.g. 'pool' or 'temporal_merge') that honours "
                 "--max-visual-tokens"
             )
+        with timer.stage("text"):
+            lines, spans = self._prompt_lines(model, prepared, question)
+            prompt = model.with_text(question, lines)
         with timer.stage("generate"):
             text = model.generate(
-                compressed, question, max_new_tokens=max_new_tokens or self.config.max_new_tokens
+                compressed, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens
             )
         with timer.stage("evidence"):
             relevance = _token_relevance(compressed, q)
             evidence = _evidence(prepared.video, prepared.selection, compressed, relevance, tokens)
+            if prepared.timeline is not None:
+                evidence = _with_text_matches(evidence, prepared.timeline, question, spans)
+        timeline = prepared.timeline
         stats = Stats(
             frames_decoded=prepared.frames_decoded,
             frames_selected=prepared.selection.num_frames,
@@ -329,8 +380,31 @@ class Pipeline:
             seconds={k: round(v, 4) for k, v in timer.seconds.items()},
             peak_memory_mb=_peak_memory_mb(),
             cached=prepared.cached,
+            text_lines=len(lines),
+            text_tokens=sum(model.count_text_tokens(ln.text) for ln in lines),
+            text_sources=tuple(sorted({str(ln.source) for ln in lines})),
+            notes=self.text.notes + (timeline.notes if timeline is not None else ()),
         )
         return Answer(text=text, evidence=evidence, stats=stats, video=prepared.video, question=question)
+
+    def _prompt_lines(
+        self, model: VideoLLM, prepared: Prepared, question: str
+    ) -> tuple[list[TextLine], list[tuple[float, float]]]:
+        """The timeline's lines of the sampled spans within the text budget, and those spans."""
+        from videopipe.text.prompt import lines_for_prompt, sampled_spans
+
+        times = [t for clip in prepared.selection.clips for t in clip.times_s]
+        spans = sampled_spans(times)
+        if prepared.timeline is None or not len(prepared.timeline):
+            return [], spans
+        lines = lines_for_prompt(
+            prepared.timeline,
+            spans,
+            question,
+            max_tokens=self.config.max_text_tokens,
+            count_tokens=model.count_text_tokens,
+        )
+        return lines, spans
 
     def ask(self, video: str | Path, question: str, *, max_new_tokens: int | None = None) -> Answer:
         """Answer ``question`` about ``video``, with evidence timestamps and stats."""
@@ -346,7 +420,9 @@ class Pipeline:
 
         return TokenCache(self.config.resolved_cache_dir() / "tokens")
 
-    def _restrict(self, reader: Any, path: Path, question: str | None) -> tuple[Any, list[float] | None]:
+    def _restrict(
+        self, reader: Any, path: Path, question: str | None, timeline: Timeline | None = None
+    ) -> tuple[Any, list[float] | None]:
         """A view of ``reader`` over the top-k clips of this video for the question (plus
         context), from the index when ``index_dir`` holds the video, else embedded now. When
         retrieval finds nothing (e.g. subtitles-only embedder and no subtitles) the sampler
@@ -362,7 +438,9 @@ class Pipeline:
             from videopipe.retrieval.search import retrieve_clips
 
             emb = self.embedder if self.embedder is not None else (self.config.embedder or "text")
-            hits = retrieve_clips(path, question, k=k, index_dir=self.config.index_dir, embedder=emb)
+            hits = retrieve_clips(
+                path, question, k=k, index_dir=self.config.index_dir, embedder=emb, timeline=timeline
+            )
         if not hits:
             return reader, None
         return restrict_to_hits(reader, hits)
@@ -569,6 +647,31 @@ def _evidence(
         )
     hits.sort(key=lambda h: (-h.score, h.start_s))
     return tuple(hits)
+
+
+def _with_text_matches(
+    evidence: tuple[Hit, ...], timeline: Timeline, question: str, spans: list[tuple[float, float]]
+) -> tuple[Hit, ...]:
+    """Each evidence clip with the line of the video's text, around it, that shares the most
+    words with the question (``Hit.match``), when one shares any."""
+    from dataclasses import replace
+
+    from videopipe.text.prompt import best_line
+    from videopipe.types import TextMatch
+
+    out = []
+    for h in evidence:
+        # a clip of one frame stands for the sampled span around it
+        around = [(a, b) for a, b in spans if a <= h.end_s and h.start_s <= b] or [(h.start_s, h.end_s)]
+        lo, hi = min(a for a, _ in around), max(b for _, b in around)
+        found = best_line(timeline.between(lo, max(hi, lo + 1e-3)), question)
+        if found is None:
+            out.append(h)
+            continue
+        line, share = found
+        m = TextMatch(line.start_s, line.end_s, line.text, str(line.source), round(share, 4))
+        out.append(replace(h, text=h.text or line.text, source=h.source or str(line.source), match=m))
+    return tuple(out)
 
 
 def _peak_memory_mb() -> float:

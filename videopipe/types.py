@@ -442,10 +442,18 @@ class Stats:
     seconds: Mapping[str, float] = field(default_factory=dict)
     peak_memory_mb: float = 0.0
     cached: bool = False
+    #: the video's text in the prompt: lines, tokens (counted by the model's tokenizer) and the
+    #: sources they came from; notes say what was missing or left out ("no audio track", ...)
+    text_lines: int = 0
+    text_tokens: int = 0
+    text_sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["seconds"] = dict(self.seconds)
+        d["text_sources"] = list(self.text_sources)
+        d["notes"] = list(self.notes)
         return d
 
 

@@ -153,6 +153,31 @@ Backend = Annotated[
         help=f"Decoder backend, see `videopipe list` ({_default('decode_backend')}).",
     ),
 ]
+Text = Annotated[
+    str | None,
+    _pipeline(
+        "--text",
+        help="The video's text given to the LLM and to retrieval: any of subtitles,speech,screen, or "
+        "none, or auto (subtitles + speech when the speech extra is installed; "
+        f"{_default('text')}).",
+    ),
+]
+AsrModel = Annotated[
+    str | None,
+    _pipeline(
+        "--asr-model",
+        help="Speech model: a faster-whisper name (e.g. distil-large-v3) or a model directory "
+        "(default: the bundled tiny.en).",
+    ),
+]
+MaxTextTokens = Annotated[
+    int | None,
+    _pipeline(
+        "--max-text-tokens",
+        min=1,
+        help=f"Budget of the video's text in the prompt, in tokens ({_default('max_text_tokens')}).",
+    ),
+]
 NoCache = Annotated[
     bool,
     _pipeline("--no-cache", help="Do not read or write the token cache."),
@@ -186,6 +211,9 @@ PIPELINE_FLAGS: tuple[Flag, ...] = (
     Flag("dtype", Dtype, "dtype"),
     Flag("max_new_tokens", MaxNewTokens, "max_new_tokens"),
     Flag("backend", Backend, "decode_backend"),
+    Flag("text", Text, "text"),
+    Flag("asr_model", AsrModel, "asr_model"),
+    Flag("max_text_tokens", MaxTextTokens, "max_text_tokens"),
     Flag("no_cache", NoCache, "cache_tokens", default=False, to_field=lambda v: False if v else None),
 )
 

@@ -561,6 +561,10 @@ class TransformersVideoLLM(VideoLLM):
             logits, _ = self._run_lm(inp.inputs_embeds, inp.position_ids, None, 0, inp.lm_kwargs, None)
         return logits[0].float()
 
+    def count_text_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in this model's tokenizer."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def generate(
         self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128, **gen_kwargs: Any
     ) -> str:

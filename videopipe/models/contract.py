@@ -27,6 +27,7 @@ from videopipe.errors import InputError
 if TYPE_CHECKING:
     import torch
 
+    from videopipe.text.timeline import TextLine
     from videopipe.types import Frames, VisualTokens
 
 __all__ = [
@@ -254,6 +255,21 @@ class VideoLLM(Protocol):
         tokens (the pipeline ranks evidence and queries compressors with them). Default: None,
         the model cannot embed text."""
         return None
+
+    def with_text(self, question: str, lines: Sequence[TextLine]) -> str:
+        """``question`` with the video's timed text (the lines of the sampled spans) before it,
+        written the way this family was trained to read it. Default: Video-MME's subtitle
+        prompt with ``[mm:ss]`` times (:func:`videopipe.text.prompt.subtitle_block`)."""
+        if not lines:
+            return question
+        from videopipe.text.prompt import subtitle_block
+
+        return subtitle_block(lines) + question
+
+    def count_text_tokens(self, text: str) -> int:
+        """How many prompt tokens ``text`` takes (the text budget is counted with this).
+        Default: about four characters per token."""
+        return (len(text) + 3) // 4
 
     def facts(self) -> ModelFacts:
         """This model's :class:`ModelFacts` (compared with those a CPU stage read from files)."""

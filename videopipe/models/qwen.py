@@ -20,7 +20,7 @@ token its (t, h, w); kept tokens keep theirs, dropped tokens leave gaps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import torch
 
     from videopipe.models.contract import EncodedLayout
+    from videopipe.text.timeline import TextLine
     from videopipe.types import Frames, VisualTokens
 
 __all__ = ["Qwen25VL", "Qwen3VL"]
@@ -191,6 +192,16 @@ class Qwen3VL(_QwenVL):
     """Qwen3-VL (``Qwen/Qwen3-VL-2B-Instruct``, ``-4B-``, ``-8B-Instruct``, ...)."""
 
     family: ClassVar[str] = "qwen3_vl"
+
+    def with_text(self, question: str, lines: Sequence[TextLine]) -> str:
+        """The subtitle prompt with each line timed as Qwen3-VL's processor times frames
+        (``<12.5 seconds>``), so text and frames share one notation."""
+        if not lines:
+            return question
+        from videopipe.text.prompt import seconds_block
+
+        return seconds_block(lines) + question
+
     default_model_id: ClassVar[str] = "Qwen/Qwen3-VL-8B-Instruct"
     model_types: ClassVar[tuple[str, ...]] = ("qwen3_vl",)
     timestamps_in_text: ClassVar[bool] = False  # the native "<t seconds>" per temporal patch

@@ -68,6 +68,7 @@ class FakeVideoLLM(VideoLLM):
         self.calls_file = Path(calls_file) if calls_file else None
         self.calls = {"encode": 0, "generate": 0}
         self.last_prompt_tokens = 0
+        self.last_prompt = ""
 
     @classmethod
     def read_facts(cls, model_id: str | None = None) -> ModelFacts:
@@ -129,6 +130,7 @@ class FakeVideoLLM(VideoLLM):
             raise InputError("empty question: pass a non-empty question text")
         self._count("generate")
         self.last_prompt_tokens = len(tokens)
+        self.last_prompt = question  # what the pipeline asked, with the video's text before it
         color = self.needle_color(tokens)
         options = re.findall(r"^([A-Z])\. (.+)$", question, flags=re.MULTILINE)
         if not options:

@@ -14,12 +14,18 @@ always kept beside the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videopipe.errors import ConfigError, UnsupportedVideoError
-from videopipe.text.timeline import TextLine, TextSource, Timeline
+from videopipe.text.timeline import (
+    DEFAULT_TEXT_SOURCES,
+    TextLine,
+    TextSource,
+    Timeline,
+    parse_text_sources,
+)
 
 if TYPE_CHECKING:
     from videopipe.text.cache import TextCache
@@ -28,33 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TEXT_SOURCES", "load_timeline", "merge_sources", "parse_text_sources"]
 
-#: the sources used when none are named (``--text auto``)
-DEFAULT_TEXT_SOURCES: tuple[TextSource, ...] = (TextSource.subtitles, TextSource.speech)
-
 #: progress(source, done, total): seconds of audio (speech) or of video (screen)
 TextProgress = Callable[[str, float, float], None]
-
-
-def parse_text_sources(spec: str | Iterable[str | TextSource]) -> tuple[TextSource, ...]:
-    """``"subtitles,speech,screen"`` (any subset, any order), ``"none"`` or ``"auto"`` (the
-    default sources) -> the sources in :class:`TextSource` order."""
-    if isinstance(spec, str):
-        parts = [p.strip().lower() for p in spec.split(",") if p.strip()]
-    else:
-        parts = [str(p).strip().lower() for p in spec]
-    if parts in (["none"], []):
-        return ()
-    if parts == ["auto"]:
-        return DEFAULT_TEXT_SOURCES
-    valid = [s.value for s in TextSource]
-    bad = [p for p in parts if p not in valid]
-    if bad:
-        raise ConfigError(
-            f"text source {bad[0]!r} is not one of {', '.join(valid)} "
-            "(comma-separated, e.g. 'subtitles,speech'; or 'none' or 'auto')"
-        )
-    chosen = set(parts)
-    return tuple(s for s in TextSource if s.value in chosen)
 
 
 def merge_sources(

@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.util import find_spec
 
-from videopipe.text.build import DEFAULT_TEXT_SOURCES, parse_text_sources
-from videopipe.text.timeline import TextSource
+from videopipe.text.timeline import DEFAULT_TEXT_SOURCES, TextSource, parse_text_sources
 
 __all__ = ["ChosenSources", "choose_sources", "text_key"]
 

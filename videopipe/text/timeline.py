@@ -9,13 +9,14 @@ the prompt (the lines of the sampled spans). It is plain data: frozen, JSON-able
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from videopipe.errors import InputError
+from videopipe.errors import ConfigError, InputError
 
-__all__ = ["Box", "TextLine", "TextSource", "Timeline"]
+__all__ = ["DEFAULT_TEXT_SOURCES", "Box", "TextLine", "TextSource", "Timeline", "parse_text_sources"]
 
 #: a screen-text box: four (x, y) corners in pixels of the frame it was read from
 Box = tuple[tuple[float, float], ...]
@@ -121,3 +122,29 @@ class Timeline:
             tuple(TextLine.from_dict(x) for x in d.get("lines", ())),
             tuple(str(n) for n in d.get("notes", ())),
         )
+
+
+#: the sources used when none are named (``--text auto``)
+DEFAULT_TEXT_SOURCES: tuple[TextSource, ...] = (TextSource.subtitles, TextSource.speech)
+
+
+def parse_text_sources(spec: str | Iterable[str | TextSource]) -> tuple[TextSource, ...]:
+    """``"subtitles,speech,screen"`` (any subset, any order), ``"none"`` or ``"auto"`` (the
+    default sources) -> the sources in :class:`TextSource` order."""
+    if isinstance(spec, str):
+        parts = [p.strip().lower() for p in spec.split(",") if p.strip()]
+    else:
+        parts = [str(p).strip().lower() for p in spec]
+    if parts in (["none"], []):
+        return ()
+    if parts == ["auto"]:
+        return DEFAULT_TEXT_SOURCES
+    valid = [s.value for s in TextSource]
+    bad = [p for p in parts if p not in valid]
+    if bad:
+        raise ConfigError(
+            f"text source {bad[0]!r} is not one of {', '.join(valid)} "
+            "(comma-separated, e.g. 'subtitles,speech'; or 'none' or 'auto')"
+        )
+    chosen = set(parts)
+    return tuple(s for s in TextSource if s.value in chosen)

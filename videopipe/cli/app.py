@@ -55,6 +55,7 @@ def _register() -> None:
     from videopipe.cli import ask, batch, evaluate, frames, info, plugins
     from videopipe.cli import index as index_cmd
     from videopipe.cli import search as search_cmd
+    from videopipe.cli import serve as serve_cmd
 
     for name, command in (
         ("info", info.info),
@@ -65,6 +66,7 @@ def _register() -> None:
         ("eval", evaluate.eval_cmd),
         ("index", index_cmd.index),
         ("search", search_cmd.search),
+        ("serve", serve_cmd.serve),
     ):
         app.command(name)(_interruptible(command))
 

@@ -398,27 +398,29 @@ class _BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             return await self._refuse(send)
         seen = 0
-        started = False
+        over = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise _BodyTooLarge()
             return message
 
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replaced(message: Message) -> None:
+            # the framework answers a body it could not read with its own error: ours instead
+            if not over:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await self._refuse(send)
 
         try:
-            await self.app(scope, counted, tracked)
+            await self.app(scope, counted, replaced)
         except _BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(error_body(413, f"the request body is larger than {self.max_bytes} bytes")).encode()

@@ -229,13 +229,20 @@ def test_models_dependencies_run_one_way() -> None:
     assert not leaf, f"contract.py must import nothing from videopipe.models, imports {leaf}"
 
 
-def test_production_code_never_names_the_fake_model_or_the_testing_package() -> None:
-    uses = sorted(
+def _outside_users(package: str, *, allowed: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(importer, target) of the imports of ``package`` by modules outside it (and not in
+    ``allowed``)."""
+    return sorted(
         (imp.importer, imp.target)
         for imp in imports_of(MODULES)
-        if (imp.target == "videopipe.testing" or imp.target.startswith("videopipe.testing."))
-        and not imp.importer.startswith("videopipe.testing")
+        if (imp.target == package or imp.target.startswith(package + "."))
+        and not imp.importer.startswith(package)
+        and imp.importer not in allowed
     )
+
+
+def test_production_code_never_names_the_fake_model_or_the_testing_package() -> None:
+    uses = _outside_users("videopipe.testing")
     assert not uses, f"modules outside videopipe.testing import it: {uses}"
 
 
@@ -306,3 +313,10 @@ def test_the_probe_scan_sees_a_probe() -> None:
 
 def test_no_getattr_probe_for_an_ability_the_protocols_declare() -> None:
     assert probes_of_declared_members(_declared_members()) == []
+
+
+def test_the_server_is_a_face_nothing_imports() -> None:
+    # videopipe.serve uses the pipeline like videopipe.cli does; only its own command names it
+    users = _outside_users("videopipe.serve", allowed=("videopipe.cli.serve",))
+    assert not users, f"modules outside videopipe.serve import it: {users}"
+    assert any(d.startswith("videopipe.serve") for d in GRAPH["videopipe.cli.serve"])

@@ -22,7 +22,7 @@ only if a model stage runs (its token geometry is read from the checkpoint's con
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,12 +338,31 @@ class Pipeline:
             timeline=decoded.timeline,
         )
 
-    def answer(self, prepared: Prepared, question: str, *, max_new_tokens: int | None = None) -> Answer:
-        """Compress the prepared tokens for ``question`` and generate the answer."""
+    def answer(
+        self,
+        prepared: Prepared,
+        question: str,
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Compress the prepared tokens for ``question`` and generate the answer.
+
+        ``temperature`` 0 decodes greedily; above 0 samples (models whose ``can_sample``).
+        ``on_text`` is called with each piece of the answer as it is generated
+        (``VideoLLM.generate_stream``; the pieces join to the answer's text); an exception it
+        raises stops the generation and propagates."""
         import torch
 
         question = check_question(question, prepared.video)
+        if not isinstance(temperature, (int, float)) or not 0 <= temperature < float("inf"):
+            raise InputError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}")
         model = self.model  # loaded before the timers start (a cached video loads it only here)
+        if temperature and not model.can_sample:
+            raise InputError(
+                f"model {model.model_id} decodes greedily only; use temperature 0 (got {temperature})"
+            )
         timer = _Timer()
         timer.seconds.update(prepared.seconds)
         tokens = prepared.tokens
@@ -363,9 +382,18 @@ class Pipeline:
             lines, spans = self._prompt_lines(model, prepared, question)
             prompt = model.with_text(question, lines)
         with timer.stage("generate"):
-            text = model.generate(
-                compressed, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens
-            )
+            limit_new = max_new_tokens or self.config.max_new_tokens
+            if on_text is None and not temperature:
+                text = model.generate(compressed, prompt, max_new_tokens=limit_new)
+            else:
+                pieces = []
+                for piece in model.generate_stream(
+                    compressed, prompt, max_new_tokens=limit_new, temperature=float(temperature)
+                ):
+                    pieces.append(piece)
+                    if on_text is not None:
+                        on_text(piece)
+                text = "".join(pieces)
         with timer.stage("evidence"):
             relevance = _token_relevance(compressed, q)
             evidence = _evidence(prepared.video, prepared.selection, compressed, relevance, tokens)
@@ -473,7 +501,8 @@ def _checked_model(model: Any) -> VideoLLM:
     if not isinstance(model, VideoLLM):
         raise ConfigError(
             f"model {type(model).__name__} is not a videopipe VideoLLM: it needs model_id, token_px, "
-            "min_frames, mixed_resolution, encode, generate, encode_clips, text_embeddings and facts; "
+            "min_frames, mixed_resolution, can_sample, encode, generate, generate_stream, encode_clips, "
+            "text_embeddings and facts; "
             "subclass videopipe.models.contract.VideoLLM to get the defaults of the optional ones"
         )
     return model

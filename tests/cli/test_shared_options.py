@@ -1,5 +1,5 @@
 """The pipeline and executor options are declared once (videopipe/cli/options.py): ``ask``,
-``batch``, ``eval`` and ``frames`` (where it applies) accept them with the same names, short
+``batch``, ``eval``, ``serve`` and ``frames`` (where it applies) accept them with the same names, short
 names, defaults, limits and help -- read from the typer app and from the installed CLI's
 ``--help`` -- and ``frames`` selects the frames ``Pipeline`` selects with the same options."""
 
@@ -23,7 +23,7 @@ from videopipe.config import PipelineConfig
 from videopipe.pipeline import Pipeline
 from videopipe.registry import SAMPLERS
 
-PIPELINE_COMMANDS = ("ask", "batch", "eval")
+PIPELINE_COMMANDS = ("ask", "batch", "eval", "serve")
 EXECUTOR_COMMANDS = ("batch", "eval")
 PIPELINE_NAMES = {f.name for f in PIPELINE_FLAGS} | {"config"}
 EXECUTOR_NAMES = {f.name for f in EXECUTOR_FLAGS}
@@ -58,7 +58,7 @@ def _limit(param: Any, which: str) -> Any:
     return getattr(getattr(param, "type", None), which, None)
 
 
-def test_pipeline_options_agree_across_ask_batch_eval_and_frames() -> None:
+def test_pipeline_options_agree_across_ask_batch_eval_serve_and_frames() -> None:
     params = {c: _params(c) for c in (*PIPELINE_COMMANDS, "frames")}
     for command in PIPELINE_COMMANDS:
         assert PIPELINE_NAMES <= set(params[command]), (command, PIPELINE_NAMES - set(params[command]))

@@ -36,6 +36,8 @@ def _one_line_error(r: Run, *needles: str) -> str:
         (["ask", "{video}"], ["Missing argument", "question"]),
         (["batch", "{video}"], ["Missing option", "--out"]),
         (["eval", "--videos", "."], ["Missing option", "--dataset"]),
+        (["serve", "--port", "0"], ["--port", "greater than or equal to 1"]),
+        (["serve", "--max-queue", "0"], ["--max-queue"]),
         (["nosuch"], ["No such command", "nosuch"]),
     ],
 )

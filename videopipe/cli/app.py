@@ -56,6 +56,7 @@ def _register() -> None:
     from videopipe.cli import index as index_cmd
     from videopipe.cli import search as search_cmd
     from videopipe.cli import transcribe as transcribe_cmd
+    from videopipe.cli import serve as serve_cmd
 
     for name, command in (
         ("info", info.info),
@@ -67,6 +68,7 @@ def _register() -> None:
         ("index", index_cmd.index),
         ("search", search_cmd.search),
         ("transcribe", transcribe_cmd.transcribe),
+        ("serve", serve_cmd.serve),
     ):
         app.command(name)(_interruptible(command))
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -133,6 +133,8 @@ class TransformersVideoLLM(VideoLLM):
     flash_attention_ok: ClassVar[bool] = False
     #: each clip of a video is encoded as its own video, at its own frame size
     mixed_resolution: ClassVar[bool] = True  # type: ignore[misc]
+    #: generate_stream samples at a temperature > 0
+    can_sample: ClassVar[bool] = True  # type: ignore[misc]
 
     #: the config attribute holding the id of the visual placeholder token
     placeholder_config_key: ClassVar[str] = ""
@@ -572,6 +574,39 @@ class TransformersVideoLLM(VideoLLM):
 
         Greedy by default; ``do_sample=True`` with ``temperature``, ``top_k``, ``top_p`` and
         ``seed`` samples. Stops at the model's end-of-turn token or after ``max_new_tokens``."""
+        out = list(self._token_ids(tokens, question, max_new_tokens=max_new_tokens, **gen_kwargs))
+        return self.tokenizer.decode(out, skip_special_tokens=True).strip()
+
+    def generate_stream(
+        self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """The answer of :meth:`generate` in pieces as the tokens are decoded (whole words, through
+        transformers' ``TextIteratorStreamer``); joined they equal ``generate``'s text with the
+        same options (leading and trailing whitespace is stripped the same way). ``temperature``
+        0: greedy; above 0: sampling at that temperature. Closing the iterator stops the
+        generation after the current token."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        if temperature < 0:
+            raise InputError(f"temperature must be >= 0 (0: greedy), got {temperature}")
+        gen = {"do_sample": True, "temperature": float(temperature)} if temperature else {}
+        streamer = TextIteratorStreamer(self.tokenizer, skip_special_tokens=True)
+
+        def pieces() -> Iterator[str]:
+            for tok in self._token_ids(tokens, question, max_new_tokens=max_new_tokens, **gen):
+                streamer.put(torch.tensor([tok]))
+                yield from _drain(streamer)
+            streamer.end()
+            yield from _drain(streamer)
+
+        yield from _stripped(pieces())
+
+    def _token_ids(
+        self, tokens: VisualTokens, question: str, *, max_new_tokens: int, **gen_kwargs: Any
+    ) -> Iterator[int]:
+        """The answer's token ids, one at a time (the decoding loop of :meth:`generate` and
+        :meth:`generate_stream`)."""
         import torch
 
         bad = sorted(set(gen_kwargs) - set(_GEN_KWARGS))
@@ -582,7 +617,7 @@ class TransformersVideoLLM(VideoLLM):
         inp = self.build_inputs(tokens, question)
         pick = _Picker(**gen_kwargs)
         stop = self._stop_ids()
-        out: list[int] = []
+        count = 0
         embed = self.model.get_input_embeddings()
         n_pos = inp.position_ids.shape[0]
         with torch.inference_mode():
@@ -593,15 +628,15 @@ class TransformersVideoLLM(VideoLLM):
                 nxt = pick(logits[0, -1])
                 if nxt in stop:
                     break
-                out.append(nxt)
-                if len(out) == max_new_tokens:
+                count += 1
+                yield nxt
+                if count == max_new_tokens:
                     break
                 ids = torch.tensor([[nxt]], device=self.device)
                 p = torch.full((n_pos, 1, 1), pos, dtype=torch.long, device=self.device)
                 logits, past = self._run_lm(embed(ids), p, past, length, {}, 1)
                 length += 1
                 pos += 1
-        return self.tokenizer.decode(out, skip_special_tokens=True).strip()
 
     def _stop_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -611,6 +646,37 @@ class TransformersVideoLLM(VideoLLM):
                 continue
             ids.update(e if isinstance(e, (list, tuple)) else [e])
         return {int(i) for i in ids}
+
+
+def _drain(streamer: Any) -> Iterator[str]:
+    """The text a ``TextIteratorStreamer`` has finalized so far (without blocking)."""
+    import queue
+
+    while True:
+        try:
+            text = streamer.text_queue.get_nowait()
+        except queue.Empty:
+            return
+        if text is not streamer.stop_signal and text:
+            yield text
+
+
+def _stripped(pieces: Iterable[str]) -> Iterator[str]:
+    """``pieces`` as if their join were ``.strip()``-ed: leading whitespace is dropped and
+    whitespace is held back until more text follows it."""
+    started, held = False, ""
+    for piece in pieces:
+        if not started:
+            piece = piece.lstrip()
+            if not piece:
+                continue
+            started = True
+        body = piece.rstrip()
+        if body:
+            yield held + body
+            held = piece[len(body) :]
+        else:
+            held += piece
 
 
 class _Picker:

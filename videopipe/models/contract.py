@@ -18,7 +18,7 @@ adapter written outside videopipe depends on this file alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -217,7 +217,8 @@ class VideoLLM(Protocol):
 
     Required: ``model_id``, ``token_px`` (pixels per visual-token side, e.g. 28 for Qwen2.5-VL),
     ``min_frames`` (frames per temporal unit; fewer are padded), ``encode`` and ``generate``.
-    The rest has a default here; subclass this protocol to inherit them.
+    The rest has a default here; subclass this protocol to inherit them (``generate_stream``:
+    the whole answer of ``generate`` as one piece, ``can_sample`` False).
 
     ``encode`` returns :class:`~videopipe.types.VisualTokens`; a model that needs to know where
     each token sat (to preserve positions after compression) sets their ``layout``
@@ -232,6 +233,8 @@ class VideoLLM(Protocol):
     #: the model encodes one video's clips at different frame sizes; False: the pipeline decodes
     #: every clip at the smallest clip size
     mixed_resolution: bool = False
+    #: :meth:`generate_stream` samples when given a temperature > 0; False: greedy decoding only
+    can_sample: bool = False
 
     def encode(self, frames: Frames) -> VisualTokens:
         """Visual tokens of ``frames`` (one clip, one frame size)."""
@@ -240,6 +243,21 @@ class VideoLLM(Protocol):
     def generate(self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128) -> str:
         """The answer to ``question`` about ``tokens`` (what ``encode`` made, maybe compressed)."""
         ...
+
+    def generate_stream(
+        self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """The answer of :meth:`generate` in pieces, as they are decoded (a server streams them):
+        joined, the pieces are the answer text. ``temperature`` 0 decodes greedily, as
+        ``generate`` does; above 0 it samples (only where :attr:`can_sample`). Stopping the
+        iteration stops the generation.
+
+        Default: the whole answer of :meth:`generate` as one piece, greedy only."""
+        if temperature:
+            raise InputError(
+                f"model {self.model_id} decodes greedily only (can_sample is False); use temperature 0"
+            )
+        yield self.generate(tokens, question, max_new_tokens=max_new_tokens)
 
     def encode_clips(self, clips: Sequence[Frames], *, duration_s: float) -> VisualTokens:
         """Tokens of one video's clips (time order; sizes may differ when ``mixed_resolution``)

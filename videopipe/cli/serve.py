@@ -1,0 +1,76 @@
+"""``videopipe serve``: the OpenAI-compatible video QA server and its web page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from videopipe.cli.options import PipelineFlags, pipeline_options
+
+
+@pipeline_options()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    allow_dir: list[Path] = typer.Option(
+        [], "--allow-dir", help="A folder whose videos requests may name (repeatable; default: none)."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="Require 'Authorization: Bearer KEY' on every /v1 route."
+    ),
+    allow_remote: bool = typer.Option(
+        False,
+        "--allow-remote",
+        help="Fetch http(s) video URLs (within --remote-max-mb and --remote-timeout-s).",
+    ),
+    remote_max_mb: float = typer.Option(1024, "--remote-max-mb", min=0.001, help="Largest remote video, MB."),
+    remote_timeout_s: float = typer.Option(
+        120, "--remote-timeout-s", min=0.1, help="Longest remote fetch, s."
+    ),
+    max_queue: int = typer.Option(
+        16,
+        "--max-queue",
+        min=1,
+        help="Requests in the server at once; more are answered 503 with Retry-After.",
+    ),
+    max_body_kb: int = typer.Option(1024, "--max-body-kb", min=1, help="Largest request body, KB."),
+    *,
+    pipeline: PipelineFlags,
+) -> None:
+    """Serve video questions over HTTP: OpenAI's /v1/chat/completions with video_url parts,
+    /v1/search over --index, thumbnails, and a web page at /. The model loads once; requests
+    queue to it while the next ones decode. Only files under --allow-dir are served."""
+    import ipaddress
+    import sys
+
+    from videopipe.serve.app import create_app
+    from videopipe.serve.settings import ServeSettings
+
+    settings = ServeSettings(
+        config=pipeline.config(),
+        allow_dirs=tuple(allow_dir),
+        allow_remote=allow_remote,
+        remote_max_bytes=int(remote_max_mb * 1e6),
+        remote_timeout_s=remote_timeout_s,
+        api_key=api_key,
+        max_queue=max_queue,
+        max_body_bytes=max_body_kb * 1024,
+    )
+    app = create_app(settings)
+    app.state.worker.start()  # a model that cannot load fails here, as one line (exit code 2)
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and api_key is None:
+        print(
+            f"videopipe: warning: listening on {host} without --api-key: anyone who can reach it may ask",
+            file=sys.stderr,
+        )
+    if not settings.allow_dirs and not allow_remote:
+        print("videopipe: warning: no --allow-dir: no video can be asked about", file=sys.stderr)
+    import uvicorn
+
+    print(f"videopipe: serving {settings.model_name} on http://{host}:{port}/", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

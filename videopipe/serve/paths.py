@@ -1,0 +1,189 @@
+"""Which files and URLs a request may name.
+
+A video reference is a ``file://`` URL, a plain path (absolute, or relative to an allowed
+folder) or, only with ``--allow-remote``, an ``http(s)://`` URL. Local references are
+resolved (symlinks followed, ``..`` collapsed) *before* anything looks at the file, and the
+resolved path must lie inside one of the ``--allow-dir`` folders: a ``..``, an absolute path
+elsewhere or a symlink that points out is refused with 403 whether or not the target exists
+(so the answer does not tell what exists outside). Nothing is opened here: the policy only
+resolves names and stats the result. With no allowed folder, no file is served.
+
+Remote videos are downloaded into a temporary directory with a size limit (checked against
+``Content-Length`` and while streaming) and a time limit; the caller deletes the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from videopipe.serve.errors import ApiError
+
+__all__ = ["PathPolicy", "VideoRef", "VIDEO_EXTENSIONS"]
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
+
+
+@dataclass(frozen=True)
+class VideoRef:
+    """A checked reference: a local ``path`` inside an allowed folder, or a remote ``url``
+    (only when remote fetching is on) that :meth:`PathPolicy.fetch` downloads."""
+
+    path: Path | None = None
+    url: str | None = None
+
+
+class PathPolicy:
+    """See the module docstring. ``allow_dirs`` must be resolved directories."""
+
+    def __init__(
+        self,
+        allow_dirs: Sequence[Path],
+        *,
+        allow_remote: bool = False,
+        remote_max_bytes: int = 1 << 30,
+        remote_timeout_s: float = 120.0,
+    ) -> None:
+        self.allow_dirs = tuple(Path(d) for d in allow_dirs)
+        self.allow_remote = allow_remote
+        self.remote_max_bytes = int(remote_max_bytes)
+        self.remote_timeout_s = float(remote_timeout_s)
+
+    # -- references ------------------------------------------------------------------------------
+    def check(self, ref: object, *, param: str = "video") -> VideoRef:
+        """The checked form of ``ref`` (a URL or path string), or an :class:`ApiError`."""
+        if not isinstance(ref, str) or not ref.strip():
+            raise ApiError(400, "give the video as a file:// URL or a path", param=param)
+        ref = ref.strip()
+        if "\0" in ref:
+            raise ApiError(400, "the video reference contains a NUL character", param=param)
+        parts = urlsplit(ref)
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https"):
+            if not self.allow_remote:
+                raise ApiError(
+                    403,
+                    "remote video URLs are off on this server (start it with --allow-remote to fetch them)",
+                    param=param,
+                    code="remote_not_allowed",
+                )
+            if not parts.hostname:
+                raise ApiError(400, "the video URL has no host", param=param)
+            return VideoRef(url=ref)
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise ApiError(400, "file:// URLs must name a local file (file:///path)", param=param)
+            return VideoRef(path=self.local(unquote(parts.path), param=param))
+        if scheme and len(scheme) > 1:  # not a Windows drive letter
+            raise ApiError(
+                400,
+                f"unsupported video URL scheme {scheme!r}; use file://, a path or http(s)://",
+                param=param,
+            )
+        return VideoRef(path=self.local(ref, param=param))
+
+    def local(self, path: str, *, param: str = "video") -> Path:
+        """The resolved path of ``path`` if it lies inside an allowed folder and is a file."""
+        if not self.allow_dirs:
+            raise ApiError(
+                403,
+                "this server serves no files (start it with --allow-dir DIR to allow a folder)",
+                param=param,
+                code="path_not_allowed",
+            )
+        p = Path(os.path.expanduser(path)) if path.startswith("~") else Path(path)
+        candidates = [p] if p.is_absolute() else [d / p for d in self.allow_dirs]
+        allowed = []
+        for c in candidates:
+            try:
+                real = c.resolve(strict=False)
+            except (OSError, RuntimeError):  # a symlink loop
+                continue
+            if self.allows(real):
+                allowed.append(real)
+        if not allowed:
+            raise ApiError(
+                403,
+                f"{path} is outside the folders this server may read (--allow-dir)",
+                param=param,
+                code="path_not_allowed",
+            )
+        for real in allowed:
+            if real.is_file():
+                return real
+        raise ApiError(404, f"{path}: no such video file", param=param, code="video_not_found")
+
+    def allows(self, real: Path) -> bool:
+        """``real`` (a resolved path) lies inside an allowed folder."""
+        return any(real == d or real.is_relative_to(d) for d in self.allow_dirs)
+
+    def list_videos(self, limit: int = 1000) -> list[dict[str, str]]:
+        """The video files under the allowed folders (symlinks that leave them are skipped):
+        ``[{"path": absolute, "name": relative to its folder}]``, sorted, at most ``limit``."""
+        found: list[dict[str, str]] = []
+        for d in self.allow_dirs:
+            for root, dirs, files in os.walk(d):
+                dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+                for name in sorted(files):
+                    if name.startswith(".") or not name.lower().endswith(VIDEO_EXTENSIONS):
+                        continue
+                    real = Path(root, name).resolve()
+                    if self.allows(real) and real.is_file():
+                        found.append({"path": str(real), "name": str(Path(root, name).relative_to(d))})
+                    if len(found) >= limit:
+                        return found
+        return found
+
+    # -- remote ------------------------------------------------------------------------------------
+    async def fetch(self, url: str, into: Path) -> Path:
+        """Download ``url`` into the directory ``into`` within the size and time limits."""
+        try:
+            async with asyncio.timeout(self.remote_timeout_s):
+                return await self._download(url, into)
+        except TimeoutError:
+            raise ApiError(
+                504, f"fetching {url} took longer than {self.remote_timeout_s:g} s", code="remote_timeout"
+            ) from None
+
+    async def _download(self, url: str, into: Path) -> Path:
+        import httpx
+
+        limit = self.remote_max_bytes
+        too_big = ApiError(413, f"the video at {url} is larger than {limit} bytes", code="remote_too_large")
+        suffix = Path(urlsplit(url).path).suffix.lower()
+        fd, name = tempfile.mkstemp(dir=into, suffix=suffix if suffix in VIDEO_EXTENSIONS else ".video")
+        try:
+            async with (
+                httpx.AsyncClient(
+                    follow_redirects=True, max_redirects=3, timeout=self.remote_timeout_s
+                ) as client,
+                client.stream("GET", url) as r,
+            ):
+                if r.status_code != 200:
+                    raise ApiError(404, f"fetching {url} answered HTTP {r.status_code}", code="remote_failed")
+                declared = r.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > limit:
+                    raise too_big
+                got = 0
+                with os.fdopen(fd, "wb") as f:
+                    fd = -1
+                    async for chunk in r.aiter_bytes():
+                        got += len(chunk)
+                        if got > limit:
+                            raise too_big
+                        f.write(chunk)
+        except BaseException as e:
+            if fd >= 0:
+                os.close(fd)
+            os.unlink(name)
+            if isinstance(e, httpx.HTTPError):
+                raise ApiError(
+                    404, f"fetching {url} failed ({type(e).__name__})", code="remote_failed"
+                ) from None
+            raise
+        return Path(name)

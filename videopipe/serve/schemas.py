@@ -1,0 +1,144 @@
+"""The typed request and response bodies of the API (pydantic). The chat completion types
+follow OpenAI's; videopipe's additions are the request's ``videopipe`` field (per-request
+pipeline overrides, the ``extra_body`` of the ``openai`` client) and the response's
+``videopipe`` object (``Answer.to_dict()``: evidence, stats, video, question, text)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatRequest",
+    "Message",
+    "Overrides",
+    "SearchRequest",
+    "SearchResponse",
+]
+
+
+class _Loose(BaseModel):
+    """OpenAI bodies carry fields this server does not use (``user``, ``top_p``, ...)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class TextPart(_Loose):
+    type: Literal["text"]
+    text: str
+
+
+class VideoUrl(_Loose):
+    url: str
+
+
+class VideoUrlPart(_Loose):
+    """``{"type": "video_url", "video_url": {"url": "file:///v.mp4"}}`` (also ``"video_url": "..."``)."""
+
+    type: Literal["video_url"]
+    video_url: VideoUrl | str
+
+    @property
+    def ref(self) -> str:
+        return self.video_url if isinstance(self.video_url, str) else self.video_url.url
+
+
+class VideoPart(_Loose):
+    """The plain form other servers accept: ``{"type": "video", "video": "/path/v.mp4"}``."""
+
+    type: Literal["video"]
+    video: str
+
+    @property
+    def ref(self) -> str:
+        return self.video
+
+
+Part = Annotated[TextPart | VideoUrlPart | VideoPart, Field(discriminator="type")]
+
+
+class Message(_Loose):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[Part] | None = None
+
+
+class Overrides(BaseModel):
+    """Per-request pipeline options (``extra_body={"videopipe": {...}}``); unset: the server's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampler: str | None = None
+    compressor: str | None = None
+    num_frames: int | None = Field(default=None, ge=1, le=4096)
+    max_visual_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class ChatRequest(_Loose):
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=32768)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=32768)
+    temperature: float | None = Field(default=None, ge=0, le=10)
+    stream: bool = False
+    n: int | None = Field(default=None, ge=1, le=1)
+    videopipe: Overrides | None = None
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: dict[str, int] | None = None
+    videopipe: dict[str, Any]
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    videopipe: dict[str, Any] | None = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(default=5, ge=1, le=100)
+    video: str | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[dict[str, Any]]

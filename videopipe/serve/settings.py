@@ -1,0 +1,56 @@
+"""What ``videopipe serve`` is started with: one frozen, validated value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videopipe.config import PipelineConfig
+from videopipe.errors import ConfigError
+
+__all__ = ["ServeSettings"]
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """config:          the pipeline options (``ask``'s); per-request overrides start from it
+    allow_dirs:         folders whose files requests may name (resolved; none: no file at all)
+    allow_remote:       fetch http(s) video URLs (into a temp dir, within the two limits below)
+    remote_max_bytes:   largest remote video fetched
+    remote_timeout_s:   longest a remote fetch may take
+    api_key:            when set, every API route needs ``Authorization: Bearer KEY``
+    max_queue:          requests in the server at once (decoding, waiting, answering); more get 503
+    max_body_bytes:     largest request body
+    decode_threads:     CPU-stage threads (decoding waiting requests while the model works)
+    """
+
+    config: PipelineConfig = field(default_factory=PipelineConfig)
+    allow_dirs: tuple[Path, ...] = ()
+    allow_remote: bool = False
+    remote_max_bytes: int = 1 << 30
+    remote_timeout_s: float = 120.0
+    api_key: str | None = None
+    max_queue: int = 16
+    max_body_bytes: int = 1 << 20
+    decode_threads: int = 2
+
+    def __post_init__(self) -> None:
+        dirs = []
+        for d in self.allow_dirs:
+            p = Path(d).expanduser()
+            if not p.is_dir():
+                raise ConfigError(f"--allow-dir {d}: not a directory; give an existing folder of videos")
+            dirs.append(p.resolve())
+        object.__setattr__(self, "allow_dirs", tuple(dirs))
+        for name in ("max_queue", "max_body_bytes", "decode_threads", "remote_max_bytes"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.remote_timeout_s > 0:
+            raise ConfigError(f"remote_timeout_s must be > 0, got {self.remote_timeout_s}")
+        if self.api_key is not None and not self.api_key.strip():
+            raise ConfigError("--api-key is empty; give a secret or leave the option out")
+
+    @property
+    def model_name(self) -> str:
+        """The id ``/v1/models`` lists and requests name."""
+        return str(self.config.model)

@@ -1,0 +1,254 @@
+"""The model worker: one loaded model, a bounded queue of requests, and the pipeline's split
+into a CPU stage and a model stage (the split ``videopipe batch`` runs across processes).
+
+* CPU stage (``decode_threads`` threads): check and probe the file (the CLI's fast one-line
+  failures), then ``Pipeline.select_and_decode`` -- open, sample, decode; nothing when the
+  token cache holds the video. Requests waiting for the model are decoded here meanwhile.
+* Model stage (one thread, first come first served): ``Pipeline.prepare_from`` (encode, or
+  load the cached tokens) and ``Pipeline.answer`` (compress, generate piece by piece).
+
+The model is loaded once, by :meth:`ModelWorker.start`. Per-request overrides (sampler,
+compressor, frames, visual-token budget) get a pipeline of their own around the same model
+(a few are kept). At most ``max_queue`` requests are in the worker at once (decoding, waiting
+or answering); :meth:`ModelWorker.admit` refuses the next with 503 and a ``Retry-After``
+estimated from recent answer times. A cancelled request (its client went away) is dropped
+from the queue if it has not started, and otherwise stops at the next stage or generated
+piece. An error in one request is that request's error response; the worker goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from videopipe.serve.errors import ApiError
+
+if TYPE_CHECKING:
+    from videopipe.config import PipelineConfig
+    from videopipe.models.contract import VideoLLM
+    from videopipe.pipeline import Decoded, Pipeline
+    from videopipe.types import Answer
+
+__all__ = ["Cancelled", "Job", "ModelWorker", "Ticket"]
+
+_KEEP_PIPELINES = 8
+
+
+class Cancelled(Exception):
+    """The request was cancelled (its client disconnected)."""
+
+
+@dataclass
+class Job:
+    """One question about one (checked, local) video, and how to answer it.
+
+    overrides:  per-request pipeline options (``PipelineConfig`` fields)
+    on_text:    called in the model thread with each piece of the answer
+    """
+
+    video: Path
+    question: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    max_new_tokens: int | None = None
+    temperature: float = 0.0
+    on_text: Callable[[str], None] | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+    def emit(self, piece: str) -> None:
+        self.check()  # a cancelled request stops generating at its next piece
+        if self.on_text is not None:
+            self.on_text(piece)
+
+
+class Ticket:
+    """A place in the worker (see :meth:`ModelWorker.admit`); release it once."""
+
+    def __init__(self, worker: ModelWorker) -> None:
+        self._worker = worker
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._worker._in_flight -= 1
+
+
+@dataclass
+class Counters:
+    """What the worker did (``/health`` shows it; the benchmark reads it)."""
+
+    admitted: int = 0
+    refused: int = 0
+    answered: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    cache_hits: int = 0
+    model_stage_runs: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+class ModelWorker:
+    """See the module docstring. ``model``: an already built model (tests); default: the one
+    ``config.model`` names, loaded by :meth:`start`."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        model: VideoLLM | None = None,
+        max_queue: int = 16,
+        decode_threads: int = 2,
+    ) -> None:
+        self.config = config
+        self.max_queue = int(max_queue)
+        self._model_obj = model
+        self._base: Pipeline | None = None
+        self._pipes: OrderedDict[tuple[tuple[str, Any], ...], Pipeline] = OrderedDict()
+        self._pipes_lock = threading.Lock()
+        self._cpu = ThreadPoolExecutor(decode_threads, thread_name_prefix="videopipe-decode")
+        self._gpu = ThreadPoolExecutor(1, thread_name_prefix="videopipe-model")
+        self._in_flight = 0
+        self._answer_s: list[float] = []
+        self.counters = Counters()
+
+    # -- life cycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Build the base pipeline and load the model (blocking; before the server listens).
+        Starting a started worker does nothing."""
+        from videopipe.pipeline import Pipeline
+
+        if self._base is not None:
+            return
+        self._base = self._gpu.submit(lambda: Pipeline(self._model_obj, config=self.config)).result()
+
+    def close(self) -> None:
+        self._cpu.shutdown(wait=False, cancel_futures=True)
+        self._gpu.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def model_id(self) -> str:
+        return self._pipeline({}).model.model_id
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    # -- admission ----------------------------------------------------------------------------------
+    def admit(self) -> Ticket:
+        """A place for one request, or a 503 with ``Retry-After`` when ``max_queue`` are in."""
+        if self._in_flight >= self.max_queue:
+            self.counters.refused += 1
+            recent = self._answer_s[-20:]
+            per = sum(recent) / len(recent) if recent else 1.0
+            wait_s = max(1, math.ceil(per * self._in_flight))
+            raise ApiError(
+                503,
+                f"the server is busy ({self._in_flight} requests in its queue of {self.max_queue}); "
+                f"retry in {wait_s} s",
+                code="queue_full",
+                headers={"Retry-After": str(wait_s)},
+            )
+        self._in_flight += 1
+        self.counters.admitted += 1
+        return Ticket(self)
+
+    # -- the two stages -----------------------------------------------------------------------------
+    async def decode(self, job: Job) -> tuple[Pipeline, Decoded]:
+        """The CPU stage of ``job`` (in a decode thread)."""
+        return await self._run(self._cpu, self._cpu_stage, job)
+
+    async def answer(self, pipe: Pipeline, decoded: Decoded, job: Job) -> Answer:
+        """The model stage of ``job`` (in the model thread, after the requests before it)."""
+        t0 = time.perf_counter()
+        answer = await self._run(self._gpu, self._model_stage, pipe, decoded, job)
+        self._answer_s.append(time.perf_counter() - t0)
+        del self._answer_s[:-100]
+        self.counters.answered += 1
+        self.counters.cache_hits += int(answer.stats.cached)
+        return answer
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
+        job: Job = args[-1]
+        future = pool.submit(fn, *args)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            job.cancel()  # a queued stage never starts (wrap_future cancels it); a running one stops
+            future.cancel()
+            self.counters.cancelled += 1
+            raise
+        except Cancelled:
+            self.counters.cancelled += 1
+            raise ApiError(499, "the request was cancelled", code="cancelled") from None
+        except Exception:
+            self.counters.failed += 1
+            raise
+
+    def _cpu_stage(self, job: Job) -> tuple[Pipeline, Decoded]:
+        from videopipe.decode.probe import check_path, probe
+        from videopipe.pipeline import check_question
+
+        job.check()
+        pipe = self._pipeline(job.overrides)
+        # the checks `videopipe ask` makes first, with its one-line messages
+        check_path(job.video)
+        check_question(job.question, str(job.video))
+        probe(job.video)
+        job.check()
+        return pipe, pipe.select_and_decode(job.video, job.question)
+
+    def _model_stage(self, pipe: Pipeline, decoded: Decoded, job: Job) -> Answer:
+        job.check()
+        self.counters.model_stage_runs += 1
+        prepared = pipe.prepare_from(decoded)
+        job.check()
+        return pipe.answer(
+            prepared,
+            job.question,
+            max_new_tokens=job.max_new_tokens,
+            temperature=job.temperature,
+            on_text=job.emit,
+        )
+
+    def _pipeline(self, overrides: Mapping[str, Any]) -> Pipeline:
+        """The pipeline for ``overrides`` around the loaded model (built once, a few kept)."""
+        from videopipe.pipeline import Pipeline
+
+        if self._base is None:
+            raise RuntimeError("ModelWorker.start() has not run")
+        key = tuple(sorted(overrides.items()))
+        if not key:
+            return self._base
+        with self._pipes_lock:
+            pipe = self._pipes.get(key)
+            if pipe is not None:
+                self._pipes.move_to_end(key)
+                return pipe
+        pipe = Pipeline(self._base.model, config=self.config.with_overrides(**dict(overrides)))
+        with self._pipes_lock:
+            self._pipes[key] = pipe
+            while len(self._pipes) > _KEEP_PIPELINES:
+                self._pipes.popitem(last=False)
+        return pipe
+
+    # -- other work for the CPU threads ---------------------------------------------------------------
+    async def cpu(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in a decode thread (thumbnails, search)."""
+        return await asyncio.wrap_future(self._cpu.submit(fn, *args, **kwargs))

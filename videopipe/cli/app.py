@@ -55,8 +55,8 @@ def _register() -> None:
     from videopipe.cli import ask, batch, evaluate, frames, info, plugins
     from videopipe.cli import index as index_cmd
     from videopipe.cli import search as search_cmd
-    from videopipe.cli import transcribe as transcribe_cmd
     from videopipe.cli import serve as serve_cmd
+    from videopipe.cli import transcribe as transcribe_cmd
 
     for name, command in (
         ("info", info.info),

@@ -22,9 +22,9 @@ from videopipe.retrieval.indexer import IndexOptions, index_paths
 from videopipe.retrieval.search import Retriever
 from videopipe.retrieval.segment import fixed_windows
 from videopipe.retrieval.store import IndexStore
-from videopipe.text.subtitles import parse_subtitles, text_for_span
 from videopipe.testing.embedders import HashTextEmbedder, hash_vector
 from videopipe.testing.subtitled import srt_text
+from videopipe.text.subtitles import parse_subtitles, text_for_span
 
 ROOT = Path(__file__).resolve().parents[2]
 COLORS = [

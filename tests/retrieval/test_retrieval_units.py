@@ -19,6 +19,7 @@ from videopipe.retrieval.faiss_index import (
     load_index,
 )
 from videopipe.retrieval.segment import FixedWindows, fixed_windows, probe_duration_s
+from videopipe.testing.videos import ffmpeg_bin
 from videopipe.text.subtitles import (
     extract_embedded,
     find_sidecar,
@@ -26,7 +27,6 @@ from videopipe.text.subtitles import (
     parse_subtitles,
     text_for_span,
 )
-from videopipe.testing.videos import ffmpeg_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 

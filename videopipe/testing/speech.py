@@ -198,21 +198,21 @@ TALK_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bread", ("To bake bread you need flour, water, yeast and salt.", "Knead the dough for ten minutes.")),
     ("chess", ("In chess the queen is the most powerful piece.", "Castling protects your king early.")),
     ("bees", ("Honey bees dance to tell the hive where flowers are.", "A queen bee lays thousands of eggs.")),
-    ("bicycles", ("Check your bicycle tyres and brakes before a ride.", "Oil the chain every few weeks.")),
+    ("bicycles", ("Check your bicycle tires and brakes before a ride.", "Oil the chain every few weeks.")),
     (
         "moon",
         ("The moon has no air and no weather.", "Astronauts first walked on it in nineteen sixty nine."),
     ),
     (
         "coffee",
-        ("Coffee beans are roasted to bring out their flavour.", "Espresso is brewed under high pressure."),
+        ("Coffee beans are roasted to bring out their flavor.", "Espresso is brewed under high pressure."),
     ),
     (
         "sharks",
         ("Sharks have lived in the oceans for millions of years.", "They can smell blood from far away."),
     ),
     ("taxes", ("File your income tax return before the deadline.", "Keep your receipts for deductions.")),
-    ("guitar", ("A guitar usually has six strings.", "Practise chords slowly before you play fast.")),
+    ("guitar", ("A guitar usually has six strings.", "Practice chords slowly before you play fast.")),
     (
         "rainforest",
         ("Rainforests hold more than half of the world's species.", "Logging destroys them quickly."),
@@ -235,7 +235,7 @@ TALK_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "trains",
         (
-            "High speed trains travel at three hundred kilometres an hour.",
+            "High speed trains travel at three hundred kilometers an hour.",
             "Railways changed how people travelled.",
         ),
     ),
@@ -258,6 +258,10 @@ def talk_script(*, duration_s: float = 1800.0, gap_s: float = 4.0) -> list[tuple
     """The 30-minute talk: :data:`TALK_TOPICS` spread evenly over ``duration_s`` (topic ``k``
     starts at ``k * duration_s / 24 + 10``), its sentences ``gap_s`` seconds apart."""
     step = duration_s / len(TALK_TOPICS)
+    if step < 15.0 + 2 * gap_s:
+        raise ValueError(
+            f"a talk of {len(TALK_TOPICS)} topics needs >= {len(TALK_TOPICS) * (15 + 2 * gap_s):.0f} s"
+        )
     out = []
     for k, (topic, sentences) in enumerate(TALK_TOPICS):
         t = k * step + 10.0

@@ -16,6 +16,7 @@ or CTranslate2 directory is one option away.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -173,7 +174,8 @@ def load_asr_model(config: ASRConfig) -> Any:
             _MODELS.move_to_end(key)
             return _MODELS[key]
         try:
-            loaded = WhisperModel(model, device=device, compute_type=compute, cpu_threads=config.cpu_threads)
+            threads = config.cpu_threads or min(4, os.cpu_count() or 1)  # not 4 threads on 2 cores
+            loaded = WhisperModel(model, device=device, compute_type=compute, cpu_threads=threads)
         except Exception as e:  # noqa: BLE001 - ctranslate2/hub raise many types
             raise ModelError(
                 f"speech model {model!r} cannot be loaded on {device}/{compute} ({type(e).__name__}: {e}); "

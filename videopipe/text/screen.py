@@ -52,7 +52,10 @@ VideoProgress = Callable[[float, float], None]
 
 @dataclass(frozen=True)
 class OCRConfig:
-    """How screen text is found and read (see the module docstring for the steps)."""
+    """How screen text is found and read (see the module docstring for the steps).
+
+    backend: the decoder of the probes (``pyav``: exact random access on the CPU, what the
+    tests and the benchmark measure; ``auto`` lets :func:`~videopipe.decode.open_video` choose)."""
 
     probe_s: float = 2.0
     probe_px: int = 96

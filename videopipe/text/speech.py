@@ -1,7 +1,7 @@
 """Speech -> timed text with faster-whisper (CTranslate2), fed from the streamed audio track.
 
 :func:`transcribe` reads the audio with :func:`videopipe.text.audio.iter_audio` and hands
-faster-whisper one *window* at a time (``ASRConfig.window_s``, 60 s by default), cut at the
+faster-whisper one *window* at a time (``ASRConfig.window_s``, 240 s by default: about 15 MB of audio), cut at the
 quietest moment near the window's end so that a sentence is rarely split, with each window's
 time offset added back: an hour of audio never sits in memory. Silero VAD (inside
 faster-whisper) drops the silence before Whisper runs, so mostly-silent recordings cost little;
@@ -68,7 +68,7 @@ class ASRConfig:
     word_timestamps: bool = True
     split_gap_s: float = 0.5
     beam_size: int = 5
-    window_s: float = 60.0
+    window_s: float = 240.0
     cpu_threads: int = 0
     vad_min_silence_ms: int = 500
 

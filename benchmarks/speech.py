@@ -326,8 +326,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--only", choices=("asr", "ocr"), help="Run one part; the other is kept from the results file."
+    )
     args = ap.parse_args()
     from importlib.metadata import version
+
+    old = {}
+    if args.only and (args.out / "speech.json").is_file():
+        old = json.loads((args.out / "speech.json").read_text())
 
     load = os.getloadavg()[0]
     res = {
@@ -340,8 +347,8 @@ def main() -> None:
             "rapidocr": version("rapidocr-onnxruntime"),
             "load_avg_start": load,
         },
-        "asr": bench_asr(args.quick),
-        "ocr": bench_ocr(args.quick),
+        "asr": old["asr"] if args.only == "ocr" and old else bench_asr(args.quick),
+        "ocr": old["ocr"] if args.only == "asr" and old else bench_ocr(args.quick),
     }
     md = markdown(res)
     print(md)

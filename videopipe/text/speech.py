@@ -200,26 +200,37 @@ class Transcript:
 
 def _windows(chunks: Iterator[AudioChunk], window_s: float) -> Iterator[AudioChunk]:
     """Regroup audio chunks into windows of about ``window_s``, each cut at the quietest 50 ms
-    in its last fifth (so a sentence is rarely split between two model calls)."""
+    in its last fifth (so a sentence is rarely split between two model calls). One buffer is
+    allocated and reused (growing arrays fragment the heap: the peak memory then creeps up with
+    the video's length)."""
     win_n = round(window_s * SAMPLE_RATE)
     search_n = win_n // 5
     hop = SAMPLE_RATE // 20
-    buf = np.zeros(0, dtype=np.float32)
+    buf: np.ndarray | None = None
+    fill = 0
     start = 0.0
     for chunk in chunks:
-        if buf.size == 0:
+        x = chunk.samples
+        if buf is None or buf.shape[0] < win_n + x.shape[0]:
+            grown = np.empty(win_n + x.shape[0], dtype=np.float32)
+            if buf is not None:
+                grown[:fill] = buf[:fill]
+            buf = grown
+        if fill == 0:
             start = chunk.start_s
-        buf = np.concatenate([buf, chunk.samples])
-        while buf.size >= win_n:
+        buf[fill : fill + x.shape[0]] = x
+        fill += x.shape[0]
+        while fill >= win_n:
             tail = buf[win_n - search_n : win_n]
             frames = tail[: (tail.size // hop) * hop].reshape(-1, hop)
             energy = (frames * frames).mean(axis=1)
             cut = win_n - search_n + int(np.argmin(energy)) * hop + hop // 2
-            yield AudioChunk(start, buf[:cut])
+            yield AudioChunk(start, buf[:cut].copy())
             start += cut / SAMPLE_RATE
-            buf = buf[cut:]
-    if buf.size:
-        yield AudioChunk(start, buf)
+            buf[: fill - cut] = buf[cut:fill]
+            fill -= cut
+    if buf is not None and fill:
+        yield AudioChunk(start, buf[:fill].copy())
 
 
 _SENTENCE_END = (".", "?", "!")

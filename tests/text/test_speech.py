@@ -12,9 +12,9 @@ from videopipe.text import TextSource, load_timeline
 from videopipe.text.cache import TEXT_CACHE_COUNTERS
 from videopipe.text.speech import ASR_COUNTERS, ASRConfig, transcribe, transcribe_audio
 
-#: measured 0.086 on this clip (3 of 35 words: "quick brown fox jumps" heard as "quick roundfark
-#: stumps"); the bound leaves room for other CPUs' int8 kernels
-WER_BOUND = 0.2
+#: measured 0.143 on this clip (5 of 35 words; the espeak-ng voice's "quick brown fox jumps" is
+#: heard as "quick roundfark stumps"); the bound leaves ~3 more errors for other CPUs' int8 kernels
+WER_BOUND = 0.25
 #: measured: starts within 0.35 s, ends within 0.45 s of the true sentence spans
 TIME_TOL_S = 0.75
 

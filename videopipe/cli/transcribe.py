@@ -8,11 +8,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from videopipe.cli.common import STATE, err, print_json
 from videopipe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from videopipe.text.speech import ASRConfig
+    from videopipe.text.timeline import Timeline
 
 
 def transcribe(
@@ -82,7 +87,7 @@ def transcribe(
         _emit(srt if srt is not None else Path("-"), _render(timeline, "srt"))
 
 
-def _one(path: Path, asr: object, *, cache: bool, quiet: bool, label: str | None = None):
+def _one(path: Path, asr: ASRConfig, *, cache: bool, quiet: bool, label: str | None = None) -> Timeline:
     from videopipe.text.build import load_timeline
     from videopipe.text.timeline import TextSource
 
@@ -107,7 +112,7 @@ def _one(path: Path, asr: object, *, cache: bool, quiet: bool, label: str | None
         return load_timeline(path, (TextSource.speech,), asr=asr, cache=cache, progress=progress)
 
 
-def _render(timeline, fmt: str) -> str:
+def _render(timeline: Timeline, fmt: str) -> str:
     from videopipe.text.formats import to_srt, to_vtt
 
     if fmt == "json":

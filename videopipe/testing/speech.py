@@ -34,6 +34,7 @@ __all__ = [
     "TALK_TOPICS",
     "espeak_bin",
     "make_speech_video",
+    "make_talk_video",
     "normalize_words",
     "short_script",
     "synthesize",
@@ -198,21 +199,21 @@ TALK_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bread", ("To bake bread you need flour, water, yeast and salt.", "Knead the dough for ten minutes.")),
     ("chess", ("In chess the queen is the most powerful piece.", "Castling protects your king early.")),
     ("bees", ("Honey bees dance to tell the hive where flowers are.", "A queen bee lays thousands of eggs.")),
-    ("bicycles", ("Check your bicycle tyres and brakes before a ride.", "Oil the chain every few weeks.")),
+    ("bicycles", ("Check your bicycle tires and brakes before a ride.", "Oil the chain every few weeks.")),
     (
         "moon",
         ("The moon has no air and no weather.", "Astronauts first walked on it in nineteen sixty nine."),
     ),
     (
         "coffee",
-        ("Coffee beans are roasted to bring out their flavour.", "Espresso is brewed under high pressure."),
+        ("Coffee beans are roasted to bring out their flavor.", "Espresso is brewed under high pressure."),
     ),
     (
         "sharks",
         ("Sharks have lived in the oceans for millions of years.", "They can smell blood from far away."),
     ),
     ("taxes", ("File your income tax return before the deadline.", "Keep your receipts for deductions.")),
-    ("guitar", ("A guitar usually has six strings.", "Practise chords slowly before you play fast.")),
+    ("guitar", ("A guitar usually has six strings.", "Practice chords slowly before you play fast.")),
     (
         "rainforest",
         ("Rainforests hold more than half of the world's species.", "Logging destroys them quickly."),
@@ -235,7 +236,7 @@ TALK_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "trains",
         (
-            "High speed trains travel at three hundred kilometres an hour.",
+            "High speed trains travel at three hundred kilometers an hour.",
             "Railways changed how people travelled.",
         ),
     ),
@@ -258,6 +259,10 @@ def talk_script(*, duration_s: float = 1800.0, gap_s: float = 4.0) -> list[tuple
     """The 30-minute talk: :data:`TALK_TOPICS` spread evenly over ``duration_s`` (topic ``k``
     starts at ``k * duration_s / 24 + 10``), its sentences ``gap_s`` seconds apart."""
     step = duration_s / len(TALK_TOPICS)
+    if step < 15.0 + 2 * gap_s:
+        raise ValueError(
+            f"a talk of {len(TALK_TOPICS)} topics needs >= {len(TALK_TOPICS) * (15 + 2 * gap_s):.0f} s"
+        )
     out = []
     for k, (topic, sentences) in enumerate(TALK_TOPICS):
         t = k * step + 10.0
@@ -265,6 +270,16 @@ def talk_script(*, duration_s: float = 1800.0, gap_s: float = 4.0) -> list[tuple
             out.append((round(t, 2), s, topic))
             t += gap_s + 0.07 * len(s)  # espeak at 160 wpm: about 0.06-0.07 s per character
     return out
+
+
+def make_talk_video(
+    *, duration_s: float = 1800.0, cache_dir: Path | None = None
+) -> tuple[Path, SpeechScript]:
+    """The 30-minute talk of :func:`talk_script` as a video (low noise, 1 fps 96x64, no
+    subtitles); ``script.topics()`` gives each topic's spoken span. About 15 s to make, once."""
+    return make_speech_video(
+        talk_script(duration_s=duration_s), duration_s=duration_s, noise=0.003, cache_dir=cache_dir
+    )
 
 
 # -- scoring ------------------------------------------------------------------------------------

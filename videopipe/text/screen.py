@@ -33,7 +33,16 @@ import numpy as np
 from videopipe.errors import ConfigError, MissingDependencyError
 from videopipe.text.timeline import Box, TextLine, TextSource
 
-__all__ = ["OCRConfig", "OCR_COUNTERS", "ScreenText", "read_screen_text", "read_screen"]
+__all__ = [
+    "OCRConfig",
+    "OCR_COUNTERS",
+    "ScreenText",
+    "ocr_engine",
+    "read_frame_text",
+    "read_screen",
+    "read_screen_text",
+    "same_text",
+]
 
 OCR_EXTRA = "pip install 'videopipe[ocr]'"
 
@@ -43,7 +52,10 @@ VideoProgress = Callable[[float, float], None]
 
 @dataclass(frozen=True)
 class OCRConfig:
-    """How screen text is found and read (see the module docstring for the steps)."""
+    """How screen text is found and read (see the module docstring for the steps).
+
+    backend: the decoder of the probes (``pyav``: exact random access on the CPU, what the
+    tests and the benchmark measure; ``auto`` lets :func:`~videopipe.decode.open_video` choose)."""
 
     probe_s: float = 2.0
     probe_px: int = 96
@@ -115,7 +127,8 @@ _ENGINES: dict[tuple[int], Any] = {}
 _LOCK = threading.Lock()
 
 
-def _engine(config: OCRConfig) -> Any:
+def ocr_engine(config: OCRConfig) -> Any:
+    """The rapidocr engine of ``config`` (loaded once per process)."""
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
@@ -204,7 +217,7 @@ def same_text(a: str, b: str, *, ratio: float) -> bool:
     return difflib.SequenceMatcher(None, na, nb, autojunk=False).ratio() >= ratio
 
 
-def _read_frame(engine: Any, rgb: np.ndarray, config: OCRConfig) -> tuple[str, tuple[Box, ...]]:
+def read_frame_text(engine: Any, rgb: np.ndarray, config: OCRConfig) -> tuple[str, tuple[Box, ...]]:
     """The text of one frame in reading order (top to bottom, then left to right) + boxes in
     the frame's pixels."""
     result, _ = engine(np.ascontiguousarray(rgb[..., ::-1]), use_cls=False)
@@ -238,7 +251,7 @@ def read_screen(
     from videopipe.decode import open_video
 
     config = config or OCRConfig()
-    engine = _engine(config)
+    engine = ocr_engine(config)
     OCR_COUNTERS.videos += 1
     with open_video(video, backend=config.backend) as reader:
         pts = np.asarray(reader.pts_s, dtype=np.float64)
@@ -270,7 +283,7 @@ def read_screen(
             # read a frame a little inside the picture (transitions blur the first frames)
             at = min(b - 1, a + max(1, (b - a) // 4)) if b - a > 1 else a
             rgb = np.asarray(reader.frames_at([at], size=_ocr_size(reader, config)).data)[0]
-            text, boxes = _read_frame(engine, rgb, config)
+            text, boxes = read_frame_text(engine, rgb, config)
             start_s = float(pts[a])
             end_s = float(pts[b]) if b < n else duration
             if not text:

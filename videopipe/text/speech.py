@@ -1,7 +1,7 @@
 """Speech -> timed text with faster-whisper (CTranslate2), fed from the streamed audio track.
 
 :func:`transcribe` reads the audio with :func:`videopipe.text.audio.iter_audio` and hands
-faster-whisper one *window* at a time (``ASRConfig.window_s``, 60 s by default), cut at the
+faster-whisper one *window* at a time (``ASRConfig.window_s``, 240 s by default: about 15 MB of audio), cut at the
 quietest moment near the window's end so that a sentence is rarely split, with each window's
 time offset added back: an hour of audio never sits in memory. Silero VAD (inside
 faster-whisper) drops the silence before Whisper runs, so mostly-silent recordings cost little;
@@ -16,6 +16,7 @@ or CTranslate2 directory is one option away.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -67,7 +68,7 @@ class ASRConfig:
     word_timestamps: bool = True
     split_gap_s: float = 0.5
     beam_size: int = 5
-    window_s: float = 60.0
+    window_s: float = 240.0
     cpu_threads: int = 0
     vad_min_silence_ms: int = 500
 
@@ -173,7 +174,8 @@ def load_asr_model(config: ASRConfig) -> Any:
             _MODELS.move_to_end(key)
             return _MODELS[key]
         try:
-            loaded = WhisperModel(model, device=device, compute_type=compute, cpu_threads=config.cpu_threads)
+            threads = config.cpu_threads or min(4, os.cpu_count() or 1)  # not 4 threads on 2 cores
+            loaded = WhisperModel(model, device=device, compute_type=compute, cpu_threads=threads)
         except Exception as e:  # noqa: BLE001 - ctranslate2/hub raise many types
             raise ModelError(
                 f"speech model {model!r} cannot be loaded on {device}/{compute} ({type(e).__name__}: {e}); "
@@ -198,26 +200,37 @@ class Transcript:
 
 def _windows(chunks: Iterator[AudioChunk], window_s: float) -> Iterator[AudioChunk]:
     """Regroup audio chunks into windows of about ``window_s``, each cut at the quietest 50 ms
-    in its last fifth (so a sentence is rarely split between two model calls)."""
+    in its last fifth (so a sentence is rarely split between two model calls). One buffer is
+    allocated and reused (growing arrays fragment the heap: the peak memory then creeps up with
+    the video's length)."""
     win_n = round(window_s * SAMPLE_RATE)
     search_n = win_n // 5
     hop = SAMPLE_RATE // 20
-    buf = np.zeros(0, dtype=np.float32)
+    buf: np.ndarray | None = None
+    fill = 0
     start = 0.0
     for chunk in chunks:
-        if buf.size == 0:
+        x = chunk.samples
+        if buf is None or buf.shape[0] < win_n + x.shape[0]:
+            grown = np.empty(win_n + x.shape[0], dtype=np.float32)
+            if buf is not None:
+                grown[:fill] = buf[:fill]
+            buf = grown
+        if fill == 0:
             start = chunk.start_s
-        buf = np.concatenate([buf, chunk.samples])
-        while buf.size >= win_n:
+        buf[fill : fill + x.shape[0]] = x
+        fill += x.shape[0]
+        while fill >= win_n:
             tail = buf[win_n - search_n : win_n]
             frames = tail[: (tail.size // hop) * hop].reshape(-1, hop)
             energy = (frames * frames).mean(axis=1)
             cut = win_n - search_n + int(np.argmin(energy)) * hop + hop // 2
-            yield AudioChunk(start, buf[:cut])
+            yield AudioChunk(start, buf[:cut].copy())
             start += cut / SAMPLE_RATE
-            buf = buf[cut:]
-    if buf.size:
-        yield AudioChunk(start, buf)
+            buf[: fill - cut] = buf[cut:fill]
+            fill -= cut
+    if buf is not None and fill:
+        yield AudioChunk(start, buf[:fill].copy())
 
 
 _SENTENCE_END = (".", "?", "!")

@@ -46,6 +46,12 @@ def index(
         help="Speech model: a faster-whisper name (distil-large-v3, ...) or directory; default: the "
         "bundled tiny.en.",
     ),
+    captions: str | None = typer.Option(
+        None,
+        "--captions",
+        help="Describe every clip with this video LLM (hub id, directory or `videopipe list` name) and "
+        "index the descriptions with the clip's text (one generation per clip).",
+    ),
     glob: str | None = typer.Option(
         None, "--glob", help="File pattern inside folders (default: video suffixes)."
     ),
@@ -74,6 +80,7 @@ def index(
         frames_per_clip=frames_per_clip,
         text=text,
         asr_model=asr_model,
+        captioner=_captioner(captions),
     )
     kwargs = dict(glob=glob, index_type=index_type, commit_every=commit_every)
     if quiet:
@@ -130,3 +137,15 @@ def index(
             typer.echo(tb, err=True, nl=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _captioner(model: str | None) -> object | None:
+    if model is None:
+        return None
+    if not model.strip():
+        from videopipe.errors import ConfigError
+
+        raise ConfigError("--captions needs a model (a hub id, a local directory or a `videopipe list` name)")
+    from videopipe.retrieval.captions import LLMCaptioner
+
+    return LLMCaptioner(model)

@@ -68,3 +68,22 @@ def test_notebooks_are_committed_without_outputs() -> None:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert code and all(not c.outputs and c.execution_count is None for c in code), name
+
+
+def test_04_speech_and_screen_text() -> None:
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("rapidocr_onnxruntime")
+    out = _run("04_speech_and_screen_text.ipynb")
+    assert "speech" in out and "umbrella" in out.lower()  # a transcribed line of the script
+    assert "screen    6.00- 10.00s  Kitchen Safety Rules" in out  # the slide's exact span
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+
+    def hits_of(query: str) -> str:
+        i = next(i for i, ln in enumerate(lines) if f"query: {query}" in ln)
+        return "\n".join(lines[i + 1 : i + 3])  # its k=2 hits
+
+    rain = hits_of("rain gear")
+    assert "match [speech 20." in rain and "umbrella" in rain.lower()
+    knives = hits_of("how to handle blades").splitlines()[0]  # the best hit: the kitchen slide
+    assert "match [screen 6.0-10.0s]" in knives and "Knives" in knives
+    assert "[images: 2]" in out

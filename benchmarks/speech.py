@@ -17,6 +17,10 @@ cheap picture selection against OCR of every frame at 1 fps.
   the baseline of OCR on every frame at 1 fps; OCR frames per second, frames chosen per hour of
   video, and whether every slide's span is within 1 s. A moving picture (ffmpeg ``testsrc2``,
   whose counter changes every frame) is the worst case of the selection.
+* **Index** of a 60-minute lecture (the 24-topic talk's audio over 24 slides, one per topic):
+  the whole ``videopipe index`` process (fresh cache, so ASR and OCR really run) with
+  ``--text speech`` (the baseline) and ``--text speech,screen``, in the same run: wall and CPU
+  seconds, clips, and the ratio of the two.
 
 Writes benchmarks/results/speech.{json,md}.
 """
@@ -274,6 +278,72 @@ def bench_ocr(quick: bool) -> list[dict]:
     return rows
 
 
+def _lecture(minutes: int) -> Path:
+    """The talk's audio over one slide per topic (title + first sentence), muxed into one mp4."""
+    from videopipe.decode.probe import ffmpeg_bin
+    from videopipe.testing.slides import Slide, make_slides_video
+    from videopipe.testing.speech import TALK_TOPICS, make_speech_video, talk_script
+    from videopipe.testing.videos import video_cache_dir
+
+    d = 60.0 * minutes
+    step = d / len(TALK_TOPICS)
+    slides = [
+        Slide(k * step, (k + 1) * step, topic.title(), sentences[0][:40])
+        for k, (topic, sentences) in enumerate(TALK_TOPICS)
+    ]
+    video, _ = make_slides_video(slides, size=(640, 360), fps=2, gop_s=10.0)
+    audio, _ = make_speech_video(talk_script(duration_s=d), duration_s=d, noise=0.003, video=False)
+    out = video_cache_dir() / f"lecture-{minutes}min-{video.stem}-{audio.stem}.mp4"
+    if not out.is_file():
+        tmp = out.with_suffix(".tmp.mp4")
+        cmd = [ffmpeg_bin(), "-v", "error", "-y", "-i", str(video), "-i", str(audio)]
+        cmd += ["-map", "0:v", "-map", "1:a", "-c", "copy", "-shortest", str(tmp)]
+        subprocess.run(cmd, check=True)
+        tmp.replace(out)
+    return out
+
+
+def bench_index(quick: bool) -> list[dict]:
+    import shutil
+    import tempfile
+
+    minutes = 10 if quick else 60
+    lecture = _lecture(minutes)
+    exe = shutil.which("videopipe") or str(Path(sys.executable).with_name("videopipe"))
+    rows = []
+    for text in ("speech", "speech,screen"):
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, VIDEOPIPE_CACHE=str(Path(d) / "cache"))
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            cmd = [
+                exe,
+                "index",
+                str(lecture),
+                "--index",
+                str(Path(d) / "idx"),
+                "--text",
+                text,
+                "--json",
+                "-q",
+            ]
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if r.returncode != 0:
+                raise RuntimeError(f"index --text {text} failed: {r.stderr[-2000:]}")
+            report = json.loads(r.stdout)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        rows.append({"case": f"{minutes}-minute lecture", "text": text, "wall_s": round(wall, 2),
+                     "cpu_s": round(cpu, 2), "clips": report["total_clips"], "minutes": minutes})  # fmt: skip
+        print(rows[-1])
+    base = rows[0]
+    for r in rows:
+        r["wall_vs_speech_only"] = round(r["wall_s"] / base["wall_s"], 2)
+    return rows
+
+
 def markdown(res: dict) -> str:
     m = res["machine"]
     lines = [
@@ -314,6 +384,19 @@ def markdown(res: dict) -> str:
             f"| {r['ocr_frames'] / r['wall_s']:.2f} | {r['ocr_frames_per_hour']:.0f} "
             f"| {r['wall_s'] / r['duration_s'] * 3600:.0f} | {found} | {worst} |"
         )
+    if res.get("index"):
+        lines += [
+            "",
+            "## The whole `videopipe index` of a lecture (fresh cache: ASR and OCR run)",
+            "",
+            "| video | --text | wall s | CPU s | clips | wall vs --text speech |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for r in res["index"]:
+            lines.append(
+                f"| {r['case']} | {r['text']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['clips']} "
+                f"| {r['wall_vs_speech_only']:.2f}x |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -327,7 +410,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument(
-        "--only", choices=("asr", "ocr"), help="Run one part; the other is kept from the results file."
+        "--only",
+        choices=("asr", "ocr", "index"),
+        help="Run one part; the others are kept from the results file.",
     )
     args = ap.parse_args()
     from importlib.metadata import version
@@ -347,8 +432,11 @@ def main() -> None:
             "rapidocr": version("rapidocr-onnxruntime"),
             "load_avg_start": load,
         },
-        "asr": old["asr"] if args.only == "ocr" and old else bench_asr(args.quick),
-        "ocr": old["ocr"] if args.only == "asr" and old else bench_ocr(args.quick),
+        "asr": old["asr"] if args.only not in (None, "asr") and old else bench_asr(args.quick),
+        "ocr": old["ocr"] if args.only not in (None, "ocr") and old else bench_ocr(args.quick),
+        "index": old.get("index", [])
+        if args.only not in (None, "index") and old
+        else bench_index(args.quick),
     }
     md = markdown(res)
     print(md)

@@ -91,6 +91,8 @@ class PipelineConfig:
     # "auto" = subtitles + speech when the speech extra is installed (videopipe.text.sources)
     text: str = "auto"
     asr_model: str | None = None
+    # subtitles win over speech (no ASR on a subtitled video) unless this is set: then both
+    speech_with_subtitles: bool = False
     max_text_tokens: int = 1024
 
     def __post_init__(self) -> None:

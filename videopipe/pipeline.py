@@ -254,6 +254,7 @@ class Pipeline:
                 asr=ASRConfig(model=self.config.asr_model)
                 if TextSource.speech in self.text.sources
                 else None,
+                subtitles_win=not self.config.speech_with_subtitles,
                 cache=self.config.cache_tokens,
                 cache_dir=self.config.resolved_cache_dir(),
             )

@@ -81,9 +81,11 @@ def test_executor_options_agree_across_batch_and_eval() -> None:
 def test_pipeline_option_defaults_are_unset_and_documented_from_the_config() -> None:
     ask = _params("ask")
     defaults = PipelineConfig()
-    for name in PIPELINE_NAMES - {"no_cache"}:
+    switches = {"no_cache", "speech_with_subtitles"}  # on/off flags: False is "not given"
+    for name in PIPELINE_NAMES - switches:
         assert ask[name].default is None, name  # unset: --config, else PipelineConfig decides
-    assert ask["no_cache"].default is False
+    for name in switches:
+        assert ask[name].default is False, name
     for name, field in (
         ("num_frames", "num_frames"),
         ("max_new_tokens", "max_new_tokens"),

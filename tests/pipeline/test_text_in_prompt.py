@@ -98,3 +98,26 @@ def test_qwen3_vl_times_the_lines_like_its_frames() -> None:
     lines = [TextLine(12.5, 14.0, "the chart goes up", TextSource.speech)]
     prompt = Qwen3VL.with_text(object(), "When?", lines)  # type: ignore[arg-type]
     assert prompt == f"{SUBTITLE_HEADER}\n<12.5 seconds> the chart goes up\nWhen?"
+
+
+def test_subtitles_win_over_speech_unless_both_are_asked_for(tmp_path: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    import shutil
+
+    from videopipe.testing.speech import make_speech_video, short_script
+    from videopipe.text.speech import ASR_COUNTERS
+
+    src, _ = make_speech_video(short_script(), duration_s=40.0)
+    video = tmp_path / "talk.mp4"
+    shutil.copy(src, video)
+    write_srt(tmp_path / "talk.srt", [(0.5, 4.0, "An authored subtitle line.")])
+    before = ASR_COUNTERS.transcribe_calls
+    pipe, model = _pipe(tmp_path, text="subtitles,speech")
+    answer = pipe.ask(video, "What should I bring tomorrow?")
+    assert answer.stats.text_sources == ("subtitles",) and ASR_COUNTERS.transcribe_calls == before
+    assert any("subtitles win" in n for n in answer.stats.notes)
+    pipe, model = _pipe(tmp_path, text="subtitles,speech", speech_with_subtitles=True)
+    answer = pipe.ask(video, "What should I bring tomorrow?")
+    assert answer.stats.text_sources == ("speech", "subtitles")
+    assert "An authored subtitle line." in model.last_prompt and "umbrella" in model.last_prompt.lower()
+    assert any(h.match is not None and "umbrella" in h.match.text.lower() for h in answer.evidence)

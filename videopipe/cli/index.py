@@ -46,6 +46,13 @@ def index(
         help="Speech model: a faster-whisper name (distil-large-v3, ...) or directory; default: the "
         "bundled tiny.en.",
     ),
+    speech_with_subtitles: bool | None = typer.Option(
+        None,
+        "--speech-with-subtitles/--subtitles-win",
+        help="Transcribe subtitled videos too and index both (default: the index's own; a new "
+        "index: subtitles win).",
+        show_default=False,
+    ),
     captions: str | None = typer.Option(
         None,
         "--captions",
@@ -80,6 +87,7 @@ def index(
         frames_per_clip=frames_per_clip,
         text=text,
         asr_model=asr_model,
+        speech_with_subtitles=speech_with_subtitles,
         captioner=_captioner(captions),
     )
     kwargs = dict(glob=glob, index_type=index_type, commit_every=commit_every)

@@ -178,6 +178,14 @@ MaxTextTokens = Annotated[
         help=f"Budget of the video's text in the prompt, in tokens ({_default('max_text_tokens')}).",
     ),
 ]
+SpeechWithSubtitles = Annotated[
+    bool,
+    _pipeline(
+        "--speech-with-subtitles",
+        help="Transcribe speech even when the video has subtitles, and keep both (default: "
+        "subtitles win and no ASR runs).",
+    ),
+]
 NoCache = Annotated[
     bool,
     _pipeline("--no-cache", help="Do not read or write the token cache."),
@@ -214,6 +222,13 @@ PIPELINE_FLAGS: tuple[Flag, ...] = (
     Flag("text", Text, "text"),
     Flag("asr_model", AsrModel, "asr_model"),
     Flag("max_text_tokens", MaxTextTokens, "max_text_tokens"),
+    Flag(
+        "speech_with_subtitles",
+        SpeechWithSubtitles,
+        "speech_with_subtitles",
+        default=False,
+        to_field=lambda v: True if v else None,
+    ),
     Flag("no_cache", NoCache, "cache_tokens", default=False, to_field=lambda v: False if v else None),
 )
 

@@ -78,6 +78,7 @@ class IndexOptions:
                        installed); see :mod:`videopipe.text.sources`
     asr_model:         the speech model (a faster-whisper name or directory; None: the bundled
                        tiny.en)
+    speech_with_subtitles: transcribe subtitled videos too and keep both (default: subtitles win)
 
     A value that differs from an existing index's is an
     :class:`~videopipe.errors.IndexStoreError` when the index is opened for writing."""
@@ -91,6 +92,7 @@ class IndexOptions:
     captioner: Captioner | None = None
     text: str | None = None
     asr_model: str | None = None
+    speech_with_subtitles: bool | None = None
 
     def resolve(self, existing: IndexConfig | None) -> ResolvedIndexOptions:
         """Every value decided: this one's where set, else ``existing``'s (the index's stored
@@ -121,6 +123,11 @@ class IndexOptions:
         chosen = choose_sources(
             self.text if self.text is not None else (existing.text if existing else None), asr_model=asr_model
         )
+        both = _first(
+            self.speech_with_subtitles,
+            ("speech-with-subtitles" in existing.text_key) if existing else None,
+            False,
+        )
         config = IndexConfig(
             embedder=name,
             space=str(emb.space),
@@ -132,7 +139,7 @@ class IndexOptions:
             embedder_options=recorded_options(emb),
             captioner=captioner_name(self.captioner),
             text=chosen.spec,
-            text_key=text_key(chosen.sources, asr_model=asr_model),
+            text_key=text_key(chosen.sources, asr_model=asr_model, subtitles_win=not both),
             asr_model=asr_model or "",
         )
         return ResolvedIndexOptions(
@@ -144,6 +151,7 @@ class IndexOptions:
             sources=chosen.sources,
             asr_model=asr_model,
             notes=chosen.notes,
+            subtitles_win=not both,
         )
 
 
@@ -160,6 +168,7 @@ class ResolvedIndexOptions:
     sources: tuple[TextSource, ...] = ()
     asr_model: str | None = None
     notes: tuple[str, ...] = ()  # why a source of "auto" was left out
+    subtitles_win: bool = True
 
 
 def _asr_of(existing: IndexConfig | None) -> str | None:
@@ -398,6 +407,7 @@ def _index_one(
         opts.sources,
         asr=ASRConfig(model=opts.asr_model) if TextSource.speech in opts.sources else None,
         subtitles=side,
+        subtitles_win=opts.subtitles_win,
         progress=text_progress,
     )
     enc = encode_clips(

@@ -57,10 +57,15 @@ def choose_sources(spec: str | None, *, asr_model: str | None = None) -> ChosenS
     return ChosenSources(parse_text_sources(spec))
 
 
-def text_key(sources: tuple[TextSource, ...], *, asr_model: str | None = None) -> str:
+def text_key(
+    sources: tuple[TextSource, ...], *, asr_model: str | None = None, subtitles_win: bool = True
+) -> str:
     """The sources plus the settings that make their text (ASR model and options, OCR
-    options): equal keys give the same text for the same video."""
+    options, whether speech is kept beside subtitles): equal keys give the same text for the
+    same video."""
     parts = [",".join(s.value for s in sources) or "none"]
+    if not subtitles_win and {TextSource.subtitles, TextSource.speech} <= set(sources):
+        parts.append("speech-with-subtitles")
     if TextSource.speech in sources:
         from videopipe.text.speech import ASRConfig
 

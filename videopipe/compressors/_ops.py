@@ -332,7 +332,6 @@ def farthest_point(x: torch.Tensor, k: int, *, init: torch.Tensor | None = None)
     ``init``: indices already selected (their diversity constraint is honoured); the result
     contains them first. Without it the first row is the one least similar to the mean row.
     Returns int64 [k] indices (k <= N)."""
-    n = x.shape[0]
     chosen = torch.empty(k, dtype=torch.long, device=x.device)
     if init is not None and init.numel():
         m = init.numel()

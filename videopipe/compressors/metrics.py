@@ -84,7 +84,11 @@ def frame_coverage(original: VisualTokens, compressed: VisualTokens) -> torch.Te
 
 
 def needle_score(
-    original: VisualTokens, compressed: VisualTokens, events: torch.Tensor, *, threshold: float = NEEDLE_COSINE
+    original: VisualTokens,
+    compressed: VisualTokens,
+    events: torch.Tensor,
+    *,
+    threshold: float = NEEDLE_COSINE,
 ) -> float:
     """Share of the event tokens (bool mask ``events`` [N] over ``original``) whose best match
     among the compressed tokens has cosine >= ``threshold``."""

@@ -93,7 +93,9 @@ class _Plan:
     seg_first_frame: torch.Tensor  # each segment's first frame [S]
 
 
-def segment_starts(frame_sim: torch.Tensor, threshold: float, min_segments: int, max_segments: int) -> torch.Tensor:
+def segment_starts(
+    frame_sim: torch.Tensor, threshold: float, min_segments: int, max_segments: int
+) -> torch.Tensor:
     """bool [F]: frames that start a segment (frame 0 always). ``frame_sim[t]``: similarity of
     frame t to t-1 (frame 0's is ignored). Below ``threshold`` cuts; the lowest transitions cut
     until ``min_segments``; only the ``max_segments - 1`` lowest cuts are kept."""
@@ -204,7 +206,10 @@ class SegmentMerge(BaseCompressor):
         for (a, b), share in zip(zip(bounds, bounds[1:]), shares.tolist()):
             part = members[a:b]
             centres, cluster = density_peaks(
-                plan.x[part], share, neighbours=self.config.neighbours, density_share=self.config.density_share
+                plan.x[part],
+                share,
+                neighbours=self.config.neighbours,
+                density_share=self.config.density_share,
             )
             parent[part] = part[centres][cluster]
 

@@ -17,17 +17,25 @@ SPECS = [n for n in COMPRESSORS.names() if n != "none"] + [
     "temporal_merge+progressive",
     "pool+divprune",
     "progressive+slowfast",
+    "static_prune+segment_merge",
 ]
 VARIANTS = {
     "progressive[native,nofill]": ("progressive", {"per_frame_budget": 0, "fill_budget": False}),
     "progressive[memory=1]": ("progressive", {"memory_frames": 1}),
     "divprune[sketch,fold]": ("divprune", {"sketch_dim": 3, "fold_dropped": True}),
     "query[sketch]": ("query", {"sketch_dim": 2}),
+    "static_prune[fold]": ("static_prune", {"fold_dropped": True}),
+    "pool[uniqueness]": ("pool", {"frame_budget": "uniqueness"}),
+    "segment_merge[dpc,chunks]": (
+        "segment_merge",
+        {"density_share": 0.5, "neighbours": 2, "max_cluster_tokens": 4, "min_segments": 3},
+    ),
 }
 SPECS += list(VARIANTS)
 MERGING = {
     "pool", "temporal_merge", "progressive", "slowfast", "temporal_merge+progressive", "progressive+slowfast",
     "progressive[native,nofill]", "progressive[memory=1]", "divprune[sketch,fold]",
+    "segment_merge", "static_prune[fold]", "pool[uniqueness]", "segment_merge[dpc,chunks]",
 }  # fmt: skip
 
 

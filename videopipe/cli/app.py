@@ -52,7 +52,7 @@ def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
 def _register() -> None:
     # Each command lives in its own module; importing them is cheap (heavy imports happen
     # inside the commands).
-    from videopipe.cli import ask, batch, evaluate, frames, info, plugins
+    from videopipe.cli import ask, batch, compare, evaluate, frames, info, plugins
     from videopipe.cli import index as index_cmd
     from videopipe.cli import search as search_cmd
     from videopipe.cli import serve as serve_cmd
@@ -65,6 +65,7 @@ def _register() -> None:
         ("ask", ask.ask),
         ("batch", batch.batch),
         ("eval", evaluate.eval_cmd),
+        ("compare", compare.compare),
         ("index", index_cmd.index),
         ("search", search_cmd.search),
         ("transcribe", transcribe_cmd.transcribe),

@@ -46,6 +46,16 @@ _REG.register(
     "videopipe.compressors.query:QueryGuided",
     summary="tokens most similar to the query embedding + diverse context (PPLLaVA/QuoTA)",
 )
+_REG.register(
+    "segment_merge",
+    "videopipe.compressors.segment_merge:SegmentMerge",
+    summary="dynamic temporal segments, a budget per segment, temporal + density-peaks merging (FastVID/HoliTom)",
+)
+_REG.register(
+    "static_prune",
+    "videopipe.compressors.static_prune:StaticPrune",
+    summary="drop tokens unchanged since the previous frame, positions kept (EVS)",
+)
 
 __all__ = ["build"]
 

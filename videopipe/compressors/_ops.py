@@ -198,3 +198,157 @@ def cosine_chunks(
         vals[s : s + step] = v
         idx[s : s + step] = i
     return vals, idx
+
+
+def allocate(
+    total: int, weights: torch.Tensor, caps: torch.Tensor, *, floor: int | torch.Tensor = 1
+) -> torch.Tensor:
+    """Split ``total`` integer units over groups: each gets ``floor`` (an int or int64 [G]; at
+    most its cap), the rest in proportion to ``weights`` (float [G], >= 0), never above
+    ``caps`` (int64 [G]); what a capped group cannot take goes to the others (water-filling,
+    at most G rounds; integer parts by largest remainder, ties to the lower index). Sums to
+    ``min(total, caps.sum())``. When the floors alone exceed ``total``, ``total`` is split in
+    proportion to the floors instead (each at least 1 while units last)."""
+    caps = caps.long()
+    floors = torch.as_tensor(floor, dtype=torch.long, device=caps.device).expand_as(caps)
+    out = torch.minimum(floors, caps)
+    left = min(int(total), int(caps.sum())) - int(out.sum())
+    if left < 0:  # even the floors do not fit: share the total in proportion to them
+        if bool((out > 1).any()):
+            return allocate(total, out.double(), out, floor=1)
+        order = torch.sort(-weights.double(), stable=True).indices  # floors of 1: heaviest first
+        res = torch.zeros_like(caps)
+        res[order[: int(total)]] = out[order[: int(total)]]
+        return res
+    w = weights.double().clamp(min=0)
+    for _ in range(int(caps.numel())):
+        if left <= 0:
+            break
+        room = caps - out
+        open_ = room > 0
+        ww = torch.where(open_, w, torch.zeros_like(w))
+        if float(ww.sum()) <= 0:
+            ww = open_.double()
+        share = ww / ww.sum() * left
+        add = torch.minimum(torch.floor(share).long(), room)
+        rem = left - int(add.sum())
+        if rem > 0:  # largest remainders among groups with room left after the floor parts
+            frac = torch.where(room - add > 0, share - torch.floor(share), torch.full_like(share, -1.0))
+            order = torch.sort(-frac, stable=True).indices[:rem]
+            order = order[frac[order] >= 0]
+            add[order] += 1
+        out = out + add
+        left -= int(add.sum())
+    return out
+
+
+def same_position_previous(tokens: VisualTokens, layout: FrameLayout) -> torch.Tensor:
+    """For each token, the index of the token at the same (row, col) in the previous frame
+    (frame order of ``layout``), -1 where there is none (first frame, other grid, pruned)."""
+    n, f = len(tokens), layout.num_frames
+    dev = tokens.device
+    prev = torch.full((n,), -1, dtype=torch.long, device=dev)
+    if f < 2:
+        return prev
+    h = int(layout.grid_h.max())
+    w = int(layout.grid_w.max())
+    where = torch.full((f * h * w,), -1, dtype=torch.long, device=dev)
+    key = (layout.frame_of * h + tokens.row) * w + tokens.col
+    where[key] = torch.arange(n, device=dev)
+    later = layout.frame_of > 0
+    prev[later] = where[key[later] - h * w]
+    return prev
+
+
+def density_peaks(
+    x: torch.Tensor, k: int, *, neighbours: int = 5, density_share: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Density-peaks clustering (DPC-kNN: Rodriguez & Laio 2014, kNN density of Du et al. 2016)
+    of unit rows ``x`` [n, D] into ``k`` clusters: density rho = exp(-mean squared distance to
+    the ``neighbours`` nearest rows), delta = distance to the nearest denser row (the densest:
+    its largest distance); the ``round(k * density_share)`` rows (at least 1) with the largest
+    rho * delta are centres, the others are added by greedy farthest-point selection (each
+    time the row farthest from every centre so far: no region is left without one); every row
+    joins its most similar centre. Returns (centres int64 [k], cluster of each row [n]).
+    Cost O(n^2 D) time (+ O(n k D) for the farthest-point part) and O(n^2) memory: callers bound ``n``. Ties go to the lower index."""
+    n = x.shape[0]
+    dev = x.device
+    k = max(1, min(k, n))
+    if k >= n:
+        idx = torch.arange(n, device=dev)
+        return idx, idx
+    sim = x @ x.T
+    d2 = (2.0 - 2.0 * sim).clamp(min=0)
+    nn = min(neighbours, n - 1)
+    knn = torch.topk(d2, nn + 1, dim=1, largest=False).values[:, 1:]  # drop self
+    rho = torch.exp(-knn.mean(1))
+    order = torch.sort(-rho, stable=True).indices
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(n, device=dev)
+    dist = d2.sqrt()
+    denser = rank.unsqueeze(0) < rank.unsqueeze(1)  # [i, j]: j is denser than i
+    delta = torch.where(denser, dist, torch.full_like(dist, float("inf"))).min(1).values
+    top = order[0]
+    delta[top] = dist[top].max()
+    score = rho * delta
+    peaks = max(1, round(k * density_share))
+    centres = torch.sort(-score, stable=True).indices[:peaks]
+    if peaks < k:  # the rest: farthest-point (max-min diversity) seeded with the peaks
+        centres = farthest_point(x, k, init=centres)
+    cluster = sim[:, centres].argmax(1)
+    cluster[centres] = torch.arange(k, device=dev)
+    return centres, cluster
+
+
+def frame_uniqueness(tokens: VisualTokens, layout: FrameLayout) -> torch.Tensor:
+    """VidCom2's frame uniqueness, float [F]: 1 - cosine between a frame's mean (unit) token
+    and the whole video's mean token (frames unlike the rest of the video score high)."""
+    x = unit_features(tokens)
+    f = layout.num_frames
+    frame_mean = torch.zeros(f, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, layout.frame_of, x)
+    frame_mean = torch.nn.functional.normalize(frame_mean, dim=1)
+    video_mean = torch.nn.functional.normalize(x.mean(0), dim=0)
+    return 1.0 - frame_mean @ video_mean
+
+
+def frame_budgets(
+    tokens: VisualTokens, layout: FrameLayout, budget: int, mode: str, temperature: float
+) -> torch.Tensor:
+    """Tokens per frame, int64 [F], summing to ``min(budget, len(tokens))`` with >= 1 each
+    (``budget`` >= frames): ``"even"`` splits evenly; ``"uniqueness"`` (VidCom2) in proportion
+    to softmax(frame uniqueness / ``temperature``), so distinctive frames get more."""
+    f = layout.num_frames
+    if mode == "uniqueness":
+        u = frame_uniqueness(tokens, layout).double()
+        weights = torch.softmax(u / temperature, 0)
+    else:
+        weights = torch.ones(f, dtype=torch.float64, device=tokens.device)
+    return allocate(budget, weights, layout.counts)
+
+
+def farthest_point(x: torch.Tensor, k: int, *, init: torch.Tensor | None = None) -> torch.Tensor:
+    """Greedy max-min selection of ``k`` rows of unit ``x`` [N, D] (cosine distance).
+
+    ``init``: indices already selected (their diversity constraint is honoured); the result
+    contains them first. Without it the first row is the one least similar to the mean row.
+    Returns int64 [k] indices (k <= N)."""
+    chosen = torch.empty(k, dtype=torch.long, device=x.device)
+    if init is not None and init.numel():
+        m = init.numel()
+        chosen[:m] = init
+        mind = 1.0 - cosine_chunks(x, x[init])[0]
+        mind[init] = -1.0
+        start = m
+    else:
+        centre = torch.nn.functional.normalize(x.mean(0), dim=0)
+        first = torch.argmin(x @ centre)
+        chosen[0] = first
+        mind = 1.0 - x @ x[first]
+        mind[first] = -1.0
+        start = 1
+    for i in range(start, k):
+        j = torch.argmax(mind)
+        chosen[i] = j
+        mind = torch.minimum(mind, 1.0 - x @ x[j])
+        mind[j] = -1.0
+    return chosen

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from videopipe.compressors._base import BaseCompressor
-from videopipe.compressors._ops import cosine_chunks, unit_features
+from videopipe.compressors._ops import cosine_chunks, farthest_point, unit_features
 from videopipe.types import VisualTokens
 from videopipe.validate import in_range, positive
 
@@ -39,36 +39,6 @@ class DivPruneConfig:
         in_range("divprune.default_keep", self.default_keep, 1e-6, 1.0)
         if self.sketch_dim is not None:
             positive("divprune.sketch_dim", self.sketch_dim)
-
-
-def farthest_point(x: torch.Tensor, k: int, *, init: torch.Tensor | None = None) -> torch.Tensor:
-    """Greedy max-min selection of ``k`` rows of unit ``x`` [N, D] (cosine distance).
-
-    ``init``: indices already selected (their diversity constraint is honoured); the result
-    contains them first. Returns int64 [k] indices (k <= N)."""
-    n = x.shape[0]
-    chosen = torch.empty(k, dtype=torch.long, device=x.device)
-    mind = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
-    start = 0
-    if init is not None and init.numel():
-        m = init.numel()
-        chosen[:m] = init
-        mind = 1.0 - cosine_chunks(x, x[init])[0]
-        mind[init] = -1.0
-        start = m
-    else:
-        centre = torch.nn.functional.normalize(x.mean(0), dim=0)
-        first = torch.argmin(x @ centre)
-        chosen[0] = first
-        mind = 1.0 - x @ x[first]
-        mind[first] = -1.0
-        start = 1
-    for i in range(start, k):
-        j = torch.argmax(mind)
-        chosen[i] = j
-        mind = torch.minimum(mind, 1.0 - x @ x[j])
-        mind[j] = -1.0
-    return chosen
 
 
 def sketch(x: torch.Tensor, dim: int | None) -> torch.Tensor:

@@ -343,6 +343,38 @@ def scenes_video(
     return VideoSpec(scenes=tuple(scenes), **spec_kwargs)  # type: ignore[arg-type]
 
 
+def needle_video(
+    duration_s: float = 1200.0,
+    *,
+    events: int = 12,
+    fps: float = 1.0,
+    width: int = 224,
+    height: int = 112,
+    seed: int = 7,
+) -> tuple[VideoSpec, list[tuple[float, float]]]:
+    """A long, slowly drifting textured scene with ``events`` short inserts of new content
+    (each a texture of its own, lasting 1 or 2 s alternately), spread over the video with a
+    seeded jitter; no frame numbers drawn. The background drift restarts after each event (it
+    shows content already seen). Returns the spec and each event's (first, last) frame time in
+    seconds, for needle metrics (``videopipe.compressors.metrics.event_mask``)."""
+    rng = np.random.default_rng(seed)
+    total = int(round(duration_s * fps))
+    lengths = [max(1, int(round((1 + i % 2) * fps))) for i in range(events)]
+    gap = (total - sum(lengths)) / (events + 1)
+    scenes: list[Scene] = []
+    spans: list[tuple[float, float]] = []
+    pos = 0
+    for i, n in enumerate(lengths):
+        start = int(round((i + 1) * gap + sum(lengths[:i]) + rng.uniform(-0.25, 0.25) * gap))
+        scenes.append(Scene(num_frames=start - pos, seed=seed * 1000))
+        scenes.append(Scene(num_frames=n, seed=seed * 1000 + 1 + i))
+        spans.append((start / fps, (start + n - 1) / fps))
+        pos = start + n
+    scenes.append(Scene(num_frames=total - pos, seed=seed * 1000))
+    spec = VideoSpec(scenes=tuple(scenes), width=width, height=height, fps=fps, number_frames=False, gop=30)
+    return spec, spans
+
+
 # ----------------------------------------------------------------------------------------
 # Long videos for scaling tests / benchmarks
 # ----------------------------------------------------------------------------------------

@@ -170,6 +170,9 @@ class Pipeline:
 
         #: the text sources this pipeline reads (``--text``), and why any of "auto" were left out
         self.text = choose_sources(cfg.text, asr_model=cfg.asr_model)
+        #: ``progress(source, done_s, total_s)`` while speech is transcribed or screen text read
+        #: (the CLI sets a progress bar here); None: silent
+        self.text_progress: Callable[[str, float, float], None] | None = None
 
     @classmethod
     def from_config(cls, config: PipelineConfig, **kwargs: Any) -> Pipeline:
@@ -255,6 +258,7 @@ class Pipeline:
                 if TextSource.speech in self.text.sources
                 else None,
                 subtitles_win=not self.config.speech_with_subtitles,
+                progress=self.text_progress,
                 cache=self.config.cache_tokens,
                 cache_dir=self.config.resolved_cache_dir(),
             )

@@ -117,7 +117,11 @@ def test_subtitles_win_over_speech_unless_both_are_asked_for(tmp_path: Path) -> 
     assert answer.stats.text_sources == ("subtitles",) and ASR_COUNTERS.transcribe_calls == before
     assert any("subtitles win" in n for n in answer.stats.notes)
     pipe, model = _pipe(tmp_path, text="subtitles,speech", speech_with_subtitles=True)
+    seen: list[tuple[str, float, float]] = []
+    pipe.text_progress = lambda source, done, total: seen.append((source, done, total))
     answer = pipe.ask(video, "What should I bring tomorrow?")
+    # the transcription reported its progress: seconds of audio done, up to the whole 40 s
+    assert seen and {s for s, _, _ in seen} == {"speech"} and seen[-1][1] == pytest.approx(40.0, abs=1.0)
     assert answer.stats.text_sources == ("speech", "subtitles")
     assert "An authored subtitle line." in model.last_prompt and "umbrella" in model.last_prompt.lower()
     assert any(h.match is not None and "umbrella" in h.match.text.lower() for h in answer.evidence)

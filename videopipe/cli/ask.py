@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json
+from videopipe.cli.common import print_json, text_progress_bar
 from videopipe.cli.options import PipelineFlags, pipeline_options
 
 
@@ -31,7 +31,10 @@ def ask(
     cfg = pipeline.config()
     # load_model=False: the geometry comes from the checkpoint's config files and the weights
     # load after the video is decoded, so a file that probes but cannot be decoded fails first too
-    answer = Pipeline(config=cfg, load_model=False).ask(video, question)
+    pipe = Pipeline(config=cfg, load_model=False)
+    with text_progress_bar(video.name) as progress:  # transcribing an hour takes a while
+        pipe.text_progress = progress
+        answer = pipe.ask(video, question)
     if json_out:
         print_json(answer.to_dict())
         return

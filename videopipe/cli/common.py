@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,3 +47,36 @@ def _default(o: Any) -> Any:
     if hasattr(o, "tolist"):
         return o.tolist()
     return str(o)
+
+
+@contextmanager
+def text_progress_bar(
+    label: str, *, quiet: bool = False
+) -> Iterator[Callable[[str, float, float], None] | None]:
+    """A stderr progress bar for the text stage (seconds of audio transcribed, of video read
+    for screen text), as a ``progress(source, done, total)`` callback; None when ``quiet`` or
+    when stderr is not a terminal (nobody watches; logs stay clean)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.fields[what]} {task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[amount]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None, what="reading text of", amount="")
+
+        def progress(source: str, done: float, total: float) -> None:
+            what = "transcribing" if source == "speech" else "reading screen text of"
+            unit = "of audio" if source == "speech" else "of video"
+            bar.update(
+                task, completed=done, total=total, what=what, amount=f"{done:.0f}/{total:.0f} s {unit}"
+            )
+
+        yield progress

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,27 +87,11 @@ def transcribe(
 
 
 def _one(path: Path, asr: ASRConfig, *, cache: bool, quiet: bool, label: str | None = None) -> Timeline:
+    from videopipe.cli.common import text_progress_bar
     from videopipe.text.build import load_timeline
     from videopipe.text.timeline import TextSource
 
-    if quiet or not sys.stderr.isatty():  # a bar only where someone watches
-        return load_timeline(path, (TextSource.speech,), asr=asr, cache=cache)
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("transcribing {task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[audio]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label or path.name, total=None, audio="")
-
-        def progress(_source: str, done: float, total: float) -> None:
-            bar.update(task, completed=done, total=total, audio=f"{done:.0f}/{total:.0f} s of audio")
-
+    with text_progress_bar(label or path.name, quiet=quiet) as progress:  # a bar only where someone watches
         return load_timeline(path, (TextSource.speech,), asr=asr, cache=cache, progress=progress)
 
 

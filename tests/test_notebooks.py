@@ -63,7 +63,12 @@ def test_03_search_and_ask() -> None:
 
 def test_notebooks_are_committed_without_outputs() -> None:
     names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
-    assert names == ["01_explore_video.ipynb", "02_token_budget.ipynb", "03_search_and_ask.ipynb"]
+    assert names == [
+        "01_explore_video.ipynb",
+        "02_token_budget.ipynb",
+        "03_search_and_ask.ipynb",
+        "04_speech_and_screen_text.ipynb",
+    ]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]

@@ -17,6 +17,12 @@ def search(
     index_dir: Path = typer.Option(..., "--index", help="Index directory built by `videopipe index`."),
     k: int = typer.Option(5, "-k", "--top-k", help="Number of hits."),
     video: Path | None = typer.Option(None, "--video", help="Only search the clips of this video."),
+    queries: Path | None = typer.Option(
+        None,
+        "--queries",
+        help="A file of queries, one per line ('-': standard input), answered in one run (the "
+        "embedder loads once); --json then prints {index, results: [{query, hits}]}.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON {query, hits: [...]}."),
 ) -> None:
     """Print the top-K clips (video, start_s, end_s, score, text) for QUERY (or --image), best first,
@@ -25,6 +31,10 @@ def search(
     from videopipe.retrieval.search import Retriever, check_query
     from videopipe.retrieval.store import IndexStore
 
+    if queries is not None:
+        if query or image is not None:
+            raise InputError("give a query, --image or --queries, not two of them")
+        return _many(_read_queries(queries), index_dir, k, video, json_out)
     if image is not None:
         if query:
             raise InputError("give a text query or --image, not both")
@@ -47,9 +57,55 @@ def search(
             typer.echo("no hits (the index is empty)")
         else:
             typer.echo(f"no hits ({video} has no clips in this index)" if video is not None else "no hits")
+    _print_hits(hits)
+
+
+def _print_hits(hits: list) -> None:
     for rank, h in enumerate(hits, 1):
         text = (h.text[:100] + "...") if len(h.text) > 100 else h.text
         typer.echo(f"{rank:>2}. {h.score:6.3f}  {h.video}  {h.start_s:9.2f}-{h.end_s:.2f}s  {text}")
         if h.match is not None:
             m = h.match
             typer.echo(f"      {m.source} {m.start_s:.2f}-{m.end_s:.2f}s: {m.text[:100]}")
+
+
+def _read_queries(path: Path) -> list[str]:
+    import sys
+
+    from videopipe.errors import InputError
+
+    if str(path) == "-":
+        text = sys.stdin.read()
+    elif not path.is_file():
+        raise InputError(f"queries file {path} does not exist")
+    else:
+        text = path.read_text(encoding="utf-8")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise InputError(f"queries file {path} holds no query (one per line)")
+    return lines
+
+
+def _many(queries: list[str], index_dir: Path, k: int, video: Path | None, json_out: bool) -> None:
+    from videopipe.retrieval.search import Retriever, check_query
+    from videopipe.retrieval.store import IndexStore
+
+    for q in queries:
+        check_query(q, k)
+    IndexStore(index_dir).require()
+    retriever = Retriever(index_dir)
+    results = [(q, retriever.search(q, k, video=video)) for q in queries]
+    if json_out:
+        print_json(
+            {
+                "index": str(index_dir),
+                "results": [{"query": q, "hits": [h.to_dict() for h in hits]} for q, hits in results],
+            }
+        )
+        return
+    for q, hits in results:
+        typer.echo(f"query: {q}")
+        if hits:
+            _print_hits(hits)
+        else:
+            typer.echo("no hits")

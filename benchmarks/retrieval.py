@@ -1,37 +1,35 @@
-"""Benchmark the FAISS index types of ``videopipe.retrieval.faiss_index`` against exact search.
+"""Benchmark ``auto`` FAISS index selection against the old fixed choice and exact search.
 
-For N clip vectors (dim 384, the MiniLM text space) of clustered synthetic unit vectors
-(a mixture of Gaussian clusters on the sphere, like embeddings of many videos' clips), and for
-each index type (flat = exact ``IndexFlatIP``, hnsw, ivf) plus numpy brute force (the
-baseline, in the same run), it measures:
+For N clip vectors (dim 384, the MiniLM text space) of each synthetic kind of
+``videopipe.testing.vectors`` (clustered; unstructured: no clusters, a power-law spectrum;
+isotropic: uniform on the sphere, the worst case, small sizes only), it measures in one run:
 
-- build time and the memory the built index holds (serialised size; RSS growth as a check),
-- query latency: one query at a time (interactive search) and a batch of queries,
-- recall@10 against exact search.
+- ``auto``: what ``build_index(x, "auto")`` chose (kind, parameters, the recall and latency it
+  measured on its stored-vector sample) and its whole build time (the measuring included);
+- ``fixed``: the old fixed choice, the baseline: exact flat up to 200,000 vectors, else
+  ``IndexIVFFlat`` with sqrt(N) cells and ``nprobe = nlist / 8`` (same threads as ``auto``);
+- for both: ms per query (top-10, one query at a time, median over many queries) and recall@10
+  against exact search, on queries *near* stored vectors (a stored vector plus noise, like a
+  paraphrase of its clip), which the build never saw.
 
-Usage: ``python benchmarks/retrieval.py`` (10k, 100k, 1M) or ``--quick`` (2k, 10k) while
-developing. Writes ``benchmarks/results/retrieval.json`` and ``.md`` (``--out`` to change).
+FAISS uses every core (``import_faiss`` sets its threads). Usage: ``python benchmarks/retrieval.py``
+(10k, 100k, 1M) or ``--quick``. Writes ``benchmarks/results/retrieval.json`` and ``.md``.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import json
+import math
 import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
 
-# One thread for numpy/BLAS and FAISS alike (before numpy is imported): the benchmark machine
-# has 2 cores shared with other jobs, where spinning OpenMP threads only add noise.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,43 +38,20 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _machine import cpu_name  # noqa: E402
 
 from videopipe.retrieval.faiss_index import (  # noqa: E402
-    FLAT_MAX,
-    HNSW_EF_CONSTRUCTION,
-    HNSW_EF_SEARCH,
-    HNSW_M,
-    IVF_PROBE_FRACTION,
+    AutoConfig,
+    VectorIndex,
     build_index,
-    exact_search,
+    cpu_threads,
     import_faiss,
-    ivf_nlist,
+    ms_per_query,
 )
+from videopipe.testing.vectors import DIM, synthetic_vectors  # noqa: E402
 
-DIM = 384
 K = 10
+OLD_FLAT_MAX = 200_000
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def clustered(n: int, *, dim: int = DIM, clusters: int | None = None, seed: int = 0, chunk: int = 100_000):
-    """n unit vectors from ``clusters`` Gaussian clusters (default n/100) with random centres."""
-    rng = np.random.default_rng(seed)
-    c = clusters or max(10, n // 100)
-    centres = rng.standard_normal((c, dim)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    out = np.empty((n, dim), np.float32)
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        x = centres[rng.integers(0, c, b - a)] + rng.standard_normal((b - a, dim)).astype(np.float32) * (
-            0.6 / np.sqrt(dim)
-        )
-        out[a:b] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return out
-
-
-def queries_like(x: np.ndarray, q: int, seed: int = 1) -> np.ndarray:
+def queries_near(x: np.ndarray, q: int, seed: int = 1) -> np.ndarray:
     """Queries near stored vectors (a paraphrase is near, not at, its clip)."""
     rng = np.random.default_rng(seed)
     base = x[rng.choice(len(x), q, replace=False)]
@@ -84,83 +59,114 @@ def queries_like(x: np.ndarray, q: int, seed: int = 1) -> np.ndarray:
     return (y / np.linalg.norm(y, axis=1, keepdims=True)).astype(np.float32)
 
 
-def recall_at_k(ids: np.ndarray, truth: np.ndarray) -> float:
-    return float(
-        np.mean([len(set(a) & set(b)) / truth.shape[1] for a, b in zip(ids.tolist(), truth.tolist())])
-    )
+def recall_at_k(x: np.ndarray, qs: np.ndarray, ids: np.ndarray, kth: np.ndarray) -> float:
+    """Returned rows whose exact score reaches the k-th exact score (ties count), per query / k."""
+    hits = [np.count_nonzero(x[r[r >= 0]] @ q >= t - 1e-5) for q, r, t in zip(qs, ids, kth)]
+    return float(np.sum(hits) / (K * len(qs)))
 
 
-def time_single(search, qs: np.ndarray) -> float:
-    """Median seconds per single-query search (after one warm-up query)."""
-    search(qs[:1])
-    times = []
-    for q in qs:
-        t = time.perf_counter()
-        search(q[None])
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
-def bench_size(
-    n: int, *, n_queries: int, n_single: int, kinds: list[str], skip: set[tuple[str, int]], emit
-) -> None:
-    """Measure every index type at size ``n``; ``emit(row)`` gets each result row when done."""
+def best_of_threads(measure) -> float:
+    """The faster of ``measure()`` with FAISS on one thread and on every core."""
     faiss = import_faiss()
-    x = clustered(n)
-    qs = queries_like(x, n_queries)
-    # baseline: numpy brute force (also the ground truth)
-    t = time.perf_counter()
-    _, truth = exact_search(x, qs, K)
-    batch_s = time.perf_counter() - t
-    single_s = time_single(lambda q, x=x: exact_search(x, q, K), qs[:n_single])
-    base = {
-        "n": n,
-        "kind": "numpy",
-        "build_s": 0.0,
-        "index_mb": round(x.nbytes / 2**20, 1),
-        "rss_growth_mb": 0.0,
-        "query_ms": round(single_s * 1e3, 3),
-        "batch_query_ms": round(batch_s / len(qs) * 1e3, 4),
-        "recall_at_10": 1.0,
-    }
-    emit(base)
-    print(f"  n={n:>9,} numpy   query {base['query_ms']:8.3f} ms", flush=True)
+    times = []
+    for n in sorted({1, cpu_threads()}):
+        faiss.omp_set_num_threads(n)
+        times.append(measure())
+    faiss.omp_set_num_threads(cpu_threads())
+    return min(times)
 
-    for kind in kinds:
-        if (kind, n) in skip:
-            emit({"n": n, "kind": kind, "skipped": True})
-            print(f"  n={n:>9,} {kind:6} skipped", flush=True)
-            continue
+
+def fixed_choice(x: np.ndarray) -> VectorIndex:
+    """The choice ``auto`` made before it measured: flat up to 200k, else IVF sqrt(N), nprobe/8."""
+    faiss = import_faiss()
+    n, d = x.shape
+    if n <= OLD_FLAT_MAX:
+        index = faiss.IndexFlatIP(d)
+        index.add(x)
+        return VectorIndex(index=index, kind="flat")
+    nlist = max(1, min(int(math.sqrt(n)), n // 39))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed, index.cp.niter = 0, 10
+    rng = np.random.default_rng(0)
+    index.train(x[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))])
+    index.add(x)
+    index.nprobe = max(1, nlist // 8)
+    return VectorIndex(index=index, kind="ivf", params={"nlist": nlist, "nprobe": index.nprobe})
+
+
+def bench(n: int, data: str, *, n_queries: int, n_single: int, emit) -> None:
+    faiss = import_faiss()
+    x = synthetic_vectors(n, data)
+    qs = queries_near(x, n_queries)
+    t = time.perf_counter()
+    exact_scores, _ = faiss.knn(qs, x, K, metric=faiss.METRIC_INNER_PRODUCT)
+    exact_batch_ms = (time.perf_counter() - t) / len(qs) * 1e3
+    kth = exact_scores[:, K - 1]
+
+    def exact(q: np.ndarray, k: int, x: np.ndarray = x) -> object:
+        return faiss.knn(q, x, k, metric=faiss.METRIC_INNER_PRODUCT)
+
+    exact_ms = best_of_threads(lambda: ms_per_query(exact, qs[:n_single], K))
+    emit(
+        {
+            "n": n,
+            "data": data,
+            "method": "exact",
+            "kind": "flat",
+            "build_s": 0.0,
+            "query_ms": round(exact_ms, 3),
+            "batch_query_ms": round(exact_batch_ms, 4),
+            "recall_at_10": 1.0,
+        }
+    )
+    print(f"  {data:12} n={n:>9,} exact   {exact_ms:8.3f} ms/query", flush=True)
+    for method in ("fixed", "auto"):
         gc.collect()
-        r0 = rss_mb()
         t = time.perf_counter()
-        vi = build_index(x, kind, device="cpu")
+        vi = fixed_choice(x) if method == "fixed" else build_index(x, "auto", device="cpu", auto=AutoConfig())
         build_s = time.perf_counter() - t
-        growth = rss_mb() - r0
-        size_mb = len(faiss.serialize_index(vi.index)) / 2**20
-        t = time.perf_counter()
         _, ids = vi.search(qs, K)
-        batch = time.perf_counter() - t
-        single = time_single(lambda q, vi=vi: vi.search(q, K), qs[:n_single])
+        if method == "fixed":  # the baseline gets its faster thread count too (auto measured its own)
+            times = {}
+            for threads in sorted({1, cpu_threads()}):
+                vi.params["threads"] = threads
+                times[threads] = ms_per_query(vi.search, qs[:n_single], K)
+            vi.params["threads"] = min(times, key=times.__getitem__)
+            single = times[vi.params["threads"]]
+        else:
+            single = ms_per_query(vi.search, qs[:n_single], K)
         row = {
             "n": n,
-            "kind": kind,
-            "build_s": round(build_s, 3),
-            "index_mb": round(size_mb, 1),
-            "rss_growth_mb": round(growth, 1),
-            "query_ms": round(single * 1e3, 3),
-            "batch_query_ms": round(batch / len(qs) * 1e3, 4),
-            "recall_at_10": round(recall_at_k(ids, truth), 4),
-            "speedup_vs_numpy": round(base["query_ms"] / max(single * 1e3, 1e-9), 2),
+            "data": data,
+            "method": method,
+            "kind": vi.kind,
+            "params": vi.params,
+            "build_s": round(build_s, 2),
+            "query_ms": round(single, 3),
+            "recall_at_10": round(recall_at_k(x, qs, ids, kth), 4),
+            "speedup_vs_exact": round(exact_ms / max(single, 1e-9), 1),
+            "index_mb": round(len(faiss.serialize_index(vi.index)) / 2**20, 1),
         }
-        if kind == "ivf":
-            row["params"] = {"nlist": ivf_nlist(n), "nprobe": max(1, ivf_nlist(n) // IVF_PROBE_FRACTION)}
-        if kind == "hnsw":
-            row["params"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
+        if method == "auto":
+            m = vi.measured
+            row["measured_at_build"] = (
+                {"recall_at_10": m.recall_at_10, "ms_per_query": m.ms_per_query} if m else None
+            )
+            row["tried"] = [
+                {
+                    "kind": t.kind,
+                    "params": t.params,
+                    "recall_at_10": t.recall_at_10,
+                    "ms_per_query": t.ms_per_query,
+                    "build_s": t.build_s,
+                }
+                for t in vi.tried
+            ]
+            row["notes"] = vi.notes
         emit(row)
         print(
-            f"  n={n:>9,} {kind:6} build {build_s:8.2f} s  query {row['query_ms']:8.3f} ms "
-            f"(x{row['speedup_vs_numpy']} vs numpy)  recall@10 {row['recall_at_10']:.3f}  {size_mb:.0f} MB",
+            f"  {data:12} n={n:>9,} {method:6} {vi.kind:5} {vi.params} build {build_s:7.1f} s  "
+            f"{single:8.3f} ms/query  recall@10 {row['recall_at_10']:.3f}",
             flush=True,
         )
         del vi
@@ -170,12 +176,12 @@ def bench_size(
 
 def machine() -> dict:
     faiss = import_faiss()
-    cpu = cpu_name()
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "faiss": faiss.__version__,
         "faiss_threads": faiss.omp_get_max_threads(),
+        "cpu_threads": cpu_threads(),
         "numpy": np.__version__,
         "python": platform.python_version(),
         "gpus_for_faiss": int(faiss.get_num_gpus()) if hasattr(faiss, "get_num_gpus") else 0,
@@ -186,105 +192,88 @@ def machine() -> dict:
 def write_markdown(result: dict, path: Path) -> None:
     m = result["machine"]
     lines = [
-        "# Retrieval index benchmark",
+        "# Retrieval index benchmark: `auto` (chosen by measured recall) vs the old fixed choice",
         "",
-        f"`python benchmarks/retrieval.py{' --quick' if result['quick'] else ''}` — clustered synthetic unit "
-        f"vectors, dim {DIM}, {result['n_queries']} queries near stored vectors; recall@10 against exact "
-        "search; query time = median of one-at-a-time queries (batch = per query in one batch call).",
+        f"`python benchmarks/retrieval.py{' --quick' if result['quick'] else ''}` — synthetic unit vectors, dim {DIM} "
+        f"(`videopipe.testing.vectors`), {result['n_queries']} queries near stored vectors (never seen by the build); "
+        "recall@10 against exact search; ms/query = median of one-at-a-time top-10 searches; build = whole "
+        "`build_index` call (auto: its measuring included).",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, faiss {m['faiss']} ({m['faiss_threads']} threads), "
-        f"no GPU for faiss. Shared with other jobs (load average {m['load_avg_at_start'][0]:.1f} at start), "
-        "so absolute times are noisy; ratios in one run are comparable.",
+        f"Machine: {m['cpu']}, {m['cores']} cores, faiss {m['faiss']} ({m['faiss_threads']} OpenMP threads), no GPU "
+        f"for faiss. Shared with other jobs: load average {m['load_avg_at_start'][0]:.1f} at start, "
+        f"{result.get('load_avg_at_end', [0])[0]:.1f} at the end.",
         "",
-        "| N | index | build s | index MB | query ms | batch ms/query | speed-up vs numpy | recall@10 |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| data | N | method | index (params) | build s | ms/query | x exact | recall@10 | auto measured at build |",
+        "|---|---:|---|---|---:|---:|---:|---:|---|",
     ]
     for r in result["rows"]:
-        if r.get("skipped"):
-            lines.append(f"| {r['n']:,} | {r['kind']} | skipped: {r.get('reason', '')} | | | | | |")
-            continue
+        p = {k: v for k, v in (r.get("params") or {}).items()}
+        mb = r.get("measured_at_build")
         lines.append(
-            f"| {r['n']:,} | {r['kind']} | {r['build_s']:.2f} | {r['index_mb']:.0f} | {r['query_ms']:.3f} | "
-            f"{r['batch_query_ms']:.4f} | {r.get('speedup_vs_numpy', 1.0):.1f} | {r['recall_at_10']:.3f} |"
+            f"| {r['data']} | {r['n']:,} | {r['method']} | {r['kind']} {json.dumps(p) if p else ''} | {r['build_s']:.1f} | "
+            f"{r['query_ms']:.3f} | {r.get('speedup_vs_exact', 1.0):.0f} | {r['recall_at_10']:.3f} | "
+            + (f"recall {mb['recall_at_10']:.3f}, {mb['ms_per_query']:.3f} ms" if mb else "")
+            + " |"
         )
+    lines += ["", "## Candidates `auto` tried", ""]
+    for r in result["rows"]:
+        if r["method"] == "auto":
+            tried = "; ".join(
+                f"{t['kind']} {json.dumps(t['params'])}: recall {t['recall_at_10']:.3f}, {t['ms_per_query']:.3f} ms, "
+                f"build {t['build_s']:.1f} s"
+                for t in r["tried"]
+            )
+            notes = (" Notes: " + " ".join(r["notes"])) if r["notes"] else ""
+            lines.append(f"- {r['data']} {r['n']:,}: {tried}.{notes}")
     lines += [
         "",
-        "Parameters: " + json.dumps(result["params"]),
-        "",
-        "Caveats: clustered data with queries near stored vectors is the friendly case for IVF "
-        "(neighbours share a cell); unstructured (random) vectors were not measured and would give "
-        "lower approximate recall at the same settings. "
-        "Memory is the serialised index (vectors + structure); the vectors alone are N x 1.5 kB. "
         f"Whole run: {result.get('total_s', 0):.0f} s, peak RSS {result.get('peak_rss_mb', 0):.0f} MB.",
         "",
     ]
-    lines += ["## What `auto` picks", "", result["conclusion"], ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="2k and 10k vectors only (smoke test)")
-    ap.add_argument("--sizes", type=int, nargs="*", help="override the sizes")
-    ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--skip-hnsw-above", type=int, default=10**12, help="skip HNSW builds above this N")
+    ap.add_argument("--quick", action="store_true", help="10k and 30k vectors only (smoke test)")
+    ap.add_argument("--sizes", type=int, nargs="*")
+    ap.add_argument("--data", nargs="*", default=["clustered", "unstructured", "isotropic"])
+    ap.add_argument("--isotropic-max", type=int, default=100_000, help="isotropic data only up to this N")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--single", type=int, default=200, help="queries timed one at a time")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "retrieval.json")
     args = ap.parse_args()
-    sizes = args.sizes or ([2_000, 10_000] if args.quick else [10_000, 100_000, 1_000_000])
-    kinds = ["flat", "ivf", "hnsw"]
-    skip = {("hnsw", n) for n in sizes if n > args.skip_hnsw_above}
+    sizes = args.sizes or ([10_000, 30_000] if args.quick else [10_000, 100_000, 1_000_000])
     result = {
         "quick": args.quick,
         "n_queries": args.queries,
         "dim": DIM,
         "machine": machine(),
-        "params": {
-            "hnsw": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH},
-            "ivf": {"nlist": "sqrt(N)", "nprobe": f"nlist/{IVF_PROBE_FRACTION}"},
-            "auto_flat_max": FLAT_MAX,
-        },
+        "auto": {k: getattr(AutoConfig(), k) for k in AutoConfig.__dataclass_fields__},
         "rows": [],
     }
     t0 = time.perf_counter()
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save(final: bool = False) -> None:
-        for r in result["rows"]:
-            if r.get("skipped"):
-                r["reason"] = f"HNSW build above {args.skip_hnsw_above:,} vectors skipped (--skip-hnsw-above)"
         result["total_s"] = round(time.perf_counter() - t0, 1)
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        result["load_avg_at_end"] = os.getloadavg()
         result["complete"] = final
-        result["conclusion"] = conclusion(result["rows"])
         args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
         write_markdown(result, args.out.with_suffix(".md"))
 
-    def emit(row: dict) -> None:  # results are saved row by row: a long run killed late keeps them
+    def emit(row: dict) -> None:  # saved row by row: a long run killed late keeps them
         result["rows"].append(row)
         save()
 
     for n in sizes:
-        print(f"N = {n:,}", flush=True)
-        bench_size(n, n_queries=args.queries, n_single=50, kinds=kinds, skip=skip, emit=emit)
+        for data in args.data:
+            if data == "isotropic" and n > args.isotropic_max:
+                continue
+            bench(n, data, n_queries=args.queries, n_single=args.single, emit=emit)
     save(final=True)
-    print(result["conclusion"])
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
-
-
-def conclusion(rows: list[dict]) -> str:
-    by = {(r["n"], r["kind"]): r for r in rows if not r.get("skipped")}
-    parts = []
-    for n in sorted({r["n"] for r in rows}):
-        flat, ivf, hnsw = by.get((n, "flat")), by.get((n, "ivf")), by.get((n, "hnsw"))
-        s = f"N={n:,}: exact flat {flat['query_ms']:.2f} ms/query" if flat else f"N={n:,}:"
-        if ivf:
-            s += f"; ivf {ivf['query_ms']:.2f} ms (recall {ivf['recall_at_10']:.3f}, build {ivf['build_s']:.1f} s)"
-        if hnsw:
-            s += f"; hnsw {hnsw['query_ms']:.2f} ms (recall {hnsw['recall_at_10']:.3f}, build {hnsw['build_s']:.1f} s)"
-        parts.append(s)
-    return (
-        f"`auto` uses exact flat search up to {FLAT_MAX:,} vectors and IVF above. " + ". ".join(parts) + "."
-    )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ import pytest
 from videopipe.errors import ConfigError, IndexStoreError, InputError, UnknownPluginError
 from videopipe.registry import EMBEDDERS
 from videopipe.retrieval.faiss_index import (
-    FLAT_MAX,
     build_index,
-    choose_index_type,
     exact_search,
     load_index,
 )
@@ -168,7 +166,7 @@ def test_exact_search_matches_sorting() -> None:
         assert np.allclose(scores[r], np.sort(full[r])[::-1][:7], atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivf_sq8"])
 def test_index_types_find_the_exact_neighbours(kind: str, tmp_path: Path) -> None:
     x = _clustered(4000)
     rng = np.random.default_rng(1)
@@ -182,13 +180,13 @@ def test_index_types_find_the_exact_neighbours(kind: str, tmp_path: Path) -> Non
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids.tolist(), truth.tolist())])
     assert recall >= (1.0 if kind == "flat" else 0.9)
     vi.save(tmp_path / "i.faiss")
-    again = load_index(tmp_path / "i.faiss", kind, device="cpu")
+    again = load_index(tmp_path / "i.faiss", kind, params=vi.params, device="cpu")
     assert np.array_equal(again.search(q, 10)[1], ids)
 
 
-def test_auto_index_type_by_size() -> None:
-    assert choose_index_type(1000) == "flat"
-    assert choose_index_type(FLAT_MAX + 1) != "flat"
+def test_auto_keeps_exact_search_for_small_indexes() -> None:
+    vi = build_index(_clustered(1000), "auto", device="cpu")
+    assert vi.kind == "flat" and vi.measured is not None and vi.measured.recall_at_10 == 1.0
     with pytest.raises(ConfigError, match="unknown index type"):
         build_index(_clustered(10), "lsh")
 

@@ -25,6 +25,7 @@ from videopipe.errors import DecodeError
 from videopipe.retrieval.indexer import IndexOptions, failure_message, index_paths
 from videopipe.retrieval.search import Retriever
 from videopipe.retrieval.store import IndexDamageError, IndexStore
+from videopipe.testing.cli import run_installed
 from videopipe.testing.videos import make_video, scenes_video
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,13 +170,7 @@ SUBPROCESS = {"truncated segment", "deleted CURRENT", "truncated manifest", "del
 
 def _videopipe(*args: str) -> subprocess.CompletedProcess:
     """The installed console script, as users run it (this worktree's code first on the path)."""
-    exe = shutil.which("videopipe")
-    assert exe, "the videopipe console script is not installed"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300)
+    return run_installed(*args)
 
 
 def _search_in_process(capsys: pytest.CaptureFixture, idx: Path) -> tuple[int, str, str]:

@@ -23,7 +23,11 @@ def search(
         help="A file of queries, one per line ('-': standard input), answered in one run (the "
         "embedder loads once); --json then prints {index, results: [{query, hits}]}.",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON {query, hits: [...]}."),
+    json_out: bool = typer.Option(
+        False,
+        "--json",
+        help="Print JSON {query, index, faiss: {kind, params, recall_at_10, ms_per_query}, hits}.",
+    ),
 ) -> None:
     """Print the top-K clips (video, start_s, end_s, score, text) for QUERY (or --image), best first,
     each with the line of its text that matched (source and its own span) when there is one."""
@@ -50,7 +54,8 @@ def search(
     else:
         hits = retriever.search(query or "", k, video=video)
     if json_out:
-        print_json({"query": query, "index": str(index_dir), "hits": [h.to_dict() for h in hits]})
+        out = {"query": query, "index": str(index_dir), "faiss": retriever.index_info(video=video)}
+        print_json({**out, "hits": [h.to_dict() for h in hits]})
         return
     if not hits:
         if len(retriever) == 0:

@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videopipe.errors import InputError, VideoPipeError
 from videopipe.retrieval.encode import Captioner, captioner_name, encode_clips
@@ -46,6 +46,9 @@ from videopipe.text.sources import choose_sources, text_key
 from videopipe.text.speech import ASRConfig
 from videopipe.text.subtitles import find_sidecar
 from videopipe.text.timeline import TextSource
+
+if TYPE_CHECKING:
+    from videopipe.retrieval.faiss_index import AutoConfig
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
@@ -226,6 +229,7 @@ class IndexReport:
     repaired: list[str] = field(default_factory=list)  # damaged index files and what was done
     notes: list[str] = field(default_factory=list)  # e.g. a text source that "auto" left out
     index_kind: str = ""
+    index: dict[str, Any] = field(default_factory=dict)  # kind, params, recall_at_10, ms_per_query
     commits: int = 0
     tracebacks: dict[str, str] = field(default_factory=dict, repr=False)  # path -> traceback (not in to_dict)
 
@@ -307,6 +311,7 @@ def index_paths(
     *,
     glob: str | None = None,
     index_type: str = "auto",
+    index_auto: AutoConfig | None = None,
     commit_every: int = 8,
     commit_every_s: float = 30.0,
     lock_timeout_s: float = 30.0,
@@ -318,7 +323,8 @@ def index_paths(
     ``options`` say what the index is built with (embedder, segmentation, frames per clip,
     captioner; see :class:`IndexOptions`); those left unset take the existing index's values,
     or the defaults for a new one. Folders are searched for ``glob`` (default: video
-    suffixes); ``index_type`` is the FAISS index type (``auto``: by size)."""
+    suffixes); ``index_type`` is the FAISS index type (``auto``: chosen by the recall target of
+    ``index_auto``, default recall@10 >= 0.95, measured on the vectors; see ``faiss_index``)."""
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
@@ -361,11 +367,12 @@ def index_paths(
                 pending, last_commit = 0, time.monotonic()
         if progress is not None:
             progress(len(files), len(files), "")
-        meta = w.build_index(index_type)
+        meta = w.build_index(index_type, auto=index_auto)
         report.commits += 1 if w.version != w.base_version else 0
         w.garbage_collect()
         report.version = w.version
         report.index_kind = meta.kind
+        report.index = meta.describe()
         report.total_clips = sum(e.n_clips for e in w.entries.values())
         report.without_clips = sorted(p for p in given if p in w.entries and w.entries[p].n_clips == 0)
     return report

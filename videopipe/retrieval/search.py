@@ -71,6 +71,14 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.snapshot)
 
+    def index_info(self, *, video: str | Path | None = None) -> dict[str, Any]:
+        """What answers a search: the snapshot's FAISS index as recorded at build time
+        (``kind``, ``params``, ``recall_at_10``, ``ms_per_query``, ``device``); a search inside
+        one ``video`` is exact (``kind`` ``"exact"``)."""
+        if video is not None:
+            return {"kind": "exact", "params": {}, "recall_at_10": 1.0, "ms_per_query": None, "device": "cpu"}
+        return self.snapshot.index_info(device=self.device)
+
     def search(self, query: str, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
         """The ``k`` clips most similar to ``query`` (only ``video``'s clips when given); each
         hit names the line of its text that matched best (``Hit.match``, with that line's own

@@ -46,11 +46,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from videopipe.errors import IndexStoreError
+
+if TYPE_CHECKING:
+    from videopipe.retrieval.faiss_index import AutoConfig
 
 FORMAT = 1
 CONFIG_NAME = "videopipe-index.json"
@@ -108,9 +111,27 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class FaissMeta:
+    """The FAISS index a snapshot was built with. The fields after ``file`` record what ``auto``
+    chose and measured at build time (None in snapshots written before it measured)."""
+
     kind: str
     digest: str  # digest of the entries (content keys and clip counts, in order) it was built on
     file: str | None  # relative path; None for "flat" (rebuilt from the vectors on load)
+    params: dict[str, int] | None = None  # e.g. {"nlist": 2048, "nprobe": 24, "threads": 1}
+    recall_at_10: float | None = None  # against exact search, stored vectors as queries
+    ms_per_query: float | None = None  # one query at a time, median
+    target_recall: float | None = None
+    sample_queries: int | None = None
+    build_s: float | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """``{"kind", "params", "recall_at_10", "ms_per_query"}`` for reports."""
+        return {
+            "kind": self.kind,
+            "params": dict(self.params or {}),
+            "recall_at_10": self.recall_at_10,
+            "ms_per_query": self.ms_per_query,
+        }
 
 
 def video_path(path: str | Path) -> Path:
@@ -204,7 +225,17 @@ _ENTRY_TYPES: dict[str, Any] = {
     "sidecar_size": int,
     "sidecar_mtime_ns": int,
 }
-_FAISS_TYPES: dict[str, Any] = {"kind": str, "digest": str, "file": (str, _NONE)}
+_NUMBER = (int, float, _NONE)
+_FAISS_TYPES: dict[str, Any] = {  # the measured fields are None in older snapshots
+    **{
+        "kind": str,
+        "digest": str,
+        "file": (str, _NONE),
+        "params": (dict, _NONE),
+        "sample_queries": (int, _NONE),
+    },
+    **dict.fromkeys(("recall_at_10", "ms_per_query", "target_recall", "build_s"), _NUMBER),
+}
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -401,19 +432,33 @@ class Snapshot:
         an exact flat index over the vectors (always correct, built in memory). A FAISS file
         that cannot be read, or holds another number of vectors, is an :class:`IndexDamageError`."""
         if self._vector_index is None:
-            from videopipe.retrieval.faiss_index import build_index
+            from videopipe.retrieval.faiss_index import exact_index
 
             meta = self.faiss
             if meta is not None and meta.digest == self.digest and meta.file is not None:
                 store = IndexStore(self.directory)
                 if not (self.directory / meta.file).is_file() and store.current_version() != self.version:
                     # collected after a newer commit (a long-lived reader): exact search instead
-                    self._vector_index = build_index(self.vectors, "flat", device=device)
+                    self._vector_index = exact_index(self.vectors, device=device)
                 else:
                     self._vector_index = store.load_faiss(meta, len(self), device=device)
-            else:
-                self._vector_index = build_index(self.vectors, "flat", device=device)
+            elif meta is not None and meta.digest == self.digest:  # auto chose exact search
+                self._vector_index = exact_index(self.vectors, params=meta.params, device=device)
+            else:  # an intermediate commit: searched exactly, in memory
+                self._vector_index = exact_index(self.vectors, device=device)
         return self._vector_index
+
+    def index_info(self, *, device: str = "auto") -> dict[str, Any]:
+        """What answers this snapshot's searches: ``{"kind", "params", "recall_at_10",
+        "ms_per_query", "device"}``, as recorded when the index was built (exact search over
+        vectors committed before their index was built: recall 1, latency not measured)."""
+        vi = self.vector_index(device=device)
+        meta = self.faiss
+        if meta is not None and meta.digest == self.digest and meta.kind == vi.kind:
+            info = meta.describe()
+        else:
+            info = {"kind": vi.kind, "params": dict(vi.params), "recall_at_10": 1.0, "ms_per_query": None}
+        return {**info, "device": vi.device}
 
 
 # ----------------------------------------------------------------------------------------
@@ -687,7 +732,7 @@ class IndexStore:
         if not path.is_file():
             raise self.damage(meta.file, "is missing")
         try:
-            vi = load_index(path, meta.kind, device=device)
+            vi = load_index(path, meta.kind, params=meta.params, device=device)
         except IndexStoreError as e:  # faiss' own RuntimeError is its context
             why = _describe(e.__context__ or e)
             raise self.damage(meta.file, f"cannot be read by FAISS, truncated? ({why[:200]})") from None
@@ -1054,9 +1099,11 @@ class IndexWriter:
         self._dirty = False
         return version
 
-    def build_index(self, kind: str = "auto", *, device: str = "auto") -> FaissMeta:
-        """Build the FAISS index for the current entries (``auto``: by size) and commit it."""
-        from videopipe.retrieval.faiss_index import build_index, choose_index_type
+    def build_index(self, kind: str = "auto", *, auto: AutoConfig | None = None) -> FaissMeta:
+        """Build the FAISS index for the current entries and commit it, with what it measured
+        (``auto``: chosen by a recall target measured on these vectors, see ``faiss_index``).
+        It is built and measured on the CPU (searches move it to a GPU when there is one)."""
+        from videopipe.retrieval.faiss_index import build_index
 
         entries = self.sorted_entries()
         digest = entries_digest(entries)
@@ -1064,16 +1111,25 @@ class IndexWriter:
             if self._dirty:
                 self.commit(faiss=self._faiss)
             return self._faiss
-        n = sum(e.n_clips for e in entries)
-        kind = choose_index_type(n) if kind == "auto" else kind
-        meta = FaissMeta(kind=kind, digest=digest, file=None)
+        vectors = np.concatenate(
+            [load_segment(self.store.segment_path(e.key))["vectors"] for e in entries if e.n_clips]
+            or [np.zeros((0, self.config.dim), np.float32)]
+        )
+        t = time.perf_counter()
+        vi = build_index(vectors, kind, device="cpu", auto=auto)
+        m = vi.measured
+        measured = dict(
+            params=dict(vi.params),
+            recall_at_10=m.recall_at_10 if m else None,
+            ms_per_query=m.ms_per_query if m else None,
+            target_recall=vi.target_recall,
+            sample_queries=vi.sample_queries,
+            build_s=round(time.perf_counter() - t, 2),
+        )
+        kind = vi.kind
+        meta = FaissMeta(kind=kind, digest=digest, file=None, **measured)
         if kind != "flat":
-            vectors = np.concatenate(
-                [load_segment(self.store.segment_path(e.key))["vectors"] for e in entries if e.n_clips]
-                or [np.zeros((0, self.config.dim), np.float32)]
-            )
             rel = f"faiss/{digest}-{kind}.faiss"
-            vi = build_index(vectors, kind, device=device)
             target = self.store.directory / rel
             tmp = target.with_name(f"{target.name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}")
             try:
@@ -1085,7 +1141,7 @@ class IndexWriter:
                 raise IndexWriteError(f"cannot write {target} ({_describe(e)})") from e
             finally:
                 tmp.unlink(missing_ok=True)
-            meta = FaissMeta(kind=kind, digest=digest, file=rel)
+            meta = FaissMeta(kind=kind, digest=digest, file=rel, **measured)
         self.commit(faiss=meta)
         return meta
 

@@ -384,7 +384,7 @@ class Pipeline:
                 "--max-visual-tokens"
             )
         with timer.stage("text"):
-            lines, spans = self._prompt_lines(model, prepared, question)
+            lines, spans, text_tokens = self._prompt_lines(model, prepared, question)
             prompt = model.with_text(question, lines)
         with timer.stage("generate"):
             limit_new = max_new_tokens or self.config.max_new_tokens
@@ -414,7 +414,7 @@ class Pipeline:
             peak_memory_mb=_peak_memory_mb(),
             cached=prepared.cached,
             text_lines=len(lines),
-            text_tokens=sum(model.count_text_tokens(ln.text) for ln in lines),
+            text_tokens=text_tokens,
             text_sources=tuple(sorted({str(ln.source) for ln in lines})),
             notes=self.text.notes + (timeline.notes if timeline is not None else ()),
         )
@@ -422,22 +422,30 @@ class Pipeline:
 
     def _prompt_lines(
         self, model: VideoLLM, prepared: Prepared, question: str
-    ) -> tuple[list[TextLine], list[tuple[float, float]]]:
-        """The timeline's lines of the sampled spans within the text budget, and those spans."""
+    ) -> tuple[list[TextLine], list[tuple[float, float]], int]:
+        """The timeline's lines of the sampled spans within the text budget, those spans, and
+        the lines' tokens (each line is tokenized once, for the budget and the stats)."""
         from videopipe.text.prompt import lines_for_prompt, sampled_spans
 
         times = [t for clip in prepared.selection.clips for t in clip.times_s]
         spans = sampled_spans(times)
         if prepared.timeline is None or not len(prepared.timeline):
-            return [], spans
+            return [], spans, 0
+        counted: dict[str, int] = {}
+
+        def count(text: str) -> int:
+            if text not in counted:
+                counted[text] = model.count_text_tokens(text)
+            return counted[text]
+
         lines = lines_for_prompt(
             prepared.timeline,
             spans,
             question,
             max_tokens=self.config.max_text_tokens,
-            count_tokens=model.count_text_tokens,
+            count_tokens=count,
         )
-        return lines, spans
+        return lines, spans, sum(count(ln.text) for ln in lines)
 
     def ask(self, video: str | Path, question: str, *, max_new_tokens: int | None = None) -> Answer:
         """Answer ``question`` about ``video``, with evidence timestamps and stats."""

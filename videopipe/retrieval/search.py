@@ -88,14 +88,8 @@ class Retriever:
         hits = self.search_vector(q, k, video=video)
         if self.embedder.modality != "text":
             return hits
-        return with_matches(hits, q, self.embedder, self._lines_of)
-
-    def _lines_of(self, hit: Hit) -> LineTable | None:
-        snap = self.snapshot
-        for i, e in enumerate(snap.entries):
-            if e.path == hit.video:
-                return snap.lines.get(i)
-        return None
+        lines = self.snapshot.lines
+        return with_matches(hits, q, self.embedder, lambda h: lines.get(h.video))
 
     def search_image(self, image: Any, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
         """The ``k`` clips most similar to an image (uint8 [H, W, 3] RGB array/tensor, or an

@@ -406,7 +406,7 @@ class Snapshot:
     entry_of_row: np.ndarray  # int64 [N] -> index into entries
     faiss: FaissMeta | None
     sources: list[str] = field(default_factory=list)  # per row: the sources of its text
-    lines: dict[int, LineTable] = field(default_factory=dict)  # entry index -> its video's lines
+    lines: dict[str, LineTable] = field(default_factory=dict)  # video path -> its text lines
     _vector_index: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -688,7 +688,7 @@ class IndexStore:
 
     def _load(self, m: Manifest, cfg: IndexConfig) -> Snapshot:
         vecs, starts, ends, texts, owner, sources = [], [], [], [], [], []
-        lines: dict[int, LineTable] = {}
+        lines: dict[str, LineTable] = {}
         for i, e in enumerate(m.entries):
             if e.n_clips == 0:
                 continue
@@ -705,7 +705,7 @@ class IndexStore:
             texts.extend(seg["texts"])
             sources.extend(seg["sources"])
             if len(seg["lines"]):
-                lines[i] = seg["lines"]
+                lines[e.path] = seg["lines"]
             owner.append(np.full(e.n_clips, i, np.int64))
         return Snapshot(
             directory=self.directory,

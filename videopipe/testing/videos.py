@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -387,14 +388,36 @@ def make_long_video(
     gop: int = 250,
     bframes: int = 0,
     preset: str = "ultrafast",
+    repeat_of_s: float | None = None,
     cache_dir: Path | None = None,
 ) -> Path:
     """A long H.264 video from ffmpeg's ``testsrc2`` (moving pattern + frame counter text),
-    cached. A 60-minute 720p file takes a few minutes to generate on 2 cores, once."""
+    cached. A 60-minute 720p file takes a few minutes to generate on 2 cores, once.
+
+    ``repeat_of_s``: encode only that many seconds (a whole number of GOPs) and repeat them by
+    stream copy up to ``duration_s`` -- the same stream structure and decode cost per frame
+    (timestamps continue; the picture restarts), generated ``duration_s / repeat_of_s`` times
+    faster. Used for the 2-hour 1080p benchmark file."""
     out_dir = cache_dir or video_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = f"long-{int(duration_s)}s-{width}x{height}-{fps}fps-g{gop}-bf{bframes}-{preset}.mp4"
+    rep = f"-rep{int(repeat_of_s)}" if repeat_of_s else ""
+    name = f"long-{int(duration_s)}s-{width}x{height}-{fps}fps-g{gop}-bf{bframes}-{preset}{rep}.mp4"
     path = out_dir / name
+    if repeat_of_s:
+        return _repeat_video(
+            make_long_video(
+                repeat_of_s,
+                width=width,
+                height=height,
+                fps=fps,
+                gop=gop,
+                bframes=bframes,
+                preset=preset,
+                cache_dir=out_dir,
+            ),
+            path,
+            math.ceil(duration_s / repeat_of_s),
+        )
     with FileLock(str(path) + ".lock"):
         if path.exists() and path.stat().st_size > 0:
             return path
@@ -431,5 +454,24 @@ def make_long_video(
         if r.returncode != 0:
             tmp.unlink(missing_ok=True)
             raise RuntimeError(f"ffmpeg failed generating {name}: {r.stderr[-2000:]}")
+        tmp.replace(path)
+    return path
+
+
+def _repeat_video(piece: Path, path: Path, times: int) -> Path:
+    """``piece`` played ``times`` times in a row, by stream copy (ffmpeg's concat demuxer)."""
+    with FileLock(str(path) + ".lock"):
+        if path.exists() and path.stat().st_size > 0:
+            return path
+        tmp = path.with_name(path.stem + ".tmp.mp4")
+        listing = path.with_name(path.stem + ".concat.txt")
+        listing.write_text("".join(f"file '{piece.resolve()}'\n" for _ in range(times)))
+        cmd = [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0"]
+        cmd += ["-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(tmp)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        listing.unlink(missing_ok=True)
+        if r.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"ffmpeg failed repeating {piece.name}: {r.stderr[-2000:]}")
         tmp.replace(path)
     return path

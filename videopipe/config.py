@@ -74,7 +74,8 @@ class PipelineConfig:
 
     model: str = DEFAULT_MODEL
     sampler: str = "uniform"
-    compressor: str = "temporal_merge"
+    # measured best on coverage, rare-event frames and needle score (docs/compressors.md)
+    compressor: str = "progressive[per_frame_budget=0]"
     num_frames: int = 64
     max_visual_tokens: int | None = 2048
     size_px: int = 448

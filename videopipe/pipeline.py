@@ -21,6 +21,7 @@ only if a model stage runs (its token geometry is read from the checkpoint's con
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,6 +86,15 @@ class Decoded:
     timeline: Timeline | None = None
 
 
+#: the name of the thread :meth:`Pipeline.preload` starts
+MODEL_LOAD_THREAD = "videopipe-model-load"
+
+
+def model_loading() -> bool:
+    """True while a :meth:`Pipeline.preload` thread of this process is still loading."""
+    return any(t.name == MODEL_LOAD_THREAD and t.is_alive() for t in threading.enumerate())
+
+
 class _Timer:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -141,6 +151,9 @@ class Pipeline:
             cfg = cfg.with_overrides(model=model)
         self.config = cfg
         self._model: VideoLLM | None = None
+        self._model_lock = threading.RLock()
+        self._loader: threading.Thread | None = None
+        self._load_error: BaseException | None = None
         if model is not None and not isinstance(model, str):
             self._model = _checked_model(model)
         elif load_model:
@@ -180,12 +193,51 @@ class Pipeline:
 
     @property
     def model(self) -> VideoLLM:
-        """The video LLM (loaded on first use when built with ``load_model=False``)."""
-        if self._model is None:
-            model = _checked_model(_load_model(self.config))
-            _check_facts(model.facts(), self.facts, what=f"the loaded model {self.config.model!r}")
-            self._model = model
-        return self._model
+        """The video LLM (loaded on first use when built with ``load_model=False``; waits for a
+        load :meth:`preload` started)."""
+        with self._model_lock:
+            if self._model is None:
+                loader, self._loader = self._loader, None
+                if loader is not None:
+                    loader.join()
+                    failed, self._load_error = self._load_error, None
+                    if failed is not None:
+                        raise failed
+                if self._model is None:
+                    self._model = self._load_checked()
+            return self._model
+
+    def preload(self) -> None:
+        """Start loading the model in a background thread and return at once, so that the
+        imports and weights load while the video is probed and decoded (the CPU work of
+        decoding runs in C without the interpreter lock). :attr:`model` waits for it and
+        raises what it raised. Does nothing when the model is loaded or loading."""
+        with self._model_lock:
+            if self._model is not None or self._loader is not None:
+                return
+            self._loader = threading.Thread(
+                target=self._load_in_background, name=MODEL_LOAD_THREAD, daemon=True
+            )
+            self._loader.start()
+
+    def _load_in_background(self) -> None:
+        try:
+            self._model = self._load_checked()
+        except BaseException as e:  # handed to the thread that waits for the model
+            self._load_error = e
+
+    def _load_checked(self) -> VideoLLM:
+        model = _checked_model(_load_model(self.config))
+        _check_facts(model.facts(), self.facts, what=f"the loaded model {self.config.model!r}")
+        return model
+
+    def _model_timed(self, timer: _Timer) -> VideoLLM:
+        """:attr:`model`, the time spent waiting for it (loading, or a :meth:`preload` still
+        running) counted as the ``load`` stage."""
+        if self._model is not None:
+            return self._model
+        with timer.stage("load"):
+            return self.model
 
     @property
     def model_loaded(self) -> bool:
@@ -327,9 +379,9 @@ class Pipeline:
             # the entry vanished or is corrupt since the CPU stage looked: decode it here
             decoded = self._decode(Path(decoded.video), None, decoded.cache_key)
         assert decoded.selection is not None and decoded.info is not None
-        model = self.model  # loading it (load_model=False) is not part of any stage's time
         timer = _Timer()
         timer.seconds.update(decoded.seconds)
+        model = self._model_timed(timer)  # load_model=False: it loads (or finishes loading) here
         with timer.stage("encode"):
             tokens = _encode(model, list(decoded.groups), decoded.info.duration_s)
         if cache is not None and decoded.cache_key is not None:
@@ -363,13 +415,13 @@ class Pipeline:
         question = check_question(question, prepared.video)
         if not isinstance(temperature, (int, float)) or not 0 <= temperature < float("inf"):
             raise InputError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}")
-        model = self.model  # loaded before the timers start (a cached video loads it only here)
+        timer = _Timer()
+        timer.seconds.update(prepared.seconds)
+        model = self._model_timed(timer)  # a cached video's tokens: the model loads only here
         if temperature and not model.can_sample:
             raise InputError(
                 f"model {model.model_id} decodes greedily only; use temperature 0 (got {temperature})"
             )
-        timer = _Timer()
-        timer.seconds.update(prepared.seconds)
         tokens = prepared.tokens
         # compressor "none" means "send every token": the visual-token budget does not apply
         limit = None if self.compressor_name == "none" else self.max_visual_tokens
@@ -386,19 +438,22 @@ class Pipeline:
         with timer.stage("text"):
             lines, spans, text_tokens = self._prompt_lines(model, prepared, question)
             prompt = model.with_text(question, lines)
+        first_token_s = None
         with timer.stage("generate"):
             limit_new = max_new_tokens or self.config.max_new_tokens
-            if on_text is None and not temperature:
-                text = model.generate(compressed, prompt, max_new_tokens=limit_new)
-            else:
-                pieces = []
-                for piece in model.generate_stream(
-                    compressed, prompt, max_new_tokens=limit_new, temperature=float(temperature)
-                ):
-                    pieces.append(piece)
-                    if on_text is not None:
-                        on_text(piece)
-                text = "".join(pieces)
+            # always streamed (the pieces join to generate()'s text): the first piece's time is
+            # the prefill a user waits through before the answer starts
+            t0 = time.perf_counter()
+            pieces = []
+            for piece in model.generate_stream(
+                compressed, prompt, max_new_tokens=limit_new, temperature=float(temperature)
+            ):
+                if first_token_s is None:
+                    first_token_s = time.perf_counter() - t0
+                pieces.append(piece)
+                if on_text is not None:
+                    on_text(piece)
+            text = "".join(pieces)
         with timer.stage("evidence"):
             relevance = _token_relevance(compressed, q)
             evidence = _evidence(prepared.video, prepared.selection, compressed, relevance, tokens)
@@ -417,6 +472,7 @@ class Pipeline:
             text_tokens=text_tokens,
             text_sources=tuple(sorted({str(ln.source) for ln in lines})),
             notes=self.text.notes + (timeline.notes if timeline is not None else ()),
+            first_token_s=None if first_token_s is None else round(first_token_s, 4),
         )
         return Answer(text=text, evidence=evidence, stats=stats, video=prepared.video, question=question)
 

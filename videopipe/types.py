@@ -448,6 +448,9 @@ class Stats:
     text_tokens: int = 0
     text_sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: seconds from the start of generation to the first piece of the answer (the prefill a
+    #: user waits through; part of ``seconds["generate"]``), None when nothing was generated
+    first_token_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

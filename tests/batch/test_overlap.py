@@ -49,7 +49,11 @@ def _records(path: Path) -> dict[tuple[str, str], dict]:
     for r in read_records(path):
         rec = {k: v for k, v in r.items() if k not in VOLATILE_FIELDS}
         if rec["stats"]:
-            rec["stats"] = {k: v for k, v in rec["stats"].items() if k not in ("seconds", "peak_memory_mb")}
+            rec["stats"] = {
+                k: v
+                for k, v in rec["stats"].items()
+                if k not in ("seconds", "peak_memory_mb", "first_token_s")
+            }
         out[(Path(r["video"]).stem, r["question"])] = rec
     return out
 

@@ -17,13 +17,15 @@ def small_video() -> Path:
 
 def test_compare_prints_the_metrics_table_and_json(videopipe, small_video: Path, tmp_path: Path) -> None:
     args = ["compare", str(small_video), "--model", "fake", "-n", "8", "--no-cache"]
-    r = videopipe(*args, "--compressors", "temporal_merge,segment_merge", "--budgets", "10,50")
+    specs = "temporal_merge,progressive[per_frame_budget=0,threshold=0.8]"
+    r = videopipe(*args, "--compressors", specs, "--budgets", "10,50")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "visual tokens" in lines[0] and lines[1].startswith(
         "budget | method | tokens | mean cov | p5 frame cov"
     )
     assert len(lines) == 2 + 2 * 3  # 2 budgets x (drop_frames + 2 compressors)
+    assert sum("progressive[per_frame_budget=0,threshold=0.8]" in ln for ln in lines) == 2
     assert "needle" not in lines[1]
     plot = tmp_path / "cmp.png"
     r = videopipe(
@@ -53,6 +55,7 @@ def test_compare_prints_the_metrics_table_and_json(videopipe, small_video: Path,
     ("extra", "message"),
     [
         (["--compressors", "bogus"], "unknown compressor 'bogus'"),
+        (["--compressors", "progressive[per_frame_budget=x]"], "per_frame_budget='x' must be an integer"),
         (["--budgets", "0"], "--budgets: 0 is not a percent"),
         (["--budgets", "ten"], "--budgets: 'ten' is not a number"),
         (["--events", "5"], "--events: '5' is not START-END"),

@@ -126,6 +126,32 @@ def test_pool_uniqueness_gives_the_distinct_frame_more_tokens() -> None:
         build("pool", frame_budget="random")
 
 
+def test_progressive_uniqueness_pools_the_distinct_frame_less() -> None:
+    vt, _ = _needle_tokens(frames=8, event_at=4, event_len=1, grid=4)
+    uniq = build("progressive[per_frame_budget=4,frame_budget=uniqueness,fill_budget=false]")
+    even = build("progressive[per_frame_budget=4,fill_budget=false]")
+    # the pooled grids before the novelty walk: the event frame keeps more of its 16 tokens
+    pooled_u = uniq._scan(vt, 4)[0].tokens_per_frame()
+    pooled_e = even._scan(vt, 4)[0].tokens_per_frame()
+    assert set(pooled_e.values()) == {4}
+    assert pooled_u[4] > 4 and sum(pooled_u.values()) <= 32
+    out = uniq(vt, 12)
+    assert out.tokens_per_frame()[4] > even(vt, 12).tokens_per_frame()[4]
+    with pytest.raises(ConfigError, match="needs per_frame_budget > 0"):
+        build("progressive[per_frame_budget=0,frame_budget=uniqueness]")
+
+
+def test_slowfast_uniqueness_makes_the_event_frame_slow() -> None:
+    vt, _ = _needle_tokens(frames=12, event_at=7, event_len=1, grid=4)
+    spec = "slowfast[num_slow_frames=1,fast_tokens_per_frame=1,fast_share=0.5]"
+    uniform = build(spec)(vt, 32).tokens_per_frame()
+    unique = build(spec.replace("[", "[slow_frames=uniqueness,"))(vt, 32).tokens_per_frame()
+    assert max(unique, key=unique.get) == 7 and unique[7] > 1  # the event frame keeps a fine grid
+    assert max(uniform, key=uniform.get) == 6  # uniform: the centre of the one span
+    with pytest.raises(ConfigError, match="slowfast.slow_frames"):
+        build("slowfast[slow_frames=random]")
+
+
 # -- metrics ----------------------------------------------------------------------------------
 def test_metrics_see_a_lost_frame_that_the_mean_hides() -> None:
     vt, spans = _needle_tokens(frames=40, event_at=20, event_len=1)

@@ -224,7 +224,7 @@ def test_build_and_config_errors_name_the_problem() -> None:
         build("pool+")
     with pytest.raises(UnknownPluginError, match="valid names: .*divprune"):
         build("pool+nope")
-    with pytest.raises(ConfigError, match="takes no options"):
+    with pytest.raises(ConfigError, match="takes no keyword options"):
         build("pool+divprune", threshold=0.5)
     with pytest.raises(ConfigError, match="unknown option.*thresh.*valid options: .*threshold"):
         build("progressive", thresh=0.5)

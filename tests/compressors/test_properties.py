@@ -18,6 +18,10 @@ SPECS = [n for n in COMPRESSORS.names() if n != "none"] + [
     "pool+divprune",
     "progressive+slowfast",
     "static_prune+segment_merge",
+    # options written in the spec (videopipe.compressors.spec)
+    "progressive[per_frame_budget=4,frame_budget=uniqueness]",
+    "slowfast[slow_frames=uniqueness,num_slow_frames=2]",
+    "static_prune[fold_dropped=true]+segment_merge[min_segments=2]",
 ]
 VARIANTS = {
     "progressive[native,nofill]": ("progressive", {"per_frame_budget": 0, "fill_budget": False}),
@@ -36,6 +40,8 @@ MERGING = {
     "pool", "temporal_merge", "progressive", "slowfast", "temporal_merge+progressive", "progressive+slowfast",
     "progressive[native,nofill]", "progressive[memory=1]", "divprune[sketch,fold]",
     "segment_merge", "static_prune[fold]", "pool[uniqueness]", "segment_merge[dpc,chunks]",
+    "progressive[per_frame_budget=4,frame_budget=uniqueness]", "slowfast[slow_frames=uniqueness,num_slow_frames=2]",
+    "static_prune[fold_dropped=true]+segment_merge[min_segments=2]",
 }  # fmt: skip
 
 

@@ -75,3 +75,24 @@ def test_ask_bad_input_is_one_line(tiny_qwen: Path, tmp_path: Path) -> None:
     (tmp_path / "cfg" / "config.json").write_text('{"model_type": "bert"}')
     r = _ask(str(video), "What?", "--model", str(tmp_path / "cfg"))
     assert r.returncode == 2 and "qwen2_5_vl" in r.stderr  # lists the supported families
+
+
+def test_ask_streams_the_answer_and_reports_a_failed_background_load(tiny_qwen: Path, tmp_path: Path) -> None:
+    video = make_video(scenes_video((10, 10), width=56, height=56))
+    common = ["--num-frames", "4", "--size", "56", "--max-new-tokens", "6", "--device", "cpu", "--no-cache"]
+    r = _ask(str(video), "What is shown?", "--model", str(tiny_qwen), *common)
+    assert r.returncode == 0, r.stderr
+    printed = r.stdout.splitlines()
+    js = _ask(str(video), "What is shown?", "--model", str(tiny_qwen), *common, "--json")
+    # the streamed pieces are the answer --json reports (greedy, same model)
+    assert printed[0] == json.loads(js.stdout)["text"].strip()
+    assert printed[-1].startswith("[4 frames,")
+    # weights that do not load: the facts read fine, the background load fails, and the error
+    # reaches the user as one line with the model error's exit code, not an abort
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in tiny_qwen.iterdir():
+        (broken / f.name).write_bytes(b"not weights" if f.suffix == ".safetensors" else f.read_bytes())
+    r = _ask(str(video), "What is shown?", "--model", str(broken), *common)
+    assert r.returncode not in (0, 134, -6), r.stderr
+    assert "broken" in r.stderr and "Traceback" not in r.stderr, r.stderr

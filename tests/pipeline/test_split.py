@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 import videopipe.pipeline as pipeline_mod
 from videopipe.config import PipelineConfig
-from videopipe.errors import ConfigError
+from videopipe.errors import ConfigError, ModelError
 from videopipe.pipeline import Decoded, Pipeline
 from videopipe.testing.fake_model import FakeVideoLLM
 from videopipe.testing.videos import make_video, scenes_video
@@ -91,7 +92,7 @@ def test_lazy_model_loads_on_first_model_stage(video, tmp_path, monkeypatch) -> 
 
 
 @pytest.mark.parametrize("cached", [False, True])
-def test_a_lazy_model_load_is_not_counted_in_any_stage(video, tmp_path, monkeypatch, cached) -> None:
+def test_a_lazy_model_load_is_its_own_stage(video, tmp_path, monkeypatch, cached) -> None:
     real = pipeline_mod._load_model
 
     def slow(cfg: PipelineConfig):
@@ -103,8 +104,47 @@ def test_a_lazy_model_load_is_not_counted_in_any_stage(video, tmp_path, monkeypa
         Pipeline(config=_cfg(tmp_path)).prepare(video)
     pipe = Pipeline(config=_cfg(tmp_path, cache_tokens=cached), load_model=False)
     answer = pipe.ask(video, "Is it blue?")
+    seconds = dict(answer.stats.seconds)
     assert answer.stats.cached is cached
-    assert sum(answer.stats.seconds.values()) < 1.0, answer.stats.seconds
+    assert seconds.pop("load") >= 1.0  # the wait for the weights, and nowhere else
+    assert sum(seconds.values()) < 1.0, answer.stats.seconds
+    assert 0 <= answer.stats.first_token_s <= seconds["generate"]
+
+
+def test_preload_loads_while_the_video_decodes(video, tmp_path, monkeypatch) -> None:
+    real = pipeline_mod._load_model
+    loads = []
+
+    def slow(cfg: PipelineConfig):
+        time.sleep(1.0)
+        loads.append(threading.current_thread().name)
+        return real(cfg)
+
+    monkeypatch.setattr(pipeline_mod, "_load_model", slow)
+    pipe = Pipeline(config=_cfg(tmp_path, cache_tokens=False), load_model=False)
+    pipe.preload()
+    pipe.preload()  # already loading: no second load
+    assert pipeline_mod.model_loading()
+    time.sleep(1.2)  # the load finishes while "decoding"
+    answer = pipe.ask(video, "Is it blue?")
+    assert answer.text == "The screen is blue." and loads == [pipeline_mod.MODEL_LOAD_THREAD]
+    assert answer.stats.seconds.get("load", 0.0) < 0.5  # nothing left to wait for
+    assert not pipeline_mod.model_loading()
+
+
+def test_a_failed_preload_is_raised_where_the_model_is_needed(video, tmp_path, monkeypatch) -> None:
+    def broken(cfg: PipelineConfig):
+        raise ModelError("no such checkpoint: fake")
+
+    monkeypatch.setattr(pipeline_mod, "_load_model", broken)
+    pipe = Pipeline(config=_cfg(tmp_path, cache_tokens=False), load_model=False)
+    pipe.preload()
+    decoded = pipe.select_and_decode(video)  # decoding does not need the model
+    with pytest.raises(ModelError, match="no such checkpoint"):
+        pipe.prepare_from(decoded)
+    # the next use tries again (the error is not kept forever)
+    with pytest.raises(ModelError, match="no such checkpoint"):
+        pipe.model  # noqa: B018
 
 
 def test_frames_for_another_geometry_are_refused(video, tmp_path) -> None:

@@ -8,6 +8,7 @@ interrupted (Ctrl-C; one line ``videopipe: interrupted``).
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -136,8 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         warnings.showwarning = shown
     if argv is None:
+        if _model_still_loading():
+            # a command failed while its model loaded in the background (Pipeline.preload):
+            # leave now, with the error already printed; letting the interpreter shut down
+            # under a thread that is importing or writing a progress bar can abort it
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         sys.exit(code)
     return code
+
+
+def _model_still_loading() -> bool:
+    pipeline = sys.modules.get("videopipe.pipeline")  # not imported: no model was loading
+    return pipeline is not None and pipeline.model_loading()
 
 
 def _run(args: list[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -32,13 +33,27 @@ def ask(
     # load_model=False: the geometry comes from the checkpoint's config files and the weights
     # load after the video is decoded, so a file that probes but cannot be decoded fails first too
     pipe = Pipeline(config=cfg, load_model=False)
+    # the model's imports and weights load in the background while the video is decoded
+    # (benchmarks/results/cold_start.md); an error there is raised when the model is needed
+    pipe.preload()
     with text_progress_bar(video.name) as progress:  # transcribing an hour takes a while
         pipe.text_progress = progress
-        answer = pipe.ask(video, question)
+        prepared = pipe.prepare(video, question)
+    streamed = []
+
+    def show(piece: str) -> None:  # the answer appears as it is generated
+        streamed.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    answer = pipe.answer(prepared, question, on_text=None if json_out else show)
     if json_out:
         print_json(answer.to_dict())
         return
-    typer.echo(answer.text)
+    if streamed:
+        typer.echo("")
+    else:
+        typer.echo(answer.text)
     if answer.evidence:
         spans = ", ".join(f"{h.start_s:.1f}-{h.end_s:.1f}s" for h in answer.evidence[:5])
         typer.echo(f"evidence: {spans}")

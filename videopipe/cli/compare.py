@@ -59,10 +59,11 @@ def parse_events(text: str | None) -> list[tuple[float, float]]:
 def compare(
     video: Path = typer.Argument(..., help="Video file."),
     compressors: str = typer.Option(
-        "temporal_merge,segment_merge,progressive",
+        "temporal_merge,segment_merge,progressive[per_frame_budget=0]",
         "--compressors",
         "-c",
-        help="Comma-separated compressor specs (chains with +), see `videopipe list`.",
+        help="Comma-separated compressor specs: names, options in brackets "
+        "(progressive[per_frame_budget=0]) and chains with +; see `videopipe list`.",
     ),
     budgets: str = typer.Option(
         "5,10,25", "--budgets", "-b", help="Budgets in percent of the video's tokens."
@@ -81,9 +82,10 @@ def compare(
     coverage, the 5th percentile of per-frame coverage, the needle score (with --events) and
     the time per 10k tokens, next to dropping whole frames (drop_frames)."""
     from videopipe.compressors import build
+    from videopipe.compressors.spec import split_specs
     from videopipe.decode.probe import check_path, probe
 
-    names = [n.strip() for n in compressors.split(",") if n.strip()]
+    names = split_specs(compressors)
     if not names:
         raise ConfigError("--compressors: give at least one compressor, e.g. temporal_merge,segment_merge")
     fractions = parse_budgets(budgets)

@@ -85,7 +85,8 @@ Compressor = Annotated[
     str | None,
     _pipeline(
         "--compressor",
-        help="Visual-token compressor, e.g. progressive or temporal_merge+progressive "
+        help="Visual-token compressor spec: a name, options in brackets, chains with + "
+        "(segment_merge, progressive[per_frame_budget=0], static_prune+segment_merge) "
         f"({_default('compressor')}).",
     ),
 ]

@@ -29,7 +29,7 @@ _REG.register(
 _REG.register(
     "progressive",
     "videopipe.compressors.progressive:Progressive",
-    summary="first frame at 64 tokens, later frames add only novel tokens (PVC)",
+    summary="first frame whole, later frames add only novel tokens; frames pooled to 64 first (PVC; per_frame_budget=0: native grid, the default)",
 )
 _REG.register(
     "slowfast",
@@ -61,21 +61,27 @@ __all__ = ["build"]
 
 
 def build(spec: str, /, **options: Any) -> Compressor:
-    """A compressor from a spec: a registry name (``"progressive"``) or a chain of names
-    joined by ``+`` (``"temporal_merge+progressive"``, budget enforced by the last stage).
+    """A compressor from a spec: a registry name (``"progressive"``), a name with options
+    (``"progressive[per_frame_budget=0]"``, values converted to the option's type, see
+    :mod:`videopipe.compressors.spec`), or a chain of those joined by ``+``
+    (``"static_prune+segment_merge"``, budget enforced by the last stage).
 
-    ``options`` (None values dropped) configure a single compressor; chains take none."""
-    names = [p.strip() for p in spec.split("+")]
-    if not spec.strip() or any(not n for n in names):
+    ``options`` (None values dropped) configure a single compressor (they override options
+    written in the spec); chains take options in the spec only."""
+    from videopipe.compressors.spec import option_values, parse_spec
+
+    stages = parse_spec(spec)
+    if len(stages) > 1 and any(v is not None for v in options.values()):
         raise ConfigError(
-            f"bad compressor spec {spec!r}: use a name or names joined by '+' (e.g. pool+divprune)"
+            f"compressor chain {spec!r} takes no keyword options; write them in the spec, "
+            "e.g. static_prune[threshold=0.97]+segment_merge"
         )
-    if len(names) == 1:
-        return _REG.create(names[0], **options)
-    if any(v is not None for v in options.values()):
-        raise ConfigError(
-            f"compressor chain {spec!r} takes no options; configure single compressors in Python"
-        )
+    made = []
+    for name, texts in stages:
+        factory = _REG.get(name)  # raises UnknownPluginError listing the valid names
+        made.append(_REG.create(name, **{**option_values(name, factory, texts), **options}))
+    if len(made) == 1:
+        return made[0]
     from videopipe.compressors.chain import Chain
 
-    return Chain([_REG.create(n) for n in names])
+    return Chain(made)

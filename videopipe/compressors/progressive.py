@@ -5,7 +5,11 @@ Processing", 2024) gives the first frame of a clip its full per-frame token budg
 every later frame add only what is new relative to what the model has already seen. This
 training-free version:
 
-1. average-pools every frame to at most ``per_frame_budget`` tokens (64 by default, as PVC);
+1. average-pools every frame to at most ``per_frame_budget`` tokens (64 by default, as PVC;
+   0: no pooling). With ``frame_budget="uniqueness"`` (VidCom2: per-frame budgets from frame
+   uniqueness) the frames share ``per_frame_budget`` x frames unevenly instead: a frame's
+   share is softmax(uniqueness / ``uniqueness_temperature``), so frames unlike the rest of
+   the video keep finer grids before the novelty walk;
 2. keeps all tokens of the first frame (the first "key frame");
 3. walks forward in time (one batched similarity per frame): a token of frame t whose best
    cosine match among the tokens kept so far is below ``threshold`` is *novel* and kept;
@@ -32,9 +36,17 @@ from dataclasses import dataclass
 import torch
 
 from videopipe.compressors._base import BaseCompressor
-from videopipe.compressors._ops import frame_layout, merge_by_parent, pool_tokens, unit_features
+from videopipe.compressors._ops import (
+    frame_budgets,
+    frame_layout,
+    merge_by_parent,
+    pool_tokens,
+    unit_features,
+)
+from videopipe.compressors.pool import FRAME_BUDGETS
+from videopipe.errors import ConfigError
 from videopipe.types import VisualTokens
-from videopipe.validate import in_range, positive
+from videopipe.validate import choice, in_range, positive
 
 
 @dataclass(frozen=True)
@@ -46,16 +58,28 @@ class ProgressiveConfig:
     fill_budget: when the novel tokens leave part of the budget unused, also keep the most
     novel of the folded tokens up to the budget (False: static video costs one frame).
     memory_frames: compare against tokens kept or matched in the last this-many frames only
-    (None: every kept token; bounds the work per frame on very long videos)."""
+    (None: every kept token; bounds the work per frame on very long videos).
+    frame_budget: how the pooling budget is split over frames: "even" (``per_frame_budget``
+    each) or "uniqueness" (VidCom2; needs ``per_frame_budget`` > 0).
+    uniqueness_temperature: softmax temperature of the uniqueness split (lower: more uneven)."""
 
     per_frame_budget: int = 64
     threshold: float = 0.9
     refresh_fraction: float = 0.5
     fill_budget: bool = True
     memory_frames: int | None = None
+    frame_budget: str = "even"
+    uniqueness_temperature: float = 0.05
 
     def __post_init__(self) -> None:
         positive("progressive.per_frame_budget", self.per_frame_budget, allow_zero=True)
+        choice("progressive.frame_budget", self.frame_budget, FRAME_BUDGETS)
+        positive("progressive.uniqueness_temperature", self.uniqueness_temperature)
+        if self.frame_budget == "uniqueness" and self.per_frame_budget == 0:
+            raise ConfigError(
+                "progressive: frame_budget='uniqueness' splits the pooling budget over frames, so it "
+                "needs per_frame_budget > 0 (with 0 nothing is pooled)"
+            )
         in_range("progressive.threshold", self.threshold, -1.0, 1.0)
         in_range("progressive.refresh_fraction", self.refresh_fraction, 0.0, 1.0)
         if self.memory_frames is not None:
@@ -67,11 +91,19 @@ class Progressive(BaseCompressor):
     config_cls = ProgressiveConfig
 
     def _scan(
-        self, tokens: VisualTokens, per_frame: int
+        self, tokens: VisualTokens, per_frame: int, first_max: int | None = None
     ) -> tuple[VisualTokens, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Pool, then walk frames: (pooled tokens, kept [N], parent [N], novelty [N], frame_of [N])."""
         layout = frame_layout(tokens)
-        k = torch.full((layout.num_frames,), per_frame, dtype=torch.long, device=tokens.device)
+        f = layout.num_frames
+        cfg = self.config
+        if cfg.frame_budget == "uniqueness" and per_frame * f < len(tokens):
+            total = per_frame * f
+            k = frame_budgets(tokens, layout, total, "uniqueness", cfg.uniqueness_temperature)
+            if first_max is not None:  # the first frame is kept whole: it must fit the budget
+                k[0] = min(int(k[0]), first_max)
+        else:
+            k = torch.full((f,), per_frame, dtype=torch.long, device=tokens.device)
         pooled = pool_tokens(tokens, k, layout)
         layout = frame_layout(pooled)
         n, dev = len(pooled), pooled.device
@@ -88,7 +120,6 @@ class Progressive(BaseCompressor):
         mem_x[:first] = x[:first]
         last_used = torch.zeros(n, dtype=torch.long, device=dev)  # per memory slot: frame last kept/matched
         k = first
-        cfg = self.config
         window = cfg.memory_frames
         for t in range(1, layout.num_frames):
             if window is not None and k and int(last_used[:k].min()) < t - window:
@@ -119,7 +150,7 @@ class Progressive(BaseCompressor):
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None
     ) -> VisualTokens:
         per_frame = min(self.config.per_frame_budget or len(tokens), budget)
-        pooled, kept, parent, novelty, frame_of = self._scan(tokens, per_frame)
+        pooled, kept, parent, novelty, frame_of = self._scan(tokens, per_frame, budget)
         excess = int(kept.sum()) - budget
         if excess > 0:  # over budget: fold the least novel kept tokens
             droppable = kept & (frame_of > 0)

@@ -5,7 +5,9 @@ frames with fine spatial tokens and a *fast* pathway covering all frames with ag
 pooled tokens. Tokens here keep a single position each, so a frame is either slow (fine
 grid) or fast (coarse grid):
 
-- ``num_slow_frames`` frames spread uniformly over the video are slow;
+- ``num_slow_frames`` frames spread uniformly over the video are slow (``slow_frames=
+  "uniqueness"``, VidCom2's frame uniqueness: the most unique frames are slow instead, so a
+  short event gets a fine grid wherever it falls);
 - the fast frames share ``fast_share`` of the budget, at most ``fast_tokens_per_frame``
   tokens each (at least 1);
 - the slow frames split what is left evenly.
@@ -22,24 +24,30 @@ from dataclasses import dataclass
 import torch
 
 from videopipe.compressors._base import BaseCompressor
-from videopipe.compressors._ops import frame_layout, pool_tokens
+from videopipe.compressors._ops import frame_layout, frame_uniqueness, pool_tokens
 from videopipe.compressors.pool import pool_to_budget
 from videopipe.types import VisualTokens
-from videopipe.validate import in_range, positive
+from videopipe.validate import choice, in_range, positive
+
+SLOW_FRAMES = ("uniform", "uniqueness")
 
 
 @dataclass(frozen=True)
 class SlowFastConfig:
     """num_slow_frames: frames that keep fine tokens. fast_share: fraction of the budget for
     the fast frames. fast_tokens_per_frame: cap on a fast frame's tokens (4x4 grid).
-    default_keep: fraction of tokens kept as an earlier chain stage (no budget of its own)."""
+    default_keep: fraction of tokens kept as an earlier chain stage (no budget of its own).
+    slow_frames: which frames are slow: "uniform" (spread over time) or "uniqueness" (the
+    most unique frames, VidCom2)."""
 
     num_slow_frames: int = 8
     fast_share: float = 0.4
     fast_tokens_per_frame: int = 16
     default_keep: float = 0.25
+    slow_frames: str = "uniform"
 
     def __post_init__(self) -> None:
+        choice("slowfast.slow_frames", self.slow_frames, SLOW_FRAMES)
         positive("slowfast.num_slow_frames", self.num_slow_frames)
         positive("slowfast.fast_tokens_per_frame", self.fast_tokens_per_frame)
         in_range("slowfast.fast_share", self.fast_share, 0.0, 1.0)
@@ -71,7 +79,12 @@ class SlowFast(BaseCompressor):
         if k_slow <= k_fast:
             return pool_to_budget(tokens, budget)
         k = torch.full((f,), k_fast, dtype=torch.long, device=tokens.device)
-        k[slow_frames(f, n_slow, tokens.device)] = k_slow
+        if cfg.slow_frames == "uniqueness":
+            u = frame_uniqueness(tokens, layout)
+            slow = torch.sort(torch.sort(-u, stable=True).indices[:n_slow]).values
+        else:
+            slow = slow_frames(f, n_slow, tokens.device)
+        k[slow] = k_slow
         return pool_tokens(tokens, k, layout)
 
     def default_budget(self, tokens: VisualTokens) -> int:

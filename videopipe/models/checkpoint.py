@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -179,9 +180,41 @@ def check_hub_access(model_id: str) -> None:
         ) from None
 
 
+def _files_key(model_id: str) -> tuple[Any, ...]:
+    """What identifies the files of ``model_id``: the id, and for a local directory the size
+    and modification time of its JSON files (a checkpoint rewritten in place is read again)."""
+    local = Path(model_id).expanduser()
+    if not local.is_dir():
+        return (model_id,)
+    stats = []
+    for p in sorted(local.glob("*.json")):
+        st = p.stat()
+        stats.append((p.name, st.st_size, st.st_mtime_ns))
+    return (str(local.resolve()), *stats)
+
+
+# One process reads a checkpoint's config and processor once: the pipeline reads the model's
+# facts (config + processor) before decoding and the adapter needs both again when it loads
+# the weights; a real tokenizer takes a few hundred ms to parse. Treated as read-only.
+_CONFIGS: dict[tuple[Any, ...], Any] = {}
+_PROCESSORS: dict[tuple[Any, ...], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def read_config(model_id: str, *, unknown_type_hint: str = "") -> Any:
-    """The checkpoint's transformers config (no weights). ``unknown_type_hint`` ends the error
-    for a model_type transformers does not know (e.g. the supported families)."""
+    """The checkpoint's transformers config (no weights; read once per process).
+    ``unknown_type_hint`` ends the error for a model_type transformers does not know (e.g. the
+    supported families)."""
+    key = _files_key(model_id)
+    with _CACHE_LOCK:
+        if key in _CONFIGS:
+            return _CONFIGS[key]
+    config = _read_config(model_id, unknown_type_hint)
+    with _CACHE_LOCK:
+        return _CONFIGS.setdefault(key, config)
+
+
+def _read_config(model_id: str, unknown_type_hint: str) -> Any:
     local = Path(model_id).expanduser()
     if local.is_dir() and not (local / "config.json").is_file():
         raise ModelError(
@@ -216,16 +249,44 @@ def load_weights(model_id: str, *, device: str, dtype: str, allow_flash: bool = 
     if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
         kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
     with _loading(model_id):
-        model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
+        except _damaged_weights_errors() as e:
+            raise ModelError(
+                f"{model_id}: its weights do not load ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                "the checkpoint may be incomplete or damaged -- download or save it again"
+            ) from None
     return model.to(dev).eval()
 
 
+def _damaged_weights_errors() -> tuple[type[BaseException], ...]:
+    """What reading a truncated or corrupt weights file raises (safetensors, torch.load)."""
+    errors: list[type[BaseException]] = [EOFError]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:  # pragma: no cover - transformers needs safetensors
+        pass
+    import pickle
+
+    errors.append(pickle.UnpicklingError)
+    return tuple(errors)
+
+
 def load_processor(model_id: str) -> Any:
-    """The checkpoint's processor (tokenizer, image/video processors; no weights)."""
+    """The checkpoint's processor (tokenizer, image/video processors; no weights), loaded
+    once per process (the same object for the facts and the adapter; treat it as read-only)."""
+    key = _files_key(model_id)
+    with _CACHE_LOCK:
+        if key in _PROCESSORS:
+            return _PROCESSORS[key]
     from transformers import AutoProcessor
 
     with _loading(model_id):
-        return AutoProcessor.from_pretrained(model_id)
+        processor = AutoProcessor.from_pretrained(model_id)
+    with _CACHE_LOCK:
+        return _PROCESSORS.setdefault(key, processor)
 
 
 @contextmanager

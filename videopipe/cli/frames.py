@@ -43,16 +43,11 @@ def frames(
     cfg, sampler_fn, budget, emb = _selection_stage(pipeline, query=query, max_tokens=max_tokens)
     with open_video(video, backend=cfg.decode_backend) as reader:
         selection = sampler_fn(reader, budget, query=query, features=emb)
-        decoded = None
         if out is not None:
-            decoded = reader.frames_at(selection.indices, size=cfg.size_px)
+            _write_selection(reader, selection.indices, cfg.size_px, out)
     rows = [
         {"index": int(i), "time_s": round(float(t), 6)} for i, t in zip(selection.indices, selection.times_s)
     ]
-    if out is not None and decoded is not None:
-        from videopipe.cli.images import write_frames
-
-        write_frames(decoded, out)
     if json_out:
         clips = [
             {
@@ -79,6 +74,42 @@ def frames(
         typer.echo(f"frame {r['index']:>8}  t={r['time_s']:.3f}s")
     if out is not None:
         typer.echo(f"wrote {len(rows)} frames and contact_sheet.png to {out}")
+
+
+WRITE_CHUNK_FRAMES = 32  # frames decoded (and held) at a time by `frames --out`
+
+
+def write_chunks(reader: Any, indices: list[int], *, chunk: int = WRITE_CHUNK_FRAMES) -> list[list[int]]:
+    """``indices`` cut into consecutive chunks of about ``chunk`` frames, each decoded by one
+    ``frames_at`` call. A chunk ends where the next frame is in another group of pictures
+    than the chunk's last one (so no group is decoded twice), unless that would make it twice
+    ``chunk`` long."""
+    import numpy as np
+
+    if not indices:
+        return []
+    keys = np.asarray(reader.keyframe_times(), np.float64)
+    group = np.searchsorted(keys, reader.pts_s[np.asarray(indices)] + 1e-9, side="right").tolist()
+    chunks, start = [], 0
+    for j in range(1, len(indices) + 1):
+        size = j - start
+        if j == len(indices) or size >= 2 * chunk or (size >= chunk and group[j] != group[j - 1]):
+            chunks.append(indices[start:j])
+            start = j
+    return chunks
+
+
+def _write_selection(reader: Any, indices: list[int], size_px: Any, out: Path) -> None:
+    """Decode the selected frames chunk by chunk and write each chunk (JPEGs + its row of the
+    contact sheet) before decoding the next: memory stays that of one chunk."""
+    from videopipe.cli.images import FrameWriter
+    from videopipe.decode.reader import output_size
+
+    h, w = output_size(reader.info.height, reader.info.width, size_px)
+    writer = FrameWriter(out, count=len(indices), height=h, width=w)
+    for part in write_chunks(reader, list(indices)):
+        writer.write(reader.frames_at(part, size=size_px))
+    writer.close()
 
 
 def _selection_stage(

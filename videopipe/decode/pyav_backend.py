@@ -15,13 +15,25 @@ stored with pts = dts, packed MPEG-4 bitstreams, or any file where a decoded fra
 disagrees with the table; ``info.access == "sequential"``): frame ``i`` is the ``i``-th frame
 the decoder outputs from the start, the frame table was taken from a full decode, and a
 request decodes forward from the start (or from where the previous request stopped).
+
+Parallel decoding (``workers``): the targets of one request are independent seeks, so a big
+enough request is split into contiguous shares of its sorted targets, cut only where the
+sequential decode would seek anyway (between groups of pictures), balanced by the frames each
+share must decode, and decoded by one thread per share, each on its own container of the same
+file (a second ``av.open``; the frame table and probe are shared, never rebuilt). libavcodec,
+the demuxer and swscale run without the GIL. Results are assembled in the order asked; the
+frames are those of the serial decode (each share starts with the seek the serial decode makes
+there). Sequential-access files are read by one worker.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import os
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +49,75 @@ from videopipe.decode.index import (
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
-from videopipe.errors import DecodeError, DeviceError
+from videopipe.errors import ConfigError, DecodeError, DeviceError
 
-__all__ = ["PyAVReader"]
+__all__ = ["PyAVReader", "check_workers", "estimated_frames", "split_shares", "usable_cores"]
+
+# A request goes parallel only when its shares are estimated to decode at least this many
+# frames in all (below that, thread start-up and, on the first request, opening the workers'
+# containers cost more than they save; see docs/decoding.md "Workers").
+MIN_PARALLEL_FRAMES = 8
+# What a seek costs beside decoding, in frames (keyframe-only requests are a seek + one frame
+# per target): used to balance shares.
+SEEK_COST_FRAMES = 1
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers: object) -> int:
+    """The number of workers ``workers`` asks for (None/0: one per usable core)."""
+    if workers is None:
+        return usable_cores()
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0:
+        raise ConfigError(
+            f"workers={workers!r} is not valid; pass a positive integer (decoding threads, each "
+            "with its own container), or 0/None for one per usable core"
+        )
+    return int(workers) or usable_cores()
+
+
+def _runs(index: FrameIndex, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of the sorted targets ``indices`` that the serial decode reads without a seek
+    (targets in one group of pictures): (first target of each run, frames each run decodes,
+    from its keyframe to its last target). Keyframe frame numbers come from the table."""
+    key_frame_no = np.searchsorted(index.pts, index.key_pts)  # frame number of each keyframe
+    k = np.clip(np.searchsorted(index.key_pts, index.pts[indices], side="right") - 1, 0, None)
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], indices.shape[0]]
+    return starts, np.maximum(indices[ends - 1] - key_frame_no[k[starts]] + 1, 1)
+
+
+def estimated_frames(index: FrameIndex, indices: np.ndarray) -> int:
+    """Frames the decoder must decode for the sorted targets ``indices`` (per group of
+    pictures, from its keyframe to its last target)."""
+    return int(_runs(index, indices)[1].sum()) if indices.shape[0] else 0
+
+
+def split_shares(index: FrameIndex, indices: np.ndarray, workers: int) -> list[slice]:
+    """Cut the sorted targets ``indices`` into at most ``workers`` contiguous shares of about
+    equal decoding cost, only where the serial decode seeks (between runs, see :func:`_runs`),
+    so that no group of pictures is decoded twice. A run costs its frames plus a seek
+    (:data:`SEEK_COST_FRAMES`)."""
+    n = indices.shape[0]
+    if workers <= 1 or n < 2:
+        return [slice(0, n)]
+    starts, frames = _runs(index, indices)
+    shares = min(workers, starts.shape[0])
+    if shares <= 1:
+        return [slice(0, n)]
+    cost = (frames + SEEK_COST_FRAMES).astype(np.float64)
+    cum = np.cumsum(cost)
+    # a run goes to the share its middle falls in
+    owner = np.minimum(((cum - cost / 2) * shares / cum[-1]).astype(np.int64), shares - 1)
+    cuts = starts[1:][owner[1:] != owner[:-1]].tolist()
+    bounds = [0, *cuts, n]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 class _IndexMismatch(Exception):
@@ -77,6 +155,8 @@ def _remap_of(index: FrameIndex) -> dict[int, int] | None:
 
 class PyAVReader(BaseReader):
     backend_name = "pyav"
+    # codec threads of each worker when a request is split (the workers already use the cores)
+    WORKER_THREADS = 1
 
     def __init__(
         self,
@@ -84,12 +164,15 @@ class PyAVReader(BaseReader):
         *,
         device: str = "cpu",
         threads: int = 0,
+        workers: int | None = None,
         probe: ProbeResult | None = None,
     ) -> None:
         if device not in ("cpu", "auto"):
             raise DeviceError(f"the pyav backend decodes on the CPU only, not {device!r}; use device='cpu'")
+        self._num_workers = check_workers(workers)
         probe = probe or probe_video(path)
         self._threads = threads
+        self._workers: list[PyAVReader] = []  # worker clones, each with its own container (lazy)
         self.frames_decoded = 0  # frames the decoder produced so far (decoded, not all converted)
         self.seeks = 0
         self._container = open_container(probe.path)
@@ -190,10 +273,70 @@ class PyAVReader(BaseReader):
         self._seq = None
         while True:
             try:
-                return self._decode_sorted_once(indices, hw)
+                shares = self._shares(indices)
+                if len(shares) == 1:
+                    return self._decode_sorted_once(indices, hw)
+                return self._decode_parallel(indices, shares, hw)
             except _IndexMismatch:
                 if not self._distrust_table():
                     return self._decode_sequential(indices, hw)
+
+    # -- parallel decoding ----------------------------------------------------------------
+    @property
+    def workers(self) -> int:
+        """Decoding threads a big enough request uses (each with its own container)."""
+        return self._num_workers
+
+    def _shares(self, indices: np.ndarray) -> list[slice]:
+        """How to split the sorted targets among the workers (one share: decode serially)."""
+        if self._num_workers <= 1 or estimated_frames(self._index, indices) < MIN_PARALLEL_FRAMES:
+            return [slice(0, indices.shape[0])]
+        return split_shares(self._index, indices, self._num_workers)
+
+    def _worker(self, w: int) -> PyAVReader:
+        """Worker ``w``: a shallow copy of this reader with its own container of the same file.
+        It shares the (read-only) frame table, probe and remap, counts its own frames and
+        seeks, and decodes with :attr:`WORKER_THREADS` codec threads."""
+        while len(self._workers) <= w:
+            clone = copy.copy(self)
+            clone._workers = []
+            clone._seq = None
+            clone.frames_decoded = clone.seeks = 0
+            clone._threads = self.WORKER_THREADS
+            clone._frame_threads = self.WORKER_THREADS > 1 and _frame_threads_for(self._index)
+            clone._container = open_container(self._probe.path)
+            try:
+                clone._stream = clone._open_stream(self._probe)
+            except BaseException:
+                clone._container.close()
+                raise
+            self._workers.append(clone)
+        worker = self._workers[w]
+        worker._index, worker._remap = self._index, self._remap  # the table may have been replaced
+        return worker
+
+    def _decode_parallel(self, indices: np.ndarray, shares: list[slice], hw: tuple[int, int]) -> np.ndarray:
+        """Each share decoded by its own worker in its own thread, into one output array."""
+        workers = [self._worker(w) for w in range(len(shares))]
+        out = np.empty((indices.shape[0], hw[0], hw[1], 3), np.uint8)
+
+        def run(w: PyAVReader, share: slice) -> None:
+            out[share] = w._decode_sorted_once(indices[share], hw)
+
+        try:
+            with ThreadPoolExecutor(len(shares), thread_name_prefix="videopipe-pyav") as pool:
+                futures = [pool.submit(run, w, sh) for w, sh in zip(workers, shares)]
+                errors = [f.exception() for f in futures]
+        finally:
+            for w in workers:
+                self.frames_decoded += w.frames_decoded
+                self.seeks += w.seeks
+                w.frames_decoded = w.seeks = 0
+        raised = [e for e in errors if e is not None]
+        if raised:
+            # a real error before a table mismatch (which makes the caller retry with a new table)
+            raise next((e for e in raised if not isinstance(e, _IndexMismatch)), raised[0])
+        return out
 
     def _distrust_table(self) -> bool:
         """A decoded frame was not where the table says: move to the next, more trustworthy
@@ -367,6 +510,9 @@ class PyAVReader(BaseReader):
 
     def close(self) -> None:
         if not self._closed:
+            for w in self._workers:
+                w.close()
+            self._workers = []
             try:
                 self._container.close()
             except Exception:  # pragma: no cover

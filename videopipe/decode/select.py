@@ -13,7 +13,7 @@ from pathlib import Path
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.devices import cuda_available, resolve_device  # re-exported: part of this module's API
-from videopipe.errors import DeviceError, UnsupportedVideoError, library_errors_as_decode_errors
+from videopipe.errors import ConfigError, DeviceError, UnsupportedVideoError, library_errors_as_decode_errors
 from videopipe.protocols import VideoReader
 from videopipe.registry import DECODERS
 
@@ -50,8 +50,24 @@ def choose_backend(device: str, probe: ProbeResult | None = None) -> str:
     )
 
 
-def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto") -> VideoReader:
-    """Open ``path`` for frame-exact random access (see :mod:`videopipe.decode.reader`)."""
+def open_video(
+    path: str | Path, *, backend: str = "auto", device: str = "auto", workers: int | None = None
+) -> VideoReader:
+    """Open ``path`` for frame-exact random access (see :mod:`videopipe.decode.reader`).
+
+    ``workers``: decoding threads of the ``pyav`` backend (each with its own container of the
+    file), 0/None for one per usable core; a request that is big enough is split among them.
+    Other backends have their own threading: naming one of them with ``workers`` is an error,
+    and ``backend="auto"`` passes ``workers`` only when it picks ``pyav``."""
+    if workers is not None:
+        from videopipe.decode.pyav_backend import check_workers
+
+        check_workers(workers)
+        if backend not in ("auto", "pyav"):
+            raise ConfigError(
+                f"workers={workers!r} is an option of the pyav backend, not of {backend!r}; "
+                "use backend='pyav' (or 'auto'), or leave workers unset"
+            )
     if backend != "auto":
         factory = DECODERS.get(backend)  # raises UnknownPluginError listing the valid names
         if isinstance(device, str) and device.startswith("cuda") and not factory.gpu_capable:
@@ -79,10 +95,10 @@ def open_video(path: str | Path, *, backend: str = "auto", device: str = "auto")
     with library_errors_as_decode_errors(
         f"{info.path}: the {name} backend cannot open it", "check that it is a complete video file"
     ):
-        return _open(name, backend, info, dev)
+        return _open(name, backend, info, dev, workers)
 
 
-def _open(name: str, backend: str, info: ProbeResult, dev: str) -> VideoReader:
+def _open(name: str, backend: str, info: ProbeResult, dev: str, workers: int | None) -> VideoReader:
     factory = DECODERS.get(name)
     if backend == "auto" and name != "pyav":
         try:
@@ -90,5 +106,7 @@ def _open(name: str, backend: str, info: ProbeResult, dev: str) -> VideoReader:
         except UnsupportedVideoError:
             # the file needs what only the CPU reader does (sequential access, a damaged tail):
             # auto means the best backend that reads it exactly
-            return DECODERS.get("pyav")(info.path, device="cpu", probe=info)
+            return DECODERS.get("pyav")(info.path, device="cpu", probe=info, workers=workers)
+    if name == "pyav":
+        return factory(info.path, device=dev, probe=info, workers=workers)
     return factory(info.path, device=dev, probe=info)

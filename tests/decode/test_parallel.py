@@ -180,3 +180,16 @@ def test_workers_with_another_backend_is_an_error_and_auto_means_every_core():
         assert r.workers == len(os.sched_getaffinity(0))
     with open_video(path, backend="auto", workers=3) as r:
         assert r.info.backend == "pyav" and r.workers == 3
+
+
+def test_a_batch_worker_caps_what_auto_means() -> None:
+    from videopipe.decode import pyav_backend as pb
+
+    cores = pb.usable_cores()
+    try:
+        pb.set_auto_workers(1)  # one of several processes sharing the machine
+        assert pb.usable_cores() == 1 and pb.check_workers(None) == 1 and pb.check_workers(0) == 1
+        assert pb.check_workers(3) == 3  # an explicit number is kept
+    finally:
+        pb.set_auto_workers(None)
+    assert pb.usable_cores() == cores

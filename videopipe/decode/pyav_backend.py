@@ -62,12 +62,25 @@ MIN_PARALLEL_FRAMES = 8
 SEEK_COST_FRAMES = 1
 
 
+_AUTO_WORKERS_CAP: int | None = None  # see set_auto_workers
+
+
+def set_auto_workers(cap: int | None) -> None:
+    """Cap what ``workers=None/0`` (one per core) means in this process: a batch worker that is
+    one of N processes sharing the machine sets its share of the cores, so N readers do not
+    each start a thread per core (None: no cap)."""
+    global _AUTO_WORKERS_CAP
+    _AUTO_WORKERS_CAP = None if cap is None else max(1, int(cap))
+
+
 def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask), at least 1."""
+    """CPU cores this process may run on (its affinity mask, capped by
+    :func:`set_auto_workers`), at least 1."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        n = max(1, os.cpu_count() or 1)
+    return n if _AUTO_WORKERS_CAP is None else min(n, _AUTO_WORKERS_CAP)
 
 
 def check_workers(workers: object) -> int:

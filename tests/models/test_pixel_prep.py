@@ -167,9 +167,9 @@ def test_large_clips_are_patchified_chunk_by_chunk(real: dict[str, Any]) -> None
     calls: list[int] = []
     orig = ad._fused_pixels
 
-    def spy(data: torch.Tensor, start: int, stop: int, plan: Any) -> torch.Tensor:
+    def spy(data: torch.Tensor, start: int, stop: int, *args: Any) -> torch.Tensor:
         calls.append(stop - start)
-        return orig(data, start, stop, plan)
+        return orig(data, start, stop, *args)
 
     ad._fused_pixels = spy
     try:
@@ -179,6 +179,18 @@ def test_large_clips_are_patchified_chunk_by_chunk(real: dict[str, Any]) -> None
     assert calls == [4, 4, 2]  # no float copy of the whole clip is made
     ref = ad.encode(frames)
     assert _max_diff(fused.features, ref.features) == 0.0
+
+
+def test_bf16_pixels_are_the_processors_rounded_once(real_dirs: dict[str, Path]) -> None:
+    ad = _load(real_dirs["qwen2_5_vl"], dtype="bfloat16")
+    frames = _frames(3, 252, 448)
+    pv, _ = _processor_pixels(ad, frames)
+    ours = ad._fused_pixels(frames.data, 0, 4, ad._pixel_plan())
+    assert ours.dtype == torch.bfloat16
+    ref = pv.to(torch.bfloat16)
+    # computed in float32 like the processor's, rounded once: equal but for rare ties
+    assert float((ours != ref).float().mean()) < 1e-4
+    assert _max_diff(ours, ref) <= 2**-6
 
 
 def test_the_pipeline_decodes_at_the_models_decode_size(tmp_path: Path) -> None:

@@ -91,6 +91,24 @@ def _pixel_plan(vp: Any, geo: _QwenGeometry, classes: tuple[type, ...]) -> _Pixe
     )
 
 
+def _buffer(
+    scratch: dict[str, torch.Tensor] | None, key: str, shape: tuple[int, ...], dtype: Any, device: Any
+) -> torch.Tensor:
+    """A ``shape`` tensor: a view of ``scratch[key]`` when that is large enough, else new (and
+    kept there, when ``scratch`` is given)."""
+    import math
+
+    import torch
+
+    n = math.prod(shape)
+    buf = None if scratch is None else scratch.get(key)
+    if buf is None or buf.numel() < n or buf.dtype != dtype or buf.device != torch.device(device):
+        buf = torch.empty(n, dtype=dtype, device=device)
+        if scratch is not None:
+            scratch[key] = buf
+    return buf[:n].view(shape)
+
+
 class _QwenVL(TransformersVideoLLM):
     video_marker: ClassVar[str] = "<|video_pad|>"
     # 3-D positions never reach the attention kernels (only the rotary embedding), so gaps
@@ -201,12 +219,23 @@ class _QwenVL(TransformersVideoLLM):
             return f"frames are {frames.height}x{frames.width}, the processor resizes them to {target}"
         return None
 
-    def _fused_pixels(self, data: torch.Tensor, start: int, stop: int, plan: _PixelPlan) -> torch.Tensor:
+    def _fused_pixels(
+        self,
+        data: torch.Tensor,
+        start: int,
+        stop: int,
+        plan: _PixelPlan,
+        scratch: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """``pixel_values_videos`` rows of frames ``start:stop`` (whole temporal patches; frames
         past the end repeat the last frame, the processor's padding), in one pass: the uint8
-        frames are moved to the model's device, laid out in the processor's patch order
+        frames are moved to the model's device and laid out in the processor's patch order
         (temporal patch, merged 2x2 block, channel, frame in patch, pixel row, pixel col), then
-        converted to float with rescale and normalise fused into one affine per channel."""
+        one kernel converts them to the model's dtype with rescale and normalise fused into one
+        affine per channel (computed in float32, as the processor computes).
+
+        ``scratch``: buffers reused from one call to the next (the rows returned by the previous
+        call are overwritten: a caller passes it only when it is done with them)."""
         import torch
 
         p, m, tp = plan.patch, plan.merge, plan.tpatch
@@ -216,11 +245,16 @@ class _QwenVL(TransformersVideoLLM):
             chunk = torch.cat([chunk, data[-1:].expand(extra, *data.shape[1:])])
         f, h, w, c = chunk.shape
         x = chunk.to(self.device, non_blocking=True)
-        x = x.view(f // tp, tp, h // (p * m), m, p, w // (p * m), m, p, c).permute(0, 2, 5, 3, 6, 8, 1, 4, 7)
-        x = x.reshape(-1, c, tp * p * p)  # the one uint8 copy, in patch order
+        src = x.view(f // tp, tp, h // (p * m), m, p, w // (p * m), m, p, c).permute(
+            0, 2, 5, 3, 6, 8, 1, 4, 7
+        )
+        shape = (f // tp * (h // p) * (w // p), c, tp * p * p)
+        u8 = _buffer(scratch, "uint8", shape, torch.uint8, self.device)
+        u8.view(src.shape).copy_(src)  # the one uint8 copy, in patch order
         scale, bias = plan.affine(self.device)
-        out = x.to(torch.float32).mul_(scale).add_(bias)
-        return out.view(out.shape[0], c * tp * p * p).to(self.dtype)
+        out = _buffer(scratch, "pixels", shape, self.dtype, self.device)
+        torch.addcmul(bias, u8, scale, out=out)
+        return out.view(shape[0], c * tp * p * p)
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import time
@@ -241,9 +275,10 @@ class _QwenVL(TransformersVideoLLM):
             assert not isinstance(plan, str)
             gh, gw = frames.height // plan.patch, frames.width // plan.patch
             data = frames.data
+            scratch: dict[str, torch.Tensor] = {}  # one chunk's buffers, reused chunk after chunk
 
             def pixels_of(s: int, e: int) -> torch.Tensor:
-                return self._fused_pixels(data, s * tpatch, e * tpatch, plan)
+                return self._fused_pixels(data, s * tpatch, e * tpatch, plan, scratch)
 
         else:
             # one processor call per clip: its resize decision depends on the whole clip

@@ -61,9 +61,10 @@ class _PixelPlan:
     def affine(self, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
-        c = len(self.scale)
-        scale = torch.tensor(self.scale, dtype=torch.float32, device=device).view(1, c, 1)
-        return scale, torch.tensor(self.bias, dtype=torch.float32, device=device).view(1, c, 1)
+        # shaped for the patch-order view of the frames: (t, rows, cols, merge, merge, channel, ...)
+        shape = (1, 1, 1, 1, 1, len(self.scale), 1, 1, 1)
+        scale = torch.tensor(self.scale, dtype=torch.float32, device=device).view(shape)
+        return scale, torch.tensor(self.bias, dtype=torch.float32, device=device).view(shape)
 
 
 def _pixel_plan(vp: Any, geo: _QwenGeometry, classes: tuple[type, ...]) -> _PixelPlan | str:
@@ -215,6 +216,8 @@ class _QwenVL(TransformersVideoLLM):
             return plan
         n = len(frames) + (-len(frames) % plan.tpatch)
         target = self._target_hw(frames.height, frames.width, n)
+        if target is None:
+            return "the processor does not resize (do_resize off) or refuses this frame size"
         if target != (frames.height, frames.width):
             return f"frames are {frames.height}x{frames.width}, the processor resizes them to {target}"
         return None
@@ -229,9 +232,9 @@ class _QwenVL(TransformersVideoLLM):
     ) -> torch.Tensor:
         """``pixel_values_videos`` rows of frames ``start:stop`` (whole temporal patches; frames
         past the end repeat the last frame, the processor's padding), in one pass: the uint8
-        frames are moved to the model's device and laid out in the processor's patch order
-        (temporal patch, merged 2x2 block, channel, frame in patch, pixel row, pixel col), then
-        one kernel converts them to the model's dtype with rescale and normalise fused into one
+        frames are moved to the model's device, and one kernel reads them in the processor's
+        patch order (temporal patch, merged 2x2 block, channel, frame in patch, pixel row, pixel
+        col) and writes them in the model's dtype with rescale and normalise fused into one
         affine per channel (computed in float32, as the processor computes).
 
         ``scratch``: buffers reused from one call to the next (the rows returned by the previous
@@ -248,13 +251,12 @@ class _QwenVL(TransformersVideoLLM):
         src = x.view(f // tp, tp, h // (p * m), m, p, w // (p * m), m, p, c).permute(
             0, 2, 5, 3, 6, 8, 1, 4, 7
         )
-        shape = (f // tp * (h // p) * (w // p), c, tp * p * p)
-        u8 = _buffer(scratch, "uint8", shape, torch.uint8, self.device)
-        u8.view(src.shape).copy_(src)  # the one uint8 copy, in patch order
-        scale, bias = plan.affine(self.device)
-        out = _buffer(scratch, "pixels", shape, self.dtype, self.device)
-        torch.addcmul(bias, u8, scale, out=out)
-        return out.view(shape[0], c * tp * p * p)
+        rows = f // tp * (h // p) * (w // p)
+        scale, bias = plan.affine(self.device)  # broadcast over the channel axis of ``src``
+        out = _buffer(scratch, "pixels", (rows, c * tp * p * p), self.dtype, self.device)
+        # the one pass: read in patch order, convert, rescale and normalise, write
+        torch.addcmul(bias, src, scale, out=out.view(src.shape))
+        return out
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import time

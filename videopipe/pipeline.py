@@ -626,13 +626,12 @@ def _decode_selection(
             runs.append((size, [cid]))
     groups: list[Frames] = []
     for size, cids in runs:
-        n = sum(len(selection.clips[c].indices) for c in cids)
-        target = size_of(size[0], size[1], n) if size_of is not None else size
-        parts = []
-        for cid in cids:
-            f = reader.frames_at(list(selection.clips[cid].indices), size=target)
-            parts.append(f.replace(clip_ids=np.full(len(f), cid, dtype=np.int64)))
-        groups.append(parts[0] if len(parts) == 1 else Frames.concat(parts))
+        # one request per run: the decoder sees every frame at once (it orders, shares and
+        # parallelises the work) and no frames are copied to join clips
+        counts = [len(selection.clips[c].indices) for c in cids]
+        target = size_of(size[0], size[1], sum(counts)) if size_of is not None else size
+        f = reader.frames_at([i for c in cids for i in selection.clips[c].indices], size=target)
+        groups.append(f.replace(clip_ids=np.repeat(np.asarray(cids, dtype=np.int64), counts)))
     return groups
 
 

@@ -337,7 +337,11 @@ class Pipeline:
             if selection.num_frames < 1:
                 raise InputError(f"{path}: the sampler selected no frames")
             groups = _decode_selection(
-                reader, selection, self.budget, mixed_resolution=self.facts.mixed_resolution
+                reader,
+                selection,
+                self.budget,
+                mixed_resolution=self.facts.mixed_resolution,
+                size_of=self._decode_size,
             )
             info = reader.info
         # decode time excludes sampling (which decodes its own probes)
@@ -356,6 +360,14 @@ class Pipeline:
             cache_key=key,
             timeline=timeline,
         )
+
+    def _decode_size(self, height: int, width: int, num_frames: int) -> tuple[int, int]:
+        """The size the loaded model encodes ``num_frames`` frames chosen at (height, width) at
+        (``VideoLLM.decode_size``). Without a loaded model (``load_model=False``) the chosen
+        size: the model's processor then resizes the frames itself, as it always did."""
+        if self._model is None:
+            return height, width
+        return self._model.decode_size(height, width, num_frames, self.budget)
 
     def prepare_from(self, decoded: Decoded) -> Prepared:
         """The model stage of :meth:`prepare`: encode the frames of ``decoded`` (from
@@ -571,7 +583,7 @@ def _checked_model(model: Any) -> VideoLLM:
         raise ConfigError(
             f"model {type(model).__name__} is not a videopipe VideoLLM: it needs model_id, token_px, "
             "min_frames, mixed_resolution, can_sample, encode, generate, generate_stream, encode_clips, "
-            "text_embeddings and facts; "
+            "decode_size, text_embeddings and facts; "
             "subclass videopipe.models.contract.VideoLLM to get the defaults of the optional ones"
         )
     return model
@@ -637,11 +649,20 @@ def config_query_dependent(config: PipelineConfig) -> bool:
 
 
 def _decode_selection(
-    reader: Any, selection: Selection, budget: Budget, *, mixed_resolution: bool = False
+    reader: Any,
+    selection: Selection,
+    budget: Budget,
+    *,
+    mixed_resolution: bool = False,
+    size_of: Callable[[int, int, int], tuple[int, int]] | None = None,
 ) -> list[Frames]:
     """Decode every selected clip at its own resolution (key-clip sampling trades resolution
-    for length). Returns one ``Frames`` per resolution, in time order, frames tagged with
-    their clip id."""
+    for length). Returns one ``Frames`` per run of consecutive clips at one resolution (one
+    video for the model), in time order, frames tagged with their clip id.
+
+    ``size_of(height, width, num_frames)`` maps the size chosen for a run of ``num_frames``
+    frames to the size the model encodes them at (``VideoLLM.decode_size``), so the decoder's
+    resize is the only one; None: decode at the chosen size."""
     import numpy as np
 
     info = reader.info
@@ -652,15 +673,21 @@ def _decode_selection(
         # (keeps the token budget; longer clips lose their extra sharpness)
         sizes = {min(sizes, key=lambda hw: hw[0] * hw[1])}
     only = next(iter(sizes)) if len(sizes) == 1 else None
-    groups: list[Frames] = []
+    runs: list[tuple[tuple[int, int], list[int]]] = []
     for cid, clip in enumerate(selection.clips):
         size = only or clip.size or default
-        f = reader.frames_at(list(clip.indices), size=size)
-        f = f.replace(clip_ids=np.full(len(f), cid, dtype=np.int64))
-        if groups and (groups[-1].height, groups[-1].width) == (f.height, f.width):
-            groups[-1] = Frames.concat([groups[-1], f])
+        if runs and runs[-1][0] == size:
+            runs[-1][1].append(cid)
         else:
-            groups.append(f)
+            runs.append((size, [cid]))
+    groups: list[Frames] = []
+    for size, cids in runs:
+        # one request per run: the decoder sees every frame at once (it orders, shares and
+        # parallelises the work) and no frames are copied to join clips
+        counts = [len(selection.clips[c].indices) for c in cids]
+        target = size_of(size[0], size[1], sum(counts)) if size_of is not None else size
+        f = reader.frames_at([i for c in cids for i in selection.clips[c].indices], size=target)
+        groups.append(f.replace(clip_ids=np.repeat(np.asarray(cids, dtype=np.int64), counts)))
     return groups
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
 
     from videopipe.text.timeline import TextLine
-    from videopipe.types import Frames, VisualTokens
+    from videopipe.types import Budget, Frames, VisualTokens
 
 __all__ = [
     "LAYOUT_VERSION",
@@ -267,6 +267,16 @@ class VideoLLM(Protocol):
         their layouts with :meth:`EncodedLayout.concat`)."""
         parts = [self.encode(c) for c in clips]
         return parts[0] if len(parts) == 1 else type(parts[0]).concat(parts)
+
+    def decode_size(self, height: int, width: int, num_frames: int, budget: Budget) -> tuple[int, int]:
+        """(h, w) to decode a clip of ``num_frames`` frames at, given the (h, w) the pipeline
+        chose for it (``budget.frame_size`` of the video, or a sampler's clip size): the size
+        :meth:`encode` will encode such frames at, so that the frames are resized once, by the
+        decoder, and not again by the model's processor. ``num_frames`` matters where the
+        processor's limits apply to a whole clip (Qwen3-VL).
+
+        Default: ``(height, width)`` unchanged."""
+        return int(height), int(width)
 
     def text_embeddings(self, text: str) -> torch.Tensor | None:
         """The model's input embeddings of ``text``'s tokens [L, D], in the space of the visual

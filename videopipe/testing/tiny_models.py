@@ -19,12 +19,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FAMILIES", "TINY_FRAME_PX", "build_tiny_model", "tiny_tokenizer"]
+__all__ = [
+    "FAMILIES",
+    "REAL_VIDEO_PIXELS",
+    "TINY_FRAME_PX",
+    "build_tiny_model",
+    "set_video_pixels",
+    "tiny_tokenizer",
+]
 
 FAMILIES = ("qwen2_5_vl", "qwen3_vl", "llava_onevision", "smolvlm")
 
 #: frame side (px) at which the tiny model of each family makes a 2x2 token grid per frame
 TINY_FRAME_PX = {"qwen2_5_vl": 56, "qwen3_vl": 64, "llava_onevision": 56, "smolvlm": 56}
+
+#: the real checkpoints' video-processor pixel limits (shortest_edge, longest_edge): Qwen2.5-VL
+#: per frame (128..768 tokens of 28x28 px), Qwen3-VL for all frames of a clip together
+REAL_VIDEO_PIXELS = {"qwen2_5_vl": (128 * 28 * 28, 768 * 28 * 28), "qwen3_vl": (4096, 25165824)}
 
 _CORPUS = [
     "What happens in this video? Describe the scene, the objects and the people.",
@@ -377,3 +388,15 @@ def build_tiny_model(
         torch.manual_seed(seed)
         _BUILDERS[family](out, lm)
     return out
+
+
+def set_video_pixels(model_dir: str | Path, min_pixels: int, max_pixels: int) -> None:
+    """Give the Qwen checkpoint in ``model_dir`` video-processor pixel limits ``min_pixels``..
+    ``max_pixels`` (the tiny builder caps frames at 64 tokens to keep tests fast; benchmarks
+    and tests at real sizes use :data:`REAL_VIDEO_PIXELS`)."""
+    import json
+
+    p = Path(model_dir) / "processor_config.json"
+    cfg = json.loads(p.read_text())
+    cfg["video_processor"]["size"] = {"shortest_edge": int(min_pixels), "longest_edge": int(max_pixels)}
+    p.write_text(json.dumps(cfg, indent=2))

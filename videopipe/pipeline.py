@@ -160,6 +160,8 @@ class Pipeline:
             self._model = _checked_model(_load_model(cfg))
         #: what sampling and decoding need to know about the model (see ModelFacts)
         self.facts: ModelFacts = self._model.facts() if self._model is not None else _read_facts(cfg)
+        #: decode_size before the model is loaded (None: loaded, or no such rule)
+        self._sizer = None if self._model is not None else _read_sizer(cfg)
         self.sampler = _make_sampler(sampler if sampler is not None else cfg.sampler)
         self.sampler_name = sampler if isinstance(sampler, str) else self.sampler.name
         comp = compressor if compressor is not None else cfg.compressor
@@ -363,11 +365,14 @@ class Pipeline:
 
     def _decode_size(self, height: int, width: int, num_frames: int) -> tuple[int, int]:
         """The size the loaded model encodes ``num_frames`` frames chosen at (height, width) at
-        (``VideoLLM.decode_size``). Without a loaded model (``load_model=False``) the chosen
-        size: the model's processor then resizes the frames itself, as it always did."""
-        if self._model is None:
-            return height, width
-        return self._model.decode_size(height, width, num_frames, self.budget)
+        (``VideoLLM.decode_size``). Before the model is loaded (``load_model=False``, a
+        :meth:`preload` still running) the same rule read from the checkpoint's files, so the
+        size never depends on when the weights arrive; the chosen size for a model without it."""
+        if self._model is not None:
+            return self._model.decode_size(height, width, num_frames, self.budget)
+        if self._sizer is not None:  # the same rule from the checkpoint's files (no weights)
+            return self._sizer(height, width, num_frames, self.budget)
+        return height, width
 
     def prepare_from(self, decoded: Decoded) -> Prepared:
         """The model stage of :meth:`prepare`: encode the frames of ``decoded`` (from
@@ -569,6 +574,12 @@ def _load_model(cfg: PipelineConfig) -> VideoLLM:
     from videopipe.models import load_model
 
     return load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
+
+
+def _read_sizer(cfg: PipelineConfig) -> Callable[..., tuple[int, int]] | None:
+    from videopipe.models.loading import read_model_sizer
+
+    return read_model_sizer(cfg.model)
 
 
 def _read_facts(cfg: PipelineConfig) -> ModelFacts:

@@ -216,6 +216,14 @@ def test_the_pipeline_decodes_at_the_models_decode_size(tmp_path: Path) -> None:
     assert (group.height, group.width) == ad.decode_size(*chosen, 12, pipe.budget) != chosen
     prepared = pipe.prepare_from(decoded)
     assert prepared.tokens.meta["pixel_prep"] == "fused"
+    # before the weights are loaded (load_model=False, or `ask`'s background preload) the
+    # same size comes from the checkpoint's files: the result never depends on load timing
+    lazy = Pipeline(config=cfg.with_overrides(model=str(d)), load_model=False)
+    lazy.preload()
+    (early,) = lazy.select_and_decode(video).groups
+    assert (early.height, early.width) == (group.height, group.width)
+    assert torch.equal(early.data, group.data)
+    assert lazy.prepare_from(lazy.select_and_decode(video)).tokens.meta["pixel_prep"] == "fused"
 
 
 @pytest.mark.gpu

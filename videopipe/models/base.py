@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -231,6 +231,24 @@ class TransformersVideoLLM(VideoLLM):
 
     def facts(self) -> ModelFacts:
         return self._facts_of(self.model_id, self._geometry)
+
+    @classmethod
+    def read_sizer(cls, model_id: str | None = None) -> Callable[[int, int, int, Budget], tuple[int, int]]:
+        """This checkpoint's :meth:`decode_size` without the weights (config and processor
+        files, read once per process): a pipeline that decodes before the model has loaded
+        (``load_model=False``, :meth:`Pipeline.preload`) decodes at exactly the size the loaded
+        model's ``decode_size`` gives, so the result never depends on when the weights arrive.
+        The sizing half of the adapter holds only what ``decode_size`` reads (geometry,
+        processor, model id), never a model."""
+        from videopipe.models.checkpoint import load_processor
+
+        model_id = str(model_id or cls.default_model_id)
+        config = cls._checked_config(model_id)
+        half = cls.__new__(cls)
+        half.processor = load_processor(model_id)
+        half._geometry = cls._read_geometry(config, half.processor, model_id=model_id)
+        half.model_id = model_id
+        return half.decode_size
 
     # -- facts samplers and the pipeline budget with -----------------------------------------
     @property

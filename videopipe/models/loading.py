@@ -10,6 +10,7 @@ below imports it. Device and dtype handling: :mod:`videopipe.models.checkpoint`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,6 +102,17 @@ def load_model(
     return MODELS.create(
         name, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch
     )
+
+
+def read_model_sizer(spec: str | os.PathLike[str]) -> Callable[..., tuple[int, int]] | None:
+    """``decode_size`` of the model of ``spec`` from its config and processor files (see
+    ``TransformersVideoLLM.read_sizer``), or None for an entry that has no such rule (its
+    frames are decoded at the size the pipeline chose)."""
+    from videopipe.registry import MODELS
+
+    name, model_id = resolve_model_spec(spec)
+    read = getattr(MODELS.get(name), "read_sizer", None)
+    return None if read is None else read(model_id)
 
 
 def read_model_facts(spec: str | os.PathLike[str]) -> ModelFacts:

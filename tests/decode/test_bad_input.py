@@ -180,6 +180,7 @@ def test_missing_ffprobe_is_a_clear_error(monkeypatch):
     import videopipe.decode.probe as probe_mod
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(probe_mod, "_PROBES", probe_mod.FileMemo())  # a probe run, not a remembered one
     with pytest.raises(probe_mod.MissingDependencyError, match="apt-get install ffmpeg"):
         probe_mod.probe(gen_video("h264"))
 
@@ -221,3 +222,25 @@ def test_probe_errors_are_one_clean_line_without_log_addresses(tmp_path):
     msg = str(e.value)
     assert msg.startswith(str(cut)) and msg.count(str(cut)) == 1
     assert "@ 0x" not in msg and "\n" not in msg
+
+
+def test_a_file_is_probed_and_indexed_again_once_it_changes(tmp_path):
+    import shutil as sh
+
+    from videopipe.decode import index as index_mod
+    from videopipe.decode.probe import probe
+
+    a, b = gen_video("h264"), gen_video("vfr_h264")
+    p = tmp_path / "v.mp4"
+    sh.copy(a, p)
+    first = probe(p)
+    assert probe(p) is first  # remembered while unchanged
+    with open_video(p) as r:
+        n_a = r.info.num_frames
+    with open_video(p) as r:
+        assert r.info.num_frames == n_a
+    sh.copy(b, p)  # replaced in place: new size and time
+    assert probe(p) is not first
+    with open_video(p) as r:
+        assert r.info.is_vfr
+    assert index_mod._TABLES.size >= 1

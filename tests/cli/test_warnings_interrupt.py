@@ -46,6 +46,8 @@ main()
 def test_ctrl_c_in_a_command_prints_interrupted_and_exits_130(video: Path) -> None:
     p = subprocess.Popen(
         [sys.executable, "-c", _SLOW_COMMAND, str(video)],
+        # a test run started in the background (`cmd &`) inherits SIGINT ignored: not the child
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -4,7 +4,7 @@ On a generated 30-minute 1280x720 video (GOP 250) with a tiny random Qwen2.5-VL 
 
   (a) baseline: ``uniform`` 64 frames, every visual token goes to the LLM (compressor ``none``)
   (b) default:  the default sampler + compressor at the default visual-token budget
-                (``PipelineConfig()``: uniform with keyframe snapping, temporal_merge, 2048 tokens)
+                (``PipelineConfig()``: uniform with keyframe snapping, progressive[per_frame_budget=0], 2048 tokens)
 
 Each run is a fresh subprocess (honest peak RSS, no warm caches shared), token cache off.
 Reports seconds per stage, peak RSS, prefill tokens (visual + text) and the speedup, plus the

@@ -21,6 +21,7 @@ from videopipe.errors import (
     UnsupportedVideoError,
     VideoNotFoundError,
 )
+from videopipe.fingerprint import FileMemo
 from videopipe.testing.videos import read_frame_number
 
 BACKENDS = ["pyav", "torchcodec", "decord"]
@@ -180,7 +181,7 @@ def test_missing_ffprobe_is_a_clear_error(monkeypatch):
     import videopipe.decode.probe as probe_mod
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    monkeypatch.setattr(probe_mod, "_PROBES", probe_mod.FileMemo())  # a probe run, not a remembered one
+    monkeypatch.setattr(probe_mod, "_PROBES", FileMemo())  # a probe run, not a remembered one
     with pytest.raises(probe_mod.MissingDependencyError, match="apt-get install ffmpeg"):
         probe_mod.probe(gen_video("h264"))
 

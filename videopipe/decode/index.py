@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from videopipe.decode.probe import FileMemo
 from videopipe.errors import DecodeError
+from videopipe.fingerprint import FileMemo
 
 __all__ = [
     "FrameIndex",

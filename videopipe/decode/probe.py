@@ -8,10 +8,8 @@ the same way on a missing file, a directory, an empty file or a file that is not
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +21,7 @@ from videopipe.errors import (
     UnsupportedVideoError,
     VideoNotFoundError,
 )
+from videopipe.fingerprint import FileMemo
 
 __all__ = ["ProbeResult", "check_path", "probe", "ffprobe_bin"]
 
@@ -120,40 +119,6 @@ def _clean_ffmpeg_line(line: str, path: Path) -> str:
     for prefix in (str(path) + ": ", path.name + ": "):
         line = line.replace(prefix, "")
     return line or "ffprobe failed"
-
-
-class FileMemo:
-    """Results computed from a file, kept while the file is unchanged (same resolved path,
-    size and modification time), for the last ``size`` files: ``videopipe ask`` probes a video
-    before it opens it, and a pipeline asked many questions opens the same video each time."""
-
-    def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self._items: dict[tuple[Any, ...], Any] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(path: str | Path, *extra: Any) -> tuple[Any, ...] | None:
-        try:
-            st = os.stat(path)
-            return (os.path.realpath(path), st.st_size, st.st_mtime_ns, *extra)
-        except OSError:
-            return None
-
-    def get(self, key: tuple[Any, ...] | None) -> Any:
-        if key is None:
-            return None
-        with self._lock:
-            return self._items.get(key)
-
-    def put(self, key: tuple[Any, ...] | None, value: Any) -> Any:
-        if key is not None:
-            with self._lock:
-                self._items.pop(key, None)
-                self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.pop(next(iter(self._items)))
-        return value
 
 
 _PROBES = FileMemo()

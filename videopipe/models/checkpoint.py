@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videopipe.errors import DeviceError, ModelError
+from videopipe.fingerprint import FileMemo
 
 if TYPE_CHECKING:
     import torch
@@ -182,7 +182,8 @@ def check_hub_access(model_id: str) -> None:
 
 def _files_key(model_id: str) -> tuple[Any, ...]:
     """What identifies the files of ``model_id``: the id, and for a local directory the size
-    and modification time of its JSON files (a checkpoint rewritten in place is read again)."""
+    and modification time of its JSON files (a checkpoint rewritten in place is read again;
+    :meth:`FileMemo.key` stats one file, a checkpoint is a directory)."""
     local = Path(model_id).expanduser()
     if not local.is_dir():
         return (model_id,)
@@ -196,9 +197,8 @@ def _files_key(model_id: str) -> tuple[Any, ...]:
 # One process reads a checkpoint's config and processor once: the pipeline reads the model's
 # facts (config + processor) before decoding and the adapter needs both again when it loads
 # the weights; a real tokenizer takes a few hundred ms to parse. Treated as read-only.
-_CONFIGS: dict[tuple[Any, ...], Any] = {}
-_PROCESSORS: dict[tuple[Any, ...], Any] = {}
-_CACHE_LOCK = threading.Lock()
+_CONFIGS = FileMemo()
+_PROCESSORS = FileMemo()
 
 
 def read_config(model_id: str, *, unknown_type_hint: str = "") -> Any:
@@ -206,12 +206,10 @@ def read_config(model_id: str, *, unknown_type_hint: str = "") -> Any:
     ``unknown_type_hint`` ends the error for a model_type transformers does not know (e.g. the
     supported families)."""
     key = _files_key(model_id)
-    with _CACHE_LOCK:
-        if key in _CONFIGS:
-            return _CONFIGS[key]
-    config = _read_config(model_id, unknown_type_hint)
-    with _CACHE_LOCK:
-        return _CONFIGS.setdefault(key, config)
+    known = _CONFIGS.get(key)
+    if known is not None:
+        return known
+    return _CONFIGS.put(key, _read_config(model_id, unknown_type_hint))
 
 
 def _read_config(model_id: str, unknown_type_hint: str) -> Any:
@@ -278,15 +276,13 @@ def load_processor(model_id: str) -> Any:
     """The checkpoint's processor (tokenizer, image/video processors; no weights), loaded
     once per process (the same object for the facts and the adapter; treat it as read-only)."""
     key = _files_key(model_id)
-    with _CACHE_LOCK:
-        if key in _PROCESSORS:
-            return _PROCESSORS[key]
+    known = _PROCESSORS.get(key)
+    if known is not None:
+        return known
     from transformers import AutoProcessor
 
     with _loading(model_id):
-        processor = AutoProcessor.from_pretrained(model_id)
-    with _CACHE_LOCK:
-        return _PROCESSORS.setdefault(key, processor)
+        return _PROCESSORS.put(key, AutoProcessor.from_pretrained(model_id))
 
 
 @contextmanager

@@ -10,7 +10,9 @@ isotropic: uniform on the sphere, the worst case, small sizes only), it measures
   ``IndexIVFFlat`` with sqrt(N) cells and ``nprobe = nlist / 8`` (same threads as ``auto``);
 - for both: ms per query (top-10, one query at a time, median over many queries) and recall@10
   against exact search, on queries *near* stored vectors (a stored vector plus noise, like a
-  paraphrase of its clip), which the build never saw.
+  paraphrase of its clip), which the build never saw;
+- where one ``auto`` build tried both ``ivf`` and ``ivf_sq8_refine`` (same cells, same calibration
+  queries), the two side by side: the float scan against the 8-bit scan with the exact re-rank.
 
 FAISS uses every core (``import_faiss`` sets its threads). Usage: ``python benchmarks/retrieval.py``
 (10k, 100k, 1M) or ``--quick``. Writes ``benchmarks/results/retrieval.json`` and ``.md``.
@@ -189,6 +191,10 @@ def machine() -> dict:
     }
 
 
+def _ratio(x: float) -> str:
+    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+
+
 def write_markdown(result: dict, path: Path) -> None:
     m = result["machine"]
     lines = [
@@ -211,7 +217,7 @@ def write_markdown(result: dict, path: Path) -> None:
         mb = r.get("measured_at_build")
         lines.append(
             f"| {r['data']} | {r['n']:,} | {r['method']} | {r['kind']} {json.dumps(p) if p else ''} | {r['build_s']:.1f} | "
-            f"{r['query_ms']:.3f} | {r.get('speedup_vs_exact', 1.0):.0f} | {r['recall_at_10']:.3f} | "
+            f"{r['query_ms']:.3f} | {_ratio(r.get('speedup_vs_exact', 1.0))} | {r['recall_at_10']:.3f} | "
             + (f"recall {mb['recall_at_10']:.3f}, {mb['ms_per_query']:.3f} ms" if mb else "")
             + " |"
         )
@@ -225,6 +231,25 @@ def write_markdown(result: dict, path: Path) -> None:
             )
             notes = (" Notes: " + " ".join(r["notes"])) if r["notes"] else ""
             lines.append(f"- {r['data']} {r['n']:,}: {tried}.{notes}")
+    pairs = []  # the two IVF candidates measured on the same cells and queries, in the same build
+    for r in result["rows"]:
+        by_kind = {t["kind"]: t for t in r.get("tried") or []}
+        if "ivf" in by_kind and "ivf_sq8_refine" in by_kind:
+            a, b = by_kind["ivf"], by_kind["ivf_sq8_refine"]
+            pairs.append(
+                f"| {r['data']} | {r['n']:,} | {a['params']['nprobe']} / {b['params']['nprobe']} | "
+                f"{a['recall_at_10']:.3f} / {b['recall_at_10']:.3f} | {a['ms_per_query']:.3f} / "
+                f"{b['ms_per_query']:.3f} | **{a['ms_per_query'] / max(b['ms_per_query'], 1e-9):.2f}x** |"
+            )
+    if pairs:
+        lines += [
+            "",
+            "## `ivf_sq8_refine` against `ivf` (both tried by the same `auto` build: same cells, same queries)",
+            "",
+            "| data | N | nprobe ivf / refine | recall@10 ivf / refine | ms ivf / refine | refine faster |",
+            "|---|---:|---|---|---|---:|",
+            *pairs,
+        ]
     lines += [
         "",
         f"Whole run: {result.get('total_s', 0):.0f} s, peak RSS {result.get('peak_rss_mb', 0):.0f} MB.",

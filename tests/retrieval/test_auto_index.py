@@ -17,7 +17,18 @@ import numpy as np
 import pytest
 
 from videopipe.errors import ConfigError
-from videopipe.retrieval.faiss_index import AutoConfig, build_index, load_index, measure_recall
+from videopipe.retrieval.faiss_index import (
+    IVF_KMEANS_ITERATIONS,
+    IVF_TRAIN_PER_CELL,
+    AutoConfig,
+    _build_kind,
+    _set_search_param,
+    build_index,
+    exact_search,
+    ivf_cells,
+    load_index,
+    measure_recall,
+)
 from videopipe.retrieval.indexer import IndexOptions, index_paths
 from videopipe.retrieval.search import Retriever
 from videopipe.testing.cli import run_installed
@@ -37,7 +48,7 @@ def test_auto_meets_the_recall_target_measured_on_the_data(data: str, tmp_path: 
     x = synthetic_vectors(AUTO_ROWS, data)
     vi = build_index(x, "auto", device="cpu", auto=TRY_ALL)
     m = vi.measured
-    assert vi.kind in ("ivf", "hnsw") and m is not None, vi.notes
+    assert vi.kind in ("ivf", "ivf_sq8_refine", "hnsw") and m is not None, vi.notes
     assert m.meets_target and m.recall_at_10 >= TRY_ALL.target_recall
     assert vi.sample_queries == TRY_ALL.sample_queries and vi.target_recall == 0.95
     # the fastest of the candidates that met the target won
@@ -50,6 +61,50 @@ def test_auto_meets_the_recall_target_measured_on_the_data(data: str, tmp_path: 
     again = load_index(tmp_path / "i.faiss", vi.kind, params=vi.params, device="cpu")
     assert measure_recall(again, x, TRY_ALL) == pytest.approx(m.recall_at_10, abs=1e-4)
     assert measure_recall(again, x, AutoConfig(seed=7)) >= 0.93
+
+
+def test_the_ivf_kinds_share_cells_and_the_refine_returns_exact_scores() -> None:
+    """``ivf_sq8_refine`` scans the same cells as ``ivf`` through 8-bit codes and rescores its
+    best 2k with the float rows: its scores are the exact inner products (plain ``ivf_sq8``'s are
+    the codes' approximations), and at one ``nprobe`` it finds what ``ivf`` finds."""
+    x = synthetic_vectors(AUTO_ROWS, "unstructured")
+    cells = ivf_cells(x, 0)
+    rng = np.random.default_rng(3)
+    q = x[rng.choice(len(x), 200, replace=False)] + 0.03 * rng.standard_normal((200, x.shape[1])).astype(
+        np.float32
+    )
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    _, truth = exact_search(x, q, 10)
+    found = {}
+    for kind in ("ivf", "ivf_sq8", "ivf_sq8_refine"):
+        vi = _build_kind(x, kind, 0, cells)
+        assert vi.params["nlist"] == cells.nlist and vi.ntotal == len(x)
+        _set_search_param(vi, 16)
+        scores, ids = vi.search(q, 10)
+        exact_scores = np.einsum("qd,qkd->qk", q, x[ids])
+        err = float(np.abs(scores - exact_scores).max())
+        assert (err < 1e-5) == (kind != "ivf_sq8"), (kind, err)
+        found[kind] = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids.tolist(), truth.tolist())])
+    assert found["ivf_sq8_refine"] >= found["ivf"] - 0.01 and found["ivf_sq8_refine"] >= found["ivf_sq8"]
+
+
+def test_ivf_built_from_shared_cells_equals_faiss_own_build() -> None:
+    """The cells are trained once and every row assigned once (``ivf_cells``); the IVF built from
+    them answers exactly as FAISS' own ``train`` + ``add`` of the same cells and seed."""
+    import faiss
+
+    x = synthetic_vectors(8000, "clustered")
+    vi = _build_kind(x, "ivf", 0)
+    nlist = vi.params["nlist"]
+    ref = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    ref.cp.seed, ref.cp.niter = 0, IVF_KMEANS_ITERATIONS
+    rows = np.sort(np.random.default_rng(0).choice(len(x), IVF_TRAIN_PER_CELL * nlist, replace=False))
+    ref.train(x[rows])
+    ref.add(x)
+    ref.nprobe = 4
+    _set_search_param(vi, 4)
+    q = x[:100] + 0.01
+    assert np.array_equal(vi.search(q, 10)[1], ref.search(q, 10)[1])
 
 
 def test_small_index_stays_exact_without_a_build() -> None:
@@ -65,7 +120,8 @@ def test_an_unreachable_target_keeps_exact_search() -> None:
     cfg = AutoConfig(target_recall=1.0, flat_small_n=0, flat_fast_ms=0, build_budget_s=0)
     vi = build_index(x, "auto", device="cpu", auto=cfg)
     assert vi.kind == "flat" and vi.measured is not None and vi.measured.recall_at_10 == 1.0
-    assert [t.kind for t in vi.tried] == ["flat", "ivf"] and not vi.tried[1].meets_target
+    assert [t.kind for t in vi.tried] == ["flat", "ivf", "ivf_sq8_refine"]
+    assert not any(t.meets_target for t in vi.tried[1:])
     assert any("hnsw skipped" in n for n in vi.notes) and any("no approximate index" in n for n in vi.notes)
 
 
@@ -88,18 +144,20 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def test_snapshot_records_the_measured_index_and_search_json_shows_it(videos: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["ivf", "ivf_sq8_refine"])
+def test_snapshot_records_the_measured_index_and_search_json_shows_it(
+    kind: str, videos: Path, tmp_path: Path
+) -> None:
     idx = tmp_path / "idx"
     flags = ["--embedder", "color", "--window-s", "2", "--overlap-s", "0", "--frames-per-clip", "3"]
-    r = run_installed(
-        "index", str(videos), "--index", str(idx), *flags, "--index-type", "ivf", "--json", "-q"
-    )
+    r = run_installed("index", str(videos), "--index", str(idx), *flags, "--index-type", kind, "--json", "-q")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)["index"]
     snap = Retriever(idx).snapshot
     meta = snap.faiss
-    assert meta is not None and meta.kind == "ivf" and meta.file
-    assert report == meta.describe() and set(meta.params or {}) >= {"nlist", "nprobe", "threads"}
+    assert meta is not None and meta.kind == kind and meta.file
+    want = {"nlist", "nprobe", "threads"} | ({"k_factor"} if kind == "ivf_sq8_refine" else set())
+    assert report == meta.describe() and set(meta.params or {}) == want
     assert meta.target_recall == 0.95 and meta.sample_queries == len(snap) and meta.ms_per_query is not None
     # what the snapshot records is what measuring the index it names gives again
     assert measure_recall(snap.vector_index(device="cpu"), snap.vectors) == pytest.approx(meta.recall_at_10)
@@ -151,3 +209,23 @@ def test_auto_ivf_moves_to_the_gpu_with_its_tuned_nprobe() -> None:  # pragma: n
     gpu = build_index(x, "ivf", device="cuda")
     assert gpu.device.startswith("cuda") and gpu.index.nprobe == cpu.index.nprobe == cpu.params["nprobe"]
     assert measure_recall(gpu, x) >= 0.95
+
+
+@pytest.mark.gpu
+def test_ivf_sq8_refine_scans_on_the_gpu_and_rescores_on_the_cpu(tmp_path: Path) -> None:  # pragma: no cover
+    from videopipe.retrieval.faiss_index import gpu_available
+
+    if not gpu_available():
+        pytest.skip("faiss has no GPU support here (install faiss-gpu)")
+    x = synthetic_vectors(20_000, "unstructured")
+    cpu = build_index(x, "ivf_sq8_refine", device="cpu")
+    gpu = build_index(x, "ivf_sq8_refine", device="cuda")
+    assert gpu.device.startswith("cuda") and gpu.params == cpu.params
+    q = x[:50]
+    s_cpu, i_cpu = cpu.search(q, 10)
+    s_gpu, i_gpu = gpu.search(q, 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(i_cpu.tolist(), i_gpu.tolist())]) >= 0.97
+    assert np.allclose(s_gpu, np.einsum("qd,qkd->qk", q, x[i_gpu]), atol=1e-5)  # exact re-rank
+    gpu.save(tmp_path / "g.faiss")  # written in its CPU form
+    again = load_index(tmp_path / "g.faiss", "ivf_sq8_refine", params=gpu.params, device="cpu")
+    assert np.array_equal(again.search(q, 10)[1], i_cpu)

@@ -166,7 +166,7 @@ def test_exact_search_matches_sorting() -> None:
         assert np.allclose(scores[r], np.sort(full[r])[::-1][:7], atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivf_sq8"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivf_sq8", "ivf_sq8_refine"])
 def test_index_types_find_the_exact_neighbours(kind: str, tmp_path: Path) -> None:
     x = _clustered(4000)
     rng = np.random.default_rng(1)

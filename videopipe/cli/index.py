@@ -63,7 +63,9 @@ def index(
         None, "--glob", help="File pattern inside folders (default: video suffixes)."
     ),
     index_type: str = typer.Option(
-        "auto", "--index-type", help="auto (chosen by --target-recall, measured), flat, ivf, ivf_sq8 or hnsw."
+        "auto",
+        "--index-type",
+        help="auto (chosen by --target-recall, measured), flat, ivf, ivf_sq8, ivf_sq8_refine or hnsw.",
     ),
     target_recall: float = typer.Option(
         0.95,

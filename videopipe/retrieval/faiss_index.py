@@ -7,6 +7,11 @@ Types (``INDEX_TYPES``):
   cells (trained on ``IVF_TRAIN_PER_CELL`` points per cell, 10 iterations); ``nprobe`` tuned.
 - ``ivf_sq8``: the same cells with 8-bit scalar-quantised vectors (a quarter of the memory,
   slightly lower recall); never picked by ``auto``, on request.
+- ``ivf_sq8_refine``: the same cells scanned through their 8-bit codes, and the best
+  ``k_factor * k`` rescored exactly with the float vectors (``IndexRefineFlat``): a scan that reads
+  a quarter of the bytes at the recall of ``ivf`` (the codes only order the candidates), for the
+  memory of ``ivf`` plus a quarter. Where the scan dominates (unstructured data, many cells
+  probed) it answers in about half the time of ``ivf``.
 - ``hnsw``: ``IndexHNSWFlat`` graph (M=16, efConstruction=48); ``efSearch`` tuned; CPU only.
 
 ``auto`` (:func:`build_auto`, knobs in :class:`AutoConfig`) chooses by a recall target
@@ -15,7 +20,9 @@ search (no build); above, it measures exact search's own latency and keeps it wh
 ``flat_fast_ms``; else it samples stored vectors, moves each by a step as long as the typical
 distance to a nearest neighbour (:class:`Calibration`: a real query is near a clip, not on it),
 takes these queries' exact top-10, and tries candidates
-cheapest build first -- IVF (``nprobe`` 1, 2, 4, ... until recall@10 >= the target), then HNSW
+cheapest build first -- IVF (``nprobe`` 1, 2, 4, ... until recall@10 >= the target), then IVF with
+8-bit codes and an exact re-rank (the same k-means cells and cell assignments, so it costs only
+the encoding), then HNSW
 (``efSearch`` 16, 32, ...; skipped when its build, extrapolated from a sample build, would
 overrun ``build_budget_s``) -- stopping early once one meets the target in ``enough_ms``. The
 fastest candidate that meets the target wins; when none does, exact search (recall 1) is kept.
@@ -47,12 +54,14 @@ import numpy as np
 
 from videopipe.errors import ConfigError, DeviceError, IndexStoreError, MissingDependencyError
 
-INDEX_TYPES = ("flat", "hnsw", "ivf", "ivf_sq8")
+INDEX_TYPES = ("flat", "hnsw", "ivf", "ivf_sq8", "ivf_sq8_refine")
+IVF_KINDS = ("ivf", "ivf_sq8", "ivf_sq8_refine")  # an IVF index searched by nprobe (maybe inside a refine)
 RECALL_K = 10  # auto's target is recall@RECALL_K
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 48
 IVF_TRAIN_PER_CELL = 40  # FAISS wants >= 39 training points per centroid
 IVF_KMEANS_ITERATIONS = 10
+REFINE_K_FACTOR = 2  # ivf_sq8_refine rescores the codes' best 2k (4k measured no better at 1M)
 HNSW_ESTIMATE_SAMPLE = 20_000  # HNSW's build time is extrapolated from a build of this many rows
 # snapshots written before auto-tuning recorded no parameters: their fixed values
 LEGACY_IVF_PROBE_FRACTION = 8  # nprobe = nlist / 8
@@ -149,6 +158,7 @@ class VectorIndex:
     tried: list[Measured] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _gpu_resources: Any = None
+    _cpu_index: Any = None  # on a GPU: the CPU index it was copied from (what save writes)
 
     @property
     def ntotal(self) -> int:
@@ -160,8 +170,8 @@ class VectorIndex:
         if q.shape[1] != self.index.d:
             raise IndexStoreError(f"query has dimension {q.shape[1]}, the index {self.index.d}")
         k = max(1, min(int(k), max(1, self.ntotal)))
-        if self.device == "cpu" and self.kind in ("ivf", "ivf_sq8"):  # one query: over its cells
-            self.index.parallel_mode = 1 if len(q) == 1 else 0  # a batch: over the queries
+        if self.device == "cpu" and self.kind in IVF_KINDS:  # one query: over its cells
+            _ivf_part(self.index).parallel_mode = 1 if len(q) == 1 else 0  # a batch: over the queries
         with faiss_threads(self.params.get("threads")):
             scores, ids = self.index.search(q, k)
         return scores, ids
@@ -170,7 +180,7 @@ class VectorIndex:
         faiss = import_faiss()
         idx = self.index
         if self.device != "cpu":
-            idx = faiss.index_gpu_to_cpu(idx)
+            idx = self._cpu_index if self._cpu_index is not None else faiss.index_gpu_to_cpu(idx)
         faiss.write_index(idx, str(path))
 
     def describe(self) -> dict[str, Any]:
@@ -228,7 +238,7 @@ def build_index(
     seed: int = 0,
     auto: AutoConfig | None = None,
 ) -> VectorIndex:
-    """Build a ``kind`` index (``auto``, ``flat``, ``hnsw``, ``ivf``, ``ivf_sq8``) over unit rows
+    """Build a ``kind`` index (``auto`` or one of ``INDEX_TYPES``) over unit rows
     ``vectors``. ``auto`` chooses by :class:`AutoConfig` (default: recall@10 >= 0.95); an
     approximate kind asked for by name gets its search parameter tuned to the same target (the
     largest tried when none meets it)."""
@@ -344,7 +354,38 @@ def _fastest_threads(vi: VectorIndex, measure: Callable[[], float]) -> float:
     return timed[best]
 
 
-def _build_kind(x: np.ndarray, kind: str, seed: int) -> VectorIndex:
+@dataclass
+class IvfCells:
+    """Trained k-means cells (the coarse quantizer) and every row's cell: what the IVF kinds
+    share, so ``auto`` trains and assigns once for all of them."""
+
+    quantizer: Any
+    nlist: int
+    assign: np.ndarray  # [N] int64 cell of each row
+
+
+def ivf_cells(x: np.ndarray, seed: int) -> IvfCells:
+    """``ivf_nlist(N)`` k-means cells of ``x`` (trained on ``IVF_TRAIN_PER_CELL`` rows a cell, a
+    deterministic sample, ``IVF_KMEANS_ITERATIONS`` iterations) and each row's nearest cell."""
+    faiss = import_faiss()
+    n, d = x.shape
+    nlist = ivf_nlist(n)
+    train = x
+    if n > IVF_TRAIN_PER_CELL * nlist:  # k-means on a deterministic sample: training cost
+        rng = np.random.default_rng(seed)  # grows with nlist * sample, not nlist * N
+        train = x[np.sort(rng.choice(n, IVF_TRAIN_PER_CELL * nlist, replace=False))]
+    quantizer = faiss.IndexFlatIP(d)
+    assign = np.zeros(n, np.int64)
+    if n:
+        trainer = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        trainer.cp.seed, trainer.cp.niter = seed, IVF_KMEANS_ITERATIONS
+        trainer.train(np.ascontiguousarray(train))  # IVF's own k-means: trains the quantizer
+        _, nearest = quantizer.search(x, 1)
+        assign = np.ascontiguousarray(nearest[:, 0], dtype=np.int64)
+    return IvfCells(quantizer=quantizer, nlist=nlist, assign=assign)
+
+
+def _build_kind(x: np.ndarray, kind: str, seed: int, cells: IvfCells | None = None) -> VectorIndex:
     faiss = import_faiss()
     n, d = x.shape
     if kind == "hnsw":
@@ -355,27 +396,37 @@ def _build_kind(x: np.ndarray, kind: str, seed: int) -> VectorIndex:
         return VectorIndex(
             index=index, kind=kind, params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
         )
-    nlist = ivf_nlist(n)
-    quantizer = faiss.IndexFlatIP(d)
-    if kind == "ivf_sq8":
-        index = faiss.IndexIVFScalarQuantizer(
+    cells = cells or ivf_cells(x, seed)
+    nlist, quantizer = cells.nlist, cells.quantizer
+    if kind == "ivf":
+        ivf = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:  # ivf_sq8, ivf_sq8_refine: the scalar quantizer's ranges come from a sample of rows
+        ivf = faiss.IndexIVFScalarQuantizer(
             quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
-    else:
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = seed
-    index.cp.niter = IVF_KMEANS_ITERATIONS
-    train = x
-    if n > IVF_TRAIN_PER_CELL * nlist:  # k-means on a deterministic sample: training cost
-        rng = np.random.default_rng(seed)  # grows with nlist * sample, not nlist * N
-        train = x[np.sort(rng.choice(n, IVF_TRAIN_PER_CELL * nlist, replace=False))]
-    if n:
-        index.train(train)
-        index.add(x)
-    index.parallel_mode = 1  # one query's probed cells are scanned on every core
-    vi = VectorIndex(index=index, kind=kind, params={"nlist": nlist, "nprobe": 1})
+        if n:
+            rows = np.random.default_rng(seed).choice(n, min(n, IVF_TRAIN_PER_CELL * nlist), replace=False)
+            ivf.train(np.ascontiguousarray(x[np.sort(rows)]))  # the cells are trained: codes only
+    if n:  # rows go to the cells already computed (no second nearest-cell search)
+        ivf.add_core(n, faiss.swig_ptr(x), None, faiss.swig_ptr(cells.assign))
+    ivf.parallel_mode = 1  # one query's probed cells are scanned on every core
+    params = {"nlist": nlist, "nprobe": 1}
+    index = ivf
+    if kind == "ivf_sq8_refine":
+        exact = faiss.IndexFlatIP(d)
+        if n:
+            exact.add(x)
+        index = faiss.IndexRefine(ivf, exact)
+        index.k_factor = float(REFINE_K_FACTOR)
+        params["k_factor"] = REFINE_K_FACTOR
+    vi = VectorIndex(index=index, kind=kind, params=params)
     _set_search_param(vi, max(1, nlist // LEGACY_IVF_PROBE_FRACTION))
     return vi
+
+
+def _ivf_part(index: Any) -> Any:
+    """The IVF index inside ``index`` (itself, or the base of a refine index)."""
+    return import_faiss().extract_index_ivf(index)
 
 
 def _search_param(kind: str) -> str:
@@ -385,8 +436,8 @@ def _search_param(kind: str) -> str:
 def _set_search_param(vi: VectorIndex, value: int) -> None:
     if vi.kind == "hnsw":
         vi.index.hnsw.efSearch = int(value)
-    elif vi.kind in ("ivf", "ivf_sq8"):
-        vi.index.nprobe = int(value)
+    elif vi.kind in IVF_KINDS:
+        _ivf_part(vi.index).nprobe = int(value)
     vi.params[_search_param(vi.kind)] = int(value)
 
 
@@ -445,7 +496,9 @@ def _build_auto(x: np.ndarray, cfg: AutoConfig) -> VectorIndex:
     tried, notes = [flat], []
     best: VectorIndex | None = None
     if flat_ms > cfg.flat_fast_ms:
-        for kind in ("ivf", "hnsw"):
+        cells: IvfCells | None = None
+        cells_s = 0.0
+        for kind in ("ivf", "ivf_sq8_refine", "hnsw"):
             if best is not None and best.measured is not None and best.measured.ms_per_query <= cfg.enough_ms:
                 break
             if kind == "hnsw":
@@ -458,9 +511,15 @@ def _build_auto(x: np.ndarray, cfg: AutoConfig) -> VectorIndex:
                         f"budget ({spent:.0f} s spent)"
                     )
                     continue
+            if kind in IVF_KINDS and cells is None:  # trained and assigned once for both IVF kinds
+                t = time.perf_counter()
+                cells = ivf_cells(x, cfg.seed)
+                cells_s = time.perf_counter() - t
             t = time.perf_counter()
-            vi = _build_kind(x, kind, cfg.seed)
-            m = _tune(vi, cal, time.perf_counter() - t)
+            vi = _build_kind(x, kind, cfg.seed, cells)
+            # a candidate's build time is what it would cost alone: the shared cells included
+            build_s = time.perf_counter() - t + (cells_s if kind in IVF_KINDS else 0.0)
+            m = _tune(vi, cal, build_s)
             tried.append(m)
             if m.meets_target and (best is None or m.ms_per_query < best.measured.ms_per_query):  # type: ignore[union-attr]
                 best = vi
@@ -513,9 +572,18 @@ def _to_device(vi: VectorIndex, device: str) -> VectorIndex:
     faiss = import_faiss()
     gpu_id = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
     res = faiss.StandardGpuResources()
-    gpu_index = faiss.index_cpu_to_gpu(res, gpu_id, vi.index)
-    if vi.kind in ("ivf", "ivf_sq8"):
-        gpu_index.nprobe = vi.index.nprobe  # GPU IVF searches at most 2048 probes
+    if vi.kind == "ivf_sq8_refine":
+        # the codes are scanned on the GPU; the exact re-rank of the few candidates stays on the
+        # CPU (IndexRefine reads the float rows through a CPU distance computer)
+        gpu_base = faiss.index_cpu_to_gpu(res, gpu_id, _ivf_part(vi.index))
+        gpu_base.nprobe = _ivf_part(vi.index).nprobe
+        gpu_index = faiss.IndexRefine(gpu_base, vi.index.refine_index)
+        gpu_index.k_factor = vi.index.k_factor
+        res = (res, gpu_base, vi.index)  # kept alive with the index
+    else:
+        gpu_index = faiss.index_cpu_to_gpu(res, gpu_id, vi.index)
+        if vi.kind in IVF_KINDS:
+            gpu_index.nprobe = vi.index.nprobe  # GPU IVF searches at most 2048 probes
     return VectorIndex(
         index=gpu_index,
         kind=vi.kind,
@@ -527,6 +595,7 @@ def _to_device(vi: VectorIndex, device: str) -> VectorIndex:
         tried=vi.tried,
         notes=vi.notes,
         _gpu_resources=res,
+        _cpu_index=vi.index,
     )
 
 
@@ -543,10 +612,13 @@ def load_index(
         raise IndexStoreError(f"FAISS index file {path} cannot be read ({e}); rebuild the index") from None
     vi = VectorIndex(index=index, kind=kind, params=dict(params or {}))
     name = _search_param(kind)
-    if kind in ("ivf", "ivf_sq8"):
-        index.parallel_mode = 1
-        vi.params.setdefault("nlist", int(index.nlist))
-        _set_search_param(vi, vi.params.get(name, max(1, index.nlist // LEGACY_IVF_PROBE_FRACTION)))
+    if kind in IVF_KINDS:
+        ivf = _ivf_part(index)
+        ivf.parallel_mode = 1
+        vi.params.setdefault("nlist", int(ivf.nlist))
+        if kind == "ivf_sq8_refine":
+            index.k_factor = float(vi.params.setdefault("k_factor", int(index.k_factor)))
+        _set_search_param(vi, vi.params.get(name, max(1, ivf.nlist // LEGACY_IVF_PROBE_FRACTION)))
     elif kind == "hnsw":
         _set_search_param(vi, vi.params.get(name, LEGACY_HNSW_EF_SEARCH))
     return _to_device(vi, device)

@@ -20,6 +20,12 @@ load from other jobs hits them alike; CPU seconds are the process's, all threads
 (c) thread settings of the codec context (thread_type NONE/SLICE/FRAME/AUTO, thread_count) for
     keyframe-only requests, short runs (exact frames, each from its keyframe) and a long
     sequential run, one worker; and two workers with 1 thread each vs 2 threads each.
+(e) the machine's own ceiling for two decoders: the keyframe selection of (a) decoded on one
+    codec thread by one process alone, then by two separate processes at once (nothing shared
+    but the hardware; started together on a signal after their frame tables are built), beside
+    the reader's 1 worker vs 2 workers in this process, in the same run. Two jobs done by two
+    processes at once, over twice the time of one alone, is what a second core buys for this
+    work on this machine; an in-process split cannot beat it.
 (d) whole processes (fresh subprocesses, `/usr/bin/time` for peak RSS): `videopipe frames VIDEO
     -n 64 --size 448 --out DIR` vs the qwen-vl-utils way (decord ``VideoReader`` +
     ``get_batch(linspace)`` + torch resize to 448, the baseline script of
@@ -307,6 +313,159 @@ def processes(path: Path, repeats: int, big_n: int) -> dict:
 
 
 # ----------------------------------------------------------------------------------------
+# (e) the machine's ceiling for two decoders
+# ----------------------------------------------------------------------------------------
+def decode_child(path: Path, idx: list[int], repeats: int) -> None:
+    """Child mode of (e): build the table and warm up, print ``ready``, wait for a line on
+    stdin, then decode ``idx`` ``repeats`` times on one codec thread and print the times."""
+    with ThreadsReader(path, thread_type="NONE", thread_count=1, workers=1) as r:
+        r.frames_at(idx, size=SIZE)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        runs = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            r.frames_at(idx, size=SIZE)
+            runs.append(time.perf_counter() - t)
+    print(json.dumps(runs), flush=True)
+
+
+def _children(path: Path, idx: list[int], repeats: int, n: int) -> list[list[float]]:
+    """``n`` child processes of :func:`decode_child`, released together; their run times."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(path),
+        "--repeats",
+        str(repeats),
+        "--idx",
+        ",".join(map(str, idx)),
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(n)
+    ]
+    try:
+        for pr in procs:
+            assert pr.stdout is not None and pr.stdout.readline().strip() == "ready"
+        for pr in procs:  # released back to back: both decode at once
+            assert pr.stdin is not None
+            pr.stdin.write("go\n")
+            pr.stdin.flush()
+        out = [json.loads(pr.communicate(timeout=600)[0].strip().splitlines()[-1]) for pr in procs]
+    finally:
+        for pr in procs:
+            if pr.poll() is None:
+                pr.kill()
+    return out
+
+
+def ceiling_case(path: Path, idx: list[int], repeats: int, rounds: int) -> dict:
+    """(e): one process alone vs two at once (one codec thread each), and the reader's 1 vs 2
+    workers in this process, alternated ``rounds`` times so load hits them alike."""
+    alone, pair, one_w, two_w = [], [], [], []
+    readers = {w: open_video(path, backend="pyav", workers=w) for w in (1, 2)}
+    try:
+        for r in readers.values():
+            r.frames_at(idx, size=SIZE)
+        for _ in range(rounds):
+            alone.append(statistics.median(_children(path, idx, repeats, 1)[0]))
+            a, b = _children(path, idx, repeats, 2)
+            pair.append(max(statistics.median(a), statistics.median(b)))
+            for w, acc in ((1, one_w), (2, two_w)):
+                runs = []
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    readers[w].frames_at(idx, size=SIZE)
+                    runs.append(time.perf_counter() - t)
+                acc.append(statistics.median(runs))
+    finally:
+        for r in readers.values():
+            r.close()
+    t_alone, t_pair = statistics.median(alone), statistics.median(pair)
+    t1, t2 = statistics.median(one_w), statistics.median(two_w)
+    return {
+        "frames": len(idx),
+        "rounds": rounds,
+        "repeats": repeats,
+        "one_process_alone_s": round(t_alone, 3),
+        "two_processes_at_once_s": round(t_pair, 3),
+        "two_process_scaling": round(2 * t_alone / t_pair, 2),
+        "one_worker_s": round(t1, 3),
+        "two_workers_s": round(t2, 3),
+        "two_worker_speedup": round(t1 / t2, 2),
+        "runs": {
+            "alone": [round(x, 3) for x in alone],
+            "pair": [round(x, 3) for x in pair],
+            "one_worker": [round(x, 3) for x in one_w],
+            "two_workers": [round(x, 3) for x in two_w],
+        },
+    }
+
+
+# ----------------------------------------------------------------------------------------
+def _quiet_markdown(q: dict) -> list[str]:
+    lines = [
+        "",
+        "## (a) again, on the quiet machine (only this benchmark running)",
+        "",
+        f"`{q['command']}`, load average {q['machine']['load_avg_start'][0]} at the start (this benchmark's own "
+        f"earlier runs), {q['machine']['load_avg_end'][0]} at the end; medians of 3 runs.",
+        "",
+        "| selection | frames decoded | 1 worker s | 2 workers s | speedup | CPU s 1 / 2 | same frames |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, w in q["workers"].items():
+        lines.append(
+            f"| {name} | {w['frames_decoded'].get('2')} | {w['one_worker_s']} | {w['two_workers_s']} | "
+            f"**{w['speedup']}x** | {w['one_worker_cpu_s']} / {w['two_workers_cpu_s']} | {w['same_frames']} |"
+        )
+    k = q["workers"]["64 frames, uniform + keyframe snap"]
+    x = q["workers"]["64 exact frames (uniform, snap=exact)"]
+    ceiling = k["one_worker_s"] / (k["two_workers_cpu_s"] / 2)
+    lines += [
+        "",
+        f"Why not 1.7x: one worker is not one core. It decodes with libavcodec's own threads (AUTO, chosen in "
+        f"(c)), so on the keyframes it already uses {k['one_worker_cpu_s']:.2f} s of CPU in {k['one_worker_s']:.2f} s "
+        f"({k['one_worker_cpu_s'] / k['one_worker_s']:.1f} cores), and two workers use "
+        f"{k['two_workers_cpu_s'] / k['two_workers_s']:.2f} of the 2 cores ({k['two_workers_cpu_s']:.2f} s of CPU in "
+        f"{k['two_workers_s']:.2f} s). With both cores full the ceiling is the CPU time over 2 cores, "
+        f"{k['two_workers_cpu_s'] / 2:.2f} s, i.e. {ceiling:.2f}x over the one-worker wall time; {k['speedup']}x is "
+        f"{100 * k['speedup'] / ceiling:.0f} % of it. On exact frames (long GOP runs) one worker's frame threads "
+        f"already keep {x['one_worker_cpu_s'] / x['one_worker_s']:.1f} cores busy ({x['one_worker_cpu_s']:.1f} s "
+        f"of CPU in {x['one_worker_s']:.1f} s), so a second worker adds little ({x['speedup']}x).",
+    ]
+    return lines
+
+
+def _ceiling_markdown(c: dict) -> list[str]:
+    return [
+        "",
+        "## (e) The machine's own ceiling for two decoders",
+        "",
+        f"`python benchmarks/parallel_decode.py --only e`: the {c['frames']} keyframes of (a) on one codec thread, "
+        f"medians of {c['repeats']} requests per process, {c['rounds']} rounds alternating the variants.",
+        "",
+        "| variant | s | ratio |",
+        "|---|---:|---:|",
+        f"| one process alone | {c['one_process_alone_s']} | |",
+        f"| two separate processes at once (each: the same work) | {c['two_processes_at_once_s']} | "
+        f"two jobs in {c['two_processes_at_once_s'] / c['one_process_alone_s']:.2f}x the time of one: "
+        f"**{c['two_process_scaling']}x** throughput |",
+        f"| reader, 1 worker (this process) | {c['one_worker_s']} | |",
+        f"| reader, 2 workers (this process) | {c['two_workers_s']} | **{c['two_worker_speedup']}x** |",
+        "",
+        "Two processes that share nothing but the machine get "
+        f"{c['two_process_scaling']}x from the second core on this work, not 2x: each runs "
+        f"{c['two_processes_at_once_s'] / c['one_process_alone_s']:.2f}x slower while the other runs (timed by "
+        "stage in a separate run of the same loop: decoding slowed 1.1-1.25x, the conversion to RGB at 448 px "
+        "1.4-1.85x, so most likely memory bandwidth or caches the two cores share). That is the hardware's ceiling for any "
+        f"split of this selection over 2 cores, and the reader's 2 workers reach {c['two_worker_speedup']}x. "
+        "The issue's 1.7x is not reachable on this machine; a machine whose cores scale (the lent GPU machines "
+        "have 16) is where to measure it again.",
+    ]
+
+
 def to_markdown(res: dict) -> str:
     m = res["machine"]
     lines = [
@@ -373,6 +532,10 @@ def to_markdown(res: dict) -> str:
         f"videopipe / qwen peak memory: **{p['memory_ratio_cli_over_qwen']}x**; "
         f"frames --out peak RSS at -n {p['big_n']} / -n 64: **{p['memory_ratio_big_over_64']}x**.",
     ]
+    if "workers_quiet_rerun" in res:
+        lines += _quiet_markdown(res["workers_quiet_rerun"])
+    if "ceiling" in res:
+        lines += _ceiling_markdown(res["ceiling"])
     return "\n".join(lines) + "\n"
 
 
@@ -388,12 +551,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run on a short small video, one repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--video", type=Path, help="use this file instead of the generated 2-hour 1080p one")
-    ap.add_argument("--only", default="abcd", help="sections to run, e.g. 'ad'")
+    ap.add_argument("--only", default="abcde", help="sections to run, e.g. 'ad'")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # (e)'s decoding process
+    ap.add_argument("--idx", help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=3, help="(e): rounds of alternated variants")
     args = ap.parse_args()
     if args.render:
         render(args.out)
+        return
+    if args.child:
+        decode_child(args.child, [int(i) for i in args.idx.split(",")], args.repeats)
         return
     if args.quick:
         path = args.video or make_long_video(60, width=640, height=360)
@@ -423,10 +592,20 @@ def main() -> None:
     if "d" in args.only:
         res["processes"] = processes(path, repeats, big_n)
         print(json.dumps({k: v for k, v in res["processes"].items() if k != "all_runs"}, indent=2))
+    if "e" in args.only:
+        res["ceiling"] = ceiling_case(path, keys, repeats, 1 if args.quick else args.rounds)
+        print(json.dumps(res["ceiling"], indent=2), flush=True)
     res["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     name = "parallel_decode-quick" if args.quick else "parallel_decode"
     args.out.mkdir(parents=True, exist_ok=True)
-    if not args.quick and args.only == "abcd":
+    if not args.quick and args.only == "e" and (args.out / f"{name}.json").is_file():
+        # (e) alone: added to the committed full run's results (its own machine record kept)
+        full = json.loads((args.out / f"{name}.json").read_text())
+        full["ceiling"] = {**res["ceiling"], "machine": res["machine"]}
+        (args.out / f"{name}.json").write_text(json.dumps(full, indent=2) + "\n")
+        (args.out / f"{name}.md").write_text(to_markdown(full))
+        print(f"wrote {args.out / name}.json and .md")
+    elif not args.quick and args.only in ("abcd", "abcde"):
         (args.out / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
         (args.out / f"{name}.md").write_text(to_markdown(res))
         print(f"wrote {args.out / name}.json and .md")

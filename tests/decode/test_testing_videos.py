@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.decode.helpers import SPECS, gen_video, reference_pts
+from tests.decode.helpers import SPECS, gen_video, reference_frames, reference_pts
 from videopipe.testing.videos import draw_frame_number, read_frame_number, render_frames
 
 
@@ -43,3 +43,26 @@ def test_scene_cuts_are_where_the_spec_says():
     diffs = [np.abs(b[40:].astype(int) - a[40:].astype(int)).mean() for a, b in zip(frames, frames[1:])]
     big = [i + 1 for i, d in enumerate(diffs) if d > 20]
     assert big == spec.cut_frames
+
+
+@pytest.mark.parametrize("codec", ["hevc", "vp9", "av1"])
+def test_long_videos_of_other_codecs_seek_exactly(codec, tmp_path):
+    """``make_long_video(codec=...)`` (the per-codec benchmark files): the codec asked for, one
+    keyframe per GOP, repeated pieces with continuing timestamps, and the reader's frames --
+    one worker and two -- equal to a sequential decode's."""
+    from videopipe.decode import open_video
+    from videopipe.testing.videos import make_long_video
+
+    path = make_long_video(6, width=160, height=96, gop=25, repeat_of_s=2, codec=codec, cache_dir=tmp_path)
+    assert f"-{codec}-rep2" in path.name
+    want = [0, 24, 25, 37, 99, 149]
+    ref = reference_frames(str(path), want)
+    for workers in (1, 2):
+        with open_video(path, backend="pyav", workers=workers) as r:
+            assert r.info.codec == codec and r.info.num_frames == 150
+            assert np.allclose(np.diff(r.keyframe_times()), 1.0)  # GOP 25 at 25 fps
+            frames = r.frames_at(want)
+            for j, i in enumerate(want):
+                assert np.array_equal(frames.array[j], ref[i]), (codec, workers, i)
+    with pytest.raises(ValueError, match="unknown codec"):
+        make_long_video(6, codec="theora", cache_dir=tmp_path)

@@ -24,6 +24,17 @@ file (a second ``av.open``; the frame table and probe are shared, never rebuilt)
 the demuxer and swscale run without the GIL. Results are assembled in the order asked; the
 frames are those of the serial decode (each share starts with the seek the serial decode makes
 there). Sequential-access files are read by one worker.
+
+Codec threads are chosen per access pattern, by measurement on H.264, HEVC, VP9 and AV1
+(``benchmarks/results/codec_threads.md``): a request whose targets are all keyframes (one
+packet decoded per seek) uses slice threads only -- frame threads cannot overlap one frame and
+cost their start-up and flush at every seek (up to 1.8x slower on AV1) -- and libdav1d, whose
+own threads behave like frame threads, one thread; a request that decodes runs of frames uses
+libavcodec's AUTO (frame and slice threads). Split over workers: one thread per worker for
+keyframes, two (AUTO) per worker for runs, where frame threads still pay off. A file where frame
+threads are unsafe (damaged, sequential access) never uses them. The codec context's threads
+can be set only before it opens, so a request of the other pattern reopens the container
+(about 0.02 s, and only when the pattern changes).
 """
 
 from __future__ import annotations
@@ -168,8 +179,10 @@ def _remap_of(index: FrameIndex) -> dict[int, int] | None:
 
 class PyAVReader(BaseReader):
     backend_name = "pyav"
-    # codec threads of each worker when a request is split (the workers already use the cores)
+    # codec threads of each worker when a request is split (the workers already use the cores):
+    # keyframe-only requests, and requests decoding runs of frames (see the module docstring)
     WORKER_THREADS = 1
+    WORKER_RUN_THREADS = 2
 
     def __init__(
         self,
@@ -191,6 +204,9 @@ class PyAVReader(BaseReader):
         self._container = open_container(probe.path)
         self._seq: tuple[Iterator[Any], int] | None = None  # sequential cursor: (frames, next index)
         self._frame_threads = False  # until the table is built (see _open_stream)
+        self._is_worker = False
+        self._want: tuple[str, int] = ("SLICE", threads)  # (thread_type, thread_count) to open with
+        self._applied: tuple[str, int] | None = None  # what the open stream was set up with
         try:
             self._stream = self._open_stream(probe)
             index = build_index(self._container, self._stream, probe.path)
@@ -202,11 +218,7 @@ class PyAVReader(BaseReader):
         super().__init__(probe, index, device="cpu")
         self._remap = _remap_of(index)
         self._frame_threads = _frame_threads_for(index)
-        if self._frame_threads:
-            if self._stream.codec_context.is_open:  # the table decoded frames: start afresh
-                self._reopen()
-            else:
-                self._stream.thread_type = "AUTO"
+        self._use_threads(keys_only=False)  # the table may have opened the codec: then afresh
 
     # -- setup ---------------------------------------------------------------------------
     def _open_stream(self, probe: ProbeResult) -> Any:
@@ -215,11 +227,40 @@ class PyAVReader(BaseReader):
             stream = c.streams.video[probe.video_ordinal]
         except IndexError:
             raise DecodeError(f"{probe.path}: PyAV finds no video stream #{probe.video_ordinal}") from None
-        if self._frame_threads:
-            stream.thread_type = "AUTO"
-        if self._threads:
-            stream.codec_context.thread_count = self._threads
+        kind, count = self._want
+        stream.thread_type = kind
+        if count:
+            stream.codec_context.thread_count = count
+        self._applied = self._want
         return stream
+
+    def _threads_for(self, keys_only: bool) -> tuple[str, int]:
+        """(thread_type, thread_count; 0 = libavcodec's choice) for a request of this pattern
+        (see the module docstring); a ``threads`` given to the reader sets the count."""
+        frame = "AUTO" if self._frame_threads else "SLICE"
+        if self._is_worker:
+            return ("SLICE", self.WORKER_THREADS) if keys_only else (frame, self.WORKER_RUN_THREADS)
+        if keys_only:
+            dav1d = self._stream.codec_context.name == "libdav1d"
+            return "SLICE", self._threads or (1 if dav1d else 0)
+        return frame, self._threads
+
+    def _use_threads(self, keys_only: bool) -> None:
+        """Set the codec threads for the next request; an open codec is reopened to change them."""
+        want = self._threads_for(keys_only)
+        if want == self._applied:
+            return
+        self._want = want
+        if self._stream.codec_context.is_open:
+            self._reopen()
+        else:
+            self._open_stream_settings()
+
+    def _open_stream_settings(self) -> None:
+        kind, count = self._want
+        self._stream.thread_type = kind
+        self._stream.codec_context.thread_count = count
+        self._applied = self._want
 
     def _set_index(self, index: FrameIndex) -> None:
         if index.num_frames != self._index.num_frames:
@@ -230,7 +271,7 @@ class PyAVReader(BaseReader):
             )
         self._index = index
         self._remap = _remap_of(index)
-        self._frame_threads = _frame_threads_for(index)  # applies from the next _reopen
+        self._frame_threads = _frame_threads_for(index)  # applies from the next request
         self._pts_s = index.seconds(index.pts)
         self._info = dataclasses.replace(
             self._info, access=index.access, is_vfr=index.is_vfr(), duration_s=index.duration_s
@@ -309,14 +350,16 @@ class PyAVReader(BaseReader):
     def _worker(self, w: int) -> PyAVReader:
         """Worker ``w``: a shallow copy of this reader with its own container of the same file.
         It shares the (read-only) frame table, probe and remap, counts its own frames and
-        seeks, and decodes with :attr:`WORKER_THREADS` codec threads."""
+        seeks, and decodes with :attr:`WORKER_THREADS` codec threads on keyframes and
+        :attr:`WORKER_RUN_THREADS` on runs of frames."""
         while len(self._workers) <= w:
             clone = copy.copy(self)
             clone._workers = []
             clone._seq = None
             clone.frames_decoded = clone.seeks = 0
-            clone._threads = self.WORKER_THREADS
-            clone._frame_threads = self.WORKER_THREADS > 1 and _frame_threads_for(self._index)
+            clone._is_worker = True
+            clone._frame_threads = _frame_threads_for(self._index)
+            clone._want = clone._threads_for(keys_only=True)
             clone._container = open_container(self._probe.path)
             try:
                 clone._stream = clone._open_stream(self._probe)
@@ -383,6 +426,7 @@ class PyAVReader(BaseReader):
         continues from the previous request when that stopped before ``indices[0]``."""
         out = np.empty((indices.shape[0], hw[0], hw[1], 3), np.uint8)
         if self._seq is None or self._seq[1] > int(indices[0]):
+            self._want = self._threads_for(keys_only=False)
             self._reopen()
             self._seq = (decode_tolerant(self._container, self._stream), 0)
         frames, pos = self._seq
@@ -412,6 +456,7 @@ class PyAVReader(BaseReader):
         pts = ix.pts[indices]
         pos = np.clip(np.searchsorted(ix.key_pts, pts), 0, ix.key_pts.shape[0] - 1)
         only_keys = bool((ix.key_pts[pos] == pts).all())
+        self._use_threads(keys_only=only_keys)
         cc = self._stream.codec_context
         if only_keys and self._remap is None and getattr(cc, "has_b_frames", True):
             # a reordering delay: drain each keyframe (without one, skip-non-key below is as
@@ -503,6 +548,7 @@ class PyAVReader(BaseReader):
 
     def _iter_decoded(self, every: int, hw: tuple[int, int]) -> Iterator[tuple[int, np.ndarray]]:
         pts = self._index.pts
+        self._want = self._threads_for(keys_only=False)  # a run from the start: the reopen applies it
         frames = self._seek(-1)
         if self._index.access == "sequential":
             for i, f in enumerate(frames):

@@ -390,9 +390,14 @@ def make_long_video(
     preset: str = "ultrafast",
     repeat_of_s: float | None = None,
     cache_dir: Path | None = None,
+    codec: str = "h264",
 ) -> Path:
     """A long H.264 video from ffmpeg's ``testsrc2`` (moving pattern + frame counter text),
     cached. A 60-minute 720p file takes a few minutes to generate on 2 cores, once.
+
+    ``codec``: ``h264`` (libx264, ``preset``), or ``hevc`` (libx265 ultrafast), ``vp9``
+    (libvpx-vp9 realtime, no hidden alt-ref frames) or ``av1`` (SVT-AV1 preset 12, low-delay
+    prediction), each with ``gop``-frame groups of pictures and no scene-cut keyframes, in MP4.
 
     ``repeat_of_s``: encode only that many seconds (a whole number of GOPs) and repeat them by
     stream copy up to ``duration_s`` -- the same stream structure and decode cost per frame
@@ -400,8 +405,11 @@ def make_long_video(
     faster. Used for the 2-hour 1080p benchmark file."""
     out_dir = cache_dir or video_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
+    if codec not in _LONG_VIDEO_CODECS:
+        raise ValueError(f"unknown codec {codec!r}; valid: {', '.join(_LONG_VIDEO_CODECS)}")
     rep = f"-rep{int(repeat_of_s)}" if repeat_of_s else ""
-    name = f"long-{int(duration_s)}s-{width}x{height}-{fps}fps-g{gop}-bf{bframes}-{preset}{rep}.mp4"
+    enc = preset if codec == "h264" else codec
+    name = f"long-{int(duration_s)}s-{width}x{height}-{fps}fps-g{gop}-bf{bframes}-{enc}{rep}.mp4"
     path = out_dir / name
     if repeat_of_s:
         return _repeat_video(
@@ -414,6 +422,7 @@ def make_long_video(
                 bframes=bframes,
                 preset=preset,
                 cache_dir=out_dir,
+                codec=codec,
             ),
             path,
             math.ceil(duration_s / repeat_of_s),
@@ -432,20 +441,9 @@ def make_long_video(
             "lavfi",
             "-i",
             f"testsrc2=size={width}x{height}:rate={fps}:duration={duration_s}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            preset,
+            *_long_video_encoder(codec, preset, gop, bframes),
             "-pix_fmt",
             "yuv420p",
-            "-g",
-            str(gop),
-            "-keyint_min",
-            str(gop),
-            "-sc_threshold",
-            "0",
-            "-bf",
-            str(bframes),
             "-movflags",
             "+faststart",
             str(tmp),
@@ -456,6 +454,31 @@ def make_long_video(
             raise RuntimeError(f"ffmpeg failed generating {name}: {r.stderr[-2000:]}")
         tmp.replace(path)
     return path
+
+
+_LONG_VIDEO_CODECS = ("h264", "hevc", "vp9", "av1")
+
+
+def _long_video_encoder(codec: str, preset: str, gop: int, bframes: int) -> list[str]:
+    """ffmpeg's encoder arguments of :func:`make_long_video` for ``codec``."""
+    g = ["-g", str(gop), "-keyint_min", str(gop)]
+    if codec == "hevc":
+        x265 = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"
+        return ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", x265, "-tag:v", "hvc1"]
+    if codec == "vp9":
+        return ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
+                "-lag-in-frames", "0", "-b:v", "4M", *g]  # fmt: skip
+    if codec == "av1":
+        return [
+            "-c:v",
+            "libsvtav1",
+            "-preset",
+            "12",
+            "-svtav1-params",
+            f"keyint={gop}:scd=0:pred-struct=1",
+            *g,
+        ]
+    return ["-c:v", "libx264", "-preset", preset, *g, "-sc_threshold", "0", "-bf", str(bframes)]
 
 
 def _repeat_video(piece: Path, path: Path, times: int) -> Path:

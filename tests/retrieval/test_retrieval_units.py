@@ -184,6 +184,13 @@ def test_index_types_find_the_exact_neighbours(kind: str, tmp_path: Path) -> Non
     assert np.array_equal(again.search(q, 10)[1], ids)
 
 
+@pytest.mark.parametrize("kind", ["ivf", "ivf_sq8", "ivf_sq8_refine", "hnsw"])
+def test_an_empty_index_of_any_kind_searches_to_nothing(kind: str) -> None:
+    vi = build_index(np.zeros((0, 32), np.float32), kind, device="cpu")
+    scores, ids = vi.search(np.ones((2, 32), np.float32), 5)
+    assert vi.kind == "flat" and vi.ntotal == 0 and (ids == -1).all()
+
+
 def test_auto_keeps_exact_search_for_small_indexes() -> None:
     vi = build_index(_clustered(1000), "auto", device="cpu")
     assert vi.kind == "flat" and vi.measured is not None and vi.measured.recall_at_10 == 1.0

@@ -252,7 +252,8 @@ def build_index(
         _time_flat(vi, x, cfg)
     else:
         if len(x) <= RECALL_K:  # too few rows to measure: exact search's answer anyway
-            vi = _flat(x) if kind == "hnsw" else _build_kind(x, kind, cfg.seed)
+            # no rows: nothing to train cells on (an untrained IVF cannot even be searched)
+            vi = _flat(x) if kind == "hnsw" or not len(x) else _build_kind(x, kind, cfg.seed)
         else:
             cal = Calibration(x, cfg)
             t = time.perf_counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,21 @@ class FileMemo:
             return None
         with self._lock:
             return self._items.get(key)
+
+    def cached(
+        self,
+        key: tuple[Any, ...] | None,
+        compute: Callable[[], Any],
+        *,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """What is remembered for ``key``, else ``compute()`` -- remembered (:meth:`put`) unless
+        ``keep`` says not to. A None key (the file cannot be stat'ed) is computed every time."""
+        known = self.get(key)
+        if known is not None:
+            return known
+        value = compute()
+        return self.put(key, value) if keep is None or keep(value) else value
 
     def put(self, key: tuple[Any, ...] | None, value: Any) -> Any:
         """Remember ``value`` and return what is remembered for ``key``: a value another

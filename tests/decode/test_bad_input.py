@@ -245,3 +245,24 @@ def test_a_file_is_probed_and_indexed_again_once_it_changes(tmp_path):
     with open_video(p) as r:
         assert r.info.is_vfr
     assert index_mod._TABLES.size >= 1
+
+
+def test_file_memo_computes_once_per_unchanged_file_and_keeps_only_what_keep_allows(tmp_path):
+    f = tmp_path / "a.bin"
+    f.write_bytes(b"x")
+    memo, calls = FileMemo(2), []
+
+    def compute(value):
+        calls.append(value)
+        return value
+
+    key = FileMemo.key(f)
+    assert memo.cached(key, lambda: compute("a")) == "a" and memo.cached(key, lambda: compute("b")) == "a"
+    assert calls == ["a"]
+    f.write_bytes(b"xy")  # changed: another key, computed again
+    assert memo.cached(FileMemo.key(f), lambda: compute("c")) == "c"
+    skip = FileMemo.key(f, "other")
+    assert memo.cached(skip, lambda: compute("d"), keep=lambda v: False) == "d"
+    assert memo.get(skip) is None  # not kept
+    assert memo.cached(FileMemo.key(tmp_path / "gone"), lambda: compute("e")) == "e"  # no key
+    assert calls == ["a", "c", "d", "e"]

@@ -348,14 +348,13 @@ def build_index(container: Any, stream: Any, path: str, *, prefer_container_inde
         hit = _load_decoded_table(path, stream)
         if hit is not None:
             return hit
-    key = FileMemo.key(path, int(stream.index), prefer_container_index)
-    known = _TABLES.get(key)
-    if known is not None:  # the same unchanged file opened again in this process
-        return known
-    index = _build_index(container, stream, path, prefer_container_index)
-    if index.frames_lost == 0 and index.access == "random":  # the others warn on every open
-        _TABLES.put(key, index)
-    return index
+    # the same unchanged file opened again in this process: its table, unless it lost frames or
+    # is not randomly accessible (those warn on every open)
+    return _TABLES.cached(
+        FileMemo.key(path, int(stream.index), prefer_container_index),
+        lambda: _build_index(container, stream, path, prefer_container_index),
+        keep=lambda index: index.frames_lost == 0 and index.access == "random",
+    )
 
 
 _TABLES = FileMemo(8)  # frame tables of the files opened last (a 2-hour table is ~5 MB)

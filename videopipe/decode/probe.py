@@ -128,11 +128,7 @@ def probe(path: str | Path) -> ProbeResult:
     """ffprobe ``path`` and describe its first video stream (skipping attached cover pictures,
     and audio streams that come before the video). Remembered while the file is unchanged."""
     p = check_path(path)
-    key = FileMemo.key(p)
-    hit = _PROBES.get(key)
-    if hit is not None:
-        return hit
-    return _PROBES.put(key, _probe(p))
+    return _PROBES.cached(FileMemo.key(p), lambda: _probe(p))
 
 
 def _probe(p: Path) -> ProbeResult:

@@ -205,11 +205,7 @@ def read_config(model_id: str, *, unknown_type_hint: str = "") -> Any:
     """The checkpoint's transformers config (no weights; read once per process).
     ``unknown_type_hint`` ends the error for a model_type transformers does not know (e.g. the
     supported families)."""
-    key = _files_key(model_id)
-    known = _CONFIGS.get(key)
-    if known is not None:
-        return known
-    return _CONFIGS.put(key, _read_config(model_id, unknown_type_hint))
+    return _CONFIGS.cached(_files_key(model_id), lambda: _read_config(model_id, unknown_type_hint))
 
 
 def _read_config(model_id: str, unknown_type_hint: str) -> Any:
@@ -275,14 +271,14 @@ def _damaged_weights_errors() -> tuple[type[BaseException], ...]:
 def load_processor(model_id: str) -> Any:
     """The checkpoint's processor (tokenizer, image/video processors; no weights), loaded
     once per process (the same object for the facts and the adapter; treat it as read-only)."""
-    key = _files_key(model_id)
-    known = _PROCESSORS.get(key)
-    if known is not None:
-        return known
+    return _PROCESSORS.cached(_files_key(model_id), lambda: _read_processor(model_id))
+
+
+def _read_processor(model_id: str) -> Any:
     from transformers import AutoProcessor
 
     with _loading(model_id):
-        return _PROCESSORS.put(key, AutoProcessor.from_pretrained(model_id))
+        return AutoProcessor.from_pretrained(model_id)
 
 
 @contextmanager

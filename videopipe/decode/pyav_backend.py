@@ -227,11 +227,7 @@ class PyAVReader(BaseReader):
             stream = c.streams.video[probe.video_ordinal]
         except IndexError:
             raise DecodeError(f"{probe.path}: PyAV finds no video stream #{probe.video_ordinal}") from None
-        kind, count = self._want
-        stream.thread_type = kind
-        if count:
-            stream.codec_context.thread_count = count
-        self._applied = self._want
+        self._apply_threads(stream)
         return stream
 
     def _threads_for(self, keys_only: bool) -> tuple[str, int]:
@@ -252,14 +248,14 @@ class PyAVReader(BaseReader):
             return
         self._want = want
         if self._stream.codec_context.is_open:
-            self._reopen()
+            self._reopen()  # opens a new stream with them
         else:
-            self._open_stream_settings()
+            self._apply_threads(self._stream)
 
-    def _open_stream_settings(self) -> None:
-        kind, count = self._want
-        self._stream.thread_type = kind
-        self._stream.codec_context.thread_count = count
+    def _apply_threads(self, stream: Any) -> None:
+        """Set ``self._want`` on ``stream``, not yet opened (a count of 0 is libavcodec's choice,
+        PyAV's default)."""
+        stream.thread_type, stream.codec_context.thread_count = self._want
         self._applied = self._want
 
     def _set_index(self, index: FrameIndex) -> None:

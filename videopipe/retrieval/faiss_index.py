@@ -363,6 +363,7 @@ class IvfCells:
     quantizer: Any
     nlist: int
     assign: np.ndarray  # [N] int64 cell of each row
+    train: np.ndarray  # the rows the cells were trained on (also the scalar quantizer's sample)
 
 
 def ivf_cells(x: np.ndarray, seed: int) -> IvfCells:
@@ -374,16 +375,16 @@ def ivf_cells(x: np.ndarray, seed: int) -> IvfCells:
     train = x
     if n > IVF_TRAIN_PER_CELL * nlist:  # k-means on a deterministic sample: training cost
         rng = np.random.default_rng(seed)  # grows with nlist * sample, not nlist * N
-        train = x[np.sort(rng.choice(n, IVF_TRAIN_PER_CELL * nlist, replace=False))]
+        train = np.ascontiguousarray(x[np.sort(rng.choice(n, IVF_TRAIN_PER_CELL * nlist, replace=False))])
     quantizer = faiss.IndexFlatIP(d)
     assign = np.zeros(n, np.int64)
     if n:
         trainer = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         trainer.cp.seed, trainer.cp.niter = seed, IVF_KMEANS_ITERATIONS
-        trainer.train(np.ascontiguousarray(train))  # IVF's own k-means: trains the quantizer
+        trainer.train(train)  # IVF's own k-means: trains the quantizer
         _, nearest = quantizer.search(x, 1)
         assign = np.ascontiguousarray(nearest[:, 0], dtype=np.int64)
-    return IvfCells(quantizer=quantizer, nlist=nlist, assign=assign)
+    return IvfCells(quantizer=quantizer, nlist=nlist, assign=assign, train=train)
 
 
 def _build_kind(x: np.ndarray, kind: str, seed: int, cells: IvfCells | None = None) -> VectorIndex:
@@ -401,13 +402,12 @@ def _build_kind(x: np.ndarray, kind: str, seed: int, cells: IvfCells | None = No
     nlist, quantizer = cells.nlist, cells.quantizer
     if kind == "ivf":
         ivf = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    else:  # ivf_sq8, ivf_sq8_refine: the scalar quantizer's ranges come from a sample of rows
+    else:  # ivf_sq8, ivf_sq8_refine: the scalar quantizer's ranges come from the cells' sample
         ivf = faiss.IndexIVFScalarQuantizer(
             quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
         if n:
-            rows = np.random.default_rng(seed).choice(n, min(n, IVF_TRAIN_PER_CELL * nlist), replace=False)
-            ivf.train(np.ascontiguousarray(x[np.sort(rows)]))  # the cells are trained: codes only
+            ivf.train(cells.train)  # the cells are trained: codes only
     if n:  # rows go to the cells already computed (no second nearest-cell search)
         ivf.add_core(n, faiss.swig_ptr(x), None, faiss.swig_ptr(cells.assign))
     ivf.parallel_mode = 1  # one query's probed cells are scanned on every core
@@ -426,8 +426,11 @@ def _build_kind(x: np.ndarray, kind: str, seed: int, cells: IvfCells | None = No
 
 
 def _ivf_part(index: Any) -> Any:
-    """The IVF index inside ``index`` (itself, or the base of a refine index)."""
-    return import_faiss().extract_index_ivf(index)
+    """The IVF index inside ``index`` (itself, or the base of a refine index). Called on every
+    search: FAISS is imported already (an index exists), so its thread setup is not redone."""
+    import faiss
+
+    return faiss.extract_index_ivf(index)
 
 
 def _search_param(kind: str) -> str:

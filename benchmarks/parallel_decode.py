@@ -336,11 +336,7 @@ def decode_child(path: Path, idx: list[int], repeats: int) -> None:
         r.frames_at(idx, size=SIZE)
         print("ready", flush=True)
         sys.stdin.readline()
-        runs = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            r.frames_at(idx, size=SIZE)
-            runs.append(time.perf_counter() - t)
+        runs = [timed(r.frames_at, idx, size=SIZE)[0] for _ in range(repeats)]
     print(json.dumps(runs), flush=True)
 
 
@@ -387,12 +383,9 @@ def ceiling_case(path: Path, idx: list[int], repeats: int, rounds: int) -> dict:
             a, b = _children(path, idx, repeats, 2)
             pair.append(max(statistics.median(a), statistics.median(b)))
             for w, acc in ((1, one_w), (2, two_w)):
-                runs = []
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    readers[w].frames_at(idx, size=SIZE)
-                    runs.append(time.perf_counter() - t)
-                acc.append(statistics.median(runs))
+                acc.append(
+                    statistics.median(timed(readers[w].frames_at, idx, size=SIZE)[0] for _ in range(repeats))
+                )
     finally:
         for r in readers.values():
             r.close()

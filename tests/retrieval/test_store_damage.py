@@ -122,6 +122,33 @@ def _no_snapshot(idx: Path) -> None:
     shutil.rmtree(idx / "snapshots")
 
 
+def _non_finite_segment(idx: Path) -> None:
+    path = _segment_of(idx, "green.mp4")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["vectors"][1] = np.nan  # the clip would never be found, nor its video
+    arrays["vectors"][2, 0] = np.inf
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _snapshot_replaced_by_a_directory(idx: Path) -> None:
+    p = idx / "snapshots" / "00000001.json"
+    p.unlink()
+    p.mkdir()
+    (p / "something").write_text("x")
+
+
+def _edit_config(**changes: object) -> Callable[[Path], None]:
+    def edit(idx: Path) -> None:
+        p = idx / "videopipe-index.json"
+        data = json.loads(p.read_text())
+        data["config"].update(changes)
+        _write(p, json.dumps(data))
+
+    return edit
+
+
 # name: (damage, what the error names, the videos `index` must re-embed)
 CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], set[str]]] = {
     "truncated segment": (
@@ -164,8 +191,40 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], set[str]]] = {
         ("videopipe-index.json", "malformed config"),
         set(),
     ),
+    "config field of the wrong type": (
+        _edit_config(text_key=123),
+        ("videopipe-index.json", "malformed config", "text_key = 123"),
+        set(),
+    ),
+    "config changed after the index was built": (
+        _edit_config(space="other", dim=5),
+        ("videopipe-index.json", "differs from the copy in snapshots/00000001.json"),
+        set(),
+    ),
+    "CURRENT holds a 5,000-digit number": (
+        lambda d: _write(d / "CURRENT", "9" * 5000 + "\n"),
+        ("CURRENT", "not a snapshot version"),
+        set(),
+    ),
+    "snapshot replaced by a directory": (
+        _snapshot_replaced_by_a_directory,
+        ("snapshots/00000001.json", "is a directory"),
+        set(),
+    ),
+    "NaN and inf vectors in a segment": (
+        _non_finite_segment,
+        ("segments/", "green.mp4", "non-finite"),
+        {"green.mp4"},
+    ),
 }
-SUBPROCESS = {"truncated segment", "deleted CURRENT", "truncated manifest", "deleted config"}
+SUBPROCESS = {
+    "truncated segment",
+    "deleted CURRENT",
+    "truncated manifest",
+    "deleted config",
+    "config field of the wrong type",
+    "CURRENT holds a 5,000-digit number",
+}
 
 
 def _videopipe(*args: str) -> subprocess.CompletedProcess:

@@ -156,7 +156,7 @@ def test_crash_during_commit_keeps_the_previous_snapshot(folder: Path, tmp_path:
     before, version = _rows(idx), IndexStore(idx).current_version()
     (folder / "v01.mp4").unlink()
 
-    import videopipe.retrieval.store as store_mod
+    import videopipe.retrieval.store.atomic as store_mod
 
     real_replace = os.replace
 

@@ -326,19 +326,19 @@ def test_a_segment_collected_under_a_slow_reader_is_retried(
     idx = tmp_path / "idx"
     index_paths([folder], idx, OPTIONS)
     store = IndexStore(idx)
-    v1 = store._manifest(1)
+    v1 = store.manifest(1)
     (folder / "red.mp4").unlink()
     index_paths([folder], idx)  # version 2, without red.mp4
     (red,) = [e for e in v1.entries if e.path.endswith("red.mp4")]
     (idx / "segments" / f"{red.key}.npz").unlink()
     calls = []
-    real = IndexStore._committed
+    real = IndexStore.committed
 
     def stale_first(self, **kw):
         calls.append(1)
         return v1 if len(calls) == 1 else real(self, **kw)
 
-    monkeypatch.setattr(IndexStore, "_committed", stale_first)
+    monkeypatch.setattr(IndexStore, "committed", stale_first)
     snap = store.open_snapshot()
     assert len(calls) == 2 and snap.version == store.current_version() == 2 and len(snap) == 12
 
@@ -435,7 +435,7 @@ def test_a_failed_write_is_one_line_and_keeps_the_last_commit(
 ) -> None:
     import errno
 
-    import videopipe.retrieval.store as store_mod
+    import videopipe.retrieval.store.atomic as store_mod
     from videopipe.cli.app import main
 
     real_replace = os.replace

@@ -132,11 +132,14 @@ def _non_finite_segment(idx: Path) -> None:
         np.savez(f, **arrays)
 
 
-def _snapshot_replaced_by_a_directory(idx: Path) -> None:
-    p = idx / "snapshots" / "00000001.json"
-    p.unlink()
-    p.mkdir()
-    (p / "something").write_text("x")
+def _replaced_by_a_directory(name: str) -> Callable[[Path], None]:
+    def replace(idx: Path) -> None:
+        p = idx / name
+        p.unlink()
+        p.mkdir()
+        (p / "something").write_text("x")
+
+    return replace
 
 
 def _edit_config(**changes: object) -> Callable[[Path], None]:
@@ -207,8 +210,18 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], set[str]]] = {
         set(),
     ),
     "snapshot replaced by a directory": (
-        _snapshot_replaced_by_a_directory,
+        _replaced_by_a_directory("snapshots/00000001.json"),
         ("snapshots/00000001.json", "is a directory"),
+        set(),
+    ),
+    "CURRENT replaced by a directory": (
+        _replaced_by_a_directory("CURRENT"),
+        ("CURRENT", "is a directory"),
+        set(),
+    ),
+    "config replaced by a directory": (
+        _replaced_by_a_directory("videopipe-index.json"),
+        ("videopipe-index.json", "is a directory"),
         set(),
     ),
     "NaN and inf vectors in a segment": (

@@ -13,7 +13,7 @@ from videopipe.retrieval.store.atomic import TMP_MARK, write_json
 from videopipe.retrieval.store.damage import IndexWriteError, Problem, Vanished, describe
 from videopipe.retrieval.store.files import IndexFiles
 from videopipe.retrieval.store.records import CONFIG_NAME, FORMAT, FileEntry, IndexConfig, check_same_config
-from videopipe.retrieval.store.repair import true_config, writer_base
+from videopipe.retrieval.store.repair import remove_directories, true_config, writer_base
 from videopipe.retrieval.store.snapshot import Snapshot, load_snapshot
 from videopipe.retrieval.store.writer import IndexWriter
 
@@ -111,6 +111,7 @@ class IndexStore(IndexFiles):
             base, top, repairs = writer_base(self)
             stored, restore = (config, None) if fresh else true_config(self, base)
             check_same_config(stored, config, self.directory)
+            remove_directories(self)
             if fresh or restore is not None:
                 write_json(self.config_path, {"format": FORMAT, "config": asdict(stored)})
             repairs = [restore, *repairs] if restore is not None else repairs

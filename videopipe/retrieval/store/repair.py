@@ -3,6 +3,8 @@ for ``IndexWriter.repairs``)."""
 
 from __future__ import annotations
 
+import shutil
+
 from videopipe.retrieval.store.damage import IndexDamageError, Problem
 from videopipe.retrieval.store.files import IndexFiles
 from videopipe.retrieval.store.records import CONFIG_NAME, IndexConfig, Manifest
@@ -63,3 +65,12 @@ def writer_base(files: IndexFiles) -> tuple[Manifest, int, list[str]]:
             f"(their {files.segment_count()} segment(s) on disk are reused, not re-embedded)"
         )
     return Manifest.empty(), top, repairs
+
+
+def remove_directories(files: IndexFiles) -> None:
+    """Remove a directory where ``CURRENT`` or the config file belongs (damage the readers
+    named, listed in the repairs by :func:`writer_base` and :func:`true_config`), so that the
+    writer can write the file."""
+    for p in (files.current_path, files.config_path):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)

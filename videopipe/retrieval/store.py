@@ -261,10 +261,21 @@ def _json(raw: bytes) -> Any:
         raise _Problem(f"is not valid JSON, truncated? ({_describe(e)})") from None
 
 
+#: what ``embedder_options`` may hold (:func:`videopipe.retrieval.resolve.embedder_options`
+#: records these, as strings): a config is data, it never passes anything else to a constructor
+RECORDED_EMBEDDER_OPTIONS = frozenset({"model_id"})
+
+
 def _parse_config(data: Any) -> IndexConfig:
     cfg = _typed(IndexConfig, data, _CONFIG_TYPES, "config")
     if cfg.dim < 1:
         raise _Problem(f"has a malformed config (dim = {cfg.dim})")
+    opts = cfg.embedder_options
+    if set(opts) - RECORDED_EMBEDDER_OPTIONS or not all(isinstance(v, str) for v in opts.values()):
+        raise _Problem(
+            f"has a malformed config (embedder_options = {str(opts)[:60]!r}; only a string "
+            f"{', '.join(sorted(RECORDED_EMBEDDER_OPTIONS))} is recorded)"
+        )
     return cfg
 
 

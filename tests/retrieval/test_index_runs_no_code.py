@@ -190,3 +190,17 @@ def test_a_user_spec_is_checked_to_be_an_embedder_before_it_is_called(monkeypatc
     assert name == "userplugin:declared" and emb.dim == 32
     with pytest.raises(ConfigError, match="made object .* is not an embedder"):
         resolve_embedder("userplugin:not_one")
+
+
+def test_the_server_searches_no_code_an_index_names(clean: Path, video: Path, tmp_path: Path) -> None:
+    from tests.serve.inprocess import fake_client
+    from videopipe.config import PipelineConfig
+
+    marker = tmp_path / "MARKER"
+    for i, opts in enumerate(({"command": f"touch {marker}"}, {"model_id": f"touch {marker}"})):
+        bad = _tamper(clean, tmp_path / f"bad{i}", embedder="os:system", embedder_options=opts)
+        cfg = PipelineConfig(model="fake", device="cpu", cache_dir=str(tmp_path), index_dir=str(bad))
+        with fake_client(tmp_path, config=cfg, allow_dirs=(video.parent,)) as c:
+            r = c.post("/v1/search", json={"query": "alpha", "k": 1})
+        assert 400 <= r.status_code < 500 and CONFIG_NAME in r.text, r.text
+        assert not marker.exists()

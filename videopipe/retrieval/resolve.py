@@ -137,6 +137,7 @@ def index_embedder(
         raise IndexStoreError(
             f"{config_file} names embedder {spec!r}, which is not a registered embedder "
             f"({', '.join(EMBEDDERS.names())}); videopipe never imports code an index folder names: "
-            f"if you trust it, pass it yourself (--embedder {shown}, or embedder= in Python)"
+            f"if you trust it, pass it yourself (--embedder {shown} to search or index, or the embedder "
+            "object in Python)"
         )
     return recorded.embedder, EMBEDDERS.create(recorded.embedder, **opts)

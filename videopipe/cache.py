@@ -6,6 +6,11 @@ file replaced in place is not mistaken for the old one) + sampler + budget + mod
 entry format and :data:`~videopipe.models.contract.LAYOUT_VERSION`.
 Entries are written atomically (temp file + rename); a corrupt entry is treated as a miss.
 
+An entry is data only, so that whoever can write the cache folder cannot make the next ``ask``
+run code: one safetensors file per entry holds the tensors, and its header's metadata the
+rest as JSON (:data:`METADATA_KEY`). Nothing is unpickled. Entries of the old pickled format
+(``.pt``, entry format 2) are never opened: the format is part of the key and the file name.
+
 An entry stores the tokens' :class:`~videopipe.models.contract.EncodedLayout` (as plain data
 with its version). An entry written with another layout version is a miss, like a corrupt
 one, so the pipeline decodes and encodes again and overwrites it: the cache only saves time
@@ -18,6 +23,7 @@ does not even read old entries; the version stored in the entry guards the rest.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import asdict
@@ -28,12 +34,17 @@ from videopipe.fingerprint import file_fingerprint
 from videopipe.models.contract import LAYOUT_VERSION, EncodedLayout
 from videopipe.types import Budget, Clip, Selection, VisualTokens
 
+#: the safetensors metadata key whose value is the entry's JSON (everything but the tensors)
+METADATA_KEY = "videopipe"
+_TENSORS = ("features", "frame_idx", "time_s", "row", "col", "size")
+_EXTRA = "extras."  # prefix of the tensor names of VisualTokens.extras
+
 
 class TokenCache:
     """``save``/``load`` encoded tokens + the selection they came from."""
 
-    #: the entry format (2: tokens carry an EncodedLayout)
-    version = 2
+    #: the entry format (2: tokens carry an EncodedLayout, pickled; 3: safetensors + JSON)
+    version = 3
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -50,7 +61,7 @@ class TokenCache:
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.pt"
+        return self.root / key[:2] / f"{key}.safetensors"
 
     def contains(self, key: str) -> bool:
         """True when an entry exists for ``key`` (cheap: no read; a corrupt entry still
@@ -60,43 +71,31 @@ class TokenCache:
     def load(self, key: str) -> tuple[VisualTokens, Selection] | None:
         """The entry of ``key``, or None when there is none, it is corrupt, or it was written
         with another layout version (see the module docstring)."""
-        import torch
+        from safetensors import safe_open
 
         p = self._path(key)
         if not p.is_file():
             return None
         try:
-            blob = torch.load(p, map_location="cpu", weights_only=False)
-            if blob.get("layout_version") != LAYOUT_VERSION:
-                return None  # stale: encoded again by the caller
-            layout = blob["layout"]
-            tokens = VisualTokens(
-                **blob["tokens"], layout=None if layout is None else EncodedLayout.from_dict(layout)
-            )
-            clips = tuple(Clip(**c) for c in blob["clips"])
-            sel = Selection(clips, sampler=blob["sampler"], frames_decoded=blob["frames_decoded"])
-            return tokens, sel
+            with safe_open(p, framework="pt", device="cpu") as f:
+                blob = json.loads((f.metadata() or {})[METADATA_KEY])
+                tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - not a dict
+            return _entry(blob, tensors)
         except Exception:  # noqa: BLE001 - a corrupt cache entry is a miss, never an error
             return None
 
     def save(self, key: str, tokens: VisualTokens, selection: Selection) -> Path:
-        import torch
+        from safetensors.torch import save_file
 
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {name: getattr(tokens, name) for name in _TENSORS}
+        tensors.update({_EXTRA + k: v for k, v in tokens.extras.items()})
         blob: dict[str, Any] = {
-            "tokens": {
-                "features": tokens.features.detach().cpu(),
-                "frame_idx": tokens.frame_idx.cpu(),
-                "time_s": tokens.time_s.cpu(),
-                "row": tokens.row.cpu(),
-                "col": tokens.col.cpu(),
-                "size": tokens.size.cpu(),
-                "extras": {k: v.detach().cpu() for k, v in tokens.extras.items()},
-                "meta": dict(tokens.meta),
-            },
+            "format": self.version,
             "layout_version": LAYOUT_VERSION,
             "layout": None if tokens.layout is None else tokens.layout.to_dict(),
+            "meta": dict(tokens.meta),
             "clips": [asdict(c) for c in selection.clips],
             "sampler": selection.sampler,
             "frames_decoded": selection.frames_decoded,
@@ -104,9 +103,41 @@ class TokenCache:
         fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
         os.close(fd)
         try:
-            torch.save(blob, tmp)
+            save_file(
+                {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()},
+                tmp,
+                metadata={METADATA_KEY: json.dumps(blob, default=_plain)},
+            )
             os.replace(tmp, p)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return p
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` cannot write itself in free-form ``meta`` (numbers of numpy or
+    torch, arrays): their plain value, else their text."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else str(value)
+
+
+def _entry(blob: Any, tensors: dict[str, Any]) -> tuple[VisualTokens, Selection] | None:
+    """The tokens and selection an entry's JSON and tensors describe; None for another layout
+    version; ``ValueError``/``KeyError``/``TypeError`` when they are malformed."""
+    if not isinstance(blob, dict) or blob.get("format") != TokenCache.version:
+        raise ValueError("not a token-cache entry of this format")
+    if blob.get("layout_version") != LAYOUT_VERSION:
+        return None  # stale: encoded again by the caller
+    sampler, frames_decoded, meta = blob["sampler"], blob["frames_decoded"], blob["meta"]
+    if not isinstance(sampler, str) or type(frames_decoded) is not int or not isinstance(meta, dict):
+        raise TypeError("malformed token-cache entry")
+    layout = blob["layout"]
+    tokens = VisualTokens(
+        **{name: tensors[name] for name in _TENSORS},
+        extras={k[len(_EXTRA) :]: v for k, v in tensors.items() if k.startswith(_EXTRA)},
+        meta=meta,
+        layout=None if layout is None else EncodedLayout.from_dict(layout),
+    )
+    clips = tuple(Clip(**c) for c in blob["clips"])
+    return tokens, Selection(clips, sampler=sampler, frames_decoded=frames_decoded)

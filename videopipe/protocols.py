@@ -75,6 +75,18 @@ class Embedder(Protocol):
         ...
 
 
+#: the attribute :func:`embedder_factory` sets on a function
+EMBEDDER_FACTORY_MARK = "__videopipe_embedder_factory__"
+
+
+def embedder_factory(fn: Any) -> Any:
+    """Declare a function that returns an :class:`Embedder` an embedder factory, so that
+    ``--embedder package.module:function`` may call it (an import path given as an embedder
+    must name a class with ``embed_texts``, or a function declared with this decorator)."""
+    setattr(fn, EMBEDDER_FACTORY_MARK, True)
+    return fn
+
+
 @runtime_checkable
 class Sampler(Protocol):
     """``name``; ``uses_query``: whether the selection depends on the question (then it is not

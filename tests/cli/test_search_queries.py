@@ -16,6 +16,9 @@ EXE = shutil.which("videopipe") or str(Path(sys.executable).with_name("videopipe
 
 
 def _search(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``videopipe search ARGS`` with the index's custom embedder given (an index folder never
+    names code to import)."""
+    args = (*args, "--embedder", "videopipe.testing.embedders:HashTextEmbedder")
     return subprocess.run([EXE, "search", *args], capture_output=True, text=True, input=stdin, timeout=300)
 
 

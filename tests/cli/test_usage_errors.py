@@ -97,3 +97,31 @@ def test_real_click_errors_are_caught_too(monkeypatch, capsys) -> None:
     assert cli_app.main(["whatever"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["videopipe: error: Invalid value for '--thing': must be positive"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["ask", "{video}", "what?", "--model", "fake:nope"], ["'fake:nope'", "letter, paren"]),
+        (
+            ["index", "{video}", "--index", "{tmp}/i", "--embedder", "os:system"],
+            ["'os:system'", "not an embedder"],
+        ),
+        (["index", "{video}", "--index", "{tmp}/i", "--embedder", "builtins:print"], ["not an embedder"]),
+        (
+            ["index", "{video}", "--index", "{tmp}/i", "--embedder", "subprocess:Popen"],
+            ["without embed_texts"],
+        ),
+        (["index", "{video}", "--index", "{tmp}/i", "--embedder", "os:sep"], ["is not callable"]),
+    ],
+)
+def test_a_plugin_spec_that_names_no_plugin_is_refused_before_it_is_called(
+    videopipe, video: Path, tmp_path: Path, args: list[str], needles: list[str]
+) -> None:
+    """``--model fake:nope`` and ``--embedder module:attr`` naming something that is not an
+    embedder class (or a declared embedder factory): one line, exit 2, nothing called
+    (``builtins:print`` called with no arguments would print an empty line)."""
+    r = videopipe(*[a.format(video=video, tmp=tmp_path) for a in args])
+    _one_line_error(r, *needles)
+    assert r.stdout == ""
+    assert not (tmp_path / "i" / "videopipe-index.json").exists()

@@ -4,6 +4,7 @@ that the pipeline encodes again (it never reaches generate)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -96,10 +97,16 @@ def _selection() -> Selection:
 
 
 def _set_stored_layout_version(cache: TokenCache, key: str, version: int) -> None:
-    path = next(cache.root.rglob(f"{key}.pt"))
-    blob = torch.load(path, weights_only=False)
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from videopipe.cache import METADATA_KEY
+
+    path = next(cache.root.rglob(f"{key}.safetensors"))
+    with safe_open(path, framework="pt") as f:
+        blob = json.loads(f.metadata()[METADATA_KEY])
     blob["layout_version"] = version
-    torch.save(blob, path)
+    save_file(load_file(path), path, metadata={METADATA_KEY: json.dumps(blob)})
 
 
 def test_the_cache_keeps_the_layout_and_misses_on_another_version(

@@ -181,7 +181,7 @@ def test_a_cache_entry_lost_after_the_cpu_stage_is_decoded_by_the_model_stage(vi
     first = model_side.prepare(video)
     decoded = Pipeline(config=cfg, load_model=False).select_and_decode(video)
     assert decoded.cached
-    for p in (tmp_path / "tokens").rglob("*.pt"):
+    for p in (tmp_path / "tokens").rglob("*.safetensors"):
         p.write_bytes(b"not a cache entry")  # corrupt after the CPU stage looked
     again = model_side.prepare_from(decoded)
     assert not again.cached and again.frames_decoded == first.frames_decoded

@@ -28,6 +28,12 @@ def search(
         "--json",
         help="Print JSON {query, index, faiss: {kind, params, recall_at_10, ms_per_query}, hits}.",
     ),
+    embedder: str | None = typer.Option(
+        None,
+        "--embedder",
+        help="The embedder to embed the query with (default: the index's own). An index built with a "
+        "custom package.module:Class needs it given here: nothing an index folder names is imported.",
+    ),
 ) -> None:
     """Print the top-K clips (video, start_s, end_s, score, text) for QUERY (or --image), best first,
     each with the line of its text that matched (source and its own span) when there is one."""
@@ -38,7 +44,7 @@ def search(
     if queries is not None:
         if query or image is not None:
             raise InputError("give a query, --image or --queries, not two of them")
-        return _many(_read_queries(queries), index_dir, k, video, json_out)
+        return _many(_read_queries(queries), index_dir, k, video, json_out, embedder)
     if image is not None:
         if query:
             raise InputError("give a text query or --image, not both")
@@ -47,7 +53,7 @@ def search(
     else:
         check_query(query or "", k)
     IndexStore(index_dir).require()  # fail fast, before torch and the embedder load
-    retriever = Retriever(index_dir)
+    retriever = Retriever(index_dir, embedder=embedder)
     if image is not None:
         hits = retriever.search_image(image, k, video=video)
         query = str(image)
@@ -91,14 +97,16 @@ def _read_queries(path: Path) -> list[str]:
     return lines
 
 
-def _many(queries: list[str], index_dir: Path, k: int, video: Path | None, json_out: bool) -> None:
+def _many(
+    queries: list[str], index_dir: Path, k: int, video: Path | None, json_out: bool, embedder: str | None
+) -> None:
     from videopipe.retrieval.search import Retriever, check_query
     from videopipe.retrieval.store import IndexStore
 
     for q in queries:
         check_query(q, k)
     IndexStore(index_dir).require()
-    retriever = Retriever(index_dir)
+    retriever = Retriever(index_dir, embedder=embedder)
     results = [(q, retriever.search(q, k, video=video)) for q in queries]
     if json_out:
         print_json(

@@ -38,9 +38,17 @@ from typing import TYPE_CHECKING, Any
 from videopipe.errors import InputError, VideoPipeError
 from videopipe.retrieval.encode import Captioner, captioner_name, encode_clips
 from videopipe.retrieval.resolve import embedder_options as recorded_options
-from videopipe.retrieval.resolve import resolve_embedder
+from videopipe.retrieval.resolve import index_embedder, resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
-from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, LineTable, content_key, video_path
+from videopipe.retrieval.store import (
+    CONFIG_NAME,
+    FileEntry,
+    IndexConfig,
+    IndexStore,
+    LineTable,
+    content_key,
+    video_path,
+)
 from videopipe.text.build import TextProgress, load_timeline
 from videopipe.text.sources import choose_sources, text_key
 from videopipe.text.speech import ASRConfig
@@ -97,14 +105,19 @@ class IndexOptions:
     asr_model: str | None = None
     speech_with_subtitles: bool | None = None
 
-    def resolve(self, existing: IndexConfig | None) -> ResolvedIndexOptions:
+    def resolve(
+        self, existing: IndexConfig | None, config_file: str | Path = CONFIG_NAME
+    ) -> ResolvedIndexOptions:
         """Every value decided: this one's where set, else ``existing``'s (the index's stored
-        config; None for a new index), else the default. The existing window and overlap
-        hold only for the same kind of segmentation."""
-        spec = _first(self.embedder, existing.embedder if existing else None, DEFAULT_EMBEDDER)
-        same_embedder = existing is not None and spec == existing.embedder
-        options = _first(self.embedder_options, existing.embedder_options if same_embedder else None, {})
-        name, emb = resolve_embedder(spec, **dict(options))
+        config, read from ``config_file``; None for a new index), else the default. The
+        existing window and overlap hold only for the same kind of segmentation. The existing
+        embedder is created only when it is a registered one (see
+        :func:`~videopipe.retrieval.resolve.index_embedder`)."""
+        if existing is not None:
+            name, emb = index_embedder(existing, config_file, self.embedder, options=self.embedder_options)
+        else:
+            spec = _first(self.embedder, DEFAULT_EMBEDDER)
+            name, emb = resolve_embedder(spec, **dict(self.embedder_options or {}))
         old_kind = existing.segmentation.split(":", 1)[0] if existing else None
         kind = self.segmentation or old_kind or DEFAULT_SEGMENTATION
         same = existing if existing is not None and existing.segmentation.startswith(kind + ":") else None
@@ -329,7 +342,7 @@ def index_paths(
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
     # a damaged config: the copy the writer restores
-    resolved = (options or IndexOptions()).resolve(store.stored_config())
+    resolved = (options or IndexOptions()).resolve(store.stored_config(), store.config_path)
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}
     report = IndexReport(index_dir=str(store.directory), videos=len(files), notes=list(resolved.notes))

@@ -19,7 +19,7 @@ import numpy as np
 from videopipe.errors import IndexStoreError, InputError
 from videopipe.retrieval.encode import encode_clips
 from videopipe.retrieval.faiss_index import exact_search
-from videopipe.retrieval.resolve import resolve_embedder
+from videopipe.retrieval.resolve import index_embedder, resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
 from videopipe.retrieval.store import IndexStore, LineTable, Snapshot, video_path
 
@@ -41,8 +41,11 @@ def embed_query(embedder: Any, query: str) -> np.ndarray:
 
 
 class Retriever:
-    """Search one index. ``embedder`` defaults to the one the index was built with; another
-    one must produce the same space (else :class:`~videopipe.errors.IndexStoreError`)."""
+    """Search one index. ``embedder`` defaults to the one the index was built with when that
+    is a registered embedder; an index built with a custom ``"package.module:Class"`` is
+    searched with that spec (or the embedder object) given here, since nothing an index folder
+    names is imported. Another embedder must produce the same space (else
+    :class:`~videopipe.errors.IndexStoreError`)."""
 
     def __init__(
         self, index_dir: str | Path, *, embedder: str | Any | None = None, device: str = "auto"
@@ -50,10 +53,8 @@ class Retriever:
         self.store = IndexStore(index_dir)
         cfg = self.store.config()
         self.snapshot: Snapshot = self.store.open_snapshot()  # damage is found before a model loads
-        if embedder is None:
-            _, self.embedder = resolve_embedder(cfg.embedder, **cfg.embedder_options)
-        else:
-            _, self.embedder = resolve_embedder(embedder)
+        # the index names its embedder; only a registered one is created from that name
+        _, self.embedder = index_embedder(cfg, self.store.config_path, embedder)
         if str(self.embedder.space) != cfg.space:
             raise IndexStoreError(
                 f"index {self.store.directory} holds vectors of space {cfg.space!r}; the query embedder "
@@ -249,10 +250,12 @@ def retrieve_clips(
     duration = probe_duration_s(path)
     if index_dir is not None:
         store = IndexStore(index_dir)
+        recorded = store.config().embedder
         st = path.stat()
         entry = next((e for e in store.read_entries() if e.path == str(path)), None)
         if entry is not None and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
-            own = None if isinstance(embedder, str) else embedder  # reuse a loaded model of that space
+            # reuse a loaded model of that space, or the user's spec of the index's embedder
+            own = None if isinstance(embedder, str) and embedder != recorded else embedder
             hits = Retriever(index_dir, embedder=own).search(question, k, video=path)
             return [_with_context(h, context_s, duration) for h in hits]
     from videopipe.types import Hit

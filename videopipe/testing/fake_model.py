@@ -23,7 +23,7 @@ from typing import ClassVar
 
 import torch
 
-from videopipe.errors import InputError
+from videopipe.errors import ConfigError, InputError
 from videopipe.models.contract import ModelFacts, VideoLLM
 from videopipe.testing.videos import NEEDLE_COLORS
 from videopipe.types import Frames, VisualTokens
@@ -58,10 +58,15 @@ class FakeVideoLLM(VideoLLM):
         calls_file: str | Path | None = None,
     ) -> None:
         if model_id is not None and answer_style is not None and model_id != answer_style:
-            raise ValueError(f"model_id {model_id!r} and answer_style {answer_style!r} disagree; give one")
+            raise ConfigError(f"model_id {model_id!r} and answer_style {answer_style!r} disagree; give one")
+        if model_id is not None and model_id not in _STYLES:
+            raise ConfigError(
+                f"model 'fake:{model_id}': the fake model's id is its answer style; use 'fake' or "
+                f"'fake:STYLE' with STYLE one of {', '.join(_STYLES)}"
+            )
         answer_style = answer_style or model_id or "letter"
         if answer_style not in _STYLES:
-            raise ValueError(f"answer_style must be one of {_STYLES}, got {answer_style!r}")
+            raise ConfigError(f"answer_style must be one of {', '.join(_STYLES)}, got {answer_style!r}")
         self.token_px = token_px
         self.min_frames = min_frames
         self.answer_style = answer_style

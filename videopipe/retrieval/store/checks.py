@@ -78,10 +78,21 @@ def parse_version(text: str) -> int | None:
     return (int(text) or None) if _VERSION.fullmatch(text) else None
 
 
+#: what ``embedder_options`` may hold (:func:`videopipe.retrieval.resolve.embedder_options`
+#: records these, as strings): a config is data, it never passes anything else to a constructor
+RECORDED_EMBEDDER_OPTIONS = frozenset({"model_id"})
+
+
 def parse_config(data: Any) -> IndexConfig:
     cfg = from_json(IndexConfig, data, "config")
     if cfg.dim < 1:
         raise Problem(f"has a malformed config (dim = {cfg.dim})")
+    opts = cfg.embedder_options
+    if set(opts) - RECORDED_EMBEDDER_OPTIONS or not all(isinstance(v, str) for v in opts.values()):
+        raise Problem(
+            f"has a malformed config (embedder_options = {str(opts)[:60]!r}; only a string "
+            f"{', '.join(sorted(RECORDED_EMBEDDER_OPTIONS))} is recorded)"
+        )
     return cfg
 
 

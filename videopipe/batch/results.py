@@ -3,8 +3,11 @@
 * One record per line, appended with a single ``write`` of the full line followed by
   ``fsync``: after a crash or ``SIGKILL`` the file holds whole records, except possibly a
   trailing partial line.
-* On open, a trailing partial line (no final newline) is truncated away and never counted as
-  done; the ids of every complete record are "finished" and are skipped by a rerun.
+* On open, the complete lines are read and checked first: a file that is not a results file
+  is an error and is left as it was. Then a trailing partial line (no final newline) that
+  starts the way a record does is truncated away and never counted as done; any other partial
+  line means the file is someone else's (an error, the file untouched). The ids of every
+  complete record are "finished" and are skipped by a rerun.
 * ``retry_failed=True`` rewrites the file without its error records (atomically: temp file +
   rename), so that their jobs run again and the file still has one record per id.
 * An exclusive ``flock`` on the file keeps two batch runs from writing the same output.
@@ -42,10 +45,12 @@ class ResultStore:
                 "wait for it to finish or choose another --out"
             ) from None
         try:
-            self.truncated_bytes = self._truncate_partial_line()
+            # every complete line is checked before anything is cut: a file that is not ours
+            # (notes.txt) is never modified
             self.records: dict[str, dict[str, Any]] = {}
             for rec in read_records(self.path):
                 self.records[rec["id"]] = rec
+            self.truncated_bytes = self._truncate_partial_line()
             if retry_failed and any(r.get("status") != "ok" for r in self.records.values()):
                 self._drop_failed()
         except BaseException:
@@ -69,6 +74,12 @@ class ResultStore:
             pos = start
         keep = last_nl + 1  # 0 when there is no newline at all
         if keep < size:
+            tail = os.pread(self._fd, min(size - keep, len(_RECORD_START)), keep)
+            if not (tail.startswith(_RECORD_START) or _RECORD_START.startswith(tail)):
+                raise InputError(
+                    f"output {self.path} ends with a line that is not a videopipe batch record "
+                    f"({tail[:20]!r}...); it is not a results file: choose another --out"
+                )
             os.ftruncate(self._fd, keep)
             os.fsync(self._fd)
         return size - keep
@@ -117,6 +128,10 @@ class ResultStore:
         self.close()
 
 
+#: how every line :func:`_line` writes begins (records are built with ``id`` first)
+_RECORD_START = b'{"id": '
+
+
 def _line(record: dict[str, Any]) -> str:
     text = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
     return text + "\n"  # json.dumps never emits a raw newline, so one record == one line
@@ -127,15 +142,15 @@ def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         return
-    with open(p, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.endswith("\n"):
+    with open(p, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.endswith(b"\n"):
                 return  # partial last line: not a record
-            if not line.strip():
+            if not raw.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
+                rec = json.loads(raw.decode("utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise InputError(
                     f"{p}:{n} is not a JSON record ({e}); the results file is damaged — "
                     "remove that line or write to a new --out"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -185,6 +186,9 @@ class Pipeline:
 
         #: the text sources this pipeline reads (``--text``), and why any of "auto" were left out
         self.text = choose_sources(cfg.text, asr_model=cfg.asr_model)
+        _check_backend(cfg.decode_backend)  # before a cached video skips the decoder
+        if self.retrieve_k and retriever is None:
+            _check_retrieval(cfg, has_text=bool(self.text.sources), embedder=self.embedder)
         #: ``progress(source, done_s, total_s)`` while speech is transcribed or screen text read
         #: (the CLI sets a progress bar here); None: silent
         self.text_progress: Callable[[str, float, float], None] | None = None
@@ -556,6 +560,12 @@ class Pipeline:
                 path, question, k=k, index_dir=self.config.index_dir, embedder=emb, timeline=timeline
             )
         if not hits:
+            warnings.warn(
+                f"{path}: retrieval found no clips for the question (no text or frames to match in "
+                f"the video with this embedder); sampling the whole video instead of the top {k}",
+                RetrievalWarning,
+                stacklevel=2,
+            )
             return reader, None
         return restrict_to_hits(reader, hits)
 
@@ -644,6 +654,53 @@ def _make_embedder(name: str) -> Any:
     from videopipe.registry import EMBEDDERS
 
     return EMBEDDERS.create(name)
+
+
+class RetrievalWarning(UserWarning):
+    """``--retrieve`` found nothing to restrict sampling to: the whole video is sampled."""
+
+
+def _check_backend(name: str) -> None:
+    """An unknown ``decode_backend`` fails here, also when every video is in the token cache
+    (no decoder is opened then)."""
+    if name != "auto":
+        from videopipe.registry import DECODERS
+
+        DECODERS.get(name)  # UnknownPluginError listing the valid names
+
+
+def _check_retrieval(cfg: PipelineConfig, *, has_text: bool, embedder: Any) -> None:
+    """An explicit ``retrieve`` that cannot work is an error before anything is decoded: an
+    ``index_dir`` that holds no index, or a text embedder with ``text="none"`` (it would have
+    nothing to embed, and the whole video would be sampled without a word)."""
+    from videopipe.retrieval.store import CONFIG_NAME
+
+    if cfg.index_dir is not None:
+        index = Path(cfg.index_dir).expanduser()
+        if not (index / CONFIG_NAME).is_file():
+            raise ConfigError(
+                f"--index {index} holds no videopipe index ({CONFIG_NAME} not found); build it with "
+                f"`videopipe index VIDEOS --index {index}`, or leave out --index to embed the video now"
+            )
+        return  # the index's own embedder is used for the videos it holds
+    if has_text or _embedder_modality(embedder if embedder is not None else "text") != "text":
+        return
+    raise ConfigError(
+        "--retrieve with a text embedder needs the video's text, and --text none gives it none; "
+        "pass --text auto (or subtitles, speech, screen), or an image embedder (--embedder clip)"
+    )
+
+
+def _embedder_modality(embedder: Any) -> str | None:
+    """``"text"`` or ``"image"`` for a registered name or an embedder object; None when not
+    known without importing it (a ``module:attr`` path)."""
+    if not isinstance(embedder, str):
+        return getattr(embedder, "modality", None)
+    if ":" in embedder:
+        return None
+    from videopipe.registry import EMBEDDERS
+
+    return getattr(EMBEDDERS.get(embedder), "modality", None)
 
 
 def _query_dependent(sampler: Any, retrieve_k: int | None) -> bool:

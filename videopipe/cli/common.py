@@ -22,7 +22,8 @@ STATE = _State()
 
 
 def err(message: str) -> None:
-    print(f"videopipe: error: {message}", file=sys.stderr)
+    """One line on stderr, whatever ``message`` holds (a library's text may span lines)."""
+    print(f"videopipe: error: {' '.join(message.split())}", file=sys.stderr)
 
 
 def report_error(e: BaseException) -> int:

@@ -4,6 +4,7 @@ choose a compressor by measurement."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,7 @@ def parse_events(text: str | None) -> list[tuple[float, float]]:
             raise ConfigError(
                 f"--events: {part.strip()!r} is not START-END in seconds (e.g. 12-14)"
             ) from None
-        if not sep or end < start or start < 0:
+        if not sep or not (0 <= start <= end < math.inf):
             raise ConfigError(f"--events: {part.strip()!r} is not START-END with 0 <= START <= END")
         spans.append((start, end))
     return spans

@@ -695,12 +695,12 @@ def _embedder_modality(embedder: Any) -> str | None:
     """``"text"`` or ``"image"`` for a registered name or an embedder object; None when not
     known without importing it (a ``module:attr`` path)."""
     if not isinstance(embedder, str):
-        return getattr(embedder, "modality", None)
+        return str(embedder.modality)
     if ":" in embedder:
         return None
     from videopipe.registry import EMBEDDERS
 
-    return getattr(EMBEDDERS.get(embedder), "modality", None)
+    return str(EMBEDDERS.get(embedder).modality)
 
 
 def _query_dependent(sampler: Any, retrieve_k: int | None) -> bool:

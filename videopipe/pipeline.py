@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videopipe.config import PipelineConfig, check_size_px
-from videopipe.errors import ConfigError, InputError
+from videopipe.errors import ConfigError, InputError, one_line
 from videopipe.models.contract import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
 
@@ -147,6 +147,7 @@ class Pipeline:
         if decode_device not in ("auto", "cpu") and not decode_device.startswith("cuda"):
             raise ConfigError(f"decode_device {decode_device!r} is not one of auto, cpu, cuda, cuda:N")
         self.decode_device = decode_device
+        self._cache_off = False  # set when the token cache could not be written
         cfg = config or PipelineConfig()
         if isinstance(model, str):
             cfg = cfg.with_overrides(model=model)
@@ -406,7 +407,7 @@ class Pipeline:
         with timer.stage("encode"):
             tokens = _encode(model, list(decoded.groups), decoded.info.duration_s)
         if cache is not None and decoded.cache_key is not None:
-            cache.save(decoded.cache_key, tokens, decoded.selection)
+            self._save_tokens(cache, decoded.cache_key, tokens, decoded.selection)
         return Prepared(
             video=decoded.video,
             tokens=tokens,
@@ -531,8 +532,22 @@ class Pipeline:
         return self.answer(prepared, question, max_new_tokens=max_new_tokens)
 
     # ------------------------------------------------------------------------------------
+    def _save_tokens(self, cache: Any, key: str, tokens: VisualTokens, selection: Selection) -> None:
+        """Save to the token cache; a cache that cannot be written (a file where its folder
+        belongs, read-only, a full disk) only costs time: one warning, then no cache."""
+        try:
+            cache.save(key, tokens, selection)
+        except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
+            self._cache_off = True
+            warnings.warn(
+                f"token cache {cache.root} cannot be written ({type(e).__name__}: {one_line(e)}); "
+                "going on without it (set VIDEOPIPE_CACHE to a writable folder, or pass --no-cache)",
+                CacheWarning,
+                stacklevel=2,
+            )
+
     def _token_cache(self) -> Any:
-        if not self.config.cache_tokens:
+        if not self.config.cache_tokens or self._cache_off:
             return None
         from videopipe.cache import TokenCache
 
@@ -654,6 +669,10 @@ def _make_embedder(name: str) -> Any:
     from videopipe.registry import EMBEDDERS
 
     return EMBEDDERS.create(name)
+
+
+class CacheWarning(UserWarning):
+    """The token cache cannot be written: the pipeline goes on without it."""
 
 
 class RetrievalWarning(UserWarning):

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from videopipe.errors import InputError, VideoPipeError
+from videopipe.errors import InputError, OutputError, VideoPipeError
 
 __all__ = ["ResultStore", "read_records", "write_parquet"]
 
@@ -34,8 +34,11 @@ class ResultStore:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_file():
             raise InputError(f"output {self.path} exists and is not a file; pass a .jsonl file path")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as e:
+            raise _cannot_write(self.path, e) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -110,10 +113,13 @@ class ResultStore:
         if self._fd < 0:
             raise VideoPipeError(f"results file {self.path} is closed")
         data = _line(record).encode("utf-8")
-        written = os.write(self._fd, data)
-        while written < len(data):  # regular files write everything; be safe anyway
-            written += os.write(self._fd, data[written:])
-        os.fsync(self._fd)
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # regular files write everything; be safe anyway
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
+        except OSError as e:  # a full disk: the line may be partial, which a rerun cuts off
+            raise _cannot_write(self.path, e) from None
         self.records[record["id"]] = record
 
     def close(self) -> None:
@@ -126,6 +132,10 @@ class ResultStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cannot_write(path: Path, e: OSError) -> OutputError:
+    return OutputError(f"output {path}: cannot write there ({e.strerror or e}); choose another --out")
 
 
 #: how every line :func:`_line` writes begins (records are built with ``id`` first)

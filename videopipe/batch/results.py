@@ -90,9 +90,9 @@ class ResultStore:
     def _drop_failed(self) -> None:
         kept = {k: r for k, r in self.records.items() if r.get("status") == "ok"}
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "wb") as f:
             for rec in kept.values():
-                f.write(_line(rec))
+                f.write(_utf8(_line(rec)))
             f.flush()
             os.fsync(f.fileno())
         # the lock lives on the old inode: take it on the new file before swapping it in
@@ -112,7 +112,7 @@ class ResultStore:
         """Append one record durably (one write of the full line, then fsync)."""
         if self._fd < 0:
             raise VideoPipeError(f"results file {self.path} is closed")
-        data = _line(record).encode("utf-8")
+        data = _utf8(_line(record))
         try:
             written = os.write(self._fd, data)
             while written < len(data):  # regular files write everything; be safe anyway
@@ -144,7 +144,15 @@ _RECORD_START = b'{"id": '
 
 def _line(record: dict[str, Any]) -> str:
     text = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
-    return text + "\n"  # json.dumps never emits a raw newline, so one record == one line
+    return text + "\n"
+
+
+def _utf8(line: str) -> bytes:
+    """A record line as UTF-8; a file name that is not UTF-8 (its bytes kept as lone
+    surrogates) is written as JSON's ``\\udcXX`` escapes, which read back as the same name."""
+    return line.encode(
+        "utf-8", "backslashreplace"
+    )  # json.dumps never emits a raw newline, so one record == one line
 
 
 def read_records(path: str | Path) -> Iterator[dict[str, Any]]:

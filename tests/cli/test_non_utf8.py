@@ -11,20 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Run
+from tests.cli.conftest import assert_one_error
 from videopipe.batch.results import read_records
 from videopipe.fingerprint import file_fingerprint
 
 ASK = ("--model", "fake", "-n", "4", "--size", "56")
 BAD_NAME = os.fsdecode(b"caf\xe9 \xff.mp4")  # Latin-1 bytes, as an old camera writes them
-
-
-def _one_error(r: Run, *needles: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert len(r.err_lines) == 1 and r.err_lines[0].startswith("videopipe: error: "), r.stderr
-    assert "internal error" not in r.stderr
-    for needle in needles:
-        assert needle in r.err_lines[0], r.err_lines[0]
 
 
 @pytest.fixture
@@ -90,12 +82,12 @@ def test_invalid_utf8_in_an_input_file(
     f.write_bytes(content)
     model = [] if args[0] == "search" else ["--model", "fake"]
     r = videopipe(*[a.format(video=video, file=f, tmp=tmp_path) for a in args], *model)
-    _one_error(r, what, str(f), "not UTF-8", "line")
+    assert_one_error(r, what, str(f), "not UTF-8", "line")
 
 
 def test_garbage_parquet_dataset(videopipe, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(os.urandom(2000))
-    _one_error(
+    assert_one_error(
         videopipe("eval", "--dataset", str(garbage), "--videos", str(tmp_path)), "garbage.parquet", "Parquet"
     )

@@ -8,30 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Run, cli_env
+from tests.cli.conftest import assert_one_error, cli_env
 from videopipe.errors import ConfigError
 from videopipe.validate import in_range, positive
 
 ASK = ("--model", "fake", "-n", "4", "--size", "56")
 
 
-def _one_error(r: Run, *needles: str) -> str:
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert len(r.err_lines) == 1 and r.err_lines[0].startswith("videopipe: error: "), r.stderr
-    for needle in needles:
-        assert needle in r.err_lines[0], r.err_lines[0]
-    return r.err_lines[0]
-
-
 def test_retrieve_with_text_none_is_an_error(videopipe, video: Path) -> None:
     r = videopipe("ask", str(video), "what?", *ASK, "--retrieve", "2", "--text", "none", "--no-cache")
-    _one_error(r, "--retrieve", "--text none")
+    assert_one_error(r, "--retrieve", "--text none")
 
 
 def test_retrieve_with_a_missing_index_is_an_error(videopipe, video: Path, tmp_path: Path) -> None:
     missing = tmp_path / "no-index"
     r = videopipe("ask", str(video), "what?", *ASK, "--retrieve", "2", "--index", str(missing))
-    _one_error(r, str(missing), "videopipe-index.json")
+    assert_one_error(r, str(missing), "videopipe-index.json")
 
 
 def test_retrieve_that_finds_nothing_says_so(videopipe, video: Path) -> None:
@@ -45,7 +37,9 @@ def test_retrieve_that_finds_nothing_says_so(videopipe, video: Path) -> None:
 def test_unknown_backend_fails_also_when_tokens_are_cached(videopipe, video: Path, tmp_path: Path) -> None:
     env = cli_env(VIDEOPIPE_CACHE=str(tmp_path / "cache"))
     assert videopipe("ask", str(video), "what?", *ASK, env=env).returncode == 0  # fills the cache
-    _one_error(videopipe("ask", str(video), "what?", *ASK, "--backend", "nope", env=env), "nope", "pyav")
+    assert_one_error(
+        videopipe("ask", str(video), "what?", *ASK, "--backend", "nope", env=env), "nope", "pyav"
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,7 +54,7 @@ def test_unknown_backend_fails_also_when_tokens_are_cached(videopipe, video: Pat
     ],
 )
 def test_nan_and_inf_are_refused(videopipe, video: Path, tmp_path: Path, args: list[str]) -> None:
-    _one_error(videopipe(*[a.format(video=video, tmp=tmp_path) for a in args]))
+    assert_one_error(videopipe(*[a.format(video=video, tmp=tmp_path) for a in args]))
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])

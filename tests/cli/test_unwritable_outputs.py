@@ -12,20 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Run, cli_env, videopipe_command
+from tests.cli.conftest import assert_one_error, cli_env, videopipe_command
 from videopipe.cli.outputs import write_output
 from videopipe.errors import OutputError
 
 ASK = ("--model", "fake", "-n", "4", "--size", "56")
-
-
-def _one_error(r: Run, *needles: str) -> str:
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert len(r.err_lines) == 1 and r.err_lines[0].startswith("videopipe: error: "), r.stderr
-    assert "internal error" not in r.stderr
-    for needle in needles:
-        assert needle in r.err_lines[0], r.err_lines[0]
-    return r.err_lines[0]
 
 
 def _device(path: Path, minor: int) -> Path:
@@ -63,31 +54,33 @@ def test_write_output_to_a_device_writes_in_place(tmp_path: Path) -> None:
 def test_srt_to_a_directory_or_under_a_file(videopipe, video: Path, tmp_path: Path, where: str) -> None:
     (tmp_path / "afile").write_text("x")
     dest = tmp_path if where == "dir" else tmp_path / "afile" / "x.srt"
-    _one_error(videopipe("transcribe", str(video), "--srt", str(dest)), "--srt", str(dest))
+    assert_one_error(videopipe("transcribe", str(video), "--srt", str(dest)), "--srt", str(dest))
 
 
 def test_plot_to_a_directory_and_a_full_disk(
     videopipe, video: Path, tmp_path: Path, full_device: Path
 ) -> None:
     args = ("compare", str(video), "--model", "fake", "-n", "4", "--no-cache", "--plot")
-    _one_error(videopipe(*args, str(tmp_path)), "--plot", "directory")
+    assert_one_error(videopipe(*args, str(tmp_path)), "--plot", "directory")
     assert not tmp_path.with_suffix(".png").exists()  # matplotlib's own choice of name is not taken
-    _one_error(videopipe(*args, str(full_device)), "--plot", "No space left")
+    assert_one_error(videopipe(*args, str(full_device)), "--plot", "No space left")
     _still_a_device(full_device)
 
 
 def test_batch_out_that_cannot_be_written(videopipe, video: Path, tmp_path: Path, full_device: Path) -> None:
     (tmp_path / "afile").write_text("x")
     base = ("batch", str(video), "-q", "what?", *ASK, "--no-progress", "-o")
-    _one_error(videopipe(*base, str(tmp_path / "afile" / "r.jsonl")), "r.jsonl", "cannot write")
-    _one_error(videopipe(*base, str(full_device)), str(full_device))
+    assert_one_error(videopipe(*base, str(tmp_path / "afile" / "r.jsonl")), "r.jsonl", "cannot write")
+    assert_one_error(videopipe(*base, str(full_device)), str(full_device))
     _still_a_device(full_device)
 
 
 def test_frames_out_that_is_a_file(videopipe, video: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
-    _one_error(videopipe("frames", str(video), "-n", "2", "--out", str(tmp_path / "afile")), "--out", "afile")
-    _one_error(
+    assert_one_error(
+        videopipe("frames", str(video), "-n", "2", "--out", str(tmp_path / "afile")), "--out", "afile"
+    )
+    assert_one_error(
         videopipe("frames", str(video), "-n", "2", "--out", str(tmp_path / "afile" / "d")), "--out", "afile"
     )
 

@@ -133,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     common.STATE.debug = "--debug" in args
     shown = warnings.showwarning
     warnings.showwarning = _show_warning  # the CLI's face only: the library keeps Python's
+    # a file name that is not UTF-8 (bytes kept as surrogates): its own bytes on stdout, as ls
+    # writes them, \xff escapes in messages
+    restore = [_set_errors(sys.stdout, "surrogateescape"), _set_errors(sys.stderr, "backslashreplace")]
     try:
         code = _run(args)
     finally:
         warnings.showwarning = shown
+        for undo in restore:
+            undo()
     if code == 0:
         code = _stdout_error() or 0  # what is still buffered: `videopipe info v.mp4 > /dev/full`
     if argv is None:
@@ -149,6 +154,23 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(code)
         sys.exit(code)
     return code
+
+
+def _set_errors(stream: Any, errors: str) -> Callable[[], None]:
+    """Set the text stream's encoding error handler; returns what restores it."""
+    before = getattr(stream, "errors", None)
+    try:
+        stream.reconfigure(errors=errors)
+    except (AttributeError, ValueError, OSError):  # not a text file of io's (replaced stdout)
+        return lambda: None
+
+    def restore() -> None:
+        try:
+            stream.reconfigure(errors=before)
+        except (AttributeError, ValueError, OSError):
+            pass
+
+    return restore
 
 
 def _model_still_loading() -> bool:

@@ -181,6 +181,10 @@ def _captioner(model: str | None) -> object | None:
         from videopipe.errors import ConfigError
 
         raise ConfigError("--captions needs a model (a hub id, a local directory or a `videopipe list` name)")
+    from videopipe.models import read_model_facts
     from videopipe.retrieval.captions import LLMCaptioner
 
+    # the model's config files, read once before any video: a model that cannot be found is one
+    # error, not one per video (its weights load on the first clip to caption)
+    read_model_facts(model)
     return LLMCaptioner(model)

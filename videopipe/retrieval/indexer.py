@@ -31,6 +31,7 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
 from videopipe.retrieval.store import FileEntry, IndexConfig, IndexStore, LineTable, content_key, video_path
+from videopipe.retrieval.stored import stored_config
 from videopipe.text.build import TextProgress, load_timeline
 from videopipe.text.sources import choose_sources, text_key
 from videopipe.text.speech import ASRConfig
@@ -97,26 +99,29 @@ class IndexOptions:
     asr_model: str | None = None
     speech_with_subtitles: bool | None = None
 
-    def resolve(self, existing: IndexConfig | None) -> ResolvedIndexOptions:
+    def resolve(self, existing: IndexConfig | None, directory: Path | None = None) -> ResolvedIndexOptions:
         """Every value decided: this one's where set, else ``existing``'s (the index's stored
         config; None for a new index), else the default. The existing window and overlap
-        hold only for the same kind of segmentation."""
+        hold only for the same kind of segmentation. An unusable stored value is an error
+        naming ``directory``'s videopipe-index.json."""
         spec = _first(self.embedder, existing.embedder if existing else None, DEFAULT_EMBEDDER)
         same_embedder = existing is not None and spec == existing.embedder
         options = _first(self.embedder_options, existing.embedder_options if same_embedder else None, {})
-        name, emb = resolve_embedder(spec, **dict(options))
+        with _stored(directory, existing is not None and self.embedder is None):
+            name, emb = resolve_embedder(spec, **dict(options))
         old_kind = existing.segmentation.split(":", 1)[0] if existing else None
         kind = self.segmentation or old_kind or DEFAULT_SEGMENTATION
         same = existing if existing is not None and existing.segmentation.startswith(kind + ":") else None
-        seg = make_segmenter(
-            kind,
-            window_s=_first(
-                self.window_s,
-                same.window_s if same else None,
-                DEFAULT_WINDOW_S.get(kind, DEFAULT_WINDOW_S[DEFAULT_SEGMENTATION]),
-            ),
-            overlap_s=_first(self.overlap_s, same.overlap_s if same else None, DEFAULT_OVERLAP_S),
-        )
+        with _stored(directory, existing is not None and self.segmentation is None):
+            seg = make_segmenter(
+                kind,
+                window_s=_first(
+                    self.window_s,
+                    same.window_s if same else None,
+                    DEFAULT_WINDOW_S.get(kind, DEFAULT_WINDOW_S[DEFAULT_SEGMENTATION]),
+                ),
+                overlap_s=_first(self.overlap_s, same.overlap_s if same else None, DEFAULT_OVERLAP_S),
+            )
         fpc = _first(
             self.frames_per_clip, existing.frames_per_clip if existing else None, DEFAULT_FRAMES_PER_CLIP
         )
@@ -176,6 +181,11 @@ class ResolvedIndexOptions:
 
 def _asr_of(existing: IndexConfig | None) -> str | None:
     return existing.asr_model or None if existing is not None else None
+
+
+def _stored(directory: Path | None, from_file: bool) -> AbstractContextManager[None]:
+    """:func:`stored_config` when the values come from ``directory``'s stored config."""
+    return stored_config(directory) if from_file and directory is not None else nullcontext()
 
 
 def _first(*values: Any) -> Any:
@@ -329,7 +339,7 @@ def index_paths(
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
     # a damaged config: the copy the writer restores
-    resolved = (options or IndexOptions()).resolve(store.stored_config())
+    resolved = (options or IndexOptions()).resolve(store.stored_config(), store.directory)
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}
     report = IndexReport(index_dir=str(store.directory), videos=len(files), notes=list(resolved.notes))

@@ -22,6 +22,7 @@ from videopipe.retrieval.faiss_index import exact_search
 from videopipe.retrieval.resolve import resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
 from videopipe.retrieval.store import IndexStore, LineTable, Snapshot, video_path
+from videopipe.retrieval.stored import stored_config
 
 if TYPE_CHECKING:
     from videopipe.text.timeline import Timeline
@@ -51,12 +52,14 @@ class Retriever:
         cfg = self.store.config()
         self.snapshot: Snapshot = self.store.open_snapshot()  # damage is found before a model loads
         if embedder is None:
-            _, self.embedder = resolve_embedder(cfg.embedder, **cfg.embedder_options)
+            with stored_config(self.store.directory):
+                _, self.embedder = resolve_embedder(cfg.embedder, **cfg.embedder_options)
         else:
             _, self.embedder = resolve_embedder(embedder)
         if str(self.embedder.space) != cfg.space:
             raise IndexStoreError(
-                f"index {self.store.directory} holds vectors of space {cfg.space!r}; the query embedder "
+                f"index {self.store.directory} holds vectors of space {cfg.space!r} (videopipe-index.json); "
+                f"the query embedder "
                 f"makes {self.embedder.space!r}. Spaces cannot be mixed: search with embedder {cfg.embedder!r}"
             )
         self.device = device

@@ -97,6 +97,9 @@ class PipelineConfig:
     max_text_tokens: int = 1024
 
     def __post_init__(self) -> None:
+        from videopipe.validate import field_types
+
+        field_types(self)  # types first: the checks below compare and call string methods
         if self.device not in _DEVICES and not self.device.startswith("cuda:"):
             raise ConfigError(f"device {self.device!r} is not one of {', '.join(_DEVICES)} (or cuda:N)")
         if self.dtype not in _DTYPES:
@@ -136,15 +139,19 @@ class PipelineConfig:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+        except OSError as e:
+            raise ConfigError(f"config file {p} cannot be read ({e.strerror or e})") from None
         data = data.get("pipeline", data)
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {p}: pipeline must be a table of options, got {data!r}")
         known = {f.name: f for f in fields(cls)}
         bad = sorted(set(data) - set(known))
         if bad:
             raise ConfigError(f"{p}: unknown option(s) {bad}; valid: {sorted(known)}")
         try:
             return cls(**data)
-        except TypeError as e:
-            raise ConfigError(f"{p}: {e}") from None
+        except (TypeError, ConfigError) as e:  # names the key; the file is named here
+            raise ConfigError(f"config file {p}: {e}") from None
 
     def save(self, path: str | Path) -> None:
         lines = ["[pipeline]"]

@@ -58,6 +58,11 @@ class IndexStoreError(VideoPipeError):
     """A retrieval index is missing, corrupt, or built with another embedder."""
 
 
+class OutputError(VideoPipeError):
+    """An output (a file or folder named by an option, standard output) that cannot be written:
+    a directory where a file belongs, a missing or read-only folder, a full disk."""
+
+
 class InputError(VideoPipeError, ValueError):
     """A bad user input that is not a file: empty question, bad manifest row, ..."""
 

@@ -20,7 +20,8 @@ def file_fingerprint(path: str | Path) -> str:
     """A content fingerprint of a file that is cheap for multi-GB videos."""
     p = Path(path).resolve()
     st = p.stat()
-    h = hashlib.sha1(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
+    # os.fsencode: a file name that is not UTF-8 (bytes kept as surrogates) hashes too
+    h = hashlib.sha1(os.fsencode(p) + f"|{st.st_size}|{st.st_mtime_ns}".encode())
     with open(p, "rb") as f:
         h.update(f.read(_CHUNK))
         if st.st_size > 2 * _CHUNK:

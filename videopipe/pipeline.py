@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videopipe.config import PipelineConfig, check_size_px
-from videopipe.errors import ConfigError, InputError
+from videopipe.errors import ConfigError, InputError, one_line
 from videopipe.models.contract import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
 
@@ -146,6 +147,7 @@ class Pipeline:
         if decode_device not in ("auto", "cpu") and not decode_device.startswith("cuda"):
             raise ConfigError(f"decode_device {decode_device!r} is not one of auto, cpu, cuda, cuda:N")
         self.decode_device = decode_device
+        self._cache_off = False  # set when the token cache could not be written
         cfg = config or PipelineConfig()
         if isinstance(model, str):
             cfg = cfg.with_overrides(model=model)
@@ -185,6 +187,9 @@ class Pipeline:
 
         #: the text sources this pipeline reads (``--text``), and why any of "auto" were left out
         self.text = choose_sources(cfg.text, asr_model=cfg.asr_model)
+        _check_backend(cfg.decode_backend)  # before a cached video skips the decoder
+        if self.retrieve_k and retriever is None:
+            _check_retrieval(cfg, has_text=bool(self.text.sources), embedder=self.embedder)
         #: ``progress(source, done_s, total_s)`` while speech is transcribed or screen text read
         #: (the CLI sets a progress bar here); None: silent
         self.text_progress: Callable[[str, float, float], None] | None = None
@@ -402,7 +407,7 @@ class Pipeline:
         with timer.stage("encode"):
             tokens = _encode(model, list(decoded.groups), decoded.info.duration_s)
         if cache is not None and decoded.cache_key is not None:
-            cache.save(decoded.cache_key, tokens, decoded.selection)
+            self._save_tokens(cache, decoded.cache_key, tokens, decoded.selection)
         return Prepared(
             video=decoded.video,
             tokens=tokens,
@@ -527,8 +532,22 @@ class Pipeline:
         return self.answer(prepared, question, max_new_tokens=max_new_tokens)
 
     # ------------------------------------------------------------------------------------
+    def _save_tokens(self, cache: Any, key: str, tokens: VisualTokens, selection: Selection) -> None:
+        """Save to the token cache; a cache that cannot be written (a file where its folder
+        belongs, read-only, a full disk) only costs time: one warning, then no cache."""
+        try:
+            cache.save(key, tokens, selection)
+        except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
+            self._cache_off = True
+            warnings.warn(
+                f"token cache {cache.root} cannot be written ({type(e).__name__}: {one_line(e)}); "
+                "going on without it (set VIDEOPIPE_CACHE to a writable folder, or pass --no-cache)",
+                CacheWarning,
+                stacklevel=2,
+            )
+
     def _token_cache(self) -> Any:
-        if not self.config.cache_tokens:
+        if not self.config.cache_tokens or self._cache_off:
             return None
         from videopipe.cache import TokenCache
 
@@ -556,6 +575,12 @@ class Pipeline:
                 path, question, k=k, index_dir=self.config.index_dir, embedder=emb, timeline=timeline
             )
         if not hits:
+            warnings.warn(
+                f"{path}: retrieval found no clips for the question (no text or frames to match in "
+                f"the video with this embedder); sampling the whole video instead of the top {k}",
+                RetrievalWarning,
+                stacklevel=2,
+            )
             return reader, None
         return restrict_to_hits(reader, hits)
 
@@ -644,6 +669,57 @@ def _make_embedder(name: str) -> Any:
     from videopipe.registry import EMBEDDERS
 
     return EMBEDDERS.create(name)
+
+
+class CacheWarning(UserWarning):
+    """The token cache cannot be written: the pipeline goes on without it."""
+
+
+class RetrievalWarning(UserWarning):
+    """``--retrieve`` found nothing to restrict sampling to: the whole video is sampled."""
+
+
+def _check_backend(name: str) -> None:
+    """An unknown ``decode_backend`` fails here, also when every video is in the token cache
+    (no decoder is opened then)."""
+    if name != "auto":
+        from videopipe.registry import DECODERS
+
+        DECODERS.get(name)  # UnknownPluginError listing the valid names
+
+
+def _check_retrieval(cfg: PipelineConfig, *, has_text: bool, embedder: Any) -> None:
+    """An explicit ``retrieve`` that cannot work is an error before anything is decoded: an
+    ``index_dir`` that holds no index, or a text embedder with ``text="none"`` (it would have
+    nothing to embed, and the whole video would be sampled without a word)."""
+    from videopipe.retrieval.store import CONFIG_NAME
+
+    if cfg.index_dir is not None:
+        index = Path(cfg.index_dir).expanduser()
+        if not (index / CONFIG_NAME).is_file():
+            raise ConfigError(
+                f"--index {index} holds no videopipe index ({CONFIG_NAME} not found); build it with "
+                f"`videopipe index VIDEOS --index {index}`, or leave out --index to embed the video now"
+            )
+        return  # the index's own embedder is used for the videos it holds
+    if has_text or _embedder_modality(embedder if embedder is not None else "text") != "text":
+        return
+    raise ConfigError(
+        "--retrieve with a text embedder needs the video's text, and --text none gives it none; "
+        "pass --text auto (or subtitles, speech, screen), or an image embedder (--embedder clip)"
+    )
+
+
+def _embedder_modality(embedder: Any) -> str | None:
+    """``"text"`` or ``"image"`` for a registered name or an embedder object; None when not
+    known without importing it (a ``module:attr`` path)."""
+    if not isinstance(embedder, str):
+        return str(embedder.modality)
+    if ":" in embedder:
+        return None
+    from videopipe.registry import EMBEDDERS
+
+    return str(EMBEDDERS.get(embedder).modality)
 
 
 def _query_dependent(sampler: Any, retrieve_k: int | None) -> bool:

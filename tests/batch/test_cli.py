@@ -108,6 +108,7 @@ def test_ctrl_c_stops_cleanly(video_folder: Path, tmp_path: Path, fakes_on_path:
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stdout
+    assert stderr.splitlines()[-1] == "videopipe: interrupted", stderr  # the line every command ends with
     lines = _lines(out)
     assert all(x.endswith("\n") and json.loads(x)["id"] for x in lines)
     assert len(lines) < 12

@@ -97,3 +97,25 @@ def test_parquet_roundtrip(tmp_path: Path) -> None:
     assert rows[0]["answer"] == "answer 1" and rows[0]["evidence"][0]["end_s"] == 2.0
     assert json.loads(rows[0]["stats_json"])["frames_decoded"] == 1
     assert rows[1]["error_type"] == "DecodeError" and rows[1]["answer"] is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello\nworld", b"world", b"# notes\n\n{oops", '{"id": "a"}\n\xe9t\xe9'.encode("latin-1")],
+)
+def test_a_file_that_is_not_ours_is_never_modified(tmp_path: Path, content: bytes) -> None:
+    out = tmp_path / "notes.txt"
+    out.write_bytes(content)
+    with pytest.raises(InputError, match="notes.txt"):
+        ResultStore(out)
+    assert out.read_bytes() == content
+
+
+def test_invalid_utf8_record_is_one_input_error(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(b'{"id": "a", "answer": "\xff"}\n')
+    with pytest.raises(InputError, match=r"r.jsonl:1 is not a JSON record"):
+        list(read_records(out))
+    with pytest.raises(InputError):
+        ResultStore(out)
+    assert out.read_bytes() == b'{"id": "a", "answer": "\xff"}\n'

@@ -69,3 +69,14 @@ def videopipe() -> Callable[..., Run]:
 def video() -> Path:
     """A 150-frame 160x96 H.264 clip (generated once, cached)."""
     return make_video(scenes_video())
+
+
+def assert_one_error(r: Run, *needles: str) -> str:
+    """Exit 2, exactly one stderr line ``videopipe: error: ...`` holding every needle, no
+    internal error; returns the line."""
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert len(r.err_lines) == 1 and r.err_lines[0].startswith("videopipe: error: "), r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    for needle in needles:
+        assert needle in r.err_lines[0], r.err_lines[0]
+    return r.err_lines[0]

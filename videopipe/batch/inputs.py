@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from videopipe.batch.jobs import Job, VideoTask, job_id
 from videopipe.errors import InputError
+from videopipe.textfile import read_utf8
 
 __all__ = ["VIDEO_EXTENSIONS", "discover_videos", "load_jobs", "read_questions", "group_by_video"]
 
@@ -47,7 +49,7 @@ def read_questions(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"questions file {p} does not exist")
-    qs = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    qs = [ln.strip() for ln in read_utf8(p, "questions file").splitlines()]
     qs = [q for q in qs if q and not q.startswith("#")]
     if not qs:
         raise InputError(f"questions file {p} has no questions (one per line)")
@@ -62,7 +64,7 @@ def _abs(video: str, base: Path) -> str:
 def _read_manifest(p: Path) -> list[dict[str, str | None]]:
     rows: list[dict[str, str | None]] = []
     if p.suffix.lower() == ".jsonl":
-        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(read_utf8(p, "manifest").splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -73,11 +75,10 @@ def _read_manifest(p: Path) -> list[dict[str, str | None]]:
                 raise InputError(f"{p}:{n}: expected a JSON object with a 'video' key")
             rows.append(row)
     else:
-        with open(p, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None or "video" not in reader.fieldnames:
-                raise InputError(f"{p}: CSV manifest needs a header row with a 'video' column")
-            rows = list(reader)
+        reader = csv.DictReader(io.StringIO(read_utf8(p, "manifest"), newline=""))
+        if reader.fieldnames is None or "video" not in reader.fieldnames:
+            raise InputError(f"{p}: CSV manifest needs a header row with a 'video' column")
+        rows = list(reader)
     for n, row in enumerate(rows, 1):
         if not isinstance(row.get("video"), str) or not str(row["video"]).strip():
             raise InputError(f"{p}: row {n} has no 'video' value")

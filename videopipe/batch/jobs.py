@@ -60,7 +60,7 @@ Preparer = Callable[[str], Any]
 
 def job_id(video: str, question: str) -> str:
     """Stable record id of (video, question): the same inputs give the same id in every run."""
-    return hashlib.sha1(f"{video}\0{question}".encode()).hexdigest()[:16]
+    return hashlib.sha1(f"{video}\0{question}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

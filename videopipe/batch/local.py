@@ -55,9 +55,17 @@ class LocalExecutor:
         return f"local: {self.workers} worker(s)"
 
     def run(self, tasks: Sequence[VideoTask], spec: JobSpec, emit: Callable[[dict[str, Any]], None]) -> None:
+        from videopipe.batch.sizing import available_memory_bytes, worker_count, worker_memory_bytes
+
+        workers = worker_count(  # never more workers than videos, nor than memory holds
+            self.workers,
+            jobs=len(tasks),
+            per_worker=worker_memory_bytes(dict(spec.kwargs), runs_model=self.model_workers == 0),
+            available=available_memory_bytes(),
+        )
         pool = LocalPool(
             spec,
-            workers=self.workers,
+            workers=workers,
             model_workers=self.model_workers,
             gpus=self.gpus,
             prefetch=self.prefetch,

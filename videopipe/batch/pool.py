@@ -60,6 +60,7 @@ from videopipe.batch.messages import (
 )
 from videopipe.batch.records import TASK_TIMEOUT, WORKER_CRASHED, describe_exception, error_record, ok_record
 from videopipe.errors import ConfigError, VideoPipeError
+from videopipe.validate import positive
 
 __all__ = ["BatchAbort", "LocalPool"]
 
@@ -230,8 +231,7 @@ class LocalPool:
             raise ConfigError(f"workers must be >= 1, got {workers}")
         if model_workers < 0:
             raise ConfigError(f"model_workers must be >= 0, got {model_workers}")
-        if task_timeout_s is not None and task_timeout_s <= 0:
-            raise ConfigError(f"task timeout must be > 0 seconds, got {task_timeout_s}")
+        positive("task_timeout_s (--task-timeout-s)", task_timeout_s, allow_none=True)
         self.task_timeout_s = task_timeout_s
         if gpus and len(gpus) < model_workers:
             raise ConfigError(f"{model_workers} model workers need {model_workers} GPUs, got {list(gpus)}")

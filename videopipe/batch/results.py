@@ -3,8 +3,11 @@
 * One record per line, appended with a single ``write`` of the full line followed by
   ``fsync``: after a crash or ``SIGKILL`` the file holds whole records, except possibly a
   trailing partial line.
-* On open, a trailing partial line (no final newline) is truncated away and never counted as
-  done; the ids of every complete record are "finished" and are skipped by a rerun.
+* On open, the complete lines are read and checked first: a file that is not a results file
+  is an error and is left as it was. Then a trailing partial line (no final newline) that
+  starts the way a record does is truncated away and never counted as done; any other partial
+  line means the file is someone else's (an error, the file untouched). The ids of every
+  complete record are "finished" and are skipped by a rerun.
 * ``retry_failed=True`` rewrites the file without its error records (atomically: temp file +
   rename), so that their jobs run again and the file still has one record per id.
 * An exclusive ``flock`` on the file keeps two batch runs from writing the same output.
@@ -19,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from videopipe.errors import InputError, VideoPipeError
+from videopipe.errors import InputError, OutputError, VideoPipeError
 
 __all__ = ["ResultStore", "read_records", "write_parquet"]
 
@@ -31,8 +34,11 @@ class ResultStore:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_file():
             raise InputError(f"output {self.path} exists and is not a file; pass a .jsonl file path")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as e:
+            raise _cannot_write(self.path, e) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -42,10 +48,12 @@ class ResultStore:
                 "wait for it to finish or choose another --out"
             ) from None
         try:
-            self.truncated_bytes = self._truncate_partial_line()
+            # every complete line is checked before anything is cut: a file that is not ours
+            # (notes.txt) is never modified
             self.records: dict[str, dict[str, Any]] = {}
             for rec in read_records(self.path):
                 self.records[rec["id"]] = rec
+            self.truncated_bytes = self._truncate_partial_line()
             if retry_failed and any(r.get("status") != "ok" for r in self.records.values()):
                 self._drop_failed()
         except BaseException:
@@ -69,6 +77,12 @@ class ResultStore:
             pos = start
         keep = last_nl + 1  # 0 when there is no newline at all
         if keep < size:
+            tail = os.pread(self._fd, min(size - keep, len(_RECORD_START)), keep)
+            if not (tail.startswith(_RECORD_START) or _RECORD_START.startswith(tail)):
+                raise InputError(
+                    f"output {self.path} ends with a line that is not a videopipe batch record "
+                    f"({tail[:20]!r}...); it is not a results file: choose another --out"
+                )
             os.ftruncate(self._fd, keep)
             os.fsync(self._fd)
         return size - keep
@@ -76,9 +90,9 @@ class ResultStore:
     def _drop_failed(self) -> None:
         kept = {k: r for k, r in self.records.items() if r.get("status") == "ok"}
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "wb") as f:
             for rec in kept.values():
-                f.write(_line(rec))
+                f.write(_utf8(_line(rec)))
             f.flush()
             os.fsync(f.fileno())
         # the lock lives on the old inode: take it on the new file before swapping it in
@@ -98,11 +112,14 @@ class ResultStore:
         """Append one record durably (one write of the full line, then fsync)."""
         if self._fd < 0:
             raise VideoPipeError(f"results file {self.path} is closed")
-        data = _line(record).encode("utf-8")
-        written = os.write(self._fd, data)
-        while written < len(data):  # regular files write everything; be safe anyway
-            written += os.write(self._fd, data[written:])
-        os.fsync(self._fd)
+        data = _utf8(_line(record))
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # regular files write everything; be safe anyway
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
+        except OSError as e:  # a full disk: the line may be partial, which a rerun cuts off
+            raise _cannot_write(self.path, e) from None
         self.records[record["id"]] = record
 
     def close(self) -> None:
@@ -117,9 +134,25 @@ class ResultStore:
         self.close()
 
 
+def _cannot_write(path: Path, e: OSError) -> OutputError:
+    return OutputError(f"output {path}: cannot write there ({e.strerror or e}); choose another --out")
+
+
+#: how every line :func:`_line` writes begins (records are built with ``id`` first)
+_RECORD_START = b'{"id": '
+
+
 def _line(record: dict[str, Any]) -> str:
     text = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
-    return text + "\n"  # json.dumps never emits a raw newline, so one record == one line
+    return text + "\n"
+
+
+def _utf8(line: str) -> bytes:
+    """A record line as UTF-8; a file name that is not UTF-8 (its bytes kept as lone
+    surrogates) is written as JSON's ``\\udcXX`` escapes, which read back as the same name."""
+    return line.encode(
+        "utf-8", "backslashreplace"
+    )  # json.dumps never emits a raw newline, so one record == one line
 
 
 def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -127,15 +160,15 @@ def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         return
-    with open(p, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.endswith("\n"):
+    with open(p, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.endswith(b"\n"):
                 return  # partial last line: not a record
-            if not line.strip():
+            if not raw.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
+                rec = json.loads(raw.decode("utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise InputError(
                     f"{p}:{n} is not a JSON record ({e}); the results file is damaged — "
                     "remove that line or write to a new --out"

@@ -7,6 +7,7 @@ interrupted (Ctrl-C; one line ``videopipe: interrupted``).
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -132,10 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     common.STATE.debug = "--debug" in args
     shown = warnings.showwarning
     warnings.showwarning = _show_warning  # the CLI's face only: the library keeps Python's
+    # a file name that is not UTF-8 (bytes kept as surrogates): its own bytes on stdout, as ls
+    # writes them, \xff escapes in messages
+    restore = [_set_errors(sys.stdout, "surrogateescape"), _set_errors(sys.stderr, "backslashreplace")]
     try:
         code = _run(args)
     finally:
         warnings.showwarning = shown
+        for undo in restore:
+            undo()
+    if code == 0:
+        code = _stdout_error() or 0  # what is still buffered: `videopipe info v.mp4 > /dev/full`
     if argv is None:
         if _model_still_loading():
             # a command failed while its model loaded in the background (Pipeline.preload):
@@ -146,6 +154,23 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(code)
         sys.exit(code)
     return code
+
+
+def _set_errors(stream: Any, errors: str) -> Callable[[], None]:
+    """Set the text stream's encoding error handler; returns what restores it."""
+    before = getattr(stream, "errors", None)
+    try:
+        stream.reconfigure(errors=errors)
+    except (AttributeError, ValueError, OSError):  # not a text file of io's (replaced stdout)
+        return lambda: None
+
+    def restore() -> None:
+        try:
+            stream.reconfigure(errors=before)
+        except (AttributeError, ValueError, OSError):
+            pass
+
+    return restore
 
 
 def _model_still_loading() -> bool:
@@ -180,7 +205,51 @@ def _run(args: list[str]) -> int:
         common.err(" ".join(str(e.format_message()).split()))
         return 2
     except Exception as e:  # noqa: BLE001 - the one place that turns errors into exit codes
+        if _unwritable(e):
+            return _output_failed(e)  # type: ignore[arg-type]
         return common.report_error(e)
+
+
+#: errors of a write that did not fit (a full disk, /dev/full, a closed pipe, a dead disk)
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT})
+
+
+def _unwritable(e: BaseException) -> bool:
+    """An OSError of writing with no file name: a write to standard output (``> /dev/full``;
+    the files videopipe writes report OutputError with their name)."""
+    return isinstance(e, OSError) and e.filename is None and e.errno in _WRITE_ERRNOS
+
+
+def _stdout_error() -> int | None:
+    """None when standard output takes what it still holds; else the exit code of
+    :func:`_output_failed`."""
+    try:
+        sys.stdout.flush()
+        return None
+    except OSError as e:
+        return _output_failed(e)
+
+
+def _output_failed(e: OSError) -> int:
+    """One line and exit 2 (no line and exit 1 when the reader went away: ``| head -1``)."""
+    try:  # what is left goes nowhere: the flush at exit would fail again, loudly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (captured output)
+        pass
+    if e.errno == errno.EPIPE:
+        return 1
+    where = "a terminal" if _isatty() else "standard output"
+    common.err(f"cannot write the output to {where} ({e.strerror or e})")
+    return 2
+
+
+def _isatty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -84,5 +84,7 @@ def batch(
         jobs, spec, out=out, executor=ex, retry_failed=retry_failed, parquet=parquet, progress=progress
     )
     print_summary(summary)
+    if summary.interrupted:
+        raise KeyboardInterrupt  # exit 130 with the `videopipe: interrupted` line
     if summary.exit_code:
         raise typer.Exit(code=summary.exit_code)

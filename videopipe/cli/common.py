@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -22,7 +23,11 @@ STATE = _State()
 
 
 def err(message: str) -> None:
-    print(f"videopipe: error: {message}", file=sys.stderr)
+    """One line on stderr, whatever ``message`` holds (a library's text may span lines)."""
+    text = " ".join(message.split())
+    # a file name that is not UTF-8 (its bytes kept as surrogates) is shown as \xff escapes
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    print(f"videopipe: error: {text}", file=sys.stderr)
 
 
 def report_error(e: BaseException) -> int:
@@ -31,6 +36,11 @@ def report_error(e: BaseException) -> int:
         traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
     if isinstance(e, VideoPipeError):
         err(str(e))
+        return 2
+    if isinstance(e, OSError) and e.filename is not None:
+        # the system refused a path the user gave (name too long, permission, no space): the
+        # input or the machine, not a bug
+        err(f"{os.fsdecode(e.filename)}: {e.strerror or e}")
         return 2
     err(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)")
     return 3

@@ -4,6 +4,8 @@ choose a compressor by measurement."""
 
 from __future__ import annotations
 
+import io
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +13,7 @@ import typer
 
 from videopipe.cli.common import print_json
 from videopipe.cli.options import PipelineFlags, pipeline_options
+from videopipe.cli.outputs import check_output_file, write_output
 from videopipe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -49,7 +52,7 @@ def parse_events(text: str | None) -> list[tuple[float, float]]:
             raise ConfigError(
                 f"--events: {part.strip()!r} is not START-END in seconds (e.g. 12-14)"
             ) from None
-        if not sep or end < start or start < 0:
+        if not sep or not (0 <= start <= end < math.inf):
             raise ConfigError(f"--events: {part.strip()!r} is not START-END with 0 <= START <= END")
         spans.append((start, end))
     return spans
@@ -91,6 +94,8 @@ def compare(
     fractions = parse_budgets(budgets)
     spans = parse_events(events)
     made = {name: build(name) for name in names}  # unknown names fail before any decoding
+    if plot is not None:
+        check_output_file(plot, "--plot")
     check_path(video)
     probe(video)
     tokens = _tokens(video, pipeline)
@@ -184,5 +189,7 @@ def plot_rows(rows: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()  # to the very path given: savefig would add .png to a name without one
+    fig.savefig(png, dpi=100, format="png")
+    plt.close(fig)
+    write_output(path, png.getvalue(), "--plot")

@@ -47,6 +47,6 @@ def eval_cmd(
         typer.echo(format_table(summary))
         typer.echo(f"records: {out}; summary: {summary_path(out)}")
     if batch.interrupted:
-        raise typer.Exit(code=130)
+        raise KeyboardInterrupt  # exit 130 with the `videopipe: interrupted` line
     if summary["errors"]:
         raise typer.Exit(code=1)

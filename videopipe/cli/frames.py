@@ -11,6 +11,7 @@ import typer
 
 from videopipe.cli.common import print_json
 from videopipe.cli.options import SELECTION_FLAGS, PipelineFlags, pipeline_options
+from videopipe.cli.outputs import check_output_dir, writing
 
 if TYPE_CHECKING:
     from videopipe.config import PipelineConfig
@@ -41,6 +42,8 @@ def frames(
     from videopipe.decode import open_video
 
     cfg, sampler_fn, budget, emb = _selection_stage(pipeline, query=query, max_tokens=max_tokens)
+    if out is not None:
+        check_output_dir(out, "--out")
     with open_video(video, backend=cfg.decode_backend) as reader:
         selection = sampler_fn(reader, budget, query=query, features=emb)
         if out is not None:
@@ -106,10 +109,11 @@ def _write_selection(reader: Any, indices: list[int], size_px: Any, out: Path) -
     from videopipe.decode.reader import output_size
 
     h, w = output_size(reader.info.height, reader.info.width, size_px)
-    writer = FrameWriter(out, count=len(indices), height=h, width=w)
-    for part in write_chunks(reader, list(indices)):
-        writer.write(reader.frames_at(part, size=size_px))
-    writer.close()
+    with writing(out, "--out"):
+        writer = FrameWriter(out, count=len(indices), height=h, width=w)
+        for part in write_chunks(reader, list(indices)):
+            writer.write(reader.frames_at(part, size=size_px))
+        writer.close()
 
 
 def _selection_stage(

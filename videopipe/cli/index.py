@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from videopipe.cli.common import STATE, print_json
+from videopipe.cli.options import finite_float
 
 
 def index(
@@ -25,10 +26,13 @@ def index(
         None, "--segment", help="fixed (windows) or scenes (one clip per shot); new index: fixed."
     ),
     window_s: float | None = typer.Option(
-        None, "--window-s", help="Clip length in seconds (new index: 20; scenes: longest clip, 60)."
+        None,
+        "--window-s",
+        callback=finite_float,
+        help="Clip length in seconds (new index: 20; scenes: longest clip, 60).",
     ),
     overlap_s: float | None = typer.Option(
-        None, "--overlap-s", help="Clip overlap in seconds (new index: 5)."
+        None, "--overlap-s", callback=finite_float, help="Clip overlap in seconds (new index: 5)."
     ),
     frames_per_clip: int | None = typer.Option(
         None, "--frames-per-clip", help="Frames averaged per clip by image embedders (new index: 4)."
@@ -70,6 +74,7 @@ def index(
     target_recall: float = typer.Option(
         0.95,
         "--target-recall",
+        callback=finite_float,
         help="recall@10 against exact search the FAISS index must reach, measured at build time on a "
         "sample of the indexed vectors.",
     ),
@@ -176,6 +181,10 @@ def _captioner(model: str | None) -> object | None:
         from videopipe.errors import ConfigError
 
         raise ConfigError("--captions needs a model (a hub id, a local directory or a `videopipe list` name)")
+    from videopipe.models import read_model_facts
     from videopipe.retrieval.captions import LLMCaptioner
 
+    # the model's config files, read once before any video: a model that cannot be found is one
+    # error, not one per video (its weights load on the first clip to caption)
+    read_model_facts(model)
     return LLMCaptioner(model)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "PipelineFlags",
     "Progress",
     "executor_options",
+    "finite_float",
     "pipeline_options",
 ]
 
@@ -60,6 +62,14 @@ def _pipeline(*decls: str, **kwargs: Any) -> Any:
 
 def _executor(*decls: str, **kwargs: Any) -> Any:
     return typer.Option(*decls, rich_help_panel=_EXECUTOR, **kwargs)
+
+
+def finite_float(value: float | None) -> float | None:
+    """The callback of every float option: NaN and infinity are usage errors (click's range
+    checks compare, and every comparison with NaN is False)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 # -- pipeline flags ---------------------------------------------------------------------------
@@ -274,7 +284,11 @@ ModelWorkers = Annotated[
 ]
 TaskTimeout = Annotated[
     float | None,
-    _executor("--task-timeout-s", help="Stop a worker stuck on one video this long (local executor)."),
+    _executor(
+        "--task-timeout-s",
+        callback=finite_float,
+        help="Stop a worker stuck on one video this long (local executor).",
+    ),
 ]
 Address = Annotated[
     str | None,

@@ -84,13 +84,14 @@ def _read_queries(path: Path) -> list[str]:
     import sys
 
     from videopipe.errors import InputError
+    from videopipe.textfile import read_utf8
 
     if str(path) == "-":
         text = sys.stdin.read()
     elif not path.is_file():
         raise InputError(f"queries file {path} does not exist")
     else:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path, "queries file")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"queries file {path} holds no query (one per line)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.options import PipelineFlags, pipeline_options
+from videopipe.cli.options import PipelineFlags, finite_float, pipeline_options
 
 
 @pipeline_options()
@@ -24,9 +24,11 @@ def serve(
         "--allow-remote",
         help="Fetch http(s) video URLs (within --remote-max-mb and --remote-timeout-s).",
     ),
-    remote_max_mb: float = typer.Option(1024, "--remote-max-mb", min=0.001, help="Largest remote video, MB."),
+    remote_max_mb: float = typer.Option(
+        1024, "--remote-max-mb", callback=finite_float, min=0.001, help="Largest remote video, MB."
+    ),
     remote_timeout_s: float = typer.Option(
-        120, "--remote-timeout-s", min=0.1, help="Longest remote fetch, s."
+        120, "--remote-timeout-s", callback=finite_float, min=0.1, help="Longest remote fetch, s."
     ),
     max_queue: int = typer.Option(
         16,

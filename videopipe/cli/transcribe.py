@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from videopipe.cli.common import STATE, err, print_json
+from videopipe.cli.outputs import check_output_dir, check_output_file, write_output
 from videopipe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -67,6 +66,7 @@ def transcribe(
             raise ConfigError(f"{path} is a folder: pass --out DIR for the subtitle files")
         if srt or vtt or json_out:
             raise ConfigError("--srt/--vtt/--json take one video; for a folder use --out DIR --format FMT")
+        check_output_dir(out, "--out")
         failed = _folder(path, out, fmt=fmt, glob=glob, asr=asr, cache=not no_cache, quiet=quiet)
         if failed:
             raise typer.Exit(1)
@@ -75,15 +75,18 @@ def transcribe(
         raise ConfigError("--out/--glob take a folder input; for one video use --srt/--vtt/--json")
     if sum(x is not None and x is not False for x in (srt, vtt, json_out or None)) > 1:
         raise ConfigError("choose one of --srt, --vtt and --json")
+    for dest, option in ((srt, "--srt"), (vtt, "--vtt")):
+        if dest is not None and str(dest) != "-":
+            check_output_file(dest, option)  # before minutes of transcription
     timeline = _one(path, asr, cache=not no_cache, quiet=quiet)
     for note in timeline.notes:
         typer.echo(f"videopipe: note: {note}", err=True)
     if json_out:
         print_json(timeline.to_dict())
     elif vtt is not None:
-        _emit(vtt, _render(timeline, "vtt"))
+        _emit(vtt, _render(timeline, "vtt"), "--vtt")
     else:
-        _emit(srt if srt is not None else Path("-"), _render(timeline, "srt"))
+        _emit(srt if srt is not None else Path("-"), _render(timeline, "srt"), "--srt")
 
 
 def _one(path: Path, asr: ASRConfig, *, cache: bool, quiet: bool, label: str | None = None) -> Timeline:
@@ -103,23 +106,11 @@ def _render(timeline: Timeline, fmt: str) -> str:
     return to_vtt(timeline.lines) if fmt == "vtt" else to_srt(timeline.lines)
 
 
-def _emit(dest: Path, text: str) -> None:
+def _emit(dest: Path, text: str, option: str) -> None:
     if str(dest) == "-":
         typer.echo(text, nl=False)
         return
-    _write_atomic(dest, text)
-
-
-def _write_atomic(dest: Path, text: str) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_output(dest, text, option)
 
 
 def _folder(
@@ -141,7 +132,7 @@ def _folder(
             continue
         try:
             timeline = _one(video, asr, cache=cache, quiet=quiet, label=f"{video.name} ({k}/{len(videos)})")
-            _write_atomic(dest, _render(timeline, fmt))
+            write_output(dest, _render(timeline, fmt), "--out")
             done += 1
         except VideoPipeError as e:
             err(f"{video}: {e}" if str(video) not in str(e) else str(e))

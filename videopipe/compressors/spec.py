@@ -11,6 +11,7 @@ option and lists the valid ones.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -114,7 +115,10 @@ def _convert(name: str, key: str, text: str, hint: Any) -> Any:
         if hint is int:
             return int(text)
         if hint is float:
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):  # NaN passes every range check
+                raise ConfigError(f"{name}: option {key}={text!r} must be a finite number")
+            return value
     except ValueError:
         want = {bool: "true or false", int: "an integer", float: "a number"}[hint]
         raise ConfigError(f"{name}: option {key}={text!r} must be {want}") from None

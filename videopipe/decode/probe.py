@@ -69,8 +69,12 @@ def ffprobe_bin() -> str:
 def check_path(path: str | Path) -> Path:
     """The path as a Path, or a specific error when it cannot be a video file."""
     p = Path(path).expanduser()
-    if not p.exists():
-        raise VideoNotFoundError(f"{p}: no such file; check the path")
+    try:
+        p.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise VideoNotFoundError(f"{p}: no such file; check the path") from None
+    except OSError as e:  # a name too long, a loop of links, no permission on a folder
+        raise VideoNotFoundError(f"{p}: cannot be opened ({e.strerror or e}); check the path") from None
     if p.is_dir():
         raise VideoNotFoundError(f"{p}: is a directory, not a video file; pass a video file inside it")
     if not p.is_file():

@@ -26,7 +26,7 @@ _VERSION = 1
 def table_key(path: str, stream_index: int) -> str:
     st = os.stat(path)
     blob = f"{_VERSION}|{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{stream_index}"
-    return hashlib.sha1(blob.encode()).hexdigest()
+    return hashlib.sha1(blob.encode("utf-8", "surrogateescape")).hexdigest()  # non-UTF-8 names too
 
 
 def _file(key: str) -> Path:

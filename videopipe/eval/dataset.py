@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from videopipe.errors import InputError
+from videopipe.errors import InputError, one_line
+from videopipe.textfile import read_utf8
 
 LETTERS = string.ascii_uppercase
 _OPTION_PREFIX = re.compile(r"^\s*\(?([A-Za-z])[\.\):]\s+")
@@ -122,7 +123,7 @@ def _detect(p: Path) -> str:
 
 
 def _read_jsonl(p: Path) -> Iterator[MCItem]:
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_utf8(p, "dataset file").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -134,13 +135,20 @@ def _read_jsonl(p: Path) -> Iterator[MCItem]:
 
 def _records(p: Path) -> list[dict[str, Any]]:
     if p.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.read_table(p).to_pylist()
-    text = p.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        return json.loads(text)
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+        try:
+            return pq.read_table(p).to_pylist()
+        except (pa.ArrowException, OSError) as e:
+            raise InputError(f"dataset file {p} is not a readable Parquet file ({one_line(e)})") from None
+    text = read_utf8(p, "dataset file")
+    try:
+        if text.lstrip().startswith("["):
+            return json.loads(text)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        raise InputError(f"dataset file {p}: line {e.lineno} is not valid JSON ({e.msg})") from None
 
 
 def read_videomme(p: Path) -> Iterator[MCItem]:

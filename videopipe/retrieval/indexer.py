@@ -31,6 +31,7 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ from videopipe.retrieval.store import (
     content_key,
     video_path,
 )
+from videopipe.retrieval.stored import stored_config
 from videopipe.text.build import TextProgress, load_timeline
 from videopipe.text.sources import choose_sources, text_key
 from videopipe.text.speech import ASRConfig
@@ -105,31 +107,35 @@ class IndexOptions:
     asr_model: str | None = None
     speech_with_subtitles: bool | None = None
 
-    def resolve(
-        self, existing: IndexConfig | None, config_file: str | Path = CONFIG_NAME
-    ) -> ResolvedIndexOptions:
+    def resolve(self, existing: IndexConfig | None, directory: Path | None = None) -> ResolvedIndexOptions:
         """Every value decided: this one's where set, else ``existing``'s (the index's stored
-        config, read from ``config_file``; None for a new index), else the default. The
-        existing window and overlap hold only for the same kind of segmentation. The existing
-        embedder is created only when it is a registered one (see
-        :func:`~videopipe.retrieval.resolve.index_embedder`)."""
+        config, read from ``directory``; None for a new index), else the default. The existing
+        window and overlap hold only for the same kind of segmentation. The existing embedder
+        is created only when it is a registered one (see
+        :func:`~videopipe.retrieval.resolve.index_embedder`); an unusable stored value is an
+        error naming ``directory``'s videopipe-index.json."""
         if existing is not None:
-            name, emb = index_embedder(existing, config_file, self.embedder, options=self.embedder_options)
+            config_file = Path(directory or ".") / CONFIG_NAME
+            with _stored(directory, self.embedder is None):
+                name, emb = index_embedder(
+                    existing, config_file, self.embedder, options=self.embedder_options
+                )
         else:
             spec = _first(self.embedder, DEFAULT_EMBEDDER)
             name, emb = resolve_embedder(spec, **dict(self.embedder_options or {}))
         old_kind = existing.segmentation.split(":", 1)[0] if existing else None
         kind = self.segmentation or old_kind or DEFAULT_SEGMENTATION
         same = existing if existing is not None and existing.segmentation.startswith(kind + ":") else None
-        seg = make_segmenter(
-            kind,
-            window_s=_first(
-                self.window_s,
-                same.window_s if same else None,
-                DEFAULT_WINDOW_S.get(kind, DEFAULT_WINDOW_S[DEFAULT_SEGMENTATION]),
-            ),
-            overlap_s=_first(self.overlap_s, same.overlap_s if same else None, DEFAULT_OVERLAP_S),
-        )
+        with _stored(directory, existing is not None and self.segmentation is None):
+            seg = make_segmenter(
+                kind,
+                window_s=_first(
+                    self.window_s,
+                    same.window_s if same else None,
+                    DEFAULT_WINDOW_S.get(kind, DEFAULT_WINDOW_S[DEFAULT_SEGMENTATION]),
+                ),
+                overlap_s=_first(self.overlap_s, same.overlap_s if same else None, DEFAULT_OVERLAP_S),
+            )
         fpc = _first(
             self.frames_per_clip, existing.frames_per_clip if existing else None, DEFAULT_FRAMES_PER_CLIP
         )
@@ -189,6 +195,11 @@ class ResolvedIndexOptions:
 
 def _asr_of(existing: IndexConfig | None) -> str | None:
     return existing.asr_model or None if existing is not None else None
+
+
+def _stored(directory: Path | None, from_file: bool) -> AbstractContextManager[None]:
+    """:func:`stored_config` when the values come from ``directory``'s stored config."""
+    return stored_config(directory) if from_file and directory is not None else nullcontext()
 
 
 def _first(*values: Any) -> Any:
@@ -342,7 +353,7 @@ def index_paths(
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     store = IndexStore(index_dir)
     # a damaged config: the copy the writer restores
-    resolved = (options or IndexOptions()).resolve(store.stored_config(), store.config_path)
+    resolved = (options or IndexOptions()).resolve(store.stored_config(), store.directory)
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}
     report = IndexReport(index_dir=str(store.directory), videos=len(files), notes=list(resolved.notes))

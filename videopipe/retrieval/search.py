@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from videopipe.retrieval.faiss_index import exact_search
 from videopipe.retrieval.resolve import index_embedder, resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
 from videopipe.retrieval.store import IndexStore, LineTable, Snapshot, video_path
+from videopipe.retrieval.stored import stored_config
 
 if TYPE_CHECKING:
     from videopipe.text.timeline import Timeline
@@ -54,10 +56,12 @@ class Retriever:
         cfg = self.store.config()
         self.snapshot: Snapshot = self.store.open_snapshot()  # damage is found before a model loads
         # the index names its embedder; only a registered one is created from that name
-        _, self.embedder = index_embedder(cfg, self.store.config_path, embedder)
+        with stored_config(self.store.directory) if embedder is None else nullcontext():
+            _, self.embedder = index_embedder(cfg, self.store.config_path, embedder)
         if str(self.embedder.space) != cfg.space:
             raise IndexStoreError(
-                f"index {self.store.directory} holds vectors of space {cfg.space!r}; the query embedder "
+                f"index {self.store.directory} holds vectors of space {cfg.space!r} (videopipe-index.json); "
+                f"the query embedder "
                 f"makes {self.embedder.space!r}. Spaces cannot be mixed: search with embedder {cfg.embedder!r}"
             )
         self.device = device

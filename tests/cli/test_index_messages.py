@@ -1,0 +1,54 @@
+"""Index messages (issue 23): a tampered videopipe-index.json is named in the error, and a
+captioning model that cannot be found fails once, before any video."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import assert_one_error
+
+
+@pytest.fixture
+def index_dir(videopipe, video: Path, tmp_path: Path) -> Path:
+    ix = tmp_path / "ix"
+    r = videopipe("index", str(video), "--index", str(ix), "-q")
+    assert r.returncode == 0, r.stderr
+    return ix
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [("embedder", "nope", "unknown embedder 'nope'"), ("embedder_options", {"bad": 1}, "'bad'")],
+)
+def test_tampered_index_config_is_named(
+    videopipe, index_dir: Path, key: str, value: object, needle: str
+) -> None:
+    config = index_dir / "videopipe-index.json"
+    data = json.loads(config.read_text())
+    data["config"][key] = value
+    config.write_text(json.dumps(data))
+    assert_one_error(videopipe("search", "--index", str(index_dir), "what?"), str(config), needle)
+
+
+def test_tampered_segmentation_is_named_by_index(videopipe, index_dir: Path, video: Path) -> None:
+    config = index_dir / "videopipe-index.json"
+    data = json.loads(config.read_text())
+    data["config"]["segmentation"] = "bogus"
+    config.write_text(json.dumps(data))
+    assert_one_error(videopipe("index", str(video), "--index", str(index_dir), "-q"), str(config), "bogus")
+
+
+def test_captions_model_missing_fails_once(videopipe, video: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        shutil.copy(video, folder / name)
+    r = videopipe(
+        "index", str(folder), "--index", str(tmp_path / "ix"), "-q", "--captions", "nobody/no-such-model"
+    )
+    assert_one_error(r, "nobody/no-such-model")
+    assert not (tmp_path / "ix" / "videopipe-index.json").exists()  # nothing was indexed

@@ -22,23 +22,39 @@ def index_dir(videopipe, video: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("key", "value", "needle"),
-    [("embedder", "nope", "unknown embedder 'nope'"), ("embedder_options", {"bad": 1}, "'bad'")],
+    [
+        ("embedder", "nope", "embedder 'nope', which is not a registered"),
+        ("embedder_options", {"bad": 1}, "'bad'"),
+    ],
 )
 def test_tampered_index_config_is_named(
     videopipe, index_dir: Path, key: str, value: object, needle: str
 ) -> None:
+    """The config and its copy in the snapshot both edited the same way (one alone is damage
+    the store finds: see tests/retrieval)."""
+    config = index_dir / "videopipe-index.json"
+    for path in (config, *index_dir.glob("snapshots/*.json")):
+        data = json.loads(path.read_text())
+        data["config"][key] = value
+        path.write_text(json.dumps(data))
+    assert_one_error(videopipe("search", "--index", str(index_dir), "what?"), "videopipe-index.json", needle)
+
+
+def test_config_differing_from_its_snapshot_copy_is_damage(videopipe, index_dir: Path) -> None:
     config = index_dir / "videopipe-index.json"
     data = json.loads(config.read_text())
-    data["config"][key] = value
+    data["config"]["embedder"] = "nope"
     config.write_text(json.dumps(data))
-    assert_one_error(videopipe("search", "--index", str(index_dir), "what?"), str(config), needle)
+    r = videopipe("search", "--index", str(index_dir), "what?")
+    assert_one_error(r, "videopipe-index.json differs from the copy", "'nope'")
 
 
 def test_tampered_segmentation_is_named_by_index(videopipe, index_dir: Path, video: Path) -> None:
     config = index_dir / "videopipe-index.json"
-    data = json.loads(config.read_text())
-    data["config"]["segmentation"] = "bogus"
-    config.write_text(json.dumps(data))
+    for path in (config, *index_dir.glob("snapshots/*.json")):  # one alone is repaired from the other
+        data = json.loads(path.read_text())
+        data["config"]["segmentation"] = "bogus"
+        path.write_text(json.dumps(data))
     assert_one_error(videopipe("index", str(video), "--index", str(index_dir), "-q"), str(config), "bogus")
 
 

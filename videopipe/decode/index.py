@@ -142,11 +142,14 @@ def _rate_ticks(stream: Any, tb: Fraction) -> int:
 
 
 def open_container(path: str) -> Any:
-    """PyAV container opened for reading, with errors turned into DecodeError."""
+    """PyAV container opened for reading under the policy of :mod:`videopipe.decode.safe_open`,
+    with errors turned into DecodeError."""
     import av
 
+    from videopipe.decode.safe_open import open_av
+
     try:
-        return av.open(path, mode="r", metadata_errors="ignore")
+        return open_av(path)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
         raise DecodeError(
             f"{path}: cannot be opened as a video ({e}); check that it is a complete video file"

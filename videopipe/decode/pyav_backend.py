@@ -590,13 +590,11 @@ class PyAVReader(BaseReader):
             if i % every == 0:
                 yield i, self._to_rgb(f, hw)
 
-    def close(self) -> None:
-        if not self._closed:
-            for w in self._workers:
-                w.close()
-            self._workers = []
-            try:
-                self._container.close()
-            except Exception:  # pragma: no cover
-                pass
-        super().close()
+    def _release(self) -> None:
+        for w in self._workers:
+            w.close()
+        self._workers = []
+        try:
+            self._container.close()
+        except Exception:  # pragma: no cover
+            pass

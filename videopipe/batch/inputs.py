@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from videopipe.batch.jobs import Job, VideoTask, job_id
-from videopipe.errors import InputError
+from videopipe.errors import InputError, file_problem
 
 __all__ = ["VIDEO_EXTENSIONS", "discover_videos", "load_jobs", "read_questions", "group_by_video"]
 
@@ -46,7 +46,7 @@ def read_questions(path: str | Path) -> list[str]:
     """Questions from a text file, one per line (blank lines and ``#`` comments skipped)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"questions file {p} does not exist")
+        raise InputError(f"questions file {p} {file_problem(p)}")
     qs = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
     qs = [q for q in qs if q and not q.startswith("#")]
     if not qs:
@@ -132,7 +132,9 @@ def load_jobs(
         if not rows:
             raise InputError(f"input file {src} lists no videos")
     else:
-        raise InputError(f"input {src} does not exist; pass a folder, a list file or a .jsonl/.csv manifest")
+        raise InputError(
+            f"input {src} {file_problem(src)}; pass a folder, a list file or a .jsonl/.csv manifest"
+        )
 
     jobs: list[Job] = []
     seen: dict[str, Job] = {}

@@ -30,6 +30,7 @@ from videopipe.errors import (
     DecodeError,
     UnsupportedVideoError,
     VideoNotFoundError,
+    file_problem,
 )
 from videopipe.fingerprint import FileMemo
 
@@ -64,7 +65,7 @@ def check_path(path: str | Path) -> Path:
     if p.is_dir():
         raise VideoNotFoundError(f"{p}: is a directory, not a video file; pass a video file inside it")
     if not p.is_file():
-        raise VideoNotFoundError(f"{p}: not a regular file; pass a video file")
+        raise VideoNotFoundError(f"{p}: {file_problem(p)}; pass a video file")
     if p.stat().st_size == 0:
         raise DecodeError(f"{p}: the file is empty (0 bytes); re-download or re-encode it")
     return p
@@ -148,7 +149,13 @@ def _probe(p: Path) -> ProbeResult:
         if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
     ]
     if not videos:
-        kinds = sorted({s.get("codec_type", "?") for s in streams}) or ["none"]
+        covers = [s for s in streams if s.get("codec_type") == "video"]
+        kinds = sorted({s.get("codec_type", "?") for s in streams if s not in covers}) or ["none"]
+        if covers:
+            raise UnsupportedVideoError(
+                f"{p}: has no video stream, only cover art (an attached picture; other streams: "
+                f"{', '.join(kinds)}); pass a file with a video track"
+            )
         raise UnsupportedVideoError(
             f"{p}: has no video stream (streams: {', '.join(kinds)}); pass a file with a video track"
         )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from videopipe.decode.probe import ffmpeg_bin, ffprobe_bin
 from videopipe.decode.safe_open import ffmpeg_input_args, media_url
-from videopipe.errors import InputError
+from videopipe.errors import InputError, file_problem
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text")
@@ -142,7 +142,7 @@ def load_subtitles(video: str | Path, *, subtitles: str | Path | None = None) ->
     path = Path(subtitles) if subtitles is not None else find_sidecar(video)
     if path is not None:
         if not path.is_file():
-            raise InputError(f"subtitle file {path} does not exist")
+            raise InputError(f"subtitle file {path} {file_problem(path)}")
         raw = path.read_bytes().decode("utf-8-sig", errors="replace")
         return parse_subtitles(raw, source=str(path))
     return extract_embedded(video)

@@ -11,7 +11,7 @@ from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from videopipe.errors import ConfigError
+from videopipe.errors import ConfigError, file_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -134,7 +134,7 @@ class PipelineConfig:
         """Read a TOML file; keys may sit at the top level or under ``[pipeline]``."""
         p = Path(path)
         if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
+            raise ConfigError(f"config file {p} {file_problem(p)}")
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

@@ -6,6 +6,8 @@ The CLI prints ``str(error)`` on one line and exits with code 2.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -93,3 +95,25 @@ def one_line(e: BaseException, limit: int = 300) -> str:
     """``str(e)`` on one line (newlines and runs of spaces collapsed), at most ``limit`` chars."""
     text = " ".join(str(e).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def file_problem(path: str | os.PathLike[str]) -> str:
+    """Why ``path`` is not a readable regular file, as the end of a sentence that names it:
+    "does not exist", "is a directory, not a file", "is a FIFO (named pipe), not a regular
+    file"..."""
+    p = os.fspath(path)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    return "is not a regular file"

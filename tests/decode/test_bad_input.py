@@ -16,6 +16,7 @@ from videopipe.errors import (
     ConfigError,
     DecodeError,
     DeviceError,
+    MissingDependencyError,
     OutOfRangeError,
     UnknownPluginError,
     UnsupportedVideoError,
@@ -182,7 +183,7 @@ def test_missing_ffprobe_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(probe_mod, "_PROBES", FileMemo())  # a probe run, not a remembered one
-    with pytest.raises(probe_mod.MissingDependencyError, match="apt-get install ffmpeg"):
+    with pytest.raises(MissingDependencyError, match="apt-get install ffmpeg"):
         probe_mod.probe(gen_video("h264"))
 
 

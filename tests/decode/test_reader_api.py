@@ -203,3 +203,44 @@ def test_auto_skips_backends_that_refuse_the_file(monkeypatch):
 
     with pytest.raises(UnsupportedVideoError):
         open_video(gen_video("mpeg4_avi"), backend="torchcodec", device="cpu")
+
+
+@pytest.mark.parametrize("backend", ["pyav", "torchcodec"])
+def test_one_reader_shared_by_8_threads_returns_the_frames_each_asks_for(backend):
+    """Calls from several threads take turns (one lock around decoding): no crash (it used to
+    abort the process in decode_tolerant), and every thread gets its own frames."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    r = open_checked("h264_bframes", gen_video("h264_bframes"), backend)
+    if r is None:
+        return
+    with r:
+        n = r.info.num_frames
+        asks = [[(7 * t + 13 * k) % n for k in range(6)] for t in range(8)]
+
+        def work(ask: list[int]) -> list[int]:
+            got = []
+            for _ in range(3):
+                fr = r.frames_at(ask, size=32)
+                got = [read_frame_number(f) for f in fr.data.numpy()]
+                chunks = list(r.iter_frames(every=50, size=24))
+                assert sum(c.indices.shape[0] for c in chunks) == len(range(0, n, 50))
+            return got
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(work, asks))
+    assert results == asks
+
+
+def test_a_size_beyond_the_cli_limit_is_refused_before_anything_is_allocated():
+    from videopipe.config import MAX_SIZE_PX
+    from videopipe.errors import ConfigError
+
+    with open_video(gen_video("h264"), backend="pyav") as r:
+        with pytest.raises(ConfigError, match=f"1 to {MAX_SIZE_PX} px"):
+            r.frames_at([0], size=10**6)
+        with pytest.raises(ConfigError, match="too large"):
+            r.frames_at([0], size=(10**6, 10))
+        with pytest.raises(ConfigError, match=f"1 to {MAX_SIZE_PX} px"):
+            next(r.iter_frames(size=MAX_SIZE_PX + 1))
+        assert r.frames_at([0], size=(20, 4 * MAX_SIZE_PX // 100)).data.shape[1] == 20

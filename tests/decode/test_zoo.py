@@ -15,7 +15,7 @@ import pytest
 
 from videopipe.decode import open_video
 from videopipe.decode.probe import probe
-from videopipe.errors import UnsupportedVideoError
+from videopipe.errors import OutOfRangeError, UnsupportedVideoError
 from videopipe.testing.videos import read_frame_number
 from videopipe.testing.zoo import ZOO, ffmpeg_frames, ffprobe_decoded, make_zoo_file, missing_encoders
 
@@ -275,3 +275,58 @@ def test_a_lie_that_ends_in_sequential_reading_stops_using_frame_threads(monkeyp
         assert "AUTO" not in str(r._stream.thread_type)
     ref = ffmpeg_frames(path, 0, got.shape[2], got.shape[1], idx)
     assert np.abs(got.astype(np.int16) - ref.astype(np.int16)).mean(axis=(1, 2, 3)).max() <= _PIXEL_TOL
+
+
+def _run_exe(*args: str):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    exe = shutil.which("videopipe") or str(Path(sys.executable).with_name("videopipe"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("name", ["mp4_edit_list_hides_frames", "damaged_mkv"])
+def test_info_and_frames_count_what_ffmpeg_presents(name):
+    import json
+
+    _, path = _zoo_file(name)
+    want = ffprobe_decoded(path, 0)
+    r = _run_exe("info", "--json", str(path))
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["num_frames"] == want.num_frames and info["num_frames_exact"] is True
+    assert info["duration_s"] == pytest.approx(want.duration_s, abs=0.05)
+    r = _run_exe("frames", "--json", str(path))
+    assert r.returncode == 0, r.stderr
+    got = [f["index"] for f in json.loads(r.stdout)["frames"]]
+    assert got and max(got) < want.num_frames
+
+
+def test_a_reader_that_finds_its_table_wrong_adopts_the_corrected_one(monkeypatch, tmp_path):
+    """Damage the demux pass did not notice: the first decode finds packets that do not decode,
+    and the reader adopts the decoder's table (info follows, with a warning) instead of failing."""
+    import videopipe.decode.index as index_mod
+    from videopipe.decode.pyav_backend import FrameTableCorrectedWarning
+
+    monkeypatch.setenv("VIDEOPIPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(index_mod, "_TABLES", index_mod.FileMemo(8))
+    monkeypatch.setattr(index_mod, "_libav_errors", lambda: 0)  # the demuxer's errors go unseen
+    _, path = _zoo_file("damaged_mkv")
+    want = ffprobe_decoded(path, 0).num_frames
+    r = _open(path, "pyav")
+    with r:
+        n = r.info.num_frames
+        assert n > want  # the packets' count
+        with pytest.warns(FrameTableCorrectedWarning, match=f"to {want} frames"):
+            with pytest.raises(OutOfRangeError, match=f"corrected to {want} frames"):
+                r.frames_at(list(range(n)))  # the frames past the decodable ones do not exist
+        assert r.info.num_frames == want == r.pts_s.shape[0] and r.info.frames_lost == 0
+        got = r.frames_at([0, 5, want - 1])
+        ref = ffmpeg_frames(path, 0, r.info.width, r.info.height, [0, 5, want - 1])
+        assert np.abs(got.data.numpy().astype(int) - ref.astype(int)).mean() < _PIXEL_TOL
+        assert r.frames_at([want - 2]).data.shape[0] == 1

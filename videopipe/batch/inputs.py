@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from videopipe.batch.jobs import Job, VideoTask, job_id
-from videopipe.errors import InputError
+from videopipe.errors import InputError, file_problem
 from videopipe.textfile import read_utf8
 
 __all__ = ["VIDEO_EXTENSIONS", "discover_videos", "load_jobs", "read_questions", "group_by_video"]
@@ -48,7 +48,7 @@ def read_questions(path: str | Path) -> list[str]:
     """Questions from a text file, one per line (blank lines and ``#`` comments skipped)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"questions file {p} does not exist")
+        raise InputError(f"questions file {p} {file_problem(p)}")
     qs = [ln.strip() for ln in read_utf8(p, "questions file").splitlines()]
     qs = [q for q in qs if q and not q.startswith("#")]
     if not qs:
@@ -133,7 +133,9 @@ def load_jobs(
         if not rows:
             raise InputError(f"input file {src} lists no videos")
     else:
-        raise InputError(f"input {src} does not exist; pass a folder, a list file or a .jsonl/.csv manifest")
+        raise InputError(
+            f"input {src} {file_problem(src)}; pass a folder, a list file or a .jsonl/.csv manifest"
+        )
 
     jobs: list[Job] = []
     seen: dict[str, Job] = {}

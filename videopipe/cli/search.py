@@ -37,7 +37,7 @@ def search(
 ) -> None:
     """Print the top-K clips (video, start_s, end_s, score, text) for QUERY (or --image), best first,
     each with the line of its text that matched (source and its own span) when there is one."""
-    from videopipe.errors import InputError
+    from videopipe.errors import InputError, file_problem
     from videopipe.retrieval.search import Retriever, check_query
     from videopipe.retrieval.store import IndexStore
 
@@ -49,7 +49,7 @@ def search(
         if query:
             raise InputError("give a text query or --image, not both")
         if not image.is_file():
-            raise InputError(f"query image {image} does not exist")
+            raise InputError(f"query image {image} {file_problem(image)}")
     else:
         check_query(query or "", k)
     IndexStore(index_dir).require()  # fail fast, before torch and the embedder load
@@ -83,13 +83,13 @@ def _print_hits(hits: list) -> None:
 def _read_queries(path: Path) -> list[str]:
     import sys
 
-    from videopipe.errors import InputError
+    from videopipe.errors import InputError, file_problem
     from videopipe.textfile import read_utf8
 
     if str(path) == "-":
         text = sys.stdin.read()
     elif not path.is_file():
-        raise InputError(f"queries file {path} does not exist")
+        raise InputError(f"queries file {path} {file_problem(path)}")
     else:
         text = read_utf8(path, "queries file")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

@@ -171,7 +171,5 @@ class DecordReader(BaseReader):
             )
         return np.ascontiguousarray(arr)
 
-    def close(self) -> None:
-        if not self._closed:
-            self._readers.clear()
-        super().close()
+    def _release(self) -> None:
+        self._readers.clear()

@@ -19,6 +19,7 @@ a wrong table is detected rather than silently returning a neighbouring frame.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Iterator
@@ -142,11 +143,14 @@ def _rate_ticks(stream: Any, tb: Fraction) -> int:
 
 
 def open_container(path: str) -> Any:
-    """PyAV container opened for reading, with errors turned into DecodeError."""
+    """PyAV container opened for reading under the policy of :mod:`videopipe.decode.safe_open`,
+    with errors turned into DecodeError."""
     import av
 
+    from videopipe.decode.safe_open import open_av
+
     try:
-        return av.open(path, mode="r", metadata_errors="ignore")
+        return open_av(path)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
         raise DecodeError(
             f"{path}: cannot be opened as a video ({e}); check that it is a complete video file"
@@ -176,7 +180,12 @@ class DemuxTable:
     key_pts:  pts of the keyframe packets
     key_seek: the timestamp to seek to for each keyframe packet
     errored:  demuxing stopped on an error (a cut or damaged file)
-    last_duration: duration of the last packet (0 if unknown)"""
+    last_duration: duration of the last packet (0 if unknown)
+    lead_seek: where to seek to decode the first presented frame when an edit list hides the
+              keyframe it depends on (the hidden keyframe's timestamp), else None
+    damaged:  the demuxer reported errors while reading (it skipped damaged data)
+
+    Packets an edit list hides (``is_discard``: decoded, never presented) are left out."""
 
     pts: list[int]
     sizes: list[int]
@@ -184,6 +193,19 @@ class DemuxTable:
     key_seek: list[int]
     errored: bool
     last_duration: int
+    lead_seek: int | None = None
+    damaged: bool = False
+
+
+def _libav_errors() -> int:
+    """How many errors libav* has logged in this process so far. PyAV counts them only with its
+    log callback installed: installed here at the PANIC level (nothing is printed) unless the
+    application chose a level itself."""
+    import av.logging
+
+    if av.logging.get_level() is None:
+        av.logging.set_level(av.logging.PANIC)
+    return int(av.logging.get_last_error()[0])
 
 
 def _demux_table(container: Any, stream: Any) -> DemuxTable:
@@ -196,6 +218,8 @@ def _demux_table(container: Any, stream: Any) -> DemuxTable:
     kseek: list[int] = []
     last_dur = 0
     errored = False
+    lead_seek: int | None = None
+    errors = _libav_errors()
     try:
         container.seek(0, stream=stream, backward=True)
     except av.FFmpegError:
@@ -207,6 +231,10 @@ def _demux_table(container: Any, stream: Any) -> DemuxTable:
             t = pkt.pts if pkt.pts is not None else pkt.dts
             if t is None:
                 continue
+            if pkt.is_discard:
+                if pkt.is_keyframe and not pts:
+                    lead_seek = int(t)
+                continue
             pts.append(int(t))
             sizes.append(int(pkt.size))
             last_dur = int(pkt.duration or 0)
@@ -216,7 +244,14 @@ def _demux_table(container: Any, stream: Any) -> DemuxTable:
     except (av.FFmpegError, OSError):
         errored = True
     return DemuxTable(
-        pts=pts, sizes=sizes, key_pts=kpts, key_seek=kseek, errored=errored, last_duration=last_dur
+        pts=pts,
+        sizes=sizes,
+        key_pts=kpts,
+        key_seek=kseek,
+        errored=errored,
+        last_duration=last_dur,
+        lead_seek=lead_seek,
+        damaged=_libav_errors() > errors,
     )
 
 
@@ -261,6 +296,8 @@ def _index_table(container: Any, stream: Any, file_size: int) -> ContainerIndex 
     # one pass over the entry objects, then a column at a time (0.11 s for the 180,000 entries
     # of a 2-hour file; writing numpy elements one by one took 0.13 s)
     listed = list(entries)
+    if any(e.is_discard for e in listed):
+        return None  # an edit list hides some samples: what is presented comes from the packets
     ts = np.fromiter((e.timestamp for e in listed), np.int64, n)
     key = np.fromiter((e.is_keyframe for e in listed), bool, n)
     size = np.fromiter((e.size for e in listed), np.int64, n)
@@ -399,15 +436,22 @@ def _build_index(container: Any, stream: Any, path: str, prefer_container_index:
     return index
 
 
-def cached_decoded_table(container: Any, stream: Any, path: str, reason: str) -> FrameIndex:
+def cached_decoded_table(
+    container: Any, stream: Any, path: str, reason: str, *, packets: int = 0
+) -> FrameIndex:
     """:func:`decoded_table`, kept on disk (see :mod:`videopipe.decode.table_cache`) so the
-    full decode happens once per file."""
+    full decode happens once per file. ``packets``: how many frames the packets announce (a
+    damaged file): the ones that do not decode count as lost, with a warning."""
     from videopipe.decode.table_cache import save_table
 
     hit = _load_decoded_table(path, stream)
     if hit is not None:
         return hit
     index = decoded_table(container, stream, path, reason)
+    lost = max(0, packets - index.num_frames)
+    if lost:
+        index = dataclasses.replace(index, frames_lost=lost)
+        _warn_lost(path, index.num_frames, packets)
     arrays = {
         "pts": index.pts,
         "tb": np.asarray([index.time_base.numerator, index.time_base.denominator], np.int64),
@@ -417,6 +461,7 @@ def cached_decoded_table(container: Any, stream: Any, path: str, reason: str) ->
         "access": np.str_(index.access),
         "access_reason": np.str_(index.access_reason),
         "decoder_pts": index.decoder_pts if index.decoder_pts is not None else np.zeros(0, np.int64),
+        "frames_lost": np.int64(index.frames_lost),
     }
     save_table(path, int(stream.index), arrays)
     return index
@@ -437,7 +482,7 @@ def _load_decoded_table(path: str, stream: Any) -> FrameIndex | None:
             key_pts=z["key_pts"],
             key_seek=z["key_seek"],
             last_duration=int(z["last_duration"]),
-            frames_lost=0,
+            frames_lost=int(z["frames_lost"]),
             source="decode",
             access=str(z["access"]),
             access_reason=str(z["access_reason"]),
@@ -613,8 +658,11 @@ def _from_demux(
     kp, ks = kp[o], ks[o]
     if kp.shape[0] == 0 or kp[0] > pts[0]:
         # frames before the first keyframe: let the decoder start from the beginning
+        lead = min(pts[0], ks[0] if ks.shape[0] else pts[0])
+        if table.lead_seek is not None:
+            lead = min(lead, table.lead_seek)
         kp = np.concatenate([[pts[0]], kp])
-        ks = np.concatenate([[min(pts[0], ks[0] if ks.shape[0] else pts[0])], ks])
+        ks = np.concatenate([[lead], ks])
     last = table.last_duration
     dur = last if last > 0 else _median_duration(pts, _rate_ticks(stream, tb))
     lost = max(0, claimed - int(pts.shape[0])) if claimed else 0
@@ -628,9 +676,24 @@ def _from_demux(
         source="demux",
         sizes=sizes,
     )
+    if table.damaged and not table.errored and not lost:
+        # the demuxer skipped damaged data (not a cut end): which packets still decode only
+        # decoding tells
+        why = "the file is damaged (the demuxer skipped damaged data), so its frames are counted by decoding"
+        index = cached_decoded_table(container, stream, path, why, packets=int(pts.shape[0]))
+        return index, True
     if table.errored or lost:
         index = _trim_undecodable_tail(container, stream, path, index, claimed)
     return index, not bool((np.diff(in_order) > 0).all())
+
+
+def _warn_lost(path: str, decoded: int, total: int) -> None:
+    warnings.warn(
+        f"{path}: the file is truncated or damaged: {decoded} of {total} frames decode, "
+        f"{total - decoded} lost; the decodable frames are returned",
+        TruncatedVideoWarning,
+        stacklevel=5,
+    )
 
 
 def _trim_undecodable_tail(
@@ -667,12 +730,7 @@ def _trim_undecodable_tail(
     total = max(claimed, index.num_frames)
     lost = max(0, total - int(pts.shape[0]))
     if lost:
-        warnings.warn(
-            f"{path}: the file is truncated or damaged: {pts.shape[0]} of {total} frames decode, "
-            f"{lost} lost; the decodable frames are returned",
-            TruncatedVideoWarning,
-            stacklevel=4,
-        )
+        _warn_lost(path, int(pts.shape[0]), total)
     sizes = None
     if index.sizes is not None:  # every kept pts is one of the demuxed packets'
         sizes = index.sizes[np.clip(np.searchsorted(index.pts, pts), 0, index.num_frames - 1)]

@@ -1,29 +1,40 @@
-"""Probe a video file with ffprobe (via ffmpeg-python): which stream is the video, its codec,
+"""Probe a video file with ffprobe: which stream is the video, its codec,
 size, rotation and frame rate as the container header states them.
 
 Also the one place that checks a path before any decoder touches it, so every backend fails
-the same way on a missing file, a directory, an empty file or a file that is not a video.
+the same way on a missing file, a directory, an empty file or a file that is not a video,
+and, under the opening policy of :mod:`videopipe.decode.safe_open`, on a playlist or script
+that names other files (every backend opens only files this probe accepted).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
-import shutil
+import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from videopipe.decode.safe_open import (
+    ffmpeg_bin,
+    ffmpeg_input_args,
+    ffprobe_bin,
+    media_url,
+    refusal,
+    refused_format,
+)
 from videopipe.errors import (
     DecodeError,
-    MissingDependencyError,
     UnsupportedVideoError,
     VideoNotFoundError,
+    file_problem,
 )
 from videopipe.fingerprint import FileMemo
 
-__all__ = ["ProbeResult", "check_path", "probe", "ffprobe_bin"]
+__all__ = ["ProbeResult", "check_path", "probe", "ffmpeg_bin", "ffprobe_bin"]
 
 
 @dataclass(frozen=True)
@@ -46,26 +57,6 @@ class ProbeResult:
     has_b_frames: bool = False  # the stream reorders frames (B-frames)
 
 
-def ffmpeg_bin() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise MissingDependencyError(
-            "ffmpeg is not installed; install it with your system package manager "
-            "(Debian/Ubuntu: sudo apt-get install ffmpeg)"
-        )
-    return exe
-
-
-def ffprobe_bin() -> str:
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        raise MissingDependencyError(
-            "ffprobe is not installed (it comes with ffmpeg); install it with your system package "
-            "manager (Debian/Ubuntu: sudo apt-get install ffmpeg)"
-        )
-    return exe
-
-
 def check_path(path: str | Path) -> Path:
     """The path as a Path, or a specific error when it cannot be a video file."""
     p = Path(path).expanduser()
@@ -78,7 +69,7 @@ def check_path(path: str | Path) -> Path:
     if p.is_dir():
         raise VideoNotFoundError(f"{p}: is a directory, not a video file; pass a video file inside it")
     if not p.is_file():
-        raise VideoNotFoundError(f"{p}: not a regular file; pass a video file")
+        raise VideoNotFoundError(f"{p}: {file_problem(p)}; pass a video file")
     if p.stat().st_size == 0:
         raise DecodeError(f"{p}: the file is empty (0 bytes); re-download or re-encode it")
     return p
@@ -120,7 +111,7 @@ def _clean_ffmpeg_line(line: str, path: Path) -> str:
     """An ffmpeg log line without its ``[demuxer @ 0x55...]`` prefix and without the path
     (the error names the file once, at its start)."""
     line = _LOG_PREFIX.sub("", line.strip())
-    for prefix in (str(path) + ": ", path.name + ": "):
+    for prefix in (media_url(path) + ": ", str(path) + ": ", path.name + ": "):
         line = line.replace(prefix, "")
     return line or "ffprobe failed"
 
@@ -136,15 +127,19 @@ def probe(path: str | Path) -> ProbeResult:
 
 
 def _probe(p: Path) -> ProbeResult:
-    exe = ffprobe_bin()
+    cmd = [ffprobe_bin(), "-hide_banner", "-v", "error", "-show_format", "-show_streams", "-of", "json"]
+    r = subprocess.run(
+        [*cmd, *ffmpeg_input_args(), media_url(p)], capture_output=True, text=True, errors="replace"
+    )
+    fmt = refused_format(r.stderr)
+    if fmt is not None:
+        raise refusal(p, fmt)
     try:
-        import ffmpeg  # ffmpeg-python
-    except ImportError as e:  # pragma: no cover - a core dependency
-        raise MissingDependencyError("ffmpeg-python is not installed; pip install ffmpeg-python") from e
-    try:
-        info = ffmpeg.probe(str(p), cmd=exe)
-    except ffmpeg.Error as e:
-        msg = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        info = json.loads(r.stdout or "{}") if r.returncode == 0 else None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        msg = r.stderr.strip().splitlines()
         lines = list(dict.fromkeys(_clean_ffmpeg_line(m, p) for m in msg if m.strip()))
         why = "; ".join(lines[-2:]) if lines else "ffprobe failed"
         raise DecodeError(
@@ -158,7 +153,13 @@ def _probe(p: Path) -> ProbeResult:
         if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
     ]
     if not videos:
-        kinds = sorted({s.get("codec_type", "?") for s in streams}) or ["none"]
+        covers = [s for s in streams if s.get("codec_type") == "video"]
+        kinds = sorted({s.get("codec_type", "?") for s in streams if s not in covers}) or ["none"]
+        if covers:
+            raise UnsupportedVideoError(
+                f"{p}: has no video stream, only cover art (an attached picture; other streams: "
+                f"{', '.join(kinds)}); pass a file with a video track"
+            )
         raise UnsupportedVideoError(
             f"{p}: has no video stream (streams: {', '.join(kinds)}); pass a file with a video track"
         )

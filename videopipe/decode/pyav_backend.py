@@ -60,7 +60,7 @@ from videopipe.decode.index import (
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
-from videopipe.errors import ConfigError, DecodeError, DeviceError
+from videopipe.errors import ConfigError, DecodeError, DeviceError, OutOfRangeError
 
 __all__ = ["PyAVReader", "check_workers", "estimated_frames", "split_shares", "usable_cores"]
 
@@ -146,6 +146,11 @@ def split_shares(index: FrameIndex, indices: np.ndarray, workers: int) -> list[s
 
 class _IndexMismatch(Exception):
     """A decoded frame's pts is not where the frame table says (table built from a wrong index)."""
+
+
+class FrameTableCorrectedWarning(UserWarning):
+    """Decoding showed the frame table wrong (e.g. packets that do not decode); the reader
+    adopted the corrected one, and ``info`` changed with it."""
 
 
 class SequentialAccessWarning(UserWarning):
@@ -259,19 +264,39 @@ class PyAVReader(BaseReader):
         self._applied = self._want
 
     def _set_index(self, index: FrameIndex) -> None:
-        if index.num_frames != self._index.num_frames:
-            raise DecodeError(
-                f"{self._probe.path}: the frame table changed from {self._index.num_frames} to "
-                f"{index.num_frames} frames on a closer look ({index.access_reason or 'packets differ from the index'}); "
-                "open the video again"
+        """Adopt a corrected frame table (``info`` follows it; a changed frame count warns)."""
+        before = self._index.num_frames
+        if index.num_frames != before:
+            warnings.warn(
+                f"{self._probe.path}: the frame table was corrected from {before} to {index.num_frames} "
+                f"frames on a closer look ({index.access_reason or 'packets differ from the index'}); "
+                "info.num_frames now says how many the decoder presents",
+                FrameTableCorrectedWarning,
+                stacklevel=6,
             )
         self._index = index
         self._remap = _remap_of(index)
         self._frame_threads = _frame_threads_for(index)  # applies from the next request
         self._pts_s = index.seconds(index.pts)
+        dur = index.duration_s
         self._info = dataclasses.replace(
-            self._info, access=index.access, is_vfr=index.is_vfr(), duration_s=index.duration_s
+            self._info,
+            access=index.access,
+            is_vfr=index.is_vfr(),
+            duration_s=dur,
+            num_frames=index.num_frames,
+            fps=(index.num_frames / dur) if dur > 0 else self._info.fps,
+            frames_lost=index.frames_lost,
         )
+
+    def _check_still_valid(self, indices: np.ndarray) -> None:
+        """After a table correction: the requested frames must still exist."""
+        n = self._index.num_frames
+        if indices.shape[0] and int(indices[-1]) >= n:
+            raise OutOfRangeError(
+                f"{self._probe.path}: frame index(es) {indices[indices >= n][:5].tolist()} do not exist: "
+                f"the frame table was corrected to {n} frames (info.num_frames); ask again with 0..{n - 1}"
+            )
 
     def _rebuild_index_by_demux(self) -> None:
         self._set_index(
@@ -328,7 +353,9 @@ class PyAVReader(BaseReader):
                     return self._decode_sorted_once(indices, hw)
                 return self._decode_parallel(indices, shares, hw)
             except _IndexMismatch:
-                if not self._distrust_table():
+                again = self._distrust_table()
+                self._check_still_valid(indices)
+                if not again:
                     return self._decode_sequential(indices, hw)
 
     # -- parallel decoding ----------------------------------------------------------------
@@ -563,13 +590,11 @@ class PyAVReader(BaseReader):
             if i % every == 0:
                 yield i, self._to_rgb(f, hw)
 
-    def close(self) -> None:
-        if not self._closed:
-            for w in self._workers:
-                w.close()
-            self._workers = []
-            try:
-                self._container.close()
-            except Exception:  # pragma: no cover
-                pass
-        super().close()
+    def _release(self) -> None:
+        for w in self._workers:
+            w.close()
+        self._workers = []
+        try:
+            self._container.close()
+        except Exception:  # pragma: no cover
+            pass

@@ -16,12 +16,15 @@ Definitions (the same for every backend):
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
 
+from videopipe.config import MAX_SIZE_PX
 from videopipe.decode.index import FrameIndex
 from videopipe.decode.probe import ProbeResult
 from videopipe.errors import ConfigError, OutOfRangeError, library_errors_as_decode_errors
@@ -33,6 +36,9 @@ SizeArg = int | tuple[int, int] | None
 
 ITER_CHUNK_FRAMES = 16  # frames per chunk yielded by iter_frames
 
+# the longer side of an exact (h, w) size: 4x the shorter-side limit (MAX_SIZE_PX, the CLI's)
+MAX_LONG_SIDE_PX = 4 * MAX_SIZE_PX
+
 
 def output_size(height: int, width: int, size: SizeArg) -> tuple[int, int]:
     """(h, w) of a frame of (height, width) decoded with ``size`` (see module docstring)."""
@@ -42,8 +48,8 @@ def output_size(height: int, width: int, size: SizeArg) -> tuple[int, int]:
         raise ConfigError(f"size {size!r} is not valid; pass an int (shorter side, px) or (h, w)")
     if isinstance(size, (int, np.integer)):
         s = int(size)
-        if s < 1:
-            raise ConfigError(f"size {s} must be >= 1 (shorter side in pixels)")
+        if not 1 <= s <= MAX_SIZE_PX:
+            raise ConfigError(f"size {s} is out of range: the shorter side must be 1 to {MAX_SIZE_PX} px")
         scale = s / max(1, min(height, width))
         if height <= width:
             return s, max(1, round(width * scale))
@@ -56,6 +62,11 @@ def output_size(height: int, width: int, size: SizeArg) -> tuple[int, int]:
         ) from None
     if h < 1 or w < 1:
         raise ConfigError(f"size {size!r} must be positive (height, width) in pixels")
+    if min(h, w) > MAX_SIZE_PX or max(h, w) > MAX_LONG_SIDE_PX:
+        raise ConfigError(
+            f"size {size!r} is too large: the shorter side may be at most {MAX_SIZE_PX} px and the "
+            f"longer {MAX_LONG_SIDE_PX} px"
+        )
     return h, w
 
 
@@ -65,7 +76,11 @@ class BaseReader(ABC):
     What a backend declares about itself (``open_video``/``choose_backend`` read these, never
     probe for them): ``backend_name``; ``gpu_capable`` (it has a GPU decode path at all);
     :meth:`gpu_available` (that path works on this machine); :meth:`refuses` (files it is known
-    to return wrong frames for, from the probe alone)."""
+    to return wrong frames for, from the probe alone).
+
+    A reader may be shared by threads: its calls take turns (one lock around decoding; an
+    ``iter_frames`` iteration holds it until it ends or is closed). Threads that want to decode
+    at the same time open a reader each (or use the pyav backend's ``workers``)."""
 
     backend_name = "base"
     gpu_capable: ClassVar[bool] = False
@@ -86,6 +101,7 @@ class BaseReader(ABC):
         self._probe = probe
         self._index = index
         self._device = device
+        self._lock = threading.RLock()  # one decode at a time (libav* contexts are not shared)
         self._closed = False
         self._demuxed_sizes: tuple[FrameIndex, np.ndarray | None] | None = None
         self._pts_s = index.seconds(index.pts)
@@ -127,17 +143,18 @@ class BaseReader(ABC):
 
     def frames_at(self, indices: Sequence[int], *, size: SizeArg = None) -> Frames:
         """Frames at these positions (any order, repeats allowed), returned in the order asked."""
-        self._check_open()
-        idx = self._validate_indices(indices)
-        hw = self._out_hw(size)
-        if idx.shape[0] == 0:
-            return self._empty(hw)
-        uniq, inverse = np.unique(idx, return_inverse=True)
-        with library_errors_as_decode_errors(
-            f"{self._probe.path}: decoding frames {uniq[:3].tolist()} failed",
-            "the file may be damaged -- try backend='pyav' or re-encode it",
-        ):
-            data = self._decode_sorted(uniq, hw)
+        with self._lock:
+            self._check_open()
+            idx = self._validate_indices(indices)
+            hw = self._out_hw(size)
+            if idx.shape[0] == 0:
+                return self._empty(hw)
+            uniq, inverse = np.unique(idx, return_inverse=True)
+            with library_errors_as_decode_errors(
+                f"{self._probe.path}: decoding frames {uniq[:3].tolist()} failed",
+                "the file may be damaged -- try backend='pyav' or re-encode it",
+            ):
+                data = self._decode_sorted(uniq, hw)
         if uniq.shape[0] != idx.shape[0] or not np.array_equal(uniq, idx):
             data = data[inverse.reshape(-1)]
         return Frames(data=data, pts_s=self._pts_s[idx], indices=idx)
@@ -172,7 +189,11 @@ class BaseReader(ABC):
         table, except for a container index of a stream with B-frames (decode order, no pts
         per entry): the first call then maps them by the MP4 ``ctts`` offsets, or demuxes every
         packet when those are not available (then cached)."""
-        self._check_open()
+        with self._lock:
+            self._check_open()
+            return self._packet_sizes()
+
+    def _packet_sizes(self) -> np.ndarray | None:
         sizes = self._index.sizes
         if sizes is None:
             cached = self._demuxed_sizes
@@ -194,17 +215,25 @@ class BaseReader(ABC):
         hw = self._out_hw(size)
         buf: list[np.ndarray] = []
         ids: list[int] = []
-        for i, arr in self._iter_decoded(int(every), hw):
-            buf.append(arr)
-            ids.append(i)
-            if len(buf) == ITER_CHUNK_FRAMES:
+        with self._lock:  # held until the iteration ends or the generator is closed
+            for i, arr in self._iter_decoded(int(every), hw):
+                buf.append(arr)
+                ids.append(i)
+                if len(buf) == ITER_CHUNK_FRAMES:
+                    yield Frames(np.stack(buf), self._pts_s[ids], np.asarray(ids))
+                    buf, ids = [], []
+            if buf:
                 yield Frames(np.stack(buf), self._pts_s[ids], np.asarray(ids))
-                buf, ids = [], []
-        if buf:
-            yield Frames(np.stack(buf), self._pts_s[ids], np.asarray(ids))
 
     def close(self) -> None:
-        self._closed = True
+        """Release the decoder (waits for a decode in progress in another thread)."""
+        with self.__dict__.get("_lock") or nullcontext():
+            if not self._closed:
+                self._release()
+            self._closed = True
+
+    def _release(self) -> None:  # noqa: B027 - a backend that holds nothing needs nothing here
+        """Free what the backend holds (called once, by close)."""
 
     def __enter__(self) -> BaseReader:
         return self

@@ -20,7 +20,7 @@ from videopipe.config import default_cache_dir
 
 __all__ = ["load_table", "save_table", "table_key"]
 
-_VERSION = 1
+_VERSION = 2  # 2: frames_lost is stored
 
 
 def table_key(path: str, stream_index: int) -> str:

@@ -180,7 +180,5 @@ class TorchCodecReader(BaseReader):
             )
         return data.cpu().numpy()
 
-    def close(self) -> None:
-        if not self._closed:
-            self._decoders.clear()
-        super().close()
+    def _release(self) -> None:
+        self._decoders.clear()

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from videopipe.errors import InputError, one_line
+from videopipe.errors import InputError, file_problem, one_line
 from videopipe.textfile import read_utf8
 
 LETTERS = string.ascii_uppercase
@@ -94,7 +94,7 @@ def load_items(path: str | Path, *, fmt: str = "auto") -> list[MCItem]:
     """Read items from ``path``: canonical JSONL, or a published format (``videomme``, ``mlvu``)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"dataset file {p} does not exist")
+        raise InputError(f"dataset file {p} {file_problem(p)}")
     if fmt == "auto":
         fmt = _detect(p)
     converters = {"jsonl": _read_jsonl, "videomme": read_videomme, "mlvu": read_mlvu}

@@ -50,8 +50,9 @@ class ZooKind:
 
     ``args`` are ffmpeg output arguments (after ``-i MASTER``); ``pre`` go before the master's
     ``-i`` (extra inputs); ``post`` is a second ffmpeg pass over the result (``-i FIRST``
-    then these arguments; stream copy with a bitstream filter, a cut); ``truncate`` keeps that
-    fraction of the bytes; ``needs`` lists the ffmpeg encoders the recipe needs (the test skips,
+    then these arguments; stream copy with a bitstream filter, a cut; ``post_input`` go before
+    its ``-i``); ``truncate`` keeps that fraction of the bytes; ``damage`` overwrites bytes in
+    the middle with (seeded) random ones; ``needs`` lists the ffmpeg encoders the recipe needs (the test skips,
     saying so, where one is missing)."""
 
     name: str
@@ -61,7 +62,9 @@ class ZooKind:
     pre: tuple[str, ...] = ()
     post: tuple[str, ...] = ()
     post_ext: str | None = None
+    post_input: tuple[str, ...] = ()  # options of the second pass before its ``-i`` (an input seek)
     truncate: float | None = None
+    damage: tuple[float, int] | None = None  # (where, as a fraction of the bytes; how many bytes)
     needs: tuple[str, ...] = ()
     master_size: tuple[int, int] = (160, 96)  # (width, height)
     frame_numbers: bool = True  # every frame carries its readable number
@@ -70,6 +73,7 @@ class ZooKind:
     def key(self) -> str:
         blob = json.dumps(
             [self.ext, self.args, self.pre, self.post, self.post_ext, self.truncate, self.master_size]
+            + ([list(self.post_input), list(self.damage or ())] if self.post_input or self.damage else [])
         ).encode()
         return hashlib.sha1(blob).hexdigest()[:12]
 
@@ -139,6 +143,16 @@ def _kinds() -> list[ZooKind]:
             bf=3,
             tags={"lies"},
             before_map=True,
+        ),
+        ZooKind(
+            "mp4_edit_list_hides_frames",
+            "mp4",
+            _x264(2),
+            "MP4 cut by an input seek and stream copy (ffmpeg -ss 1 -i A -c copy B): the edit list "
+            "hides the 25 frames before 1 s, which are stored (their keyframe is needed) but never shown",
+            post_input=("-ss", "1"),
+            post=("-map", "0", "-c", "copy"),
+            post_ext="mp4",
         ),
         _remux(
             "mp4_start_offset",
@@ -293,6 +307,15 @@ def _kinds() -> list[ZooKind]:
             tags=frozenset({"truncated"}),
         ),
         k(
+            "damaged_mkv",
+            "mkv",
+            (*_X264, "-x264-params", f"keyint={MASTER_GOP}:open-gop=1:scenecut=0:bframes=3"),
+            "Matroska with 2,000 bytes overwritten mid-file: the demuxer skips damaged data and "
+            "packets that are left do not all decode",
+            damage=(0.45, 2000),
+            tags=frozenset({"damaged", "lies"}),  # the damaged frames' decoded times are out of order
+        ),
+        k(
             "truncated_avi",
             "avi",
             ("-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p"),
@@ -373,12 +396,17 @@ def make_zoo_file(name: str, *, cache_dir: Path | None = None) -> Path:
         result = first
         if kind.post:
             second = out_dir / f"{name}.tmp2.{ext}"
-            _run([*base, "-i", str(first), *kind.post, str(second)], name)
+            _run([*base, *kind.post_input, "-i", str(first), *kind.post, str(second)], name)
             first.unlink(missing_ok=True)
             result = second
         if kind.truncate is not None:
             data = result.read_bytes()
             result.write_bytes(data[: int(len(data) * kind.truncate)])
+        if kind.damage is not None:
+            data = bytearray(result.read_bytes())
+            at, n = int(len(data) * kind.damage[0]), kind.damage[1]
+            data[at : at + n] = np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8).tobytes()
+            result.write_bytes(bytes(data))
         shutil.move(str(result), path)
     return path
 

@@ -66,10 +66,10 @@ def _check_file(video: str | Path) -> Path:
 
 
 def _open(p: Path) -> Any:
-    import av
+    from videopipe.decode.safe_open import open_av
 
     with library_errors_as_decode_errors(f"{p} cannot be opened", "check that it is a media file"):
-        return av.open(str(p))
+        return open_av(p)
 
 
 def _first_video_time_s(container: Any) -> float:

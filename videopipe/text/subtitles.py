@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videopipe.decode.probe import ffmpeg_bin, ffprobe_bin
-from videopipe.errors import InputError
+from videopipe.decode.safe_open import ffmpeg_input_args, media_url
+from videopipe.errors import InputError, file_problem
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text")
@@ -76,14 +77,16 @@ def _ffprobe_streams(video: Path) -> list[dict]:
     r = subprocess.run(
         [
             ffprobe_bin(),
+            "-hide_banner",
             "-v",
             "error",
             "-show_entries",
             "stream=codec_type,codec_name,start_time",
             "-of",
             "json",
-        ]
-        + [str(video)],
+            *ffmpeg_input_args(),
+            media_url(video),
+        ],
         capture_output=True,
         text=True,
     )
@@ -95,8 +98,8 @@ def _ffprobe_streams(video: Path) -> list[dict]:
 def _first_video_pts_s(video: Path) -> float:
     """PTS of the first video packet (stream ``start_time`` is unreliable in Matroska)."""
     r = subprocess.run(
-        [ffprobe_bin(), "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"]
-        + ["-show_entries", "packet=pts_time", "-of", "csv=p=0", str(video)],
+        [ffprobe_bin(), "-hide_banner", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"]
+        + ["-show_entries", "packet=pts_time", "-of", "csv=p=0", *ffmpeg_input_args(), media_url(video)],
         capture_output=True,
         text=True,
     )
@@ -119,7 +122,8 @@ def extract_embedded(video: str | Path) -> list[Cue]:
         return []
     offset = _first_video_pts_s(v)
     r = subprocess.run(
-        [ffmpeg_bin(), "-v", "error", "-copyts", "-i", str(v), "-map", f"0:s:{k}", "-f", "srt", "-"],
+        [ffmpeg_bin(), "-hide_banner", "-v", "error", "-copyts", *ffmpeg_input_args(), "-i", media_url(v)]
+        + ["-map", f"0:s:{k}", "-f", "srt", "-"],
         capture_output=True,
     )
     if r.returncode != 0:
@@ -138,7 +142,7 @@ def load_subtitles(video: str | Path, *, subtitles: str | Path | None = None) ->
     path = Path(subtitles) if subtitles is not None else find_sidecar(video)
     if path is not None:
         if not path.is_file():
-            raise InputError(f"subtitle file {path} does not exist")
+            raise InputError(f"subtitle file {path} {file_problem(path)}")
         raw = path.read_bytes().decode("utf-8-sig", errors="replace")
         return parse_subtitles(raw, source=str(path))
     return extract_embedded(video)

@@ -90,5 +90,6 @@ def serve(
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
-    print(f"videopipe: serving {settings.model_name} on http://{host}:{port}/", file=sys.stderr, flush=True)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"videopipe: serving {settings.model_name} on http://{shown}:{port}/", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])

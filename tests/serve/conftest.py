@@ -4,12 +4,15 @@ a free port, and the in-process application with the scripted ``fake`` model."""
 
 from __future__ import annotations
 
+import http.server
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -144,3 +147,12 @@ def server(
     )
     yield s
     stop_server(s)
+
+
+@pytest.fixture
+def http_server(media: Media) -> Iterator[str]:
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(media.allowed))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.serve.conftest import SECRET
 from videopipe.config import PipelineConfig
 from videopipe.serve.app import create_app
 from videopipe.serve.settings import ServeSettings
@@ -26,7 +27,8 @@ def fake_settings(cache_dir: Path, **kw: Any) -> ServeSettings:
 @contextmanager
 def fake_client(cache_dir: Path, *, model: Any = None, **kw: Any) -> Iterator[TestClient]:
     app = create_app(fake_settings(cache_dir, **kw), model=model or FakeVideoLLM())
-    with TestClient(app, raise_server_exceptions=False) as client:
+    # the Host a browser sends to a server on localhost (the default "testserver" is refused)
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost:8000") as client:
         yield client
 
 
@@ -44,3 +46,14 @@ def chat_body(video: str, question: str = "What colour is the screen?", **kw: An
         ],
         **kw,
     }
+
+
+def refused(r: Any, status: int, *, code: str | None = None) -> dict[str, Any]:
+    """The OpenAI error body of ``r``, checked: its status, its shape, and no secret or traceback."""
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"} and err["message"]
+    assert SECRET not in r.text and "Traceback" not in r.text
+    if code is not None:
+        assert err["code"] == code
+    return err

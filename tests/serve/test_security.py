@@ -4,17 +4,14 @@ and the OpenAI error shape, before anything opens the file (a Python audit hook 
 
 from __future__ import annotations
 
-import http.server
 import sys
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.serve.conftest import SECRET, Media
-from tests.serve.inprocess import chat_body, fake_client
+from tests.serve.conftest import Media
+from tests.serve.inprocess import chat_body, fake_client, refused
 
 _WATCHED: list[str] = []
 _TOUCHED: list[str] = []
@@ -39,16 +36,6 @@ def watch(media: Media) -> Iterator[list[str]]:
     _WATCHED.clear()
 
 
-def _refused(r, status: int, *, code: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    err = r.json()["error"]
-    assert set(err) == {"message", "type", "param", "code"} and err["message"]
-    assert SECRET not in r.text and "Traceback" not in r.text
-    if code is not None:
-        assert err["code"] == code
-    return err
-
-
 def test_every_escape_is_403_and_reads_nothing(media: Media, tmp_path: Path, watch: list[str]) -> None:
     allowed = media.allowed
     escapes = [
@@ -65,11 +52,11 @@ def test_every_escape_is_403_and_reads_nothing(media: Media, tmp_path: Path, wat
     with fake_client(tmp_path, allow_dirs=(allowed,)) as c:
         worker = c.app.state.worker
         for ref in escapes:
-            err = _refused(c.post("/v1/chat/completions", json=chat_body(ref)), 403, code="path_not_allowed")
+            err = refused(c.post("/v1/chat/completions", json=chat_body(ref)), 403, code="path_not_allowed")
             assert err["type"] == "permission_error", ref
-            _refused(c.get("/v1/frames", params={"video": ref, "t": 0}), 403)
-            _refused(c.get("/v1/videos/file", params={"video": ref}), 403)
-            _refused(c.post("/v1/chat/completions", json=chat_body(ref, stream=True)), 403)
+            refused(c.get("/v1/frames", params={"video": ref, "t": 0}), 403)
+            refused(c.get("/v1/videos/file", params={"video": ref}), 403)
+            refused(c.post("/v1/chat/completions", json=chat_body(ref, stream=True)), 403)
         assert worker.counters.admitted == 0 and worker.counters.model_stage_runs == 0
         listed = {v["name"] for v in c.get("/v1/videos").json()["videos"]}
         assert "link.mp4" not in listed and {"red.mp4", "blue.mp4"} <= listed
@@ -79,18 +66,16 @@ def test_every_escape_is_403_and_reads_nothing(media: Media, tmp_path: Path, wat
 def test_remote_urls_need_allow_remote(media: Media, tmp_path: Path, watch: list[str]) -> None:
     with fake_client(tmp_path, allow_dirs=(media.allowed,)) as c:
         for url in ("http://127.0.0.1:9/secret.mp4", "https://example.com/v.mp4"):
-            err = _refused(
-                c.post("/v1/chat/completions", json=chat_body(url)), 403, code="remote_not_allowed"
-            )
+            err = refused(c.post("/v1/chat/completions", json=chat_body(url)), 403, code="remote_not_allowed")
             assert "--allow-remote" in err["message"]
-        _refused(c.post("/v1/chat/completions", json=chat_body("ftp://example.com/v.mp4")), 400)
+        refused(c.post("/v1/chat/completions", json=chat_body("ftp://example.com/v.mp4")), 400)
         assert c.app.state.worker.counters.admitted == 0
     assert watch == []
 
 
 def test_no_allowed_folder_serves_no_file(media: Media, tmp_path: Path, watch: list[str]) -> None:
     with fake_client(tmp_path) as c:
-        err = _refused(c.post("/v1/chat/completions", json=chat_body(str(media.videos["red.mp4"]))), 403)
+        err = refused(c.post("/v1/chat/completions", json=chat_body(str(media.videos["red.mp4"]))), 403)
         assert "--allow-dir" in err["message"]
         assert c.get("/v1/videos").json() == {"videos": []}
     assert watch == []
@@ -98,22 +83,20 @@ def test_no_allowed_folder_serves_no_file(media: Media, tmp_path: Path, watch: l
 
 def test_missing_file_inside_is_404(media: Media, tmp_path: Path) -> None:
     with fake_client(tmp_path, allow_dirs=(media.allowed,)) as c:
-        _refused(c.post("/v1/chat/completions", json=chat_body("nope.mp4")), 404, code="video_not_found")
-        _refused(c.get("/v1/frames", params={"video": "nope.mp4", "t": 1}), 404)
+        refused(c.post("/v1/chat/completions", json=chat_body("nope.mp4")), 404, code="video_not_found")
+        refused(c.get("/v1/frames", params={"video": "nope.mp4", "t": 1}), 404)
 
 
 def test_api_key_is_required_and_checked(media: Media, tmp_path: Path, watch: list[str]) -> None:
     body = chat_body(str(media.videos["red.mp4"]))
     with fake_client(tmp_path, allow_dirs=(media.allowed,), api_key="s3cret-key") as c:
-        missing = _refused(c.post("/v1/chat/completions", json=body), 401, code="missing_api_key")
+        missing = refused(c.post("/v1/chat/completions", json=body), 401, code="missing_api_key")
         assert missing["type"] == "authentication_error"
-        _refused(c.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer wrong"}), 401)
-        _refused(
-            c.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret-ke"}), 401
-        )
-        _refused(c.get("/v1/models"), 401)
+        refused(c.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer wrong"}), 401)
+        refused(c.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret-ke"}), 401)
+        refused(c.get("/v1/models"), 401)
         # a refused key is refused before the path is looked at
-        _refused(c.post("/v1/chat/completions", json=chat_body(str(media.secret))), 401)
+        refused(c.post("/v1/chat/completions", json=chat_body(str(media.secret))), 401)
         assert c.app.state.worker.counters.admitted == 0
         ok = c.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret-key"})
         assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"] == "The screen is red."
@@ -126,7 +109,7 @@ def test_api_key_is_required_and_checked(media: Media, tmp_path: Path, watch: li
 def test_oversized_body_is_413(media: Media, tmp_path: Path) -> None:
     with fake_client(tmp_path, allow_dirs=(media.allowed,), max_body_bytes=4096) as c:
         big = chat_body(str(media.videos["red.mp4"]), "x" * 10_000)
-        _refused(c.post("/v1/chat/completions", json=big), 413)
+        refused(c.post("/v1/chat/completions", json=big), 413)
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted while read
             yield b'{"model": "fake", "messages": [{"role": "user", "content": "'
@@ -134,22 +117,13 @@ def test_oversized_body_is_413(media: Media, tmp_path: Path) -> None:
                 yield b"y" * 1000
             yield b'"}]}'
 
-        _refused(
+        refused(
             c.post("/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"}),
             413,
         )
         assert c.app.state.worker.counters.admitted == 0
         small = c.post("/v1/chat/completions", json=chat_body(str(media.videos["red.mp4"])))
         assert small.status_code == 200
-
-
-@pytest.fixture
-def http_server(media: Media) -> Iterator[str]:
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(media.allowed))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
 
 
 def test_remote_video_with_allow_remote_and_its_size_limit(
@@ -162,7 +136,7 @@ def test_remote_video_with_allow_remote_and_its_size_limit(
         vp = r.json()["videopipe"]
         assert r.json()["choices"][0]["message"]["content"] == "The screen is red."
         assert vp["video"] == url and all(h["video"] == url for h in vp["evidence"])
-        _refused(c.post("/v1/chat/completions", json=chat_body(f"{http_server}/missing.mp4")), 404)
+        refused(c.post("/v1/chat/completions", json=chat_body(f"{http_server}/missing.mp4")), 404)
     size = media.videos["red.mp4"].stat().st_size
     with fake_client(tmp_path, allow_remote=True, remote_max_bytes=size // 2) as c:
-        _refused(c.post("/v1/chat/completions", json=chat_body(url)), 413, code="remote_too_large")
+        refused(c.post("/v1/chat/completions", json=chat_body(url)), 413, code="remote_too_large")

@@ -37,16 +37,24 @@ def serve(
         help="Requests in the server at once; more are answered 503 with Retry-After.",
     ),
     max_body_kb: int = typer.Option(1024, "--max-body-kb", min=1, help="Largest request body, KB."),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="Another name requests may reach the server by (a reverse proxy's; repeatable; '*': any). "
+        "Default: localhost, 127.0.0.1, ::1 and --host.",
+    ),
     *,
     pipeline: PipelineFlags,
 ) -> None:
     """Serve video questions over HTTP: OpenAI's /v1/chat/completions with video_url parts,
     /v1/search over --index, thumbnails, and a web page at /. The model loads once; requests
-    queue to it while the next ones decode. Only files under --allow-dir are served."""
+    queue to it while the next ones decode. Only files under --allow-dir are served, and only
+    to requests whose Host is this server's (see docs/serve.md, "Safe by default")."""
     import ipaddress
     import sys
 
     from videopipe.serve.app import create_app
+    from videopipe.serve.listen import bind_socket
     from videopipe.serve.settings import ServeSettings
 
     settings = ServeSettings(
@@ -58,7 +66,10 @@ def serve(
         api_key=api_key,
         max_queue=max_queue,
         max_body_bytes=max_body_kb * 1024,
+        host=host,
+        allowed_hosts=tuple(allowed_host),
     )
+    sock = bind_socket(host, port)  # a busy port or a foreign --host: one line, before the model loads
     app = create_app(settings)
     app.state.worker.start()  # a model that cannot load fails here, as one line (exit code 2)
     try:
@@ -72,7 +83,15 @@ def serve(
         )
     if not settings.allow_dirs and not allow_remote:
         print("videopipe: warning: no --allow-dir: no video can be asked about", file=sys.stderr)
+    for d in settings.broad_dirs():
+        print(
+            f"videopipe: warning: --allow-dir {d} holds your home folder: every non-hidden file in it can be "
+            "asked about; give the folder of your videos",
+            file=sys.stderr,
+        )
     import uvicorn
 
-    print(f"videopipe: serving {settings.model_name} on http://{host}:{port}/", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"videopipe: serving {settings.model_name} on http://{shown}:{port}/", file=sys.stderr, flush=True)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -9,7 +9,9 @@ model stage), and nothing in videopipe imports it except the ``serve`` command.
     app = create_app(ServeSettings(config=PipelineConfig(model="fake"), allow_dirs=("videos",)))
 
 Modules: ``settings`` (what the command line sets), ``paths`` (which files and URLs a request
-may name), ``worker`` (the model worker and its queue), ``schemas`` (request/response
-models), ``errors`` (the OpenAI error shape), ``media`` (thumbnails, video files), ``app``
-(the FastAPI application and its routes), ``static/`` (the web page).
+may name), ``hosts`` (which ``Host`` and ``Origin`` a request may carry), ``listen`` (the
+socket, bound before the model loads), ``worker`` (the model worker and its queue),
+``schemas`` (request/response models), ``errors`` (the OpenAI error shape, server paths kept
+out of messages), ``media`` (thumbnails, video files), ``app`` (the FastAPI application and
+its routes), ``static/`` (the web page).
 """

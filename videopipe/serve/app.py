@@ -1,6 +1,7 @@
 """The FastAPI application: :func:`create_app` builds it from :class:`ServeSettings`.
 
-Routes (every ``/v1`` route needs the API key when one is set):
+Routes (every ``/v1`` route needs the API key when one is set; every route, a ``Host`` the
+server answers to, and a POST from a browser, the server's own origin: see ``hosts``):
 
 ``GET  /``                     the web page (``static/index.html``)
 ``GET  /health``               liveness, the model, the queue and the worker's counters
@@ -33,7 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from videopipe.errors import VideoPipeError
-from videopipe.serve.errors import ApiError, error_body, from_exception
+from videopipe.serve.errors import ApiError, from_exception, send_error
+from videopipe.serve.hosts import HostCheck, HostPolicy
 from videopipe.serve.paths import PathPolicy
 from videopipe.serve.schemas import (
     AssistantMessage,
@@ -91,6 +93,7 @@ def create_app(settings: ServeSettings, *, model: VideoLLM | None = None) -> Fas
     app.state.worker = worker
     app.state.settings = settings
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HostCheck, policy=HostPolicy.for_server(settings.host, settings.allowed_hosts))
     _error_handlers(app)
 
     api = APIRouter(prefix="/v1", dependencies=[Depends(_auth(settings.api_key))])
@@ -136,6 +139,7 @@ def create_app(settings: ServeSettings, *, model: VideoLLM | None = None) -> Fas
             if vref.url is not None:
                 tmp = Path(tempfile.mkdtemp(prefix="videopipe-serve-"))
                 path = await _while_connected(request, None, policy.fetch(vref.url, tmp))
+                request.state.path_aliases = {str(path): vref.url}  # messages name the URL
             assert path is not None
             job = Job(
                 video=path,
@@ -206,9 +210,7 @@ def create_app(settings: ServeSettings, *, model: VideoLLM | None = None) -> Fas
 
     @api.get("/videos/file")
     async def video_file(video: str = Query(..., max_length=4096)) -> FileResponse:
-        path = policy.check(video).path
-        if path is None:
-            raise ApiError(400, "only local videos are served", param="video")
+        path = policy.video_file(video)
         return FileResponse(path, media_type=_media_type(path))  # answers Range requests (206)
 
     app.include_router(api)
@@ -317,7 +319,7 @@ async def _stream(
         try:
             answer = task.result()
         except Exception as e:  # noqa: BLE001 - the stream has begun: the error is an event
-            yield f"data: {json.dumps(from_exception(e).body())}\n\n"
+            yield f"data: {json.dumps(_api_error(request, e).body())}\n\n"
             return
         last = ChatCompletionChunk(
             id=rid,
@@ -378,6 +380,17 @@ def _auth(key: str | None) -> Any:
     return check
 
 
+def _api_error(request: Request, e: BaseException, *, log_bug: bool = True) -> ApiError:
+    """``from_exception(e)`` with the server's paths redacted from its message: the folders
+    clients may name are kept, a fetched video's temp file becomes its URL."""
+    return from_exception(
+        e,
+        log_bug=log_bug,
+        keep=request.app.state.settings.allow_dirs,
+        aliases=getattr(request.state, "path_aliases", None),
+    )
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -423,18 +436,7 @@ class _BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(error_body(413, f"the request body is larger than {self.max_bytes} bytes")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, ApiError(413, f"the request body is larger than {self.max_bytes} bytes"))
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -447,7 +449,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(VideoPipeError)
     async def videopipe_error(request: Request, e: VideoPipeError) -> JSONResponse:
-        return respond(from_exception(e))
+        return respond(_api_error(request, e))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
@@ -473,4 +475,4 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def bug(request: Request, e: Exception) -> JSONResponse:
-        return respond(from_exception(e, log_bug=False))  # starlette logs the traceback
+        return respond(_api_error(request, e, log_bug=False))  # starlette logs the traceback

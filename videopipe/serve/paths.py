@@ -5,8 +5,12 @@ folder) or, only with ``--allow-remote``, an ``http(s)://`` URL. Local reference
 resolved (symlinks followed, ``..`` collapsed) *before* anything looks at the file, and the
 resolved path must lie inside one of the ``--allow-dir`` folders: a ``..``, an absolute path
 elsewhere or a symlink that points out is refused with 403 whether or not the target exists
-(so the answer does not tell what exists outside). Nothing is opened here: the policy only
-resolves names and stats the result. With no allowed folder, no file is served.
+(so the answer does not tell what exists outside). Hidden files and files in hidden folders
+(a name starting with ``.``, below the allowed folder, after resolving) are refused the same
+way and never listed; the raw file route serves only what the listing shows (a video by its
+extension, :data:`VIDEO_EXTENSIONS`). A path the OS refuses to look up (too long, ...) is a
+400. Nothing is opened here: the policy only resolves names and stats the result. With no
+allowed folder, no file is served.
 
 Remote videos are downloaded into a temporary directory with a size limit (checked against
 ``Content-Length`` and while streaming) and a time limit; the caller deletes the file.
@@ -15,6 +19,7 @@ Remote videos are downloaded into a temporary directory with a size limit (check
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import tempfile
 from collections.abc import Sequence
@@ -27,6 +32,12 @@ from videopipe.serve.errors import ApiError
 __all__ = ["PathPolicy", "VideoRef", "VIDEO_EXTENSIONS"]
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
+_PATH_MAX = 4096  # Linux's PATH_MAX, in bytes
+
+
+def _shown(path: str, limit: int = 120) -> str:
+    """``path`` as an error message quotes it: at most ``limit`` characters."""
+    return path if len(path) <= limit else f"{path[: limit // 2]}...{path[-limit // 2 :]}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,8 @@ class PathPolicy:
         return VideoRef(path=self.local(ref, param=param))
 
     def local(self, path: str, *, param: str = "video") -> Path:
-        """The resolved path of ``path`` if it lies inside an allowed folder and is a file."""
+        """The resolved path of ``path`` if it lies inside an allowed folder, is not hidden
+        there, and is a file."""
         if not self.allow_dirs:
             raise ApiError(
                 403,
@@ -96,34 +108,86 @@ class PathPolicy:
                 param=param,
                 code="path_not_allowed",
             )
+        try:
+            return self._local(path, param)
+        except OSError as e:  # a name too long, ... (a symlink loop is refused as outside)
+            raise ApiError(
+                400,
+                f"{_shown(path)}: the path cannot be looked up ({e.strerror or type(e).__name__})",
+                param=param,
+                code="invalid_path",
+            ) from None
+
+    def _local(self, path: str, param: str) -> Path:
+        if len(os.fsencode(path)) >= _PATH_MAX:
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
         p = Path(os.path.expanduser(path)) if path.startswith("~") else Path(path)
         candidates = [p] if p.is_absolute() else [d / p for d in self.allow_dirs]
         allowed = []
         for c in candidates:
             try:
                 real = c.resolve(strict=False)
-            except (OSError, RuntimeError):  # a symlink loop
+            except RuntimeError:  # a symlink loop
                 continue
             if self.allows(real):
                 allowed.append(real)
         if not allowed:
             raise ApiError(
                 403,
-                f"{path} is outside the folders this server may read (--allow-dir)",
+                f"{_shown(path)} is outside the folders this server may read (--allow-dir)",
                 param=param,
                 code="path_not_allowed",
             )
-        for real in allowed:
+        visible = [real for real in allowed if not self.hidden(real)]
+        if not visible:
+            raise ApiError(
+                403,
+                f"{_shown(path)} is hidden (a name starting with '.'); hidden files are not served",
+                param=param,
+                code="path_not_allowed",
+            )
+        for real in visible:
             if real.is_file():
                 return real
-        raise ApiError(404, f"{path}: no such video file", param=param, code="video_not_found")
+        raise ApiError(404, f"{_shown(path)}: no such video file", param=param, code="video_not_found")
 
     def allows(self, real: Path) -> bool:
         """``real`` (a resolved path) lies inside an allowed folder."""
         return any(real == d or real.is_relative_to(d) for d in self.allow_dirs)
 
+    def hidden(self, real: Path) -> bool:
+        """``real`` (a resolved path inside an allowed folder) is, or is inside, a dot-file or
+        dot-folder below every allowed folder that holds it."""
+        holders = [d for d in self.allow_dirs if real == d or real.is_relative_to(d)]
+        return all(any(part.startswith(".") for part in real.relative_to(d).parts) for d in holders)
+
+    def listed(self, real: Path) -> bool:
+        """``real`` (a resolved path) is what the listing shows: a visible video file inside."""
+        return (
+            real.name.lower().endswith(VIDEO_EXTENSIONS)
+            and self.allows(real)
+            and not self.hidden(real)
+            and real.is_file()
+        )
+
+    def video_file(self, ref: object, *, param: str = "video") -> Path:
+        """The local file ``ref`` names if the listing shows it (what ``/v1/videos/file`` serves)."""
+        path = self.check(ref, param=param).path
+        if path is None:
+            raise ApiError(400, "only local videos are served", param=param)
+        if not self.listed(path):
+            raise ApiError(
+                403,
+                f"{_shown(str(ref))} is not a video file (by its extension); only the videos "
+                "GET /v1/videos lists are served",
+                param=param,
+                code="path_not_allowed",
+            )
+        return path
+
     def list_videos(self, limit: int = 1000) -> list[dict[str, str]]:
-        """The video files under the allowed folders (symlinks that leave them are skipped):
+        """The video files under the allowed folders (hidden ones, and symlinks that leave them or
+        point at hidden or non-video files, are skipped):
         ``[{"path": absolute, "name": relative to its folder}]``, sorted, at most ``limit``."""
         found: list[dict[str, str]] = []
         for d in self.allow_dirs:
@@ -132,9 +196,13 @@ class PathPolicy:
                 for name in sorted(files):
                     if name.startswith(".") or not name.lower().endswith(VIDEO_EXTENSIONS):
                         continue
-                    real = Path(root, name).resolve()
-                    if self.allows(real) and real.is_file():
-                        found.append({"path": str(real), "name": str(Path(root, name).relative_to(d))})
+                    try:
+                        real = Path(root, name).resolve()
+                        if not self.listed(real):
+                            continue
+                    except (OSError, RuntimeError):
+                        continue
+                    found.append({"path": str(real), "name": str(Path(root, name).relative_to(d))})
                     if len(found) >= limit:
                         return found
         return found

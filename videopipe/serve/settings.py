@@ -14,7 +14,8 @@ __all__ = ["ServeSettings"]
 @dataclass(frozen=True)
 class ServeSettings:
     """config:          the pipeline options (``ask``'s); per-request overrides start from it
-    allow_dirs:         folders whose files requests may name (resolved; none: no file at all)
+    allow_dirs:         folders whose files requests may name (resolved; none: no file at all;
+                        ``/`` is refused)
     allow_remote:       fetch http(s) video URLs (into a temp dir, within the two limits below)
     remote_max_bytes:   largest remote video fetched
     remote_timeout_s:   longest a remote fetch may take
@@ -22,6 +23,11 @@ class ServeSettings:
     max_queue:          requests in the server at once (decoding, waiting, answering); more get 503
     max_body_bytes:     largest request body
     decode_threads:     CPU-stage threads (decoding waiting requests while the model works)
+    host:               the address the server listens on (the ``Host`` check accepts it)
+    allowed_hosts:      more names a request's ``Host`` may carry (reverse proxies; ``*``: any);
+                        see ``serve/hosts.py``
+
+    ``config.index_dir``, when set, must be an index folder (checked here, before a model loads).
     """
 
     config: PipelineConfig = field(default_factory=PipelineConfig)
@@ -33,6 +39,8 @@ class ServeSettings:
     max_queue: int = 16
     max_body_bytes: int = 1 << 20
     decode_threads: int = 2
+    host: str = "127.0.0.1"
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         dirs = []
@@ -40,7 +48,13 @@ class ServeSettings:
             p = Path(d).expanduser()
             if not p.is_dir():
                 raise ConfigError(f"--allow-dir {d}: not a directory; give an existing folder of videos")
-            dirs.append(p.resolve())
+            real = p.resolve()
+            if real == Path(real.anchor):
+                raise ConfigError(
+                    f"--allow-dir {d}: that is {real}, which allows every file on this machine; "
+                    "give the folder that holds your videos"
+                )
+            dirs.append(real)
         object.__setattr__(self, "allow_dirs", tuple(dirs))
         for name in ("max_queue", "max_body_bytes", "decode_threads", "remote_max_bytes"):
             if int(getattr(self, name)) < 1:
@@ -49,6 +63,20 @@ class ServeSettings:
             raise ConfigError(f"remote_timeout_s must be > 0, got {self.remote_timeout_s}")
         if self.api_key is not None and not self.api_key.strip():
             raise ConfigError("--api-key is empty; give a secret or leave the option out")
+        for name in self.allowed_hosts:
+            if not name.strip() or any(c in name for c in "/@ "):
+                raise ConfigError(
+                    f"--allowed-host {name!r}: give a host name (like videos.example.com) or '*'"
+                )
+        if self.config.index_dir is not None:
+            from videopipe.retrieval.store import IndexStore
+
+            IndexStore(self.config.index_dir).config()  # a missing or damaged index: one line now
+
+    def broad_dirs(self) -> list[Path]:
+        """The allowed folders that hold the home folder (it, or one above it)."""
+        home = Path.home().resolve()
+        return [d for d in self.allow_dirs if home == d or home.is_relative_to(d)]
 
     @property
     def model_name(self) -> str:

@@ -245,6 +245,7 @@ def _qwen25(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bo
                 fps=2,
                 min_frames=4,
                 max_frames=768,
+                cap_pixels_per_frame=False,  # transformers' behaviour so far (and the adapter's)
             ),
         },
         specials=_QWEN_SPECIALS,

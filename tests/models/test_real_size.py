@@ -128,3 +128,27 @@ def test_ask_through_the_pipeline(name: str, cut_dirs: dict, cut_models: dict, t
     assert ans.stats.frames_selected == 4
     assert ans.stats.tokens_before == 4 // per_unit * s.tokens_per_frame == ans.stats.tokens_after
     assert isinstance(ans.text, str)
+
+
+def test_loading_writes_no_progress_bar_of_transformers(cut_dirs: dict, tmp_path: Path) -> None:
+    """transformers' "Loading weights" bar (one stderr update per tensor) is off while
+    videopipe loads a checkpoint, and as it was afterwards."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from transformers.utils import logging as hf\n"
+        "from videopipe.models import load_model\n"
+        "load_model(sys.argv[1], device='cpu', dtype='bfloat16')\n"
+        "print(hf.is_progress_bar_enabled())\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(cut_dirs["smolvlm2-256m"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Loading weights" not in r.stderr and "it/s" not in r.stderr
+    assert r.stdout.strip() == "True"  # restored

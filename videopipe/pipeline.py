@@ -600,7 +600,7 @@ def _checked_model(model: Any) -> VideoLLM:
     if not isinstance(model, VideoLLM):
         raise ConfigError(
             f"model {type(model).__name__} is not a videopipe VideoLLM: it needs model_id, token_px, "
-            "min_frames, mixed_resolution, can_sample, encode, generate, generate_stream, encode_clips, "
+            "min_frames, mixed_resolution, can_sample, progress, encode, generate, generate_stream, encode_clips, "
             "decode_size, text_embeddings and facts; "
             "subclass videopipe.models.contract.VideoLLM to get the defaults of the optional ones"
         )

@@ -193,6 +193,9 @@ class Pipeline:
         #: ``progress(source, done_s, total_s)`` while speech is transcribed or screen text read
         #: (the CLI sets a progress bar here); None: silent
         self.text_progress: Callable[[str, float, float], None] | None = None
+        #: ``progress(stage, done, total)`` handed to the model while it encodes, prefills and
+        #: generates (``VideoLLM.progress``; the CLI sets a progress bar here); None: the model's own
+        self.model_progress: Callable[[str, int, int], None] | None = None
 
     @classmethod
     def from_config(cls, config: PipelineConfig, **kwargs: Any) -> Pipeline:
@@ -241,10 +244,14 @@ class Pipeline:
     def _model_timed(self, timer: _Timer) -> VideoLLM:
         """:attr:`model`, the time spent waiting for it (loading, or a :meth:`preload` still
         running) counted as the ``load`` stage."""
-        if self._model is not None:
-            return self._model
-        with timer.stage("load"):
-            return self.model
+        if self._model is None:
+            with timer.stage("load"):
+                self.model  # noqa: B018 - loads, or waits for preload
+        model = self._model
+        assert model is not None
+        if self.model_progress is not None:
+            model.progress = self.model_progress
+        return model
 
     @property
     def model_loaded(self) -> bool:
@@ -618,7 +625,7 @@ def _checked_model(model: Any) -> VideoLLM:
     if not isinstance(model, VideoLLM):
         raise ConfigError(
             f"model {type(model).__name__} is not a videopipe VideoLLM: it needs model_id, token_px, "
-            "min_frames, mixed_resolution, can_sample, encode, generate, generate_stream, encode_clips, "
+            "min_frames, mixed_resolution, can_sample, progress, encode, generate, generate_stream, encode_clips, "
             "decode_size, text_embeddings and facts; "
             "subclass videopipe.models.contract.VideoLLM to get the defaults of the optional ones"
         )

@@ -21,7 +21,9 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def adapters(tiny_dirs: dict[str, Path]) -> dict[str, Any]:
     from videopipe.models import load_model
 
-    return {f: load_model(d, device="cpu", frames_per_batch=4) for f, d in tiny_dirs.items()}
+    # float32: the parity tests compare with transformers' float32 path at 1e-4 (dtype "auto" is
+    # bfloat16 on a CPU with native bf16)
+    return {f: load_model(d, device="cpu", dtype="float32", frames_per_batch=4) for f, d in tiny_dirs.items()}
 
 
 @pytest.fixture(params=FAMILIES)

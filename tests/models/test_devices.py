@@ -15,12 +15,40 @@ QUESTION = "What happens in this video?"
 
 
 def test_auto_device_and_dtype_on_cpu(adapters: dict[str, Any]) -> None:
+    from videopipe.devices import cpu_bf16_native
     from videopipe.models.loading import resolve_device, resolve_dtype
 
     if not torch.cuda.is_available():
         assert resolve_device("auto").type == "cpu"
-        assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
-    assert all(ad.dtype == torch.float32 for ad in adapters.values())  # loaded with device="cpu"
+    want = torch.bfloat16 if cpu_bf16_native() else torch.float32
+    assert resolve_dtype("auto", torch.device("cpu")) == want
+    assert all(ad.dtype == torch.float32 for ad in adapters.values())  # loaded with dtype="float32"
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ({"avx2", "avx512f", "avx512_bf16"}, True),  # Cooper Lake, Zen 4+
+        ({"avx2", "amx_tile", "amx_bf16"}, True),  # Sapphire Rapids
+        ({"fp", "asimd", "bf16"}, True),  # Arm v8.6 (Graviton 3, Apple M2)
+        ({"avx2", "avx512f"}, False),  # Skylake-X: bf16 only emulated
+        (set(), False),  # no /proc/cpuinfo (macOS, Windows)
+    ],
+)
+def test_auto_dtype_is_bf16_only_where_the_cpu_computes_it(flags: set[str], native: bool) -> None:
+    from videopipe.devices import cpu_bf16_native
+
+    assert cpu_bf16_native(frozenset(flags)) is native
+
+
+def test_auto_dtype_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import videopipe.devices as devices
+    from videopipe.models.loading import resolve_dtype
+
+    for flags, want in ((frozenset({"avx512_bf16"}), torch.bfloat16), (frozenset({"avx2"}), torch.float32)):
+        monkeypatch.setattr(devices, "cpu_flags", lambda f=flags: f)
+        assert resolve_dtype("auto", torch.device("cpu")) == want
+        assert resolve_dtype("float32", torch.device("cpu")) == torch.float32  # asked for: kept
 
 
 def test_cuda_without_gpu_is_a_device_error() -> None:

@@ -24,7 +24,7 @@ QWEN = ("qwen2_5_vl", "qwen3_vl")
 CASES = [(448, 784, 4), (252, 448, 5), (784, 448, 3), (448, 448, 1), (224, 392, 7)]
 
 
-def _load(model_dir: Path, device: str = "cpu", dtype: str = "auto") -> Any:
+def _load(model_dir: Path, device: str = "cpu", dtype: str = "float32") -> Any:
     from videopipe.models import load_model
 
     return load_model(model_dir, device=device, dtype=dtype, frames_per_batch=4)

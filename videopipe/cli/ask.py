@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json, text_progress_bar
+from videopipe.cli.common import model_progress_bar, print_json, text_progress_bar
 from videopipe.cli.options import PipelineFlags, pipeline_options
 
 
@@ -16,6 +16,11 @@ def ask(
     video: Path = typer.Argument(..., help="Video file."),
     question: str = typer.Argument(..., help="The question."),
     json_out: bool = typer.Option(False, "--json", help="Print the whole Answer as JSON."),
+    progress: bool | None = typer.Option(
+        None,
+        "--progress/--no-progress",
+        help="Progress bars with ETA on stderr for encoding, prefill and generation (default: on a terminal).",
+    ),
     *,
     pipeline: PipelineFlags,
 ) -> None:
@@ -36,17 +41,21 @@ def ask(
     # the model's imports and weights load in the background while the video is decoded
     # (benchmarks/results/cold_start.md); an error there is raised when the model is needed
     pipe.preload()
-    with text_progress_bar(video.name) as progress:  # transcribing an hour takes a while
-        pipe.text_progress = progress
-        prepared = pipe.prepare(video, question)
-    streamed = []
+    with model_progress_bar(progress) as bar:
+        pipe.model_progress = bar
+        with text_progress_bar(video.name, quiet=progress is False) as text_bar:  # an hour's speech
+            pipe.text_progress = text_bar
+            prepared = pipe.prepare(video, question)
+        streamed = []
 
-    def show(piece: str) -> None:  # the answer appears as it is generated
-        streamed.append(piece)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+        def show(piece: str) -> None:  # the answer appears as it is generated
+            if bar is not None:
+                bar.stop()  # the streamed text is the progress from here on
+            streamed.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
 
-    answer = pipe.answer(prepared, question, on_text=None if json_out else show)
+        answer = pipe.answer(prepared, question, on_text=None if json_out else show)
     if json_out:
         print_json(answer.to_dict())
         return

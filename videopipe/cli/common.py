@@ -90,3 +90,65 @@ def text_progress_bar(
             )
 
         yield progress
+
+
+_STAGE_LABELS = {"encode": "encoding frames", "prefill": "reading the prompt", "generate": "generating"}
+
+
+class ModelProgress:
+    """A stderr progress bar with ETA for the model's long stages (``VideoLLM.progress``):
+    frames encoded of all, the prompt's prefill, tokens generated of ``max_new_tokens``.
+    :meth:`stop` takes it off the screen (before the streamed answer is written)."""
+
+    def __init__(self, *, force_terminal: bool = False) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True, force_terminal=force_terminal or None),
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._stopped = False
+        self._bar.start()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._stopped:
+            return
+        if stage not in self._tasks:
+            self._tasks[stage] = self._bar.add_task(_STAGE_LABELS.get(stage, stage), total=total)
+        self._bar.update(self._tasks[stage], completed=done, total=total)
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._bar.stop()
+
+
+@contextmanager
+def model_progress_bar(show: bool | None = None) -> Iterator[ModelProgress | None]:
+    """A :class:`ModelProgress` while the block runs: when ``show`` is True, or None and stderr
+    is a terminal (nobody watches a log); else None."""
+    if not (show if show is not None else sys.stderr.isatty()):
+        yield None
+        return
+    bar = ModelProgress(force_terminal=show is True)  # asked for: drawn even into a pipe
+    try:
+        yield bar
+    finally:
+        bar.stop()

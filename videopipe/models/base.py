@@ -337,6 +337,8 @@ class TransformersVideoLLM(VideoLLM):
             for c in clips
         ]
         clips.sort(key=lambda c: float(c.pts_s[0]))
+        self._frames_done, self._frames_total = 0, sum(len(c) for c in clips)
+        self._report("encode", 0, self._frames_total)
         with torch.inference_mode():
             parts = [self._encode(c) for c in clips]
         # ordinary tensors (not inference-mode ones), so compressors may modify them in place
@@ -350,6 +352,15 @@ class TransformersVideoLLM(VideoLLM):
     def encode_clips(self, clips: Sequence[Frames], *, duration_s: float) -> VisualTokens:
         """All clips in one :meth:`encode` call (each its own video, at its own size)."""
         return self.encode(list(clips), duration_s=duration_s)
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def _encoded(self, frames: int) -> None:
+        """``frames`` more frames went through the vision tower (for :attr:`progress`)."""
+        self._frames_done = min(self._frames_total, self._frames_done + frames)
+        self._report("encode", self._frames_done, self._frames_total)
 
     def _new_layout(self, **fields: Any) -> EncodedLayout:
         """The layout of one clip encoded by this model (``fields``: its units, frames, clip)."""
@@ -638,15 +649,18 @@ class TransformersVideoLLM(VideoLLM):
         count = 0
         embed = self.model.get_input_embeddings()
         n_pos = inp.position_ids.shape[0]
+        length = inp.inputs_embeds.shape[1]
         with torch.inference_mode():
+            self._report("prefill", 0, length)
             logits, past = self._run_lm(inp.inputs_embeds, inp.position_ids, None, 0, inp.lm_kwargs, 1)
-            length = inp.inputs_embeds.shape[1]
+            self._report("prefill", length, length)
             pos = inp.next_position
             for _ in range(max_new_tokens):
                 nxt = pick(logits[0, -1])
                 if nxt in stop:
                     break
                 count += 1
+                self._report("generate", count, max_new_tokens)
                 yield nxt
                 if count == max_new_tokens:
                     break

@@ -3,7 +3,8 @@
 What an adapter needs to load itself (``models/base.py`` uses it); it knows no adapter and no
 registry, so the family check and the list of supported families live one level up, in
 ``models/loading.py``. Device "auto" is the first CUDA GPU when there is one, else the CPU;
-dtype "auto" is bfloat16 on CUDA (float16 where bf16 is unsupported) and float32 on the CPU.
+dtype "auto" is bfloat16 on CUDA (float16 where bf16 is unsupported) and on a CPU that computes
+bf16 natively (AVX512-BF16 / AMX / Arm BF16), float32 on other CPUs.
 Attention is sdpa, or flash-attention 2 on CUDA when ``flash_attn`` is installed.
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_hub_access",
     "load_processor",
     "load_weights",
+    "no_progress_bars",
     "read_config",
     "resolve_device",
     "resolve_dtype",
@@ -61,7 +63,9 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
+        from videopipe.devices import cpu_bf16_native
+
+        return torch.bfloat16 if cpu_bf16_native() else torch.float32
     if dtype not in _DTYPES:
         raise ModelError(f"unknown dtype {dtype!r}; use 'auto', 'float32', 'bfloat16' or 'float16'")
     return getattr(torch, _DTYPES[dtype])
@@ -242,7 +246,7 @@ def load_weights(model_id: str, *, device: str, dtype: str, allow_flash: bool = 
     }
     if dev.type == "cuda" and importlib.util.find_spec("accelerate") is not None:
         kw["device_map"] = str(dev)  # load straight into GPU memory (no CPU copy of the weights)
-    with _loading(model_id):
+    with _loading(model_id), no_progress_bars():
         try:
             model = AutoModelForImageTextToText.from_pretrained(model_id, **kw)
         except _damaged_weights_errors() as e:
@@ -279,6 +283,21 @@ def _read_processor(model_id: str) -> Any:
 
     with _loading(model_id):
         return AutoProcessor.from_pretrained(model_id)
+
+
+@contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """transformers' own progress bars off for the block (its "Loading weights" bar writes
+    one stderr update per tensor: 657 for a 2.2B model), restored after it as they were."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ adapter written outside videopipe depends on this file alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -235,6 +235,10 @@ class VideoLLM(Protocol):
     mixed_resolution: bool = False
     #: :meth:`generate_stream` samples when given a temperature > 0; False: greedy decoding only
     can_sample: bool = False
+    #: ``progress(stage, done, total)`` while the model works: ``"encode"`` (frames),
+    #: ``"prefill"`` (prompt tokens: 0 before the pass, all after it), ``"generate"`` (new tokens
+    #: of at most ``max_new_tokens``); None: silent. The CLI sets a progress bar here.
+    progress: Callable[[str, int, int], None] | None = None
 
     def encode(self, frames: Frames) -> VisualTokens:
         """Visual tokens of ``frames`` (one clip, one frame size)."""

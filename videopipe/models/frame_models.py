@@ -79,7 +79,9 @@ class _FrameModel(TransformersVideoLLM):
 
     def _batches(self, frames: Frames):  # type: ignore[no-untyped-def]
         for s in range(0, len(frames), self.frames_per_batch):
-            yield frames.data[s : s + self.frames_per_batch].permute(0, 3, 1, 2)
+            batch = frames.data[s : s + self.frames_per_batch]
+            yield batch.permute(0, 3, 1, 2)
+            self._encoded(len(batch))  # the caller has encoded it
 
 
 class LlavaOneVision(_FrameModel):

@@ -318,6 +318,7 @@ class _QwenVL(TransformersVideoLLM):
                 deep.append(torch.stack([torch.cat(list(layer)) for layer in ds], dim=1))
             pixel_s += t2 - t1
             vision_s += time.perf_counter() - t2
+            self._encoded((e - s) * tpatch)
         h, w = gh // merge, gw // merge
         pts, idx = frames.pts_s, frames.indices
         if pad:

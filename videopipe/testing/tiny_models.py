@@ -16,6 +16,7 @@ Frame sizes that give 2x2 visual tokens per frame (per temporal pair for Qwen):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,11 @@ __all__ = [
     "FAMILIES",
     "REAL_VIDEO_PIXELS",
     "TINY_FRAME_PX",
+    "TOKEN_ROLES",
     "build_tiny_model",
+    "family_processor",
     "set_video_pixels",
+    "sized_tokenizer",
     "tiny_tokenizer",
 ]
 
@@ -102,12 +106,9 @@ _SMOL_TEMPLATE = (
 )
 
 
-def tiny_tokenizer(special_tokens: list[str], *, vocab_size: int = 320, **named: str) -> Any:
-    """A byte-level BPE tokenizer trained on a few sentences, with ``special_tokens`` added.
-
-    ``named`` sets tokenizer attributes such as ``eos_token="<|im_end|>"``."""
+def _trained_bpe(vocab_size: int, special_tokens: list[str]) -> Any:
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on :data:`_CORPUS`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -119,7 +120,109 @@ def tiny_tokenizer(special_tokens: list[str], *, vocab_size: int = 320, **named:
         show_progress=False,
     )
     tok.train_from_iterator(_CORPUS, trainer=trainer)
+    return tok
+
+
+def tiny_tokenizer(special_tokens: list[str], *, vocab_size: int = 320, **named: Any) -> Any:
+    """A byte-level BPE tokenizer trained on a few sentences, with ``special_tokens`` added.
+
+    ``named`` sets tokenizer attributes such as ``eos_token="<|im_end|>"``."""
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=_trained_bpe(vocab_size, special_tokens), **named)
+
+
+def sized_tokenizer(base_vocab: int, specials: dict[int, str], *, base: Any = None, **named: Any) -> Any:
+    """A tokenizer with a real checkpoint's vocabulary size and special-token ids.
+
+    ``base`` (a transformers tokenizer with ``base_vocab`` entries, e.g. SmolLM2's from its
+    GGUF) is used as it is; without it a byte-level BPE is trained on a few sentences and its
+    vocabulary padded with unreachable filler entries to ``base_vocab``. Then every id of
+    ``specials`` (id -> token) gets its token, the gaps between them reserved special tokens,
+    so ``len(tokenizer) == max(specials) + 1``."""
+    from tokenizers import AddedToken, Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    low = [specials[i] for i in sorted(specials) if i < base_vocab]  # inside the base vocabulary
+    if base is None:
+        trained = _trained_bpe(320, low)
+        model = json.loads(trained.to_str())["model"]
+        vocab: dict[str, int] = dict(model["vocab"])
+        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+        for i in range(len(vocab), base_vocab):
+            vocab[f"\u0120<filler{i}>"] = i
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+        tok.pre_tokenizer, tok.decoder = trained.pre_tokenizer, trained.decoder
+        tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in low])
+    else:
+        tok = base.backend_tokenizer
+    for i in sorted(specials):
+        if i < base_vocab and tok.token_to_id(specials[i]) != i:
+            raise ValueError(f"base tokenizer has {specials[i]!r} at {tok.token_to_id(specials[i])}, not {i}")
+    if tok.get_vocab_size(with_added_tokens=False) != base_vocab:
+        raise ValueError(f"base tokenizer has {tok.get_vocab_size()} entries, expected {base_vocab}")
+    have = tok.get_vocab(with_added_tokens=True)
+    for i in range(base_vocab, max(specials) + 1):
+        text = specials.get(i, f"<|reserved_{i}|>")
+        if have.get(text) == i:
+            continue
+        tok.add_special_tokens([AddedToken(text, special=True, normalized=False)])
+        if tok.token_to_id(text) != i:
+            raise ValueError(f"special token {text!r} got id {tok.token_to_id(text)}, expected {i}")
     return PreTrainedTokenizerFast(tokenizer_object=tok, **named)
+
+
+#: the processor, image processor and video processor class of each family (transformers names)
+_PROCESSOR_CLASSES = {
+    "qwen2_5_vl": ("Qwen2_5_VLProcessor", "Qwen2VLImageProcessor", "Qwen2VLVideoProcessor"),
+    "qwen3_vl": ("Qwen3VLProcessor", "Qwen2VLImageProcessor", "Qwen3VLVideoProcessor"),
+    "llava_onevision": (
+        "LlavaOnevisionProcessor",
+        "LlavaOnevisionImageProcessor",
+        "LlavaOnevisionVideoProcessor",
+    ),
+    "smolvlm": ("SmolVLMProcessor", "SmolVLMImageProcessor", "SmolVLMVideoProcessor"),
+}
+_TEMPLATES = {
+    "qwen2_5_vl": _QWEN_TEMPLATE,
+    "qwen3_vl": _QWEN_TEMPLATE,
+    "llava_onevision": _LLAVA_TEMPLATE,
+    "smolvlm": _SMOL_TEMPLATE,
+}
+_QWEN_ROLES: dict[str, Any] = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
+#: the tokenizer attributes (eos, pad, named special tokens) of each family
+TOKEN_ROLES: dict[str, dict[str, Any]] = {
+    "qwen2_5_vl": _QWEN_ROLES,
+    "qwen3_vl": _QWEN_ROLES,
+    "llava_onevision": _QWEN_ROLES,
+    "smolvlm": {
+        "eos_token": "<end_of_utterance>",
+        "pad_token": "<|endoftext|>",
+        "extra_special_tokens": {
+            "fake_image_token": "<fake_token_around_image>",
+            "image_token": "<image>",
+            "global_image_token": "<global-img>",
+            "end_of_utterance_token": "<end_of_utterance>",
+        },
+    },
+}
+
+
+def family_processor(family: str, tokenizer: Any, settings: dict[str, Any]) -> Any:
+    """The transformers processor of ``family`` around ``tokenizer``, with the project's chat
+    template: ``settings["image"]`` / ``settings["video"]`` are the keyword arguments of its
+    image / video processor, the other keys those of the processor itself."""
+    import transformers
+
+    proc, image, video = (getattr(transformers, n) for n in _PROCESSOR_CLASSES[family])
+    extra = {k: v for k, v in settings.items() if k not in ("image", "video")}
+    return proc(
+        image_processor=image(**settings["image"]),
+        video_processor=video(**settings["video"]),
+        tokenizer=tokenizer,
+        chat_template=_TEMPLATES[family],
+        **extra,
+    )
 
 
 def _qwen_text(
@@ -140,15 +243,9 @@ def _qwen_text(
 
 
 def _build_qwen2_5_vl(out: Path, lm: dict[str, int]) -> None:
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-    )
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    tok = tiny_tokenizer(_QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok = tiny_tokenizer(_QWEN_SPECIALS, **TOKEN_ROLES["qwen2_5_vl"])
     ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
     cfg = Qwen2_5_VLConfig(
         text_config=_qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16),
@@ -173,27 +270,17 @@ def _build_qwen2_5_vl(out: Path, lm: dict[str, int]) -> None:
         pad_token_id=ids["<|endoftext|>"],
     )
     size = {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 64}
-    proc = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
-        video_processor=Qwen2VLVideoProcessor(
-            size=size, patch_size=14, merge_size=2, temporal_patch_size=2, cap_pixels_per_frame=False
-        ),
-        tokenizer=tok,
-        chat_template=_QWEN_TEMPLATE,
+    patches = dict(size=size, patch_size=14, merge_size=2, temporal_patch_size=2)
+    proc = family_processor(
+        "qwen2_5_vl", tok, {"image": patches, "video": dict(patches, cap_pixels_per_frame=False)}
     )
     _save(Qwen2_5_VLForConditionalGeneration(cfg), proc, out)
 
 
 def _build_qwen3_vl(out: Path, lm: dict[str, int]) -> None:
-    from transformers import (
-        Qwen2VLImageProcessor,
-        Qwen3VLConfig,
-        Qwen3VLForConditionalGeneration,
-        Qwen3VLProcessor,
-        Qwen3VLVideoProcessor,
-    )
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    tok = tiny_tokenizer(_QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok = tiny_tokenizer(_QWEN_SPECIALS, **TOKEN_ROLES["qwen3_vl"])
     ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
     text = _qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16)
     text["rope_parameters"] = {
@@ -224,27 +311,17 @@ def _build_qwen3_vl(out: Path, lm: dict[str, int]) -> None:
         pad_token_id=ids["<|endoftext|>"],
     )
     size = {"shortest_edge": 64 * 64, "longest_edge": 32 * 32 * 64}
-    proc = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=size, patch_size=16, merge_size=2, temporal_patch_size=2),
-        video_processor=Qwen3VLVideoProcessor(
-            size=size, patch_size=16, merge_size=2, temporal_patch_size=2, do_sample_frames=False
-        ),
-        tokenizer=tok,
-        chat_template=_QWEN_TEMPLATE,
+    patches = dict(size=size, patch_size=16, merge_size=2, temporal_patch_size=2)
+    proc = family_processor(
+        "qwen3_vl", tok, {"image": patches, "video": dict(patches, do_sample_frames=False)}
     )
     _save(Qwen3VLForConditionalGeneration(cfg), proc, out)
 
 
 def _build_llava_onevision(out: Path, lm: dict[str, int]) -> None:
-    from transformers import (
-        LlavaOnevisionConfig,
-        LlavaOnevisionForConditionalGeneration,
-        LlavaOnevisionImageProcessor,
-        LlavaOnevisionProcessor,
-        LlavaOnevisionVideoProcessor,
-    )
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
 
-    tok = tiny_tokenizer(_LLAVA_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok = tiny_tokenizer(_LLAVA_SPECIALS, **TOKEN_ROLES["llava_onevision"])
     ids = {t: tok.convert_tokens_to_ids(t) for t in _LLAVA_SPECIALS}
     px = TINY_FRAME_PX["llava_onevision"]
     cfg = LlavaOnevisionConfig(
@@ -275,37 +352,23 @@ def _build_llava_onevision(out: Path, lm: dict[str, int]) -> None:
         pad_token_id=ids["<|endoftext|>"],
     )
     size = {"height": px, "width": px}
-    proc = LlavaOnevisionProcessor(
-        image_processor=LlavaOnevisionImageProcessor(size=size, image_grid_pinpoints=[[px, px]]),
-        video_processor=LlavaOnevisionVideoProcessor(size=size),
-        tokenizer=tok,
-        num_image_tokens=(px // 14) ** 2,
-        vision_feature_select_strategy="full",
-        chat_template=_LLAVA_TEMPLATE,
+    proc = family_processor(
+        "llava_onevision",
+        tok,
+        {
+            "image": dict(size=size, image_grid_pinpoints=[[px, px]]),
+            "video": dict(size=size),
+            "num_image_tokens": (px // 14) ** 2,
+            "vision_feature_select_strategy": "full",
+        },
     )
     _save(LlavaOnevisionForConditionalGeneration(cfg), proc, out)
 
 
 def _build_smolvlm(out: Path, lm: dict[str, int]) -> None:
-    from transformers import (
-        SmolVLMConfig,
-        SmolVLMForConditionalGeneration,
-        SmolVLMImageProcessor,
-        SmolVLMProcessor,
-        SmolVLMVideoProcessor,
-    )
+    from transformers import SmolVLMConfig, SmolVLMForConditionalGeneration
 
-    tok = tiny_tokenizer(
-        _SMOL_SPECIALS,
-        eos_token="<end_of_utterance>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens={
-            "fake_image_token": "<fake_token_around_image>",
-            "image_token": "<image>",
-            "global_image_token": "<global-img>",
-            "end_of_utterance_token": "<end_of_utterance>",
-        },
-    )
+    tok = tiny_tokenizer(_SMOL_SPECIALS, **TOKEN_ROLES["smolvlm"])
     ids = {t: tok.convert_tokens_to_ids(t) for t in _SMOL_SPECIALS}
     px = TINY_FRAME_PX["smolvlm"]
     cfg = SmolVLMConfig(
@@ -332,14 +395,14 @@ def _build_smolvlm(out: Path, lm: dict[str, int]) -> None:
         pad_token_id=ids["<|endoftext|>"],
     )
     longest = {"longest_edge": px}
-    proc = SmolVLMProcessor(
-        image_processor=SmolVLMImageProcessor(
-            size=longest, max_image_size=longest, do_image_splitting=False, do_pad=True
-        ),
-        video_processor=SmolVLMVideoProcessor(size=longest, max_image_size=longest),
-        tokenizer=tok,
-        image_seq_len=((px // 14) // 2) ** 2,
-        chat_template=_SMOL_TEMPLATE,
+    proc = family_processor(
+        "smolvlm",
+        tok,
+        {
+            "image": dict(size=longest, max_image_size=longest, do_image_splitting=False, do_pad=True),
+            "video": dict(size=longest, max_image_size=longest),
+            "image_seq_len": ((px // 14) // 2) ** 2,
+        },
     )
     _save(SmolVLMForConditionalGeneration(cfg), proc, out)
 

@@ -1,0 +1,526 @@
+"""The published architectures and processor settings of the checkpoints users run, as data.
+
+Each :class:`RealSpec` holds what ``config.json`` (architecture), ``preprocessor_config.json`` /
+``video_preprocessor_config.json`` / ``processor_config.json`` (pixel limits, tokens per image,
+frame sampling) and ``tokenizer_config.json`` / ``added_tokens.json`` (vocabulary size, special
+token ids) of the hub checkpoint say, trimmed to the keys that change compute, memory, token
+counts or prompts. Where each number comes from: ``sources`` and the table in docs/models.md.
+:mod:`videopipe.testing.real_size` builds random-weight checkpoints from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["REAL_SPECS", "RealSpec"]
+
+_HF = "https://huggingface.co"
+
+
+@dataclass(frozen=True)
+class RealSpec:
+    """One published checkpoint: its architecture, processor settings and vocabulary.
+
+    ``config``: the top-level ``config.json`` keys (with ``text_config`` / ``vision_config``);
+    ``processor``: keyword arguments of the family's image/video processors and processor;
+    ``specials``: token id -> special token, at the checkpoint's ids; ``base_vocab``: the
+    tokenizer's vocabulary before its added tokens; ``tokens_per_frame``: the published count
+    at ``frame_px`` (per frame pair for Qwen); ``sources``: what -> the file it was read from."""
+
+    name: str
+    hub_id: str
+    family: str
+    config: dict[str, Any]
+    processor: dict[str, Any]
+    specials: dict[int, str]
+    base_vocab: int
+    frame_px: int
+    tokens_per_frame: int
+    video_mme: float | None = None  # Video-MME w/o subtitles, from the model card
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def files(self, *names: str) -> dict[str, str]:
+        return {n: f"{_HF}/{self.hub_id}/blob/main/{n}" for n in names}
+
+
+# -- SmolVLM2 ------------------------------------------------------------------------------------
+# added_tokens.json: <global-img> 49152, <row_r_col_c> 49153..49188, <fake_token_around_image>
+# 49189, <image> 49190, ..., <end_of_utterance> 49279 (generation_config.json eos 49279)
+_SMOL_SPECIALS = {
+    0: "<|endoftext|>",  # SmolLM2's tokenizer: 0..2, then 49149 more entries
+    1: "<|im_start|>",
+    2: "<|im_end|>",
+    49152: "<global-img>",
+    **{49153 + 6 * (r - 1) + (c - 1): f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)},
+    49189: "<fake_token_around_image>",
+    49190: "<image>",
+    49279: "<end_of_utterance>",
+}
+_SMOL_SIGLIP_400M = dict(  # google/siglip-so400m-patch14-384 geometry, as in the 2.2B config
+    hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16, patch_size=14
+)
+_SMOL_SIGLIP_B16 = dict(  # google/siglip-base-patch16-512 geometry, as in the 256M/500M configs
+    hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, patch_size=16
+)
+
+
+def _smol_text(hidden: int, inter: int, layers: int, heads: int, kv: int, theta: float) -> dict[str, Any]:
+    return dict(
+        model_type="llama",
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        head_dim=64,
+        vocab_size=49280,
+        rms_norm_eps=1e-5,
+        rope_theta=theta,
+        max_position_embeddings=8192,
+        tie_word_embeddings=False,
+    )
+
+
+def _smol_processor(side: int, size: int, seq: int) -> dict[str, Any]:
+    sampling = {"fps": 1, "max_frames": 64, "video_size": {"longest_edge": side}}
+    return {
+        "image_seq_len": seq,
+        "image": dict(
+            size={"longest_edge": size},
+            max_image_size={"longest_edge": side},
+            do_image_splitting=True,
+            video_sampling=sampling,
+        ),
+        "video": dict(
+            size={"longest_edge": size},
+            max_image_size={"longest_edge": side},
+            fps=1,
+            num_frames=64,
+            video_sampling=sampling,
+        ),
+    }
+
+
+def _smol(
+    name: str,
+    hub_id: str,
+    *,
+    vision: dict[str, int],
+    side: int,
+    scale: int,
+    size: int,
+    text: dict,
+    mme: float,
+) -> RealSpec:
+    seq = ((side // vision["patch_size"]) // scale) ** 2
+    spec = RealSpec(
+        name=name,
+        hub_id=hub_id,
+        family="smolvlm",
+        config=dict(
+            model_type="smolvlm",
+            scale_factor=scale,
+            image_token_id=49190,
+            pad_token_id=2,
+            tie_word_embeddings=False,
+            vision_config=dict(**vision, image_size=side, model_type="smolvlm_vision"),
+            text_config=text,
+        ),
+        processor=_smol_processor(side, size, seq),
+        specials=_SMOL_SPECIALS,
+        base_vocab=49152,
+        frame_px=side,
+        tokens_per_frame=seq,
+        video_mme=mme,
+    )
+    files = spec.files(
+        "config.json", "preprocessor_config.json", "processor_config.json", "added_tokens.json"
+    )
+    files["Video-MME"] = f"{_HF}/{hub_id}"
+    return _with_sources(spec, files)
+
+
+def _with_sources(spec: RealSpec, sources: dict[str, str]) -> RealSpec:
+    from dataclasses import replace
+
+    return replace(spec, sources=sources)
+
+
+# -- Qwen ------------------------------------------------------------------------------------------
+_QWEN_SPECIALS = {
+    151643: "<|endoftext|>",
+    151644: "<|im_start|>",
+    151645: "<|im_end|>",
+    151646: "<|object_ref_start|>",
+    151647: "<|object_ref_end|>",
+    151648: "<|box_start|>",
+    151649: "<|box_end|>",
+    151650: "<|quad_start|>",
+    151651: "<|quad_end|>",
+    151652: "<|vision_start|>",
+    151653: "<|vision_end|>",
+    151654: "<|vision_pad|>",
+    151655: "<|image_pad|>",
+    151656: "<|video_pad|>",
+    151657: "<tool_call>",
+    151658: "</tool_call>",
+    151659: "<|fim_prefix|>",
+    151660: "<|fim_middle|>",
+    151661: "<|fim_suffix|>",
+    151662: "<|fim_pad|>",
+    151663: "<|repo_name|>",
+    151664: "<|file_sep|>",
+}
+_QWEN3_SPECIALS = {
+    **_QWEN_SPECIALS,
+    151665: "<tool_response>",
+    151666: "</tool_response>",
+    151667: "<think>",
+    151668: "</think>",
+}
+_QWEN_IDS = dict(
+    image_token_id=151655,
+    video_token_id=151656,
+    vision_start_token_id=151652,
+    vision_end_token_id=151653,
+    bos_token_id=151643,
+    eos_token_id=151645,
+)
+_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+_CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def _qwen25(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bool, mme: float) -> RealSpec:
+    spec = RealSpec(
+        name=name,
+        hub_id=hub_id,
+        family="qwen2_5_vl",
+        config=dict(
+            model_type="qwen2_5_vl",
+            **_QWEN_IDS,
+            tie_word_embeddings=tie,
+            text_config=dict(
+                **text,
+                vocab_size=vocab,
+                rms_norm_eps=1e-6,
+                max_position_embeddings=128000,
+                rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
+                tie_word_embeddings=tie,
+            ),
+            vision_config=dict(
+                depth=32,
+                hidden_size=1280,
+                intermediate_size=3420,
+                num_heads=16,
+                hidden_act="silu",
+                out_hidden_size=text["hidden_size"],
+                patch_size=14,
+                spatial_merge_size=2,
+                temporal_patch_size=2,
+                window_size=112,
+                fullatt_block_indexes=[7, 15, 23, 31],
+                tokens_per_second=2,
+            ),
+        ),
+        processor={
+            # preprocessor_config.json: min_pixels 3136, max_pixels 12845056 (images)
+            "image": dict(
+                size={"shortest_edge": 3136, "longest_edge": 12845056},
+                patch_size=14,
+                merge_size=2,
+                temporal_patch_size=2,
+                image_mean=_CLIP_MEAN,
+                image_std=_CLIP_STD,
+            ),
+            # no video_preprocessor_config.json: transformers' Qwen2VLVideoProcessor defaults
+            # (128..768 tokens of 28x28 px per frame, fps 2, 4..768 frames), as qwen-vl-utils
+            "video": dict(
+                size={"shortest_edge": 128 * 28 * 28, "longest_edge": 768 * 28 * 28},
+                patch_size=14,
+                merge_size=2,
+                temporal_patch_size=2,
+                image_mean=_CLIP_MEAN,
+                image_std=_CLIP_STD,
+                fps=2,
+                min_frames=4,
+                max_frames=768,
+                cap_pixels_per_frame=False,  # transformers' behaviour so far (and the adapter's)
+            ),
+        },
+        specials=_QWEN_SPECIALS,
+        base_vocab=151643,
+        frame_px=448,
+        tokens_per_frame=(448 // 28) ** 2,  # per pair of frames
+        video_mme=mme,
+    )
+    files = spec.files("config.json", "preprocessor_config.json", "tokenizer_config.json")
+    files["video processor"] = (
+        "transformers Qwen2VLVideoProcessor defaults (no video_preprocessor_config.json in the repo)"
+    )
+    files["Video-MME"] = f"{_HF}/{hub_id}"
+    return _with_sources(spec, files)
+
+
+def _qwen3(
+    name: str,
+    hub_id: str,
+    *,
+    text: dict[str, Any],
+    vision: dict[str, Any],
+    deepstack: list[int],
+    tie: bool,
+    mme: float | None,
+) -> RealSpec:
+    spec = RealSpec(
+        name=name,
+        hub_id=hub_id,
+        family="qwen3_vl",
+        config=dict(
+            model_type="qwen3_vl",
+            image_token_id=151655,
+            video_token_id=151656,
+            vision_start_token_id=151652,
+            vision_end_token_id=151653,
+            tie_word_embeddings=tie,
+            text_config=dict(
+                **text,
+                head_dim=128,
+                vocab_size=151936,
+                rms_norm_eps=1e-6,
+                max_position_embeddings=262144,
+                bos_token_id=151643,
+                eos_token_id=151645,
+                rope_parameters={
+                    "rope_type": "default",
+                    "rope_theta": 5e6,
+                    "mrope_section": [24, 20, 20],
+                    "mrope_interleaved": True,
+                },
+                tie_word_embeddings=tie,
+            ),
+            vision_config=dict(
+                **vision,
+                num_heads=16,
+                hidden_act="gelu_pytorch_tanh",
+                out_hidden_size=text["hidden_size"],
+                patch_size=16,
+                spatial_merge_size=2,
+                temporal_patch_size=2,
+                num_position_embeddings=2304,
+                deepstack_visual_indexes=deepstack,
+            ),
+        ),
+        processor={
+            "image": dict(
+                size={"shortest_edge": 65536, "longest_edge": 16777216},
+                patch_size=16,
+                merge_size=2,
+                temporal_patch_size=2,
+                image_mean=[0.5, 0.5, 0.5],
+                image_std=[0.5, 0.5, 0.5],
+            ),
+            # video_preprocessor_config.json: 4096..25165824 px for all frames of a clip
+            "video": dict(
+                size={"shortest_edge": 4096, "longest_edge": 25165824},
+                patch_size=16,
+                merge_size=2,
+                temporal_patch_size=2,
+                image_mean=[0.5, 0.5, 0.5],
+                image_std=[0.5, 0.5, 0.5],
+                fps=2,
+                min_frames=4,
+                max_frames=768,
+                do_sample_frames=False,
+            ),
+        },
+        specials=_QWEN3_SPECIALS,
+        base_vocab=151643,
+        frame_px=448,
+        tokens_per_frame=(448 // 32) ** 2,  # per pair of frames
+        video_mme=mme,
+    )
+    files = spec.files(
+        "config.json", "preprocessor_config.json", "video_preprocessor_config.json", "tokenizer_config.json"
+    )
+    files["Video-MME"] = f"{_HF}/{hub_id}"
+    return _with_sources(spec, files)
+
+
+# -- LLaVA-OneVision -------------------------------------------------------------------------------
+_LLAVA_SPECIALS = {151643: "<|endoftext|>", 151644: "<|im_start|>", 151645: "<|im_end|>"}
+_LLAVA_SPECIALS |= {151646: "<image>", 151647: "<video>"}
+_SIGLIP_SO400M_26 = dict(  # so400m with its last layer dropped (vision_feature_layer -1)
+    model_type="siglip_vision_model",
+    hidden_size=1152,
+    intermediate_size=4304,
+    num_hidden_layers=26,
+    num_attention_heads=16,
+    image_size=384,
+    patch_size=14,
+)
+_PINPOINTS = [[384 * a, 384 * b] for a in range(1, 7) for b in range(1, 7)]
+
+
+def _llava(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bool, mme: float) -> RealSpec:
+    spec = RealSpec(
+        name=name,
+        hub_id=hub_id,
+        family="llava_onevision",
+        config=dict(
+            model_type="llava_onevision",
+            image_token_index=151646,
+            video_token_index=151647,
+            vision_feature_select_strategy="full",
+            vision_feature_layer=-1,
+            vision_aspect_ratio="anyres_max_9",
+            projector_hidden_act="gelu",
+            image_grid_pinpoints=_PINPOINTS,
+            tie_word_embeddings=tie,
+            vision_config=_SIGLIP_SO400M_26,
+            text_config=dict(
+                model_type="qwen2",
+                **text,
+                vocab_size=vocab,
+                rms_norm_eps=1e-6,
+                rope_theta=1e6,
+                max_position_embeddings=32768,
+                bos_token_id=151643,
+                eos_token_id=151645,
+                tie_word_embeddings=tie,
+            ),
+        ),
+        processor={
+            "num_image_tokens": 729,
+            "vision_feature_select_strategy": "full",
+            "image": dict(
+                size={"height": 384, "width": 384},
+                image_grid_pinpoints=_PINPOINTS,
+                image_mean=[0.5, 0.5, 0.5],
+                image_std=[0.5, 0.5, 0.5],
+            ),
+            "video": dict(
+                size={"height": 384, "width": 384}, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]
+            ),
+        },
+        specials=_LLAVA_SPECIALS,
+        base_vocab=151643,
+        frame_px=384,
+        tokens_per_frame=14 * 14,  # 27x27 SigLIP patches, 2x2 bilinear pooling (ceil)
+        video_mme=mme,
+    )
+    files = spec.files(
+        "config.json",
+        "preprocessor_config.json",
+        "video_preprocessor_config.json",
+        "processor_config.json",
+        "added_tokens.json",
+    )
+    files["Video-MME"] = "LLaVA-OneVision paper (arXiv 2408.03326), Table 3"
+    return _with_sources(spec, files)
+
+
+def _qwen2_text(hidden: int, inter: int, layers: int, heads: int, kv: int) -> dict[str, Any]:
+    return dict(
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+    )
+
+
+_SPECS = [
+    _smol(
+        "smolvlm2-256m",
+        "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
+        vision=_SMOL_SIGLIP_B16,
+        side=512,
+        scale=4,
+        size=2048,
+        text=_smol_text(576, 1536, 30, 9, 3, 100000.0),
+        mme=33.7,
+    ),
+    _smol(
+        "smolvlm2-500m",
+        "HuggingFaceTB/SmolVLM2-500M-Video-Instruct",
+        vision=_SMOL_SIGLIP_B16,
+        side=512,
+        scale=4,
+        size=2048,
+        text=_smol_text(960, 2560, 32, 15, 5, 100000.0),
+        mme=42.2,
+    ),
+    _smol(
+        "smolvlm2-2.2b",
+        "HuggingFaceTB/SmolVLM2-2.2B-Instruct",
+        vision=_SMOL_SIGLIP_400M,
+        side=384,
+        scale=3,
+        size=1536,
+        text=_smol_text(2048, 8192, 24, 32, 32, 130000.0),
+        mme=52.1,
+    ),
+    _qwen25(
+        "qwen2.5-vl-3b",
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+        text=_qwen2_text(2048, 11008, 36, 16, 2),
+        vocab=151936,
+        tie=True,
+        mme=61.5,
+    ),
+    _qwen25(
+        "qwen2.5-vl-7b",
+        "Qwen/Qwen2.5-VL-7B-Instruct",
+        text=_qwen2_text(3584, 18944, 28, 28, 4),
+        vocab=152064,
+        tie=False,
+        mme=65.1,
+    ),
+    _qwen3(
+        "qwen3-vl-2b",
+        "Qwen/Qwen3-VL-2B-Instruct",
+        text=_qwen2_text(2048, 6144, 28, 16, 8),
+        vision=dict(depth=24, hidden_size=1024, intermediate_size=4096),
+        deepstack=[5, 11, 17],
+        tie=True,
+        mme=None,
+    ),
+    _qwen3(
+        "qwen3-vl-4b",
+        "Qwen/Qwen3-VL-4B-Instruct",
+        text=_qwen2_text(2560, 9728, 36, 32, 8),
+        vision=dict(depth=24, hidden_size=1024, intermediate_size=4096),
+        deepstack=[5, 11, 17],
+        tie=True,
+        mme=None,
+    ),
+    _qwen3(
+        "qwen3-vl-8b",
+        "Qwen/Qwen3-VL-8B-Instruct",
+        text=_qwen2_text(4096, 12288, 36, 32, 8),
+        vision=dict(depth=27, hidden_size=1152, intermediate_size=4304),
+        deepstack=[8, 16, 24],
+        tie=False,
+        mme=None,
+    ),
+    _llava(
+        "llava-ov-0.5b",
+        "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+        text=_qwen2_text(896, 4864, 24, 14, 2),
+        vocab=151936,
+        tie=True,
+        mme=44.0,
+    ),
+    _llava(
+        "llava-ov-7b",
+        "llava-hf/llava-onevision-qwen2-7b-ov-hf",
+        text=_qwen2_text(3584, 18944, 28, 28, 4),
+        vocab=152128,
+        tie=False,
+        mme=58.2,
+    ),
+]
+
+#: name -> spec, for every published checkpoint videopipe supports at real size
+REAL_SPECS: dict[str, RealSpec] = {s.name: s for s in _SPECS}

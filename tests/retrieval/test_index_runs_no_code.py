@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from videopipe.errors import IndexStoreError
 from videopipe.retrieval.indexer import IndexOptions, index_paths
 from videopipe.retrieval.store import CONFIG_NAME
 from videopipe.testing.cli import run_installed
@@ -192,7 +193,7 @@ def test_a_user_spec_is_checked_to_be_an_embedder_before_it_is_called(monkeypatc
         resolve_embedder("userplugin:not_one")
 
 
-def test_the_server_searches_no_code_an_index_names(clean: Path, video: Path, tmp_path: Path) -> None:
+def test_the_server_refuses_an_index_that_names_code(clean: Path, video: Path, tmp_path: Path) -> None:
     from tests.serve.inprocess import fake_client
     from videopipe.config import PipelineConfig
 
@@ -200,7 +201,8 @@ def test_the_server_searches_no_code_an_index_names(clean: Path, video: Path, tm
     for i, opts in enumerate(({"command": f"touch {marker}"}, {"model_id": f"touch {marker}"})):
         bad = _tamper(clean, tmp_path / f"bad{i}", embedder="os:system", embedder_options=opts)
         cfg = PipelineConfig(model="fake", device="cpu", cache_dir=str(tmp_path), index_dir=str(bad))
-        with fake_client(tmp_path, config=cfg, allow_dirs=(video.parent,)) as c:
-            r = c.post("/v1/search", json={"query": "alpha", "k": 1})
-        assert 400 <= r.status_code < 500 and CONFIG_NAME in r.text, r.text
+        # the server opens --index at start-up, before it serves a request: it refuses to start
+        with pytest.raises(IndexStoreError, match=CONFIG_NAME):
+            with fake_client(tmp_path, config=cfg, allow_dirs=(video.parent,)) as c:
+                c.post("/v1/search", json={"query": "alpha", "k": 1})
         assert not marker.exists()

@@ -131,13 +131,22 @@ def index_embedder(
     opts = dict(options if options is not None else recorded.embedder_options if same else {})
     if given is not None:
         return resolve_embedder(given, **opts)
-    if recorded.embedder not in EMBEDDERS:
-        spec = recorded.embedder[:200]
-        shown = spec if spec.isprintable() and not any(c.isspace() for c in spec) else repr(spec)
-        raise IndexStoreError(
-            f"{config_file} names embedder {spec!r}, which is not a registered embedder "
-            f"({', '.join(EMBEDDERS.names())}); videopipe never imports code an index folder names: "
-            f"if you trust it, pass it yourself (--embedder {shown} to search or index, or the embedder "
-            "object in Python)"
-        )
+    check_recorded_embedder(recorded, config_file)
     return recorded.embedder, EMBEDDERS.create(recorded.embedder, **opts)
+
+
+def check_recorded_embedder(recorded: IndexConfig, config_file: str | Path) -> None:
+    """:class:`~videopipe.errors.IndexStoreError` unless the embedder ``config_file`` recorded
+    is a registered ``EMBEDDERS`` name (checked without creating it, e.g. when a server starts)."""
+    from videopipe.registry import EMBEDDERS
+
+    if recorded.embedder in EMBEDDERS:
+        return
+    spec = recorded.embedder[:200]
+    shown = spec if spec.isprintable() and not any(c.isspace() for c in spec) else repr(spec)
+    raise IndexStoreError(
+        f"{config_file} names embedder {spec!r}, which is not a registered embedder "
+        f"({', '.join(EMBEDDERS.names())}); videopipe never imports code an index folder names: "
+        f"if you trust it, pass it yourself (--embedder {shown} to search or index, or the embedder "
+        "object in Python)"
+    )

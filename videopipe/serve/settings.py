@@ -69,9 +69,13 @@ class ServeSettings:
                     f"--allowed-host {name!r}: give a host name (like videos.example.com) or '*'"
                 )
         if self.config.index_dir is not None:
+            from videopipe.retrieval.resolve import check_recorded_embedder
             from videopipe.retrieval.store import IndexStore
 
-            IndexStore(self.config.index_dir).config()  # a missing or damaged index: one line now
+            store = IndexStore(self.config.index_dir)
+            recorded = store.config()  # a missing or damaged index: one line now
+            if self.config.embedder is None:  # the server creates the recorded one: registered only
+                check_recorded_embedder(recorded, store.config_path)
 
     def broad_dirs(self) -> list[Path]:
         """The allowed folders that hold the home folder (it, or one above it)."""

@@ -20,6 +20,16 @@ def index_dir(videopipe, video: Path, tmp_path: Path) -> Path:
     return ix
 
 
+def _edit_config(index_dir: Path, key: str, value: object, *, with_snapshot_copy: bool = True) -> None:
+    """Set ``key`` of the config in videopipe-index.json and, unless told otherwise, in its copy in
+    every snapshot (one edited alone is damage the store repairs from the other)."""
+    copies = index_dir.glob("snapshots/*.json") if with_snapshot_copy else ()
+    for path in (index_dir / "videopipe-index.json", *copies):
+        data = json.loads(path.read_text())
+        data["config"][key] = value
+        path.write_text(json.dumps(data))
+
+
 @pytest.mark.parametrize(
     ("key", "value", "needle"),
     [
@@ -30,31 +40,19 @@ def index_dir(videopipe, video: Path, tmp_path: Path) -> Path:
 def test_tampered_index_config_is_named(
     videopipe, index_dir: Path, key: str, value: object, needle: str
 ) -> None:
-    """The config and its copy in the snapshot both edited the same way (one alone is damage
-    the store finds: see tests/retrieval)."""
-    config = index_dir / "videopipe-index.json"
-    for path in (config, *index_dir.glob("snapshots/*.json")):
-        data = json.loads(path.read_text())
-        data["config"][key] = value
-        path.write_text(json.dumps(data))
+    _edit_config(index_dir, key, value)
     assert_one_error(videopipe("search", "--index", str(index_dir), "what?"), "videopipe-index.json", needle)
 
 
 def test_config_differing_from_its_snapshot_copy_is_damage(videopipe, index_dir: Path) -> None:
-    config = index_dir / "videopipe-index.json"
-    data = json.loads(config.read_text())
-    data["config"]["embedder"] = "nope"
-    config.write_text(json.dumps(data))
+    _edit_config(index_dir, "embedder", "nope", with_snapshot_copy=False)
     r = videopipe("search", "--index", str(index_dir), "what?")
     assert_one_error(r, "videopipe-index.json differs from the copy", "'nope'")
 
 
 def test_tampered_segmentation_is_named_by_index(videopipe, index_dir: Path, video: Path) -> None:
+    _edit_config(index_dir, "segmentation", "bogus")
     config = index_dir / "videopipe-index.json"
-    for path in (config, *index_dir.glob("snapshots/*.json")):  # one alone is repaired from the other
-        data = json.loads(path.read_text())
-        data["config"]["segmentation"] = "bogus"
-        path.write_text(json.dumps(data))
     assert_one_error(videopipe("index", str(video), "--index", str(index_dir), "-q"), str(config), "bogus")
 
 

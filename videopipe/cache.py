@@ -3,7 +3,7 @@ decode and encode.
 
 Key = file identity (resolved path, size, mtime, and a SHA-1 of the first and last MiB, so a
 file replaced in place is not mistaken for the old one) + sampler + budget + model id + the
-entry format and :data:`~videopipe.models.contract.LAYOUT_VERSION`.
+entry format and :data:`~videopipe.model_records.LAYOUT_VERSION`.
 Entries are written atomically (temp file + rename); a corrupt entry is treated as a miss.
 
 An entry is data only, so that whoever can write the cache folder cannot make the next ``ask``
@@ -11,7 +11,7 @@ run code: one safetensors file per entry holds the tensors, and its header's met
 rest as JSON (:data:`METADATA_KEY`). Nothing is unpickled. Entries of the old pickled format
 (``.pt``, entry format 2) are never opened: the format is part of the key and the file name.
 
-An entry stores the tokens' :class:`~videopipe.models.contract.EncodedLayout` (as plain data
+An entry stores the tokens' :class:`~videopipe.model_records.EncodedLayout` (as plain data
 with its version). An entry written with another layout version is a miss, like a corrupt
 one, so the pipeline decodes and encodes again and overwrites it: the cache only saves time
 (everything in it can be made again from the video), so refusing would only make the user
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from videopipe.fingerprint import file_fingerprint
-from videopipe.models.contract import LAYOUT_VERSION, EncodedLayout
+from videopipe.model_records import LAYOUT_VERSION, EncodedLayout
 from videopipe.types import Budget, Clip, Selection, VisualTokens
 
 #: the safetensors metadata key whose value is the entry's JSON (everything but the tensors)

@@ -1,20 +1,27 @@
 """The protocols every stage implements. Plugins are registered in ``videopipe.registry``.
 
 Kept apart from ``types.py`` (data) so that a plugin author reads one short file to know
-what to implement. The video-LLM protocol is :class:`videopipe.models.contract.VideoLLM`
-(``videopipe.protocols.VideoLLM`` is the same object).
+what to implement: VideoReader, Sampler, Compressor, Embedder, Retriever and the video LLM
+(:class:`VideoLLM`; ``videopipe.models.contract`` re-exports it beside the model factory).
+The pipeline checks every stage it is given with ``isinstance`` against these, and
+:func:`missing_members` names what an object that fails lacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from videopipe.errors import InputError
+from videopipe.model_records import GenerationOptions, ModelFacts
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from videopipe.types import Budget, Frames, Selection, VideoInfo, VisualTokens
+    from videopipe.text.timeline import TextLine
+    from videopipe.types import Budget, Frames, Hit, Selection, VideoInfo, VisualTokens
 
 
 @runtime_checkable
@@ -126,11 +133,153 @@ class Compressor(Protocol):
         return len(tokens)
 
 
-def __getattr__(name: str) -> Any:
-    # The video-LLM protocol lives with the models (``videopipe.models.contract``); the name
-    # stays importable from here, as the same object.
-    if name == "VideoLLM":
-        from videopipe.models.contract import VideoLLM
+@runtime_checkable
+class Retriever(Protocol):
+    """Finds the clips of a video that match a question (``videopipe.retrieval.search.Retriever``
+    over an index folder is one): the pipeline's ``retriever`` with ``retrieve_k``."""
 
-        return VideoLLM
-    raise AttributeError(f"module 'videopipe.protocols' has no attribute {name!r}")
+    def search(self, query: str, k: int = 5, *, video: str | Path | None = None) -> list[Hit]:
+        """The ``k`` clips most similar to ``query`` (only ``video``'s clips when given), best first."""
+        ...
+
+
+@runtime_checkable
+class VideoLLM(Protocol):
+    """A video LLM: its own vision tower encodes frames to visual tokens; ``generate`` answers a
+    question conditioned on (possibly compressed) tokens.
+
+    Required: ``model_id``, ``token_px`` (pixels per visual-token side, e.g. 28 for Qwen2.5-VL),
+    ``min_frames`` (frames per temporal unit; fewer are padded), ``encode`` and ``generate``.
+    The rest has a default here; subclass this protocol to inherit them (``generate_stream``:
+    the whole answer of ``generate`` as one piece, ``can_sample`` False).
+
+    ``encode`` returns :class:`~videopipe.types.VisualTokens`; a model that needs to know where
+    each token sat (to preserve positions after compression) sets their ``layout``
+    (:class:`~videopipe.model_records.EncodedLayout`), which every compressor carries through unchanged.
+    """
+
+    model_id: str
+    token_px: int
+    min_frames: int
+    #: the adapter family (its ``MODELS`` name, e.g. ``"qwen2_5_vl"``); names embedding spaces
+    family: str = "custom"
+    #: the model encodes one video's clips at different frame sizes; False: the pipeline decodes
+    #: every clip at the smallest clip size
+    mixed_resolution: bool = False
+    #: :meth:`generate_stream` samples when given a temperature > 0; False: greedy decoding only
+    can_sample: bool = False
+    #: ``progress(stage, done, total)`` while the model works: ``"encode"`` (frames),
+    #: ``"prefill"`` (prompt tokens: 0 before the pass, all after it), ``"generate"`` (new tokens
+    #: of at most ``max_new_tokens``); None: silent. The CLI sets a progress bar here.
+    progress: Callable[[str, int, int], None] | None = None
+
+    def encode(self, frames: Frames) -> VisualTokens:
+        """Visual tokens of ``frames`` (one clip, one frame size)."""
+        ...
+
+    def generate(self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128) -> str:
+        """The answer to ``question`` about ``tokens`` (what ``encode`` made, maybe compressed)."""
+        ...
+
+    def generate_stream(
+        self,
+        tokens: VisualTokens,
+        question: str,
+        *,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        options: GenerationOptions | None = None,
+    ) -> Iterator[str]:
+        """The answer of :meth:`generate` in pieces, as they are decoded (a server streams them):
+        joined, the pieces are the answer text. ``options`` (a
+        :class:`~videopipe.model_records.GenerationOptions`; the pipeline passes one) or the
+        keywords ``max_new_tokens`` / ``temperature``: temperature 0 decodes greedily, as
+        ``generate`` does; above 0 it samples (only where :attr:`can_sample`). Stopping the
+        iteration stops the generation.
+
+        Default: the whole answer of :meth:`generate` as one piece, greedy only."""
+        opts = options or GenerationOptions(max_new_tokens=max_new_tokens, temperature=temperature)
+        if opts.temperature:
+            raise InputError(
+                f"model {self.model_id} decodes greedily only (can_sample is False); use temperature 0"
+            )
+        yield self.generate(tokens, question, max_new_tokens=opts.max_new_tokens)
+
+    def encode_clips(self, clips: Sequence[Frames], *, duration_s: float) -> VisualTokens:
+        """Tokens of one video's clips (time order; sizes may differ when ``mixed_resolution``)
+        answered about in one prompt; ``duration_s`` is the whole video's length.
+
+        Default: one :meth:`encode` per clip, joined with ``VisualTokens.concat`` (which joins
+        their layouts with :meth:`EncodedLayout.concat`)."""
+        parts = [self.encode(c) for c in clips]
+        return parts[0] if len(parts) == 1 else type(parts[0]).concat(parts)
+
+    def decode_size(self, height: int, width: int, num_frames: int, budget: Budget) -> tuple[int, int]:
+        """(h, w) to decode a clip of ``num_frames`` frames at, given the (h, w) the pipeline
+        chose for it (``budget.frame_size`` of the video, or a sampler's clip size): the size
+        :meth:`encode` will encode such frames at, so that the frames are resized once, by the
+        decoder, and not again by the model's processor. ``num_frames`` matters where the
+        processor's limits apply to a whole clip (Qwen3-VL).
+
+        Default: ``(height, width)`` unchanged."""
+        return int(height), int(width)
+
+    def text_embeddings(self, text: str) -> torch.Tensor | None:
+        """The model's input embeddings of ``text``'s tokens [L, D], in the space of the visual
+        tokens (the pipeline ranks evidence and queries compressors with them). Default: None,
+        the model cannot embed text."""
+        return None
+
+    def with_text(self, question: str, lines: Sequence[TextLine]) -> str:
+        """``question`` with the video's timed text (the lines of the sampled spans) before it,
+        written the way this family was trained to read it. Default: Video-MME's subtitle
+        prompt with ``[mm:ss]`` times (:func:`videopipe.text.prompt.subtitle_block`)."""
+        if not lines:
+            return question
+        from videopipe.text.prompt import subtitle_block
+
+        return subtitle_block(lines) + question
+
+    def count_text_tokens(self, text: str) -> int:
+        """How many prompt tokens ``text`` takes (the text budget is counted with this).
+        Default: about four characters per token."""
+        return (len(text) + 3) // 4
+
+    def facts(self) -> ModelFacts:
+        """This model's :class:`ModelFacts` (compared with those a CPU stage read from files)."""
+        return ModelFacts(
+            model_id=str(self.model_id),
+            token_px=int(self.token_px),
+            min_frames=int(self.min_frames),
+            mixed_resolution=bool(self.mixed_resolution),
+        )
+
+
+def missing_members(obj: object, protocol: type) -> list[str]:
+    """The attributes and methods of ``protocol`` that ``obj`` lacks, in declaration order
+    (``__call__`` aside: a caller says "is not callable" for that). What the pipeline names
+    when a stage object fails ``isinstance(obj, protocol)``."""
+    names: list[str] = []
+    for cls in reversed(protocol.__mro__):
+        if cls is object or cls is Protocol or cls.__name__ in ("Generic", "Protocol"):
+            continue
+        for name in [*cls.__dict__.get("__annotations__", {}), *cls.__dict__]:
+            if name.startswith("_") or name in names:
+                continue
+            names.append(name)
+    return [n for n in names if not hasattr(obj, n)]
+
+
+def stage_error(what: str, obj: object, protocol: type, hint: str) -> str:
+    """``"<what> <obj> has no a, b; <hint>"`` (or "is not callable") for a stage object that
+    does not follow ``protocol``."""
+    missing = missing_members(obj, protocol)
+    callable_needed = "__call__" in protocol.__dict__
+    detail = (
+        f"has no {', '.join(missing)}"
+        if missing
+        else "is not callable"
+        if callable_needed and not callable(obj)
+        else "does not follow it"
+    )
+    return f"{what} {obj!r} {detail}; {hint}"

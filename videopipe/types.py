@@ -279,7 +279,7 @@ class Budget:
 
     def __post_init__(self) -> None:
         # ConfigError (a ValueError): these come from user options (--num-frames, --size, ...)
-        from videopipe.config import check_size_px
+        from videopipe.settings import check_size_px
         from videopipe.errors import ConfigError
 
         if self.num_frames is None and self.max_tokens is None:

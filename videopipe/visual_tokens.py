@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from videopipe.models.contract import EncodedLayout
+    from videopipe.model_records import EncodedLayout
 
 __all__ = ["VisualTokens"]
 
@@ -37,7 +37,7 @@ class VisualTokens:
     extras:    name -> tensor [N, ...] kept aligned with the tokens (e.g. Qwen3-VL deepstack
                features); merged like ``features`` when tokens merge
     layout:    where the tokens sat in the uncompressed prompt, as the encoding model wrote it
-               (:class:`~videopipe.models.contract.EncodedLayout`; None for models that do not
+               (:class:`~videopipe.model_records.EncodedLayout`; None for models that do not
                need it); every operation here, hence every compressor, carries it unchanged
     meta:      free-form diagnostics (nothing downstream may depend on them)
     """

@@ -83,7 +83,7 @@ def _attn_implementation(device: torch.device, *, allow_flash: bool = True) -> s
 
 
 def _not_loadable(model_id: str, err: BaseException) -> ModelError:
-    from videopipe.config import hub_offline
+    from videopipe.settings import hub_offline
 
     first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
     if Path(model_id).expanduser().exists():
@@ -136,7 +136,7 @@ def check_hub_access(model_id: str) -> None:
     repository). Otherwise huggingface_hub retries an unreachable host for about 25 s, a log
     line per try, before transformers gives up. A cached model makes no network request here;
     one that is not cached costs one HEAD request (at most HUB_CHECK_TIMEOUT_S, no retries)."""
-    from videopipe.config import hub_offline
+    from videopipe.settings import hub_offline
 
     if Path(model_id).expanduser().exists():
         return

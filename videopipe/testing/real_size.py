@@ -96,7 +96,7 @@ def real_tokenizer(spec: RealSpec) -> Any:
 
 
 def _cache_root() -> Path:
-    from videopipe.config import default_cache_dir
+    from videopipe.settings import default_cache_dir
 
     return default_cache_dir() / "real-models"
 

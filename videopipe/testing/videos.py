@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from videopipe.config import default_cache_dir
+from videopipe.settings import default_cache_dir
 from videopipe.decode.probe import ffmpeg_bin
 
 CODE_BITS = 16

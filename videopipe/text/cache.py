@@ -4,7 +4,7 @@
 Key = the file's content fingerprint (:func:`videopipe.fingerprint.file_fingerprint`: path,
 size, mtime and the first and last MiB) + the kind (``speech`` / ``screen``) + the config key
 (model, compute type, VAD, ... : what changes the text) + a format version. Entries are JSON
-under ``<cache dir>/text/`` (the cache directory of :func:`videopipe.config.default_cache_dir`,
+under ``<cache dir>/text/`` (the cache directory of :func:`videopipe.settings.default_cache_dir`,
 ``$VIDEOPIPE_CACHE``), written atomically; a missing, corrupt or stale entry is a miss, never
 an error, and a read-only cache directory only loses the saving.
 
@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from videopipe.config import default_cache_dir
+from videopipe.settings import default_cache_dir
 from videopipe.fingerprint import file_fingerprint
 from videopipe.text.timeline import TextLine
 

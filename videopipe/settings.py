@@ -1,0 +1,60 @@
+"""The settings every layer needs: where caches live, the largest decode size, whether the hub
+may be reached. A ground floor: it imports nothing from videopipe but ``errors``, so the core
+(``types.py``), the decoders, the text cache and the models read them without importing the
+pipeline's configuration (``videopipe.config`` re-exports them).
+
+With ``config.py`` the only module that reads the environment (``VIDEOPIPE_CACHE``,
+``XDG_CACHE_HOME``, ``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from videopipe.errors import ConfigError
+
+__all__ = ["MAX_SIZE_PX", "check_size_px", "default_cache_dir", "hub_offline"]
+
+#: The largest decode size (``size_px``, ``--size``: the shorter side of a frame) accepted.
+#: 4K UHD is 2160 px on its shorter side, and one 4096-px 16:9 frame is already 84 MB of RGB
+#: and about 38,000 visual tokens at 28 px per token, more than a supported model takes for a
+#: whole video; far beyond it the decoders' scalers fail (``--size 20000``: swscale EINVAL).
+MAX_SIZE_PX = 4096
+
+
+def check_size_px(size_px: object, *, token_px: int | None = None, model: str | None = None) -> int:
+    """``size_px`` when it is a whole number of pixels from one visual token (``token_px``,
+    the model's pixels per token side; None: not known here) to :data:`MAX_SIZE_PX`; else a
+    ConfigError that names the option, the value and the allowed range."""
+    if not isinstance(size_px, int) or isinstance(size_px, bool):
+        raise ConfigError(f"size_px (--size) must be a whole number of pixels, got {size_px!r}")
+    if max(1, token_px or 1) <= size_px <= MAX_SIZE_PX:
+        return size_px
+    if token_px is None:
+        low = "one visual token of the model"
+    else:
+        low = f"{token_px} px (one visual token{f' of {model!r}' if model else ''})"
+    raise ConfigError(
+        f"size_px (--size) {size_px} is out of range: the shorter side of decoded frames must be "
+        f"from {low} to {MAX_SIZE_PX} px"
+    )
+
+
+def default_cache_dir() -> Path:
+    """Where generated test videos, token caches and similar are kept.
+
+    ``$VIDEOPIPE_CACHE`` if set, else ``$XDG_CACHE_HOME/videopipe`` or ``~/.cache/videopipe``."""
+    env = os.environ.get("VIDEOPIPE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "videopipe"
+
+
+def hub_offline() -> bool:
+    """True when the user told Hugging Face libraries not to reach the hub."""
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes") or os.environ.get(
+        "TRANSFORMERS_OFFLINE", "0"
+    ).lower() in ("1", "true", "yes")

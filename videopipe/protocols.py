@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from videopipe.errors import InputError
-from videopipe.model_records import GenerationOptions, ModelFacts
+from videopipe.errors import InputError, ModelError
+from videopipe.model_records import GenerationOptions, ModelFacts, ModelGeometry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -244,6 +244,22 @@ class VideoLLM(Protocol):
         """How many prompt tokens ``text`` takes (the text budget is counted with this).
         Default: about four characters per token."""
         return (len(text) + 3) // 4
+
+    @classmethod
+    def read_geometry(cls, model_id: str | None = None) -> ModelGeometry:
+        """The :class:`~videopipe.model_records.ModelGeometry` of the model this class builds
+        for ``model_id``, without its weights (what a ``MODELS`` entry gives a pipeline that
+        decodes before, or without, loading). Default: :meth:`read_facts` with no resize rule."""
+        return ModelGeometry.of(cls.read_facts(model_id))
+
+    @classmethod
+    def read_facts(cls, model_id: str | None = None) -> ModelFacts:
+        """The :class:`~videopipe.model_records.ModelFacts` of :meth:`read_geometry`. A class
+        registered in ``MODELS`` declares one of the two."""
+        raise ModelError(
+            f"{cls.__name__} declares neither read_geometry nor read_facts; a MODELS entry gives its "
+            "model's geometry without loading it (see videopipe.models.contract.ModelFactory)"
+        )
 
     def facts(self) -> ModelFacts:
         """This model's :class:`ModelFacts` (compared with those a CPU stage read from files)."""

@@ -279,8 +279,8 @@ class Budget:
 
     def __post_init__(self) -> None:
         # ConfigError (a ValueError): these come from user options (--num-frames, --size, ...)
-        from videopipe.settings import check_size_px
         from videopipe.errors import ConfigError
+        from videopipe.settings import check_size_px
 
         if self.num_frames is None and self.max_tokens is None:
             raise ConfigError("Budget needs num_frames or max_tokens (or both)")

@@ -25,14 +25,15 @@ def ask(
     pipeline: PipelineFlags,
 ) -> None:
     """Answer QUESTION about VIDEO and print the answer with its evidence timestamps."""
-    from videopipe.decode.probe import check_path, probe
-    from videopipe.pipeline import Pipeline, check_question
+    from videopipe.decode.probe import probe
+    from videopipe.pipeline import Pipeline
+    from videopipe.request import check_request
 
-    # bad input fails before a (possibly multi-GB) model is loaded: a file that is not a video
-    # in a tenth of a second (ffprobe), before any model file is read
-    check_path(video)
-    check_question(question, str(video))
-    probe(video)
+    # bad input fails before a (possibly multi-GB) model is loaded: the request is checked once
+    # (the layers below trust it), and a file that is not a video fails in a tenth of a second
+    # (ffprobe), before any model file is read
+    request = check_request(video, question)
+    probe(request.video)
 
     cfg = pipeline.config()
     # load_model=False: the geometry comes from the checkpoint's config files and the weights
@@ -45,7 +46,7 @@ def ask(
         pipe.model_progress = bar
         with text_progress_bar(video.name, quiet=progress is False) as text_bar:  # an hour's speech
             pipe.text_progress = text_bar
-            prepared = pipe.prepare(video, question)
+            prepared = pipe.prepare(request)
         streamed = []
 
         def show(piece: str) -> None:  # the answer appears as it is generated
@@ -55,7 +56,7 @@ def ask(
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        answer = pipe.answer(prepared, question, on_text=None if json_out else show)
+        answer = pipe.answer(prepared, request.question, on_text=None if json_out else show)
     if json_out:
         print_json(answer.to_dict())
         return

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import InputError, ModelError
-from videopipe.models.contract import EncodedLayout, ModelFacts, VideoLLM
+from videopipe.models.contract import EncodedLayout, ModelFacts, ModelGeometry, VideoLLM
+from videopipe.models.generation import GenerationMixin
+from videopipe.models.splice import SplicedInputs, SpliceMixin, format_timestamps
 
 if TYPE_CHECKING:
     import torch
@@ -40,61 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TransformersVideoLLM", "Geometry", "SplicedInputs", "format_timestamps"]
 
-_GEN_KWARGS = ("do_sample", "temperature", "top_k", "top_p", "seed")
-
-
-def format_timestamps(times_s: Sequence[float]) -> str:
-    """``"t=0.0s, t=12.5s"``: the per-frame timestamps written into prompts."""
-    return ", ".join(f"t={t:.1f}s" for t in times_s)
-
-
-@dataclass
-class SplicedInputs:
-    """What :meth:`TransformersVideoLLM.generate` feeds the language model (exposed for tests
-    and tools).
-
-    input_ids:      [L] the prompt with one placeholder id per *kept* visual token
-    inputs_embeds:  [1, L, D] text embeddings with the visual tokens spliced in
-    position_ids:   [P, 1, L] (P=3 for M-RoPE, else 1) the original position of every kept token
-    visual_mask:    [L] bool, True at the visual tokens (the spliced rows)
-    next_position:  position id of the first generated token
-    lm_kwargs:      extra keyword arguments of the language model (Qwen3-VL deepstack)
-    full_length:    length of the uncompressed prompt
-    """
-
-    input_ids: torch.Tensor
-    inputs_embeds: torch.Tensor
-    position_ids: torch.Tensor
-    visual_mask: torch.Tensor
-    next_position: int
-    lm_kwargs: dict[str, Any] = field(default_factory=dict)
-    full_length: int = 0
-
-    @property
-    def num_visual_tokens(self) -> int:
-        return int(self.visual_mask.sum())
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """A checkpoint's token geometry, read from its config and processor files (no weights are
-    needed, so a decode worker computes it exactly as the loaded model does).
-
-    token_px:   pixels per visual-token side at the preferred frame size
-    min_frames: frames one visual unit needs (Qwen's temporal patch: 2)
-    """
-
-    token_px: int
-    min_frames: int
-
-
-@dataclass(frozen=True)
-class _Prompt:
-    """A family's uncompressed prompt: token ids, which ones are visual, their positions."""
-
-    input_ids: torch.Tensor  # [L]
-    visual_slots: torch.Tensor  # [S] indices into input_ids of the visual placeholders, in order
-    positions: torch.Tensor  # [P, L]
+#: the old name of a family's geometry record (now :class:`~videopipe.models.contract.ModelGeometry`)
+Geometry = ModelGeometry
 
 
 def _clone(t: VisualTokens) -> VisualTokens:
@@ -110,7 +59,7 @@ def _clone(t: VisualTokens) -> VisualTokens:
     )
 
 
-class TransformersVideoLLM(VideoLLM):
+class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
     """Base class of the transformers adapters. Get one with :func:`videopipe.models.load_model`.
 
     Attributes every adapter has:
@@ -144,7 +93,7 @@ class TransformersVideoLLM(VideoLLM):
     #: the checkpoint a bare ``MODELS.create(name)`` loads
     default_model_id: ClassVar[str] = ""
 
-    _geometry: Geometry
+    _geometry: ModelGeometry
 
     def __init__(
         self,
@@ -203,52 +152,35 @@ class TransformersVideoLLM(VideoLLM):
 
     @classmethod
     @abstractmethod
-    def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> Geometry:
-        """The checkpoint's geometry from its config and processor, validated (the same call
-        serves a loaded model and :meth:`read_facts`)."""
+    def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> ModelGeometry:
+        """The checkpoint's geometry from its config and processor, validated: the one record a
+        loaded model and :meth:`read_geometry` both read (the facts and the resize rule)."""
 
     @classmethod
-    def _facts_of(cls, model_id: str, geometry: Geometry) -> ModelFacts:
-        return ModelFacts(
-            model_id=str(model_id),
-            token_px=geometry.token_px,
-            min_frames=geometry.min_frames,
-            mixed_resolution=cls.mixed_resolution,
-        )
+    def read_geometry(cls, model_id: str | None = None) -> ModelGeometry:
+        """This checkpoint's :class:`~videopipe.models.contract.ModelGeometry` from its config
+        and processor files, without loading the weights: a pipeline that decodes before the
+        model has loaded (``load_model=False``, :meth:`Pipeline.preload`) gets the facts and
+        the resize rule the loaded model will have, so the result never depends on when the
+        weights arrive."""
+        from videopipe.models.checkpoint import load_processor
+
+        model_id = str(model_id or cls.default_model_id)
+        config = cls._checked_config(model_id)
+        return cls._read_geometry(config, load_processor(model_id), model_id=model_id)
 
     @classmethod
     def read_facts(cls, model_id: str | None = None) -> ModelFacts:
-        """This checkpoint's :class:`~videopipe.models.contract.ModelFacts` from its config and
-        processor files, without loading the weights: the geometry comes from
-        :meth:`_read_geometry` and the facts from :meth:`_facts_of`, as for a loaded model."""
-        from videopipe.models.checkpoint import load_processor
-
-        model_id = str(model_id or cls.default_model_id)
-        config = cls._checked_config(model_id)
-        return cls._facts_of(
-            model_id, cls._read_geometry(config, load_processor(model_id), model_id=model_id)
-        )
+        """The facts of :meth:`read_geometry` (no weights are loaded)."""
+        return cls.read_geometry(model_id).facts
 
     def facts(self) -> ModelFacts:
-        return self._facts_of(self.model_id, self._geometry)
+        return self._geometry.facts
 
-    @classmethod
-    def read_sizer(cls, model_id: str | None = None) -> Callable[[int, int, int, Budget], tuple[int, int]]:
-        """This checkpoint's :meth:`decode_size` without the weights (config and processor
-        files, read once per process): a pipeline that decodes before the model has loaded
-        (``load_model=False``, :meth:`Pipeline.preload`) decodes at exactly the size the loaded
-        model's ``decode_size`` gives, so the result never depends on when the weights arrive.
-        The sizing half of the adapter holds only what ``decode_size`` reads (geometry,
-        processor, model id), never a model."""
-        from videopipe.models.checkpoint import load_processor
-
-        model_id = str(model_id or cls.default_model_id)
-        config = cls._checked_config(model_id)
-        half = cls.__new__(cls)
-        half.processor = load_processor(model_id)
-        half._geometry = cls._read_geometry(config, half.processor, model_id=model_id)
-        half.model_id = model_id
-        return half.decode_size
+    def decode_size(self, height: int, width: int, num_frames: int, budget: Budget) -> tuple[int, int]:
+        """The size this model encodes ``num_frames`` frames chosen at (height, width) at: its
+        geometry's resize rule (Qwen: the video processor's own rounding and pixel limits)."""
+        return self._geometry.decode_size(height, width, num_frames, budget)
 
     # -- facts samplers and the pipeline budget with -----------------------------------------
     @property
@@ -370,382 +302,3 @@ class TransformersVideoLLM(VideoLLM):
     def _encode(self, frames: Frames) -> VisualTokens:
         """Tokens of one clip with their :class:`~videopipe.models.contract.EncodedLayout`
         (one clip, ``duration_s`` unset); ``meta`` may hold free-form diagnostics."""
-
-    # -- prompt ----------------------------------------------------------------------------------
-    def _check_tokens(self, tokens: VisualTokens) -> None:
-        from videopipe.types import VisualTokens as _VT
-
-        if not isinstance(tokens, _VT):
-            raise InputError(f"expected VisualTokens from encode(), got {type(tokens).__name__}")
-        fam = tokens.layout.family if tokens.layout is not None else None
-        if fam != self.family:
-            raise InputError(
-                f"these visual tokens were encoded by {fam or 'an unknown encoder'!r}, not by this "
-                f"{self.family!r} model; encode the frames with the model that answers"
-            )
-        if len(tokens) == 0:
-            raise InputError("no visual tokens to answer from (the compressor removed them all)")
-        dim = int(self.model.get_input_embeddings().embedding_dim)
-        if tokens.dim != dim:
-            raise InputError(
-                f"visual tokens of width {tokens.dim} (encoded by {self._layout_of(tokens).model_id!r}) do "
-                f"not fit {self.model_id!r} (width {dim}); encode the frames with the model that answers"
-            )
-
-    @staticmethod
-    def _layout_of(tokens: VisualTokens) -> EncodedLayout:
-        if tokens.layout is None:
-            raise InputError(
-                "these visual tokens carry no layout (VisualTokens.layout), so their places in the "
-                "prompt are unknown; answer with the tokens encode() returned (compressors keep it)"
-            )
-        return tokens.layout
-
-    def _check_question(self, question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise InputError("the question is empty; ask something about the video")
-        specials = set(self.tokenizer.all_special_tokens) | {self.video_marker}
-        bad = sorted(s for s in specials if s and s in question)
-        if bad:
-            raise InputError(f"the question contains the model's special token(s) {bad}; remove them")
-        return question.strip()
-
-    def chat_text(self, question: str, tokens: VisualTokens) -> str:
-        """The chat-templated prompt with one video marker (what one would give the family's
-        processor together with the frames)."""
-        content: list[dict[str, Any]] = []
-        if self.timestamps_in_text:
-            times = self._layout_of(tokens).frame_time_s
-            content.append({"type": "text", "text": f"Frames at {format_timestamps(times)}.\n"})
-        content.append({"type": "video"})
-        content.append({"type": "text", "text": question})
-        messages = [{"role": "user", "content": content}]
-        text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        if isinstance(text, list):
-            text = text[0]
-        if text.count(self.video_marker) != 1:
-            raise ModelError(
-                f"the chat template of {self.model_id} wrote {text.count(self.video_marker)} video "
-                f"markers {self.video_marker!r} for one video (expected 1); is this a video-capable "
-                "instruct checkpoint?"
-            )
-        return text
-
-    @abstractmethod
-    def _visual_block(self, layout: EncodedLayout) -> str:
-        """The text that replaces the video marker for the uncompressed tokens, with one
-        placeholder token per visual token (exactly what the family's processor writes)."""
-
-    @property
-    def _placeholder_id(self) -> int:
-        return int(getattr(self.model.config, self.placeholder_config_key))
-
-    def _positions(self, input_ids: torch.Tensor, layout: EncodedLayout) -> torch.Tensor:
-        """[P, L] position ids of the uncompressed prompt (1-D RoPE: 0..L-1)."""
-        import torch
-
-        return torch.arange(input_ids.shape[0], device=input_ids.device).unsqueeze(0)
-
-    def _prompt(self, text: str, layout: EncodedLayout) -> _Prompt:
-        full_text = text.replace(self.video_marker, self._visual_block(layout))
-        ids = self.tokenizer(full_text, return_tensors="pt")["input_ids"][0].to(self.device)
-        slots = (ids == self._placeholder_id).nonzero().squeeze(1)
-        return _Prompt(input_ids=ids, visual_slots=slots, positions=self._positions(ids, layout))
-
-    def _slot_of_tokens(self, tokens: VisualTokens) -> torch.Tensor:
-        """For each token, the index of its original placeholder among the visual slots."""
-        import torch
-
-        layout = self._layout_of(tokens)
-        dev = tokens.device
-        unit_frames = torch.as_tensor(layout.unit_frame_idx, dtype=torch.int64, device=dev)
-        grids = torch.as_tensor(layout.unit_grid_hw, dtype=torch.int64, device=dev).view(-1, 2)
-        offsets = torch.cumsum(grids[:, 0] * grids[:, 1], 0) - grids[:, 0] * grids[:, 1]
-        sorted_frames, perm = torch.sort(unit_frames)
-        pos = torch.searchsorted(sorted_frames, tokens.frame_idx).clamp(max=len(unit_frames) - 1)
-        unit = perm[pos]
-        h, w = grids[unit, 0], grids[unit, 1]
-        bad = (unit_frames[unit] != tokens.frame_idx) | (tokens.row >= h) | (tokens.col >= w)
-        bad |= (tokens.row < 0) | (tokens.col < 0)
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0])
-            raise InputError(
-                f"visual token {i} (frame {int(tokens.frame_idx[i])}, row {int(tokens.row[i])}, col "
-                f"{int(tokens.col[i])}) is not a position of the encoded token grid; compressors "
-                "must keep each token's original frame/row/col"
-            )
-        slot = offsets[unit] + tokens.row * w + tokens.col
-        if torch.unique(slot).numel() != slot.numel():
-            raise InputError(
-                "two visual tokens claim the same original position; a compressor that "
-                "merges tokens must give each merged token one representative position"
-            )
-        return slot
-
-    def build_inputs(self, tokens: VisualTokens, question: str) -> SplicedInputs:
-        """The spliced ``inputs_embeds`` and preserved position ids for ``tokens`` + ``question``."""
-        import torch
-
-        self._check_tokens(tokens)
-        question = self._check_question(question)
-        tokens = tokens.to(self.device)
-        with torch.inference_mode():
-            layout = self._layout_of(tokens)
-            lay = self._prompt(self.chat_text(question, tokens), layout)
-            n_full = layout.num_tokens
-            n_extra = lay.visual_slots.numel() - n_full  # LLaVA-OneVision: 1 trailing newline token
-            if n_extra < 0:
-                raise ModelError(
-                    f"the prompt has {lay.visual_slots.numel()} visual placeholders for {n_full} tokens"
-                )
-            slot = self._slot_of_tokens(tokens)
-            order = torch.argsort(slot)
-            slot = slot[order]
-            feats = tokens.features[order]
-            extra_feats = self._extra_slot_features()
-            keep_slots = torch.cat([slot, torch.arange(n_full, n_full + n_extra, device=self.device)])
-            L = lay.input_ids.shape[0]
-            keep = torch.ones(L, dtype=torch.bool, device=self.device)
-            keep[lay.visual_slots] = False
-            keep[lay.visual_slots[keep_slots]] = True
-            emb = self.model.get_input_embeddings()(lay.input_ids).clone()
-            vis = torch.cat([feats, extra_feats.to(feats.dtype)]) if n_extra else feats
-            emb[lay.visual_slots[keep_slots]] = vis.to(emb.dtype)
-            visual_mask = torch.zeros(L, dtype=torch.bool, device=self.device)
-            visual_mask[lay.visual_slots[keep_slots]] = True
-            lm_kwargs = self._lm_kwargs({k: v[order] for k, v in tokens.extras.items()}, visual_mask[keep])
-            return SplicedInputs(
-                input_ids=lay.input_ids[keep],
-                inputs_embeds=emb[keep].unsqueeze(0),
-                position_ids=lay.positions[:, keep].unsqueeze(1),
-                visual_mask=visual_mask[keep],
-                next_position=int(lay.positions.max()) + 1,
-                lm_kwargs=lm_kwargs,
-                full_length=L,
-            )
-
-    def _extra_slot_features(self) -> torch.Tensor:
-        """Features of visual placeholders that are not VisualTokens (LLaVA's newline)."""
-        import torch
-
-        return torch.empty(0, device=self.device)
-
-    def _lm_kwargs(self, extras: Mapping[str, torch.Tensor], visual_mask: torch.Tensor) -> dict[str, Any]:
-        return {}
-
-    # -- language model --------------------------------------------------------------------------
-    @property
-    def _language_model(self) -> Any:
-        module = self.model
-        for name in self.language_model_path.split("."):
-            module = getattr(module, name)
-        return module
-
-    def _run_lm(
-        self,
-        embeds: torch.Tensor,
-        positions: torch.Tensor,
-        past: Any,
-        past_len: int,
-        lm_kwargs: Mapping[str, Any],
-        logits_to_keep: int | None,
-    ) -> tuple[torch.Tensor, Any]:
-        import torch
-
-        # an explicit all-ones mask: with gapped position ids (compressed tokens) transformers
-        # would otherwise read the gaps as packed sequences and block the attention between them
-        mask = torch.ones(1, past_len + embeds.shape[1], dtype=torch.long, device=embeds.device)
-        if positions.shape[0] == 1:  # 1-D RoPE: [batch, L]; M-RoPE: [3, batch, L]
-            positions = positions[0]
-        out = self._language_model(
-            inputs_embeds=embeds,
-            position_ids=positions,
-            attention_mask=mask,
-            past_key_values=past,
-            use_cache=True,
-            **lm_kwargs,
-        )
-        hidden = out.last_hidden_state
-        if logits_to_keep is not None:
-            hidden = hidden[:, -logits_to_keep:]
-        return self.model.lm_head(hidden), out.past_key_values
-
-    def text_embeddings(self, text: str) -> torch.Tensor:
-        """The LLM's input embeddings of ``text``'s tokens, float32 [L, D] on the CPU.
-
-        Visual tokens live in the same space after the projector/merger, so the pipeline uses
-        these to rank evidence by question relevance and as the ``query`` compressor's query."""
-        import torch
-
-        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0].to(
-            self.device
-        )
-        with torch.inference_mode():
-            return self.model.get_input_embeddings()(ids).float().cpu()
-
-    def forward_logits(self, tokens: VisualTokens, question: str) -> torch.Tensor:
-        """Logits [L, vocab] (float32) of the spliced prompt, one row per prompt token."""
-        import torch
-
-        inp = self.build_inputs(tokens, question)
-        with torch.inference_mode():
-            logits, _ = self._run_lm(inp.inputs_embeds, inp.position_ids, None, 0, inp.lm_kwargs, None)
-        return logits[0].float()
-
-    def count_text_tokens(self, text: str) -> int:
-        """Tokens of ``text`` in this model's tokenizer."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def generate(
-        self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128, **gen_kwargs: Any
-    ) -> str:
-        """Answer ``question`` about the (possibly compressed) ``tokens``.
-
-        Greedy by default; ``do_sample=True`` with ``temperature``, ``top_k``, ``top_p`` and
-        ``seed`` samples. Stops at the model's end-of-turn token or after ``max_new_tokens``."""
-        out = list(self._token_ids(tokens, question, max_new_tokens=max_new_tokens, **gen_kwargs))
-        return self.tokenizer.decode(out, skip_special_tokens=True).strip()
-
-    def generate_stream(
-        self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128, temperature: float = 0.0
-    ) -> Iterator[str]:
-        """The answer of :meth:`generate` in pieces as the tokens are decoded (whole words, through
-        transformers' ``TextIteratorStreamer``); joined they equal ``generate``'s text with the
-        same options (leading and trailing whitespace is stripped the same way). ``temperature``
-        0: greedy; above 0: sampling at that temperature. Closing the iterator stops the
-        generation after the current token."""
-        import torch
-        from transformers import TextIteratorStreamer
-
-        if temperature < 0:
-            raise InputError(f"temperature must be >= 0 (0: greedy), got {temperature}")
-        gen = {"do_sample": True, "temperature": float(temperature)} if temperature else {}
-        streamer = TextIteratorStreamer(self.tokenizer, skip_special_tokens=True)
-
-        def pieces() -> Iterator[str]:
-            for tok in self._token_ids(tokens, question, max_new_tokens=max_new_tokens, **gen):
-                streamer.put(torch.tensor([tok]))
-                yield from _drain(streamer)
-            streamer.end()
-            yield from _drain(streamer)
-
-        yield from _stripped(pieces())
-
-    def _token_ids(
-        self, tokens: VisualTokens, question: str, *, max_new_tokens: int, **gen_kwargs: Any
-    ) -> Iterator[int]:
-        """The answer's token ids, one at a time (the decoding loop of :meth:`generate` and
-        :meth:`generate_stream`)."""
-        import torch
-
-        bad = sorted(set(gen_kwargs) - set(_GEN_KWARGS))
-        if bad:
-            raise InputError(f"unknown generation option(s) {bad}; valid: {', '.join(_GEN_KWARGS)}")
-        if max_new_tokens < 1:
-            raise InputError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        inp = self.build_inputs(tokens, question)
-        pick = _Picker(**gen_kwargs)
-        stop = self._stop_ids()
-        count = 0
-        embed = self.model.get_input_embeddings()
-        n_pos = inp.position_ids.shape[0]
-        length = inp.inputs_embeds.shape[1]
-        with torch.inference_mode():
-            self._report("prefill", 0, length)
-            logits, past = self._run_lm(inp.inputs_embeds, inp.position_ids, None, 0, inp.lm_kwargs, 1)
-            self._report("prefill", length, length)
-            pos = inp.next_position
-            for _ in range(max_new_tokens):
-                nxt = pick(logits[0, -1])
-                if nxt in stop:
-                    break
-                count += 1
-                self._report("generate", count, max_new_tokens)
-                yield nxt
-                if count == max_new_tokens:
-                    break
-                ids = torch.tensor([[nxt]], device=self.device)
-                p = torch.full((n_pos, 1, 1), pos, dtype=torch.long, device=self.device)
-                logits, past = self._run_lm(embed(ids), p, past, length, {}, 1)
-                length += 1
-                pos += 1
-
-    def _stop_ids(self) -> set[int]:
-        ids: set[int] = set()
-        for src in (getattr(self.model, "generation_config", None), self.model.config, self.tokenizer):
-            e = getattr(src, "eos_token_id", None)
-            if e is None:
-                continue
-            ids.update(e if isinstance(e, (list, tuple)) else [e])
-        return {int(i) for i in ids}
-
-
-def _drain(streamer: Any) -> Iterator[str]:
-    """The text a ``TextIteratorStreamer`` has finalized so far (without blocking)."""
-    import queue
-
-    while True:
-        try:
-            text = streamer.text_queue.get_nowait()
-        except queue.Empty:
-            return
-        if text is not streamer.stop_signal and text:
-            yield text
-
-
-def _stripped(pieces: Iterable[str]) -> Iterator[str]:
-    """``pieces`` as if their join were ``.strip()``-ed: leading whitespace is dropped and
-    whitespace is held back until more text follows it."""
-    started, held = False, ""
-    for piece in pieces:
-        if not started:
-            piece = piece.lstrip()
-            if not piece:
-                continue
-            started = True
-        body = piece.rstrip()
-        if body:
-            yield held + body
-            held = piece[len(body) :]
-        else:
-            held += piece
-
-
-class _Picker:
-    """Next-token choice: greedy, or sampling with temperature / top-k / top-p."""
-
-    def __init__(
-        self,
-        do_sample: bool = False,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-    ) -> None:
-        import torch
-
-        if temperature <= 0:
-            raise InputError(f"temperature must be > 0, got {temperature}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise InputError(f"top_p must be in (0, 1], got {top_p}")
-        if top_k is not None and top_k < 1:
-            raise InputError(f"top_k must be >= 1, got {top_k}")
-        self.do_sample, self.temperature, self.top_k, self.top_p = do_sample, temperature, top_k, top_p
-        self.gen = torch.Generator().manual_seed(seed) if seed is not None else None
-
-    def __call__(self, logits: torch.Tensor) -> int:
-        import torch
-
-        if not self.do_sample:
-            return int(torch.argmax(logits))
-        x = logits.float().cpu() / self.temperature
-        if self.top_k is not None:
-            kth = torch.topk(x, min(self.top_k, x.numel())).values[-1]
-            x = x.masked_fill(x < kth, float("-inf"))
-        probs = torch.softmax(x, -1)
-        if self.top_p is not None:
-            sp, si = torch.sort(probs, descending=True)
-            cut = torch.cumsum(sp, 0) - sp > self.top_p
-            sp[cut] = 0
-            probs = torch.zeros_like(probs).scatter(0, si, sp)
-        return int(torch.multinomial(probs / probs.sum(), 1, generator=self.gen))

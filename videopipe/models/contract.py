@@ -56,14 +56,18 @@ class ModelFactory(Protocol):
     ``dtype`` (``"auto"``, ``"cpu"``, ``"cuda:N"``; ``"auto"``, ``"float32"``, ...) and
     ``frames_per_batch`` (frames per vision-tower batch), which a model may ignore but must
     accept. The model spec ``"NAME"`` or ``"NAME:ID"`` (``PipelineConfig.model``, ``--model``)
-    creates entry NAME with model_id ID. ``read_facts(model_id)`` gives the built model's
-    :class:`ModelFacts` without building it (no weights), for pipelines that sample and decode
-    without the model. ``model_types``: the transformers ``model_type`` values whose checkpoints
+    creates entry NAME with model_id ID. ``read_geometry(model_id)`` gives the built model's
+    :class:`ModelGeometry` (its facts and its resize rule) without building it (no weights), for
+    pipelines that sample and decode without the model; ``read_facts`` its facts. A
+    :class:`VideoLLM` subclass that declares only ``read_facts`` gets ``read_geometry`` from it
+    (frames decoded at the size the pipeline chose). ``model_types``: the transformers ``model_type`` values whose checkpoints
     it loads (what ``load_model(path)`` picks the entry by); empty for an entry that loads no
     transformers checkpoint."""
 
     model_types: tuple[str, ...]
 
     def __call__(self, model_id: str | None = None, **options: Any) -> VideoLLM: ...
+
+    def read_geometry(self, model_id: str | None = None) -> ModelGeometry: ...
 
     def read_facts(self, model_id: str | None = None) -> ModelFacts: ...

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import MissingDependencyError, ModelError
-from videopipe.models.base import Geometry, TransformersVideoLLM
-from videopipe.models.contract import ClipLayout
+from videopipe.models.base import TransformersVideoLLM
+from videopipe.models.contract import ClipLayout, ModelGeometry
 
 if TYPE_CHECKING:
     import torch
@@ -35,13 +35,21 @@ __all__ = ["LlavaOneVision", "SmolVLM2"]
 
 
 @dataclass(frozen=True)
-class _FrameGeometry(Geometry):
+class _FrameGeometry(ModelGeometry):
     grid: int  # tokens per side of a frame
     side_px: int  # the square the vision tower sees
 
 
-def _frame_geometry(side_px: int, grid: int) -> _FrameGeometry:
-    return _FrameGeometry(token_px=side_px // grid, min_frames=1, grid=grid, side_px=side_px)
+def _frame_geometry(model_id: str, side_px: int, grid: int) -> _FrameGeometry:
+    # every frame is resized to the vision tower's square by the processor: no resize rule
+    return _FrameGeometry(
+        model_id=model_id,
+        token_px=side_px // grid,
+        min_frames=1,
+        mixed_resolution=_FrameModel.mixed_resolution,
+        grid=grid,
+        side_px=side_px,
+    )
 
 
 class _FrameModel(TransformersVideoLLM):
@@ -99,7 +107,7 @@ class LlavaOneVision(_FrameModel):
     def _read_geometry(cls, config: Any, processor: Any, *, model_id: str) -> _FrameGeometry:
         vc = config.vision_config
         side = int(vc.image_size)
-        return _frame_geometry(side, math.ceil((side // int(vc.patch_size)) / 2))
+        return _frame_geometry(model_id, side, math.ceil((side // int(vc.patch_size)) / 2))
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import torch
@@ -141,7 +149,7 @@ class SmolVLM2(_FrameModel):
                 f"{model_id}: processor image_seq_len {seq} does not match the model's "
                 f"{grid}x{grid} tokens per frame; the checkpoint's processor and model disagree"
             )
-        return _frame_geometry(side, grid)
+        return _frame_geometry(model_id, side, grid)
 
     def _encode(self, frames: Frames) -> VisualTokens:
         import torch

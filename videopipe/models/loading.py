@@ -10,7 +10,6 @@ below imports it. Device and dtype handling: :mod:`videopipe.models.checkpoint`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,11 +25,12 @@ from videopipe.models.checkpoint import (
 )
 
 if TYPE_CHECKING:
-    from videopipe.models.contract import ModelFacts, VideoLLM
+    from videopipe.models.contract import ModelFacts, ModelGeometry, VideoLLM
 
 __all__ = [
     "load_model",
     "read_model_facts",
+    "read_model_geometry",
     "resolve_model_spec",
     "detect_family",
     "supported_families",
@@ -104,21 +104,17 @@ def load_model(
     )
 
 
-def read_model_sizer(spec: str | os.PathLike[str]) -> Callable[..., tuple[int, int]] | None:
-    """``decode_size`` of the model of ``spec`` from its config and processor files (see
-    ``TransformersVideoLLM.read_sizer``), or None for an entry that has no such rule (its
-    frames are decoded at the size the pipeline chose)."""
+def read_model_geometry(spec: str | os.PathLike[str]) -> ModelGeometry:
+    """The :class:`~videopipe.models.contract.ModelGeometry` of the model of ``spec`` (hub id,
+    local directory or ``MODELS`` entry) from its config and processor files only, no weights:
+    its facts and its resize rule (``decode_size``), read once (the entry's ``read_geometry``)."""
     from videopipe.registry import MODELS
 
     name, model_id = resolve_model_spec(spec)
-    read = getattr(MODELS.get(name), "read_sizer", None)
-    return None if read is None else read(model_id)
+    return MODELS.get(name).read_geometry(model_id)  # type: ignore[no-any-return]
 
 
 def read_model_facts(spec: str | os.PathLike[str]) -> ModelFacts:
     """The facts of the model of ``spec`` (hub id, local directory or ``MODELS`` entry), from its
     config and processor files only: no weights are loaded."""
-    from videopipe.registry import MODELS
-
-    name, model_id = resolve_model_spec(spec)
-    return MODELS.get(name).read_facts(model_id)  # type: ignore[attr-defined]
+    return read_model_geometry(spec).facts

@@ -20,14 +20,13 @@ token its (t, h, w); kept tokens keep theirs, dropped tokens leave gaps.
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import ModelError
-from videopipe.models.base import Geometry, TransformersVideoLLM
-from videopipe.models.contract import ClipLayout
+from videopipe.models.base import TransformersVideoLLM
+from videopipe.models.contract import ClipLayout, ModelGeometry
 
 if TYPE_CHECKING:
     import torch
@@ -40,11 +39,67 @@ __all__ = ["Qwen25VL", "Qwen3VL"]
 
 
 @dataclass(frozen=True)
-class _QwenGeometry(Geometry):
+class _QwenGeometry(ModelGeometry):
+    """A Qwen checkpoint's geometry with its video processor's resize rule: what
+    :meth:`decode_size` needs, read once from the config and processor files."""
+
     patch: int  # vision patch side (px)
     merge: int  # patches per token side (the merger)
     min_pixels: int  # the video processor's pixel limits
     max_pixels: int
+    resizes: bool  # the video processor's do_resize
+    factor: int  # its patch_size * merge_size (the side a resized frame is a multiple of)
+
+    def decode_size(
+        self, height: int, width: int, num_frames: int, budget: Budget | None = None
+    ) -> tuple[int, int]:
+        """The size the video processor resizes a clip of ``num_frames`` frames of (height,
+        width) to (its own ``smart_resize`` with its pixel limits; an odd count is padded to
+        the temporal patch first, as ``encode`` does): frames decoded at this size skip the
+        processor (see ``pixel_prep``)."""
+        tpatch = self.min_frames
+        target = self.target_hw(int(height), int(width), num_frames + (-num_frames % tpatch))
+        return target if target is not None else (int(height), int(width))
+
+    def target_hw(self, height: int, width: int, num_frames: int) -> tuple[int, int] | None:
+        """(h, w) the processor resizes ``num_frames`` frames of (height, width) to; None where
+        it would not resize (``do_resize`` off) or refuses the size (it raises then itself)."""
+        if not self.resizes:
+            return None
+        limits = {"factor": self.factor, "min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
+        try:
+            h, w = self.smart_resize(height, width, num_frames, limits)
+        except ValueError:
+            return None
+        return int(h), int(w)
+
+    def smart_resize(
+        self, height: int, width: int, num_frames: int, limits: dict[str, int]
+    ) -> tuple[int, int]:
+        """The family processor's own ``smart_resize`` with ``limits`` (factor, min/max pixels)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _Qwen25Geometry(_QwenGeometry):
+    def smart_resize(
+        self, height: int, width: int, num_frames: int, limits: dict[str, int]
+    ) -> tuple[int, int]:
+        from transformers.models.qwen2_vl.video_processing_qwen2_vl import smart_resize
+
+        # per frame (videopipe passes cap_pixels_per_frame=False: no share of a clip budget)
+        return smart_resize(height, width, **limits)
+
+
+@dataclass(frozen=True)
+class _Qwen3Geometry(_QwenGeometry):
+    def smart_resize(
+        self, height: int, width: int, num_frames: int, limits: dict[str, int]
+    ) -> tuple[int, int]:
+        from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+        # the pixel limits are for all frames of a clip together
+        return smart_resize(num_frames, height, width, temporal_factor=self.min_frames, **limits)
 
 
 @dataclass(frozen=True)
@@ -127,6 +182,8 @@ class _QwenVL(TransformersVideoLLM):
     pixel_prep: str = "auto"
 
     _geometry: _QwenGeometry
+    #: the geometry record of the family (its processor's smart_resize)
+    _geometry_class: ClassVar[type[_QwenGeometry]] = _QwenGeometry
     _plan: _PixelPlan | str | None = None
     #: the transformers video processor classes whose steps the one-pass path reproduces
     _processor_class_names: ClassVar[tuple[str, ...]] = ()
@@ -143,13 +200,18 @@ class _QwenVL(TransformersVideoLLM):
         size = getattr(processor.video_processor, "size", None) or {}
         get = size.get if isinstance(size, Mapping) else (lambda k, d=None: getattr(size, k, d))
         patch, merge = int(vc.patch_size), int(vc.spatial_merge_size)
-        return _QwenGeometry(
+        vp = processor.video_processor
+        return cls._geometry_class(
+            model_id=model_id,
             token_px=patch * merge,
             min_frames=int(vc.temporal_patch_size),
+            mixed_resolution=cls.mixed_resolution,
             patch=patch,
             merge=merge,
             min_pixels=int(get("shortest_edge") or 0),
             max_pixels=int(get("longest_edge") or 0),
+            resizes=bool(getattr(vp, "do_resize", True)),
+            factor=int(getattr(vp, "patch_size", patch)) * int(getattr(vp, "merge_size", merge)),
         )
 
     @property
@@ -162,39 +224,6 @@ class _QwenVL(TransformersVideoLLM):
         return side, side
 
     # -- encode ----------------------------------------------------------------------------------
-    def decode_size(self, height: int, width: int, num_frames: int, budget: Budget) -> tuple[int, int]:
-        """The size the video processor resizes a clip of ``num_frames`` frames of (height,
-        width) to (its own ``smart_resize`` with its pixel limits; an odd count is padded to
-        the temporal patch first, as :meth:`encode` does): frames decoded at this size skip the
-        processor (see :attr:`pixel_prep`)."""
-        tpatch = self._geometry.min_frames
-        target = self._target_hw(int(height), int(width), num_frames + (-num_frames % tpatch))
-        return target if target is not None else (int(height), int(width))
-
-    def _target_hw(self, height: int, width: int, num_frames: int) -> tuple[int, int] | None:
-        """(h, w) the processor resizes ``num_frames`` frames of (height, width) to; None where
-        it would not resize (``do_resize`` off) or refuses the size (it raises then itself)."""
-        vp = self.processor.video_processor
-        if not getattr(vp, "do_resize", True):
-            return None
-        geo = self._geometry
-        limits = {
-            "factor": int(vp.patch_size) * int(vp.merge_size),
-            "min_pixels": geo.min_pixels,
-            "max_pixels": geo.max_pixels,
-        }
-        try:
-            h, w = self._smart_resize(height, width, num_frames, limits)
-        except ValueError:
-            return None
-        return int(h), int(w)
-
-    @abstractmethod
-    def _smart_resize(
-        self, height: int, width: int, num_frames: int, limits: dict[str, int]
-    ) -> tuple[int, int]:
-        """The family processor's own ``smart_resize`` with ``limits`` (factor, min/max pixels)."""
-
     def _pixel_plan(self) -> _PixelPlan | str:
         """How to build ``pixel_values_videos`` without the processor, or why not (the
         processor's configuration has something the one-pass path does not reproduce)."""
@@ -215,7 +244,7 @@ class _QwenVL(TransformersVideoLLM):
         if isinstance(plan, str):
             return plan
         n = len(frames) + (-len(frames) % plan.tpatch)
-        target = self._target_hw(frames.height, frames.width, n)
+        target = self._geometry.target_hw(frames.height, frames.width, n)
         if target is None:
             return "the processor does not resize (do_resize off) or refuses this frame size"
         if target != (frames.height, frames.width):
@@ -387,14 +416,7 @@ class Qwen25VL(_QwenVL):
     timestamps_in_text: ClassVar[bool] = True
 
     _processor_class_names: ClassVar[tuple[str, ...]] = ("Qwen2VLVideoProcessor",)
-
-    def _smart_resize(
-        self, height: int, width: int, num_frames: int, limits: dict[str, int]
-    ) -> tuple[int, int]:
-        from transformers.models.qwen2_vl.video_processing_qwen2_vl import smart_resize
-
-        # per frame (videopipe passes cap_pixels_per_frame=False: no share of a clip budget)
-        return smart_resize(height, width, **limits)
+    _geometry_class: ClassVar[type[_QwenGeometry]] = _Qwen25Geometry
 
     def _visual_block(self, layout: EncodedLayout) -> str:
         # one video per clip; the chat template already wrote the outer vision start/end
@@ -431,14 +453,7 @@ class Qwen3VL(_QwenVL):
     _default_side_tokens: ClassVar[int] = 14
 
     _processor_class_names: ClassVar[tuple[str, ...]] = ("Qwen3VLVideoProcessor",)
-
-    def _smart_resize(
-        self, height: int, width: int, num_frames: int, limits: dict[str, int]
-    ) -> tuple[int, int]:
-        from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
-
-        # the pixel limits are for all frames of a clip together
-        return smart_resize(num_frames, height, width, temporal_factor=self.min_frames, **limits)
+    _geometry_class: ClassVar[type[_QwenGeometry]] = _Qwen3Geometry
 
     def _visual_block(self, layout: EncodedLayout) -> str:
         # one video per clip (joined like two video items of the chat template), and inside

@@ -202,17 +202,18 @@ class ModelWorker:
             raise
 
     def _cpu_stage(self, job: Job) -> tuple[Pipeline, Decoded]:
-        from videopipe.decode.probe import check_path, probe
-        from videopipe.pipeline import check_question
+        from videopipe.decode.probe import probe
+        from videopipe.request import check_request
 
         job.check()
         pipe = self._pipeline(job.overrides)
-        # the checks `videopipe ask` makes first, with its one-line messages
-        check_path(job.video)
-        check_question(job.question, str(job.video))
-        probe(job.video)
+        # the one check of a request `videopipe ask` makes first, with its one-line messages
+        request = check_request(
+            job.video, job.question, max_new_tokens=job.max_new_tokens, temperature=job.temperature
+        )
+        probe(request.video)
         job.check()
-        return pipe, pipe.select_and_decode(job.video, job.question)
+        return pipe, pipe.select_and_decode(request)
 
     def _model_stage(self, pipe: Pipeline, decoded: Decoded, job: Job) -> Answer:
         job.check()

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from videopipe.settings import default_cache_dir
 from videopipe.decode.probe import ffmpeg_bin
+from videopipe.settings import default_cache_dir
 
 CODE_BITS = 16
 CODE_ROWS, CODE_COLS = 2, 8

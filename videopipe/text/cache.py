@@ -22,8 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from videopipe.settings import default_cache_dir
 from videopipe.fingerprint import file_fingerprint
+from videopipe.settings import default_cache_dir
 from videopipe.text.timeline import TextLine
 
 __all__ = ["TEXT_CACHE_COUNTERS", "CachedText", "TextCache"]

@@ -5,7 +5,10 @@
   neither side can be read, tested or moved alone);
 * dependencies in ``videopipe/models/`` run one way: loading -> registry -> adapters -> base ->
   contract, and ``contract.py`` imports nothing from ``videopipe.models``;
-* no module imports a ``_private`` name (module or attribute) from another package.
+* no module imports a ``_private`` name (module or attribute) from another package;
+* the pipeline's modules never probe a stage with ``hasattr``/``getattr`` (stages are checked
+  with ``isinstance`` against their protocols), and ``Any`` appears in the signatures of neither
+  ``Pipeline.__init__`` nor ``VideoLLM`` nor the stage protocols.
 
 Imports under ``if TYPE_CHECKING:`` are left out: they never run (every module uses
 ``from __future__ import annotations``), so they cannot form a cycle at import time; they
@@ -320,3 +323,89 @@ def test_the_server_is_a_face_nothing_imports() -> None:
     users = _outside_users("videopipe.serve", allowed=("videopipe.cli.serve",))
     assert not users, f"modules outside videopipe.serve import it: {users}"
     assert any(d.startswith("videopipe.serve") for d in GRAPH["videopipe.cli.serve"])
+
+
+# -- the pipeline's joints ------------------------------------------------------------------------
+# the modules of one question's path: stages are checked with isinstance against their protocols
+PIPELINE_MODULES = (
+    "pipeline.py",
+    "stages.py",
+    "answer_steps.py",
+    "evidence.py",
+    "pipeline_records.py",
+    "model_slot.py",
+    "request.py",
+)
+# the protocols whose signatures say what a stage takes and gives
+STAGE_PROTOCOLS = ("VideoLLM", "Sampler", "Compressor", "Embedder", "Retriever", "VideoReader")
+
+
+def capability_probes(source: str) -> list[str]:
+    """Every ``hasattr(...)`` / ``getattr(...)`` call in ``source``: in the pipeline's modules a
+    stage's abilities come from its protocol (``isinstance``), never from probing it."""
+    return [
+        f"{node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("getattr", "hasattr")
+    ]
+
+
+def any_in_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """The parameters (and ``return``) of ``fn`` whose annotation mentions ``Any``."""
+    args = fn.args
+    params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    params += [a for a in (args.vararg, args.kwarg) if a is not None]
+    found = [a.arg for a in params if a.annotation is not None and "Any" in _names(a.annotation)]
+    if fn.returns is not None and "Any" in _names(fn.returns):
+        found.append("return")
+    return found
+
+
+def _names(annotation: ast.expr) -> set[str]:
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        annotation = ast.parse(annotation.value, mode="eval").body
+    return {n.id for n in ast.walk(annotation) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(annotation) if isinstance(n, ast.Attribute)
+    }
+
+
+def _class(path: Path, name: str) -> ast.ClassDef:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name]
+    assert found, f"{path.name} has no class {name}"
+    return found[0]
+
+
+def test_the_joint_scans_see_a_probe_and_an_any() -> None:
+    assert capability_probes("ok = hasattr(stage, 'merges') or getattr(s, name, None)") != []
+    fn = ast.parse("def f(self, sampler: Any = None, *, k: 'dict[str, Any]') -> int: ...").body[0]
+    assert isinstance(fn, ast.FunctionDef) and any_in_signature(fn) == ["sampler", "k"]
+
+
+def test_no_capability_probe_in_the_pipeline_modules() -> None:
+    found = [
+        f"videopipe/{name}:{probe}"
+        for name in PIPELINE_MODULES
+        for probe in capability_probes((PACKAGE / name).read_text(encoding="utf-8"))
+    ]
+    assert not found, (
+        f"hasattr/getattr in the pipeline's modules (check isinstance against the protocol): {found}"
+    )
+
+
+def test_no_any_in_the_signatures_of_the_joints() -> None:
+    init = next(
+        n
+        for n in _class(PACKAGE / "pipeline.py", "Pipeline").body
+        if isinstance(n, ast.FunctionDef) and n.name == "__init__"
+    )
+    found = [f"Pipeline.__init__({p})" for p in any_in_signature(init)]
+    for proto in STAGE_PROTOCOLS:
+        for node in _class(PACKAGE / "protocols.py", proto).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found += [f"{proto}.{node.name}({p})" for p in any_in_signature(node)]
+            elif isinstance(node, ast.AnnAssign) and "Any" in _names(node.annotation):
+                found.append(f"{proto}.{ast.unparse(node.target)}")
+    assert not found, f"Any in the signatures of the pipeline's joints (name the protocol or type): {found}"

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from videopipe.text.timeline import Timeline
     from videopipe.types import Selection, VisualTokens
 
-__all__ = ["evidence_of", "token_relevance", "with_text_matches"]
+__all__ = ["clip_units", "evidence_of", "token_relevance", "with_text_matches"]
 
 
 def token_relevance(tokens: VisualTokens, q: torch.Tensor | None) -> torch.Tensor | None:
@@ -43,19 +43,11 @@ def evidence_of(
     retrieval); otherwise the best question relevance of the clip's kept tokens (see
     :func:`token_relevance`); otherwise the share of the kept visual tokens (weighted by the
     original tokens they stand for) that came from the clip."""
-    import numpy as np
     import torch
 
     frame_idx = tokens.frame_idx.cpu()
     kept_frames = set(frame_idx.tolist())
-    # A token stands for its frame and the selected frames after it up to the next frame that
-    # has tokens of its own (Qwen encodes 2 frames per temporal patch under the first one).
-    token_frames = np.unique((original if original is not None else tokens).frame_idx.cpu().numpy())
-
-    def represented_by(i: int) -> int:
-        k = int(np.searchsorted(token_frames, i, side="right")) - 1
-        return int(token_frames[max(k, 0)]) if len(token_frames) else i
-
+    reps_of = clip_units(selection, original if original is not None else tokens)
     mass: dict[int, float] = {}
     best: dict[int, float] = {}
     if len(tokens):
@@ -68,8 +60,8 @@ def evidence_of(
             )
             best = dict(zip(f.tolist(), r.tolist()))
     hits = []
-    for clip in selection.clips:
-        reps = sorted({represented_by(i) for i in clip.indices} & kept_frames)
+    for cid, clip in enumerate(selection.clips):
+        reps = sorted(reps_of.get(cid, set()) & kept_frames)
         if not reps:
             continue
         if clip.score is not None:
@@ -88,6 +80,33 @@ def evidence_of(
         )
     hits.sort(key=lambda h: (-h.score, h.start_s))
     return tuple(hits)
+
+
+def clip_units(selection: Selection, tokens: VisualTokens) -> dict[int, set[int]]:
+    """Per selected clip (its index in ``selection.clips``), the frames whose tokens stand for
+    it: the units the encoding model recorded for the clip (``EncodedLayout.unit_clip_ids``;
+    a Qwen temporal patch holds two frames under the first one, and may straddle two clips).
+
+    For tokens whose layout records no clips (a model that writes no layout, or one without
+    clip ids) the same rule from the frame numbers: a token stands for its frame and the
+    selected frames after it up to the next frame that has tokens of its own."""
+    layout = tokens.layout
+    reps: dict[int, set[int]] = {}
+    if layout is not None and layout.unit_clip_ids:
+        for frame, clips in zip(layout.unit_frame_idx, layout.unit_clip_ids):
+            for cid in clips:
+                reps.setdefault(cid, set()).add(frame)
+        return reps
+    import numpy as np
+
+    token_frames = np.unique(tokens.frame_idx.cpu().numpy())
+    for cid, clip in enumerate(selection.clips):
+        if len(token_frames) == 0:
+            reps[cid] = {int(i) for i in clip.indices}
+            continue
+        at = np.searchsorted(token_frames, np.asarray(clip.indices, dtype=np.int64), side="right") - 1
+        reps[cid] = {int(f) for f in token_frames[np.maximum(at, 0)]}
+    return reps
 
 
 def with_text_matches(

@@ -38,11 +38,12 @@ __all__ = [
     "GenerationOptions",
     "ModelFacts",
     "ModelGeometry",
+    "clips_of_units",
 ]
 
 #: version of the :class:`EncodedLayout` schema. Bump it whenever a field is added, removed or
 #: changes meaning: the token cache keys on it and treats entries of another version as misses.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,9 @@ class EncodedLayout:
     clips:            one :class:`ClipLayout` per clip, in time order
     padded_frames:    frames repeated to fill the last temporal patch of clips
     duration_s:       the whole video's length (SmolVLM2 states it in the prompt)
+    unit_clip_ids:    per unit, the selected clips its frames belong to (``Frames.clip_ids``; a
+                      Qwen temporal patch can straddle two clips), what the evidence of an answer
+                      is ranked by; empty when the frames carried no clip ids
     """
 
     family: str
@@ -222,6 +226,7 @@ class EncodedLayout:
     clips: tuple[ClipLayout, ...]
     padded_frames: int = 0
     duration_s: float | None = None
+    unit_clip_ids: tuple[tuple[int, ...], ...] = ()
     version: ClassVar[int] = LAYOUT_VERSION
 
     def __post_init__(self) -> None:
@@ -234,7 +239,12 @@ class EncodedLayout:
         object.__setattr__(self, "padded_frames", int(self.padded_frames))
         if self.duration_s is not None:
             object.__setattr__(self, "duration_s", float(self.duration_s))
+        object.__setattr__(self, "unit_clip_ids", tuple(_ints(c) for c in self.unit_clip_ids))
         n = len(self.unit_frame_idx)
+        if self.unit_clip_ids and len(self.unit_clip_ids) != n:
+            raise ValueError(
+                f"EncodedLayout: {len(self.unit_clip_ids)} unit_clip_ids for {n} units; give one per unit (or none)"
+            )
         if len(self.unit_time_s) != n or len(self.unit_grid_hw) != n:
             raise ValueError(
                 f"EncodedLayout: {n} unit_frame_idx, {len(self.unit_time_s)} unit_time_s and "
@@ -294,6 +304,10 @@ class EncodedLayout:
             clips=tuple(c for p in parts for c in p.clips),
             padded_frames=sum(p.padded_frames for p in parts),
             duration_s=max(durations) if durations else None,
+            # clips are known for the whole only when every part knows them
+            unit_clip_ids=tuple(c for p in parts for c in p.unit_clip_ids)
+            if all(p.unit_clip_ids for p in parts)
+            else (),
         )
 
     # -- storage (the token cache) ----------------------------------------------------------
@@ -312,3 +326,18 @@ class EncodedLayout:
         fields = {k: v for k, v in data.items() if k != "version"}
         fields["clips"] = tuple(ClipLayout(**c) for c in fields["clips"])
         return cls(**fields)
+
+
+def clips_of_units(
+    clip_ids: Sequence[int] | None, frames_per_unit: int, num_units: int
+) -> tuple[tuple[int, ...], ...]:
+    """``EncodedLayout.unit_clip_ids`` of ``num_units`` units of ``frames_per_unit`` consecutive
+    frames whose clip ids are ``clip_ids`` (the last frame repeats to fill the last unit, as the
+    frames do); empty when the frames carry no clip ids."""
+    if clip_ids is None:
+        return ()
+    ids = [int(c) for c in clip_ids]
+    ids += ids[-1:] * (num_units * frames_per_unit - len(ids))
+    return tuple(
+        tuple(sorted(set(ids[u * frames_per_unit : (u + 1) * frames_per_unit]))) for u in range(num_units)
+    )

@@ -27,6 +27,7 @@ from videopipe.model_records import (
     GenerationOptions,
     ModelFacts,
     ModelGeometry,
+    clips_of_units,
 )
 from videopipe.protocols import VideoLLM
 
@@ -39,6 +40,7 @@ __all__ = [
     "ModelFactory",
     "ModelGeometry",
     "VideoLLM",
+    "clips_of_units",
     "model_facts",
 ]
 

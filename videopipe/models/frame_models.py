@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import MissingDependencyError, ModelError
 from videopipe.models.base import TransformersVideoLLM
-from videopipe.models.contract import ClipLayout, ModelGeometry
+from videopipe.models.contract import ClipLayout, ModelGeometry, clips_of_units
 
 if TYPE_CHECKING:
     import torch
@@ -81,6 +81,7 @@ class _FrameModel(TransformersVideoLLM):
             frame_idx=frames.indices.tolist(),
             frame_time_s=frames.pts_s.tolist(),
             clips=[ClipLayout(frame_size_px=(frames.height, frames.width), num_tokens=t * g * g)],
+            unit_clip_ids=clips_of_units(frames.clip_array, 1, t),
         )
         features = feats.reshape(t, g, g, -1)
         return VisualTokens.from_grid(features, frames.indices, frames.pts_s, layout=layout)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import ModelError
 from videopipe.models.base import TransformersVideoLLM
-from videopipe.models.contract import ClipLayout, ModelGeometry
+from videopipe.models.contract import ClipLayout, ModelGeometry, clips_of_units
 
 if TYPE_CHECKING:
     import torch
@@ -371,6 +371,7 @@ class _QwenVL(TransformersVideoLLM):
                 )
             ],
             padded_frames=pad,
+            unit_clip_ids=clips_of_units(frames.clip_array, tpatch, g),
         )
         # diagnostics only (seconds are host clocks: on CUDA the kernels run asynchronously)
         meta = {

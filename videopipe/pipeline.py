@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videopipe import answer_steps
-from videopipe.config import PipelineConfig, check_size_px
+from videopipe.config import PipelineConfig
 from videopipe.errors import ConfigError, InputError, one_line
 from videopipe.evidence import evidence_of, token_relevance, with_text_matches
 from videopipe.model_records import GenerationOptions, ModelGeometry
@@ -42,6 +42,7 @@ from videopipe.pipeline_records import (
 )
 from videopipe.protocols import Compressor, Embedder, Retriever, Sampler, VideoLLM
 from videopipe.request import Request, check_question, check_request, check_video
+from videopipe.settings import check_size_px
 from videopipe.stages import (
     CacheWarning,
     RetrievalWarning,

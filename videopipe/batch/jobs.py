@@ -186,23 +186,15 @@ class PipelineRunner:
         if not isinstance(prepared, str):  # a Prepared value from a custom prepare stage
             return self.pipeline.answer(prepared, question)
         if not self.reuse_prepared:
-            return self.pipeline.ask(prepared, question)  # checks the request
-        from videopipe.request import check_request
-
-        request = check_request(prepared, question)  # the one check of `videopipe ask`
-        return self.pipeline.answer(self._prepared(prepared, request), request.question)
+            return self.pipeline.ask(prepared, question)
+        return self.pipeline.answer(self._prepared(prepared, prepared), question)
 
     def _prepared(self, video: str, value: Any) -> Any:
-        """The encoded video, computed once per video (from a ``Decoded`` or a checked
-        ``Request``)."""
-        from videopipe.request import Request
-
+        """The encoded video, computed once per video (from a ``Decoded`` or a path)."""
         if self._last is None or self._last[0] != video:
             self._last = None  # free the previous video before encoding the next
             done = (
-                self.pipeline.prepare(value)
-                if isinstance(value, Request)
-                else self.pipeline.prepare_from(value)
+                self.pipeline.prepare(value) if isinstance(value, str) else self.pipeline.prepare_from(value)
             )
             self._last = (video, done)
         return self._last[1]

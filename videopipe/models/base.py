@@ -14,12 +14,19 @@ An adapter wraps one loaded transformers model + processor:
   prompt (Positional Preservation; for Qwen's 3-D M-RoPE its original (t, h, w)); then it
   decodes greedily (or samples) with a KV cache.
 
+The jobs are split by module: this one holds loading, the geometry (one
+:class:`~videopipe.models.contract.ModelGeometry` read from config + processor, serving
+``facts()`` and ``decode_size()``), the budget and ``encode``; the splice is
+:class:`~videopipe.models.splice.SpliceMixin` and generation
+:class:`~videopipe.models.generation.GenerationMixin`, both mixed in here.
+
 The uncompressed prompt is identical, token for token, to the one transformers' processor
 builds for the same frames, and the position ids come from the model's own
 ``get_rope_index`` (Qwen) or ``arange`` (1-D RoPE families), so with no compression the
 logits equal transformers' native path (``tests/models/test_parity.py``).
 
-Depends on ``contract.py`` and ``checkpoint.py`` only (never on the registry or ``loading.py``).
+Depends on ``contract.py``, ``checkpoint.py``, ``splice.py`` and ``generation.py`` only (never on
+the registry or ``loading.py``).
 """
 
 from __future__ import annotations

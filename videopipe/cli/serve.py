@@ -22,13 +22,23 @@ def serve(
     allow_remote: bool = typer.Option(
         False,
         "--allow-remote",
-        help="Fetch http(s) video URLs (within --remote-max-mb and --remote-timeout-s).",
+        help="Fetch http(s) video URLs from public addresses (never loopback, private or link-local; "
+        "within --remote-max-mb, --remote-timeout-s and --remote-max-redirects).",
     ),
     remote_max_mb: float = typer.Option(
         1024, "--remote-max-mb", callback=finite_float, min=0.001, help="Largest remote video, MB."
     ),
     remote_timeout_s: float = typer.Option(
         120, "--remote-timeout-s", callback=finite_float, min=0.1, help="Longest remote fetch, s."
+    ),
+    remote_max_redirects: int = typer.Option(
+        3, "--remote-max-redirects", min=0, max=20, help="Most redirects a remote fetch follows."
+    ),
+    allow_domain: list[str] = typer.Option(
+        [],
+        "--allow-domain",
+        help="A host remote fetches may reach, and the names below it (repeatable; default: any "
+        "public host). Internal addresses are refused either way.",
     ),
     max_queue: int = typer.Option(
         16,
@@ -63,6 +73,8 @@ def serve(
         allow_remote=allow_remote,
         remote_max_bytes=int(remote_max_mb * 1e6),
         remote_timeout_s=remote_timeout_s,
+        remote_max_redirects=remote_max_redirects,
+        allow_domains=tuple(allow_domain),
         api_key=api_key,
         max_queue=max_queue,
         max_body_bytes=max_body_kb * 1024,

@@ -18,7 +18,11 @@ class ServeSettings:
                         ``/`` is refused)
     allow_remote:       fetch http(s) video URLs (into a temp dir, within the two limits below)
     remote_max_bytes:   largest remote video fetched
-    remote_timeout_s:   longest a remote fetch may take
+    remote_timeout_s:   longest a remote fetch may take (DNS, redirects and download together)
+    remote_max_redirects: most redirects a remote fetch follows (each checked like the URL)
+    allow_domains:      hosts remote fetches may reach (and names below them); empty: any public host
+    remote_trusted_for_tests: ``ADDRESS:PORT`` pairs a remote fetch may reach although not public
+                        (a local test server on 127.0.0.1); no command-line option sets it
     api_key:            when set, every API route needs ``Authorization: Bearer KEY``
     max_queue:          requests in the server at once (decoding, waiting, answering); more get 503
     max_body_bytes:     largest request body
@@ -35,6 +39,9 @@ class ServeSettings:
     allow_remote: bool = False
     remote_max_bytes: int = 1 << 30
     remote_timeout_s: float = 120.0
+    remote_max_redirects: int = 3
+    allow_domains: tuple[str, ...] = ()
+    remote_trusted_for_tests: tuple[str, ...] = ()
     api_key: str | None = None
     max_queue: int = 16
     max_body_bytes: int = 1 << 20
@@ -56,6 +63,11 @@ class ServeSettings:
                 )
             dirs.append(real)
         object.__setattr__(self, "allow_dirs", tuple(dirs))
+        from videopipe.serve.remote import allowed_domains
+
+        object.__setattr__(self, "allow_domains", allowed_domains(self.allow_domains))
+        if not 0 <= int(self.remote_max_redirects) <= 20:
+            raise ConfigError(f"--remote-max-redirects must be 0..20, got {self.remote_max_redirects}")
         for name in ("max_queue", "max_body_bytes", "decode_threads", "remote_max_bytes"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -1,0 +1,220 @@
+"""``POST /v1/chat/completions``: the request's video and question, the worker's two stages,
+and the answer as one JSON body or as server-sent events.
+
+The request's resources (its place in the worker's queue, a fetched video's temp folder) are
+held by one :class:`contextlib.AsyncExitStack`: released when the handler returns, or handed
+to the event stream, which releases them however the stream ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.types import Send
+
+from videopipe.serve.errors import ApiError
+from videopipe.serve.schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    Choice,
+    ChunkChoice,
+    Delta,
+    Message,
+)
+from videopipe.serve.state import Served, request_error
+from videopipe.serve.worker import Job
+
+if TYPE_CHECKING:
+    from videopipe.pipeline import Decoded, Pipeline
+    from videopipe.types import Answer
+
+__all__ = ["complete"]
+
+_POLL_S = 0.2  # how often a waiting request checks that its client is still there
+T = TypeVar("T")
+
+
+async def complete(body: ChatRequest, request: Request, s: Served) -> ChatCompletion | StreamingResponse:
+    """The chat completion of ``body`` (see the module docstring)."""
+    served_name = s.model_name
+    if body.model not in (served_name, "videopipe"):
+        raise ApiError(
+            404, f"model {body.model!r} is not served here; this server serves {served_name!r}", param="model"
+        )
+    ref, question = _video_and_question(body.messages)
+    vref = s.policy.check(ref, param="messages")
+    async with AsyncExitStack() as held:
+        held.callback(s.worker.admit().release)
+        path = vref.path
+        if vref.url is not None:
+            tmp = Path(tempfile.mkdtemp(prefix="videopipe-serve-"))
+            held.callback(shutil.rmtree, tmp, ignore_errors=True)
+            path = await _while_connected(request, None, s.fetcher.fetch(vref.url, tmp))
+            request.state.path_aliases = {str(path): vref.url}  # messages name the URL
+        assert path is not None
+        job = Job(
+            video=path,
+            question=question,
+            overrides=body.videopipe.given() if body.videopipe else {},
+            max_new_tokens=body.max_completion_tokens or body.max_tokens,
+            temperature=float(body.temperature or 0.0),
+        )
+        pipe, decoded = await _while_connected(request, job, s.worker.decode(job))
+        reply = _Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), served_name, vref.url)
+        if body.stream:
+            events = _stream(request, s, pipe, decoded, job, reply)
+            return _SSE(events, held.pop_all())
+        answer = await _while_connected(request, job, s.worker.answer(pipe, decoded, job))
+        return ChatCompletion(
+            id=reply.id,
+            created=reply.created,
+            model=reply.model,
+            choices=[Choice(message=AssistantMessage(content=answer.text))],
+            videopipe=reply.answer_dict(answer),
+        )
+
+
+class _Reply:
+    """What every chunk of one reply repeats: its id, time, model, and the URL of a fetched video."""
+
+    def __init__(self, id: str, created: int, model: str, url: str | None) -> None:
+        self.id, self.created, self.model, self.url = id, created, model, url
+
+    def answer_dict(self, answer: Answer) -> dict[str, Any]:
+        d = answer.to_dict()
+        if self.url is not None:  # a fetched video: name the URL, not the deleted temp file
+            d["video"] = self.url
+            for hit in d["evidence"]:
+                hit["video"] = self.url
+        return d
+
+    def chunk(self, delta: Delta, *, finish_reason: Any = None, **kw: Any) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=[ChunkChoice(delta=delta, finish_reason=finish_reason)],
+            **kw,
+        )
+
+
+def _video_and_question(messages: list[Message]) -> tuple[str, str]:
+    """The video (the last one the user's messages name) and the question (the text of the
+    last user message)."""
+    users = [m for m in messages if m.role == "user"]
+    if not users:
+        raise ApiError(400, "the messages have no user message with a question", param="messages")
+    video = None
+    for m in users:
+        for part in m.content if isinstance(m.content, list) else ():
+            if part.type != "text":
+                video = part.ref
+    if video is None:
+        raise ApiError(
+            400,
+            'no video in the messages: add a part {"type": "video_url", "video_url": {"url": "file:///..."}}',
+            param="messages",
+        )
+    last = users[-1].content
+    text = last if isinstance(last, str) else " ".join(p.text for p in last or () if p.type == "text")
+    if not text.strip():
+        raise ApiError(400, "the last user message has no question text", param="messages")
+    return video, text.strip()
+
+
+async def _while_connected(request: Request, job: Job | None, work: Awaitable[T]) -> T:
+    """``await work``, cancelled (and its job with it) if the client disconnects meanwhile."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=_POLL_S)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                raise ApiError(499, "the client disconnected", code="cancelled")
+    finally:
+        if not task.done():
+            if job is not None:
+                job.cancel()
+            task.cancel()
+
+
+def _sse(obj: Any) -> str:
+    data = obj.model_dump_json(exclude_none=True) if hasattr(obj, "model_dump_json") else json.dumps(obj)
+    return f"data: {data}\n\n"
+
+
+async def _stream(
+    request: Request,
+    s: Served,
+    pipe: Pipeline,
+    decoded: Decoded,
+    job: Job,
+    reply: _Reply,
+) -> AsyncIterator[str]:
+    """The server-sent events of a streamed answer: a role chunk, one chunk per piece of the
+    answer as the model generates it, a last chunk with ``finish_reason`` and the ``videopipe``
+    object, then ``[DONE]``. An error after the stream began is an ``{"error": ...}`` event."""
+    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue[str] = asyncio.Queue()
+    job.on_text = lambda piece: loop.call_soon_threadsafe(pieces.put_nowait, piece)
+    task = asyncio.ensure_future(s.worker.answer(pipe, decoded, job))
+    try:
+        yield _sse(reply.chunk(Delta(role="assistant", content="")))
+        while True:
+            get = asyncio.ensure_future(pieces.get())
+            done, _ = await asyncio.wait({get, task}, timeout=_POLL_S, return_when=asyncio.FIRST_COMPLETED)
+            if get in done:
+                yield _sse(reply.chunk(Delta(content=get.result())))
+                continue
+            get.cancel()
+            if task in done:
+                break
+            if await request.is_disconnected():
+                return
+        while not pieces.empty():
+            yield _sse(reply.chunk(Delta(content=pieces.get_nowait())))
+        try:
+            answer = task.result()
+        except Exception as e:  # noqa: BLE001 - the stream has begun: the error is an event
+            yield f"data: {json.dumps(request_error(request, e).body())}\n\n"
+            return
+        yield _sse(reply.chunk(Delta(), finish_reason="stop", videopipe=reply.answer_dict(answer)))
+        yield "data: [DONE]\n\n"
+    finally:
+        if not task.done():
+            job.cancel()
+            task.cancel()
+
+
+class _SSE(StreamingResponse):
+    """The event stream: it closes its event generator and then ``held`` (the request's
+    resources) however the stream ends (a client that went away included), at once."""
+
+    def __init__(self, events: AsyncIterator[str], held: AsyncExitStack) -> None:
+        super().__init__(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        self.held = held
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await super().stream_response(send)
+        finally:
+            try:
+                aclose = getattr(self.body_iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            finally:
+                await self.held.aclose()

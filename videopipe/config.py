@@ -1,6 +1,7 @@
 """Typed, frozen pipeline configuration, loaded from / saved to TOML.
 
-This is the only module that reads the environment (``VIDEOPIPE_CACHE``, ``HF_HUB_OFFLINE``).
+This is the only module that reads the environment (``VIDEOPIPE_CACHE``, ``HF_HUB_OFFLINE``,
+``VIDEOPIPE_API_KEY``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "videopipe"
+
+
+def env_api_key() -> str | None:
+    """``$VIDEOPIPE_API_KEY`` (``videopipe serve``'s API key), or None when unset or empty."""
+    return os.environ.get("VIDEOPIPE_API_KEY") or None
 
 
 def hub_offline() -> bool:

@@ -17,7 +17,13 @@ def serve(
         [], "--allow-dir", help="A folder whose videos requests may name (repeatable; default: none)."
     ),
     api_key: str | None = typer.Option(
-        None, "--api-key", help="Require 'Authorization: Bearer KEY' on every /v1 route."
+        None,
+        "--api-key",
+        help="Require 'Authorization: Bearer KEY' on every /v1 route. Visible in the process list: "
+        "prefer VIDEOPIPE_API_KEY or --api-key-file.",
+    ),
+    api_key_file: Path | None = typer.Option(
+        None, "--api-key-file", help="Read the API key from the first line of this file."
     ),
     allow_remote: bool = typer.Option(
         False,
@@ -65,8 +71,11 @@ def serve(
 
     from videopipe.serve.app import create_app
     from videopipe.serve.listen import bind_socket
-    from videopipe.serve.settings import ServeSettings
+    from videopipe.serve.settings import ServeSettings, read_api_key
 
+    api_key, key_warning = read_api_key(given=api_key, key_file=api_key_file)
+    if key_warning is not None:
+        print(f"videopipe: warning: {key_warning}", file=sys.stderr)
     settings = ServeSettings(
         config=pipeline.config(),
         allow_dirs=tuple(allow_dir),
@@ -90,7 +99,8 @@ def serve(
         loopback = host == "localhost"
     if not loopback and api_key is None:
         print(
-            f"videopipe: warning: listening on {host} without --api-key: anyone who can reach it may ask",
+            f"videopipe: warning: listening on {host} without an API key (VIDEOPIPE_API_KEY or "
+            "--api-key-file): anyone who can reach it may ask",
             file=sys.stderr,
         )
     if not settings.allow_dirs and not allow_remote:

@@ -8,7 +8,7 @@ from pathlib import Path
 from videopipe.config import PipelineConfig
 from videopipe.errors import ConfigError
 
-__all__ = ["ServeSettings"]
+__all__ = ["ServeSettings", "read_api_key"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +98,29 @@ class ServeSettings:
     def model_name(self) -> str:
         """The id ``/v1/models`` lists and requests name."""
         return str(self.config.model)
+
+
+def read_api_key(*, given: str | None, key_file: Path | None) -> tuple[str | None, str | None]:
+    """The server's API key and a warning to print (or None): ``--api-key-file`` (its first
+    line), else ``$VIDEOPIPE_API_KEY``, else ``--api-key`` (which every user of the machine can
+    read in the process list: the warning says so)."""
+    from videopipe.config import env_api_key
+
+    if given is not None and key_file is not None:
+        raise ConfigError("give the API key once: --api-key-file or --api-key, not both")
+    if key_file is not None:
+        try:
+            lines = Path(key_file).expanduser().read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+            raise ConfigError(f"--api-key-file {key_file}: cannot be read ({why})") from None
+        key = lines[0].strip() if lines else ""
+        if not key:
+            raise ConfigError(f"--api-key-file {key_file}: the file is empty; put the key on its first line")
+        return key, None
+    if given is not None:
+        return given, (
+            "--api-key on the command line is visible to every user in the process list (ps); "
+            "use VIDEOPIPE_API_KEY or --api-key-file"
+        )
+    return env_api_key(), None

@@ -36,7 +36,7 @@ from videopipe.models.contract import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
 
 if TYPE_CHECKING:
-    from videopipe.models.contract import ModelFacts
+    from videopipe.models.contract import Generation, ModelFacts
     from videopipe.text.timeline import TextLine, Timeline
     from videopipe.types import VisualTokens
 
@@ -483,6 +483,7 @@ class Pipeline:
                 if on_text is not None:
                     on_text(piece)
             text = "".join(pieces)
+            generation = _generation(model, compressed, prompt, text, limit_new)
         with timer.stage("evidence"):
             relevance = _token_relevance(compressed, q)
             evidence = _evidence(prepared.video, prepared.selection, compressed, relevance, tokens)
@@ -502,6 +503,9 @@ class Pipeline:
             text_sources=tuple(sorted({str(ln.source) for ln in lines})),
             notes=self.text.notes + (timeline.notes if timeline is not None else ()),
             first_token_s=None if first_token_s is None else round(first_token_s, 4),
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=generation.completion_tokens,
+            finish_reason=generation.finish_reason,
         )
         return Answer(text=text, evidence=evidence, stats=stats, video=prepared.video, question=question)
 
@@ -907,3 +911,18 @@ def _peak_memory_mb() -> float:
     except Exception:  # pragma: no cover
         pass
     return round(mb, 1)
+
+
+def _generation(model: VideoLLM, tokens: VisualTokens, prompt: str, text: str, limit: int) -> Generation:
+    """What the answer cost: the model's own count, else the tokenizer's (the prompt's text and
+    the visual tokens; "length" when the answer has ``limit`` tokens)."""
+    from videopipe.models.contract import Generation
+
+    if model.last_generation is not None:
+        return model.last_generation
+    completion = model.count_text_tokens(text) if text else 0
+    return Generation(
+        prompt_tokens=len(tokens) + model.count_text_tokens(prompt),
+        completion_tokens=completion,
+        finish_reason="length" if completion >= limit else "stop",
+    )

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import InputError, ModelError
-from videopipe.models.contract import EncodedLayout, ModelFacts, VideoLLM
+from videopipe.models.contract import EncodedLayout, Generation, ModelFacts, VideoLLM
 
 if TYPE_CHECKING:
     import torch
@@ -643,6 +643,7 @@ class TransformersVideoLLM(VideoLLM):
             raise InputError(f"unknown generation option(s) {bad}; valid: {', '.join(_GEN_KWARGS)}")
         if max_new_tokens < 1:
             raise InputError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        self.last_generation = None
         inp = self.build_inputs(tokens, question)
         pick = _Picker(**gen_kwargs)
         stop = self._stop_ids()
@@ -655,9 +656,11 @@ class TransformersVideoLLM(VideoLLM):
             logits, past = self._run_lm(inp.inputs_embeds, inp.position_ids, None, 0, inp.lm_kwargs, 1)
             self._report("prefill", length, length)
             pos = inp.next_position
+            prompt_len, reason = length, "length"
             for _ in range(max_new_tokens):
                 nxt = pick(logits[0, -1])
                 if nxt in stop:
+                    reason = "stop"
                     break
                 count += 1
                 self._report("generate", count, max_new_tokens)
@@ -669,6 +672,7 @@ class TransformersVideoLLM(VideoLLM):
                 logits, past = self._run_lm(embed(ids), p, past, length, {}, 1)
                 length += 1
                 pos += 1
+            self.last_generation = Generation(prompt_len, count, reason)
 
     def _stop_ids(self) -> set[int]:
         ids: set[int] = set()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from videopipe.types import Budget, Frames, VisualTokens
 
 __all__ = [
+    "Generation",
     "LAYOUT_VERSION",
     "ClipLayout",
     "EncodedLayout",
@@ -210,6 +211,18 @@ class EncodedLayout:
         return cls(**fields)
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What one answer cost the language model: ``prompt_tokens`` (the spliced prompt: text and
+    the visual tokens after compression), ``completion_tokens`` (new tokens, the end-of-turn token
+    not counted) and ``finish_reason``: ``"stop"`` (the model ended its turn) or ``"length"``
+    (``max_new_tokens`` cut it)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
 @runtime_checkable
 class VideoLLM(Protocol):
     """A video LLM: its own vision tower encodes frames to visual tokens; ``generate`` answers a
@@ -239,6 +252,9 @@ class VideoLLM(Protocol):
     #: ``"prefill"`` (prompt tokens: 0 before the pass, all after it), ``"generate"`` (new tokens
     #: of at most ``max_new_tokens``); None: silent. The CLI sets a progress bar here.
     progress: Callable[[str, int, int], None] | None = None
+    #: the :class:`Generation` of the last ``generate``/``generate_stream`` that ran to its end
+    #: (set by the adapter, in the thread that generated); None: the model does not count
+    last_generation: Generation | None = None
 
     def encode(self, frames: Frames) -> VisualTokens:
         """Visual tokens of ``frames`` (one clip, one frame size)."""

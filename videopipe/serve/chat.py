@@ -33,6 +33,7 @@ from videopipe.serve.schemas import (
     ChunkChoice,
     Delta,
     Message,
+    Usage,
 )
 from videopipe.serve.state import Served, request_error
 from videopipe.serve.worker import Job
@@ -75,14 +76,21 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
         pipe, decoded = await _while_connected(request, job, s.worker.decode(job))
         reply = _Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), served_name, vref.url)
         if body.stream:
-            events = _stream(request, s, pipe, decoded, job, reply)
+            usage = body.stream_options is not None and body.stream_options.include_usage
+            events = _stream(request, s, pipe, decoded, job, reply, include_usage=usage)
             return _SSE(events, held.pop_all())
         answer = await _while_connected(request, job, s.worker.answer(pipe, decoded, job))
         return ChatCompletion(
             id=reply.id,
             created=reply.created,
             model=reply.model,
-            choices=[Choice(message=AssistantMessage(content=answer.text))],
+            choices=[
+                Choice(
+                    message=AssistantMessage(content=answer.text),
+                    finish_reason=_finish_reason(answer),
+                )
+            ],
+            usage=Usage.of(answer.stats),
             videopipe=reply.answer_dict(answer),
         )
 
@@ -109,6 +117,10 @@ class _Reply:
             choices=[ChunkChoice(delta=delta, finish_reason=finish_reason)],
             **kw,
         )
+
+
+def _finish_reason(answer: Answer) -> Any:
+    return "length" if answer.stats.finish_reason == "length" else "stop"
 
 
 def _video_and_question(messages: list[Message]) -> tuple[str, str]:
@@ -164,10 +176,12 @@ async def _stream(
     decoded: Decoded,
     job: Job,
     reply: _Reply,
+    *,
+    include_usage: bool = False,
 ) -> AsyncIterator[str]:
     """The server-sent events of a streamed answer: a role chunk, one chunk per piece of the
     answer as the model generates it, a last chunk with ``finish_reason`` and the ``videopipe``
-    object, then ``[DONE]``. An error after the stream began is an ``{"error": ...}`` event."""
+    object, with ``include_usage`` a chunk with no choices and the ``usage``, then ``[DONE]``. An error after the stream began is an ``{"error": ...}`` event."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[str] = asyncio.Queue()
     job.on_text = lambda piece: loop.call_soon_threadsafe(pieces.put_nowait, piece)
@@ -192,7 +206,12 @@ async def _stream(
         except Exception as e:  # noqa: BLE001 - the stream has begun: the error is an event
             yield f"data: {json.dumps(request_error(request, e).body())}\n\n"
             return
-        yield _sse(reply.chunk(Delta(), finish_reason="stop", videopipe=reply.answer_dict(answer)))
+        last = reply.chunk(Delta(), finish_reason=_finish_reason(answer), videopipe=reply.answer_dict(answer))
+        yield _sse(last)
+        if include_usage:  # OpenAI's shape: one more chunk, no choices, the usage
+            yield _sse(
+                last.model_copy(update={"choices": [], "usage": Usage.of(answer.stats), "videopipe": None})
+            )
         yield "data: [DONE]\n\n"
     finally:
         if not task.done():

@@ -17,6 +17,7 @@ __all__ = [
     "Overrides",
     "SearchRequest",
     "SearchResponse",
+    "Usage",
 ]
 
 
@@ -79,6 +80,10 @@ class Overrides(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+class StreamOptions(_Loose):
+    include_usage: bool = False
+
+
 class ChatRequest(_Loose):
     model: str
     messages: list[Message] = Field(min_length=1)
@@ -86,6 +91,7 @@ class ChatRequest(_Loose):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0, le=10)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     n: int | None = Field(default=None, ge=1, le=1)
     videopipe: Overrides | None = None
 
@@ -101,13 +107,41 @@ class Choice(BaseModel):
     finish_reason: Literal["stop", "length"] = "stop"
 
 
+class PromptTokensDetails(BaseModel):
+    """The prompt's tokens by kind: the visual tokens after compression, and the text's."""
+
+    visual_tokens: int
+    text_tokens: int
+    cached_tokens: int = 0
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
+
+    @classmethod
+    def of(cls, stats: Any) -> Usage:
+        """The usage of an answer, from its :class:`~videopipe.types.Stats`."""
+        visual = min(int(stats.tokens_after), int(stats.prompt_tokens))
+        return cls(
+            prompt_tokens=stats.prompt_tokens,
+            completion_tokens=stats.completion_tokens,
+            total_tokens=stats.prompt_tokens + stats.completion_tokens,
+            prompt_tokens_details=PromptTokensDetails(
+                visual_tokens=visual, text_tokens=stats.prompt_tokens - visual
+            ),
+        )
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
-    usage: dict[str, int] | None = None
+    usage: Usage | None = None
     videopipe: dict[str, Any]
 
 
@@ -128,6 +162,7 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
+    usage: Usage | None = None
     videopipe: dict[str, Any] | None = None
 
 

@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXECUTOR_FLAGS",
+    "IndexAsrModel",
+    "IndexEmbedder",
+    "IndexEmbedderModel",
+    "IndexSpeechWithSubtitles",
+    "IndexText",
+    "IndexWorkers",
     "PIPELINE_FLAGS",
     "SELECTION_FLAGS",
     "ExecutorFlags",
@@ -331,6 +337,67 @@ class ExecutorFlags:
 
 
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+
+
+# -- index flags (``videopipe index``: what an index is built with, and its workers) -----------
+# Their default is None, "the index's own value" (a new index: the default named in the help).
+_INDEX = "Index options"
+IndexEmbedder = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder",
+        rich_help_panel=_INDEX,
+        help="Embedder name (see `videopipe list`) or package.module:Class; default: the index's own, "
+        "or 'text' for a new index.",
+    ),
+]
+IndexEmbedderModel = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder-model",
+        rich_help_panel=_INDEX,
+        help="The embedder's model_id (a local directory or, for clip, a hub id).",
+    ),
+]
+IndexText = Annotated[
+    str | None,
+    typer.Option(
+        "--text",
+        rich_help_panel=_INDEX,
+        help="Text sources of the clips' texts: any of subtitles,speech,screen, or none, or auto "
+        "(subtitles + speech when the speech extra is installed); default: the index's own, auto "
+        "for a new index.",
+    ),
+]
+IndexAsrModel = Annotated[
+    str | None,
+    typer.Option(
+        "--asr-model",
+        rich_help_panel=_INDEX,
+        help="Speech model: a faster-whisper name (distil-large-v3, ...) or directory; default: the "
+        "bundled tiny.en.",
+    ),
+]
+IndexSpeechWithSubtitles = Annotated[
+    bool | None,
+    typer.Option(
+        "--speech-with-subtitles/--subtitles-win",
+        rich_help_panel=_INDEX,
+        help="Transcribe subtitled videos too and index both (default: the index's own; a new "
+        "index: subtitles win).",
+        show_default=False,
+    ),
+]
+IndexWorkers = Annotated[
+    int | None,
+    _executor(
+        "--workers",
+        "-j",
+        min=1,
+        help="Worker processes (local) or actors (ray) that index videos; the index is written by this "
+        "process alone (default local: one per 2 cores, as measured in benchmarks/index_scale.py).",
+    ),
+]
 
 
 # -- the decorators ---------------------------------------------------------------------------

@@ -24,6 +24,8 @@ RECOMMENDED_GPU_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 
 _DEVICES = ("auto", "cpu", "cuda")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: ``quantize`` (``--quantize``): none, or dynamic int8 linear layers (videopipe.models.quantize)
+QUANTIZE_MODES = ("none", "int8")
 
 #: The largest decode size (``size_px``, ``--size``: the shorter side of a frame) accepted.
 #: 4K UHD is 2160 px on its shorter side, and one 4096-px 16:9 frame is already 84 MB of RGB
@@ -101,6 +103,10 @@ class PipelineConfig:
     # subtitles win over speech (no ASR on a subtitled video) unless this is set: then both
     speech_with_subtitles: bool = False
     max_text_tokens: int = 1024
+    # CPU speed options (docs/models.md): int8 linear layers; ToMe merging of r tokens per layer
+    # inside a SigLIP vision tower (0: off)
+    quantize: str = "none"
+    vision_merge: int = 0
 
     def __post_init__(self) -> None:
         from videopipe.validate import field_types
@@ -110,6 +116,12 @@ class PipelineConfig:
             raise ConfigError(f"device {self.device!r} is not one of {', '.join(_DEVICES)} (or cuda:N)")
         if self.dtype not in _DTYPES:
             raise ConfigError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
+        if self.quantize not in QUANTIZE_MODES:
+            raise ConfigError(
+                f"quantize (--quantize) {self.quantize!r} is not one of {', '.join(QUANTIZE_MODES)}"
+            )
+        if self.vision_merge < 0:
+            raise ConfigError(f"vision_merge (--vision-merge) must be >= 0 (0: off), got {self.vision_merge}")
         check_size_px(self.size_px)  # the model's token size is checked where it is known (Pipeline)
         if self.text.strip().lower() != "auto":
             from videopipe.text.timeline import parse_text_sources

@@ -283,7 +283,14 @@ class Pipeline:
         cache = self._token_cache()
         key = None
         if cache is not None and not self.query_dependent:
-            key = cache.key(path, sampler=self.sampler_name, budget=self.budget, model=self.facts.model_id)
+            key = cache.key(
+                path,
+                sampler=self.sampler_name,
+                budget=self.budget,
+                model=self.facts.model_id,
+                quantize=self.config.quantize,
+                vision_merge=self.config.vision_merge,
+            )
             if cache.contains(key):
                 timer = _Timer()
                 timer.seconds["cache"] = 0.0
@@ -609,7 +616,9 @@ def _load_model(cfg: PipelineConfig) -> VideoLLM:
     """The model of the spec ``cfg.model`` (a checkpoint or a ``MODELS`` entry)."""
     from videopipe.models import load_model
 
-    return load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
+    return load_model(
+        cfg.model, device=cfg.device, dtype=cfg.dtype, quantize=cfg.quantize, vision_merge=cfg.vision_merge
+    )
 
 
 def _read_sizer(cfg: PipelineConfig) -> Callable[..., tuple[int, int]] | None:

@@ -203,6 +203,22 @@ SpeechWithSubtitles = Annotated[
         "subtitles win and no ASR runs).",
     ),
 ]
+Quantize = Annotated[
+    str | None,
+    _pipeline(
+        "--quantize",
+        help="none, or int8: dynamic int8 linear layers of the vision tower and the LLM, CPU only "
+        f"(faster, small drift; see docs/models.md; {_default('quantize')}).",
+    ),
+]
+VisionMerge = Annotated[
+    int | None,
+    _pipeline(
+        "--vision-merge",
+        help="ToMe: merge R tokens per layer inside the SigLIP vision tower (SmolVLM2, LLaVA-OneVision); "
+        f"0: off ({_default('vision_merge')}).",
+    ),
+]
 NoCache = Annotated[
     bool,
     _pipeline("--no-cache", help="Do not read or write the token cache."),
@@ -247,6 +263,8 @@ PIPELINE_FLAGS: tuple[Flag, ...] = (
         to_field=lambda v: True if v else None,
     ),
     Flag("no_cache", NoCache, "cache_tokens", default=False, to_field=lambda v: False if v else None),
+    Flag("quantize", Quantize, "quantize"),
+    Flag("vision_merge", VisionMerge, "vision_merge"),
 )
 
 #: the pipeline flags that decide which frames are selected (``frames`` previews them)

@@ -21,6 +21,13 @@ else:  # pragma: no cover - Python 3.10
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
 RECOMMENDED_GPU_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+#: what ``ask`` uses on a machine without a usable CUDA GPU when neither ``--model`` /
+#: ``--num-frames`` nor the config file name them: chosen by measurement, the best published
+#: Video-MME among the models that answer the first question about a 1-hour 720p video on 2 CPU
+#: cores about as fast as the target (docs/models.md "The CPU default",
+#: benchmarks/results/real_size.md). A GPU keeps :data:`DEFAULT_MODEL` and 64 frames.
+CPU_DEFAULT_MODEL = "HuggingFaceTB/SmolVLM2-500M-Video-Instruct"
+CPU_DEFAULT_NUM_FRAMES = 16
 
 _DEVICES = ("auto", "cpu", "cuda")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -191,6 +198,37 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     s = str(v).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{s}"'
+
+
+def default_model(device: str = "auto") -> str:
+    """The model ``ask`` uses when none is named: :data:`DEFAULT_MODEL` where ``device``
+    resolves to a CUDA GPU, else :data:`CPU_DEFAULT_MODEL`."""
+    return machine_defaults(device).get("model", DEFAULT_MODEL)
+
+
+def machine_defaults(device: str = "auto") -> dict[str, Any]:
+    """The options whose default depends on the machine: ``{}`` where ``device`` (auto: a
+    usable CUDA GPU, found without importing torch when there is no NVIDIA device) is a GPU,
+    else the CPU default model and frame budget."""
+    if device == "cpu":
+        on_gpu = False
+    elif device.startswith("cuda"):
+        on_gpu = True
+    else:
+        from videopipe.devices import cuda_available
+
+        on_gpu = cuda_available()[0]
+    return {} if on_gpu else {"model": CPU_DEFAULT_MODEL, "num_frames": CPU_DEFAULT_NUM_FRAMES}
+
+
+def toml_keys(path: str | Path) -> set[str]:
+    """The option names a config file sets (empty when it cannot be read: loading it reports that)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return set()
+    data = data.get("pipeline", data)
+    return set(data) if isinstance(data, dict) else set()
 
 
 def config_defaults() -> dict[str, Any]:

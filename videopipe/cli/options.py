@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from videopipe.config import config_defaults
+from videopipe.config import CPU_DEFAULT_MODEL, CPU_DEFAULT_NUM_FRAMES, config_defaults
 
 if TYPE_CHECKING:
     from videopipe.batch.run import Executor
@@ -87,7 +87,8 @@ Model = Annotated[
     str | None,
     _pipeline(
         "--model",
-        help=f"Video LLM: a Hugging Face id or a local directory ({_default('model')}).",
+        help=f"Video LLM: a Hugging Face id or a local directory ({_default('model')} with a CUDA GPU, "
+        f"{CPU_DEFAULT_MODEL} without one).",
     ),
 ]
 Sampler = Annotated[
@@ -112,7 +113,7 @@ NumFrames = Annotated[
         "--num-frames",
         "-n",
         min=1,
-        help=f"Frame budget per video ({_default('num_frames')}).",
+        help=f"Frame budget per video ({_default('num_frames')} with a CUDA GPU, {CPU_DEFAULT_NUM_FRAMES} without one).",
     ),
 ]
 MaxVisualTokens = Annotated[
@@ -284,11 +285,18 @@ class PipelineFlags:
         return cls(values.get("config"), {k: v for k, v in given.items() if v is not None})
 
     def config(self, **overrides: Any) -> PipelineConfig:
-        """Defaults < the ``--config`` file < the flags < ``overrides`` (None: not set)."""
-        from videopipe.config import PipelineConfig
+        """Defaults (this machine's: :func:`videopipe.config.machine_defaults`) < the ``--config``
+        file < the flags < ``overrides`` (None: not set)."""
+        from videopipe.config import PipelineConfig, machine_defaults, toml_keys
 
         base = PipelineConfig.load(self.config_file) if self.config_file is not None else PipelineConfig()
-        return base.with_overrides(**{**self.given, **overrides})
+        chosen = {**self.given, **{k: v for k, v in overrides.items() if v is not None}}
+        # the model and frame budget this machine runs by default (a smaller model without a
+        # GPU), unless a flag, the caller or the config file named them
+        named = set(chosen) | (toml_keys(self.config_file) if self.config_file is not None else set())
+        device = chosen.get("device", base.device)
+        fallback = {k: v for k, v in machine_defaults(device).items() if k not in named}
+        return base.with_overrides(**{**fallback, **chosen})
 
 
 # -- executor flags (batch, eval) -------------------------------------------------------------

@@ -121,6 +121,9 @@ class JobSpec:
     preload:          modules the local executor's fork server imports once, before forking
                       workers (decoder backends, transformers, ...), so that no worker pays
                       for those imports itself. Only the first pool of a process sets them.
+    whole_video:      the runner does all of a video's work itself (``videopipe index``): Ray
+                      sends the path straight to its actors, with no prepare tasks, and every
+                      CPU holds an actor. False (``batch``): prepare tasks feed the model actors.
     """
 
     factory: str
@@ -128,6 +131,7 @@ class JobSpec:
     prepare_factory: str | None = None
     prepare_kwargs: Mapping[str, Any] = field(default_factory=dict)
     preload: tuple[str, ...] = ()
+    whole_video: bool = False
 
     def __post_init__(self) -> None:
         for name in ("factory", "prepare_factory"):

@@ -132,6 +132,7 @@ def index_spec(
             "threads": threads,
         },
         preload=("videopipe.retrieval.video_work", "videopipe.retrieval.indexer", "torch"),
+        whole_video=True,
     )
 
 

@@ -1,5 +1,6 @@
-"""``POST /v1/chat/completions``: the request's video and question, the worker's two stages,
-and the answer as one JSON body or as server-sent events.
+"""``POST /v1/chat/completions``: the request's conversation (its video, the question, the
+turns before it), the worker's two stages, and the answer as one JSON body or as server-sent
+events.
 
 The request's resources (its place in the worker's queue, a fetched video's temp folder) are
 held by one :class:`contextlib.AsyncExitStack`: released when the handler returns, or handed
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +25,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Send
 
+from videopipe.models.contract import Turn
 from videopipe.serve.errors import ApiError
 from videopipe.serve.schemas import (
     AssistantMessage,
@@ -55,8 +58,8 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
         raise ApiError(
             404, f"model {body.model!r} is not served here; this server serves {served_name!r}", param="model"
         )
-    ref, question = _video_and_question(body.messages)
-    vref = s.policy.check(ref, param="messages")
+    talk = _conversation(body.messages)
+    vref = s.policy.check(talk.video, param="messages")
     async with AsyncExitStack() as held:
         held.callback(s.worker.admit().release)
         path = vref.path
@@ -68,7 +71,8 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
         assert path is not None
         job = Job(
             video=path,
-            question=question,
+            question=talk.question,
+            history=talk.history,
             overrides=body.videopipe.given() if body.videopipe else {},
             max_new_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=float(body.temperature or 0.0),
@@ -123,28 +127,50 @@ def _finish_reason(answer: Answer) -> Any:
     return "length" if answer.stats.finish_reason == "length" else "stop"
 
 
-def _video_and_question(messages: list[Message]) -> tuple[str, str]:
-    """The video (the last one the user's messages name) and the question (the text of the
-    last user message)."""
-    users = [m for m in messages if m.role == "user"]
-    if not users:
+@dataclass(frozen=True)
+class _Conversation:
+    """What the messages ask: the video, the question (the last user message's text) and the
+    turns before it (system, user, assistant; the one that named the video marked)."""
+
+    video: str
+    question: str
+    history: tuple[Turn, ...]
+
+
+def _text(content: str | list[Any] | None) -> str:
+    if isinstance(content, str):
+        return content.strip()
+    return " ".join(p.text for p in content or () if p.type == "text").strip()
+
+
+def _conversation(messages: list[Message]) -> _Conversation:
+    """The conversation the messages hold. The video is the last one the user's messages name,
+    placed where that message is; earlier videos' parts are left out (one video per request).
+    Messages after the last user message and tool messages are left out."""
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last is None:
         raise ApiError(400, "the messages have no user message with a question", param="messages")
-    video = None
-    for m in users:
-        for part in m.content if isinstance(m.content, list) else ():
+    video, where = None, None
+    for i, m in enumerate(messages[: last + 1]):
+        for part in m.content if m.role == "user" and isinstance(m.content, list) else ():
             if part.type != "text":
-                video = part.ref
+                video, where = part.ref, i
     if video is None:
         raise ApiError(
             400,
             'no video in the messages: add a part {"type": "video_url", "video_url": {"url": "file:///..."}}',
             param="messages",
         )
-    last = users[-1].content
-    text = last if isinstance(last, str) else " ".join(p.text for p in last or () if p.type == "text")
-    if not text.strip():
+    question = _text(messages[last].content)
+    if not question:
         raise ApiError(400, "the last user message has no question text", param="messages")
-    return video, text.strip()
+    history = []
+    for i, m in enumerate(messages[:last]):
+        role = "system" if m.role in ("system", "developer") else m.role
+        text = _text(m.content)
+        if role in ("system", "user", "assistant") and (text or i == where):
+            history.append(Turn(role=role, text=text, video=i == where))
+    return _Conversation(video, question, tuple(history))
 
 
 async def _while_connected(request: Request, job: Job | None, work: Awaitable[T]) -> T:

@@ -33,7 +33,7 @@ from videopipe.serve.errors import ApiError
 
 if TYPE_CHECKING:
     from videopipe.config import PipelineConfig
-    from videopipe.models.contract import VideoLLM
+    from videopipe.models.contract import Turn, VideoLLM
     from videopipe.pipeline import Decoded, Pipeline
     from videopipe.types import Answer
 
@@ -51,11 +51,13 @@ class Job:
     """One question about one (checked, local) video, and how to answer it.
 
     overrides:  per-request pipeline options (``PipelineConfig`` fields)
+    history:    the conversation's earlier turns (system, user, assistant)
     on_text:    called in the model thread with each piece of the answer
     """
 
     video: Path
     question: str
+    history: tuple[Turn, ...] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
     max_new_tokens: int | None = None
     temperature: float = 0.0
@@ -99,6 +101,7 @@ class Counters:
     cancelled: int = 0
     cache_hits: int = 0
     model_stage_runs: int = 0
+    videos_decoded: int = 0  # CPU stages that decoded (the token cache did not hold the video)
 
     def to_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -212,7 +215,9 @@ class ModelWorker:
         check_question(job.question, str(job.video))
         probe(job.video)
         job.check()
-        return pipe, pipe.select_and_decode(job.video, job.question)
+        decoded = pipe.select_and_decode(job.video, job.question)
+        self.counters.videos_decoded += int(not decoded.cached)
+        return pipe, decoded
 
     def _model_stage(self, pipe: Pipeline, decoded: Decoded, job: Job) -> Answer:
         job.check()
@@ -225,6 +230,7 @@ class ModelWorker:
             max_new_tokens=job.max_new_tokens,
             temperature=job.temperature,
             on_text=job.emit,
+            history=job.history,
         )
 
     def _pipeline(self, overrides: Mapping[str, Any]) -> Pipeline:

@@ -77,6 +77,7 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
             max_new_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=float(body.temperature or 0.0),
         )
+        held.callback(job.done)
         pipe, decoded = await _while_connected(request, job, s.worker.decode(job))
         reply = _Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), served_name, vref.url)
         if body.stream:

@@ -4,6 +4,9 @@ into a CPU stage and a model stage (the split ``videopipe batch`` runs across pr
 * CPU stage (``decode_threads`` threads): check and probe the file (the CLI's fast one-line
   failures), then ``Pipeline.select_and_decode`` -- open, sample, decode; nothing when the
   token cache holds the video. Requests waiting for the model are decoded here meanwhile.
+  One decode per video at a time (single flight, :meth:`ModelWorker.decode`): a request for a
+  video another request is decoding waits until that one's tokens are in the cache.
+  The readers' own threads share the cores with these threads (:func:`reader_workers`).
 * Model stage (one thread, first come first served): ``Pipeline.prepare_from`` (encode, or
   load the cached tokens) and ``Pipeline.answer`` (compress, generate piece by piece).
 
@@ -37,9 +40,15 @@ if TYPE_CHECKING:
     from videopipe.pipeline import Decoded, Pipeline
     from videopipe.types import Answer
 
-__all__ = ["Cancelled", "Job", "ModelWorker", "Ticket"]
+__all__ = ["Cancelled", "Job", "ModelWorker", "Ticket", "reader_workers"]
 
 _KEEP_PIPELINES = 8
+
+
+def reader_workers(decode_threads: int, cores: int) -> int:
+    """Decoding threads each video reader may start so that ``decode_threads`` readers at once
+    use the ``cores`` instead of each taking them all."""
+    return max(1, int(cores) // max(1, int(decode_threads)))
 
 
 class Cancelled(Exception):
@@ -63,9 +72,17 @@ class Job:
     temperature: float = 0.0
     on_text: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    _landed: Callable[[], None] | None = field(default=None, repr=False)
 
     def cancel(self) -> None:
         self.cancelled.set()
+
+    def done(self) -> None:
+        """This job's decode is over (its tokens are in the cache, or it failed, or the request
+        ended): requests waiting to decode the same video go on. Any thread; once."""
+        landed, self._landed = self._landed, None
+        if landed is not None:
+            landed()
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -100,6 +117,7 @@ class Counters:
     failed: int = 0
     cancelled: int = 0
     cache_hits: int = 0
+    decode_waits: int = 0  # requests that waited for another's decode of the same video
     model_stage_runs: int = 0
     videos_decoded: int = 0  # CPU stages that decoded (the token cache did not hold the video)
 
@@ -129,6 +147,7 @@ class ModelWorker:
         self._gpu = ThreadPoolExecutor(1, thread_name_prefix="videopipe-model")
         self._in_flight = 0
         self._answer_s: list[float] = []
+        self._flights: dict[tuple[Any, ...], asyncio.Event] = {}  # see decode()
         self.counters = Counters()
 
     # -- life cycle --------------------------------------------------------------------------------
@@ -174,13 +193,40 @@ class ModelWorker:
 
     # -- the two stages -----------------------------------------------------------------------------
     async def decode(self, job: Job) -> tuple[Pipeline, Decoded]:
-        """The CPU stage of ``job`` (in a decode thread)."""
-        return await self._run(self._cpu, self._cpu_stage, job)
+        """The CPU stage of ``job`` (in a decode thread), one at a time per video and options
+        (single flight): while another request decodes and encodes the same video, this one
+        waits, then finds its tokens in the cache and decodes nothing. The caller calls
+        ``job.done()`` when the request ends (the model stage also calls it once the tokens
+        are saved)."""
+        key = (tuple(sorted(job.overrides.items())), str(job.video))
+        while (flight := self._flights.get(key)) is not None:
+            self.counters.decode_waits += 1
+            await flight.wait()
+        flight = self._flights[key] = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def land() -> None:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            flight.set()
+
+        job._landed = lambda: loop.call_soon_threadsafe(land)
+        try:
+            pipe, decoded = await self._run(self._cpu, self._cpu_stage, job)
+        except BaseException:
+            job.done()
+            raise
+        if decoded.cached or decoded.cache_key is None:  # nothing the cache could share
+            job.done()
+        return pipe, decoded
 
     async def answer(self, pipe: Pipeline, decoded: Decoded, job: Job) -> Answer:
         """The model stage of ``job`` (in the model thread, after the requests before it)."""
         t0 = time.perf_counter()
-        answer = await self._run(self._gpu, self._model_stage, pipe, decoded, job)
+        try:
+            answer = await self._run(self._gpu, self._model_stage, pipe, decoded, job)
+        finally:
+            job.done()
         self._answer_s.append(time.perf_counter() - t0)
         del self._answer_s[:-100]
         self.counters.answered += 1
@@ -223,6 +269,7 @@ class ModelWorker:
         job.check()
         self.counters.model_stage_runs += 1
         prepared = pipe.prepare_from(decoded)
+        job.done()  # the tokens are in the cache: requests waiting for this video go on
         job.check()
         return pipe.answer(
             prepared,

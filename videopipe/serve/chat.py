@@ -27,6 +27,7 @@ from starlette.types import Send
 
 from videopipe.models.contract import Turn
 from videopipe.serve.errors import ApiError
+from videopipe.serve.paths import VideoRef
 from videopipe.serve.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -59,10 +60,12 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
             404, f"model {body.model!r} is not served here; this server serves {served_name!r}", param="model"
         )
     talk = _conversation(body.messages)
-    vref = s.policy.check(talk.video, param="messages")
     async with AsyncExitStack() as held:
+        vref, shown = _video_ref(talk, s, held)
         held.callback(s.worker.admit().release)
         path = vref.path
+        if shown is not None and vref.path is not None:
+            request.state.path_aliases = {str(vref.path): shown}  # an inline video: never its path
         if vref.url is not None:
             tmp = Path(tempfile.mkdtemp(prefix="videopipe-serve-"))
             held.callback(shutil.rmtree, tmp, ignore_errors=True)
@@ -73,13 +76,14 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
             video=path,
             question=talk.question,
             history=talk.history,
+            media=body.media(),
             overrides=body.videopipe.given() if body.videopipe else {},
             max_new_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=float(body.temperature or 0.0),
         )
         held.callback(job.done)
         pipe, decoded = await _while_connected(request, job, s.worker.decode(job))
-        reply = _Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), served_name, vref.url)
+        reply = _Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), served_name, shown, path)
         if body.stream:
             usage = body.stream_options is not None and body.stream_options.include_usage
             events = _stream(request, s, pipe, decoded, job, reply, include_usage=usage)
@@ -103,15 +107,18 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
 class _Reply:
     """What every chunk of one reply repeats: its id, time, model, and the URL of a fetched video."""
 
-    def __init__(self, id: str, created: int, model: str, url: str | None) -> None:
-        self.id, self.created, self.model, self.url = id, created, model, url
+    def __init__(self, id: str, created: int, model: str, url: str | None, path: Path | None) -> None:
+        self.id, self.created, self.model, self.url, self.path = id, created, model, url, path
 
     def answer_dict(self, answer: Answer) -> dict[str, Any]:
         d = answer.to_dict()
-        if self.url is not None:  # a fetched video: name the URL, not the deleted temp file
+        if self.url is not None:  # a fetched or inline video: its URL, not the server's temp file
             d["video"] = self.url
             for hit in d["evidence"]:
                 hit["video"] = self.url
+            if self.path is not None:
+                notes = d["stats"]["notes"]
+                notes[:] = [n.replace(str(self.path), self.url) for n in notes]
         return d
 
     def chunk(self, delta: Delta, *, finish_reason: Any = None, **kw: Any) -> ChatCompletionChunk:
@@ -124,6 +131,29 @@ class _Reply:
         )
 
 
+def _video_ref(talk: _Conversation, s: Served, held: AsyncExitStack) -> tuple[VideoRef, str | None]:
+    """The checked video of ``talk`` and how replies name it when not by its path (a URL, an
+    inline video's media type). An inline video without a uuid is deleted with the request;
+    a uuid names the video for later requests (``video_store.py``)."""
+    ref, name = talk.video, talk.uuid
+    if ref is None:
+        assert name is not None
+        kind, ref = s.store.recall(name)
+        if kind == "inline":
+            return VideoRef(path=Path(ref)), "data:video"
+    elif s.store.is_inline(ref):
+        path, shown = s.store.save_inline(ref)
+        if name is not None:
+            s.store.remember(name, "inline", str(path))
+        else:
+            held.callback(path.unlink, missing_ok=True)
+        return VideoRef(path=path), shown
+    vref = s.policy.check(ref, param="messages")
+    if name is not None and talk.video is not None:
+        s.store.remember(name, "ref", ref)
+    return vref, vref.url
+
+
 def _finish_reason(answer: Answer) -> Any:
     return "length" if answer.stats.finish_reason == "length" else "stop"
 
@@ -133,7 +163,8 @@ class _Conversation:
     """What the messages ask: the video, the question (the last user message's text) and the
     turns before it (system, user, assistant; the one that named the video marked)."""
 
-    video: str
+    video: str | None  # None: named by ``uuid`` only
+    uuid: str | None
     question: str
     history: tuple[Turn, ...]
 
@@ -151,12 +182,12 @@ def _conversation(messages: list[Message]) -> _Conversation:
     last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last is None:
         raise ApiError(400, "the messages have no user message with a question", param="messages")
-    video, where = None, None
+    video, uuid, where = None, None, None
     for i, m in enumerate(messages[: last + 1]):
         for part in m.content if m.role == "user" and isinstance(m.content, list) else ():
-            if part.type != "text":
-                video, where = part.ref, i
-    if video is None:
+            if part.type != "text" and (part.ref is not None or part.uuid is not None):
+                video, uuid, where = part.ref, part.uuid, i
+    if where is None:
         raise ApiError(
             400,
             'no video in the messages: add a part {"type": "video_url", "video_url": {"url": "file:///..."}}',
@@ -171,7 +202,7 @@ def _conversation(messages: list[Message]) -> _Conversation:
         text = _text(m.content)
         if role in ("system", "user", "assistant") and (text or i == where):
             history.append(Turn(role=role, text=text, video=i == where))
-    return _Conversation(video, question, tuple(history))
+    return _Conversation(video, uuid, question, tuple(history))
 
 
 async def _while_connected(request: Request, job: Job | None, work: Awaitable[T]) -> T:

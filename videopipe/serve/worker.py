@@ -61,12 +61,15 @@ class Job:
 
     overrides:  per-request pipeline options (``PipelineConfig`` fields)
     history:    the conversation's earlier turns (system, user, assistant)
+    media:      vLLM's video options (``fps``, ``num_frames``, ``max_pixels``, ``min_pixels``),
+                made pipeline options once the video is probed (``media_options.py``)
     on_text:    called in the model thread with each piece of the answer
     """
 
     video: Path
     question: str
     history: tuple[Turn, ...] = ()
+    media: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
     max_new_tokens: int | None = None
     temperature: float = 0.0
@@ -198,7 +201,7 @@ class ModelWorker:
         waits, then finds its tokens in the cache and decodes nothing. The caller calls
         ``job.done()`` when the request ends (the model stage also calls it once the tokens
         are saved)."""
-        key = (tuple(sorted(job.overrides.items())), str(job.video))
+        key = (tuple(sorted(job.overrides.items())), tuple(sorted(job.media.items())), str(job.video))
         while (flight := self._flights.get(key)) is not None:
             self.counters.decode_waits += 1
             await flight.wait()
@@ -255,11 +258,11 @@ class ModelWorker:
         from videopipe.pipeline import check_question
 
         job.check()
-        pipe = self._pipeline(job.overrides)
         # the checks `videopipe ask` makes first, with its one-line messages
         check_path(job.video)
         check_question(job.question, str(job.video))
-        probe(job.video)
+        probed = probe(job.video)
+        pipe = self._pipeline(job.overrides, job.media, probed)
         job.check()
         decoded = pipe.select_and_decode(job.video, job.question)
         self.counters.videos_decoded += int(not decoded.cached)
@@ -280,12 +283,28 @@ class ModelWorker:
             history=job.history,
         )
 
-    def _pipeline(self, overrides: Mapping[str, Any]) -> Pipeline:
-        """The pipeline for ``overrides`` around the loaded model (built once, a few kept)."""
+    def _pipeline(
+        self, overrides: Mapping[str, Any], media: Mapping[str, Any] | None = None, probed: Any = None
+    ) -> Pipeline:
+        """The pipeline for ``overrides`` (and ``media`` options for the ``probed`` video)
+        around the loaded model (built once, a few kept)."""
         from videopipe.pipeline import Pipeline
+        from videopipe.serve.media_options import media_overrides
 
         if self._base is None:
             raise RuntimeError("ModelWorker.start() has not run")
+        if media:
+            size = int(overrides.get("size_px", self.config.size_px))
+            overrides = {
+                **overrides,
+                **media_overrides(
+                    media,
+                    duration_s=probed.duration_s,
+                    width=probed.width,
+                    height=probed.height,
+                    size_px=size,
+                ),
+            }
         key = tuple(sorted(overrides.items()))
         if not key:
             return self._base

@@ -92,3 +92,37 @@ def test_a_uuid_names_a_video_for_later_requests(media: Media, tmp_path: Path) -
         out["messages"][0]["content"][0]["uuid"] = "clip-3"
         refused(c.post("/v1/chat/completions", json=out), 403)
         refused(c.post("/v1/chat/completions", json=_by_uuid("clip-3")), 400, code="unknown_uuid")
+
+
+def _png(rgb: tuple[int, int, int]) -> str:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (112, 84), rgb).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_image_url_parts_are_the_frames_of_a_video(media: Media, tmp_path: Path) -> None:
+    from videopipe.testing.fake_model import NEEDLE_COLORS
+
+    grey, red = (90, 90, 90), tuple(NEEDLE_COLORS["red"])
+    images = [_png(grey), _png(red), _png(grey), _png(grey)]
+    body = chat_body("unused")
+    body["messages"][0]["content"] = [
+        *({"type": "image_url", "image_url": {"url": u}} for u in images),
+        {"type": "text", "text": "What colour is the screen?"},
+    ]
+    with fake_client(tmp_path, max_body_bytes=1 << 22) as c:
+        r = c.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == "The screen is red."
+        vp = r.json()["videopipe"]
+        assert vp["video"] == "images" and vp["stats"]["frames_selected"] == 4  # one frame per image
+        assert all(0 <= h["start_s"] <= 4 for h in vp["evidence"])
+        body["messages"][0]["content"][0] = {
+            "type": "image_url",
+            "image_url": {"url": "data:image/png;base64,AAAA"},
+        }
+        refused(c.post("/v1/chat/completions", json=body), 400)

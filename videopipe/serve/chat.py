@@ -61,7 +61,7 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
         )
     talk = _conversation(body.messages)
     async with AsyncExitStack() as held:
-        vref, shown = _video_ref(talk, s, held)
+        vref, shown = await _video_ref(talk, s, held)
         held.callback(s.worker.admit().release)
         path = vref.path
         if shown is not None and vref.path is not None:
@@ -131,11 +131,13 @@ class _Reply:
         )
 
 
-def _video_ref(talk: _Conversation, s: Served, held: AsyncExitStack) -> tuple[VideoRef, str | None]:
+async def _video_ref(talk: _Conversation, s: Served, held: AsyncExitStack) -> tuple[VideoRef, str | None]:
     """The checked video of ``talk`` and how replies name it when not by its path (a URL, an
     inline video's media type). An inline video without a uuid is deleted with the request;
     a uuid names the video for later requests (``video_store.py``)."""
     ref, name = talk.video, talk.uuid
+    if talk.images:
+        return VideoRef(path=await _images_video(talk.images, s, held)), "images"
     if ref is None:
         assert name is not None
         kind, ref = s.store.recall(name)
@@ -154,6 +156,28 @@ def _video_ref(talk: _Conversation, s: Served, held: AsyncExitStack) -> tuple[Vi
     return vref, vref.url
 
 
+async def _images_video(refs: tuple[str, ...], s: Served, held: AsyncExitStack) -> Path:
+    """The video made of the images ``refs`` (data URLs, or files the path policy allows),
+    in a temp folder deleted with the request."""
+    from videopipe.serve.images import MAX_IMAGES, image_bytes, images_video
+
+    if len(refs) > MAX_IMAGES:
+        raise ApiError(400, f"at most {MAX_IMAGES} image_url parts per message", param="messages")
+    images: list[bytes | Path] = []
+    for ref in refs:
+        data = image_bytes(ref)
+        if data is None:
+            path = s.policy.check(ref, param="messages").path
+            if path is None:
+                raise ApiError(400, "image_url parts are data: URLs or local files", param="messages")
+            images.append(path)
+        else:
+            images.append(data)
+    tmp = Path(tempfile.mkdtemp(prefix="videopipe-images-"))
+    held.callback(shutil.rmtree, tmp, ignore_errors=True)
+    return await s.worker.cpu(images_video, images, tmp)  # type: ignore[no-any-return]
+
+
 def _finish_reason(answer: Answer) -> Any:
     return "length" if answer.stats.finish_reason == "length" else "stop"
 
@@ -163,10 +187,11 @@ class _Conversation:
     """What the messages ask: the video, the question (the last user message's text) and the
     turns before it (system, user, assistant; the one that named the video marked)."""
 
-    video: str | None  # None: named by ``uuid`` only
+    video: str | None  # None: named by ``uuid`` only, or made of ``images``
     uuid: str | None
     question: str
     history: tuple[Turn, ...]
+    images: tuple[str, ...] = ()  # image_url parts: the frames of the video
 
 
 def _text(content: str | list[Any] | None) -> str:
@@ -182,11 +207,15 @@ def _conversation(messages: list[Message]) -> _Conversation:
     last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last is None:
         raise ApiError(400, "the messages have no user message with a question", param="messages")
-    video, uuid, where = None, None, None
+    video, uuid, where, images = None, None, None, ()
     for i, m in enumerate(messages[: last + 1]):
-        for part in m.content if m.role == "user" and isinstance(m.content, list) else ():
-            if part.type != "text" and (part.ref is not None or part.uuid is not None):
-                video, uuid, where = part.ref, part.uuid, i
+        parts = m.content if m.role == "user" and isinstance(m.content, list) else []
+        found = tuple(p.url for p in parts if p.type == "image_url")
+        if found:
+            video, uuid, where, images = None, None, i, found
+        for part in parts:
+            if part.type in ("video_url", "video") and (part.ref is not None or part.uuid is not None):
+                video, uuid, where, images = part.ref, part.uuid, i, ()
     if where is None:
         raise ApiError(
             400,
@@ -202,7 +231,7 @@ def _conversation(messages: list[Message]) -> _Conversation:
         text = _text(m.content)
         if role in ("system", "user", "assistant") and (text or i == where):
             history.append(Turn(role=role, text=text, video=i == where))
-    return _Conversation(video, uuid, question, tuple(history))
+    return _Conversation(video, uuid, question, tuple(history), images)
 
 
 async def _while_connected(request: Request, job: Job | None, work: Awaitable[T]) -> T:

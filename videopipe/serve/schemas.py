@@ -61,6 +61,22 @@ class VideoPart(_Loose):
         return self.video
 
 
+class ImageUrl(_Loose):
+    url: str
+
+
+class ImageUrlPart(_Loose):
+    """``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``: the images of
+    one message are the frames of a video (``images.py``)."""
+
+    type: Literal["image_url"]
+    image_url: ImageUrl | str
+
+    @property
+    def url(self) -> str:
+        return self.image_url if isinstance(self.image_url, str) else self.image_url.url
+
+
 class MediaKwargs(BaseModel):
     """vLLM's per-request video options (``mm_processor_kwargs``, ``media_io_kwargs["video"]``);
     see ``media_options.py``."""
@@ -76,7 +92,7 @@ class MediaKwargs(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-Part = Annotated[TextPart | VideoUrlPart | VideoPart, Field(discriminator="type")]
+Part = Annotated[TextPart | VideoUrlPart | VideoPart | ImageUrlPart, Field(discriminator="type")]
 
 
 class Message(_Loose):

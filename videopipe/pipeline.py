@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from videopipe.models.contract import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
 
 if TYPE_CHECKING:
-    from videopipe.models.contract import Generation, ModelFacts
+    from videopipe.models.contract import Generation, ModelFacts, Turn
     from videopipe.text.timeline import TextLine, Timeline
     from videopipe.types import VisualTokens
 
@@ -439,8 +439,13 @@ class Pipeline:
         max_new_tokens: int | None = None,
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Compress the prepared tokens for ``question`` and generate the answer.
+
+        ``history``: a conversation's earlier turns (system, user, assistant), written through
+        the model's chat template where it converses (``can_converse``), else before the
+        question in its text.
 
         ``temperature`` 0 decodes greedily; above 0 samples (models whose ``can_sample``).
         ``on_text`` is called with each piece of the answer as it is generated
@@ -474,6 +479,9 @@ class Pipeline:
         with timer.stage("text"):
             lines, spans, text_tokens = self._prompt_lines(model, prepared, question)
             prompt = model.with_text(question, lines)
+            conversation = {"history": tuple(history)} if history and model.can_converse else {}
+            if history and not model.can_converse:
+                prompt = _history_text(history) + prompt
         first_token_s = None
         with timer.stage("generate"):
             limit_new = max_new_tokens or self.config.max_new_tokens
@@ -482,7 +490,7 @@ class Pipeline:
             t0 = time.perf_counter()
             pieces = []
             for piece in model.generate_stream(
-                compressed, prompt, max_new_tokens=limit_new, temperature=float(temperature)
+                compressed, prompt, max_new_tokens=limit_new, temperature=float(temperature), **conversation
             ):
                 if first_token_s is None:
                     first_token_s = time.perf_counter() - t0
@@ -935,3 +943,9 @@ def _generation(model: VideoLLM, tokens: VisualTokens, prompt: str, text: str, l
         completion_tokens=completion,
         finish_reason="length" if completion >= limit else "stop",
     )
+
+
+def _history_text(history: Sequence[Turn]) -> str:
+    """Earlier turns as text before the question (for models that take no ``history``)."""
+    lines = [f"{t.role.capitalize()}: {t.text}" for t in history]
+    return "Earlier in this conversation:\n" + "\n".join(lines) + "\n\n"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Generation",
+    "Turn",
     "LAYOUT_VERSION",
     "ClipLayout",
     "EncodedLayout",
@@ -223,6 +224,17 @@ class Generation:
     finish_reason: str = "stop"
 
 
+@dataclass(frozen=True)
+class Turn:
+    """An earlier message of a conversation, before the question: ``role`` ``"system"``,
+    ``"user"`` or ``"assistant"``, its ``text``, and ``video`` True on the one message the video
+    belongs to (it goes before that message's text; none: before the question)."""
+
+    role: str
+    text: str
+    video: bool = False
+
+
 @runtime_checkable
 class VideoLLM(Protocol):
     """A video LLM: its own vision tower encodes frames to visual tokens; ``generate`` answers a
@@ -255,6 +267,9 @@ class VideoLLM(Protocol):
     #: the :class:`Generation` of the last ``generate``/``generate_stream`` that ran to its end
     #: (set by the adapter, in the thread that generated); None: the model does not count
     last_generation: Generation | None = None
+    #: ``generate_stream`` takes ``history`` (earlier :class:`Turn` s, written through the chat
+    #: template); False: the pipeline writes earlier turns into the question's text instead
+    can_converse: bool = False
 
     def encode(self, frames: Frames) -> VisualTokens:
         """Visual tokens of ``frames`` (one clip, one frame size)."""

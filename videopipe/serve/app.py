@@ -60,6 +60,7 @@ def create_app(settings: ServeSettings, *, model: VideoLLM | None = None) -> Fas
             yield
         finally:
             worker.close()
+            app.state.served.store.close()
 
     app = FastAPI(title="videopipe", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.worker = worker

@@ -1,5 +1,6 @@
-"""``POST /v1/chat/completions``: the request's video and question, the worker's two stages,
-and the answer as one JSON body or as server-sent events.
+"""``POST /v1/chat/completions``: the request's conversation (its video, the question, the
+turns before it), the worker's two stages, and the answer as one JSON body or as server-sent
+events.
 
 The request's resources (its place in the worker's queue, a fetched video's temp folder) are
 held by one :class:`contextlib.AsyncExitStack`: released when the handler returns, or handed
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,7 +25,9 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Send
 
+from videopipe.models.contract import Turn
 from videopipe.serve.errors import ApiError
+from videopipe.serve.paths import VideoRef
 from videopipe.serve.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -55,11 +59,13 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
         raise ApiError(
             404, f"model {body.model!r} is not served here; this server serves {served_name!r}", param="model"
         )
-    ref, question = _video_and_question(body.messages)
-    vref = s.policy.check(ref, param="messages")
+    talk = _conversation(body.messages)
     async with AsyncExitStack() as held:
+        vref, shown = await _video_ref(talk, s, held)
         held.callback(s.worker.admit().release)
         path = vref.path
+        if shown is not None and vref.path is not None:
+            request.state.path_aliases = {str(vref.path): shown}  # an inline video: never its path
         if vref.url is not None:
             tmp = Path(tempfile.mkdtemp(prefix="videopipe-serve-"))
             held.callback(shutil.rmtree, tmp, ignore_errors=True)
@@ -68,13 +74,16 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
         assert path is not None
         job = Job(
             video=path,
-            question=question,
+            question=talk.question,
+            history=talk.history,
+            media=body.media(),
             overrides=body.videopipe.given() if body.videopipe else {},
             max_new_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=float(body.temperature or 0.0),
         )
+        held.callback(job.done)
         pipe, decoded = await _while_connected(request, job, s.worker.decode(job))
-        reply = _Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), served_name, vref.url)
+        reply = _Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), served_name, shown, path)
         if body.stream:
             usage = body.stream_options is not None and body.stream_options.include_usage
             events = _stream(request, s, pipe, decoded, job, reply, include_usage=usage)
@@ -98,15 +107,18 @@ async def complete(body: ChatRequest, request: Request, s: Served) -> ChatComple
 class _Reply:
     """What every chunk of one reply repeats: its id, time, model, and the URL of a fetched video."""
 
-    def __init__(self, id: str, created: int, model: str, url: str | None) -> None:
-        self.id, self.created, self.model, self.url = id, created, model, url
+    def __init__(self, id: str, created: int, model: str, url: str | None, path: Path | None) -> None:
+        self.id, self.created, self.model, self.url, self.path = id, created, model, url, path
 
     def answer_dict(self, answer: Answer) -> dict[str, Any]:
         d = answer.to_dict()
-        if self.url is not None:  # a fetched video: name the URL, not the deleted temp file
+        if self.url is not None:  # a fetched or inline video: its URL, not the server's temp file
             d["video"] = self.url
             for hit in d["evidence"]:
                 hit["video"] = self.url
+            if self.path is not None:
+                notes = d["stats"]["notes"]
+                notes[:] = [n.replace(str(self.path), self.url) for n in notes]
         return d
 
     def chunk(self, delta: Delta, *, finish_reason: Any = None, **kw: Any) -> ChatCompletionChunk:
@@ -119,32 +131,107 @@ class _Reply:
         )
 
 
+async def _video_ref(talk: _Conversation, s: Served, held: AsyncExitStack) -> tuple[VideoRef, str | None]:
+    """The checked video of ``talk`` and how replies name it when not by its path (a URL, an
+    inline video's media type). An inline video without a uuid is deleted with the request;
+    a uuid names the video for later requests (``video_store.py``)."""
+    ref, name = talk.video, talk.uuid
+    if talk.images:
+        return VideoRef(path=await _images_video(talk.images, s, held)), "images"
+    if ref is None:
+        assert name is not None
+        kind, ref = s.store.recall(name)
+        if kind == "inline":
+            return VideoRef(path=Path(ref)), "data:video"
+    elif s.store.is_inline(ref):
+        path, shown = s.store.save_inline(ref)
+        if name is not None:
+            s.store.remember(name, "inline", str(path))
+        else:
+            held.callback(path.unlink, missing_ok=True)
+        return VideoRef(path=path), shown
+    vref = s.policy.check(ref, param="messages")
+    if name is not None and talk.video is not None:
+        s.store.remember(name, "ref", ref)
+    return vref, vref.url
+
+
+async def _images_video(refs: tuple[str, ...], s: Served, held: AsyncExitStack) -> Path:
+    """The video made of the images ``refs`` (data URLs, or files the path policy allows),
+    in a temp folder deleted with the request."""
+    from videopipe.serve.images import MAX_IMAGES, image_bytes, images_video
+
+    if len(refs) > MAX_IMAGES:
+        raise ApiError(400, f"at most {MAX_IMAGES} image_url parts per message", param="messages")
+    images: list[bytes | Path] = []
+    for ref in refs:
+        data = image_bytes(ref)
+        if data is None:
+            path = s.policy.check(ref, param="messages").path
+            if path is None:
+                raise ApiError(400, "image_url parts are data: URLs or local files", param="messages")
+            images.append(path)
+        else:
+            images.append(data)
+    tmp = Path(tempfile.mkdtemp(prefix="videopipe-images-"))
+    held.callback(shutil.rmtree, tmp, ignore_errors=True)
+    return await s.worker.cpu(images_video, images, tmp)  # type: ignore[no-any-return]
+
+
 def _finish_reason(answer: Answer) -> Any:
     return "length" if answer.stats.finish_reason == "length" else "stop"
 
 
-def _video_and_question(messages: list[Message]) -> tuple[str, str]:
-    """The video (the last one the user's messages name) and the question (the text of the
-    last user message)."""
-    users = [m for m in messages if m.role == "user"]
-    if not users:
+@dataclass(frozen=True)
+class _Conversation:
+    """What the messages ask: the video, the question (the last user message's text) and the
+    turns before it (system, user, assistant; the one that named the video marked)."""
+
+    video: str | None  # None: named by ``uuid`` only, or made of ``images``
+    uuid: str | None
+    question: str
+    history: tuple[Turn, ...]
+    images: tuple[str, ...] = ()  # image_url parts: the frames of the video
+
+
+def _text(content: str | list[Any] | None) -> str:
+    if isinstance(content, str):
+        return content.strip()
+    return " ".join(p.text for p in content or () if p.type == "text").strip()
+
+
+def _conversation(messages: list[Message]) -> _Conversation:
+    """The conversation the messages hold. The video is the last one the user's messages name,
+    placed where that message is; earlier videos' parts are left out (one video per request).
+    Messages after the last user message and tool messages are left out."""
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last is None:
         raise ApiError(400, "the messages have no user message with a question", param="messages")
-    video = None
-    for m in users:
-        for part in m.content if isinstance(m.content, list) else ():
-            if part.type != "text":
-                video = part.ref
-    if video is None:
+    video, uuid, where, images = None, None, None, ()
+    for i, m in enumerate(messages[: last + 1]):
+        parts = m.content if m.role == "user" and isinstance(m.content, list) else []
+        found = tuple(p.url for p in parts if p.type == "image_url")
+        if found:
+            video, uuid, where, images = None, None, i, found
+        for part in parts:
+            if part.type in ("video_url", "video") and (part.ref is not None or part.uuid is not None):
+                video, uuid, where, images = part.ref, part.uuid, i, ()
+    if where is None:
         raise ApiError(
             400,
             'no video in the messages: add a part {"type": "video_url", "video_url": {"url": "file:///..."}}',
             param="messages",
         )
-    last = users[-1].content
-    text = last if isinstance(last, str) else " ".join(p.text for p in last or () if p.type == "text")
-    if not text.strip():
+    question = _text(messages[last].content)
+    if not question:
         raise ApiError(400, "the last user message has no question text", param="messages")
-    return video, text.strip()
+    history = []
+    for i, m in enumerate(messages[:last]):
+        role = "system" if m.role in ("system", "developer") else m.role
+        text = _text(m.content)
+        if role in ("system", "user", "assistant") and (text or i == where):
+            history.append(Turn(role=role, text=text, video=i == where))
+    return _Conversation(video, uuid, question, tuple(history), images)
 
 
 async def _while_connected(request: Request, job: Job | None, work: Awaitable[T]) -> T:

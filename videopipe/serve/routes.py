@@ -40,6 +40,8 @@ async def health(s: Parts) -> dict[str, Any]:
         "auth": s.settings.api_key is not None,
         "index": s.settings.config.index_dir is not None,
         "counters": s.worker.counters.to_dict(),
+        "decode_threads": s.settings.decode_threads,
+        "reader_workers": _reader_workers(),
     }
 
 
@@ -102,6 +104,12 @@ async def videos(s: Parts) -> dict[str, Any]:
 async def video_file(s: Parts, video: str = Query(..., max_length=4096)) -> FileResponse:
     path = s.policy.video_file(video)
     return FileResponse(path, media_type=_media_type(path))  # answers Range requests (206)
+
+
+def _reader_workers() -> int:
+    from videopipe.decode.pyav_backend import usable_cores
+
+    return usable_cores()
 
 
 def _media_type(path: Path) -> str:

@@ -37,28 +37,62 @@ class VideoUrl(_Loose):
 
 
 class VideoUrlPart(_Loose):
-    """``{"type": "video_url", "video_url": {"url": "file:///v.mp4"}}`` (also ``"video_url": "..."``)."""
+    """``{"type": "video_url", "video_url": {"url": "file:///v.mp4"}}`` (also ``"video_url": "..."``).
+    ``uuid``: a name for this video that later requests may send instead of the URL (vLLM's)."""
 
     type: Literal["video_url"]
-    video_url: VideoUrl | str
+    video_url: VideoUrl | str | None = None
+    uuid: str | None = Field(default=None, min_length=1, max_length=200)
 
     @property
-    def ref(self) -> str:
-        return self.video_url if isinstance(self.video_url, str) else self.video_url.url
+    def ref(self) -> str | None:
+        return self.video_url if isinstance(self.video_url, str | None) else self.video_url.url
 
 
 class VideoPart(_Loose):
     """The plain form other servers accept: ``{"type": "video", "video": "/path/v.mp4"}``."""
 
     type: Literal["video"]
-    video: str
+    video: str | None = None
+    uuid: str | None = Field(default=None, min_length=1, max_length=200)
 
     @property
-    def ref(self) -> str:
+    def ref(self) -> str | None:
         return self.video
 
 
-Part = Annotated[TextPart | VideoUrlPart | VideoPart, Field(discriminator="type")]
+class ImageUrl(_Loose):
+    url: str
+
+
+class ImageUrlPart(_Loose):
+    """``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``: the images of
+    one message are the frames of a video (``images.py``)."""
+
+    type: Literal["image_url"]
+    image_url: ImageUrl | str
+
+    @property
+    def url(self) -> str:
+        return self.image_url if isinstance(self.image_url, str) else self.image_url.url
+
+
+class MediaKwargs(BaseModel):
+    """vLLM's per-request video options (``mm_processor_kwargs``, ``media_io_kwargs["video"]``);
+    see ``media_options.py``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: float | None = Field(default=None, gt=0, le=240)
+    num_frames: int | None = Field(default=None, ge=1, le=4096)
+    max_pixels: int | None = Field(default=None, ge=1, le=1 << 26)
+    min_pixels: int | None = Field(default=None, ge=1, le=1 << 26)
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+Part = Annotated[TextPart | VideoUrlPart | VideoPart | ImageUrlPart, Field(discriminator="type")]
 
 
 class Message(_Loose):
@@ -94,6 +128,17 @@ class ChatRequest(_Loose):
     stream_options: StreamOptions | None = None
     n: int | None = Field(default=None, ge=1, le=1)
     videopipe: Overrides | None = None
+    mm_processor_kwargs: MediaKwargs | None = None
+    media_io_kwargs: dict[Literal["video"], MediaKwargs] | None = None
+
+    def media(self) -> dict[str, Any]:
+        """The video options of ``media_io_kwargs["video"]`` and ``mm_processor_kwargs`` (these
+        win where both give one)."""
+        io = (self.media_io_kwargs or {}).get("video")
+        return {
+            **(io.given() if io else {}),
+            **(self.mm_processor_kwargs.given() if self.mm_processor_kwargs else {}),
+        }
 
 
 class AssistantMessage(BaseModel):

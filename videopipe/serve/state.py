@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from videopipe.serve.errors import ApiError, from_exception
+from videopipe.serve.video_store import VideoStore
 
 if TYPE_CHECKING:
     from videopipe.serve.paths import PathPolicy
@@ -20,14 +21,15 @@ __all__ = ["Served", "request_error", "served"]
 
 @dataclass
 class Served:
-    """The server's parts: its settings, the model worker, the path policy, the remote fetcher
-    and the index's retriever (built on the first search)."""
+    """The server's parts: its settings, the model worker, the path policy, the remote fetcher,
+    the index's retriever (built on the first search) and the inline/named videos."""
 
     settings: ServeSettings
     worker: ModelWorker
     policy: PathPolicy
     fetcher: RemoteFetcher
     retriever: list[Any] = field(default_factory=list)
+    store: VideoStore = field(default_factory=VideoStore)
 
     @property
     def model_name(self) -> str:

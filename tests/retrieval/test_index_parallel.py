@@ -103,7 +103,8 @@ def test_ray_actors_build_the_serial_index(
     ray = pytest.importorskip("ray")
     # Ray's workers must import this checkout's videopipe
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")  # a loaded machine starts agents slowly
+    monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")  # a loaded machine starts Ray slowly
+    monkeypatch.setenv("RAY_raylet_start_wait_time_s", "180")
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     except Exception as e:  # noqa: BLE001

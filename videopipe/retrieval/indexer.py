@@ -58,7 +58,7 @@ from videopipe.retrieval.store import (
     video_path,
 )
 from videopipe.retrieval.stored import stored_config
-from videopipe.retrieval.video_work import index_video
+from videopipe.retrieval.video_work import index_video, load_models
 from videopipe.text.build import TextProgress
 from videopipe.text.sources import choose_sources, text_key
 from videopipe.text.subtitles import find_sidecar
@@ -336,6 +336,11 @@ def _embed_here(
     """The per-video work in this process, one video after another."""
     from videopipe.retrieval.parallel import VideoFailed
 
+    if todo:
+        try:  # the models load once, apart from the videos' seconds
+            run.report.add_stages({"load": load_models(opts)})
+        except Exception:  # noqa: BLE001 - a model that cannot load fails each video below
+            pass
     for key, group in list(todo.items()):
         first = group[0]
         run.show(str(first.path))

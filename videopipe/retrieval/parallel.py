@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from videopipe.batch.jobs import Job, JobSpec, Payload, VideoTask, job_id
 from videopipe.errors import ConfigError
 from videopipe.retrieval.store import IndexConfig
-from videopipe.retrieval.video_work import VideoClips, index_video
+from videopipe.retrieval.video_work import VideoClips, index_video, load_models
 
 if TYPE_CHECKING:
     from videopipe.batch.run import Executor
@@ -67,6 +67,10 @@ class IndexRunner:
     def __init__(self, resolved: ResolvedIndexOptions, threads: int) -> None:
         self.resolved = resolved
         self.threads = threads
+        try:  # reported with the first video; a model that cannot load fails each video, as serially
+            self.load_s = load_models(resolved, threads=threads)
+        except Exception:  # noqa: BLE001
+            self.load_s = 0.0
 
     def __call__(self, video: str, key: str, /) -> Payload:
         from videopipe.retrieval.indexer import failure_message
@@ -75,13 +79,16 @@ class IndexRunner:
         path = Path(video)
         try:
             side = find_sidecar(path)
-            return Payload(index_video(path, key, side, self.resolved, threads=self.threads))
+            clips = index_video(path, key, side, self.resolved, threads=self.threads)
         except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
             return Payload(
                 VideoFailed(
                     video, failure_message(path, e), type(e).__name__, "".join(traceback.format_exception(e))
                 )
             )
+        if self.load_s:
+            clips.stage_s["load"], self.load_s = self.load_s, 0.0
+        return Payload(clips)
 
 
 def index_runner(

@@ -234,10 +234,19 @@ def test_a_killed_parallel_run_resumes_without_duplicates(tiny_video, write_srt,
     np.testing.assert_allclose(vectors, want_vectors, atol=1e-6)
 
 
-def test_auto_workers_leave_each_worker_its_threads() -> None:
-    from videopipe.retrieval.parallel import THREADS_PER_WORKER, auto_workers, threads_per_worker
+def test_auto_workers_fit_the_cores_and_give_each_worker_videos() -> None:
+    from videopipe.retrieval.parallel import (
+        THREADS_PER_WORKER,
+        VIDEOS_PER_WORKER,
+        auto_workers,
+        threads_per_worker,
+    )
 
     for cores in (1, 2, 3, 8, 64):
-        n = auto_workers(cores)
-        assert n >= 1 and (n == 1 or n * THREADS_PER_WORKER <= cores)
-        assert n * threads_per_worker(n, cores) <= max(cores, 1)
+        for videos in (0, 1, 5, 40, 10_000):
+            n = auto_workers(videos, cores)
+            assert n >= 1 and (
+                n == 1 or (n * THREADS_PER_WORKER <= cores and n * VIDEOS_PER_WORKER <= videos)
+            )
+            assert n * threads_per_worker(n, cores) <= max(cores, 1)
+    assert auto_workers(10_000, 64) == 64 // THREADS_PER_WORKER and auto_workers(3, 64) == 1

@@ -36,14 +36,20 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoFailed", "auto_workers", "index_runner", "index_spec", "run_on_executor"]
 
-#: measured on 2 cores (benchmarks/results/index_scale.md): a worker's speech model and
-#: embedder use this many threads well, so ``--workers auto`` starts cores // this workers
-THREADS_PER_WORKER = 2
+#: measured (benchmarks/results/index_scale.md, 2 cores): two workers of one thread each index
+#: a folder of talks 1.7x faster than one worker with two threads -- the small speech model and
+#: embedder gain little from a second thread -- so ``--workers auto`` starts one per core ...
+THREADS_PER_WORKER = 1
+#: ... but only as many as get this many videos each: a worker loads its own models first
+#: (measured 20-40 s on the loaded machine, several videos' worth)
+VIDEOS_PER_WORKER = 4
 
 
-def auto_workers(cores: int | None = None) -> int:
-    """``--workers`` when not given: one worker per :data:`THREADS_PER_WORKER` cores (at least 1)."""
-    return max(1, (cores or os.cpu_count() or 1) // THREADS_PER_WORKER)
+def auto_workers(videos: int, cores: int | None = None) -> int:
+    """``--workers`` when not given: one per :data:`THREADS_PER_WORKER` cores, and no more than
+    one per :data:`VIDEOS_PER_WORKER` videos to embed (at least 1: this process)."""
+    by_cores = (cores or os.cpu_count() or 1) // THREADS_PER_WORKER
+    return max(1, min(by_cores, videos // VIDEOS_PER_WORKER))
 
 
 def threads_per_worker(workers: int, cores: int | None = None) -> int:

@@ -72,15 +72,16 @@ class _TimedCaptioner:
             self.seconds += time.perf_counter() - t0
 
 
-def load_models(opts: ResolvedIndexOptions, *, threads: int = 0) -> float:
-    """Load the speech model and the embedder's weights now (they load on first use), so
-    that a worker's per-video seconds are the videos' own; the seconds it took."""
+def load_models(opts: ResolvedIndexOptions, *, threads: int = 0, embedder: bool = True) -> float:
+    """Load the speech model and (``embedder``) the embedder's weights now -- they load on
+    first use -- so that the per-video seconds are the videos' own; the seconds it took. A text
+    embedder is warmed with one text (not done to an embedder object the caller gave)."""
     t0 = time.perf_counter()
     if TextSource.speech in opts.sources:
         from videopipe.text.speech import load_asr_model
 
         load_asr_model(ASRConfig(model=opts.asr_model, cpu_threads=threads))
-    if opts.embedder.modality == "text":
+    if embedder and opts.embedder.modality == "text":
         opts.embedder.embed_texts(["warm up"])
     return time.perf_counter() - t0
 

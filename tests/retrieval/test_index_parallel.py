@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,7 @@ from videopipe.testing.cli import run_installed
 ROOT = Path(__file__).resolve().parents[2]
 KILLING = "tests.retrieval.kill_embedder:KillingEmbedder"
 HASH = "videopipe.testing.embedders:HashTextEmbedder"
+SLOW = "videopipe.testing.embedders:SlowHashTextEmbedder"  # the same space, 0.25 s per call
 TOPICS = ["volcano eruption lava", "violin concerto music", "soccer penalty goal", "bread dough baking"]
 
 
@@ -103,7 +108,8 @@ def test_ray_actors_build_the_serial_index(
     ray = pytest.importorskip("ray")
     # Ray's workers must import this checkout's videopipe
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")  # a loaded machine starts agents slowly
+    monkeypatch.setenv("RAY_agent_register_timeout_ms", "180000")  # a loaded machine starts Ray slowly
+    monkeypatch.setenv("RAY_raylet_start_wait_time_s", "180")
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     except Exception as e:  # noqa: BLE001
@@ -188,3 +194,59 @@ def test_workers_that_cannot_index_as_the_driver_stop_the_run_with_one_line(
     )
     assert proc.returncode != 0
     assert "no.such" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_killed_parallel_run_resumes_without_duplicates(tiny_video, write_srt, tmp_path: Path) -> None:
+    folder = tmp_path / "videos"
+    for i in range(10):
+        v = tiny_video(folder / f"m{i:02d}.mp4", duration_s=12, color="gray")
+        write_srt(v.with_suffix(".srt"), _cues(f"movie {i}", 12))
+    idx = tmp_path / "idx"
+    opts = ["--text", "subtitles", "--window-s", "4", "--overlap-s", "0", "--commit-every", "2", "--quiet"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    cmd = [sys.executable, "-m", "videopipe", "index", str(folder), "--index", str(idx), "--workers", "2"]
+    proc = subprocess.Popen([*cmd, "--embedder", SLOW, *opts], env=env, stderr=subprocess.PIPE)
+    store = IndexStore(idx)
+    deadline = time.monotonic() + 240
+    while store.current_version() < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)  # the driver; its workers die with it
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
+    committed = {e.path for e in store.read_entries()}
+    assert 2 <= len(committed) < 10
+
+    report = index_paths(
+        [folder], idx, IndexOptions(embedder=HASH), executor=make_executor("local", workers=2)
+    )
+    assert report.unchanged == len(committed) and report.failed == {}  # nothing committed is redone
+    assert report.embedded + report.reused == 10 - len(committed)
+    fresh = index_paths(
+        [folder], tmp_path / "fresh", IndexOptions(embedder=HASH, text="subtitles", window_s=4, overlap_s=0)
+    )
+    assert fresh.embedded == 10
+    rows, vectors = _rows(idx)
+    want_rows, want_vectors = _rows(tmp_path / "fresh")
+    assert rows == want_rows and len(rows) == len(set(rows))
+    np.testing.assert_allclose(vectors, want_vectors, atol=1e-6)
+
+
+def test_auto_workers_fit_the_cores_and_give_each_worker_videos() -> None:
+    from videopipe.retrieval.parallel import (
+        THREADS_PER_WORKER,
+        VIDEOS_PER_WORKER,
+        auto_workers,
+        threads_per_worker,
+    )
+
+    for cores in (1, 2, 3, 8, 64):
+        for videos in (0, 1, 5, 40, 10_000):
+            n = auto_workers(videos, cores)
+            assert n >= 1 and (
+                n == 1 or (n * THREADS_PER_WORKER <= cores and n * VIDEOS_PER_WORKER <= videos)
+            )
+            assert n * threads_per_worker(n, cores) <= max(cores, 1)
+    assert auto_workers(10_000, 64) == 64 // THREADS_PER_WORKER and auto_workers(3, 64) == 1

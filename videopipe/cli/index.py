@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,17 +146,21 @@ def index(
         raise typer.Exit(1)
 
 
-def _executor(name: str, workers: int | None, address: str | None) -> Executor | None:
+def _executor(
+    name: str, workers: int | None, address: str | None
+) -> Executor | Callable[[int], Executor | None] | None:
     """The executor of ``--executor``/``--workers``/``--address``; None: this process (local,
-    one worker). Local workers default to :func:`~videopipe.retrieval.parallel.auto_workers`."""
-    if name == "local" and address is None:
-        from videopipe.retrieval.parallel import auto_workers
-
-        workers = workers or auto_workers()
-        if workers == 1:
-            return None
+    one worker). Without ``--workers``, local workers are chosen by the number of videos to
+    embed (:func:`~videopipe.retrieval.parallel.auto_workers`)."""
     from videopipe.batch.run import make_executor
 
+    if name == "local" and address is None:
+        if workers is None:
+            from videopipe.retrieval.parallel import auto_workers
+
+            return lambda videos: _executor(name, auto_workers(videos), address)  # type: ignore[return-value]
+        if workers == 1:
+            return None
     return make_executor(name, workers=workers or 1, address=address)
 
 

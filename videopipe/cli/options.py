@@ -421,7 +421,8 @@ IndexWorkers = Annotated[
         "-j",
         min=1,
         help="Worker processes (local) or actors (ray) that index videos; the index is written by this "
-        "process alone (default local: one per 2 cores, as measured in benchmarks/index_scale.py).",
+        "process alone (default local: one per core, at most one per 4 videos to embed; see "
+        "docs/retrieval.md).",
     ),
 ]
 

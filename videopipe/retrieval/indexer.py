@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +58,7 @@ from videopipe.retrieval.store import (
     video_path,
 )
 from videopipe.retrieval.stored import stored_config
-from videopipe.retrieval.video_work import index_video
+from videopipe.retrieval.video_work import index_video, load_models
 from videopipe.text.build import TextProgress
 from videopipe.text.sources import choose_sources, text_key
 from videopipe.text.subtitles import find_sidecar
@@ -252,7 +252,7 @@ def index_paths(
     lock_timeout_s: float = 30.0,
     progress: ProgressFn | None = None,
     text_progress: TextProgress | None = None,
-    executor: Executor | None = None,
+    executor: Executor | Callable[[int], Executor | None] | None = None,
 ) -> IndexReport:
     """Add ``paths`` (files and folders) to the index at ``index_dir``, creating it if new.
 
@@ -264,8 +264,9 @@ def index_paths(
 
     ``executor``: where the per-video work runs (an ``EXECUTORS`` executor of
     :func:`~videopipe.batch.run.make_executor`: local worker processes or Ray; None: this
-    process, one video after another). Whatever runs it, this process alone writes the index
-    (see :mod:`videopipe.retrieval.parallel`)."""
+    process, one video after another; or a function of the number of videos to embed that
+    returns one, as ``--workers auto`` does). Whatever runs it, this process alone writes the
+    index (see :mod:`videopipe.retrieval.parallel`)."""
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
     t_run = time.perf_counter()
@@ -307,8 +308,11 @@ def index_paths(
                 run.outcome(str(f), found)
         report.add_stages({"hash": time.perf_counter() - t0})
         run.start_embedding(todo)
+        if callable(executor):
+            executor = executor(len(todo))
         if executor is None:
-            _embed_here(run, todo, resolved, text_progress)
+            ours = options is None or options.embedder is None or isinstance(options.embedder, str)
+            _embed_here(run, todo, resolved, text_progress, warm_embedder=ours)
         else:
             _embed_on(executor, run, todo, options or IndexOptions(), existing, store.directory, resolved)
         run.finish()
@@ -332,10 +336,18 @@ def _embed_here(
     todo: dict[str, list[ToEmbed]],
     opts: ResolvedIndexOptions,
     text_progress: TextProgress | None,
+    *,
+    warm_embedder: bool,
 ) -> None:
-    """The per-video work in this process, one video after another."""
+    """The per-video work in this process, one video after another (``warm_embedder``: load
+    the embedder's weights first, when this run created it)."""
     from videopipe.retrieval.parallel import VideoFailed
 
+    if todo:
+        try:  # the models load once, apart from the videos' seconds
+            run.report.add_stages({"load": load_models(opts, embedder=warm_embedder)})
+        except Exception:  # noqa: BLE001 - a model that cannot load fails each video below
+            pass
     for key, group in list(todo.items()):
         first = group[0]
         run.show(str(first.path))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from videopipe.batch.jobs import Job, JobSpec, Payload, VideoTask, job_id
 from videopipe.errors import ConfigError
 from videopipe.retrieval.store import IndexConfig
-from videopipe.retrieval.video_work import VideoClips, index_video
+from videopipe.retrieval.video_work import VideoClips, index_video, load_models
 
 if TYPE_CHECKING:
     from videopipe.batch.run import Executor
@@ -36,14 +36,20 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoFailed", "auto_workers", "index_runner", "index_spec", "run_on_executor"]
 
-#: measured on 2 cores (benchmarks/results/index_scale.md): a worker's speech model and
-#: embedder use this many threads well, so ``--workers auto`` starts cores // this workers
-THREADS_PER_WORKER = 2
+#: measured (benchmarks/results/index_scale.md, 2 cores): two workers of one thread each index
+#: a folder of talks 1.7x faster than one worker with two threads -- the small speech model and
+#: embedder gain little from a second thread -- so ``--workers auto`` starts one per core ...
+THREADS_PER_WORKER = 1
+#: ... but only as many as get this many videos each: a worker loads its own models first
+#: (measured 20-40 s on the loaded machine, several videos' worth)
+VIDEOS_PER_WORKER = 4
 
 
-def auto_workers(cores: int | None = None) -> int:
-    """``--workers`` when not given: one worker per :data:`THREADS_PER_WORKER` cores (at least 1)."""
-    return max(1, (cores or os.cpu_count() or 1) // THREADS_PER_WORKER)
+def auto_workers(videos: int, cores: int | None = None) -> int:
+    """``--workers`` when not given: one per :data:`THREADS_PER_WORKER` cores, and no more than
+    one per :data:`VIDEOS_PER_WORKER` videos to embed (at least 1: this process)."""
+    by_cores = (cores or os.cpu_count() or 1) // THREADS_PER_WORKER
+    return max(1, min(by_cores, videos // VIDEOS_PER_WORKER))
 
 
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
@@ -67,6 +73,10 @@ class IndexRunner:
     def __init__(self, resolved: ResolvedIndexOptions, threads: int) -> None:
         self.resolved = resolved
         self.threads = threads
+        try:  # reported with the first video; a model that cannot load fails each video, as serially
+            self.load_s = load_models(resolved, threads=threads)
+        except Exception:  # noqa: BLE001
+            self.load_s = 0.0
 
     def __call__(self, video: str, key: str, /) -> Payload:
         from videopipe.retrieval.indexer import failure_message
@@ -75,13 +85,16 @@ class IndexRunner:
         path = Path(video)
         try:
             side = find_sidecar(path)
-            return Payload(index_video(path, key, side, self.resolved, threads=self.threads))
+            clips = index_video(path, key, side, self.resolved, threads=self.threads)
         except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
             return Payload(
                 VideoFailed(
                     video, failure_message(path, e), type(e).__name__, "".join(traceback.format_exception(e))
                 )
             )
+        if self.load_s:
+            clips.stage_s["load"], self.load_s = self.load_s, 0.0
+        return Payload(clips)
 
 
 def index_runner(

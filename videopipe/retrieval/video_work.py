@@ -29,9 +29,10 @@ from videopipe.text.timeline import TextSource
 if TYPE_CHECKING:
     from videopipe.retrieval.indexer import ResolvedIndexOptions
 
-__all__ = ["STAGES", "VideoClips", "index_video"]
+__all__ = ["STAGES", "VideoClips", "index_video", "load_models"]
 
-#: the per-video stages, in order (the keys of ``VideoClips.stage_s``)
+#: the per-video stages, in order (the keys of ``VideoClips.stage_s``); ``load``, loading the
+#: models once per worker, is counted apart (:func:`load_models`)
 STAGES = ("segment", "text", "caption", "embed")
 
 
@@ -69,6 +70,20 @@ class _TimedCaptioner:
             return self.captioner(video, spans)  # type: ignore[operator]
         finally:
             self.seconds += time.perf_counter() - t0
+
+
+def load_models(opts: ResolvedIndexOptions, *, threads: int = 0, embedder: bool = True) -> float:
+    """Load the speech model and (``embedder``) the embedder's weights now -- they load on
+    first use -- so that the per-video seconds are the videos' own; the seconds it took. A text
+    embedder is warmed with one text (not done to an embedder object the caller gave)."""
+    t0 = time.perf_counter()
+    if TextSource.speech in opts.sources:
+        from videopipe.text.speech import load_asr_model
+
+        load_asr_model(ASRConfig(model=opts.asr_model, cpu_threads=threads))
+    if embedder and opts.embedder.modality == "text":
+        opts.embedder.embed_texts(["warm up"])
+    return time.perf_counter() - t0
 
 
 def index_video(

@@ -81,8 +81,8 @@ Model = Annotated[
     str | None,
     _pipeline(
         "--model",
-        help=f"Video LLM: a Hugging Face id or a local directory ({_default('model')} with a CUDA GPU, "
-        f"{CPU_DEFAULT_MODEL} without one).",
+        help=f"Video LLM: a Hugging Face id or a local directory ({_default('model')}); without a CUDA GPU "
+        f"{CPU_DEFAULT_MODEL}.",
     ),
 ]
 Sampler = Annotated[
@@ -107,7 +107,7 @@ NumFrames = Annotated[
         "--num-frames",
         "-n",
         min=1,
-        help=f"Frame budget per video ({_default('num_frames')} with a CUDA GPU, {CPU_DEFAULT_NUM_FRAMES} without one).",
+        help=f"Frame budget per video ({_default('num_frames')}); without a CUDA GPU {CPU_DEFAULT_NUM_FRAMES}.",
     ),
 ]
 MaxVisualTokens = Annotated[

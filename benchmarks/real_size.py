@@ -114,10 +114,14 @@ def _env(cache: Path) -> dict[str, str]:
     return env
 
 
-def ask(model: Path, video: Path, question: str, frames: int | None, cache: Path) -> dict[str, Any]:
+def ask(
+    model: Path, video: Path, question: str, frames: int | None, cache: Path, new_tokens: int | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "videopipe", "ask", str(video), question, "--model", str(model), "--json"]
     if frames is not None:
         cmd += ["--num-frames", str(frames)]
+    if new_tokens is not None:
+        cmd += ["--max-new-tokens", str(new_tokens)]
     r = _run(cmd, _env(cache))
     answer = json.loads(r.pop("stdout"))
     s = answer["stats"]
@@ -160,7 +164,14 @@ def _log(msg: str) -> None:
 
 
 def bench_model(
-    name: str, video: Path, frames: list[int | None], card_frames: list[int], work: Path, *, asks: str
+    name: str,
+    video: Path,
+    frames: list[int | None],
+    card_frames: list[int],
+    work: Path,
+    *,
+    asks: str,
+    new_tokens: int | None,
 ) -> dict[str, Any]:
     from videopipe.testing.real_size import REAL_SPECS, build_real_model
 
@@ -170,16 +181,17 @@ def bench_model(
     for n in frames:
         cache = work / f"{name}-{n or 'default'}"
         row: dict[str, Any] = {"num_frames_flag": n}
-        for key, q in (("first", QUESTION), ("same_again", QUESTION), ("second_question", SECOND)):
-            if key == "first" or asks == "all":
-                row[key] = ask(path, video, q, n, cache)
+        for key, q in (("first", QUESTION), ("second_question", SECOND), ("same_again", QUESTION)):
+            if key == "first" or asks == "all" or (asks == "second" and key == "second_question"):
+                row[key] = ask(path, video, q, n, cache, new_tokens)
+                row[key]["max_new_tokens_flag"] = new_tokens
                 _log(
                     f"{name} frames={n or 'default'} {key}: {row[key]['wall_s']} s wall, {row[key]['cpu_s']} CPU-s"
                 )
         rows.append(row)
         _save_partial(name, rows, [])
     cards: list[dict[str, Any]] = []
-    new = _new_tokens(path)
+    new = new_tokens or _new_tokens(path)
     for n in card_frames:
         c = card(path, video, QUESTION, n, new, work / f"{name}-card-{n}")
         _log(f"{name} model-card way frames={n}: {c['wall_s']} s wall, {c['cpu_s']} CPU-s")
@@ -312,7 +324,18 @@ def main() -> None:
     ap.add_argument("--models", default="smolvlm2-256m,smolvlm2-500m")
     ap.add_argument("--frames", default="16,32,64", help="--num-frames values; 'default': no flag")
     ap.add_argument("--card-frames", default="16,64")
-    ap.add_argument("--asks", choices=("all", "first"), default="all", help="first: no repeat questions")
+    ap.add_argument(
+        "--asks",
+        choices=("all", "second", "first"),
+        default="all",
+        help="which questions per row (first: one)",
+    )
+    ap.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="answer length (default: ask's; a curve row may cut it)",
+    )
     ap.add_argument("--duration-s", type=float, default=3600.0)
     ap.add_argument("--out", default=str(RESULTS / "real_size.json"))
     ap.add_argument("--report", action="store_true", help="only rewrite the markdown from the JSON")
@@ -340,7 +363,12 @@ def main() -> None:
     for name in [m for m in args.models.split(",") if m]:
         _log(f"{name}: start (load average {os.getloadavg()})")
         t = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        got = {**bench_model(name, video, frames, card_frames, work, asks=args.asks), "run_at": t}
+        got = {
+            **bench_model(
+                name, video, frames, card_frames, work, asks=args.asks, new_tokens=args.max_new_tokens
+            ),
+            "run_at": t,
+        }
         result["models"][name] = _merge(result["models"].get(name), got)
         out_path.write_text(json.dumps(result, indent=1))
         out_path.with_suffix(".md").write_text(markdown(result))

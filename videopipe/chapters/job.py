@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from videopipe.protocols import Embedder
     from videopipe.text.timeline import TextLine, Timeline
 
-__all__ = ["TITLE_MODES", "chapter_sources", "find_chapters", "screen_changes"]
+__all__ = ["TITLE_MODES", "chapter_sources", "find_chapters", "screen_changes", "sentences"]
 
 TITLE_MODES = ("extract", "model")
 
@@ -52,6 +52,29 @@ def screen_changes(screen: list[TextLine], emb: np.ndarray) -> list[tuple[float,
             out.append((line.start_s, float(np.clip(1.0 - emb[i] @ emb[i - 1], 0.0, 1.0))))
         if i + 1 == len(screen) or screen[i + 1].start_s - line.end_s > 2.0:
             out.append((line.end_s, 1.0))
+    return out
+
+
+def sentences(lines: list[TextLine], *, join_gap_s: float = 1.0) -> list[TextLine]:
+    """Spoken lines joined into sentences: a line that does not end a sentence (no final
+    ``.``, ``?`` or ``!``) is joined with the next one when it follows within ``join_gap_s``
+    (ASR cuts long sentences into pieces)."""
+    from dataclasses import replace
+
+    out: list[TextLine] = []
+    for line in lines:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.source == line.source
+            and not prev.text.rstrip().endswith((".", "?", "!"))
+            and line.start_s - prev.end_s <= join_gap_s
+        ):
+            out[-1] = replace(
+                prev, end_s=max(prev.end_s, line.end_s), text=f"{prev.text.rstrip()} {line.text.strip()}"
+            )
+        else:
+            out.append(line)
     return out
 
 
@@ -108,7 +131,7 @@ def find_chapters(
             path, sources, asr=ASRConfig(model=asr_model), cache=cache, cache_dir=cache_dir, progress=progress
         )
     notes += timeline.notes
-    spoken = [ln for ln in timeline.lines if ln.source.value != "screen" and ln.text.strip()]
+    spoken = sentences([ln for ln in timeline.lines if ln.source.value != "screen" and ln.text.strip()])
     screen = [ln for ln in timeline.lines if ln.source.value == "screen" and ln.text.strip()]
     emb_all = _embed([ln.text for ln in spoken + screen], embedder)
     emb, emb_screen = emb_all[: len(spoken)], emb_all[len(spoken) :]

@@ -3,7 +3,8 @@
 1. **Topic shifts in the timed text** (TextTiling with sentence embeddings): at every gap
    between two spoken lines, the cosine similarity of the mean embedding of the lines in the
    ``window_s`` before and in the ``window_s`` after; a gap's *depth* is how far that similarity
-   falls below the nearest peaks on either side (a valley between two coherent stretches).
+   falls below its highest values within ``window_s`` on either side (a valley between two
+   coherent stretches).
 2. **Slide changes**: where the screen text changes, weighted by how different the new text is
    (a new title counts fully, the same title with new bullets much less).
 3. **Scene cuts**: a cut near a gap adds a little.
@@ -32,7 +33,7 @@ class SegmentConfig:
     min_len_s: float = 30.0
     max_len_s: float = 900.0
     window_s: float = 40.0
-    threshold: float = 0.45
+    threshold: float = 0.5
     screen_weight: float = 0.35
     cut_weight: float = 0.1
     near_s: float = 8.0
@@ -81,7 +82,7 @@ def gap_scores(
         left = csum[g + 1] - csum[lo]
         right = csum[hi] - csum[g + 1]
         sim[g] = float(left @ right) / max(1e-9, float(np.linalg.norm(left) * np.linalg.norm(right)))
-    depth = _depth(sim)
+    depth = _depth(sim, times, cfg.window_s)
     score = depth.copy()
     signals: list[tuple[str, ...]] = [("text",) if d > 0 else () for d in depth]
     cut_arr = np.asarray(sorted(cuts), dtype=np.float64)
@@ -100,18 +101,14 @@ def gap_scores(
     return times, score, signals
 
 
-def _depth(sim: np.ndarray) -> np.ndarray:
-    """TextTiling depth: (left peak - s) + (right peak - s), climbing while the curve rises."""
-    n = len(sim)
-    out = np.zeros(n)
-    for g in range(n):
-        left = g
-        while left > 0 and sim[left - 1] >= sim[left]:
-            left -= 1
-        right = g
-        while right < n - 1 and sim[right + 1] >= sim[right]:
-            right += 1
-        out[g] = (sim[left] - sim[g]) + (sim[right] - sim[g])
+def _depth(sim: np.ndarray, times: np.ndarray, window_s: float) -> np.ndarray:
+    """TextTiling depth: (left peak - s) + (right peak - s), each peak the highest similarity
+    within ``window_s`` on its side (robust to the small bumps a noisy transcript makes)."""
+    out = np.zeros(len(sim))
+    for g in range(len(sim)):
+        lo = int(np.searchsorted(times, times[g] - window_s, side="left"))
+        hi = int(np.searchsorted(times, times[g] + window_s, side="right"))
+        out[g] = (sim[lo : g + 1].max() - sim[g]) + (sim[g:hi].max() - sim[g])
     return out
 
 

@@ -59,6 +59,7 @@ def _register() -> None:
     from videopipe.cli import search as search_cmd
     from videopipe.cli import serve as serve_cmd
     from videopipe.cli import transcribe as transcribe_cmd
+    from videopipe.cli.chapters import chapters as chapters_cmd
 
     for name, command in (
         ("info", info.info),
@@ -73,6 +74,7 @@ def _register() -> None:
         ("transcribe", transcribe_cmd.transcribe),
         ("serve", serve_cmd.serve),
         ("mcp", mcp_server.mcp),
+        ("chapters", chapters_cmd),
     ):
         app.command(name)(_interruptible(command))
 

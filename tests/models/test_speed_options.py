@@ -132,7 +132,7 @@ def test_wrapped_layers_merging_nothing_compute_the_layer(family: str, tiny_dirs
     m = load_model(tiny_dirs[family], device="cpu", dtype="float32")
     layers, state = _layers(m.model), MergeState(r=0)
     for i, layer in enumerate(layers):
-        layers[i] = _wrapped(layer, state, first=i == 0)
+        layers[i] = _wrapped(layer, state, first=i == 0, last=i == len(layers) - 1)
     got = m.encode(frames).features
     assert state.tokens and set(state.tokens) == {state.tokens[0]}
     torch.testing.assert_close(got, plain.features, rtol=1e-4, atol=1e-5)

@@ -10,12 +10,12 @@ layer and every later layer run on fewer tokens. Attention is *proportional*: ea
 logit gets ``+ log(size)``, so a merged token weighs as the tokens it stands for.
 
 The connector (SmolVLM2's pixel shuffle, LLaVA-OneVision's projector and 2x2 pooling) expects
-the full ``grid x grid`` patches, so each wrapped layer hands on the *restored* grid: every
-merged token's value copied back to each position it stands for. The next layer takes one
-representative position per merged token back (the copies are equal, so this is exact). Thus
-every layer's output has the shape of the unmerged one, transformers' recording of hidden
-states (LLaVA-OneVision reads ``hidden_states[-1]``) sees the grid it expects, and the
-tokens the LLM receives are as many as without merging, at the same grid positions.
+the full ``grid x grid`` patches, so the last layer hands on the *restored* grid: every merged
+token's value copied back to each position it stands for. Its output thus has the shape of
+the unmerged one, transformers' recording of hidden states (LLaVA-OneVision reads
+``hidden_states[-1]``) records that grid, and the tokens the LLM receives are as many as
+without merging, at the same grid positions. (The outputs of the layers before the last are
+merged: a caller that reads an earlier layer's hidden states gets fewer tokens.)
 
 Applies to the SigLIP towers (SmolVLM2, LLaVA-OneVision; :data:`MERGE_FAMILIES`). Qwen's
 towers merge 2x2 patches in windowed attention over a packed sequence; ToMe is refused there.
@@ -66,20 +66,18 @@ class MergeState:
     r:       tokens merged per layer (fewer when a layer has fewer than ``2 r`` tokens)
     sizes:   [B, N] how many patches each current token stands for
     source:  [B, N0] the current token of each patch position
-    rep:     [B, N] one patch position of each current token
     tokens:  tokens entering each layer in the last forward pass (for tests and benchmarks)
     """
 
     r: int
     sizes: torch.Tensor | None = None
     source: torch.Tensor | None = None
-    rep: torch.Tensor | None = None
     tokens: list[int] = field(default_factory=list)
 
     def start(self, batch: int, n: int, device: torch.device) -> None:
         pos = torch.arange(n, device=device).expand(batch, n)
         self.sizes = torch.ones(batch, n, device=device)
-        self.source, self.rep, self.tokens = pos, pos, []
+        self.source, self.tokens = pos, []
 
 
 class _ToMeLayer(nn.Module):
@@ -89,40 +87,48 @@ class _ToMeLayer(nn.Module):
 
     _tome: MergeState
     _tome_first: bool
+    _tome_last: bool
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: Any = None, **kwargs: Any) -> torch.Tensor:
         st = self._tome
-        batch, n0, dim = hidden_states.shape
+        x = hidden_states
         if self._tome_first:
-            st.start(batch, n0, hidden_states.device)
+            st.start(x.shape[0], x.shape[1], x.device)
         _check_unpadded(attention_mask)
-        assert st.rep is not None and st.sizes is not None and st.source is not None
-        x = hidden_states if st.rep.shape[1] == n0 else _take(hidden_states, st.rep)
+        assert st.sizes is not None and st.source is not None
         st.tokens.append(x.shape[1])
-        attn, keys = self._attention(self.layer_norm1(x), st.sizes)
-        x = x + attn
         r = min(st.r, x.shape[1] // 2)
-        if r > 0:
+        attn, keys = self._attention(self.layer_norm1(x), st.sizes, metric=r > 0)
+        x = x + attn
+        if keys is not None:
             x = _merge(x, keys, st, r)
         x = x + self.mlp(self.layer_norm2(x))
-        return x if x.shape[1] == n0 else _take(x, st.source)
+        if self._tome_last and x.shape[1] != st.source.shape[1]:
+            x = _take(x, st.source)  # the grid the connector expects
+        return x
 
-    def _attention(self, h: torch.Tensor, sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Self-attention with the size bias; also returns the keys averaged over the heads."""
+    def _attention(
+        self, h: torch.Tensor, sizes: torch.Tensor, *, metric: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Self-attention with the size bias, and (``metric``) the keys summed over the heads
+        (float32 [B, N, head_dim]; a sum, as only their direction is used)."""
         a = self.self_attn
         batch, n, _ = h.shape
-        q, k, v = (
-            p(h).view(batch, n, a.num_heads, a.head_dim).transpose(1, 2)
-            for p in (a.q_proj, a.k_proj, a.v_proj)
-        )
+        shape = (batch, n, a.num_heads, a.head_dim)
+        k = a.k_proj(h).view(shape)
+        q, v = (p(h).view(shape).transpose(1, 2) for p in (a.q_proj, a.v_proj))
         bias = None if bool((sizes == 1).all()) else sizes.log()[:, None, None, :].to(q.dtype)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=a.scale)
-        return a.out_proj(out.transpose(1, 2).reshape(batch, n, -1)), k.mean(1)
+        out = F.scaled_dot_product_attention(q, k.transpose(1, 2), v, attn_mask=bias, scale=a.scale)
+        keys = k.sum(2).float() if metric else None
+        return a.out_proj(out.transpose(1, 2).reshape(batch, n, -1)), keys
 
 
 def _take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``x[b, idx[b]]`` for every batch row: [B, M, D]."""
-    return x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+    """``x[b, idx[b]]`` for every batch row: [B, M, D] (whole rows copied with
+    ``index_select``; ``gather`` with an expanded index is several times slower on the CPU)."""
+    batch, n, dim = x.shape
+    rows = (idx + torch.arange(batch, device=idx.device).unsqueeze(1) * n).reshape(-1)
+    return x.reshape(batch * n, dim).index_select(0, rows).view(batch, -1, dim)
 
 
 def _check_unpadded(mask: Any) -> None:
@@ -138,38 +144,45 @@ def _check_unpadded(mask: Any) -> None:
 
 def _merge(x: torch.Tensor, keys: torch.Tensor, st: MergeState, r: int) -> torch.Tensor:
     """Bipartite soft matching: merge ``r`` tokens of ``x`` [B, N, D] (updates ``st``)."""
-    assert st.sizes is not None and st.source is not None and st.rep is not None
+    assert st.sizes is not None and st.source is not None
     batch, n, dim = x.shape
-    metric = keys / keys.norm(dim=-1, keepdim=True)
+    metric = keys / keys.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     a, b = metric[:, ::2], metric[:, 1::2]
     best, match = (a @ b.transpose(-1, -2)).max(dim=-1)  # each A token's closest B token
     order = best.argsort(dim=-1, descending=True)
     merged, kept = order[:, :r], order[:, r:]  # A tokens merged away / kept
     target = match.gather(1, merged)  # their B tokens
-    n_a, n_kept = a.shape[1], order.shape[1] - r
-    # size-weighted sums in float32; kept A tokens first, then the B tokens
-    s = st.sizes
-    w = x.float() * s.unsqueeze(-1)
-    wa, wb, sa, sb = w[:, ::2], w[:, 1::2], s[:, ::2], s[:, 1::2]
-    wb = wb.scatter_add(1, target.unsqueeze(-1).expand(-1, -1, dim), _take(wa, merged))
-    sb = sb.scatter_add(1, target, sa.gather(1, merged))
+    n_b, n_kept = b.shape[1], order.shape[1] - r
+    # kept A tokens first, then the B tokens; only the B tokens that receive merges change:
+    # the size-weighted mean of the B token and of every A token merged into it (float32),
+    # summed per B token through a [r, r] "same target" matrix, so no scatter-add is needed
+    sa, sb = st.sizes[:, ::2], st.sizes[:, 1::2]
+    s_moved, s_target = sa.gather(1, merged), sb.gather(1, target)
+    same = (target.unsqueeze(2) == target.unsqueeze(1)).float()  # [B, r, r]
+    w_moved = _take(x, 2 * merged).float() * s_moved.unsqueeze(-1)
+    size = s_target + (same @ s_moved.unsqueeze(-1)).squeeze(-1)
+    value = (_take(x, 2 * target + 1).float() * s_target.unsqueeze(-1) + same @ w_moved) / size.unsqueeze(-1)
+    out = torch.empty(batch, n - r, dim, dtype=x.dtype, device=x.device)
+    out[:, :n_kept] = _take(x, 2 * kept)
+    out[:, n_kept:] = x[:, 1::2]
+    rows = (n_kept + target + torch.arange(batch, device=x.device).unsqueeze(1) * (n - r)).reshape(-1)
+    out.view(-1, dim)[rows] = value.reshape(-1, dim).to(x.dtype)  # equal values for equal rows
     sizes = torch.cat([sa.gather(1, kept), sb], dim=1)
-    out = torch.cat([_take(wa, kept), wb], dim=1) / sizes.unsqueeze(-1)
+    sizes[:, n_kept:] = sizes[:, n_kept:].scatter(1, target, size)
     # where each current token went, then where each patch position's token went
     new = torch.empty(batch, n, dtype=torch.long, device=x.device)
-    new[:, 1::2] = n_kept + torch.arange(n - n_a, device=x.device)
+    new[:, 1::2] = n_kept + torch.arange(n_b, device=x.device)
     new.scatter_(1, 2 * kept, torch.arange(n_kept, device=x.device).expand(batch, -1))
     new.scatter_(1, 2 * merged, n_kept + target)
     st.source = new.gather(1, st.source)
-    st.rep = torch.cat([st.rep[:, ::2].gather(1, kept), st.rep[:, 1::2]], dim=1)
     st.sizes = sizes
-    return out.to(x.dtype)
+    return out
 
 
 _CLASSES: dict[type, type] = {}
 
 
-def _wrapped(layer: nn.Module, state: MergeState, *, first: bool) -> nn.Module:
+def _wrapped(layer: nn.Module, state: MergeState, *, first: bool, last: bool) -> nn.Module:
     base = type(layer)
     cls = _CLASSES.get(base)
     if cls is None:
@@ -182,6 +195,7 @@ def _wrapped(layer: nn.Module, state: MergeState, *, first: bool) -> nn.Module:
     block.training = layer.training
     block._tome = state
     block._tome_first = first
+    block._tome_last = last
     return block
 
 
@@ -203,7 +217,7 @@ def merge_vision_tokens(model: Any, r: int) -> MergeState | None:
         raise ModelError("the vision tower already merges tokens (merge_vision_tokens was applied before)")
     state = MergeState(r=int(r))
     for i, layer in enumerate(layers):
-        layers[i] = _wrapped(layer, state, first=i == 0)
+        layers[i] = _wrapped(layer, state, first=i == 0, last=i == len(layers) - 1)
     return state
 
 

@@ -46,14 +46,17 @@ class RunShape:
 @dataclass(frozen=True)
 class CpuRates:
     """Work per CPU-second (one core busy one second) in bfloat16 on a CPU that computes it
-    natively, measured at real size (benchmarks/results/real_size.md, CPU seconds, so the
-    machine's other load does not enter): FLOPs of the vision tower, of the prompt's prefill
-    and of generation (memory-bound: far fewer), CPU-seconds per frame decoded from a 720p
-    H.264 file, and the start-up (imports, processor) plus loading per GB of weights."""
+    natively, at real size on the project's 2-core AVX512-BF16 machine: the vision tower's FLOPs
+    (SmolVLM2-500M's tower, 16 frames in 13.5 s on 2 quiet cores; 2.2B's 2.35 s per frame:
+    1.1-1.2e11), the prefill's (``benchmarks/results/cpu_dtype.md``), generation's (memory- and
+    overhead-bound: SmolVLM2-2.2B's 64 tokens in the issue 24 measurement), CPU-seconds per frame
+    decoded from a 1-hour 720p H.264 file and for start-up (imports, processor) and per GB of
+    weights loaded (``benchmarks/results/real_size.md``). A busy machine is slower still: there
+    the measured ``ask`` took several times longer (real_size.md)."""
 
     vision_flops: float = 1.1e11
     prefill_flops: float = 8.0e10
-    generate_flops: float = 1.5e10
+    generate_flops: float = 3.0e9
     decode_s_per_frame: float = 0.25
     startup_s: float = 10.0
     load_s_per_gb: float = 2.0

@@ -358,9 +358,9 @@ def run_case(spec: dict, timeout_s: int, tmp: Path) -> dict:
 def frames_needed(path: str, k: int) -> int:
     """Frames an exact decoder must decode for ``k`` linspace targets: from each target's
     preceding keyframe to the target, shared groups of pictures counted once."""
-    from videopipe.decode.index import load_index
+    from videopipe.decode.build_table import read_frame_table
 
-    ix = load_index(path, 0)
+    ix = read_frame_table(path, 0)
     targets = ix.pts[linspace_indices(ix.num_frames, k)]
     need: set[int] = set()
     for t in targets.tolist():

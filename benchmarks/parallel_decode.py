@@ -58,7 +58,13 @@ from _machine import cpu_name  # noqa: E402
 from samplers import QWEN_SCRIPT  # noqa: E402
 
 from videopipe.decode import open_video  # noqa: E402
-from videopipe.decode.pyav_backend import PyAVReader, estimated_frames, usable_cores  # noqa: E402
+from videopipe.decode.pyav_backend import (  # noqa: E402
+    PyAVReader,
+    PyAVWorker,  # noqa: E402
+    estimated_frames,
+    usable_cores,
+)
+from videopipe.decode.pyav_threads import CodecThreads, ThreadType  # noqa: E402
 from videopipe.registry import SAMPLERS  # noqa: E402
 from videopipe.testing.videos import make_long_video  # noqa: E402
 from videopipe.types import Budget  # noqa: E402
@@ -98,10 +104,10 @@ class ThreadsReader(PyAVReader):
     pattern (benchmark only; the reader's own choice per pattern is ``_threads_for``)."""
 
     def __init__(self, path, *, thread_type: str, thread_count: int, **kw) -> None:
-        self._bench_threads = (thread_type, thread_count)
+        self._bench_threads = CodecThreads(ThreadType(thread_type), thread_count)
         super().__init__(path, **kw)
 
-    def _threads_for(self, keys_only: bool) -> tuple[str, int]:
+    def _threads_for(self, keys_only: bool) -> CodecThreads:
         return self._bench_threads
 
 
@@ -109,17 +115,17 @@ class ThreadsReader(PyAVReader):
 def worker_threads(setting: tuple[str, int] | None):
     """Workers of split requests forced to ``setting`` for every pattern (None: the reader's
     own choice)."""
-    original = PyAVReader._threads_for
+    original = PyAVWorker._threads_for
     if setting is not None:
 
-        def forced(self, keys_only: bool) -> tuple[str, int]:
-            return setting if self._is_worker else original(self, keys_only)
+        def forced(self, keys_only: bool) -> CodecThreads:
+            return CodecThreads(ThreadType(setting[0]), setting[1])
 
-        PyAVReader._threads_for = forced  # type: ignore[method-assign]
+        PyAVWorker._threads_for = forced  # type: ignore[method-assign]
     try:
         yield
     finally:
-        PyAVReader._threads_for = original  # type: ignore[method-assign]
+        PyAVWorker._threads_for = original  # type: ignore[method-assign]
 
 
 # ----------------------------------------------------------------------------------------
@@ -197,7 +203,7 @@ def threshold_case(path: Path, keys: list[int], exact: list[int], repeats: int) 
 
 def open_cost(path: Path, repeats: int) -> float:
     """Seconds to open one more container of the file (what a worker costs once)."""
-    from videopipe.decode.index import open_container
+    from videopipe.decode.container import open_container
 
     def one() -> None:
         c = open_container(str(path))

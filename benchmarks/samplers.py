@@ -40,7 +40,7 @@ from _machine import cpu_name  # noqa: E402
 
 from videopipe.decode import open_video  # noqa: E402
 from videopipe.registry import EMBEDDERS, SAMPLERS  # noqa: E402
-from videopipe.samplers.timeline import decode_cost, keyframe_indices  # noqa: E402
+from videopipe.samplers.frame_times import decode_cost, keyframe_indices  # noqa: E402
 from videopipe.testing.videos import make_long_video  # noqa: E402
 from videopipe.types import Budget  # noqa: E402
 

@@ -41,7 +41,7 @@ from videopipe.decode import open_video  # noqa: E402
 from videopipe.decode.probe import ffmpeg_bin  # noqa: E402
 from videopipe.registry import EMBEDDERS, SAMPLERS  # noqa: E402
 from videopipe.samplers.candidates import candidate_frames  # noqa: E402
-from videopipe.samplers.timeline import decode_cost, keyframe_indices  # noqa: E402
+from videopipe.samplers.frame_times import decode_cost, keyframe_indices  # noqa: E402
 from videopipe.testing.videos import make_long_video, video_cache_dir  # noqa: E402
 from videopipe.types import Budget  # noqa: E402
 

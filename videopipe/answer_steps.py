@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from videopipe.errors import ConfigError
@@ -16,11 +16,20 @@ from videopipe.pipeline_records import Compressed, Generated, Prepared, PromptTe
 if TYPE_CHECKING:
     import torch
 
-    from videopipe.model_records import GenerationOptions
+    from videopipe.model_records import Generation, GenerationOptions, Turn
     from videopipe.protocols import Compressor, VideoLLM
     from videopipe.types import Stats, VisualTokens
 
-__all__ = ["compress", "generate", "peak_memory_mb", "prompt_text", "question_embeddings", "stats"]
+__all__ = [
+    "compress",
+    "generate",
+    "generation_of",
+    "history_text",
+    "peak_memory_mb",
+    "prompt_text",
+    "question_embeddings",
+    "stats",
+]
 
 
 def question_embeddings(model: VideoLLM, question: str) -> torch.Tensor | None:
@@ -56,15 +65,27 @@ def compress(
     return Compressed(tokens=out, question_embedding=q)
 
 
-def prompt_text(model: VideoLLM, prepared: Prepared, question: str, *, max_text_tokens: int) -> PromptText:
+def prompt_text(
+    model: VideoLLM,
+    prepared: Prepared,
+    question: str,
+    *,
+    max_text_tokens: int,
+    history: Sequence[Turn] = (),
+) -> PromptText:
     """The question with the timeline's lines of the sampled spans before it (within
-    ``max_text_tokens``; each line is tokenized once, for the budget and the stats)."""
+    ``max_text_tokens``; each line is tokenized once, for the budget and the stats), and a
+    conversation's earlier turns: through the chat template where the model converses
+    (``can_converse``), else written before the question (:func:`history_text`)."""
     from videopipe.text.prompt import lines_for_prompt, sampled_spans
 
+    turns = tuple(history) if model.can_converse else ()
+    before = history_text(history) if history and not model.can_converse else ""
     times = [t for clip in prepared.selection.clips for t in clip.times_s]
     spans = tuple(sampled_spans(times))
     if prepared.timeline is None or not len(prepared.timeline):
-        return PromptText(prompt=model.with_text(question, []), lines=(), spans=spans, text_tokens=0)
+        prompt = before + model.with_text(question, [])
+        return PromptText(prompt=prompt, lines=(), spans=spans, text_tokens=0, history=turns)
     counted: dict[str, int] = {}
 
     def count(text: str) -> int:
@@ -76,11 +97,18 @@ def prompt_text(model: VideoLLM, prepared: Prepared, question: str, *, max_text_
         lines_for_prompt(prepared.timeline, spans, question, max_tokens=max_text_tokens, count_tokens=count)
     )
     return PromptText(
-        prompt=model.with_text(question, lines),
+        prompt=before + model.with_text(question, lines),
         lines=lines,
         spans=spans,
         text_tokens=sum(count(ln.text) for ln in lines),
+        history=turns,
     )
+
+
+def history_text(history: Sequence[Turn]) -> str:
+    """Earlier turns as text before the question (for models that take no ``history``)."""
+    lines = [f"{t.role.capitalize()}: {t.text}" for t in history]
+    return "Earlier in this conversation:\n" + "\n".join(lines) + "\n\n"
 
 
 def generate(
@@ -90,20 +118,43 @@ def generate(
     options: GenerationOptions,
     *,
     on_text: Callable[[str], None] | None = None,
+    history: Sequence[Turn] = (),
 ) -> Generated:
     """The answer, always streamed (the pieces join to ``generate()``'s text): the first
     piece's time is the prefill a user waits through before the answer starts. ``on_text``
-    gets each piece; an exception it raises stops the generation and propagates."""
+    gets each piece; an exception it raises stops the generation and propagates. ``history``
+    (earlier turns) goes to a model that converses (``PromptText.history``)."""
+    conversation = {"history": tuple(history)} if history else {}
     first_token_s = None
     t0 = time.perf_counter()
     pieces = []
-    for piece in model.generate_stream(tokens, prompt, options=options):
+    for piece in model.generate_stream(tokens, prompt, options=options, **conversation):
         if first_token_s is None:
             first_token_s = time.perf_counter() - t0
         pieces.append(piece)
         if on_text is not None:
             on_text(piece)
-    return Generated(text="".join(pieces), first_token_s=first_token_s)
+    text = "".join(pieces)
+    return Generated(
+        text=text,
+        first_token_s=first_token_s,
+        generation=generation_of(model, tokens, prompt, text, options.max_new_tokens),
+    )
+
+
+def generation_of(model: VideoLLM, tokens: VisualTokens, prompt: str, text: str, limit: int) -> Generation:
+    """What the answer cost: the model's own count (``last_generation``), else the tokenizer's
+    (the prompt's text and the visual tokens; "length" when the answer has ``limit`` tokens)."""
+    from videopipe.model_records import Generation
+
+    if model.last_generation is not None:
+        return model.last_generation
+    completion = model.count_text_tokens(text) if text else 0
+    return Generation(
+        prompt_tokens=len(tokens) + model.count_text_tokens(prompt),
+        completion_tokens=completion,
+        finish_reason="length" if completion >= limit else "stop",
+    )
 
 
 def stats(
@@ -119,6 +170,7 @@ def stats(
     from videopipe.types import Stats
 
     first = generated.first_token_s
+    usage = generated.generation
     return Stats(
         frames_decoded=prepared.frames_decoded,
         frames_selected=prepared.selection.num_frames,
@@ -132,6 +184,9 @@ def stats(
         text_sources=tuple(sorted({str(ln.source) for ln in text.lines})),
         notes=notes,
         first_token_s=None if first is None else round(first, 4),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        finish_reason=usage.finish_reason,
     )
 
 

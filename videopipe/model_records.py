@@ -15,6 +15,8 @@ re-exports every name, so an adapter still reads one file.
   clips). It travels as ``VisualTokens.layout``, unchanged through every compressor.
 * :class:`GenerationOptions` -- how an answer is generated (length, temperature, top-k/p,
   seed), one record for ``generate`` and ``generate_stream``.
+* :class:`Generation` -- what one answer cost (prompt and answer tokens, why it stopped).
+* :class:`Turn` -- an earlier message of a conversation (``generate_stream``'s ``history``).
 
 Imports nothing from videopipe but ``errors`` (and ``types`` for type hints).
 """
@@ -35,9 +37,11 @@ __all__ = [
     "LAYOUT_VERSION",
     "ClipLayout",
     "EncodedLayout",
+    "Generation",
     "GenerationOptions",
     "ModelFacts",
     "ModelGeometry",
+    "Turn",
     "clips_of_units",
 ]
 
@@ -160,6 +164,29 @@ class GenerationOptions:
             top_p=options.get("top_p"),
             seed=options.get("seed"),
         )
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What one answer cost the language model: ``prompt_tokens`` (the spliced prompt: text and
+    the visual tokens after compression), ``completion_tokens`` (new tokens, the end-of-turn token
+    not counted) and ``finish_reason``: ``"stop"`` (the model ended its turn) or ``"length"``
+    (``max_new_tokens`` cut it)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier message of a conversation, before the question: ``role`` ``"system"``,
+    ``"user"`` or ``"assistant"``, its ``text``, and ``video`` True on the one message the video
+    belongs to (it goes before that message's text; none: before the question)."""
+
+    role: str
+    text: str
+    video: bool = False
 
 
 def _ints(xs: Sequence[Any]) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ only if a model stage runs (its token geometry is read from the checkpoint's con
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +32,7 @@ from videopipe.errors import ConfigError, InputError, one_line
 from videopipe.evidence import evidence_of, token_relevance, with_text_matches
 from videopipe.model_records import GenerationOptions, ModelGeometry
 from videopipe.model_slot import MODEL_LOAD_THREAD, ModelSlot, model_loading
-from videopipe.pipeline_records import (
-    CachedVideo,
-    Decoded,
-    DecodedVideo,
-    Prepared,
-    Restricted,
-    StageTimer,
-)
+from videopipe.pipeline_records import CachedVideo, Decoded, DecodedVideo, Prepared, Restricted, StageTimer
 from videopipe.protocols import Compressor, Embedder, Retriever, Sampler, VideoLLM
 from videopipe.request import Request, check_question, check_request, check_video
 from videopipe.settings import check_size_px
@@ -63,7 +56,7 @@ from videopipe.types import Answer, Budget, Selection
 
 if TYPE_CHECKING:
     from videopipe.cache import TokenCache
-    from videopipe.model_records import ModelFacts
+    from videopipe.model_records import ModelFacts, Turn
     from videopipe.text.timeline import Timeline
     from videopipe.types import VisualTokens
 
@@ -237,7 +230,14 @@ class Pipeline:
         cache = self._token_cache()
         key = None
         if cache is not None and not self.query_dependent:
-            key = cache.key(path, sampler=self.sampler_name, budget=self.budget, model=self.facts.model_id)
+            key = cache.key(
+                path,
+                sampler=self.sampler_name,
+                budget=self.budget,
+                model=self.facts.model_id,
+                quantize=self.config.quantize,
+                vision_merge=self.config.vision_merge,
+            )
             if cache.contains(key):
                 timer = StageTimer({"cache": 0.0})
                 timeline = self._timeline(path, timer)
@@ -383,13 +383,18 @@ class Pipeline:
         max_new_tokens: int | None = None,
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Compress the prepared tokens for ``question`` and generate the answer: the steps of
         ``videopipe.answer_steps`` (compress, prompt text, generate) and the evidence.
 
         ``question`` is trusted (checked by :func:`~videopipe.request.check_request` at the face,
-        or by :meth:`ask`). ``temperature`` 0 decodes greedily; above 0 samples (models whose
-        ``can_sample``). ``on_text`` is called with each piece of the answer as it is generated
+        or by :meth:`ask`). ``history``: a conversation's earlier turns (system, user,
+        assistant), written through the model's chat template where it converses
+        (``can_converse``), else before the question in its text.
+
+        ``temperature`` 0 decodes greedily; above 0 samples (models whose ``can_sample``).
+        ``on_text`` is called with each piece of the answer as it is generated
         (``VideoLLM.generate_stream``; the pieces join to the answer's text); an exception it
         raises stops the generation and propagates."""
         question = question.strip()
@@ -415,10 +420,12 @@ class Pipeline:
             )
         with timer.stage("text"):
             text = answer_steps.prompt_text(
-                model, prepared, question, max_text_tokens=self.config.max_text_tokens
+                model, prepared, question, max_text_tokens=self.config.max_text_tokens, history=history
             )
         with timer.stage("generate"):
-            generated = answer_steps.generate(model, compressed.tokens, text.prompt, options, on_text=on_text)
+            generated = answer_steps.generate(
+                model, compressed.tokens, text.prompt, options, on_text=on_text, history=text.history
+            )
         with timer.stage("evidence"):
             relevance = token_relevance(compressed.tokens, compressed.question_embedding)
             evidence = evidence_of(prepared.video, prepared.selection, compressed.tokens, relevance, tokens)
@@ -478,7 +485,9 @@ def _load_model(cfg: PipelineConfig) -> VideoLLM:
     """The model of the spec ``cfg.model`` (a checkpoint or a ``MODELS`` entry)."""
     from videopipe.models import load_model
 
-    return load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
+    return load_model(
+        cfg.model, device=cfg.device, dtype=cfg.dtype, quantize=cfg.quantize, vision_merge=cfg.vision_merge
+    )
 
 
 def _read_geometry(cfg: PipelineConfig) -> ModelGeometry:

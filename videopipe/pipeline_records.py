@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     import torch
 
-    from videopipe.model_records import ModelFacts
+    from videopipe.model_records import Generation, ModelFacts, Turn
     from videopipe.protocols import VideoReader
     from videopipe.spans import SpanView
     from videopipe.text.timeline import TextLine, Timeline
@@ -165,18 +165,23 @@ class Compressed:
 @dataclass(frozen=True)
 class PromptText:
     """The text step: ``prompt`` (the question with the video's lines before it, as the model
-    reads them), the ``lines`` chosen from the sampled ``spans``, and their ``text_tokens``."""
+    reads them), the ``lines`` chosen from the sampled ``spans``, and their ``text_tokens``;
+    ``history``: a conversation's earlier turns the model reads through its chat template
+    (``can_converse``; a model that does not converse finds them written in ``prompt``)."""
 
     prompt: str
     lines: tuple[TextLine, ...]
     spans: tuple[tuple[float, float], ...]
     text_tokens: int
+    history: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True)
 class Generated:
-    """The generate step: the answer ``text`` and the seconds to its first piece (the prefill a
-    user waits through; None when nothing was generated)."""
+    """The generate step: the answer ``text``, the seconds to its first piece (the prefill a
+    user waits through; None when nothing was generated) and what it cost the language model
+    (``generation``: prompt and answer tokens, why it stopped)."""
 
     text: str
     first_token_s: float | None
+    generation: Generation

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from videopipe.errors import InputError, ModelError
-from videopipe.model_records import GenerationOptions, ModelFacts, ModelGeometry
+from videopipe.model_records import Generation, GenerationOptions, ModelFacts, ModelGeometry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,6 +172,14 @@ class VideoLLM(Protocol):
     #: ``"prefill"`` (prompt tokens: 0 before the pass, all after it), ``"generate"`` (new tokens
     #: of at most ``max_new_tokens``); None: silent. The CLI sets a progress bar here.
     progress: Callable[[str, int, int], None] | None = None
+    #: the :class:`~videopipe.model_records.Generation` of the last ``generate``/``generate_stream``
+    #: that ran to its end (set by the adapter, in the thread that generated); None: the model
+    #: does not count
+    last_generation: Generation | None = None
+    #: ``generate_stream`` takes ``history`` (earlier :class:`~videopipe.model_records.Turn` s,
+    #: written through the chat template); False: the pipeline writes earlier turns into the
+    #: question's text instead
+    can_converse: bool = False
 
     def encode(self, frames: Frames) -> VisualTokens:
         """Visual tokens of ``frames`` (one clip, one frame size)."""

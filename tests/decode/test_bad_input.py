@@ -11,7 +11,7 @@ import pytest
 
 from tests.decode.helpers import gen_video
 from videopipe.decode import open_video
-from videopipe.decode.index import TruncatedVideoWarning
+from videopipe.decode.frame_table import TruncatedVideoWarning
 from videopipe.errors import (
     ConfigError,
     DecodeError,
@@ -229,7 +229,7 @@ def test_probe_errors_are_one_clean_line_without_log_addresses(tmp_path):
 def test_a_file_is_probed_and_indexed_again_once_it_changes(tmp_path):
     import shutil as sh
 
-    from videopipe.decode import index as index_mod
+    from videopipe.decode import build_table as index_mod
     from videopipe.decode.probe import probe
 
     a, b = gen_video("h264"), gen_video("vfr_h264")

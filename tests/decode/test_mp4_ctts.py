@@ -7,9 +7,10 @@ import numpy as np
 
 from tests.decode.helpers import gen_video
 from tests.decode.test_packet_sizes import demuxed_sizes
-from videopipe.decode import index as index_mod
-from videopipe.decode.index import load_index, packet_sizes_for
+from videopipe.decode import packet_sizes as index_mod
+from videopipe.decode.build_table import read_frame_table as load_index
 from videopipe.decode.mp4 import composition_offsets
+from videopipe.decode.packet_sizes import packet_sizes_for
 
 
 def test_ctts_offsets_give_presentation_order_sizes_without_a_demux(monkeypatch):

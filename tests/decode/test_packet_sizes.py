@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import media_file
 from tests.decode.helpers import REAL_CLIPS, SPECS, gen_video, open_checked
-from videopipe.decode.index import build_index, open_container
+from videopipe.decode.build_table import build_frame_table as build_index
+from videopipe.decode.container import open_container
 
 BACKENDS = ["pyav", "torchcodec", "decord"]
 

@@ -132,7 +132,7 @@ def test_pts_eq_dts_file_read_in_parallel_is_exact():
 def test_a_lie_caught_by_a_worker_falls_back_and_stays_exact(monkeypatch):
     """A packed MPEG-4 AVI whose lie the open-time check misses: a worker's pts check raises
     the mismatch, the reader moves to a better table and the request is decoded again."""
-    import videopipe.decode.index as index_mod
+    import videopipe.decode.build_table as index_mod
 
     path = _zoo("mpeg4_avi_packed")
     monkeypatch.setattr(index_mod, "_may_hide_reordering", lambda stream: False)
@@ -186,10 +186,16 @@ def test_a_batch_worker_caps_what_auto_means() -> None:
     from videopipe.decode import pyav_backend as pb
 
     cores = pb.usable_cores()
-    try:
-        pb.set_auto_workers(1)  # one of several processes sharing the machine
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VIDEOPIPE_DECODE_CORES", "1")  # one of several processes sharing the machine
         assert pb.usable_cores() == 1 and pb.check_workers(None) == 1 and pb.check_workers(0) == 1
         assert pb.check_workers(3) == 3  # an explicit number is kept
-    finally:
-        pb.set_auto_workers(None)
     assert pb.usable_cores() == cores
+
+
+def test_a_bad_decode_cores_setting_is_named(monkeypatch) -> None:
+    from videopipe.decode.workers import usable_cores
+
+    monkeypatch.setenv("VIDEOPIPE_DECODE_CORES", "two")
+    with pytest.raises(ConfigError, match="VIDEOPIPE_DECODE_CORES='two' is not valid"):
+        usable_cores()

@@ -8,7 +8,8 @@ import pytest
 
 from tests.decode.helpers import SPECS, gen_video, open_checked, unrotate
 from videopipe.decode import open_video
-from videopipe.decode.index import build_index, open_container
+from videopipe.decode.build_table import build_frame_table as build_index
+from videopipe.decode.container import open_container
 from videopipe.decode.reader import ITER_CHUNK_FRAMES, output_size
 from videopipe.protocols import VideoReader
 from videopipe.registry import DECODERS

@@ -155,7 +155,7 @@ def test_pipeline_and_the_audio_reader_refuse_a_script(script):
 def test_pyav_itself_refuses_a_script_the_probe_did_not_see(script):
     """The second line of defence: a PyAV opening refuses on its own (e.g. the file was swapped
     for a playlist after the probe)."""
-    from videopipe.decode.index import open_container
+    from videopipe.decode.container import open_container
 
     path, fmt, nothing_opened = script
     with pytest.raises(UnsupportedVideoError, match=rf"is a playlist/script \({fmt}\)"):

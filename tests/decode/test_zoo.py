@@ -133,7 +133,7 @@ def sequential_only(monkeypatch):
     """Tables from the decoder without the decoder-time remap: only sequential reads."""
     import dataclasses
 
-    import videopipe.decode.index as index_mod
+    import videopipe.decode.decoded_table as index_mod
 
     real = index_mod.decoded_table
 
@@ -187,7 +187,7 @@ def test_millisecond_timestamps_are_not_variable_frame_rate():
 
 
 def test_avi_header_count_is_not_evidence_of_lost_frames():
-    from videopipe.decode.index import TruncatedVideoWarning
+    from videopipe.decode.frame_table import TruncatedVideoWarning
 
     _, path = _zoo_file("truncated_avi")
     with warnings.catch_warnings(record=True) as w:
@@ -202,7 +202,7 @@ def test_avi_header_count_is_not_evidence_of_lost_frames():
 def test_a_lie_missed_on_open_is_caught_by_the_first_decode(monkeypatch):
     """Were the open-time check to miss a packed bitstream, the per-frame pts check still
     catches it: the table is rebuilt from the decoder and the frames are the right ones."""
-    import videopipe.decode.index as index_mod
+    import videopipe.decode.build_table as index_mod
     from videopipe.decode.pyav_backend import SequentialAccessWarning
 
     _, path = _zoo_file("mpeg4_avi_packed")
@@ -224,13 +224,14 @@ def test_a_lie_missed_on_open_is_caught_by_the_first_decode(monkeypatch):
 
 
 def test_a_decoded_table_is_kept_on_disk_and_not_decoded_again(monkeypatch, tmp_path):
-    import videopipe.decode.index as index_mod
+    import videopipe.decode.build_table as index_mod
+    import videopipe.decode.decoded_table as decoded_mod
 
     monkeypatch.setenv("VIDEOPIPE_CACHE", str(tmp_path / "cache"))
     _, path = _zoo_file("h264_pts_eq_dts")
     calls = []
-    real = index_mod.decoded_table
-    monkeypatch.setattr(index_mod, "decoded_table", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = decoded_mod.decoded_table
+    monkeypatch.setattr(decoded_mod, "decoded_table", lambda *a, **k: calls.append(1) or real(*a, **k))
     checks = []
     real_check = index_mod.verify_decode_order
     monkeypatch.setattr(
@@ -258,7 +259,7 @@ def test_a_decoded_table_is_kept_on_disk_and_not_decoded_again(monkeypatch, tmp_
 def test_a_lie_that_ends_in_sequential_reading_stops_using_frame_threads(monkeypatch, sequential_only):
     """Sequential reads count the decoder's output, which frame threads can lose frames of;
     a fallback to them mid-read must reopen the stream without frame threads."""
-    import videopipe.decode.index as index_mod
+    import videopipe.decode.build_table as index_mod
 
     _, path = _zoo_file("mpeg4_avi_packed")
     monkeypatch.setattr(index_mod, "_may_hide_reordering", lambda stream: False)
@@ -310,12 +311,12 @@ def test_info_and_frames_count_what_ffmpeg_presents(name):
 def test_a_reader_that_finds_its_table_wrong_adopts_the_corrected_one(monkeypatch, tmp_path):
     """Damage the demux pass did not notice: the first decode finds packets that do not decode,
     and the reader adopts the decoder's table (info follows, with a warning) instead of failing."""
-    import videopipe.decode.index as index_mod
+    import videopipe.decode.build_table as index_mod
     from videopipe.decode.pyav_backend import FrameTableCorrectedWarning
 
     monkeypatch.setenv("VIDEOPIPE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(index_mod, "_TABLES", index_mod.FileMemo(8))
-    monkeypatch.setattr(index_mod, "_libav_errors", lambda: 0)  # the demuxer's errors go unseen
+    monkeypatch.setattr("videopipe.decode.demux.libav_errors", lambda: 0)  # the demuxer's errors go unseen
     _, path = _zoo_file("damaged_mkv")
     want = ffprobe_decoded(path, 0).num_frames
     r = _open(path, "pyav")

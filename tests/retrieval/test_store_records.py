@@ -92,3 +92,15 @@ def test_snapshot_names_that_are_no_version_are_removed(tmp_path: Path) -> None:
         w.garbage_collect()
     assert [p.name for p in (store.directory / "snapshots").iterdir()] == ["00000001.json"]
     assert store.current_version() == 1
+
+
+def test_a_faiss_record_kind_is_an_index_kind_stored_as_its_value() -> None:
+    from videopipe.retrieval.faiss_kinds import IndexKind
+    from videopipe.retrieval.store.checks import from_json
+    from videopipe.retrieval.store.damage import Problem
+    from videopipe.retrieval.store.records import FaissMeta
+
+    meta = from_json(FaissMeta, {"kind": "ivf", "digest": "d", "file": "f.faiss"}, "FAISS record")
+    assert meta.kind is IndexKind.IVF and json.loads(json.dumps(asdict(meta)))["kind"] == "ivf"
+    with pytest.raises(Problem, match="malformed FAISS record"):
+        from_json(FaissMeta, {"kind": "annoy", "digest": "d", "file": None}, "FAISS record")

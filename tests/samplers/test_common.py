@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from videopipe.samplers.candidates import candidate_grid
+from videopipe.samplers.frame_times import decode_cost, snap_targets
 from videopipe.samplers.sizing import size_for_tokens
-from videopipe.samplers.timeline import decode_cost, snap_targets
 
 
 def test_decode_cost_counts_frames_from_the_keyframe() -> None:

@@ -38,7 +38,7 @@ def _check(sel: Selection, n_video: int, budget: Budget, full: tuple[int, int], 
 def _run(name: str, reader, budget: Budget) -> Selection:
     sampler = SAMPLERS.create(name)
     assert isinstance(sampler, Sampler) and sampler.name == name
-    return sampler(reader, budget, query="is the screen red?", features=EMBEDDERS.create("color"))
+    return sampler(reader, budget, query="is the screen red?", embedder=EMBEDDERS.create("color"))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -94,3 +94,27 @@ def test_query_without_embedder_is_a_clear_error(name: str) -> None:
     r = FakeReader(np.zeros((100, 16, 16, 3), np.uint8), fps=5, gop=5)
     with pytest.raises(ConfigError, match="embedder"):
         SAMPLERS.create(name)(r, Budget(num_frames=4), query="red?")
+
+
+def test_the_embedder_keyword_and_its_deprecated_old_name_pick_the_same_frames() -> None:
+    from videopipe.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    reader = FakeReader(rng.integers(0, 255, (100, 16, 16, 3), dtype=np.uint8), fps=10, gop=25)
+    sampler = SAMPLERS.create("query")
+    budget = Budget(num_frames=4, size_px=64)
+    emb = EMBEDDERS.create("color")
+    new = sampler(reader, budget, query="is the screen red?", embedder=emb)
+    with pytest.warns(DeprecationWarning, match="embedder="):
+        old = sampler(reader, budget, query="is the screen red?", features=emb)
+    assert new.indices == old.indices and new.indices
+    with pytest.raises(ConfigError, match="embedder once"):
+        sampler(reader, budget, query="q", embedder=emb, features=emb)
+
+
+@pytest.mark.parametrize("name", ["uniform", "keyframe", "query"])
+def test_samplers_refuse_unknown_options_like_compressors(name: str) -> None:
+    from videopipe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{name}: unknown option\(s\) colour; valid options: "):
+        SAMPLERS.create(name, colour="red")

@@ -31,7 +31,7 @@ def needle_reader(needle_video: Path):
 def test_needle_always_selected_within_budget(needle_reader, name: str, budget: Budget) -> None:
     emb = EMBEDDERS.create("color")
     sel = SAMPLERS.create(name, embed_px=64)(
-        needle_reader, budget, query="when is the screen red?", features=emb
+        needle_reader, budget, query="when is the screen red?", embedder=emb
     )
     info = needle_reader.info
     full = budget.frame_size(info.height, info.width)
@@ -53,10 +53,10 @@ def test_keyclip_trades_resolution_for_clip_length(needle_reader) -> None:
     emb = EMBEDDERS.create("color")
     q = "when is the screen red?"
     loose = SAMPLERS.create("keyclip", embed_px=64)(
-        needle_reader, Budget(num_frames=32, size_px=224), query=q, features=emb
+        needle_reader, Budget(num_frames=32, size_px=224), query=q, embedder=emb
     )
     tight = SAMPLERS.create("keyclip", embed_px=64)(
-        needle_reader, Budget(num_frames=32, max_tokens=1200, size_px=224), query=q, features=emb
+        needle_reader, Budget(num_frames=32, max_tokens=1200, size_px=224), query=q, embedder=emb
     )
     full = Budget(size_px=224).frame_size(64, 96)
     assert all(c.size == full for c in loose.clips)  # no token limit: full size
@@ -69,7 +69,7 @@ def test_keyclip_trades_resolution_for_clip_length(needle_reader) -> None:
 def test_query_sampler_puts_most_frames_on_the_evidence(needle_reader) -> None:
     emb = EMBEDDERS.create("color")
     sel = SAMPLERS.create("query", embed_px=64)(
-        needle_reader, Budget(num_frames=32, size_px=224), query="when is the screen red?", features=emb
+        needle_reader, Budget(num_frames=32, size_px=224), query="when is the screen red?", embedder=emb
     )
     on_needle = [i for i in sel.indices if NEEDLE_FRAMES.start - 20 <= i < NEEDLE_FRAMES.stop + 20]
     assert len(on_needle) >= 16  # most of the budget around the evidence...

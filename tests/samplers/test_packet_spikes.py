@@ -16,7 +16,7 @@ from videopipe.decode.probe import ffmpeg_bin
 from videopipe.registry import EMBEDDERS, SAMPLERS
 from videopipe.samplers._packets import size_spikes, spike_candidates
 from videopipe.samplers.candidates import candidate_frames
-from videopipe.samplers.timeline import decode_cost, keyframe_indices
+from videopipe.samplers.frame_times import decode_cost, keyframe_indices
 from videopipe.testing.videos import Scene, VideoSpec, make_video, read_frame_number, video_cache_dir
 from videopipe.types import Budget
 
@@ -164,9 +164,9 @@ def long_gop(request):
 @pytest.mark.parametrize("name", ["keyclip", "query"])
 def test_needle_between_keyframes_found_only_with_spike_candidates(long_gop, name: str) -> None:
     q, budget = "when is the screen red?", Budget(num_frames=8, size_px=90)
-    new = SAMPLERS.create(name)(long_gop, budget, query=q, features=EMBEDDERS.create("color"))
+    new = SAMPLERS.create(name)(long_gop, budget, query=q, embedder=EMBEDDERS.create("color"))
     old = SAMPLERS.create(name, spike_budget_frames=0)(
-        long_gop, budget, query=q, features=EMBEDDERS.create("color")
+        long_gop, budget, query=q, embedder=EMBEDDERS.create("color")
     )
     hits = sorted(set(new.indices) & set(NEEDLE))
     assert hits, f"{name} missed the needle with spike candidates: {new.indices}"

@@ -150,9 +150,9 @@ def _worker_main(conn: Connection, spec: JobSpec, role: Role, gpu: int | None, t
         # core and they would oversubscribe the CPU (measured: 2 workers slower than 1)
         sys.modules["torch"].set_num_threads(threads)
     if threads > 0:  # the same share for a reader's decoding threads (workers=auto)
-        from videopipe.decode.pyav_backend import set_auto_workers
+        from videopipe.decode.workers import DECODE_CORES_ENV
 
-        set_auto_workers(threads)
+        os.environ[DECODE_CORES_ENV] = str(threads)
     try:
         preparer = spec.build_preparer() if role in (Role.FULL, Role.PREPARE) else None
         runner = spec.build_runner() if role in (Role.FULL, Role.ANSWER) else None

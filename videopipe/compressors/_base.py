@@ -1,6 +1,6 @@
 """What every compressor shares: config handling and the protocol's contract.
 
-A compressor is a class with a frozen config dataclass (``config_cls``), a ``name`` and
+A compressor is a class with a frozen config dataclass (``config_class``, see :class:`videopipe.plugin.BasePlugin`), a ``name`` and
 ``__call__(tokens, budget, *, query_embedding=None)``. The base ``__call__`` enforces the
 contract once for all of them:
 
@@ -15,13 +15,13 @@ stage of a chain).
 
 from __future__ import annotations
 
-import dataclasses
 from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
 from videopipe.errors import ConfigError
+from videopipe.plugin import BasePlugin, ConfigT
 from videopipe.protocols import Compressor
 from videopipe.types import VisualTokens
 
@@ -32,26 +32,12 @@ def check_budget(budget: object) -> int:
     return budget
 
 
-class BaseCompressor(Compressor):
-    """Base class: subclasses set ``name``, ``config_cls`` and implement ``_compress``."""
+class BaseCompressor(BasePlugin[ConfigT], Compressor):
+    """Base class: subclasses set ``name``, name their config as the type parameter
+    (``BaseCompressor[PoolConfig]``) and implement ``_compress``."""
 
     name: ClassVar[str] = ""
-    config_cls: ClassVar[type[Any]]
     merges: ClassVar[bool] = True  # output sizes sum to the input's (False: pruning)
-
-    def __init__(self, config: Any | None = None, /, **overrides: Any) -> None:
-        base = config if config is not None else self.config_cls()
-        if not isinstance(base, self.config_cls):
-            raise ConfigError(
-                f"{self.name}: config must be a {self.config_cls.__name__}, got {type(base).__name__}"
-            )
-        valid = {f.name for f in dataclasses.fields(self.config_cls)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ConfigError(
-                f"{self.name}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(sorted(valid)) or '(none)'}"
-            )
-        self.config = dataclasses.replace(base, **overrides)
 
     def __call__(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None = None
@@ -70,5 +56,11 @@ class BaseCompressor(Compressor):
     ) -> VisualTokens:
         """The method: only called with ``len(tokens) > budget``, tokens in (t, row, col) order."""
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config})"
+
+class FoldablePruner(BaseCompressor[ConfigT]):
+    """A pruner whose config's ``fold_dropped`` folds each dropped token into a kept one
+    instead: then it merges (output sizes sum to the input's)."""
+
+    @property
+    def merges(self) -> bool:  # type: ignore[override]
+        return bool(self.config.fold_dropped)

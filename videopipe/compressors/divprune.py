@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import BaseCompressor
+from videopipe.compressors._base import FoldablePruner
 from videopipe.compressors._ops import cosine_chunks, farthest_point, unit_features
 from videopipe.types import VisualTokens
 from videopipe.validate import in_range, positive
@@ -61,13 +61,8 @@ def keep_or_fold(tokens: VisualTokens, x: torch.Tensor, keep: torch.Tensor, fold
     return tokens.merge(group, keep)
 
 
-class DivPrune(BaseCompressor):
+class DivPrune(FoldablePruner[DivPruneConfig]):
     name = "divprune"
-    config_cls = DivPruneConfig
-
-    @property
-    def merges(self) -> bool:  # type: ignore[override]
-        return self.config.fold_dropped
 
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None

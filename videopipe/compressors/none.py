@@ -17,9 +17,8 @@ class NoneConfig:
     """No options."""
 
 
-class NoCompression(BaseCompressor):
+class NoCompression(BaseCompressor[NoneConfig]):
     name = "none"
-    config_cls = NoneConfig
 
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None

@@ -59,9 +59,8 @@ def pool_to_budget(tokens: VisualTokens, budget: int) -> VisualTokens:
     return tokens.merge(group, rep)
 
 
-class Pool(BaseCompressor):
+class Pool(BaseCompressor[PoolConfig]):
     name = "pool"
-    config_cls = PoolConfig
 
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None

@@ -86,9 +86,8 @@ class ProgressiveConfig:
             positive("progressive.memory_frames", self.memory_frames)
 
 
-class Progressive(BaseCompressor):
+class Progressive(BaseCompressor[ProgressiveConfig]):
     name = "progressive"
-    config_cls = ProgressiveConfig
 
     def _scan(
         self, tokens: VisualTokens, per_frame: int, first_max: int | None = None

@@ -50,7 +50,7 @@ class QueryGuided(DivPrune):
     """DivPrune seeded with the tokens most relevant to the query."""
 
     name = "query"
-    config_cls = QueryConfig  # type: ignore[assignment]
+    config_class = QueryConfig  # type: ignore[assignment]
 
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None

@@ -115,9 +115,8 @@ def segment_starts(
     return starts
 
 
-class SegmentMerge(BaseCompressor):
+class SegmentMerge(BaseCompressor[SegmentMergeConfig]):
     name = "segment_merge"
-    config_cls = SegmentMergeConfig
 
     def _plan(self, tokens: VisualTokens, max_segments: int) -> _Plan:
         cfg = self.config

@@ -60,9 +60,8 @@ def slow_frames(num_frames: int, num_slow: int, device: torch.device) -> torch.T
     return torch.floor((i + 0.5) * num_frames / num_slow).long()
 
 
-class SlowFast(BaseCompressor):
+class SlowFast(BaseCompressor[SlowFastConfig]):
     name = "slowfast"
-    config_cls = SlowFastConfig
 
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None

@@ -76,14 +76,14 @@ def parse_spec(spec: str) -> list[tuple[str, dict[str, str]]]:
 
 
 def option_values(name: str, factory: Any, options: dict[str, str]) -> dict[str, Any]:
-    """``options`` converted to the types of ``factory.config_cls`` (a compressor class)."""
+    """``options`` converted to the types of ``factory.config_class`` (a compressor class)."""
     if not options:
         return {}
-    config_cls = getattr(factory, "config_cls", None)
-    if config_cls is None or not dataclasses.is_dataclass(config_cls):
+    config_class = getattr(factory, "config_class", None)
+    if config_class is None or not dataclasses.is_dataclass(config_class):
         raise ConfigError(f"compressor {name!r} takes no options in a spec; configure it in Python")
-    hints = typing.get_type_hints(config_cls)
-    valid = {f.name for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_class)
+    valid = {f.name for f in dataclasses.fields(config_class)}
     out: dict[str, Any] = {}
     for key, text in options.items():
         if key not in valid:

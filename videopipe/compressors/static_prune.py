@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from videopipe.compressors._base import BaseCompressor
+from videopipe.compressors._base import FoldablePruner
 from videopipe.compressors._ops import cosine_chunks, frame_layout, same_position_previous, unit_features
 from videopipe.types import VisualTokens
 from videopipe.validate import in_range
@@ -63,13 +63,8 @@ def change_scores(tokens: VisualTokens) -> tuple[torch.Tensor, torch.Tensor]:
     return change, prev
 
 
-class StaticPrune(BaseCompressor):
+class StaticPrune(FoldablePruner[StaticPruneConfig]):
     name = "static_prune"
-    config_cls = StaticPruneConfig
-
-    @property
-    def merges(self) -> bool:  # type: ignore[override]
-        return self.config.fold_dropped
 
     def _compress(
         self, tokens: VisualTokens, budget: int, *, query_embedding: torch.Tensor | None

@@ -71,9 +71,8 @@ def previous_frame_matches(
     return best, match
 
 
-class TemporalMerge(BaseCompressor):
+class TemporalMerge(BaseCompressor[TemporalMergeConfig]):
     name = "temporal_merge"
-    config_cls = TemporalMergeConfig
 
     def _priorities(self, tokens: VisualTokens) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         layout = frame_layout(tokens)

@@ -9,7 +9,7 @@ from leaking out as follows:
    sequential decode (:data:`VERIFIED`): H.264/HEVC in MP4/MOV/MKV. Anything else raises
    :class:`UnsupportedVideoError` naming a backend that can read the file.
 2. On open, decord's own frame table (``get_frame_timestamp``) must equal ours (pts of every
-   frame from the container, see :mod:`videopipe.decode.index`) frame for frame; if not (e.g.
+   frame from the container, see :mod:`videopipe.decode.build_table`) frame for frame; if not (e.g.
    B-frames in AVI, where decord's indices are shifted), the file is refused the same way.
 3. Videos with rotation metadata are refused (decord's resize of rotated frames fails).
 4. Indices passed to decord always come from our table, which only holds frames that decode,
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from videopipe.decode.index import load_index, require_random_access
+from videopipe.decode.build_table import random_access_table
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
@@ -94,10 +94,7 @@ class DecordReader(BaseReader):
         probe: ProbeResult | None = None,
     ) -> None:
         decord = _import_decord()
-        probe = probe or probe_video(path)
-        why = self.refuses(probe)
-        if why:
-            raise UnsupportedVideoError(f"{probe.path}: {why}; use backend='pyav' or 'torchcodec'")
+        probe = self.accepted(probe or probe_video(path), instead="backend='pyav' or 'torchcodec'")
         if device.startswith("cuda"):
             if not _decord_has_cuda():
                 raise DeviceError(
@@ -110,8 +107,7 @@ class DecordReader(BaseReader):
             self._ctx = decord.cpu(0)
         self._threads = threads
         self._readers: dict[tuple[int, int], Any] = {}
-        index = load_index(probe.path, probe.video_ordinal)
-        require_random_access(index, probe.path, "decord")
+        index = random_access_table(probe.path, probe.video_ordinal, "decord")
         super().__init__(probe, index, device=device)
         self._check_table()
 

@@ -5,7 +5,7 @@ PyAV exposes a stream's index entries (decode timestamps, sizes, keyframe flags)
 composition offsets, so with B-frames it cannot say which entry is which presentation-order
 frame without demuxing every packet. Reading the ``ctts`` box from ``moov`` takes a few
 milliseconds instead. Callers verify the result against the frame table (see
-:func:`videopipe.decode.index.packet_sizes_for`), so a file this parser misreads costs a demux
+:func:`videopipe.decode.packet_sizes.packet_sizes_for`), so a file this parser misreads costs a demux
 pass, never wrong sizes.
 """
 

@@ -25,9 +25,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from videopipe.config import MAX_SIZE_PX
-from videopipe.decode.index import FrameIndex
+from videopipe.decode.frame_table import FrameIndex
 from videopipe.decode.probe import ProbeResult
-from videopipe.errors import ConfigError, OutOfRangeError, library_errors_as_decode_errors
+from videopipe.errors import (
+    ConfigError,
+    OutOfRangeError,
+    UnsupportedVideoError,
+    library_errors_as_decode_errors,
+)
 from videopipe.types import Frames, VideoInfo
 
 __all__ = ["BaseReader", "SizeArg", "output_size", "ITER_CHUNK_FRAMES"]
@@ -97,6 +102,15 @@ class BaseReader(ABC):
         """True when this backend can decode on a CUDA GPU here."""
         return False
 
+    @classmethod
+    def accepted(cls, probe: ProbeResult, *, instead: str) -> ProbeResult:
+        """``probe``, unless this backend :meth:`refuses` the file: then UnsupportedVideoError
+        naming why and what to use ``instead``."""
+        why = cls.refuses(probe)
+        if why:
+            raise UnsupportedVideoError(f"{probe.path}: {why}; use {instead}")
+        return probe
+
     def __init__(self, probe: ProbeResult, index: FrameIndex, *, device: str = "cpu") -> None:
         self._probe = probe
         self._index = index
@@ -123,7 +137,7 @@ class BaseReader(ABC):
             num_frames_exact=True,
             has_audio=probe.has_audio,
             frames_lost=index.frames_lost,
-            access=index.access,
+            access=index.access.value,
         )
 
     # -- public API -----------------------------------------------------------------------
@@ -198,7 +212,7 @@ class BaseReader(ABC):
         if sizes is None:
             cached = self._demuxed_sizes
             if cached is None or cached[0] is not self._index:
-                from videopipe.decode.index import packet_sizes_for
+                from videopipe.decode.packet_sizes import packet_sizes_for
 
                 got = packet_sizes_for(self._probe.path, self._probe.video_ordinal, self._index)
                 cached = (self._index, got)

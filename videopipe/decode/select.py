@@ -60,7 +60,7 @@ def open_video(
     Other backends have their own threading: naming one of them with ``workers`` is an error,
     and ``backend="auto"`` passes ``workers`` only when it picks ``pyav``."""
     if workers is not None:
-        from videopipe.decode.pyav_backend import check_workers
+        from videopipe.decode.workers import check_workers
 
         check_workers(workers)
         if backend not in ("auto", "pyav"):

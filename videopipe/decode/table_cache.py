@@ -1,10 +1,12 @@
-"""On-disk cache of frame tables that cost a full decode (``FrameIndex.source == "decode"``:
-files whose timestamps lie), so a second open of the same file does not decode it again.
+"""On-disk cache of frame tables that cost a full decode (``FrameIndex.source`` is
+``TableSource.DECODE``: files whose timestamps lie), so a second open of the same file does
+not decode it again.
 
 Keyed by the file's path, size and modification time, the video stream and a format version;
 stored as ``.npz`` under ``<cache dir>/frame-tables/`` (see
 :func:`videopipe.config.default_cache_dir`). A missing, unreadable or stale entry is a miss,
-never an error: the table is simply decoded again.
+never an error: the table is simply decoded again. The table's on-disk format (which arrays,
+how a :class:`~videopipe.decode.frame_table.FrameIndex` is written and read back) lives here.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from videopipe.config import default_cache_dir
+from videopipe.decode.frame_table import FrameIndex, TableSource
 
-__all__ = ["load_table", "save_table", "table_key"]
+__all__ = ["load_frame_table", "load_table", "save_frame_table", "save_table", "table_key"]
 
 _VERSION = 2  # 2: frames_lost is stored
 
@@ -63,3 +67,50 @@ def save_table(path: str, stream_index: int, arrays: dict[str, np.ndarray]) -> N
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def table_arrays(index: FrameIndex) -> dict[str, np.ndarray]:
+    """The arrays a decoded table is stored as (the on-disk format)."""
+    return {
+        "pts": index.pts,
+        "tb": np.asarray([index.time_base.numerator, index.time_base.denominator], np.int64),
+        "key_pts": index.key_pts,
+        "key_seek": index.key_seek,
+        "last_duration": np.int64(index.last_duration),
+        "access": np.str_(index.access.value),
+        "access_reason": np.str_(index.access_reason),
+        "decoder_pts": index.decoder_pts if index.decoder_pts is not None else np.zeros(0, np.int64),
+        "frames_lost": np.int64(index.frames_lost),
+    }
+
+
+def table_from_arrays(z: dict[str, np.ndarray]) -> FrameIndex | None:
+    """The decoded table stored as ``z`` (see :func:`table_arrays`), or None when the arrays
+    are of another shape (then the table is decoded again)."""
+    try:
+        return FrameIndex(
+            pts=z["pts"],
+            time_base=Fraction(int(z["tb"][0]), int(z["tb"][1])),
+            key_pts=z["key_pts"],
+            key_seek=z["key_seek"],
+            last_duration=int(z["last_duration"]),
+            frames_lost=int(z["frames_lost"]),
+            source=TableSource.DECODE,
+            access=str(z["access"]),
+            access_reason=str(z["access_reason"]),
+            decoder_pts=z["decoder_pts"] if z["decoder_pts"].shape[0] else None,
+        )
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def load_frame_table(path: str, stream_index: int) -> FrameIndex | None:
+    """The decoded table of stream ``stream_index`` of ``path`` kept on disk, or None (no
+    entry, a stale one, or one of another shape)."""
+    z = load_table(path, stream_index)
+    return None if z is None else table_from_arrays(z)
+
+
+def save_frame_table(path: str, stream_index: int, index: FrameIndex) -> None:
+    """Keep a decoded table on disk (best effort)."""
+    save_table(path, stream_index, table_arrays(index))

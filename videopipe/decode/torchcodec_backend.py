@@ -3,7 +3,7 @@
 
 Exactness: torchcodec's ``seek_mode="exact"`` scans the whole file when it opens (demuxing
 every packet) to build its frame table, ``"approximate"`` trusts the header and may return a
-neighbouring frame. We pass our own frame table (see :mod:`videopipe.decode.index`, read from
+neighbouring frame. We pass our own frame table (see :mod:`videopipe.decode.build_table`, read from
 the container index) as ``custom_frame_mappings``: exact seeking without the scan. When the
 table is a constant frame rate from 0 that equals the header's rate, approximate mode computes
 the same pts, so it is used (no hand-over cost). Every returned frame's pts is checked against
@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from videopipe.decode.index import FrameIndex, load_index, require_random_access
+from videopipe.decode.build_table import random_access_table
+from videopipe.decode.frame_table import FrameIndex
 from videopipe.decode.probe import ProbeResult
 from videopipe.decode.probe import probe as probe_video
 from videopipe.decode.reader import BaseReader
-from videopipe.errors import DecodeError, DeviceError, MissingDependencyError, UnsupportedVideoError
+from videopipe.errors import DecodeError, DeviceError, MissingDependencyError
 
 __all__ = ["TorchCodecReader", "frame_mappings_json"]
 
@@ -93,10 +94,7 @@ class TorchCodecReader(BaseReader):
         probe: ProbeResult | None = None,
     ) -> None:
         self._decoders_mod = _import_torchcodec()
-        probe = probe or probe_video(path)
-        why = self.refuses(probe)
-        if why:
-            raise UnsupportedVideoError(f"{probe.path}: {why}; use backend='pyav'")
+        probe = self.accepted(probe or probe_video(path), instead="backend='pyav'")
         if device.startswith("cuda"):
             import torch
 
@@ -107,8 +105,7 @@ class TorchCodecReader(BaseReader):
                 )
         self._threads = threads
         self._decoders: dict[tuple[int, int], Any] = {}
-        index = load_index(probe.path, probe.video_ordinal)
-        require_random_access(index, probe.path, "torchcodec")
+        index = random_access_table(probe.path, probe.video_ordinal, "torchcodec")
         super().__init__(probe, index, device="cpu" if device == "auto" else device)
         self._mappings: str | None = None if self._header_is_exact() else frame_mappings_json(index)
         self._abs_pts_s = index.pts.astype(np.float64) * float(index.time_base)

@@ -91,6 +91,7 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
     mixed_resolution: ClassVar[bool] = True  # type: ignore[misc]
     #: generate_stream samples at a temperature > 0
     can_sample: ClassVar[bool] = True  # type: ignore[misc]
+    can_converse: ClassVar[bool] = True  # type: ignore[misc]
 
     #: the config attribute holding the id of the visual placeholder token
     placeholder_config_key: ClassVar[str] = ""
@@ -109,13 +110,25 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
         device: str = "auto",
         dtype: str = "auto",
         frames_per_batch: int = 32,
+        quantize: str = "none",
+        vision_merge: int = 0,
     ) -> None:
         from videopipe.models.checkpoint import load_processor, load_weights
 
         model_id = str(model_id or self.default_model_id)
-        self._checked_config(model_id)
+        config = self._checked_config(model_id)
+        if vision_merge:  # refused before the weights load: docs/models.md "CPU speed options"
+            from videopipe.models.tome import check_vision_merge, merge_vision_tokens
+
+            check_vision_merge(config.model_type, vision_merge, model_id=model_id)
         processor = load_processor(model_id)
         model = load_weights(model_id, device=device, dtype=dtype, allow_flash=self.flash_attention_ok)
+        if vision_merge:
+            merge_vision_tokens(model, vision_merge)
+        if quantize != "none":
+            from videopipe.models.quantize import quantize_model
+
+            quantize_model(model, quantize)
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod

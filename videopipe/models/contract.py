@@ -10,6 +10,8 @@ core's own modules use them; this module re-exports them.
 * :class:`EncodedLayout` -- where every token sat in the uncompressed prompt (units of frames,
   their grids, the clips); travels as ``VisualTokens.layout``.
 * :class:`GenerationOptions` -- how an answer is generated (``generate``, ``generate_stream``).
+* :class:`Generation` -- what one answer cost (``VideoLLM.last_generation``).
+* :class:`Turn` -- an earlier message of a conversation (``generate_stream``'s ``history``).
 * :class:`VideoLLM` -- the one protocol a model implements. Optional abilities have a default
   there (subclass the protocol to inherit them), so callers never probe with ``getattr``.
 * :class:`ModelFactory` -- what a ``MODELS`` registry entry is: a callable that builds the
@@ -24,9 +26,11 @@ from videopipe.model_records import (
     LAYOUT_VERSION,
     ClipLayout,
     EncodedLayout,
+    Generation,
     GenerationOptions,
     ModelFacts,
     ModelGeometry,
+    Turn,
     clips_of_units,
 )
 from videopipe.protocols import VideoLLM
@@ -35,10 +39,12 @@ __all__ = [
     "LAYOUT_VERSION",
     "ClipLayout",
     "EncodedLayout",
+    "Generation",
     "GenerationOptions",
     "ModelFacts",
     "ModelFactory",
     "ModelGeometry",
+    "Turn",
     "VideoLLM",
     "clips_of_units",
     "model_facts",

@@ -6,14 +6,15 @@ that does it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from videopipe.models.contract import GenerationOptions
+from videopipe.models.contract import Generation, GenerationOptions
 
 if TYPE_CHECKING:
     import torch
 
+    from videopipe.models.contract import Turn
     from videopipe.models.splice import SplicedInputs
     from videopipe.types import VisualTokens
 
@@ -28,8 +29,10 @@ class GenerationMixin:
     model: Any
     tokenizer: Any
     device: Any
-    build_inputs: Callable[[VisualTokens, str], SplicedInputs]
+    build_inputs: Callable[..., SplicedInputs]
     _report: Callable[[str, int, int], None]
+    #: what the last generation that ran to its end cost (set by :meth:`_token_ids`)
+    last_generation: Generation | None = None
 
     @property
     def _language_model(self) -> Any:
@@ -124,12 +127,14 @@ class GenerationMixin:
         max_new_tokens: int = 128,
         temperature: float = 0.0,
         options: GenerationOptions | None = None,
+        history: Sequence[Turn] = (),
     ) -> Iterator[str]:
         """The answer of :meth:`generate` in pieces as the tokens are decoded (whole words, through
         transformers' ``TextIteratorStreamer``); joined they equal ``generate``'s text with the
         same options (leading and trailing whitespace is stripped the same way). ``options``, or
         ``max_new_tokens`` and ``temperature`` (0: greedy; above 0: sampling at that
-        temperature). Closing the iterator stops the generation after the current token."""
+        temperature). Closing the iterator stops the generation after the current token.
+        ``history``: the conversation's earlier turns (written through the chat template)."""
         import torch
         from transformers import TextIteratorStreamer
 
@@ -137,7 +142,7 @@ class GenerationMixin:
         streamer = TextIteratorStreamer(self.tokenizer, skip_special_tokens=True)
 
         def pieces() -> Iterator[str]:
-            for tok in self._token_ids(tokens, question, opts):
+            for tok in self._token_ids(tokens, question, opts, history):
                 streamer.put(torch.tensor([tok]))
                 yield from _drain(streamer)
             streamer.end()
@@ -145,12 +150,20 @@ class GenerationMixin:
 
         yield from _stripped(pieces())
 
-    def _token_ids(self, tokens: VisualTokens, question: str, options: GenerationOptions) -> Iterator[int]:
+    def _token_ids(
+        self,
+        tokens: VisualTokens,
+        question: str,
+        options: GenerationOptions,
+        history: Sequence[Turn] = (),
+    ) -> Iterator[int]:
         """The answer's token ids, one at a time (the decoding loop of :meth:`generate` and
-        :meth:`generate_stream`)."""
+        :meth:`generate_stream`); once they are all out, :attr:`last_generation` says what the
+        answer cost (prompt and answer tokens, why it stopped)."""
         import torch
 
-        inp = self.build_inputs(tokens, question)
+        self.last_generation = None
+        inp = self.build_inputs(tokens, question, history)
         pick = Picker(options)
         stop = self._stop_ids()
         limit = options.max_new_tokens
@@ -165,9 +178,11 @@ class GenerationMixin:
             )
             self._report("prefill", length, length)
             pos = inp.next_position
+            prompt_len, reason = length, "length"
             for _ in range(limit):
                 nxt = pick(logits[0, -1])
                 if nxt in stop:
+                    reason = "stop"
                     break
                 count += 1
                 self._report("generate", count, limit)
@@ -179,6 +194,7 @@ class GenerationMixin:
                 logits, past = self._run_lm(embed(ids), p, past=past, past_len=length, logits_to_keep=1)
                 length += 1
                 pos += 1
+            self.last_generation = Generation(prompt_len, count, reason)
 
     def _stop_ids(self) -> set[int]:
         ids: set[int] = set()

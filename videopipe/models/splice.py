@@ -19,6 +19,7 @@ from videopipe.models.contract import EncodedLayout
 if TYPE_CHECKING:
     import torch
 
+    from videopipe.models.contract import Turn
     from videopipe.types import VisualTokens
 
 __all__ = ["SpliceMixin", "SplicedInputs", "format_timestamps"]
@@ -117,16 +118,29 @@ class SpliceMixin:
             raise InputError(f"the question contains the model's special token(s) {bad}; remove them")
         return question.strip()
 
-    def chat_text(self, question: str, tokens: VisualTokens) -> str:
+    def chat_text(self, question: str, tokens: VisualTokens, history: Sequence[Turn] = ()) -> str:
         """The chat-templated prompt with one video marker (what one would give the family's
-        processor together with the frames)."""
-        content: list[dict[str, Any]] = []
+        processor together with the frames): the ``history`` turns, then ``question``; the video
+        in the turn marked ``video`` (else with the question)."""
+        video: list[dict[str, Any]] = []
         if self.timestamps_in_text:
             times = self._layout_of(tokens).frame_time_s
-            content.append({"type": "text", "text": f"Frames at {format_timestamps(times)}.\n"})
-        content.append({"type": "video"})
-        content.append({"type": "text", "text": question})
-        messages = [{"role": "user", "content": content}]
+            video.append({"type": "text", "text": f"Frames at {format_timestamps(times)}.\n"})
+        video.append({"type": "video"})
+        placed = any(t.video for t in history)
+        messages = [
+            {
+                "role": t.role,
+                "content": [
+                    *(video if t.video else []),
+                    *([{"type": "text", "text": self._check_question(t.text)}] if t.text.strip() else []),
+                ],
+            }
+            for t in history
+        ]
+        messages.append(
+            {"role": "user", "content": [*([] if placed else video), {"type": "text", "text": question}]}
+        )
         text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         if isinstance(text, list):
             text = text[0]
@@ -189,8 +203,11 @@ class SpliceMixin:
             )
         return slot
 
-    def build_inputs(self, tokens: VisualTokens, question: str) -> SplicedInputs:
-        """The spliced ``inputs_embeds`` and preserved position ids for ``tokens`` + ``question``."""
+    def build_inputs(
+        self, tokens: VisualTokens, question: str, history: Sequence[Turn] = ()
+    ) -> SplicedInputs:
+        """The spliced ``inputs_embeds`` and preserved position ids for ``tokens`` + ``question``
+        (after the conversation's ``history``)."""
         import torch
 
         self._check_tokens(tokens)
@@ -198,7 +215,7 @@ class SpliceMixin:
         tokens = tokens.to(self.device)
         with torch.inference_mode():
             layout = self._layout_of(tokens)
-            lay = self._prompt(self.chat_text(question, tokens), layout)
+            lay = self._prompt(self.chat_text(question, tokens, history), layout)
             n_full = layout.num_tokens
             n_extra = lay.visual_slots.numel() - n_full  # LLaVA-OneVision: 1 trailing newline token
             if n_extra < 0:

@@ -83,8 +83,8 @@ class SceneWindows:
 
     def segment(self, video: str | Path) -> list[Span]:
         from videopipe.decode import open_video
+        from videopipe.samplers.frame_times import check_video
         from videopipe.samplers.keyframe import KeyframeConfig, detect_scenes
-        from videopipe.samplers.timeline import check_video
 
         with open_video(video) as reader:
             times = check_video(reader, "scene segmentation")

@@ -156,7 +156,7 @@ def spike_candidates(
     earlier (old content; left out when that lies before the spike's keyframe, which then
     shows the old content and decodes alone). ``base``: the candidates already chosen (their
     decode cost is paid). Returns (added frames, sorted; frames decoded for them beyond
-    ``base``, as :func:`~videopipe.samplers.timeline.decode_cost` counts them). At most
+    ``base``, as :func:`~videopipe.samplers.frame_times.decode_cost` counts them). At most
     ``max_added`` frames are added (None: no limit besides the budget)."""
     if budget_frames <= 0 or spikes.indices.shape[0] == 0:
         return [], 0

@@ -20,8 +20,8 @@ from videopipe.errors import ConfigError
 from videopipe.protocols import Embedder, VideoReader
 from videopipe.samplers import _signals as sig
 from videopipe.samplers.candidates import CANDIDATE_MODES, SPIKE_BUDGET_FRAMES, Candidates, candidate_frames
+from videopipe.samplers.frame_times import keyframe_indices
 from videopipe.samplers.probes import Probe, unit_rows
-from videopipe.samplers.timeline import keyframe_indices
 from videopipe.validate import choice, positive
 
 
@@ -97,7 +97,7 @@ def score_candidates(
         raise ConfigError("query is empty; pass a question or leave it unset")
     if query is not None and embedder is None:
         raise ConfigError(
-            "a query needs an image-text embedder to score frames; pass features=<Embedder> "
+            "a query needs an image-text embedder to score frames; pass embedder=<Embedder> "
             "(CLI: --embedder clip, or --embedder color for the test embedder)"
         )
     cands = options.choose(video, times, keyframe_indices(video, times))

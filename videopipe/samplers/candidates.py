@@ -16,7 +16,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from videopipe.protocols import VideoReader
-from videopipe.samplers.timeline import decode_cost, index_at, snap_targets
+from videopipe.samplers.frame_times import decode_cost, index_at, snap_targets
 from videopipe.validate import choice
 
 CANDIDATE_MODES = ("auto", "grid")

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from videopipe.protocols import Embedder, VideoReader
-from videopipe.samplers._base import BaseSampler
+from videopipe.samplers._base import BaseSampler, SamplerInput
 from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates, smooth
+from videopipe.samplers.frame_times import index_at, keyframe_indices
 from videopipe.samplers.sizing import default_size, size_for_tokens
-from videopipe.samplers.timeline import index_at, keyframe_indices
 from videopipe.types import Budget, Clip, Selection
 from videopipe.validate import positive
 
@@ -95,30 +94,21 @@ def grow(scored: Scored, a: int, cfg: KeyclipConfig, raw: np.ndarray) -> tuple[i
     return lo, hi
 
 
-class KeyclipSampler(BaseSampler):
+class KeyclipSampler(BaseSampler[KeyclipConfig]):
     """F2C key-clip sampling; see the module docstring."""
 
     name = "keyclip"
     uses_query = True
 
-    config_class = KeyclipConfig
-
-    def select(
-        self,
-        video: VideoReader,
-        budget: Budget,
-        times: np.ndarray,
-        *,
-        query: str | None,
-        features: Embedder | None,
-    ) -> Selection:
+    def select(self, job: SamplerInput) -> Selection:
+        video, budget, times = job.video, job.budget, job.times
         cfg = self.config
         n_video = len(times)
         full = default_size(video, budget)
         tok_full = budget.tokens_per_frame(*full)
         max_frames = budget.num_frames if budget.num_frames is not None else n_video
         total_tokens = budget.max_tokens if budget.max_tokens is not None else max_frames * tok_full
-        scored = score_candidates(video, times, cfg, query=query, embedder=features)
+        scored = score_candidates(video, times, cfg, query=job.query, embedder=job.embedder)
         raw = scored.scores
         scored.scores = 0.5 * (raw + smooth(raw, cfg.smooth_width))
         duration = float(times[-1] - times[0]) or 1.0

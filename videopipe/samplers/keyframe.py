@@ -32,14 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from videopipe.protocols import Embedder, VideoReader
+from videopipe.protocols import VideoReader
 from videopipe.samplers import _signals as sig
-from videopipe.samplers._base import BaseSampler
+from videopipe.samplers._base import BaseSampler, SamplerInput
+from videopipe.samplers.frame_times import check_video, index_at, keyframe_indices, snap_targets
 from videopipe.samplers.probes import Probe
 from videopipe.samplers.selections import single_frame_clips
 from videopipe.samplers.sizing import frame_budget
-from videopipe.samplers.timeline import check_video, index_at, keyframe_indices, snap_targets
-from videopipe.types import Budget, Selection
+from videopipe.types import Selection
 from videopipe.validate import positive
 
 
@@ -188,22 +188,13 @@ def pick_diverse(
     return sorted(chosen)
 
 
-class KeyframeSampler(BaseSampler):
+class KeyframeSampler(BaseSampler[KeyframeConfig]):
     """Scene-aware keyframes; see the module docstring."""
 
     name = "keyframe"
 
-    config_class = KeyframeConfig
-
-    def select(
-        self,
-        video: VideoReader,
-        budget: Budget,
-        times: np.ndarray,
-        *,
-        query: str | None,
-        features: Embedder | None,
-    ) -> Selection:
+    def select(self, job: SamplerInput) -> Selection:
+        video, budget, times = job.video, job.budget, job.times
         cfg = self.config
         n_frames = len(times)
         n = frame_budget(video, budget)

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from videopipe.protocols import Embedder, VideoReader
-from videopipe.samplers._base import BaseSampler
+from videopipe.samplers._base import BaseSampler, SamplerInput
 from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates
+from videopipe.samplers.frame_times import index_at
 from videopipe.samplers.sizing import fit_size, frame_budget
-from videopipe.samplers.timeline import index_at
-from videopipe.types import Budget, Clip, Selection
+from videopipe.types import Clip, Selection
 from videopipe.validate import positive
 
 
@@ -87,26 +86,17 @@ def allocate(scored: Scored, n: int, cfg: QueryConfig, capacity: np.ndarray) -> 
     return alloc
 
 
-class QuerySampler(BaseSampler):
+class QuerySampler(BaseSampler[QueryConfig]):
     """Query-aware frame selection; see the module docstring."""
 
     name = "query"
     uses_query = True
 
-    config_class = QueryConfig
-
-    def select(
-        self,
-        video: VideoReader,
-        budget: Budget,
-        times: np.ndarray,
-        *,
-        query: str | None,
-        features: Embedder | None,
-    ) -> Selection:
+    def select(self, job: SamplerInput) -> Selection:
+        video, budget, times = job.video, job.budget, job.times
         cfg = self.config
         n = frame_budget(video, budget)
-        scored = score_candidates(video, times, cfg, query=query, embedder=features)
+        scored = score_candidates(video, times, cfg, query=job.query, embedder=job.embedder)
         # each candidate's window: the frames closer to it than to its neighbours
         ct = scored.times_s
         mids = (ct[1:] + ct[:-1]) / 2

@@ -32,14 +32,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from videopipe.errors import ConfigError
-from videopipe.protocols import Embedder, VideoReader
-from videopipe.samplers._base import BaseSampler
+from videopipe.samplers._base import BaseSampler, SamplerInput
 from videopipe.samplers._scoring import CandidateOptions
+from videopipe.samplers.frame_times import keyframe_indices
 from videopipe.samplers.probes import Probe
 from videopipe.samplers.selections import single_frame_clips
 from videopipe.samplers.sizing import fit_size, frame_budget
-from videopipe.samplers.timeline import keyframe_indices
-from videopipe.types import Budget, Selection
+from videopipe.types import Selection
 from videopipe.validate import positive
 
 
@@ -128,22 +127,13 @@ class SpaceAwareConfig(CandidateOptions):
             )
 
 
-class SpaceAwareSampler(BaseSampler):
+class SpaceAwareSampler(BaseSampler[SpaceAwareConfig]):
     """Greedy maximum coverage of space cells; see the module docstring."""
 
     name = "space_aware"
 
-    config_class = SpaceAwareConfig
-
-    def select(
-        self,
-        video: VideoReader,
-        budget: Budget,
-        times: np.ndarray,
-        *,
-        query: str | None,
-        features: Embedder | None,
-    ) -> Selection:
+    def select(self, job: SamplerInput) -> Selection:
+        video, budget, times = job.video, job.budget, job.times
         cfg = self.config
         n = frame_budget(video, budget)
         keyframes = keyframe_indices(video, times)

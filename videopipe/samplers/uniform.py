@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from videopipe.protocols import Embedder, VideoReader
-from videopipe.samplers._base import BaseSampler
+from videopipe.protocols import VideoReader
+from videopipe.samplers._base import BaseSampler, SamplerInput
+from videopipe.samplers.frame_times import SNAP_MODES, keyframe_indices, snap_targets
 from videopipe.samplers.selections import single_frame_clips
 from videopipe.samplers.sizing import frame_budget
-from videopipe.samplers.timeline import SNAP_MODES, keyframe_indices, snap_targets
 from videopipe.types import Budget, Selection
 from videopipe.validate import choice, positive
 
@@ -101,12 +101,10 @@ class UniformConfig:
             raise ConfigError("uniform rule='fps' needs fps=<frames per second>")
 
 
-class UniformSampler(BaseSampler):
+class UniformSampler(BaseSampler[UniformConfig]):
     """Evenly spaced frames; see the module docstring."""
 
     name = "uniform"
-
-    config_class = UniformConfig
 
     def count(self, video: VideoReader, budget: Budget) -> int:
         """How many frames this sampler takes from ``video`` under ``budget``."""
@@ -140,15 +138,8 @@ class UniformSampler(BaseSampler):
             return [float(times[i]) for i in idx], interval
         return [float(times[0]) + (k + 0.5) * interval for k in range(n)], interval
 
-    def select(
-        self,
-        video: VideoReader,
-        budget: Budget,
-        times: np.ndarray,
-        *,
-        query: str | None,
-        features: Embedder | None,
-    ) -> Selection:
+    def select(self, job: SamplerInput) -> Selection:
+        video, budget, times = job.video, job.budget, job.times
         n = self.count(video, budget)
         targets, interval = self.targets(times, n)
         keyframes = keyframe_indices(video, times) if self.config.snap != "exact" else []

@@ -225,42 +225,71 @@ def family_processor(family: str, tokenizer: Any, settings: dict[str, Any]) -> A
     )
 
 
-def _qwen_text(
-    vocab: int, eos: int, pad: int, lm: dict[str, int], *, head_dim: int | None = None
-) -> dict[str, Any]:
-    d: dict[str, Any] = dict(
+def _lm_text(vocab: int, eos: int, pad: int, lm: dict[str, int], **extra: Any) -> dict[str, Any]:
+    """The text config of a tiny language model: ``vocab`` tokens, no BOS, ``lm``'s sizes."""
+    return dict(
         vocab_size=vocab,
         bos_token_id=None,
         eos_token_id=eos,
         pad_token_id=pad,
         **lm,
         max_position_embeddings=4096,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        **extra,
     )
+
+
+def _tiny_vision(px: int, **extra: Any) -> dict[str, Any]:
+    """The vision config of a tiny ViT: two blocks of width 32 over ``px``-px frames, 14-px patches."""
+    return dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=px,
+        patch_size=14,
+        **extra,
+    )
+
+
+def _qwen_text(
+    vocab: int, eos: int, pad: int, lm: dict[str, int], *, head_dim: int | None = None
+) -> dict[str, Any]:
+    rope = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}
+    d = _lm_text(vocab, eos, pad, lm, rope_parameters=rope)
     if head_dim is not None:
         d["head_dim"] = head_dim
     return d
 
 
-def _build_qwen2_5_vl(out: Path, lm: dict[str, int]) -> None:
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-
-    tok = tiny_tokenizer(_QWEN_SPECIALS, **TOKEN_ROLES["qwen2_5_vl"])
+def _build_qwen_vl(
+    out: Path,
+    lm: dict[str, int],
+    family: str,
+    classes: tuple[Any, Any],
+    *,
+    patch: int,
+    vision: dict[str, Any],
+    video: dict[str, Any],
+    text: dict[str, Any] | None = None,
+) -> None:
+    """A tiny Qwen-VL model of ``family`` (``classes``: its config and model classes): the
+    shared tokens, two vision blocks with ``patch``-px patches, frames of 4 to 8 patches."""
+    config_cls, model_cls = classes
+    tok = tiny_tokenizer(_QWEN_SPECIALS, **TOKEN_ROLES[family])
     ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
-    cfg = Qwen2_5_VLConfig(
-        text_config=_qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16),
+    text_config = _qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16)
+    cfg = config_cls(
+        text_config={**text_config, **(text or {})},
         vision_config=dict(
             depth=2,
             hidden_size=32,
             intermediate_size=64,
             num_heads=2,
             out_hidden_size=lm["hidden_size"],
-            patch_size=14,
+            patch_size=patch,
             spatial_merge_size=2,
             temporal_patch_size=2,
-            window_size=56,
-            fullatt_block_indexes=[1],
-            tokens_per_second=2,
+            **vision,
         ),
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -269,53 +298,45 @@ def _build_qwen2_5_vl(out: Path, lm: dict[str, int]) -> None:
         eos_token_id=ids["<|im_end|>"],
         pad_token_id=ids["<|endoftext|>"],
     )
-    size = {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 64}
-    patches = dict(size=size, patch_size=14, merge_size=2, temporal_patch_size=2)
-    proc = family_processor(
-        "qwen2_5_vl", tok, {"image": patches, "video": dict(patches, cap_pixels_per_frame=False)}
+    size = {"shortest_edge": (4 * patch) ** 2, "longest_edge": (2 * patch) ** 2 * 64}
+    patches = dict(size=size, patch_size=patch, merge_size=2, temporal_patch_size=2)
+    proc = family_processor(family, tok, {"image": patches, "video": dict(patches, **video)})
+    _save(model_cls(cfg), proc, out)
+
+
+def _build_qwen2_5_vl(out: Path, lm: dict[str, int]) -> None:
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    _build_qwen_vl(
+        out,
+        lm,
+        "qwen2_5_vl",
+        (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration),
+        patch=14,
+        vision=dict(window_size=56, fullatt_block_indexes=[1], tokens_per_second=2),
+        video=dict(cap_pixels_per_frame=False),
     )
-    _save(Qwen2_5_VLForConditionalGeneration(cfg), proc, out)
 
 
 def _build_qwen3_vl(out: Path, lm: dict[str, int]) -> None:
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    tok = tiny_tokenizer(_QWEN_SPECIALS, **TOKEN_ROLES["qwen3_vl"])
-    ids = {t: tok.convert_tokens_to_ids(t) for t in _QWEN_SPECIALS}
-    text = _qwen_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, head_dim=16)
-    text["rope_parameters"] = {
+    rope = {
         "rope_type": "default",
         "rope_theta": 10000.0,
         "mrope_section": [2, 3, 3],
         "mrope_interleaved": True,
     }
-    cfg = Qwen3VLConfig(
-        text_config=text,
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            out_hidden_size=lm["hidden_size"],
-            patch_size=16,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            num_position_embeddings=16,
-            deepstack_visual_indexes=[0],
-        ),
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        eos_token_id=ids["<|im_end|>"],
-        pad_token_id=ids["<|endoftext|>"],
+    _build_qwen_vl(
+        out,
+        lm,
+        "qwen3_vl",
+        (Qwen3VLConfig, Qwen3VLForConditionalGeneration),
+        patch=16,
+        vision=dict(num_position_embeddings=16, deepstack_visual_indexes=[0]),
+        video=dict(do_sample_frames=False),
+        text={"rope_parameters": rope},
     )
-    size = {"shortest_edge": 64 * 64, "longest_edge": 32 * 32 * 64}
-    patches = dict(size=size, patch_size=16, merge_size=2, temporal_patch_size=2)
-    proc = family_processor(
-        "qwen3_vl", tok, {"image": patches, "video": dict(patches, do_sample_frames=False)}
-    )
-    _save(Qwen3VLForConditionalGeneration(cfg), proc, out)
 
 
 def _build_llava_onevision(out: Path, lm: dict[str, int]) -> None:
@@ -325,24 +346,8 @@ def _build_llava_onevision(out: Path, lm: dict[str, int]) -> None:
     ids = {t: tok.convert_tokens_to_ids(t) for t in _LLAVA_SPECIALS}
     px = TINY_FRAME_PX["llava_onevision"]
     cfg = LlavaOnevisionConfig(
-        vision_config=dict(
-            model_type="siglip_vision_model",
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=px,
-            patch_size=14,
-        ),
-        text_config=dict(
-            model_type="qwen2",
-            vocab_size=len(tok),
-            bos_token_id=None,
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
-            **lm,
-            max_position_embeddings=4096,
-        ),
+        vision_config=_tiny_vision(px, model_type="siglip_vision_model"),
+        text_config=_lm_text(len(tok), ids["<|im_end|>"], ids["<|endoftext|>"], lm, model_type="qwen2"),
         image_token_index=ids["<image>"],
         video_token_index=ids["<video>"],
         vision_feature_select_strategy="full",
@@ -372,22 +377,9 @@ def _build_smolvlm(out: Path, lm: dict[str, int]) -> None:
     ids = {t: tok.convert_tokens_to_ids(t) for t in _SMOL_SPECIALS}
     px = TINY_FRAME_PX["smolvlm"]
     cfg = SmolVLMConfig(
-        vision_config=dict(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=px,
-            patch_size=14,
-        ),
-        text_config=dict(
-            model_type="llama",
-            vocab_size=len(tok),
-            bos_token_id=None,
-            eos_token_id=ids["<end_of_utterance>"],
-            pad_token_id=ids["<|endoftext|>"],
-            **lm,
-            max_position_embeddings=4096,
+        vision_config=_tiny_vision(px),
+        text_config=_lm_text(
+            len(tok), ids["<end_of_utterance>"], ids["<|endoftext|>"], lm, model_type="llama"
         ),
         scale_factor=2,
         image_token_id=ids["<image>"],

@@ -128,7 +128,7 @@ def iter_audio(video: str | Path, *, chunk_s: float = 30.0) -> Iterator[AudioChu
         return
     import av
 
-    from videopipe.decode.index import decode_tolerant
+    from videopipe.decode.container import decode_tolerant
 
     chunk_n = max(1, round(chunk_s * SAMPLE_RATE))
     container = _open(p)

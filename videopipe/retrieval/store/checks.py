@@ -12,6 +12,7 @@ import math
 import re
 import types
 from dataclasses import fields
+from enum import Enum
 from functools import cache
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -38,6 +39,8 @@ def fits(value: Any, hint: Any) -> bool:
         return isinstance(value, (int, float)) and math.isfinite(value)
     if hint in (int, str):
         return isinstance(value, hint)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return isinstance(value, hint)  # a record's __post_init__ made it one from its value
     if origin is dict:
         k, v = get_args(hint)
         return isinstance(value, dict) and all(fits(a, k) and fits(b, v) for a, b in value.items())
@@ -57,7 +60,7 @@ def from_json(cls: type[R], data: Any, what: str) -> R:
         raise Problem(f"has {what} that is not a JSON object ({type(data).__name__})")
     try:
         obj = cls(**data)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:  # ValueError: an enum field given a value it lacks
         raise Problem(f"has a malformed {what} ({e})") from None
     for name, hint in field_types(cls).items():
         v = getattr(obj, name)

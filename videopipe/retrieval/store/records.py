@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from videopipe.errors import IndexStoreError
+from videopipe.retrieval.faiss_kinds import IndexKind
 
 FORMAT = 1
 CONFIG_NAME = "videopipe-index.json"
@@ -74,7 +75,7 @@ class FaissMeta:
     """The FAISS index a snapshot was built with. The fields after ``file`` record what ``auto``
     chose and measured at build time (None in snapshots written before it measured)."""
 
-    kind: str
+    kind: IndexKind
     digest: str  # digest of the entries (content keys and clip counts, in order) it was built on
     file: str | None  # relative path; None for "flat" (rebuilt from the vectors on load)
     params: dict[str, int] | None = None  # e.g. {"nlist": 2048, "nprobe": 24, "threads": 1}
@@ -83,6 +84,9 @@ class FaissMeta:
     target_recall: float | None = None
     sample_queries: int | None = None
     build_s: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", IndexKind(self.kind))  # stored as its string value
 
     def describe(self) -> dict[str, Any]:
         """``{"kind", "params", "recall_at_10", "ms_per_query"}`` for reports."""

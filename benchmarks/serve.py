@@ -15,6 +15,15 @@ decoding (``stats.cached``; counted). Results: ``benchmarks/results/serve.json``
 
     python benchmarks/serve.py            # full run
     python benchmarks/serve.py --quick    # smoke test (8 requests, 2 ask processes)
+
+Single flight (issue 27 item 4), before/after in the same run: ``--before-src DIR`` names a
+source tree of videopipe from before the change (``git archive 0a28bd7~1 | tar -x -C DIR``);
+``serve`` then runs twice, the server importing videopipe from ``DIR`` and from this tree, each
+with both request orders (``spread``: the order above; ``burst``: the 4 questions about a video
+one after the other, so 4 clients ask about the same new video at once), and the results go
+to ``serve_single_flight.json`` / ``.md``:
+
+    python benchmarks/serve.py --before-src /tmp/videopipe-before
 """
 
 from __future__ import annotations
@@ -64,9 +73,9 @@ def _config(cache: Path) -> Path:
     return p
 
 
-def _env() -> dict[str, str]:
+def _env(src: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("HF_HUB_OFFLINE", "1")
     return env
 
@@ -74,6 +83,16 @@ def _env() -> dict[str, str]:
 def _exe() -> list[str]:
     exe = shutil.which("videopipe")
     return [exe] if exe else [sys.executable, "-m", "videopipe"]
+
+
+def _cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + sys, its threads and waited-for children) a process used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return round(ticks / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -96,7 +115,7 @@ def _summary(latencies: list[float], wall_s: float, n: int, cached: int) -> dict
 
 
 def run_serve(
-    model: Path, videos: list[Path], jobs: list[tuple[int, str]], work: Path, clients: int
+    model: Path, videos: list[Path], jobs: list[tuple[int, str]], work: Path, clients: int, src: Path = ROOT
 ) -> dict[str, Any]:
     import httpx
     import openai
@@ -108,8 +127,8 @@ def run_serve(
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [*_exe(), "serve", "--model", str(model), "--allow-dir", str(videos[0].parent), "--port", str(port),
-         "--max-queue", "32", *_flags(work / "cache-serve")],
-        env=_env(), stdout=log, stderr=subprocess.STDOUT,
+         "--max-queue", "32", *_flags(work / f"cache-serve-{time.monotonic_ns()}")],
+        env=_env(src), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     while True:
@@ -140,6 +159,7 @@ def run_serve(
             results = list(pool.map(one, jobs))
         wall = time.perf_counter() - t1
         health = httpx.get(url + "/health").json()
+        cpu_s = _cpu_s(proc.pid)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -151,6 +171,7 @@ def run_serve(
         clients=clients,
         decoded_requests=sum(r[1]["stats"]["frames_decoded"] > 0 for r in results),
         server_counters=health["counters"],
+        server_cpu_s=cpu_s,
         texts=[r[1]["text"] for r in results],
     )
     return out
@@ -207,6 +228,7 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=5)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--before-src", type=Path, default=None, help="videopipe before single flight")
     args = ap.parse_args()
 
     from videopipe.testing.tiny_models import build_tiny_model
@@ -229,6 +251,13 @@ def main() -> None:
             shutil.copy(make_video(spec), videos[-1])
         # request k asks question k // videos about video k % videos: every video early, then again
         jobs = [(k % n_videos, QUESTIONS[k // n_videos]) for k in range(4 * n_videos)]
+        if args.before_src is not None:
+            burst = [(k // 4, QUESTIONS[k % 4]) for k in range(4 * n_videos)]
+            flights = {}
+            for order, js in (("spread", jobs), ("burst", burst)):
+                for label, src in (("before", args.before_src.resolve()), ("single-flight", ROOT)):
+                    flights[f"{order} {label}"] = run_serve(model, videos, js, work, args.clients, src)
+            return _single_flight_report(flights, args, n_videos)
         results = {"serve": run_serve(model, videos, jobs, work, args.clients)}
         ask_jobs = jobs[:2] if args.quick else jobs
         results["ask-processes"] = run_ask_processes(model, videos, ask_jobs, work)
@@ -253,17 +282,7 @@ def main() -> None:
         "note": "the cores were shared with other jobs; serve's wall time excludes its start-up (start_up_s)",
         "quick": args.quick,
     }
-    report = {"meta": meta, "results": results}
-    print(json.dumps(report, indent=2))
-    if args.quick:
-        return
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [
-        "# serve: one server and 4 clients vs `videopipe ask` processes vs `Pipeline.ask`",
-        "",
-        *(f"- {k}: {v}" for k, v in meta.items()),
-        "",
+    table = [
         "| mode | answered | wall s | requests/s | vs ask processes | p50 latency s | p95 latency s | cache hits |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(
@@ -276,9 +295,57 @@ def main() -> None:
         f"serve: started in {results['serve']['start_up_s']:.1f} s (imports + model load, once); "
         f"{results['serve']['decoded_requests']} of {len(jobs)} requests decoded their video, the rest read "
         "the token cache. Latency under 4 concurrent clients includes waiting for the one model worker.",
-        "",
     ]
-    (args.out / "serve.md").write_text("\n".join(lines))
+    title = "# serve: one server and 4 clients vs `videopipe ask` processes vs `Pipeline.ask`"
+    _write(args, "serve", title, meta, results, table)
+
+
+def _write(
+    args: Any, name: str, title: str, meta: dict[str, Any], results: dict[str, Any], table: list[str]
+) -> None:
+    """Print the report; unless ``--quick``, write ``NAME.json`` and ``NAME.md`` (``table``
+    under the title and the meta lines)."""
+    report = {"meta": meta, "results": results}
+    print(json.dumps(report, indent=2))
+    if args.quick:
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [title, "", *(f"- {k}: {v}" for k, v in meta.items()), "", *table, ""]
+    (args.out / f"{name}.md").write_text("\n".join(lines))
+
+
+def _single_flight_report(flights: dict[str, dict[str, Any]], args: Any, n_videos: int) -> None:
+    """``serve_single_flight.json`` / ``.md``: the server before and after single flight."""
+    for r in flights.values():
+        r.pop("texts")
+    meta = {
+        "requests": 4 * n_videos,
+        "videos": f"{n_videos} generated, 9.6 s, 320x240, 25 fps, H.264; 4 questions each",
+        "model": "tiny random Qwen2.5-VL (videopipe.testing.tiny_models)",
+        "options": OPTIONS,
+        "clients": args.clients,
+        "before": "videopipe at 0a28bd7~1 (no single flight), imported by the same executable",
+        "orders": "spread: question k//videos about video k%videos; burst: the 4 questions of a video in a row",
+        "machine": f"{cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_avg_at_end": round(os.getloadavg()[0], 2),
+        "note": "the cores were shared with other jobs: compare server CPU seconds as well as wall times",
+    }
+    table = [
+        "| order / server | answered | wall s | requests/s | p50 s | p95 s | videos decoded | server CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {k} | {v['answered']}/{v['requests']} | {v['wall_s']:.1f} | {v['requests_per_s']:.3f} "
+            f"| {v['latency_p50_s']:.2f} | {v['latency_p95_s']:.2f} | {v['decoded_requests']} "
+            f"| {v['server_cpu_s']} |"
+            for k, v in flights.items()
+        ),
+        "",
+        "videos decoded: requests whose answer decoded frames (the rest read the token cache); "
+        f"{n_videos} is the least possible.",
+    ]
+    title = "# serve with 4 clients: before and after single-flight decoding"
+    _write(args, "serve_single_flight", title, meta, flights, table)
 
 
 if __name__ == "__main__":

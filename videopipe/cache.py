@@ -3,7 +3,8 @@ decode and encode.
 
 Key = file identity (resolved path, size, mtime, and a SHA-1 of the first and last MiB, so a
 file replaced in place is not mistaken for the old one) + sampler + budget + model id + the
-entry format and :data:`~videopipe.models.contract.LAYOUT_VERSION`.
+entry format and :data:`~videopipe.models.contract.LAYOUT_VERSION` + the speed options that
+change the tokens (``quantize``, ``vision_merge``) when they are set.
 Entries are written atomically (temp file + rename); a corrupt entry is treated as a miss.
 
 An entry is data only, so that whoever can write the cache folder cannot make the next ``ask``
@@ -49,7 +50,18 @@ class TokenCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def key(self, video: str | Path, *, sampler: str, budget: Budget, model: str) -> str:
+    def key(
+        self,
+        video: str | Path,
+        *,
+        sampler: str,
+        budget: Budget,
+        model: str,
+        quantize: str = "none",
+        vision_merge: int = 0,
+    ) -> str:
+        """The entry key; ``quantize`` and ``vision_merge`` (the CPU speed options, which
+        change the tokens) enter it only when set, so plain runs keep their keys."""
         parts = [
             file_fingerprint(video),
             sampler,
@@ -58,6 +70,10 @@ class TokenCache:
             str(self.version),
             f"layout{LAYOUT_VERSION}",
         ]
+        if quantize != "none":
+            parts.append(f"quantize={quantize}")
+        if vision_merge:
+            parts.append(f"vision_merge={vision_merge}")
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:

@@ -1,6 +1,7 @@
 """Typed, frozen pipeline configuration, loaded from / saved to TOML.
 
-This is the only module that reads the environment (``VIDEOPIPE_CACHE``, ``HF_HUB_OFFLINE``).
+This is the only module that reads the environment (``VIDEOPIPE_CACHE``, ``HF_HUB_OFFLINE``,
+``VIDEOPIPE_API_KEY``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,18 @@ else:  # pragma: no cover - Python 3.10
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
 RECOMMENDED_GPU_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+#: what ``ask`` uses on a machine without a usable CUDA GPU when neither ``--model`` /
+#: ``--num-frames`` nor the config file name them: chosen by measurement, the best published
+#: Video-MME among the models that answer the first question about a 1-hour 720p video on 2 CPU
+#: cores about as fast as the target (docs/models.md "The CPU default",
+#: benchmarks/results/real_size.md). A GPU keeps :data:`DEFAULT_MODEL` and 64 frames.
+CPU_DEFAULT_MODEL = "HuggingFaceTB/SmolVLM2-500M-Video-Instruct"
+CPU_DEFAULT_NUM_FRAMES = 16
 
 _DEVICES = ("auto", "cpu", "cuda")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: ``quantize`` (``--quantize``): none, or dynamic int8 linear layers (videopipe.models.quantize)
+QUANTIZE_MODES = ("none", "int8")
 
 #: The largest decode size (``size_px``, ``--size``: the shorter side of a frame) accepted.
 #: 4K UHD is 2160 px on its shorter side, and one 4096-px 16:9 frame is already 84 MB of RGB
@@ -61,6 +71,11 @@ def default_cache_dir() -> Path:
     return base / "videopipe"
 
 
+def env_api_key() -> str | None:
+    """``$VIDEOPIPE_API_KEY`` (``videopipe serve``'s API key), or None when unset or empty."""
+    return os.environ.get("VIDEOPIPE_API_KEY") or None
+
+
 def hub_offline() -> bool:
     """True when the user told Hugging Face libraries not to reach the hub."""
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes") or os.environ.get(
@@ -95,6 +110,10 @@ class PipelineConfig:
     # subtitles win over speech (no ASR on a subtitled video) unless this is set: then both
     speech_with_subtitles: bool = False
     max_text_tokens: int = 1024
+    # CPU speed options (docs/models.md): int8 linear layers; ToMe merging of r tokens per layer
+    # inside a SigLIP vision tower (0: off)
+    quantize: str = "none"
+    vision_merge: int = 0
 
     def __post_init__(self) -> None:
         from videopipe.validate import field_types
@@ -104,6 +123,12 @@ class PipelineConfig:
             raise ConfigError(f"device {self.device!r} is not one of {', '.join(_DEVICES)} (or cuda:N)")
         if self.dtype not in _DTYPES:
             raise ConfigError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
+        if self.quantize not in QUANTIZE_MODES:
+            raise ConfigError(
+                f"quantize (--quantize) {self.quantize!r} is not one of {', '.join(QUANTIZE_MODES)}"
+            )
+        if self.vision_merge < 0:
+            raise ConfigError(f"vision_merge (--vision-merge) must be >= 0 (0: off), got {self.vision_merge}")
         check_size_px(self.size_px)  # the model's token size is checked where it is known (Pipeline)
         if self.text.strip().lower() != "auto":
             from videopipe.text.timeline import parse_text_sources
@@ -173,6 +198,37 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     s = str(v).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{s}"'
+
+
+def default_model(device: str = "auto") -> str:
+    """The model ``ask`` uses when none is named: :data:`DEFAULT_MODEL` where ``device``
+    resolves to a CUDA GPU, else :data:`CPU_DEFAULT_MODEL`."""
+    return machine_defaults(device).get("model", DEFAULT_MODEL)
+
+
+def machine_defaults(device: str = "auto") -> dict[str, Any]:
+    """The options whose default depends on the machine: ``{}`` where ``device`` (auto: a
+    usable CUDA GPU, found without importing torch when there is no NVIDIA device) is a GPU,
+    else the CPU default model and frame budget."""
+    if device == "cpu":
+        on_gpu = False
+    elif device.startswith("cuda"):
+        on_gpu = True
+    else:
+        from videopipe.devices import cuda_available
+
+        on_gpu = cuda_available()[0]
+    return {} if on_gpu else {"model": CPU_DEFAULT_MODEL, "num_frames": CPU_DEFAULT_NUM_FRAMES}
+
+
+def toml_keys(path: str | Path) -> set[str]:
+    """The option names a config file sets (empty when it cannot be read: loading it reports that)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return set()
+    data = data.get("pipeline", data)
+    return set(data) if isinstance(data, dict) else set()
 
 
 def config_defaults() -> dict[str, Any]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from videopipe.models.contract import VideoLLM
 from videopipe.types import Answer, Budget, Frames, Hit, Selection, Stats, VideoInfo
 
 if TYPE_CHECKING:
-    from videopipe.models.contract import ModelFacts
+    from videopipe.models.contract import Generation, ModelFacts, Turn
     from videopipe.text.timeline import TextLine, Timeline
     from videopipe.types import VisualTokens
 
@@ -283,7 +283,14 @@ class Pipeline:
         cache = self._token_cache()
         key = None
         if cache is not None and not self.query_dependent:
-            key = cache.key(path, sampler=self.sampler_name, budget=self.budget, model=self.facts.model_id)
+            key = cache.key(
+                path,
+                sampler=self.sampler_name,
+                budget=self.budget,
+                model=self.facts.model_id,
+                quantize=self.config.quantize,
+                vision_merge=self.config.vision_merge,
+            )
             if cache.contains(key):
                 timer = _Timer()
                 timer.seconds["cache"] = 0.0
@@ -432,8 +439,13 @@ class Pipeline:
         max_new_tokens: int | None = None,
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Compress the prepared tokens for ``question`` and generate the answer.
+
+        ``history``: a conversation's earlier turns (system, user, assistant), written through
+        the model's chat template where it converses (``can_converse``), else before the
+        question in its text.
 
         ``temperature`` 0 decodes greedily; above 0 samples (models whose ``can_sample``).
         ``on_text`` is called with each piece of the answer as it is generated
@@ -467,6 +479,9 @@ class Pipeline:
         with timer.stage("text"):
             lines, spans, text_tokens = self._prompt_lines(model, prepared, question)
             prompt = model.with_text(question, lines)
+            conversation = {"history": tuple(history)} if history and model.can_converse else {}
+            if history and not model.can_converse:
+                prompt = _history_text(history) + prompt
         first_token_s = None
         with timer.stage("generate"):
             limit_new = max_new_tokens or self.config.max_new_tokens
@@ -475,7 +490,7 @@ class Pipeline:
             t0 = time.perf_counter()
             pieces = []
             for piece in model.generate_stream(
-                compressed, prompt, max_new_tokens=limit_new, temperature=float(temperature)
+                compressed, prompt, max_new_tokens=limit_new, temperature=float(temperature), **conversation
             ):
                 if first_token_s is None:
                     first_token_s = time.perf_counter() - t0
@@ -483,6 +498,7 @@ class Pipeline:
                 if on_text is not None:
                     on_text(piece)
             text = "".join(pieces)
+            generation = _generation(model, compressed, prompt, text, limit_new)
         with timer.stage("evidence"):
             relevance = _token_relevance(compressed, q)
             evidence = _evidence(prepared.video, prepared.selection, compressed, relevance, tokens)
@@ -502,6 +518,9 @@ class Pipeline:
             text_sources=tuple(sorted({str(ln.source) for ln in lines})),
             notes=self.text.notes + (timeline.notes if timeline is not None else ()),
             first_token_s=None if first_token_s is None else round(first_token_s, 4),
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=generation.completion_tokens,
+            finish_reason=generation.finish_reason,
         )
         return Answer(text=text, evidence=evidence, stats=stats, video=prepared.video, question=question)
 
@@ -605,7 +624,9 @@ def _load_model(cfg: PipelineConfig) -> VideoLLM:
     """The model of the spec ``cfg.model`` (a checkpoint or a ``MODELS`` entry)."""
     from videopipe.models import load_model
 
-    return load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
+    return load_model(
+        cfg.model, device=cfg.device, dtype=cfg.dtype, quantize=cfg.quantize, vision_merge=cfg.vision_merge
+    )
 
 
 def _read_sizer(cfg: PipelineConfig) -> Callable[..., tuple[int, int]] | None:
@@ -907,3 +928,24 @@ def _peak_memory_mb() -> float:
     except Exception:  # pragma: no cover
         pass
     return round(mb, 1)
+
+
+def _generation(model: VideoLLM, tokens: VisualTokens, prompt: str, text: str, limit: int) -> Generation:
+    """What the answer cost: the model's own count, else the tokenizer's (the prompt's text and
+    the visual tokens; "length" when the answer has ``limit`` tokens)."""
+    from videopipe.models.contract import Generation
+
+    if model.last_generation is not None:
+        return model.last_generation
+    completion = model.count_text_tokens(text) if text else 0
+    return Generation(
+        prompt_tokens=len(tokens) + model.count_text_tokens(prompt),
+        completion_tokens=completion,
+        finish_reason="length" if completion >= limit else "stop",
+    )
+
+
+def _history_text(history: Sequence[Turn]) -> str:
+    """Earlier turns as text before the question (for models that take no ``history``)."""
+    lines = [f"{t.role.capitalize()}: {t.text}" for t in history]
+    return "Earlier in this conversation:\n" + "\n".join(lines) + "\n\n"

@@ -451,6 +451,12 @@ class Stats:
     #: seconds from the start of generation to the first piece of the answer (the prefill a
     #: user waits through; part of ``seconds["generate"]``), None when nothing was generated
     first_token_s: float | None = None
+    #: the language model's tokens: the prompt (text + visual tokens after compression), the
+    #: answer's, and why it stopped ("stop": end of turn, "length": ``max_new_tokens`` cut it);
+    #: counted by the model where it counts them, else by its tokenizer
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

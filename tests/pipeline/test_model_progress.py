@@ -63,6 +63,7 @@ def test_ask_progress_bar_on_stderr_only_when_asked(tiny_smol: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "encoding frames" in shown.stderr and "ETA" in shown.stderr
     assert "encoding frames" not in shown.stdout  # the answer's stream stays clean
+    assert "Loading weights" not in shown.stderr  # transformers' bar (one line per tensor) stays off
     quiet = ask()  # stderr is a pipe here: nobody watches, no bar
     assert quiet.returncode == 0, quiet.stderr
     assert "encoding frames" not in quiet.stderr and "Loading weights" not in quiet.stderr

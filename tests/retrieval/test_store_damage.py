@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import videopipe.retrieval.indexer as indexer_mod
+import videopipe.retrieval.video_work as video_work_mod
 from videopipe.errors import DecodeError
 from videopipe.retrieval.indexer import IndexOptions, failure_message, index_paths
 from videopipe.retrieval.search import Retriever
@@ -73,13 +73,13 @@ def damaged(clean: tuple[Path, list], tmp_path: Path) -> Path:
 def embedded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the videos the indexer embeds (decodes + embeds) from now on."""
     seen: list[str] = []
-    real = indexer_mod.encode_clips
+    real = video_work_mod.embed_clips
 
     def counting(video, *args, **kwargs):
         seen.append(Path(video).name)
         return real(video, *args, **kwargs)
 
-    monkeypatch.setattr(indexer_mod, "encode_clips", counting)
+    monkeypatch.setattr(video_work_mod, "embed_clips", counting)
     return seen
 
 
@@ -478,7 +478,7 @@ def test_a_video_raising_anything_is_one_failure(
 ) -> None:
     folder = Path(shutil.copytree(videos, tmp_path / "videos"))
     (folder / "notes.mp4").write_text("not a video at all\n")  # ffprobe fails on it (DecodeError)
-    real = indexer_mod.encode_clips
+    real = video_work_mod.embed_clips
 
     def buggy(video, *args, **kwargs):
         if Path(video).name == "blue.mp4":
@@ -488,7 +488,7 @@ def test_a_video_raising_anything_is_one_failure(
     from videopipe.cli import common
     from videopipe.cli.app import main
 
-    monkeypatch.setattr(indexer_mod, "encode_clips", buggy)
+    monkeypatch.setattr(video_work_mod, "embed_clips", buggy)
     monkeypatch.setattr(common.STATE, "debug", False)  # restored after main(["--debug", ...])
 
     idx = tmp_path / "idx"
@@ -505,7 +505,7 @@ def test_a_video_raising_anything_is_one_failure(
     snap = IndexStore(idx).open_snapshot()
     assert sorted(Path(e.path).name for e in snap.entries) == ["green.mp4", "red.mp4", "yellow.mp4"]
 
-    monkeypatch.setattr(indexer_mod, "encode_clips", real)
+    monkeypatch.setattr(video_work_mod, "embed_clips", real)
     report = index_paths([folder], idx)  # without the bug: the rest is unchanged, blue is added
     assert report.failed_types == {notes: "DecodeError"} and report.unchanged == 3 and report.embedded == 1
     assert "\n" not in report.failed[notes] and "tracebacks" not in report.to_dict()

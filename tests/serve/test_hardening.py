@@ -132,7 +132,8 @@ def test_paths_the_os_refuses_are_400_without_a_traceback(media: Media, fake_ser
 # -- server-side paths in messages ---------------------------------------------------------------------
 def test_errors_name_the_url_not_the_temp_file(media: Media, tmp_path: Path, http_server: str) -> None:
     url = f"{http_server}/broken.mp4"  # served, but no video
-    with fake_client(tmp_path, allow_remote=True) as c:
+    trusted = (http_server.removeprefix("http://"),)  # the local server, as if it were public
+    with fake_client(tmp_path, allow_remote=True, remote_trusted_for_tests=trusted) as c:
         for body in (chat_body(url), chat_body(url, stream=True)):
             r = c.post("/v1/chat/completions", json=body)
             text = r.text

@@ -130,7 +130,8 @@ def test_remote_video_with_allow_remote_and_its_size_limit(
     media: Media, tmp_path: Path, http_server: str
 ) -> None:
     url = f"{http_server}/red.mp4"
-    with fake_client(tmp_path, allow_remote=True) as c:
+    trusted = {"remote_trusted_for_tests": (http_server.removeprefix("http://"),)}  # the local server
+    with fake_client(tmp_path, allow_remote=True, **trusted) as c:
         r = c.post("/v1/chat/completions", json=chat_body(url))
         assert r.status_code == 200, r.text
         vp = r.json()["videopipe"]
@@ -138,5 +139,5 @@ def test_remote_video_with_allow_remote_and_its_size_limit(
         assert vp["video"] == url and all(h["video"] == url for h in vp["evidence"])
         refused(c.post("/v1/chat/completions", json=chat_body(f"{http_server}/missing.mp4")), 404)
     size = media.videos["red.mp4"].stat().st_size
-    with fake_client(tmp_path, allow_remote=True, remote_max_bytes=size // 2) as c:
+    with fake_client(tmp_path, allow_remote=True, remote_max_bytes=size // 2, **trusted) as c:
         refused(c.post("/v1/chat/completions", json=chat_body(url)), 413, code="remote_too_large")

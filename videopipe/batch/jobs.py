@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the driver never needs torch; workers import it with their 
 
 __all__ = [
     "Job",
+    "Payload",
     "VideoTask",
     "JobSpec",
     "Runner",
@@ -52,7 +53,7 @@ class Runner(Protocol):
     """The model stage: ``runner(prepared, question) -> Answer`` (``prepared`` is the video
     path when the prepare stage is the default)."""
 
-    def __call__(self, prepared: Any, question: str, /) -> Answer: ...
+    def __call__(self, prepared: Any, question: str, /) -> Answer | Payload: ...
 
 
 Preparer = Callable[[str], Any]
@@ -61,6 +62,15 @@ Preparer = Callable[[str], Any]
 def job_id(video: str, question: str) -> str:
     """Stable record id of (video, question): the same inputs give the same id in every run."""
     return hashlib.sha1(f"{video}\0{question}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A runner's result that is not an :class:`Answer`, for a driver that consumes the value
+    itself instead of writing records (``videopipe index``: one video's clips, committed by the
+    index writer). The record's ``answer`` holds ``value`` as it is."""
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,9 @@ class JobSpec:
     preload:          modules the local executor's fork server imports once, before forking
                       workers (decoder backends, transformers, ...), so that no worker pays
                       for those imports itself. Only the first pool of a process sets them.
+    whole_video:      the runner does all of a video's work itself (``videopipe index``): Ray
+                      sends the path straight to its actors, with no prepare tasks, and every
+                      CPU holds an actor. False (``batch``): prepare tasks feed the model actors.
     """
 
     factory: str
@@ -118,6 +131,7 @@ class JobSpec:
     prepare_factory: str | None = None
     prepare_kwargs: Mapping[str, Any] = field(default_factory=dict)
     preload: tuple[str, ...] = ()
+    whole_video: bool = False
 
     def __post_init__(self) -> None:
         for name in ("factory", "prepare_factory"):

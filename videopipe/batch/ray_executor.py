@@ -6,6 +6,8 @@
   (``num_gpus=1`` per actor when the cluster has GPUs — one actor per GPU — else
   ``num_cpus=1`` and ``workers`` actors, keeping one CPU for the prepare tasks). An actor that dies is restarted by Ray and its
   task retried once (``max_restarts=-1, max_task_retries=1``);
+* a job whose runner does all of a video (``JobSpec.whole_video``, e.g. ``videopipe index``)
+  sends the video path straight to the actors, one per CPU (``workers`` at most);
 * the prepared value goes from task to actor through Ray's object store (the actor call takes
   the task's ``ObjectRef``; Ray schedules it when the prepared value exists);
 * the driver (this process) keeps a bounded window of videos in flight and writes every
@@ -127,6 +129,11 @@ class RayExecutor:
         if n_gpus:
             actor_cls = ray.remote(num_gpus=1, num_cpus=0, max_restarts=-1, max_task_retries=1)(_ModelActor)
             n_actors = n_gpus
+        elif spec.whole_video:
+            # nothing to prepare ahead (the video path is the prepared value): no prepare tasks,
+            # so every CPU can hold an actor, as the local pool's model workers run both stages
+            n_actors = min(self.workers, n_cpus)
+            actor_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=1)(_ModelActor)
         else:
             # leave at least one CPU to the prepare tasks, or nothing could ever be prepared
             n_actors = min(self.workers, max(1, n_cpus - 1))
@@ -152,7 +159,11 @@ class RayExecutor:
                 while queue and len(pending) < window:
                     task = queue.pop()
                     i = min(range(n_actors), key=load.__getitem__)  # least-loaded actor
-                    ref = actors[i].answer.remote(prepare.remote(spec_ref, task.video), task.jobs)
+                    if spec.whole_video:
+                        prepared: Any = VideoPrepared(video=task.video, prepared=task.video, prepare_s=0.0)
+                    else:
+                        prepared = prepare.remote(spec_ref, task.video)
+                    ref = actors[i].answer.remote(prepared, task.jobs)
                     pending[ref], owner[ref] = task, i
                     load[i] += 1
                 done, _ = ray.wait(list(pending), num_returns=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from videopipe.batch.jobs import Job
+from videopipe.batch.jobs import Job, Payload
 
 if TYPE_CHECKING:
     from videopipe.types import Answer
@@ -44,9 +44,15 @@ def _base(job: Job, *, attempts: int, elapsed_s: float) -> dict[str, Any]:
     }
 
 
-def ok_record(job: Job, answer: Answer, *, attempts: int = 1, elapsed_s: float = 0.0) -> dict[str, Any]:
+def ok_record(
+    job: Job, answer: Answer | Payload, *, attempts: int = 1, elapsed_s: float = 0.0
+) -> dict[str, Any]:
     from videopipe.types import Answer  # imports torch: only in workers
 
+    if isinstance(answer, Payload):  # a driver that consumes the value itself (``index``)
+        rec = _base(job, attempts=attempts, elapsed_s=elapsed_s)
+        rec["answer"] = answer.value
+        return rec
     if not isinstance(answer, Answer):
         raise TypeError(f"the runner returned {type(answer).__name__} for {job.video}, expected an Answer")
     rec = _base(job, attempts=attempts, elapsed_s=elapsed_s)

@@ -54,11 +54,12 @@ def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
 def _register() -> None:
     # Each command lives in its own module; importing them is cheap (heavy imports happen
     # inside the commands).
-    from videopipe.cli import ask, batch, compare, evaluate, frames, info, plugins
+    from videopipe.cli import ask, batch, compare, evaluate, frames, info, mcp_server, plugins
     from videopipe.cli import index as index_cmd
     from videopipe.cli import search as search_cmd
     from videopipe.cli import serve as serve_cmd
     from videopipe.cli import transcribe as transcribe_cmd
+    from videopipe.cli.chapters import chapters as chapters_cmd
 
     for name, command in (
         ("info", info.info),
@@ -72,6 +73,8 @@ def _register() -> None:
         ("search", search_cmd.search),
         ("transcribe", transcribe_cmd.transcribe),
         ("serve", serve_cmd.serve),
+        ("mcp", mcp_server.mcp),
+        ("chapters", chapters_cmd),
     ):
         app.command(name)(_interruptible(command))
 

@@ -32,9 +32,13 @@ def ask(
     # in a tenth of a second (ffprobe), before any model file is read
     check_path(video)
     check_question(question, str(video))
-    probe(video)
+    info = probe(video)
 
     cfg = pipeline.config()
+    if progress is not False:  # before a run of more than a minute on the CPU: one line saying so
+        from videopipe.cli.estimate import warn_if_long
+
+        warn_if_long(cfg, video_frames=info.nb_frames or int(info.duration_s * info.avg_fps) or None)
     # load_model=False: the geometry comes from the checkpoint's config files and the weights
     # load after the video is decoded, so a file that probes but cannot be decoded fails first too
     pipe = Pipeline(config=cfg, load_model=False)

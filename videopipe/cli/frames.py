@@ -122,7 +122,7 @@ def _selection_stage(
     """(config, sampler, budget, embedder) of the selection ``ask`` makes with these options:
     the pipeline's own when a model is named (its geometry read from its config files),
     else the same stages with the model-free geometry of :class:`~videopipe.types.Budget`."""
-    from videopipe.config import DEFAULT_MODEL
+    from videopipe.config import CPU_DEFAULT_MODEL, DEFAULT_MODEL
     from videopipe.registry import EMBEDDERS, SAMPLERS
     from videopipe.types import Budget
 
@@ -135,7 +135,7 @@ def _selection_stage(
             "is not previewed",
             stacklevel=2,
         )
-    if "model" in pipeline.given or cfg.model != DEFAULT_MODEL:
+    if "model" in pipeline.given or cfg.model not in (DEFAULT_MODEL, CPU_DEFAULT_MODEL):
         from videopipe.pipeline import Pipeline
 
         pipe = Pipeline(config=cfg, load_model=False)

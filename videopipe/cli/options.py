@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from videopipe.config import config_defaults
+from videopipe.config import CPU_DEFAULT_MODEL, CPU_DEFAULT_NUM_FRAMES, config_defaults
 
 if TYPE_CHECKING:
     from videopipe.batch.run import Executor
@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXECUTOR_FLAGS",
+    "IndexAsrModel",
+    "IndexEmbedder",
+    "IndexEmbedderModel",
+    "IndexSpeechWithSubtitles",
+    "IndexText",
+    "IndexWorkers",
     "PIPELINE_FLAGS",
     "SELECTION_FLAGS",
     "ExecutorFlags",
@@ -81,7 +87,8 @@ Model = Annotated[
     str | None,
     _pipeline(
         "--model",
-        help=f"Video LLM: a Hugging Face id or a local directory ({_default('model')}).",
+        help=f"Video LLM: a Hugging Face id or a local directory ({_default('model')}); "
+        f"{CPU_DEFAULT_MODEL} without a CUDA GPU.",
     ),
 ]
 Sampler = Annotated[
@@ -106,7 +113,7 @@ NumFrames = Annotated[
         "--num-frames",
         "-n",
         min=1,
-        help=f"Frame budget per video ({_default('num_frames')}).",
+        help=f"Frame budget per video ({_default('num_frames')}); {CPU_DEFAULT_NUM_FRAMES} without a CUDA GPU.",
     ),
 ]
 MaxVisualTokens = Annotated[
@@ -197,6 +204,22 @@ SpeechWithSubtitles = Annotated[
         "subtitles win and no ASR runs).",
     ),
 ]
+Quantize = Annotated[
+    str | None,
+    _pipeline(
+        "--quantize",
+        help="none, or int8: dynamic int8 linear layers of the vision tower and the LLM, CPU only "
+        f"(faster, small drift; see docs/models.md; {_default('quantize')}).",
+    ),
+]
+VisionMerge = Annotated[
+    int | None,
+    _pipeline(
+        "--vision-merge",
+        help="ToMe: merge R tokens per layer inside the SigLIP vision tower (SmolVLM2, LLaVA-OneVision); "
+        f"0: off ({_default('vision_merge')}).",
+    ),
+]
 NoCache = Annotated[
     bool,
     _pipeline("--no-cache", help="Do not read or write the token cache."),
@@ -241,6 +264,8 @@ PIPELINE_FLAGS: tuple[Flag, ...] = (
         to_field=lambda v: True if v else None,
     ),
     Flag("no_cache", NoCache, "cache_tokens", default=False, to_field=lambda v: False if v else None),
+    Flag("quantize", Quantize, "quantize"),
+    Flag("vision_merge", VisionMerge, "vision_merge"),
 )
 
 #: the pipeline flags that decide which frames are selected (``frames`` previews them)
@@ -260,11 +285,18 @@ class PipelineFlags:
         return cls(values.get("config"), {k: v for k, v in given.items() if v is not None})
 
     def config(self, **overrides: Any) -> PipelineConfig:
-        """Defaults < the ``--config`` file < the flags < ``overrides`` (None: not set)."""
-        from videopipe.config import PipelineConfig
+        """Defaults (this machine's: :func:`videopipe.config.machine_defaults`) < the ``--config``
+        file < the flags < ``overrides`` (None: not set)."""
+        from videopipe.config import PipelineConfig, machine_defaults, toml_keys
 
         base = PipelineConfig.load(self.config_file) if self.config_file is not None else PipelineConfig()
-        return base.with_overrides(**{**self.given, **overrides})
+        chosen = {**self.given, **{k: v for k, v in overrides.items() if v is not None}}
+        # the model and frame budget this machine runs by default (a smaller model without a
+        # GPU), unless a flag, the caller or the config file named them
+        named = set(chosen) | (toml_keys(self.config_file) if self.config_file is not None else set())
+        device = chosen.get("device", base.device)
+        fallback = {k: v for k, v in machine_defaults(device).items() if k not in named}
+        return base.with_overrides(**{**fallback, **chosen})
 
 
 # -- executor flags (batch, eval) -------------------------------------------------------------
@@ -331,6 +363,68 @@ class ExecutorFlags:
 
 
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+
+
+# -- index flags (``videopipe index``: what an index is built with, and its workers) -----------
+# Their default is None, "the index's own value" (a new index: the default named in the help).
+_INDEX = "Index options"
+IndexEmbedder = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder",
+        rich_help_panel=_INDEX,
+        help="Embedder name (see `videopipe list`) or package.module:Class; default: the index's own, "
+        "or 'text' for a new index.",
+    ),
+]
+IndexEmbedderModel = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder-model",
+        rich_help_panel=_INDEX,
+        help="The embedder's model_id (a local directory or, for clip, a hub id).",
+    ),
+]
+IndexText = Annotated[
+    str | None,
+    typer.Option(
+        "--text",
+        rich_help_panel=_INDEX,
+        help="Text sources of the clips' texts: any of subtitles,speech,screen, or none, or auto "
+        "(subtitles + speech when the speech extra is installed); default: the index's own, auto "
+        "for a new index.",
+    ),
+]
+IndexAsrModel = Annotated[
+    str | None,
+    typer.Option(
+        "--asr-model",
+        rich_help_panel=_INDEX,
+        help="Speech model: a faster-whisper name (distil-large-v3, ...) or directory; default: the "
+        "bundled tiny.en.",
+    ),
+]
+IndexSpeechWithSubtitles = Annotated[
+    bool | None,
+    typer.Option(
+        "--speech-with-subtitles/--subtitles-win",
+        rich_help_panel=_INDEX,
+        help="Transcribe subtitled videos too and index both (default: the index's own; a new "
+        "index: subtitles win).",
+        show_default=False,
+    ),
+]
+IndexWorkers = Annotated[
+    int | None,
+    _executor(
+        "--workers",
+        "-j",
+        min=1,
+        help="Worker processes (local) or actors (ray) that index videos; the index is written by this "
+        "process alone (default local: one per core, at most one per 4 videos to embed; see "
+        "docs/retrieval.md).",
+    ),
+]
 
 
 # -- the decorators ---------------------------------------------------------------------------

@@ -17,18 +17,34 @@ def serve(
         [], "--allow-dir", help="A folder whose videos requests may name (repeatable; default: none)."
     ),
     api_key: str | None = typer.Option(
-        None, "--api-key", help="Require 'Authorization: Bearer KEY' on every /v1 route."
+        None,
+        "--api-key",
+        help="Require 'Authorization: Bearer KEY' on every /v1 route. Visible in the process list: "
+        "prefer VIDEOPIPE_API_KEY or --api-key-file.",
+    ),
+    api_key_file: Path | None = typer.Option(
+        None, "--api-key-file", help="Read the API key from the first line of this file."
     ),
     allow_remote: bool = typer.Option(
         False,
         "--allow-remote",
-        help="Fetch http(s) video URLs (within --remote-max-mb and --remote-timeout-s).",
+        help="Fetch http(s) video URLs from public addresses (never loopback, private or link-local; "
+        "within --remote-max-mb, --remote-timeout-s and --remote-max-redirects).",
     ),
     remote_max_mb: float = typer.Option(
         1024, "--remote-max-mb", callback=finite_float, min=0.001, help="Largest remote video, MB."
     ),
     remote_timeout_s: float = typer.Option(
         120, "--remote-timeout-s", callback=finite_float, min=0.1, help="Longest remote fetch, s."
+    ),
+    remote_max_redirects: int = typer.Option(
+        3, "--remote-max-redirects", min=0, max=20, help="Most redirects a remote fetch follows."
+    ),
+    allow_domain: list[str] = typer.Option(
+        [],
+        "--allow-domain",
+        help="A host remote fetches may reach, and the names below it (repeatable; default: any "
+        "public host). Internal addresses are refused either way.",
     ),
     max_queue: int = typer.Option(
         16,
@@ -55,20 +71,30 @@ def serve(
 
     from videopipe.serve.app import create_app
     from videopipe.serve.listen import bind_socket
-    from videopipe.serve.settings import ServeSettings
+    from videopipe.serve.settings import ServeSettings, read_api_key
 
+    api_key, key_warning = read_api_key(given=api_key, key_file=api_key_file)
+    if key_warning is not None:
+        print(f"videopipe: warning: {key_warning}", file=sys.stderr)
     settings = ServeSettings(
         config=pipeline.config(),
         allow_dirs=tuple(allow_dir),
         allow_remote=allow_remote,
         remote_max_bytes=int(remote_max_mb * 1e6),
         remote_timeout_s=remote_timeout_s,
+        remote_max_redirects=remote_max_redirects,
+        allow_domains=tuple(allow_domain),
         api_key=api_key,
         max_queue=max_queue,
         max_body_bytes=max_body_kb * 1024,
         host=host,
         allowed_hosts=tuple(allowed_host),
     )
+    from videopipe.decode.pyav_backend import set_auto_workers, usable_cores
+    from videopipe.serve.worker import reader_workers
+
+    # the decode threads and each reader's own threads share the cores (not threads x cores)
+    set_auto_workers(reader_workers(settings.decode_threads, usable_cores()))
     sock = bind_socket(host, port)  # a busy port or a foreign --host: one line, before the model loads
     app = create_app(settings)
     app.state.worker.start()  # a model that cannot load fails here, as one line (exit code 2)
@@ -78,7 +104,8 @@ def serve(
         loopback = host == "localhost"
     if not loopback and api_key is None:
         print(
-            f"videopipe: warning: listening on {host} without --api-key: anyone who can reach it may ask",
+            f"videopipe: warning: listening on {host} without an API key (VIDEOPIPE_API_KEY or "
+            "--api-key-file): anyone who can reach it may ask",
             file=sys.stderr,
         )
     if not settings.allow_dirs and not allow_remote:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from videopipe.errors import InputError, ModelError
-from videopipe.models.contract import EncodedLayout, ModelFacts, VideoLLM
+from videopipe.models.contract import EncodedLayout, Generation, ModelFacts, Turn, VideoLLM
 
 if TYPE_CHECKING:
     import torch
@@ -135,6 +135,7 @@ class TransformersVideoLLM(VideoLLM):
     mixed_resolution: ClassVar[bool] = True  # type: ignore[misc]
     #: generate_stream samples at a temperature > 0
     can_sample: ClassVar[bool] = True  # type: ignore[misc]
+    can_converse: ClassVar[bool] = True  # type: ignore[misc]
 
     #: the config attribute holding the id of the visual placeholder token
     placeholder_config_key: ClassVar[str] = ""
@@ -153,13 +154,25 @@ class TransformersVideoLLM(VideoLLM):
         device: str = "auto",
         dtype: str = "auto",
         frames_per_batch: int = 32,
+        quantize: str = "none",
+        vision_merge: int = 0,
     ) -> None:
         from videopipe.models.checkpoint import load_processor, load_weights
 
         model_id = str(model_id or self.default_model_id)
-        self._checked_config(model_id)
+        config = self._checked_config(model_id)
+        if vision_merge:  # refused before the weights load: docs/models.md "CPU speed options"
+            from videopipe.models.tome import check_vision_merge, merge_vision_tokens
+
+            check_vision_merge(config.model_type, vision_merge, model_id=model_id)
         processor = load_processor(model_id)
         model = load_weights(model_id, device=device, dtype=dtype, allow_flash=self.flash_attention_ok)
+        if vision_merge:
+            merge_vision_tokens(model, vision_merge)
+        if quantize != "none":
+            from videopipe.models.quantize import quantize_model
+
+            quantize_model(model, quantize)
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod
@@ -410,16 +423,29 @@ class TransformersVideoLLM(VideoLLM):
             raise InputError(f"the question contains the model's special token(s) {bad}; remove them")
         return question.strip()
 
-    def chat_text(self, question: str, tokens: VisualTokens) -> str:
+    def chat_text(self, question: str, tokens: VisualTokens, history: Sequence[Turn] = ()) -> str:
         """The chat-templated prompt with one video marker (what one would give the family's
-        processor together with the frames)."""
-        content: list[dict[str, Any]] = []
+        processor together with the frames): the ``history`` turns, then ``question``; the video
+        in the turn marked ``video`` (else with the question)."""
+        video: list[dict[str, Any]] = []
         if self.timestamps_in_text:
             times = self._layout_of(tokens).frame_time_s
-            content.append({"type": "text", "text": f"Frames at {format_timestamps(times)}.\n"})
-        content.append({"type": "video"})
-        content.append({"type": "text", "text": question})
-        messages = [{"role": "user", "content": content}]
+            video.append({"type": "text", "text": f"Frames at {format_timestamps(times)}.\n"})
+        video.append({"type": "video"})
+        placed = any(t.video for t in history)
+        messages = [
+            {
+                "role": t.role,
+                "content": [
+                    *(video if t.video else []),
+                    *([{"type": "text", "text": self._check_question(t.text)}] if t.text.strip() else []),
+                ],
+            }
+            for t in history
+        ]
+        messages.append(
+            {"role": "user", "content": [*([] if placed else video), {"type": "text", "text": question}]}
+        )
         text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         if isinstance(text, list):
             text = text[0]
@@ -482,8 +508,11 @@ class TransformersVideoLLM(VideoLLM):
             )
         return slot
 
-    def build_inputs(self, tokens: VisualTokens, question: str) -> SplicedInputs:
-        """The spliced ``inputs_embeds`` and preserved position ids for ``tokens`` + ``question``."""
+    def build_inputs(
+        self, tokens: VisualTokens, question: str, history: Sequence[Turn] = ()
+    ) -> SplicedInputs:
+        """The spliced ``inputs_embeds`` and preserved position ids for ``tokens`` + ``question``
+        (after the conversation's ``history``)."""
         import torch
 
         self._check_tokens(tokens)
@@ -491,7 +520,7 @@ class TransformersVideoLLM(VideoLLM):
         tokens = tokens.to(self.device)
         with torch.inference_mode():
             layout = self._layout_of(tokens)
-            lay = self._prompt(self.chat_text(question, tokens), layout)
+            lay = self._prompt(self.chat_text(question, tokens, history), layout)
             n_full = layout.num_tokens
             n_extra = lay.visual_slots.numel() - n_full  # LLaVA-OneVision: 1 trailing newline token
             if n_extra < 0:
@@ -607,13 +636,19 @@ class TransformersVideoLLM(VideoLLM):
         return self.tokenizer.decode(out, skip_special_tokens=True).strip()
 
     def generate_stream(
-        self, tokens: VisualTokens, question: str, *, max_new_tokens: int = 128, temperature: float = 0.0
+        self,
+        tokens: VisualTokens,
+        question: str,
+        *,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        history: Sequence[Turn] = (),
     ) -> Iterator[str]:
         """The answer of :meth:`generate` in pieces as the tokens are decoded (whole words, through
         transformers' ``TextIteratorStreamer``); joined they equal ``generate``'s text with the
         same options (leading and trailing whitespace is stripped the same way). ``temperature``
         0: greedy; above 0: sampling at that temperature. Closing the iterator stops the
-        generation after the current token."""
+        generation after the current token. ``history``: the conversation's earlier turns."""
         import torch
         from transformers import TextIteratorStreamer
 
@@ -623,7 +658,9 @@ class TransformersVideoLLM(VideoLLM):
         streamer = TextIteratorStreamer(self.tokenizer, skip_special_tokens=True)
 
         def pieces() -> Iterator[str]:
-            for tok in self._token_ids(tokens, question, max_new_tokens=max_new_tokens, **gen):
+            for tok in self._token_ids(
+                tokens, question, max_new_tokens=max_new_tokens, history=history, **gen
+            ):
                 streamer.put(torch.tensor([tok]))
                 yield from _drain(streamer)
             streamer.end()
@@ -632,7 +669,13 @@ class TransformersVideoLLM(VideoLLM):
         yield from _stripped(pieces())
 
     def _token_ids(
-        self, tokens: VisualTokens, question: str, *, max_new_tokens: int, **gen_kwargs: Any
+        self,
+        tokens: VisualTokens,
+        question: str,
+        *,
+        max_new_tokens: int,
+        history: Sequence[Turn] = (),
+        **gen_kwargs: Any,
     ) -> Iterator[int]:
         """The answer's token ids, one at a time (the decoding loop of :meth:`generate` and
         :meth:`generate_stream`)."""
@@ -643,7 +686,8 @@ class TransformersVideoLLM(VideoLLM):
             raise InputError(f"unknown generation option(s) {bad}; valid: {', '.join(_GEN_KWARGS)}")
         if max_new_tokens < 1:
             raise InputError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        inp = self.build_inputs(tokens, question)
+        self.last_generation = None
+        inp = self.build_inputs(tokens, question, history)
         pick = _Picker(**gen_kwargs)
         stop = self._stop_ids()
         count = 0
@@ -655,9 +699,11 @@ class TransformersVideoLLM(VideoLLM):
             logits, past = self._run_lm(inp.inputs_embeds, inp.position_ids, None, 0, inp.lm_kwargs, 1)
             self._report("prefill", length, length)
             pos = inp.next_position
+            prompt_len, reason = length, "length"
             for _ in range(max_new_tokens):
                 nxt = pick(logits[0, -1])
                 if nxt in stop:
+                    reason = "stop"
                     break
                 count += 1
                 self._report("generate", count, max_new_tokens)
@@ -669,6 +715,7 @@ class TransformersVideoLLM(VideoLLM):
                 logits, past = self._run_lm(embed(ids), p, past, length, {}, 1)
                 length += 1
                 pos += 1
+            self.last_generation = Generation(prompt_len, count, reason)
 
     def _stop_ids(self) -> set[int]:
         ids: set[int] = set()

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from videopipe.types import Budget, Frames, VisualTokens
 
 __all__ = [
+    "Generation",
+    "Turn",
     "LAYOUT_VERSION",
     "ClipLayout",
     "EncodedLayout",
@@ -210,6 +212,29 @@ class EncodedLayout:
         return cls(**fields)
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What one answer cost the language model: ``prompt_tokens`` (the spliced prompt: text and
+    the visual tokens after compression), ``completion_tokens`` (new tokens, the end-of-turn token
+    not counted) and ``finish_reason``: ``"stop"`` (the model ended its turn) or ``"length"``
+    (``max_new_tokens`` cut it)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier message of a conversation, before the question: ``role`` ``"system"``,
+    ``"user"`` or ``"assistant"``, its ``text``, and ``video`` True on the one message the video
+    belongs to (it goes before that message's text; none: before the question)."""
+
+    role: str
+    text: str
+    video: bool = False
+
+
 @runtime_checkable
 class VideoLLM(Protocol):
     """A video LLM: its own vision tower encodes frames to visual tokens; ``generate`` answers a
@@ -239,6 +264,12 @@ class VideoLLM(Protocol):
     #: ``"prefill"`` (prompt tokens: 0 before the pass, all after it), ``"generate"`` (new tokens
     #: of at most ``max_new_tokens``); None: silent. The CLI sets a progress bar here.
     progress: Callable[[str, int, int], None] | None = None
+    #: the :class:`Generation` of the last ``generate``/``generate_stream`` that ran to its end
+    #: (set by the adapter, in the thread that generated); None: the model does not count
+    last_generation: Generation | None = None
+    #: ``generate_stream`` takes ``history`` (earlier :class:`Turn` s, written through the chat
+    #: template); False: the pipeline writes earlier turns into the question's text instead
+    can_converse: bool = False
 
     def encode(self, frames: Frames) -> VisualTokens:
         """Visual tokens of ``frames`` (one clip, one frame size)."""

@@ -89,18 +89,28 @@ def load_model(
     device: str = "auto",
     dtype: str = "auto",
     frames_per_batch: int = 32,
+    quantize: str = "none",
+    vision_merge: int = 0,
 ) -> VideoLLM:
     """Load the model of a spec (hub id, local directory, or ``MODELS`` entry; see
     :func:`resolve_model_spec`) and wrap it in its adapter.
 
     Default model: ``videopipe.config.DEFAULT_MODEL``. ``frames_per_batch`` bounds how many
-    frames go through the vision tower at once (memory)."""
+    frames go through the vision tower at once (memory). ``quantize`` ("int8") and
+    ``vision_merge`` (ToMe tokens merged per vision-tower layer) are the CPU speed options of
+    transformers checkpoints (docs/models.md)."""
     from videopipe.config import DEFAULT_MODEL
     from videopipe.registry import MODELS
 
     name, model_id = resolve_model_spec(model_id_or_path if model_id_or_path is not None else DEFAULT_MODEL)
+    speed = {"quantize": None if quantize == "none" else quantize, "vision_merge": vision_merge or None}
+    if any(v is not None for v in speed.values()) and name not in supported_families():
+        raise ModelError(
+            f"--quantize / --vision-merge apply to transformers checkpoints; the model entry {name!r} "
+            "loads none (use --quantize none --vision-merge 0)"
+        )
     return MODELS.create(
-        name, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch
+        name, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch, **speed
     )
 
 

@@ -82,7 +82,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def encode_clips(
+def embed_clips(
     video: str | Path,
     spans: Sequence[Span],
     embedder: Any,

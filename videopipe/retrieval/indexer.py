@@ -27,17 +27,25 @@ recorded in ``IndexReport.failed`` (one line naming the file) and the run goes o
 
 from __future__ import annotations
 
-import re
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videopipe.errors import InputError, VideoPipeError
-from videopipe.retrieval.encode import Captioner, captioner_name, encode_clips
+from videopipe.errors import InputError
+from videopipe.retrieval.encode import Captioner, captioner_name
+from videopipe.retrieval.index_report import (
+    IndexReport,
+    ProgressFn,
+    Reused,
+    Touched,
+    Unchanged,
+    failure_message,
+)
+from videopipe.retrieval.index_run import IndexRun, ToEmbed
 from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import index_embedder, resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
@@ -46,25 +54,23 @@ from videopipe.retrieval.store import (
     FileEntry,
     IndexConfig,
     IndexStore,
-    LineTable,
     content_key,
     video_path,
 )
 from videopipe.retrieval.stored import stored_config
-from videopipe.text.build import TextProgress, load_timeline
+from videopipe.retrieval.video_work import index_video, load_models
+from videopipe.text.build import TextProgress
 from videopipe.text.sources import choose_sources, text_key
-from videopipe.text.speech import ASRConfig
 from videopipe.text.subtitles import find_sidecar
 from videopipe.text.timeline import TextSource
 
 if TYPE_CHECKING:
+    from videopipe.batch.run import Executor
     from videopipe.retrieval.faiss_index import AutoConfig
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
 )
-
-ProgressFn = Callable[[int, int, str], None]
 
 #: what a new index is built with when IndexOptions leaves a value unset
 DEFAULT_EMBEDDER = "text"
@@ -207,101 +213,6 @@ def _first(*values: Any) -> Any:
     return next(v for v in values if v is not None)
 
 
-# -- what indexing one video did (IndexReport.count) -------------------------------------------
-@dataclass(frozen=True)
-class Unchanged:
-    """Same size and mtime as indexed: nothing was read."""
-
-
-@dataclass(frozen=True)
-class Touched:
-    """The stat changed, the content did not: only the stat was updated."""
-
-
-@dataclass(frozen=True)
-class Reused:
-    """The content was indexed already (a copy, or a killed run's work): no embedding."""
-
-
-@dataclass(frozen=True)
-class Embedded:
-    """New or changed content, segmented and embedded into ``clips`` clips."""
-
-    clips: int
-
-
-Outcome = Unchanged | Touched | Reused | Embedded
-
-
-@dataclass
-class IndexReport:
-    """What an indexing run did (counts of videos unless named ``clips``)."""
-
-    index_dir: str
-    version: int = 0
-    videos: int = 0
-    embedded: int = 0
-    reused: int = 0
-    touched: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    clips_embedded: int = 0
-    total_clips: int = 0
-    without_clips: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)  # path -> one line naming the file
-    failed_types: dict[str, str] = field(default_factory=dict)  # path -> exception class name
-    repaired: list[str] = field(default_factory=list)  # damaged index files and what was done
-    notes: list[str] = field(default_factory=list)  # e.g. a text source that "auto" left out
-    index_kind: str = ""
-    index: dict[str, Any] = field(default_factory=dict)  # kind, params, recall_at_10, ms_per_query
-    commits: int = 0
-    tracebacks: dict[str, str] = field(default_factory=dict, repr=False)  # path -> traceback (not in to_dict)
-
-    def count(self, outcome: Outcome) -> None:
-        """Add what indexing one video did."""
-        match outcome:
-            case Unchanged():
-                self.unchanged += 1
-            case Touched():
-                self.touched += 1
-            case Reused():
-                self.reused += 1
-            case Embedded(clips=clips):
-                self.embedded += 1
-                self.clips_embedded += clips
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name != "tracebacks":
-                out[f.name] = v.copy() if isinstance(v, (list, dict)) else v
-        return out
-
-
-_FFMPEG_CONTEXT = re.compile(r"\[[^\]\n]* @ 0x[0-9a-fA-F]+\]\s*")  # "[mov,mp4,... @ 0x55d4...] "
-
-
-def failure_message(video: Path, error: BaseException, *, max_chars: int = 500) -> str:
-    """One line for an index report that names ``video`` once: ffmpeg's ``[demuxer @ 0x...]``
-    prefixes and repeated ``path:`` line prefixes removed, lines joined with ``; ``, the
-    exception type added when it is not a :class:`~videopipe.errors.VideoPipeError`."""
-    path = str(video)
-    lines: list[str] = []
-    for raw in str(error).splitlines():
-        line = _FFMPEG_CONTEXT.sub("", raw).strip()
-        while line.startswith(path + ":") and line[len(path) + 1 :].strip():
-            line = line[len(path) + 1 :].strip()
-        if line and (not lines or lines[-1] != line):
-            lines.append(line)
-    text = "; ".join(lines) or "(no message)"
-    if not isinstance(error, VideoPipeError):
-        text = f"{type(error).__name__}: {text}"
-    head, sep, tail = text.partition(path)
-    text = head + sep + tail.replace(path, video.name) if sep else f"{path}: {text}"
-    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
-
-
 def collect_videos(paths: Sequence[str | Path], *, glob: str | None = None) -> tuple[list[Path], list[Path]]:
     """(video files, folders searched) for ``paths``: files are taken as given, folders are
     searched recursively for ``glob`` (default: every file with a video suffix)."""
@@ -341,6 +252,7 @@ def index_paths(
     lock_timeout_s: float = 30.0,
     progress: ProgressFn | None = None,
     text_progress: TextProgress | None = None,
+    executor: Executor | Callable[[int], Executor | None] | None = None,
 ) -> IndexReport:
     """Add ``paths`` (files and folders) to the index at ``index_dir``, creating it if new.
 
@@ -348,12 +260,20 @@ def index_paths(
     captioner; see :class:`IndexOptions`); those left unset take the existing index's values,
     or the defaults for a new one. Folders are searched for ``glob`` (default: video
     suffixes); ``index_type`` is the FAISS index type (``auto``: chosen by the recall target of
-    ``index_auto``, default recall@10 >= 0.95, measured on the vectors; see ``faiss_index``)."""
+    ``index_auto``, default recall@10 >= 0.95, measured on the vectors; see ``faiss_index``).
+
+    ``executor``: where the per-video work runs (an ``EXECUTORS`` executor of
+    :func:`~videopipe.batch.run.make_executor`: local worker processes or Ray; None: this
+    process, one video after another; or a function of the number of videos to embed that
+    returns one, as ``--workers auto`` does). Whatever runs it, this process alone writes the
+    index (see :mod:`videopipe.retrieval.parallel`)."""
     if commit_every < 1:
         raise InputError(f"commit_every must be >= 1, got {commit_every}")
+    t_run = time.perf_counter()
     store = IndexStore(index_dir)
     # a damaged config: the copy the writer restores
-    resolved = (options or IndexOptions()).resolve(store.stored_config(), store.directory)
+    existing = store.stored_config()
+    resolved = (options or IndexOptions()).resolve(existing, store.directory)
     files, roots = collect_videos(paths, glob=glob)
     given = {str(f) for f in files}
     report = IndexReport(index_dir=str(store.directory), videos=len(files), notes=list(resolved.notes))
@@ -371,35 +291,99 @@ def index_paths(
             if path not in given and (_under(path, roots) or path in {str(video_path(p)) for p in paths}):
                 w.remove(path)
                 report.removed += 1
-        pending, last_commit = 0, time.monotonic()
-        for i, f in enumerate(files):
-            if progress is not None:
-                progress(i, len(files), str(f))
+        run = IndexRun(w, report, commit_every, commit_every_s, progress)
+        todo: dict[str, list[ToEmbed]] = {}  # content key -> its videos (copies are reused)
+        t0 = time.perf_counter()
+        for f in files:
             try:
-                outcome = _index_one(w, f, resolved, text_progress)
+                found = _classify(w, f)
             except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
-                report.failed[str(f)] = failure_message(f, e)  # it keeps its old entry, if any
-                report.failed_types[str(f)] = type(e).__name__
-                report.tracebacks[str(f)] = "".join(traceback.format_exception(e))
+                run.failed(
+                    str(f), failure_message(f, e), type(e).__name__, "".join(traceback.format_exception(e))
+                )
                 continue
-            report.count(outcome)
-            if not isinstance(outcome, Unchanged):
-                pending += 1
-            if w.dirty and (pending >= commit_every or time.monotonic() - last_commit >= commit_every_s):
-                w.commit()
-                report.commits += 1
-                pending, last_commit = 0, time.monotonic()
-        if progress is not None:
-            progress(len(files), len(files), "")
+            if isinstance(found, ToEmbed):
+                todo.setdefault(found.key, []).append(found)
+            else:
+                run.outcome(str(f), found)
+        report.add_stages({"hash": time.perf_counter() - t0})
+        run.start_embedding(todo)
+        if callable(executor):
+            executor = executor(len(todo))
+        if executor is None:
+            ours = options is None or options.embedder is None or isinstance(options.embedder, str)
+            _embed_here(run, todo, resolved, text_progress, warm_embedder=ours)
+        else:
+            _embed_on(executor, run, todo, options or IndexOptions(), existing, store.directory, resolved)
+        run.finish()
+        t0 = time.perf_counter()
         meta = w.build_index(index_type, auto=index_auto)
+        t1 = time.perf_counter()
         report.commits += 1 if w.version != w.base_version else 0
         w.garbage_collect()
+        report.add_stages({"index_build": t1 - t0, "gc": time.perf_counter() - t1})
         report.version = w.version
         report.index_kind = meta.kind
         report.index = meta.describe()
         report.total_clips = sum(e.n_clips for e in w.entries.values())
         report.without_clips = sorted(p for p in given if p in w.entries and w.entries[p].n_clips == 0)
+    report.seconds = time.perf_counter() - t_run
     return report
+
+
+def _embed_here(
+    run: IndexRun,
+    todo: dict[str, list[ToEmbed]],
+    opts: ResolvedIndexOptions,
+    text_progress: TextProgress | None,
+    *,
+    warm_embedder: bool,
+) -> None:
+    """The per-video work in this process, one video after another (``warm_embedder``: load
+    the embedder's weights first, when this run created it)."""
+    from videopipe.retrieval.parallel import VideoFailed
+
+    if todo:
+        try:  # the models load once, apart from the videos' seconds
+            run.report.add_stages({"load": load_models(opts, embedder=warm_embedder)})
+        except Exception:  # noqa: BLE001 - a model that cannot load fails each video below
+            pass
+    for key, group in list(todo.items()):
+        first = group[0]
+        run.show(str(first.path))
+        try:
+            clips = index_video(first.path, key, first.sidecar, opts, text_progress=text_progress)
+        except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
+            tb = "".join(traceback.format_exception(e))
+            run.video_failed(
+                VideoFailed(str(first.path), failure_message(first.path, e), type(e).__name__, tb)
+            )
+            continue
+        run.clips(clips)
+
+
+def _embed_on(
+    executor: Executor,
+    run: IndexRun,
+    todo: dict[str, list[ToEmbed]],
+    options: IndexOptions,
+    existing: IndexConfig | None,
+    directory: Path,
+    resolved: ResolvedIndexOptions,
+) -> None:
+    """The per-video work on ``executor``'s workers; the results come back here."""
+    from videopipe.batch.local import LocalExecutor
+    from videopipe.retrieval.parallel import index_spec, run_on_executor, threads_per_worker
+
+    if not todo:
+        return
+    local = isinstance(executor, LocalExecutor)
+    threads = threads_per_worker(min(executor.workers, len(todo))) if local else 0
+    run.report.executor = executor.describe()
+    run.report.workers = min(executor.workers, len(todo)) if local else executor.workers
+    spec = index_spec(options, existing, directory, resolved.config, threads=threads)
+    videos = [(group[0].path, key) for key, group in todo.items()]
+    run_on_executor(executor, videos, spec, run.clips, run.video_failed)
 
 
 def _stat_entry_fields(f: Path) -> dict[str, Any]:
@@ -412,10 +396,8 @@ def _stat_entry_fields(f: Path) -> dict[str, Any]:
     return fields
 
 
-def _index_one(
-    w: Any, f: Path, opts: ResolvedIndexOptions, text_progress: TextProgress | None = None
-) -> Outcome:
-    """Index one file; what it took."""
+def _classify(w: Any, f: Path) -> Unchanged | Touched | Reused | ToEmbed:
+    """What ``f`` needs: nothing, a new stat, a reused segment (done here), or embedding."""
     fields = _stat_entry_fields(f)
     old = w.entries.get(str(f))
     if (
@@ -432,31 +414,4 @@ def _index_one(
     if w.has_segment(key):
         w.put(FileEntry(key=key, n_clips=w.segment_clip_count(key), **fields))
         return Reused()
-    spans = opts.segmenter.segment(f)
-    timeline = load_timeline(
-        f,
-        opts.sources,
-        asr=ASRConfig(model=opts.asr_model) if TextSource.speech in opts.sources else None,
-        subtitles=side,
-        subtitles_win=opts.subtitles_win,
-        progress=text_progress,
-    )
-    enc = encode_clips(
-        f,
-        spans,
-        opts.embedder,
-        frames_per_clip=opts.frames_per_clip,
-        timeline=timeline,
-        captioner=opts.captioner,
-    )
-    w.write_segment(
-        key,
-        enc.starts_s,
-        enc.ends_s,
-        enc.texts,
-        enc.vectors,
-        sources=enc.sources,
-        lines=LineTable.of(timeline.lines),
-    )
-    w.put(FileEntry(key=key, n_clips=len(enc), **fields))
-    return Embedded(clips=len(enc))
+    return ToEmbed(f, key, fields)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from videopipe.errors import IndexStoreError, InputError
-from videopipe.retrieval.encode import encode_clips
+from videopipe.retrieval.encode import embed_clips
 from videopipe.retrieval.faiss_index import exact_search
 from videopipe.retrieval.resolve import index_embedder, resolve_embedder
 from videopipe.retrieval.segment import FixedWindows
@@ -270,7 +270,7 @@ def retrieve_clips(
         from videopipe.text.build import load_timeline
 
         timeline = load_timeline(path, "subtitles")
-    enc = encode_clips(path, spans, emb, timeline=timeline)
+    enc = embed_clips(path, spans, emb, timeline=timeline)
     if len(enc) == 0:
         return []
     q = embed_query(emb, question)

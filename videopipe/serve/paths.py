@@ -12,16 +12,13 @@ extension, :data:`VIDEO_EXTENSIONS`). A path the OS refuses to look up (too long
 400. Nothing is opened here: the policy only resolves names and stats the result. With no
 allowed folder, no file is served.
 
-Remote videos are downloaded into a temporary directory with a size limit (checked against
-``Content-Length`` and while streaming) and a time limit; the caller deletes the file.
+Remote videos are fetched by ``remote.py`` (its address rules, redirects and limits).
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +40,7 @@ def _shown(path: str, limit: int = 120) -> str:
 @dataclass(frozen=True)
 class VideoRef:
     """A checked reference: a local ``path`` inside an allowed folder, or a remote ``url``
-    (only when remote fetching is on) that :meth:`PathPolicy.fetch` downloads."""
+    (only when remote fetching is on) that :class:`~videopipe.serve.remote.RemoteFetcher` downloads."""
 
     path: Path | None = None
     url: str | None = None
@@ -57,13 +54,9 @@ class PathPolicy:
         allow_dirs: Sequence[Path],
         *,
         allow_remote: bool = False,
-        remote_max_bytes: int = 1 << 30,
-        remote_timeout_s: float = 120.0,
     ) -> None:
         self.allow_dirs = tuple(Path(d) for d in allow_dirs)
         self.allow_remote = allow_remote
-        self.remote_max_bytes = int(remote_max_bytes)
-        self.remote_timeout_s = float(remote_timeout_s)
 
     # -- references ------------------------------------------------------------------------------
     def check(self, ref: object, *, param: str = "video") -> VideoRef:
@@ -206,52 +199,3 @@ class PathPolicy:
                     if len(found) >= limit:
                         return found
         return found
-
-    # -- remote ------------------------------------------------------------------------------------
-    async def fetch(self, url: str, into: Path) -> Path:
-        """Download ``url`` into the directory ``into`` within the size and time limits."""
-        try:
-            async with asyncio.timeout(self.remote_timeout_s):
-                return await self._download(url, into)
-        except TimeoutError:
-            raise ApiError(
-                504, f"fetching {url} took longer than {self.remote_timeout_s:g} s", code="remote_timeout"
-            ) from None
-
-    async def _download(self, url: str, into: Path) -> Path:
-        import httpx
-
-        limit = self.remote_max_bytes
-        too_big = ApiError(413, f"the video at {url} is larger than {limit} bytes", code="remote_too_large")
-        suffix = Path(urlsplit(url).path).suffix.lower()
-        fd, name = tempfile.mkstemp(dir=into, suffix=suffix if suffix in VIDEO_EXTENSIONS else ".video")
-        try:
-            async with (
-                httpx.AsyncClient(
-                    follow_redirects=True, max_redirects=3, timeout=self.remote_timeout_s
-                ) as client,
-                client.stream("GET", url) as r,
-            ):
-                if r.status_code != 200:
-                    raise ApiError(404, f"fetching {url} answered HTTP {r.status_code}", code="remote_failed")
-                declared = r.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > limit:
-                    raise too_big
-                got = 0
-                with os.fdopen(fd, "wb") as f:
-                    fd = -1
-                    async for chunk in r.aiter_bytes():
-                        got += len(chunk)
-                        if got > limit:
-                            raise too_big
-                        f.write(chunk)
-        except BaseException as e:
-            if fd >= 0:
-                os.close(fd)
-            os.unlink(name)
-            if isinstance(e, httpx.HTTPError):
-                raise ApiError(
-                    404, f"fetching {url} failed ({type(e).__name__})", code="remote_failed"
-                ) from None
-            raise
-        return Path(name)

@@ -17,6 +17,7 @@ __all__ = [
     "Overrides",
     "SearchRequest",
     "SearchResponse",
+    "Usage",
 ]
 
 
@@ -36,28 +37,62 @@ class VideoUrl(_Loose):
 
 
 class VideoUrlPart(_Loose):
-    """``{"type": "video_url", "video_url": {"url": "file:///v.mp4"}}`` (also ``"video_url": "..."``)."""
+    """``{"type": "video_url", "video_url": {"url": "file:///v.mp4"}}`` (also ``"video_url": "..."``).
+    ``uuid``: a name for this video that later requests may send instead of the URL (vLLM's)."""
 
     type: Literal["video_url"]
-    video_url: VideoUrl | str
+    video_url: VideoUrl | str | None = None
+    uuid: str | None = Field(default=None, min_length=1, max_length=200)
 
     @property
-    def ref(self) -> str:
-        return self.video_url if isinstance(self.video_url, str) else self.video_url.url
+    def ref(self) -> str | None:
+        return self.video_url if isinstance(self.video_url, str | None) else self.video_url.url
 
 
 class VideoPart(_Loose):
     """The plain form other servers accept: ``{"type": "video", "video": "/path/v.mp4"}``."""
 
     type: Literal["video"]
-    video: str
+    video: str | None = None
+    uuid: str | None = Field(default=None, min_length=1, max_length=200)
 
     @property
-    def ref(self) -> str:
+    def ref(self) -> str | None:
         return self.video
 
 
-Part = Annotated[TextPart | VideoUrlPart | VideoPart, Field(discriminator="type")]
+class ImageUrl(_Loose):
+    url: str
+
+
+class ImageUrlPart(_Loose):
+    """``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``: the images of
+    one message are the frames of a video (``images.py``)."""
+
+    type: Literal["image_url"]
+    image_url: ImageUrl | str
+
+    @property
+    def url(self) -> str:
+        return self.image_url if isinstance(self.image_url, str) else self.image_url.url
+
+
+class MediaKwargs(BaseModel):
+    """vLLM's per-request video options (``mm_processor_kwargs``, ``media_io_kwargs["video"]``);
+    see ``media_options.py``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: float | None = Field(default=None, gt=0, le=240)
+    num_frames: int | None = Field(default=None, ge=1, le=4096)
+    max_pixels: int | None = Field(default=None, ge=1, le=1 << 26)
+    min_pixels: int | None = Field(default=None, ge=1, le=1 << 26)
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+Part = Annotated[TextPart | VideoUrlPart | VideoPart | ImageUrlPart, Field(discriminator="type")]
 
 
 class Message(_Loose):
@@ -79,6 +114,10 @@ class Overrides(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+class StreamOptions(_Loose):
+    include_usage: bool = False
+
+
 class ChatRequest(_Loose):
     model: str
     messages: list[Message] = Field(min_length=1)
@@ -86,8 +125,20 @@ class ChatRequest(_Loose):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0, le=10)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     n: int | None = Field(default=None, ge=1, le=1)
     videopipe: Overrides | None = None
+    mm_processor_kwargs: MediaKwargs | None = None
+    media_io_kwargs: dict[Literal["video"], MediaKwargs] | None = None
+
+    def media(self) -> dict[str, Any]:
+        """The video options of ``media_io_kwargs["video"]`` and ``mm_processor_kwargs`` (these
+        win where both give one)."""
+        io = (self.media_io_kwargs or {}).get("video")
+        return {
+            **(io.given() if io else {}),
+            **(self.mm_processor_kwargs.given() if self.mm_processor_kwargs else {}),
+        }
 
 
 class AssistantMessage(BaseModel):
@@ -101,13 +152,41 @@ class Choice(BaseModel):
     finish_reason: Literal["stop", "length"] = "stop"
 
 
+class PromptTokensDetails(BaseModel):
+    """The prompt's tokens by kind: the visual tokens after compression, and the text's."""
+
+    visual_tokens: int
+    text_tokens: int
+    cached_tokens: int = 0
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
+
+    @classmethod
+    def of(cls, stats: Any) -> Usage:
+        """The usage of an answer, from its :class:`~videopipe.types.Stats`."""
+        visual = min(int(stats.tokens_after), int(stats.prompt_tokens))
+        return cls(
+            prompt_tokens=stats.prompt_tokens,
+            completion_tokens=stats.completion_tokens,
+            total_tokens=stats.prompt_tokens + stats.completion_tokens,
+            prompt_tokens_details=PromptTokensDetails(
+                visual_tokens=visual, text_tokens=stats.prompt_tokens - visual
+            ),
+        )
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
-    usage: dict[str, int] | None = None
+    usage: Usage | None = None
     videopipe: dict[str, Any]
 
 
@@ -128,6 +207,7 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
+    usage: Usage | None = None
     videopipe: dict[str, Any] | None = None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from videopipe.config import PipelineConfig
 from videopipe.errors import ConfigError
 
-__all__ = ["ServeSettings"]
+__all__ = ["ServeSettings", "read_api_key"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,11 @@ class ServeSettings:
                         ``/`` is refused)
     allow_remote:       fetch http(s) video URLs (into a temp dir, within the two limits below)
     remote_max_bytes:   largest remote video fetched
-    remote_timeout_s:   longest a remote fetch may take
+    remote_timeout_s:   longest a remote fetch may take (DNS, redirects and download together)
+    remote_max_redirects: most redirects a remote fetch follows (each checked like the URL)
+    allow_domains:      hosts remote fetches may reach (and names below them); empty: any public host
+    remote_trusted_for_tests: ``ADDRESS:PORT`` pairs a remote fetch may reach although not public
+                        (a local test server on 127.0.0.1); no command-line option sets it
     api_key:            when set, every API route needs ``Authorization: Bearer KEY``
     max_queue:          requests in the server at once (decoding, waiting, answering); more get 503
     max_body_bytes:     largest request body
@@ -35,6 +39,9 @@ class ServeSettings:
     allow_remote: bool = False
     remote_max_bytes: int = 1 << 30
     remote_timeout_s: float = 120.0
+    remote_max_redirects: int = 3
+    allow_domains: tuple[str, ...] = ()
+    remote_trusted_for_tests: tuple[str, ...] = ()
     api_key: str | None = None
     max_queue: int = 16
     max_body_bytes: int = 1 << 20
@@ -56,6 +63,11 @@ class ServeSettings:
                 )
             dirs.append(real)
         object.__setattr__(self, "allow_dirs", tuple(dirs))
+        from videopipe.serve.remote import allowed_domains
+
+        object.__setattr__(self, "allow_domains", allowed_domains(self.allow_domains))
+        if not 0 <= int(self.remote_max_redirects) <= 20:
+            raise ConfigError(f"--remote-max-redirects must be 0..20, got {self.remote_max_redirects}")
         for name in ("max_queue", "max_body_bytes", "decode_threads", "remote_max_bytes"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -86,3 +98,29 @@ class ServeSettings:
     def model_name(self) -> str:
         """The id ``/v1/models`` lists and requests name."""
         return str(self.config.model)
+
+
+def read_api_key(*, given: str | None, key_file: Path | None) -> tuple[str | None, str | None]:
+    """The server's API key and a warning to print (or None): ``--api-key-file`` (its first
+    line), else ``$VIDEOPIPE_API_KEY``, else ``--api-key`` (which every user of the machine can
+    read in the process list: the warning says so)."""
+    from videopipe.config import env_api_key
+
+    if given is not None and key_file is not None:
+        raise ConfigError("give the API key once: --api-key-file or --api-key, not both")
+    if key_file is not None:
+        try:
+            lines = Path(key_file).expanduser().read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+            raise ConfigError(f"--api-key-file {key_file}: cannot be read ({why})") from None
+        key = lines[0].strip() if lines else ""
+        if not key:
+            raise ConfigError(f"--api-key-file {key_file}: the file is empty; put the key on its first line")
+        return key, None
+    if given is not None:
+        return given, (
+            "--api-key on the command line is visible to every user in the process list (ps); "
+            "use VIDEOPIPE_API_KEY or --api-key-file"
+        )
+    return env_api_key(), None

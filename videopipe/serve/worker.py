@@ -4,6 +4,9 @@ into a CPU stage and a model stage (the split ``videopipe batch`` runs across pr
 * CPU stage (``decode_threads`` threads): check and probe the file (the CLI's fast one-line
   failures), then ``Pipeline.select_and_decode`` -- open, sample, decode; nothing when the
   token cache holds the video. Requests waiting for the model are decoded here meanwhile.
+  One decode per video at a time (single flight, :meth:`ModelWorker.decode`): a request for a
+  video another request is decoding waits until that one's tokens are in the cache.
+  The readers' own threads share the cores with these threads (:func:`reader_workers`).
 * Model stage (one thread, first come first served): ``Pipeline.prepare_from`` (encode, or
   load the cached tokens) and ``Pipeline.answer`` (compress, generate piece by piece).
 
@@ -33,13 +36,19 @@ from videopipe.serve.errors import ApiError
 
 if TYPE_CHECKING:
     from videopipe.config import PipelineConfig
-    from videopipe.models.contract import VideoLLM
+    from videopipe.models.contract import Turn, VideoLLM
     from videopipe.pipeline import Decoded, Pipeline
     from videopipe.types import Answer
 
-__all__ = ["Cancelled", "Job", "ModelWorker", "Ticket"]
+__all__ = ["Cancelled", "Job", "ModelWorker", "Ticket", "reader_workers"]
 
 _KEEP_PIPELINES = 8
+
+
+def reader_workers(decode_threads: int, cores: int) -> int:
+    """Decoding threads each video reader may start so that ``decode_threads`` readers at once
+    use the ``cores`` instead of each taking them all."""
+    return max(1, int(cores) // max(1, int(decode_threads)))
 
 
 class Cancelled(Exception):
@@ -51,19 +60,32 @@ class Job:
     """One question about one (checked, local) video, and how to answer it.
 
     overrides:  per-request pipeline options (``PipelineConfig`` fields)
+    history:    the conversation's earlier turns (system, user, assistant)
+    media:      vLLM's video options (``fps``, ``num_frames``, ``max_pixels``, ``min_pixels``),
+                made pipeline options once the video is probed (``media_options.py``)
     on_text:    called in the model thread with each piece of the answer
     """
 
     video: Path
     question: str
+    history: tuple[Turn, ...] = ()
+    media: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
     max_new_tokens: int | None = None
     temperature: float = 0.0
     on_text: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    _landed: Callable[[], None] | None = field(default=None, repr=False)
 
     def cancel(self) -> None:
         self.cancelled.set()
+
+    def done(self) -> None:
+        """This job's decode is over (its tokens are in the cache, or it failed, or the request
+        ended): requests waiting to decode the same video go on. Any thread; once."""
+        landed, self._landed = self._landed, None
+        if landed is not None:
+            landed()
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -98,7 +120,9 @@ class Counters:
     failed: int = 0
     cancelled: int = 0
     cache_hits: int = 0
+    decode_waits: int = 0  # requests that waited for another's decode of the same video
     model_stage_runs: int = 0
+    videos_decoded: int = 0  # CPU stages that decoded (the token cache did not hold the video)
 
     def to_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -126,6 +150,7 @@ class ModelWorker:
         self._gpu = ThreadPoolExecutor(1, thread_name_prefix="videopipe-model")
         self._in_flight = 0
         self._answer_s: list[float] = []
+        self._flights: dict[tuple[Any, ...], asyncio.Event] = {}  # see decode()
         self.counters = Counters()
 
     # -- life cycle --------------------------------------------------------------------------------
@@ -171,13 +196,40 @@ class ModelWorker:
 
     # -- the two stages -----------------------------------------------------------------------------
     async def decode(self, job: Job) -> tuple[Pipeline, Decoded]:
-        """The CPU stage of ``job`` (in a decode thread)."""
-        return await self._run(self._cpu, self._cpu_stage, job)
+        """The CPU stage of ``job`` (in a decode thread), one at a time per video and options
+        (single flight): while another request decodes and encodes the same video, this one
+        waits, then finds its tokens in the cache and decodes nothing. The caller calls
+        ``job.done()`` when the request ends (the model stage also calls it once the tokens
+        are saved)."""
+        key = (tuple(sorted(job.overrides.items())), tuple(sorted(job.media.items())), str(job.video))
+        while (flight := self._flights.get(key)) is not None:
+            self.counters.decode_waits += 1
+            await flight.wait()
+        flight = self._flights[key] = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def land() -> None:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            flight.set()
+
+        job._landed = lambda: loop.call_soon_threadsafe(land)
+        try:
+            pipe, decoded = await self._run(self._cpu, self._cpu_stage, job)
+        except BaseException:
+            job.done()
+            raise
+        if decoded.cached or decoded.cache_key is None:  # nothing the cache could share
+            job.done()
+        return pipe, decoded
 
     async def answer(self, pipe: Pipeline, decoded: Decoded, job: Job) -> Answer:
         """The model stage of ``job`` (in the model thread, after the requests before it)."""
         t0 = time.perf_counter()
-        answer = await self._run(self._gpu, self._model_stage, pipe, decoded, job)
+        try:
+            answer = await self._run(self._gpu, self._model_stage, pipe, decoded, job)
+        finally:
+            job.done()
         self._answer_s.append(time.perf_counter() - t0)
         del self._answer_s[:-100]
         self.counters.answered += 1
@@ -206,18 +258,21 @@ class ModelWorker:
         from videopipe.pipeline import check_question
 
         job.check()
-        pipe = self._pipeline(job.overrides)
         # the checks `videopipe ask` makes first, with its one-line messages
         check_path(job.video)
         check_question(job.question, str(job.video))
-        probe(job.video)
+        probed = probe(job.video)
+        pipe = self._pipeline(job.overrides, job.media, probed)
         job.check()
-        return pipe, pipe.select_and_decode(job.video, job.question)
+        decoded = pipe.select_and_decode(job.video, job.question)
+        self.counters.videos_decoded += int(not decoded.cached)
+        return pipe, decoded
 
     def _model_stage(self, pipe: Pipeline, decoded: Decoded, job: Job) -> Answer:
         job.check()
         self.counters.model_stage_runs += 1
         prepared = pipe.prepare_from(decoded)
+        job.done()  # the tokens are in the cache: requests waiting for this video go on
         job.check()
         return pipe.answer(
             prepared,
@@ -225,14 +280,31 @@ class ModelWorker:
             max_new_tokens=job.max_new_tokens,
             temperature=job.temperature,
             on_text=job.emit,
+            history=job.history,
         )
 
-    def _pipeline(self, overrides: Mapping[str, Any]) -> Pipeline:
-        """The pipeline for ``overrides`` around the loaded model (built once, a few kept)."""
+    def _pipeline(
+        self, overrides: Mapping[str, Any], media: Mapping[str, Any] | None = None, probed: Any = None
+    ) -> Pipeline:
+        """The pipeline for ``overrides`` (and ``media`` options for the ``probed`` video)
+        around the loaded model (built once, a few kept)."""
         from videopipe.pipeline import Pipeline
+        from videopipe.serve.media_options import media_overrides
 
         if self._base is None:
             raise RuntimeError("ModelWorker.start() has not run")
+        if media:
+            size = int(overrides.get("size_px", self.config.size_px))
+            overrides = {
+                **overrides,
+                **media_overrides(
+                    media,
+                    duration_s=probed.duration_s,
+                    width=probed.width,
+                    height=probed.height,
+                    size_px=size,
+                ),
+            }
         key = tuple(sorted(overrides.items()))
         if not key:
             return self._base

@@ -67,6 +67,7 @@ class OCRConfig:
     min_score: float = 0.5
     merge_ratio: float = 0.8
     backend: str = "pyav"
+    threads: int = 0  # the OCR model's CPU threads (0: onnxruntime's default, one per core)
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.probe_s <= 60:
@@ -123,7 +124,7 @@ class _Counters:
 
 OCR_COUNTERS = _Counters()
 
-_ENGINES: dict[tuple[int], Any] = {}
+_ENGINES: dict[tuple[int, int], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -133,13 +134,14 @@ def ocr_engine(config: OCRConfig) -> Any:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
         raise MissingDependencyError(f"screen text needs rapidocr-onnxruntime ({OCR_EXTRA})") from None
-    key = (config.det_limit_px,)
+    key = (config.det_limit_px, config.threads)
     with _LOCK:
         if key not in _ENGINES:
             import logging
 
+            threads = {"intra_op_num_threads": config.threads} if config.threads > 0 else {}
             _ENGINES[key] = RapidOCR(
-                det_limit_side_len=config.det_limit_px, det_limit_type="min", use_cls=False
+                det_limit_side_len=config.det_limit_px, det_limit_type="min", use_cls=False, **threads
             )
             logging.getLogger("RapidOCR").setLevel(logging.WARNING)
         return _ENGINES[key]

@@ -1,0 +1,101 @@
+"""The line ``ask`` shows before a run it estimates at over a minute on the CPU (and only then)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import videopipe.cli.estimate as estimate
+from videopipe.cli.estimate import RunShape, estimate_line, estimate_seconds, run_shape
+from videopipe.config import PipelineConfig
+
+SHAPE = RunShape(
+    vision_params=100_000_000,
+    text_params=360_000_000,
+    patches_per_frame=1024,
+    frames=16,
+    prompt_tokens=1124,
+    new_tokens=128,
+    weight_bytes=10**9,
+)
+
+
+def test_the_estimate_grows_with_frames_and_shrinks_with_cores() -> None:
+    from dataclasses import replace
+
+    base = estimate_seconds(SHAPE, cores=2)
+    assert estimate_seconds(replace(SHAPE, frames=64), cores=2) > base > estimate_seconds(SHAPE, cores=8)
+    assert estimate_seconds(SHAPE, cores=2, bf16_native=False) > base  # float32 is slower
+    assert estimate_seconds(replace(SHAPE, text_params=2 * SHAPE.text_params), cores=2) > base
+
+
+def test_the_line_is_shown_only_past_a_minute() -> None:
+    assert estimate_line(59.0, frames=16, cores=2) is None
+    assert estimate_line(60.0, frames=16, cores=2) is None
+    line = estimate_line(150.0, frames=64, cores=2)
+    assert line is not None and "about 2 min" in line and "64 frames" in line and "2 CPU cores" in line
+    assert "\n" not in line and line.startswith("videopipe: ")
+    assert "about 2.0 h" in (estimate_line(7200.0, frames=64, cores=1) or "")
+
+
+@pytest.fixture
+def fake_checkpoint(tmp_path: Path) -> Path:
+    """config.json and a safetensors file whose tensors are counted (small, known shapes)."""
+    from safetensors.numpy import save_file
+
+    d = tmp_path / "ckpt"
+    d.mkdir()
+    cfg = {"scale_factor": 4, "vision_config": {"image_size": 512, "patch_size": 16}}
+    (d / "config.json").write_text(json.dumps(cfg))
+    z = np.zeros
+    tensors = {
+        "model.vision_model.encoder.layers.0.mlp.fc1.weight": z((30, 10), np.float16),  # 300 vision
+        "model.connector.modality_projection.proj.weight": z((5, 4), np.float16),  # 20 vision
+        "model.text_model.embed_tokens.weight": z((100, 8), np.float16),  # lookup: not counted
+        "model.text_model.layers.0.mlp.up_proj.weight": z((8, 50), np.float16),  # 400 text
+        "lm_head.weight": z((100, 8), np.float32),  # 800 text, 4 bytes each
+    }
+    save_file(tensors, str(d / "model.safetensors"))
+    return d
+
+
+def test_the_run_shape_is_read_from_the_checkpoint_files(fake_checkpoint: Path) -> None:
+    cfg = PipelineConfig(model=str(fake_checkpoint), num_frames=64, max_visual_tokens=2048, max_new_tokens=50)
+    s = run_shape(cfg)
+    assert s is not None
+    assert (s.vision_params, s.text_params) == (320, 1200)
+    assert s.weight_bytes == 2 * (300 + 20 + 800 + 400) + 4 * 800
+    assert s.patches_per_frame == (512 // 16) ** 2
+    assert s.frames == 64 and s.new_tokens == 50
+    assert s.prompt_tokens == 2048 + 100  # 64 x 64 tokens capped at max_visual_tokens, plus the text
+    short = run_shape(cfg, video_frames=10)  # a 10-frame video has 10 frames to encode
+    assert short is not None and short.frames == 10 and short.prompt_tokens == 10 * 64 + 100
+    assert run_shape(PipelineConfig(model="no/such-model-in-the-cache")) is None
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(3600.0, True), (30.0, False)])
+def test_ask_shows_the_line_before_a_long_run_only(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    fake_checkpoint: Path,
+    video: Path,
+    seconds,
+    shown,
+) -> None:
+    """The command as users run it (in-process): the line comes first on stderr; the fake
+    checkpoint has no processor, so the run then stops with its one error line."""
+    from videopipe.cli.app import main
+
+    monkeypatch.setattr("videopipe.config.machine_defaults", lambda device="auto": {"num_frames": 16})
+    monkeypatch.setattr(estimate, "estimate_seconds", lambda shape, **kw: seconds)
+    code = main(["ask", str(video), "What happens?", "--model", str(fake_checkpoint), "--no-cache"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("videopipe: error: "), err
+    assert any("this question will take about 60 min" in line for line in err) is shown, err
+    if shown:
+        assert err[0].startswith("videopipe: this question will take") and "16 frames" in err[0]
+    assert main(["ask", str(video), "What?", "--model", str(fake_checkpoint), "--no-progress"]) == 2
+    assert "will take" not in capsys.readouterr().err  # --no-progress: nothing but the error

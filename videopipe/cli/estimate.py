@@ -1,0 +1,202 @@
+"""Before a long ``ask`` on the CPU: one stderr line estimating its time on this machine, shown
+when the estimate exceeds a minute (nobody should wait ten minutes in silence).
+
+Arithmetic, not a measurement of the run: the parameters of the checkpoint's vision tower and
+language model (counted from its safetensors headers and ``config.json``; no weights read, torch
+not imported), the run's frames, visual tokens and answer length, and the work one CPU core
+did per second at real size on the project's reference machine
+(``benchmarks/results/real_size.md``), divided among this machine's cores. Rough by design
+(about 2x either way; other work on the machine slows the run further).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from videopipe.config import PipelineConfig
+
+__all__ = ["CpuRates", "RunShape", "estimate_line", "estimate_seconds", "run_shape", "warn_if_long"]
+
+#: show the line when the estimate exceeds this many seconds
+LONG_RUN_S = 60.0
+_PROMPT_TEXT_TOKENS = 100  # the question, the template and the timestamps around the frames
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What one ``ask`` computes: parameters of the vision tower (run per frame over
+    ``patches_per_frame`` patches) and of the language model (``text_params``, without the
+    embedding table), frames, prompt tokens, new tokens, and the bytes of weights loaded."""
+
+    vision_params: int
+    text_params: int
+    patches_per_frame: int
+    frames: int
+    prompt_tokens: int
+    new_tokens: int
+    weight_bytes: int
+
+
+@dataclass(frozen=True)
+class CpuRates:
+    """Work per CPU-second (one core busy one second) in bfloat16 on a CPU that computes it
+    natively, at real size on the project's 2-core AVX512-BF16 machine: the vision tower's FLOPs
+    (SmolVLM2-500M's tower, 16 frames in 13.5 s on 2 quiet cores; 2.2B's 2.35 s per frame:
+    1.1-1.2e11), the prefill's (``benchmarks/results/cpu_dtype.md``), generation's (memory- and
+    overhead-bound: SmolVLM2-2.2B's 64 tokens in the issue 24 measurement), CPU-seconds per frame
+    decoded from a 1-hour 720p H.264 file and for start-up (imports, processor) and per GB of
+    weights loaded (``benchmarks/results/real_size.md``). A busy machine is slower still: there
+    the measured ``ask`` took several times longer (real_size.md)."""
+
+    vision_flops: float = 1.1e11
+    prefill_flops: float = 8.0e10
+    generate_flops: float = 3.0e9
+    decode_s_per_frame: float = 0.25
+    startup_s: float = 10.0
+    load_s_per_gb: float = 2.0
+    #: float32 (a CPU without native bf16) does about half the work per second
+    no_bf16_factor: float = 0.5
+
+
+def estimate_seconds(
+    shape: RunShape, *, cores: int, bf16_native: bool = True, rates: CpuRates = CpuRates()
+) -> float:
+    """Wall seconds of the run ``shape`` on ``cores`` otherwise idle cores."""
+    speed = 1.0 if bf16_native else rates.no_bf16_factor
+    cpu_s = (
+        rates.startup_s
+        + rates.load_s_per_gb * shape.weight_bytes / 1e9
+        + rates.decode_s_per_frame * shape.frames
+        + 2.0 * shape.vision_params * shape.patches_per_frame * shape.frames / (rates.vision_flops * speed)
+        + 2.0 * shape.text_params * shape.prompt_tokens / (rates.prefill_flops * speed)
+        + 2.0 * shape.text_params * shape.new_tokens / (rates.generate_flops * speed)
+    )
+    return cpu_s / max(1, cores)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate_line(seconds: float, *, frames: int, cores: int) -> str | None:
+    """The line to show before a run estimated at ``seconds``; None when it is not long."""
+    if seconds <= LONG_RUN_S:
+        return None
+    return (
+        f"videopipe: this question will take about {_duration(seconds)} on this machine "
+        f"({frames} frames on {cores} CPU core{'s' if cores != 1 else ''}; a rough estimate); "
+        "fewer --num-frames or a smaller --model answer sooner"
+    )
+
+
+# -- the shape of a run, from the checkpoint's files -------------------------------------------
+def _checkpoint_files(model: str) -> tuple[dict | None, list[Path]]:
+    """(config.json as a dict, the safetensors files) of a local directory or of a hub id
+    already in the Hugging Face cache; (None, []) when they are not on this machine."""
+    root = Path(model).expanduser()
+    if root.is_dir():
+        cfg = root / "config.json"
+        return (json.loads(cfg.read_text()) if cfg.is_file() else None), sorted(root.glob("*.safetensors"))
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - a transformers dependency
+        return None, []
+    cfg = try_to_load_from_cache(model, "config.json")
+    if not isinstance(cfg, str):
+        return None, []
+    snapshot = Path(cfg).parent
+    return json.loads(Path(cfg).read_text()), sorted(snapshot.glob("*.safetensors"))
+
+
+def _header(path: Path) -> dict:
+    """The tensor table of a safetensors file (its JSON header; no tensor data read)."""
+    with path.open("rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n))
+
+
+_VISION = ("vision", "visual", "connector", "multi_modal_projector")
+
+
+def run_shape(cfg: PipelineConfig, *, video_frames: int | None = None) -> RunShape | None:
+    """The :class:`RunShape` of ``ask`` with ``cfg`` (``video_frames``: the video's frame
+    count, which caps the frames); None when the checkpoint's files are not on this machine."""
+    config, files = _checkpoint_files(cfg.model)
+    if config is None or not files:
+        return None
+    vision = text = nbytes = 0
+    for f in files:
+        for name, t in _header(f).items():
+            if name == "__metadata__":
+                continue
+            n = 1
+            for d in t["shape"]:
+                n *= int(d)
+            nbytes += n * (2 if t["dtype"] in ("BF16", "F16") else 4)
+            if any(k in name for k in _VISION):
+                vision += n
+            elif "embed_tokens" not in name:  # a table lookup costs nothing
+                text += n
+    vc = config.get("vision_config", {})
+    patch = int(vc.get("patch_size", 14))
+    if "image_size" in vc:  # SigLIP towers: one fixed square per frame
+        patches = (int(vc["image_size"]) // patch) ** 2
+    else:  # Qwen: the frame at size_px (16:9), one patch token per temporal_patch_size frames
+        patches = int((cfg.size_px / patch) ** 2 * 16 / 9) // int(vc.get("temporal_patch_size", 1))
+    merge = int(config.get("scale_factor", vc.get("spatial_merge_size", 2))) ** 2
+    frames = min(cfg.num_frames, video_frames) if video_frames else cfg.num_frames
+    visual = frames * max(1, patches // merge)
+    if cfg.max_visual_tokens is not None:
+        visual = min(visual, cfg.max_visual_tokens)
+    return RunShape(
+        vision_params=vision,
+        text_params=text,
+        patches_per_frame=patches,
+        frames=frames,
+        prompt_tokens=visual + _PROMPT_TEXT_TOKENS,
+        new_tokens=cfg.max_new_tokens,
+        weight_bytes=nbytes,
+    )
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def warn_if_long(cfg: PipelineConfig, *, video_frames: int | None = None) -> str | None:
+    """Print the estimate line on stderr when ``ask`` with ``cfg`` will run on the CPU for more
+    than a minute; returns the line (None when nothing was shown)."""
+    import sys
+
+    from videopipe.config import machine_defaults
+    from videopipe.devices import cpu_bf16_native
+
+    if cfg.device != "cpu" and not machine_defaults(cfg.device):  # a CUDA GPU runs it
+        return None
+    try:
+        shape = run_shape(cfg, video_frames=video_frames)
+    except (OSError, ValueError, KeyError, struct.error):  # unreadable files: loading will say so
+        return None
+    if shape is None:
+        return None
+    cores = _cores()
+    native = cpu_bf16_native() and cfg.dtype in ("auto", "bfloat16")
+    line = estimate_line(
+        estimate_seconds(shape, cores=cores, bf16_native=native), frames=shape.frames, cores=cores
+    )
+    if line is not None:
+        print(line, file=sys.stderr, flush=True)
+    return line

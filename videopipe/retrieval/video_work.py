@@ -1,0 +1,137 @@
+"""The per-video work of indexing: probe and segment, read the text (subtitles, speech, screen),
+caption and embed the clips of one video, into a :class:`VideoClips`.
+
+It runs where the executor puts it -- in the indexing process (``--workers 1``), in a local
+worker process or on a Ray actor -- and depends only on the video and the resolved index
+options; the index writer (in the driver, :func:`~videopipe.retrieval.indexer.index_paths`)
+commits the result. :class:`VideoClips` is what crosses the process boundary: plain arrays
+and strings, and the seconds each stage took.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from videopipe.retrieval.encode import embed_clips
+from videopipe.retrieval.segment import Span
+from videopipe.retrieval.store import LineTable
+from videopipe.text.build import TextProgress, load_timeline
+from videopipe.text.screen import OCRConfig
+from videopipe.text.speech import ASRConfig
+from videopipe.text.timeline import TextSource
+
+if TYPE_CHECKING:
+    from videopipe.retrieval.indexer import ResolvedIndexOptions
+
+__all__ = ["STAGES", "VideoClips", "index_video", "load_models"]
+
+#: the per-video stages, in order (the keys of ``VideoClips.stage_s``); ``load``, loading the
+#: models once per worker, is counted apart (:func:`load_models`)
+STAGES = ("segment", "text", "caption", "embed")
+
+
+@dataclass(frozen=True)
+class VideoClips:
+    """The clips of one video as a worker computed them, for the index writer: ``key`` is the
+    content key the driver asked for; ``duration_s`` the media covered (the last clip's end);
+    ``stage_s`` the seconds of each of :data:`STAGES`."""
+
+    path: str
+    key: str
+    starts_s: np.ndarray
+    ends_s: np.ndarray
+    texts: list[str]
+    vectors: np.ndarray
+    sources: list[str]
+    lines: LineTable
+    duration_s: float
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+
+class _TimedCaptioner:
+    """Wraps a captioner to count its seconds apart from the embedding's."""
+
+    def __init__(self, captioner: object) -> None:
+        self.captioner = captioner
+        self.seconds = 0.0
+
+    def __call__(self, video: Path, spans: list[Span]) -> Sequence[str]:
+        t0 = time.perf_counter()
+        try:
+            return self.captioner(video, spans)  # type: ignore[operator]
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def load_models(opts: ResolvedIndexOptions, *, threads: int = 0, embedder: bool = True) -> float:
+    """Load the speech model and (``embedder``) the embedder's weights now -- they load on
+    first use -- so that the per-video seconds are the videos' own; the seconds it took. A text
+    embedder is warmed with one text (not done to an embedder object the caller gave)."""
+    t0 = time.perf_counter()
+    if TextSource.speech in opts.sources:
+        from videopipe.text.speech import load_asr_model
+
+        load_asr_model(ASRConfig(model=opts.asr_model, cpu_threads=threads))
+    if embedder and opts.embedder.modality == "text":
+        opts.embedder.embed_texts(["warm up"])
+    return time.perf_counter() - t0
+
+
+def index_video(
+    video: Path,
+    key: str,
+    sidecar: Path | None,
+    opts: ResolvedIndexOptions,
+    *,
+    text_progress: TextProgress | None = None,
+    threads: int = 0,
+) -> VideoClips:
+    """Segment, read the text of, caption and embed ``video`` (content ``key``, subtitle file
+    ``sidecar``) as ``opts`` say. ``threads``: the CPU threads of the speech and OCR models (0:
+    their defaults; an executor gives each worker its share of the cores)."""
+    t0 = time.perf_counter()
+    spans = opts.segmenter.segment(video)
+    t1 = time.perf_counter()
+    speech, screen = TextSource.speech in opts.sources, TextSource.screen in opts.sources
+    timeline = load_timeline(
+        video,
+        opts.sources,
+        asr=ASRConfig(model=opts.asr_model, cpu_threads=threads) if speech else None,
+        ocr=OCRConfig(threads=threads) if screen else None,
+        subtitles=sidecar,
+        subtitles_win=opts.subtitles_win,
+        progress=text_progress,
+    )
+    t2 = time.perf_counter()
+    captioner = _TimedCaptioner(opts.captioner) if opts.captioner is not None else None
+    enc = embed_clips(
+        video,
+        spans,
+        opts.embedder,
+        frames_per_clip=opts.frames_per_clip,
+        timeline=timeline,
+        captioner=captioner,
+    )
+    t3 = time.perf_counter()
+    caption_s = captioner.seconds if captioner is not None else 0.0
+    return VideoClips(
+        path=str(video),
+        key=key,
+        starts_s=enc.starts_s,
+        ends_s=enc.ends_s,
+        texts=enc.texts,
+        vectors=enc.vectors,
+        sources=enc.sources,
+        lines=LineTable.of(timeline.lines),
+        duration_s=max((s.end_s for s in spans), default=0.0),
+        stage_s={"segment": t1 - t0, "text": t2 - t1, "caption": caption_s, "embed": t3 - t2 - caption_s},
+    )

@@ -112,9 +112,9 @@ def index_runner(
 
     if threads > 0:
         torch.set_num_threads(threads)
-        from videopipe.decode.pyav_backend import set_auto_workers
+        from videopipe.decode.workers import set_decode_cores
 
-        set_auto_workers(threads)
+        set_decode_cores(threads)
     else:
         threads = torch.get_num_threads()
     resolved = options.resolve(existing, Path(index_dir))

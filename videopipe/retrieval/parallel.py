@@ -79,7 +79,7 @@ class IndexRunner:
             self.load_s = 0.0
 
     def __call__(self, video: str, key: str, /) -> Payload:
-        from videopipe.retrieval.indexer import failure_message
+        from videopipe.retrieval.index_report import failure_message
         from videopipe.text.subtitles import find_sidecar
 
         path = Path(video)

@@ -181,16 +181,31 @@ def test_the_redirect_limit(media: Media, tmp_path: Path, sites: tuple[Site, Sit
     assert public.log == ["/loop"] * 3  # the URL and two redirects; the third is not followed
 
 
-def test_allow_domain_limits_the_hosts(media: Media, tmp_path: Path, sites: tuple[Site, Site]) -> None:
+def _resolve_as(monkeypatch: pytest.MonkeyPatch, name: str, address: str) -> None:
+    """``name`` resolves to ``address`` (only: no IPv6 twin, as ``localhost`` may have)."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def lookup(host: str, *a: object, **kw: object) -> list:
+        return real(address if host == name else host, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
+def test_allow_domain_limits_the_hosts(
+    media: Media, tmp_path: Path, sites: tuple[Site, Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
     public, _ = sites
+    _resolve_as(monkeypatch, "cdn.videos.test", public.host)
     with fake_client(tmp_path, allow_domains=("videos.example.com",), **trusting(public)) as c:
         for url in (f"{public.url}/red.mp4", f"http://localhost:{public.port}/red.mp4"):
             err = refused(
                 c.post("/v1/chat/completions", json=chat_body(url)), 403, code="remote_domain_not_allowed"
             )
             assert "--allow-domain" in err["message"]
-    with fake_client(tmp_path, allow_domains=("localhost",), **trusting(public)) as c:
-        ok = c.post("/v1/chat/completions", json=chat_body(f"http://localhost:{public.port}/red.mp4"))
+    with fake_client(tmp_path, allow_domains=("videos.test",), **trusting(public)) as c:  # and below it
+        ok = c.post("/v1/chat/completions", json=chat_body(f"http://cdn.videos.test:{public.port}/red.mp4"))
         assert ok.status_code == 200, ok.text
     assert public.log == ["/red.mp4"]  # only the allowed host was fetched from
 
@@ -244,3 +259,37 @@ def test_the_real_server_refuses_loopback_and_bad_domains(
     finally:
         stop_server(server)
     assert internal.log == [] and public.log == []
+
+
+def test_https_connects_to_the_checked_ip_with_the_name_in_host_and_sni(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the HTTP library is asked for (an HTTPS server with a real certificate is not at
+    hand): the URL carries the checked address, ``Host`` and TLS's SNI the name, no proxy."""
+    import asyncio
+
+    import httpx
+
+    from videopipe.serve.remote import RemoteFetcher
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"video bytes")
+
+    real = httpx.AsyncClient
+
+    def client(**kw: object) -> httpx.AsyncClient:
+        assert kw.get("trust_env") is False and kw.get("follow_redirects") is False
+        return real(transport=httpx.MockTransport(handler))
+
+    _resolve_as(monkeypatch, "videos.test", "127.0.0.1")
+    monkeypatch.setattr(httpx, "AsyncClient", client)
+    fetcher = RemoteFetcher(trusted=("127.0.0.1:443",))
+    path = asyncio.run(fetcher.fetch("https://videos.test/v/clip.mp4?x=1", tmp_path))
+    assert path.read_bytes() == b"video bytes" and path.suffix == ".mp4"
+    (request,) = seen
+    assert str(request.url) == "https://127.0.0.1/v/clip.mp4?x=1"
+    assert request.headers["host"] == "videos.test"
+    assert request.extensions["sni_hostname"] == "videos.test"

@@ -61,6 +61,12 @@ def mcp(
         if transport == "stdio":
             server.run("stdio")
         else:
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                print(
+                    f"videopipe: warning: MCP over HTTP on {host} has no authentication: anyone who can "
+                    "reach it may call the tools",
+                    file=sys.stderr,
+                )
             print(
                 f"videopipe: MCP over streamable HTTP at http://{host}:{port}/mcp",
                 file=sys.stderr,

@@ -36,6 +36,7 @@ from videopipe.serve.errors import ApiError
 
 if TYPE_CHECKING:
     from videopipe.config import PipelineConfig
+    from videopipe.decode.probe import ProbeResult
     from videopipe.models.contract import Turn, VideoLLM
     from videopipe.pipeline import Decoded, Pipeline
     from videopipe.types import Answer
@@ -285,7 +286,10 @@ class ModelWorker:
         )
 
     def _pipeline(
-        self, overrides: Mapping[str, Any], media: Mapping[str, Any] | None = None, probed: Any = None
+        self,
+        overrides: Mapping[str, Any],
+        media: Mapping[str, Any] | None = None,
+        probed: ProbeResult | None = None,
     ) -> Pipeline:
         """The pipeline for ``overrides`` (and ``media`` options for the ``probed`` video)
         around the loaded model (built once, a few kept)."""
@@ -294,7 +298,7 @@ class ModelWorker:
 
         if self._base is None:
             raise RuntimeError("ModelWorker.start() has not run")
-        if media:
+        if media and probed is not None:
             size = int(overrides.get("size_px", self.config.size_px))
             overrides = {
                 **overrides,

@@ -60,6 +60,7 @@ def _register() -> None:
     from videopipe.cli import serve as serve_cmd
     from videopipe.cli import transcribe as transcribe_cmd
     from videopipe.cli.chapters import chapters as chapters_cmd
+    from videopipe.cli.locate import locate as locate_cmd
 
     for name, command in (
         ("info", info.info),
@@ -74,6 +75,7 @@ def _register() -> None:
         ("transcribe", transcribe_cmd.transcribe),
         ("serve", serve_cmd.serve),
         ("chapters", chapters_cmd),
+        ("locate", locate_cmd),
     ):
         app.command(name)(_interruptible(command))
 

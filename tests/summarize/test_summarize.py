@@ -145,3 +145,15 @@ def test_summarize_cli_with_the_fake_model(videopipe, video: Path, tmp_path: Pat
     assert r.returncode == 0 and re.search(r"^\[00:00-00:\d\d\] ", r.stdout, re.M)
     r = videopipe("summarize", str(video), "--model", "fake", "--align", "scenes", env=env)
     assert r.returncode == 2 and "'scenes' is not one of chapters, cuts, none" in r.err_lines[0]
+
+
+def test_model_titles_come_from_each_chapters_own_frames(video: Path) -> None:
+    from videopipe.summarize.describe import TITLE_PROMPT, title_spans
+
+    spy = Spy()
+    titles = title_spans(spy, video, [(0.0, 10.0), (10.0, 30.0)], _timeline(video))
+    assert len(titles) == 2 and all(titles)
+    assert [
+        (lo >= a and hi < b) for (lo, hi, _, _), (a, b) in zip(spy.seen, [(0.0, 10.0), (10.0, 30.0)])
+    ] == [True, True]
+    assert all(TITLE_PROMPT in q for *_, q in spy.seen)

@@ -250,3 +250,16 @@ def test_auto_workers_fit_the_cores_and_give_each_worker_videos() -> None:
             )
             assert n * threads_per_worker(n, cores) <= max(cores, 1)
     assert auto_workers(10_000, 64) == 64 // THREADS_PER_WORKER and auto_workers(3, 64) == 1
+
+
+def test_progress_over_the_folder_names_videos_hours_and_the_eta() -> None:
+    from videopipe.cli.index_progress import progress_text
+    from videopipe.retrieval.index_report import IndexProgress
+
+    start = IndexProgress(videos_done=2, videos=10, bytes_total=1000)  # 2 unchanged, nothing embedded yet
+    assert start.eta_s is None and progress_text(start) == "2/10 videos, 0.00 h of media, ETA --"
+    mid = IndexProgress(
+        videos_done=6, videos=10, media_s_done=5400.0, bytes_done=250, bytes_total=1000, elapsed_s=100.0
+    )
+    assert mid.eta_s == pytest.approx(300.0)  # a quarter of the bytes in 100 s
+    assert progress_text(mid) == "6/10 videos, 1.50 h of media, ETA 0:05:00"

@@ -114,7 +114,14 @@ class RayExecutor:
             ) from e
         started = False
         if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            except Exception as e:  # noqa: BLE001 - Ray raises bare Exceptions when a node cannot start
+                from videopipe.batch.pool import BatchAbort
+
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise BatchAbort(f"{where} could not be started or reached: {first}") from e
             started = True
         try:
             self._run(ray, tasks, spec, emit)

@@ -334,6 +334,7 @@ PIPELINE_MODULES = (
     "answer_steps.py",
     "evidence.py",
     "pipeline_records.py",
+    "pipeline_jobs.py",
     "model_slot.py",
     "request.py",
 )

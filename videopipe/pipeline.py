@@ -32,6 +32,7 @@ from videopipe.errors import ConfigError, InputError, one_line
 from videopipe.evidence import evidence_of, token_relevance, with_text_matches
 from videopipe.model_records import GenerationOptions, ModelGeometry
 from videopipe.model_slot import MODEL_LOAD_THREAD, ModelSlot, model_loading
+from videopipe.pipeline_jobs import LongVideoJobs
 from videopipe.pipeline_records import CachedVideo, Decoded, DecodedVideo, Prepared, Restricted, StageTimer
 from videopipe.protocols import Compressor, Embedder, Retriever, Sampler, VideoLLM
 from videopipe.request import Request, check_question, check_request, check_video
@@ -75,7 +76,7 @@ __all__ = [
 ]
 
 
-class Pipeline:
+class Pipeline(LongVideoJobs):
     """Ties the stages together. Construct once (the model loads here), ask many questions.
 
     model:       a model spec (hub id / local path of a supported video LLM, or a ``MODELS``
@@ -453,28 +454,6 @@ class Pipeline:
             max_new_tokens=request.max_new_tokens,
             temperature=request.temperature,
             on_text=on_text,
-        )
-
-    # the long-video jobs (videopipe.chapters / locate / summarize) on this pipeline's text and model
-    def chapters(self, video: str | Path, **options: Any) -> Any:
-        """:func:`videopipe.chapters.find_chapters` with this pipeline's timed text."""
-        from videopipe.chapters.job import find_chapters
-
-        return find_chapters(video, timeline=self.timeline(video), **options)
-
-    def locate(self, video: str | Path, query: str, **options: Any) -> Any:
-        """:func:`videopipe.locate.locate` with this pipeline's timed text."""
-        from videopipe.locate.job import locate
-
-        return locate(video, query, timeline=self.timeline(video), **options)
-
-    def summarize(self, video: str | Path, **options: Any) -> Any:
-        """:func:`videopipe.summarize.summarize` with this pipeline's model and timed text."""
-        from videopipe.summarize.job import summarize
-
-        timeline = self.timeline(video)
-        return summarize(
-            video, model=self.model, timeline=timeline, cache_dir=self.config.resolved_cache_dir(), **options
         )
 
     # ------------------------------------------------------------------------------------

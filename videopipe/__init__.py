@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "EXECUTORS": "videopipe.registry",
     "VideoPipeError": "videopipe.errors",
     # entry points
+    "Pipeline": "videopipe.pipeline",
     "open_video": "videopipe.decode",
     "load_timeline": "videopipe.text.build",
     "Timeline": "videopipe.text.timeline",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from videopipe.protocols import Embedder
     from videopipe.text.timeline import TextLine, Timeline
 
-__all__ = ["TITLE_MODES", "chapter_sources", "find_chapters", "screen_changes", "sentences"]
+__all__ = ["TITLE_MODES", "chapter_sources", "find_chapters", "job_timeline", "screen_changes", "sentences"]
 
 TITLE_MODES = ("extract", "model")
 
@@ -39,6 +39,32 @@ def chapter_sources(
     if find_spec("rapidocr_onnxruntime") is None:
         return chosen.sources, (*chosen.notes, "slide changes not used: the ocr extra is not installed")
     return tuple(s for s in TextSource if s in {*chosen.sources, TextSource.screen}), chosen.notes
+
+
+def job_timeline(
+    path: Path,
+    timeline: Timeline | None,
+    *,
+    text: str | None,
+    asr_model: str | None,
+    cache: bool,
+    cache_dir: str | Path | None,
+    progress: Callable[[str, float, float], None] | None = None,
+) -> tuple[Timeline, list[str]]:
+    """The timed text a long-video job (chapters, locate, summarize) works on, and its notes:
+    ``timeline`` when the caller has it, else read from the ``text`` sources
+    (:func:`chapter_sources`), cached like ``transcribe``."""
+    notes: list[str] = []
+    if timeline is None:
+        from videopipe.text.build import load_timeline
+        from videopipe.text.speech import ASRConfig
+
+        sources, more = chapter_sources(text, asr_model=asr_model)
+        notes += more
+        timeline = load_timeline(
+            path, sources, asr=ASRConfig(model=asr_model), cache=cache, cache_dir=cache_dir, progress=progress
+        )
+    return timeline, notes + list(timeline.notes)
 
 
 def screen_changes(screen: list[TextLine], emb: np.ndarray) -> list[tuple[float, float]]:
@@ -120,17 +146,9 @@ def find_chapters(
     path = check_path(video)
     info = probe(path)
     duration = float(info.duration_s)
-    notes: list[str] = []
-    if timeline is None:
-        from videopipe.text.build import load_timeline
-        from videopipe.text.speech import ASRConfig
-
-        sources, more = chapter_sources(text, asr_model=asr_model)
-        notes += more
-        timeline = load_timeline(
-            path, sources, asr=ASRConfig(model=asr_model), cache=cache, cache_dir=cache_dir, progress=progress
-        )
-    notes += timeline.notes
+    timeline, notes = job_timeline(
+        path, timeline, text=text, asr_model=asr_model, cache=cache, cache_dir=cache_dir, progress=progress
+    )
     spoken = sentences([ln for ln in timeline.lines if ln.source.value != "screen" and ln.text.strip()])
     screen = [ln for ln in timeline.lines if ln.source.value == "screen" and ln.text.strip()]
     emb_all = _embed([ln.text for ln in spoken + screen], embedder)

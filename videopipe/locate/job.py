@@ -43,23 +43,15 @@ def locate(
 ) -> Located:
     """The ``top`` spans of ``video`` that match ``query``, best first. ``timeline``: its timed
     text when the caller has it, else read from ``text`` sources (``auto``: as ``chapters``)."""
-    from videopipe.chapters.job import chapter_sources, sentences
+    from videopipe.chapters.job import job_timeline, sentences
     from videopipe.decode.probe import check_path
 
     path = check_path(video)
     q = check_query(query, str(path))
     cfg = LocateConfig(top=top)
-    notes: list[str] = []
-    if timeline is None:
-        from videopipe.text.build import load_timeline
-        from videopipe.text.speech import ASRConfig
-
-        sources, more = chapter_sources(text, asr_model=asr_model)
-        notes += more
-        timeline = load_timeline(
-            path, sources, asr=ASRConfig(model=asr_model), cache=cache, cache_dir=cache_dir, progress=progress
-        )
-    notes += timeline.notes
+    timeline, notes = job_timeline(
+        path, timeline, text=text, asr_model=asr_model, cache=cache, cache_dir=cache_dir, progress=progress
+    )
     lines = sentences([ln for ln in timeline.lines if ln.source.value != "screen" and ln.text.strip()])
     if not lines:  # no speech or subtitles: the screen text is what there is
         lines = [ln for ln in timeline.lines if ln.text.strip()]

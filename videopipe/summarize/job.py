@@ -53,18 +53,11 @@ def summarize(
         raise ConfigError(f"--frames must be >= 1, got {frames}")
     path = check_path(video)
     duration = float(probe(path).duration_s)
-    notes: list[str] = []
-    if timeline is None:
-        from videopipe.chapters.job import chapter_sources
-        from videopipe.text.build import load_timeline
-        from videopipe.text.speech import ASRConfig
+    from videopipe.chapters.job import job_timeline
 
-        sources, more = chapter_sources(text, asr_model=asr_model)
-        notes += more
-        timeline = load_timeline(
-            path, sources, asr=ASRConfig(model=asr_model), cache=cache, cache_dir=cache_dir
-        )
-    notes += timeline.notes
+    timeline, notes = job_timeline(
+        path, timeline, text=text, asr_model=asr_model, cache=cache, cache_dir=cache_dir
+    )
     chunks = plan_chunks(duration, _boundaries(path, align, timeline), chunk_s)
     store = (
         DescriptionCache(Path(cache_dir) / "descriptions" if cache_dir is not None else None)

@@ -76,6 +76,16 @@ def test_the_run_shape_is_read_from_the_checkpoint_files(fake_checkpoint: Path) 
     assert run_shape(PipelineConfig(model="no/such-model-in-the-cache")) is None
 
 
+def test_weights_that_are_not_safetensors_give_no_estimate(fake_checkpoint: Path) -> None:
+    # the first 8 bytes read as a header length far past the file's end: no line, no
+    # MemoryError (loading the weights reports the damage)
+    (fake_checkpoint / "model.safetensors").write_bytes(b"not weights")
+    cfg = PipelineConfig(model=str(fake_checkpoint), device="cpu")
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        run_shape(cfg)
+    assert estimate.warn_if_long(cfg) is None
+
+
 @pytest.mark.parametrize(("seconds", "shown"), [(3600.0, True), (30.0, False)])
 def test_ask_shows_the_line_before_a_long_run_only(
     monkeypatch: pytest.MonkeyPatch,

@@ -119,9 +119,12 @@ def _checkpoint_files(model: str) -> tuple[dict | None, list[Path]]:
 
 
 def _header(path: Path) -> dict:
-    """The tensor table of a safetensors file (its JSON header; no tensor data read)."""
+    """The tensor table of a safetensors file (its JSON header; no tensor data read); a
+    ValueError when the file is not one (its header length runs past its end)."""
     with path.open("rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
+        if n > path.stat().st_size - 8:  # not weights: never read (or allocate) past the file
+            raise ValueError(f"{path}: not a safetensors file (header of {n} bytes)")
         return json.loads(f.read(n))
 
 

@@ -60,6 +60,7 @@ def _register() -> None:
     from videopipe.cli import serve as serve_cmd
     from videopipe.cli import transcribe as transcribe_cmd
     from videopipe.cli.chapters import chapters as chapters_cmd
+    from videopipe.cli.locate import locate as locate_cmd
 
     for name, command in (
         ("info", info.info),
@@ -75,6 +76,7 @@ def _register() -> None:
         ("serve", serve_cmd.serve),
         ("mcp", mcp_server.mcp),
         ("chapters", chapters_cmd),
+        ("locate", locate_cmd),
     ):
         app.command(name)(_interruptible(command))
 

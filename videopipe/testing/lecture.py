@@ -30,6 +30,8 @@ from videopipe.testing.videos import video_cache_dir
 __all__ = ["Lecture", "LectureFact", "LectureSlide", "LectureTopic", "boundary_f1", "make_lecture"]
 
 _VERSION = 2
+#: the queries are the test's questions, not part of the media: read from the topics, not the cache
+_QUERIES = {t.name: t.query for t in TOPICS}
 VOICES = ("en-us", "en-gb", "en-us+f2", "en-gb-x-rp+m3", "en-gb-scotland")
 
 
@@ -85,7 +87,7 @@ class Lecture:
             tuple(LectureTopic(**x) for x in d["topics"]),
             tuple(SpokenLine(**x) for x in d["lines"]),
             tuple(LectureSlide(**x) for x in d["slides"]),
-            tuple(LectureFact(**x) for x in d["facts"]),
+            tuple(LectureFact(**{**x, "query": _QUERIES.get(x["topic"], x["query"])}) for x in d["facts"]),
         )
 
 

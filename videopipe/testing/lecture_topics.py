@@ -47,7 +47,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("magma", "lava", "crater", "eruption", "ash cloud", "volcano"),
         "A lava flow once buried a whole town at the foot of the volcano.",
-        "molten rock covered a village",
+        "a settlement was engulfed by molten rock",
     ),
     Topic(
         "bread",
@@ -62,7 +62,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("dough", "flour", "yeast", "oven", "loaf", "crust"),
         "The baker leaves the dough in the fridge overnight for more flavour.",
-        "chilling the mixture until morning improves the taste",
+        "chilling the mixture till morning improves its savour",
     ),
     Topic(
         "chess",
@@ -77,7 +77,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("pawn", "knight", "bishop", "king", "board", "opening"),
         "A bishop can only ever stand on squares of one colour.",
-        "a diagonal piece stays on the same shade forever",
+        "the diagonal mover is stuck on one shade of tile for the entire match",
     ),
     Topic(
         "bees",
@@ -122,7 +122,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("moon", "crater", "astronaut", "orbit", "tide", "lunar surface"),
         "Footprints left by the astronauts will stay there for millions of years.",
-        "marks from boots on the satellite last almost forever",
+        "marks from boots on the satellite last nearly forever",
     ),
     Topic(
         "coffee",
@@ -137,7 +137,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("bean", "roast", "espresso", "grinder", "barista", "cup"),
         "Too much caffeine late in the day can keep you from falling asleep.",
-        "a stimulant drink in the evening causes insomnia",
+        "a stimulant drink in the evening leads to insomnia",
     ),
     Topic(
         "sharks",
@@ -152,7 +152,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("shark", "fin", "teeth", "ocean", "reef", "gills"),
         "Divers stay inside steel cages to watch the great white safely.",
-        "people underwater protected by metal bars observe the predator",
+        "scuba explorers watch the predator from behind protective metal bars",
     ),
     Topic(
         "taxes",
@@ -167,7 +167,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("tax return", "receipt", "deduction", "accountant", "paycheck", "form"),
         "If you paid too much during the year the government sends a refund.",
-        "overpaying the state means you get money back",
+        "overpaying the state means getting money back",
     ),
     Topic(
         "guitar",
@@ -182,7 +182,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("string", "chord", "fret", "capo", "pick", "amplifier"),
         "Pressing the strings hard hurts your fingers for the first few weeks.",
-        "beginners get sore hands from the instrument at first",
+        "novices feel aching hands when starting the instrument",
     ),
     Topic(
         "rainforest",
@@ -197,7 +197,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("canopy", "jungle", "tree", "species", "river", "rainforest"),
         "Very little sunlight reaches the ground under the dense leaves.",
-        "the floor of the jungle is dark because foliage blocks the light",
+        "hardly any daylight gets through the thick foliage to the soil",
     ),
     Topic(
         "sleep",
@@ -212,7 +212,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("sleep", "bedroom", "dream", "pillow", "nap", "alarm clock"),
         "Snoring loudly can be a sign that breathing stops during the night.",
-        "noisy nighttime breathing may signal pauses in respiration",
+        "loud nocturnal wheezing can mean the airway pauses",
     ),
     Topic(
         "pyramids",
@@ -227,7 +227,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("pyramid", "pharaoh", "tomb", "stone block", "sphinx", "chamber"),
         "Robbers emptied most of the royal tombs long ago.",
-        "thieves looted the burial places of ancient kings",
+        "burglars plundered the graves of ancient monarchs",
     ),
     Topic(
         "recycling",

@@ -1,0 +1,51 @@
+"""Chunk descriptions on disk, keyed by what makes them (the video's bytes, the model, the span,
+the frames, the prompt and the chunk's lines), like the token cache: a rerun, or a run killed
+half-way, reads what was described already. Entries are written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from videopipe.config import default_cache_dir
+from videopipe.fingerprint import file_fingerprint
+
+__all__ = ["DescriptionCache"]
+
+_VERSION = 1
+
+
+class DescriptionCache:
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir() / "descriptions"
+
+    def key(self, video: str | Path, *, model_id: str, span: tuple[float, float], recipe: str) -> str:
+        blob = "\n".join(
+            [file_fingerprint(video), model_id, f"{span[0]:.3f}-{span[1]:.3f}", recipe, f"v{_VERSION}"]
+        )
+        return hashlib.sha1(blob.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def load(self, key: str) -> str | None:
+        try:
+            blob = json.loads(self._path(key).read_text(encoding="utf-8"))
+            return str(blob["text"]) if blob.get("version") == _VERSION else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, key: str, text: str) -> None:
+        """Best effort: an unwritable cache costs a re-description, never the run."""
+        p = self._path(key)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"version": _VERSION, "text": text}, f)
+            os.replace(tmp, p)
+        except OSError:
+            pass

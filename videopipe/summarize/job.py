@@ -1,0 +1,128 @@
+"""``summarize(video, model=...)``: the one function behind ``videopipe summarize``,
+``Pipeline.summarize`` and the server (see the package docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from videopipe.errors import ConfigError
+from videopipe.summarize.cache import DescriptionCache
+from videopipe.summarize.chunks import plan_chunks
+from videopipe.summarize.describe import DESCRIBE_PROMPT, describe_span, span_times
+from videopipe.summarize.reduce import reduce_descriptions
+from videopipe.summarize.types import Described, Summary
+
+if TYPE_CHECKING:
+    from videopipe.models.contract import VideoLLM
+    from videopipe.text.timeline import Timeline
+
+__all__ = ["ALIGN_MODES", "summarize"]
+
+ALIGN_MODES = ("chapters", "cuts", "none")
+
+
+def summarize(
+    video: str | Path,
+    *,
+    model: VideoLLM,
+    timeline: Timeline | None = None,
+    text: str | None = None,
+    asr_model: str | None = None,
+    chunk_s: float = 30.0,
+    align: str = "cuts",
+    frames: int = 4,
+    size_px: int = 224,
+    context_tokens: int = 4096,
+    max_new_tokens: int = 96,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Summary:
+    """Summarise ``video`` with ``model``: chunks of at most ``chunk_s`` seconds aligned to
+    ``align`` (``chapters``, scene ``cuts`` or ``none``), each described from ``frames`` frames
+    and its own lines (cached), then reduced within ``context_tokens``. ``progress(done,
+    total)`` is called after each chunk."""
+    from videopipe.decode import open_video
+    from videopipe.decode.probe import check_path, probe
+
+    if align not in ALIGN_MODES:
+        raise ConfigError(f"--align {align!r} is not one of {', '.join(ALIGN_MODES)}")
+    if frames < 1:
+        raise ConfigError(f"--frames must be >= 1, got {frames}")
+    path = check_path(video)
+    duration = float(probe(path).duration_s)
+    notes: list[str] = []
+    if timeline is None:
+        from videopipe.chapters.job import chapter_sources
+        from videopipe.text.build import load_timeline
+        from videopipe.text.speech import ASRConfig
+
+        sources, more = chapter_sources(text, asr_model=asr_model)
+        notes += more
+        timeline = load_timeline(
+            path, sources, asr=ASRConfig(model=asr_model), cache=cache, cache_dir=cache_dir
+        )
+    notes += timeline.notes
+    chunks = plan_chunks(duration, _boundaries(path, align, timeline), chunk_s)
+    store = (
+        DescriptionCache(Path(cache_dir) / "descriptions" if cache_dir is not None else None)
+        if cache
+        else None
+    )
+    recipe = f"{DESCRIBE_PROMPT}|frames={frames}|px={size_px}|new={max_new_tokens}"
+    described, cached = [], 0
+    with open_video(path) as reader:
+        for k, (a, b) in enumerate(chunks):
+            lines = timeline.between(a, b)
+            key = ""
+            if store is not None:
+                said = "\n".join(f"{ln.start_s:.2f} {ln.text}" for ln in lines)
+                key = store.key(path, model_id=str(model.model_id), span=(a, b), recipe=f"{recipe}|{said}")
+            hit = store.load(key) if store is not None else None
+            if hit is None:
+                hit = describe_span(
+                    model, reader, a, b, lines, frames=frames, size_px=size_px, max_new_tokens=max_new_tokens
+                )
+                if store is not None:
+                    store.save(key, hit)
+            else:
+                cached += 1
+            described.append(Described(a, b, hit))
+            if progress is not None:
+                progress(k + 1, len(chunks))
+
+        def generate(prompt: str, a: float, b: float) -> str:
+            # the reduce prompts carry the descriptions; one frame of the span keeps the call a video call
+            one = reader.frames_at_times(
+                span_times(a, b, max(1, int(model.min_frames))), size=_small(reader, model)
+            )
+            return model.generate(model.encode(one), prompt, max_new_tokens=max_new_tokens).strip()
+
+        text_out, sections, levels = reduce_descriptions(
+            described,
+            generate,
+            model.count_text_tokens,
+            context_tokens=context_tokens,
+            max_new_tokens=max_new_tokens,
+        )
+    return Summary(str(path), text_out, sections, tuple(described), levels, cached, tuple(notes))
+
+
+def _small(reader: object, model: VideoLLM) -> tuple[int, int]:
+    from videopipe.summarize.describe import frame_size
+
+    return frame_size(reader, 2 * int(model.token_px), int(model.token_px))  # type: ignore[arg-type]
+
+
+def _boundaries(path: Path, align: str, timeline: Timeline) -> list[float]:
+    if align == "none":
+        return []
+    if align == "cuts":
+        from videopipe.chapters.job import scene_cut_times
+
+        return scene_cut_times(path)
+    from videopipe.chapters.job import find_chapters
+
+    return find_chapters(path, timeline=timeline).boundaries

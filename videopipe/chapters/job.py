@@ -81,8 +81,8 @@ def sentences(lines: list[TextLine], *, join_gap_s: float = 1.0) -> list[TextLin
 def scene_cut_times(video: Path) -> list[float]:
     """The scene cuts of ``video`` (seconds), from the keyframe sampler's detector."""
     from videopipe.decode import open_video
+    from videopipe.samplers.frame_times import check_video
     from videopipe.samplers.keyframe import KeyframeConfig, detect_scenes
-    from videopipe.samplers.timeline import check_video
 
     with open_video(video) as reader:
         times = check_video(reader, "chapters")

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from videopipe.serve.errors import ApiError
 
@@ -33,6 +33,7 @@ __all__ = [
     "ChaptersRequest",
     "LocateRequest",
     "SummarizeRequest",
+    "job_request",
     "local_video",
     "run_chapters",
     "run_locate",
@@ -64,6 +65,20 @@ class SummarizeRequest(_JobRequest):
     chunk_s: float = Field(default=30.0, gt=0, le=3600)
     align: Literal["chapters", "cuts", "none"] = "cuts"
     frames: int = Field(default=4, ge=1, le=64)
+
+
+R = TypeVar("R", bound=_JobRequest)
+
+
+def job_request(kind: type[R], **options: Any) -> R:
+    """``kind`` built from ``options`` (the MCP tools' arguments), a bad one a 400 naming it
+    in one line, as the routes answer it."""
+    try:
+        return kind(**{k: v for k, v in options.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise ApiError(400, f"{where}: {first.get('msg', 'invalid value')}", param=where or None) from None
 
 
 def local_video(policy: PathPolicy, video: str, param: str = "video") -> Path:

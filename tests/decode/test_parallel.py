@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -191,6 +192,16 @@ def test_a_batch_worker_caps_what_auto_means() -> None:
         assert pb.usable_cores() == 1 and pb.check_workers(None) == 1 and pb.check_workers(0) == 1
         assert pb.check_workers(3) == 3  # an explicit number is kept
     assert pb.usable_cores() == cores
+
+
+def test_set_decode_cores_caps_readers_made_afterwards(monkeypatch) -> None:
+    from videopipe.decode.workers import DECODE_CORES_ENV, check_workers, set_decode_cores
+
+    monkeypatch.delenv(DECODE_CORES_ENV, raising=False)
+    set_decode_cores(1)
+    assert check_workers(None) == 1 and check_workers(4) == 4
+    set_decode_cores(None)
+    assert DECODE_CORES_ENV not in os.environ
 
 
 def test_a_bad_decode_cores_setting_is_named(monkeypatch) -> None:

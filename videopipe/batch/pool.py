@@ -150,9 +150,9 @@ def _worker_main(conn: Connection, spec: JobSpec, role: Role, gpu: int | None, t
         # core and they would oversubscribe the CPU (measured: 2 workers slower than 1)
         sys.modules["torch"].set_num_threads(threads)
     if threads > 0:  # the same share for a reader's decoding threads (workers=auto)
-        from videopipe.decode.workers import DECODE_CORES_ENV
+        from videopipe.decode.workers import set_decode_cores
 
-        os.environ[DECODE_CORES_ENV] = str(threads)
+        set_decode_cores(threads)
     try:
         preparer = spec.build_preparer() if role in (Role.FULL, Role.PREPARE) else None
         runner = spec.build_runner() if role in (Role.FULL, Role.ANSWER) else None

@@ -90,11 +90,11 @@ def serve(
         host=host,
         allowed_hosts=tuple(allowed_host),
     )
-    from videopipe.decode.pyav_backend import set_auto_workers, usable_cores
+    from videopipe.decode.workers import set_decode_cores, usable_cores
     from videopipe.serve.worker import reader_workers
 
     # the decode threads and each reader's own threads share the cores (not threads x cores)
-    set_auto_workers(reader_workers(settings.decode_threads, usable_cores()))
+    set_decode_cores(reader_workers(settings.decode_threads, usable_cores()))
     sock = bind_socket(host, port)  # a busy port or a foreign --host: one line, before the model loads
     app = create_app(settings)
     app.state.worker.start()  # a model that cannot load fails here, as one line (exit code 2)

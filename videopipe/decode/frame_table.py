@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from enum import Enum
 from fractions import Fraction
 
 import numpy as np
+
+from videopipe.enums import ValueEnum
 
 __all__ = [
     "Access",
@@ -31,27 +32,21 @@ __all__ = [
 ]
 
 
-class Access(str, Enum):
+class Access(ValueEnum):
     """How frames of a table can be reached (see :class:`FrameIndex`)."""
 
     RANDOM = "random"
     SEQUENTIAL = "sequential"
     REMAPPED = "remapped"
 
-    def __str__(self) -> str:  # "random", not "Access.RANDOM"
-        return self.value
 
-
-class TableSource(str, Enum):
+class TableSource(ValueEnum):
     """Where a frame table came from: the container's own sample index, every packet
     demuxed, or what a full decode output."""
 
     CONTAINER_INDEX = "container-index"
     DEMUX = "demux"
     DECODE = "decode"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class IndexMismatch(Exception):

@@ -15,10 +15,10 @@ can be set only before it opens, so a request of the other pattern reopens the c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from videopipe.decode.frame_table import Access, FrameIndex
+from videopipe.enums import ValueEnum
 
 __all__ = [
     "CodecThreads",
@@ -35,16 +35,13 @@ WORKER_THREADS = 1
 WORKER_RUN_THREADS = 2
 
 
-class ThreadType(str, Enum):
+class ThreadType(ValueEnum):
     """libavcodec's threading (PyAV's ``thread_type`` names)."""
 
     NONE = "NONE"  # one thread
     SLICE = "SLICE"  # slices of one frame in parallel
     FRAME = "FRAME"  # successive frames in parallel
     AUTO = "AUTO"  # frame and slice threads
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

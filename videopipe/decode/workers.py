@@ -36,6 +36,7 @@ __all__ = [
     "check_workers",
     "decode_shares",
     "estimated_frames",
+    "set_decode_cores",
     "split_shares",
     "usable_cores",
 ]
@@ -61,6 +62,16 @@ def _cores_cap() -> int | None:
             "reader's workers may use), or unset it"
         )
     return int(text)
+
+
+def set_decode_cores(cap: int | None) -> None:
+    """Cap what ``workers=None/0`` means for readers made from now on in this process (and its
+    children): sets ``VIDEOPIPE_DECODE_CORES`` (None: removes it). A process that is one of
+    several sharing the machine sets its share of the cores."""
+    if cap is None:
+        os.environ.pop(DECODE_CORES_ENV, None)
+    else:
+        os.environ[DECODE_CORES_ENV] = str(max(1, int(cap)))
 
 
 def usable_cores() -> int:

@@ -10,16 +10,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from videopipe.enums import ValueEnum
 from videopipe.errors import ConfigError, DeviceError, IndexStoreError, MissingDependencyError
 
 
-class IndexKind(str, Enum):
+class IndexKind(ValueEnum):
     """A FAISS index type (the values are what snapshots and the CLI name them)."""
 
     FLAT = "flat"
@@ -27,9 +27,6 @@ class IndexKind(str, Enum):
     IVF = "ivf"
     IVF_SQ8 = "ivf_sq8"
     IVF_SQ8_REFINE = "ivf_sq8_refine"
-
-    def __str__(self) -> str:  # "ivf", not "IndexKind.IVF"
-        return self.value
 
 
 INDEX_TYPES = tuple(k.value for k in IndexKind)

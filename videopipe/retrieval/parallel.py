@@ -79,7 +79,7 @@ class IndexRunner:
             self.load_s = 0.0
 
     def __call__(self, video: str, key: str, /) -> Payload:
-        from videopipe.retrieval.indexer import failure_message
+        from videopipe.retrieval.index_report import failure_message
         from videopipe.text.subtitles import find_sidecar
 
         path = Path(video)
@@ -112,9 +112,9 @@ def index_runner(
 
     if threads > 0:
         torch.set_num_threads(threads)
-        from videopipe.decode.pyav_backend import set_auto_workers
+        from videopipe.decode.workers import set_decode_cores
 
-        set_auto_workers(threads)
+        set_decode_cores(threads)
     else:
         threads = torch.get_num_threads()
     resolved = options.resolve(existing, Path(index_dir))

@@ -70,3 +70,13 @@ def test_bad_job_lines(videopipe, talks: Path, tmp_path: Path) -> None:
     for args, words in cases:
         cli.assert_one_error(_batch(videopipe, talks, out, *args), words)
     assert not out.exists()
+
+
+def test_parquet_keeps_a_job_answer_as_json(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    from videopipe.batch.results import write_parquet
+
+    answer = {"video": "/v/a.mp4", "chapters": [{"start_s": 0.0, "end_s": 9.5, "title": "Intro"}]}
+    rec = {"id": "1", "video": "/v/a.mp4", "question": "chapters", "status": "ok", "answer": answer}
+    table = pq.read_table(write_parquet([rec, {**rec, "id": "2", "answer": "text"}], tmp_path / "r.parquet"))
+    assert [json.loads(table["answer"][0].as_py()), table["answer"][1].as_py()] == [answer, "text"]

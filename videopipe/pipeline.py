@@ -557,6 +557,28 @@ class Pipeline:
         prepared = self.prepare(video, question)
         return self.answer(prepared, question, max_new_tokens=max_new_tokens)
 
+    # the long-video jobs (videopipe.chapters / locate / summarize) on this pipeline's text and model
+    def chapters(self, video: str | Path, **options: Any) -> Any:
+        """:func:`videopipe.chapters.find_chapters` with this pipeline's timed text."""
+        from videopipe.chapters.job import find_chapters
+
+        return find_chapters(video, timeline=self.timeline(video), **options)
+
+    def locate(self, video: str | Path, query: str, **options: Any) -> Any:
+        """:func:`videopipe.locate.locate` with this pipeline's timed text."""
+        from videopipe.locate.job import locate
+
+        return locate(video, query, timeline=self.timeline(video), **options)
+
+    def summarize(self, video: str | Path, **options: Any) -> Any:
+        """:func:`videopipe.summarize.summarize` with this pipeline's model and timed text."""
+        from videopipe.summarize.job import summarize
+
+        timeline = self.timeline(video)
+        return summarize(
+            video, model=self.model, timeline=timeline, cache_dir=self.config.resolved_cache_dir(), **options
+        )
+
     # ------------------------------------------------------------------------------------
     def _save_tokens(self, cache: Any, key: str, tokens: VisualTokens, selection: Selection) -> None:
         """Save to the token cache; a cache that cannot be written (a file where its folder

@@ -3,6 +3,7 @@ small context, cached descriptions and a resumed run (a spy of the fake video LL
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -116,3 +117,43 @@ def test_chunks_follow_boundaries_and_bad_values_are_named() -> None:
     assert got[0] == (0.0, 15.0) and got[2][0] == 30.0 and all(b - a <= 20.0 + 1e-9 for a, b in got)
     with pytest.raises(ConfigError, match="--chunk-s"):
         plan_chunks(10.0, [], 0.0)
+
+
+def test_summarize_cli_with_the_fake_model(videopipe, video: Path, tmp_path: Path) -> None:
+    from tests.cli.conftest import cli_env
+
+    env = cli_env(VIDEOPIPE_CACHE=str(tmp_path))
+    args = (
+        "summarize",
+        str(video),
+        "--model",
+        "fake",
+        "--align",
+        "none",
+        "--chunk-s",
+        "10",
+        "--text",
+        "none",
+    )
+    r = videopipe(*args, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert len(data["chunks"]) == 3 and data["cached"] == 0 and data["summary"]
+    again = json.loads(videopipe(*args, "--json", env=env).stdout)
+    assert again["cached"] == 3 and again["chunks"] == data["chunks"]
+    r = videopipe(*args, env=env)
+    assert r.returncode == 0 and re.search(r"^\[00:00-00:\d\d\] ", r.stdout, re.M)
+    r = videopipe("summarize", str(video), "--model", "fake", "--align", "scenes", env=env)
+    assert r.returncode == 2 and "'scenes' is not one of chapters, cuts, none" in r.err_lines[0]
+
+
+def test_model_titles_come_from_each_chapters_own_frames(video: Path) -> None:
+    from videopipe.summarize.describe import TITLE_PROMPT, title_spans
+
+    spy = Spy()
+    titles = title_spans(spy, video, [(0.0, 10.0), (10.0, 30.0)], _timeline(video))
+    assert len(titles) == 2 and all(titles)
+    assert [
+        (lo >= a and hi < b) for (lo, hi, _, _), (a, b) in zip(spy.seen, [(0.0, 10.0), (10.0, 30.0)])
+    ] == [True, True]
+    assert all(TITLE_PROMPT in q for *_, q in spy.seen)

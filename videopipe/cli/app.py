@@ -61,6 +61,7 @@ def _register() -> None:
     from videopipe.cli import transcribe as transcribe_cmd
     from videopipe.cli.chapters import chapters as chapters_cmd
     from videopipe.cli.locate import locate as locate_cmd
+    from videopipe.cli.summarize import summarize as summarize_cmd
 
     for name, command in (
         ("info", info.info),
@@ -77,6 +78,7 @@ def _register() -> None:
         ("mcp", mcp_server.mcp),
         ("chapters", chapters_cmd),
         ("locate", locate_cmd),
+        ("summarize", summarize_cmd),
     ):
         app.command(name)(_interruptible(command))
 

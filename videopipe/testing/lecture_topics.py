@@ -152,7 +152,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("shark", "fin", "teeth", "ocean", "reef", "gills"),
         "Divers stay inside steel cages to watch the great white safely.",
-        "scuba explorers watch the predator from behind protective metal bars",
+        "scuba explorers observe the predator from behind protective metal bars",
     ),
     Topic(
         "taxes",
@@ -212,7 +212,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         ("sleep", "bedroom", "dream", "pillow", "nap", "alarm clock"),
         "Snoring loudly can be a sign that breathing stops during the night.",
-        "loud nocturnal wheezing can mean the airway pauses",
+        "loud nocturnal wheezing can indicate that the airway pauses",
     ),
     Topic(
         "pyramids",

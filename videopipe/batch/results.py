@@ -179,7 +179,8 @@ def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def write_parquet(records: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write records to Parquet (flat columns; evidence as a list of structs, stats as JSON)."""
+    """Write records to Parquet (flat columns; evidence as a list of structs, stats as JSON, an
+    answer that is not text, such as ``--job chapters``'s, as JSON)."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -216,7 +217,7 @@ def write_parquet(records: list[dict[str, Any]], path: str | Path) -> Path:
                 "video": r.get("video"),
                 "question": r.get("question"),
                 "status": r.get("status"),
-                "answer": r.get("answer"),
+                "answer": _answer_text(r.get("answer")),
                 "evidence": [
                     {k: e.get(k) for k in ("start_s", "end_s", "score", "text")}
                     for e in r.get("evidence") or []
@@ -233,3 +234,7 @@ def write_parquet(records: list[dict[str, Any]], path: str | Path) -> Path:
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
     os.replace(tmp, out)
     return out
+
+
+def _answer_text(answer: Any) -> str | None:
+    return answer if answer is None or isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)

@@ -49,23 +49,47 @@ def batch(
         None, "--prepare", help="Custom prepare stage 'module:factory' (advanced; default: trivial)."
     ),
     prepare_kwargs: str | None = typer.Option(None, "--prepare-kwargs", help="JSON kwargs for --prepare."),
+    job: str = typer.Option(
+        "ask",
+        "--job",
+        help="ask (the questions), chapters or summarize (one record per video), locate (--question: the query).",
+    ),
+    job_options: str | None = typer.Option(
+        None,
+        "--job-options",
+        help="JSON options of --job, e.g. '{\"min_len_s\": 20}' (see docs/chapters.md).",
+    ),
     progress: Progress = True,
     *,
     pipeline: PipelineFlags,
     executor: ExecutorFlags,
 ) -> None:
     """Answer questions about every video of INPUT; one JSONL record per (video, question).
+    With --job chapters / summarize / locate, the record's answer is that job's JSON.
 
     Resumable (rerun the same command), fault-isolated (bad videos and crashed workers give
     error records). Exit code 0 when every record is ok, 1 when any failed, 130 if interrupted."""
     from videopipe.batch.inputs import load_jobs, read_questions
     from videopipe.batch.jobs import JobSpec
     from videopipe.batch.run import print_summary, run_batch
+    from videopipe.batch.video_jobs import VIDEO_JOBS, video_job_spec
 
+    if job != "ask" and job not in VIDEO_JOBS:
+        raise ConfigError(f"--job {job!r} is not one of ask, {', '.join(VIDEO_JOBS)}")
     qs = list(question) + (read_questions(questions) if questions else [])
+    if job in ("chapters", "summarize"):
+        if qs:
+            raise ConfigError(f"--job {job} takes no --question (one record per video)")
+        qs = [job]
+    elif job_options and job == "ask":
+        raise ConfigError("--job-options needs --job chapters, locate or summarize")
     jobs = load_jobs(source, questions=qs, glob=glob)
 
-    if runner:
+    if job != "ask":
+        if runner or prepare:
+            raise ConfigError(f"--job {job} brings its own runner; --runner and --prepare are for --job ask")
+        spec = video_job_spec(job, pipeline.config(), _kwargs(job_options, "--job-options"))
+    elif runner:
         spec = JobSpec(
             factory=runner,
             kwargs=_kwargs(runner_kwargs, "--runner-kwargs"),

@@ -120,12 +120,18 @@ def _checkpoint_files(model: str) -> tuple[dict | None, list[Path]]:
 
 def _header(path: Path) -> dict:
     """The tensor table of a safetensors file (its JSON header; no tensor data read); a
-    ValueError when the file is not one (its header length runs past its end)."""
+    ValueError when the file is not one (its header length is out of range)."""
     with path.open("rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
-        if n > path.stat().st_size - 8:  # not weights: never read (or allocate) past the file
-            raise ValueError(f"{path}: not a safetensors file (header of {n} bytes)")
+        # a damaged file's first bytes can name any length: never read past the file (or
+        # allocate for it); such a file is left to the weight loader to report
+        if not 2 <= n <= min(path.stat().st_size - 8, _MAX_HEADER):
+            raise ValueError(f"{path}: not a safetensors header")
         return json.loads(f.read(n))
+
+
+#: safetensors caps its JSON header at 100 MB
+_MAX_HEADER = 100_000_000
 
 
 _VISION = ("vision", "visual", "connector", "multi_modal_projector")

@@ -9,6 +9,9 @@ handlers are in ``routes.py``, the chat completion's in ``chat.py``:
 ``GET  /v1/models``            the served model, OpenAI's list shape
 ``POST /v1/chat/completions``  OpenAI chat completions about a video (``stream`` for SSE)
 ``POST /v1/search``            the index (``--index``) searched for a text query
+``POST /v1/chapters``          a local video's chapters (``video_jobs.py``; the CLI's ``--json``)
+``POST /v1/locate``            where a query happens in a local video, best span first
+``POST /v1/summarize``         a local video summarised with the model (map-reduce over chunks)
 ``GET  /v1/frames``            a JPEG thumbnail of ``video`` at ``t`` seconds
 ``GET  /v1/videos``            the video files under the allowed folders
 ``GET  /v1/videos/file``       one of them, with HTTP range support (the page's player)

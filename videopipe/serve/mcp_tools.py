@@ -3,11 +3,12 @@ or streamable HTTP, for agents.
 
 Tools: ``ask_video`` (a question about a video: the answer, its evidence and stats, as
 ``videopipe ask --json`` prints), ``search_videos`` (the ``--index``), ``video_info`` (what
-``videopipe info`` prints). Videos are named as in ``serve``: paths under ``--allow-dir``
+``videopipe info`` prints), ``video_chapters`` and ``locate_in_video`` (what ``videopipe
+chapters --json`` / ``videopipe locate --json`` print; ``video_jobs.py``, as ``/v1/chapters``
+and ``/v1/locate`` run them). Videos are named as in ``serve``: paths under ``--allow-dir``
 (``file://`` URLs too), and ``http(s)`` URLs only with ``--allow-remote``, under the same rules
 (``paths.py``, ``remote.py``). The model loads once; questions go through the server's worker.
 A refused or failed call is a tool error with the one-line message ``serve`` would answer.
-(``locate_in_video`` and ``video_chapters`` wait for the chapters/locate jobs.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TOOLS", "build_mcp"]
 
-TOOLS = ("ask_video", "search_videos", "video_info")
+TOOLS = ("ask_video", "search_videos", "video_info", "video_chapters", "locate_in_video")
 
 
 def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tuple[MCPServer, ModelWorker]:
@@ -129,6 +130,52 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
                     return reader.info.to_dict()
 
             return await worker.cpu(run)  # type: ignore[no-any-return]
+
+    @server.tool()
+    async def video_chapters(
+        video: str,
+        min_len_s: float | None = None,
+        max_len_s: float | None = None,
+        titles: str | None = None,
+        text: str | None = None,
+    ) -> dict[str, Any]:
+        """The chapters of a local video: spans that tile it (start_s, end_s, title, the signals
+        that put each boundary there), from topic shifts in its speech or subtitles, slide
+        changes and scene cuts. ``titles``: extract (the central sentence; default) or model."""
+        from videopipe.serve.video_jobs import ChaptersRequest, job_request, local_video, run_chapters
+
+        async with _tool_errors(settings):
+            req = job_request(
+                ChaptersRequest,
+                video=video,
+                min_len_s=min_len_s,
+                max_len_s=max_len_s,
+                titles=titles,
+                text=text,
+            )
+            path = local_video(policy, req.video)
+            ticket = worker.admit()
+            try:
+                return await run_chapters(worker, path, req)
+            finally:
+                ticket.release()
+
+    @server.tool()
+    async def locate_in_video(
+        video: str, query: str, top: int = 5, text: str | None = None
+    ) -> dict[str, Any]:
+        """Where ``query`` happens in a local video: the ``top`` spans (start_s, end_s, score),
+        best first, each with the lines that matched as evidence."""
+        from videopipe.serve.video_jobs import LocateRequest, job_request, local_video, run_locate
+
+        async with _tool_errors(settings):
+            req = job_request(LocateRequest, video=video, query=query, top=top, text=text)
+            path = local_video(policy, req.video)
+            ticket = worker.admit()
+            try:
+                return await run_locate(worker, path, req)
+            finally:
+                ticket.release()
 
     return server, worker
 

@@ -5,6 +5,8 @@ takes the server's parts (:class:`~videopipe.serve.state.Served`) as a dependenc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +17,15 @@ from videopipe.serve.chat import complete
 from videopipe.serve.errors import ApiError
 from videopipe.serve.schemas import ChatCompletion, ChatRequest, SearchRequest, SearchResponse
 from videopipe.serve.state import Served, served
+from videopipe.serve.video_jobs import (
+    ChaptersRequest,
+    LocateRequest,
+    SummarizeRequest,
+    local_video,
+    run_chapters,
+    run_locate,
+    run_summarize,
+)
 
 __all__ = ["api", "public"]
 
@@ -77,6 +88,27 @@ async def search(body: SearchRequest, s: Parts) -> SearchResponse:
     return SearchResponse(query=body.query, hits=[h.to_dict() for h in hits])
 
 
+@api.post("/chapters")
+async def chapters(body: ChaptersRequest, s: Parts) -> dict[str, Any]:
+    path = local_video(s.policy, body.video)
+    with _admitted(s):
+        return await run_chapters(s.worker, path, body)
+
+
+@api.post("/locate")
+async def locate(body: LocateRequest, s: Parts) -> dict[str, Any]:
+    path = local_video(s.policy, body.video)
+    with _admitted(s):
+        return await run_locate(s.worker, path, body)
+
+
+@api.post("/summarize")
+async def summarize(body: SummarizeRequest, s: Parts) -> dict[str, Any]:
+    path = local_video(s.policy, body.video)
+    with _admitted(s):
+        return await run_summarize(s.worker, path, body)
+
+
 @api.get("/frames")
 async def frames(
     s: Parts,
@@ -104,6 +136,16 @@ async def videos(s: Parts) -> dict[str, Any]:
 async def video_file(s: Parts, video: str = Query(..., max_length=4096)) -> FileResponse:
     path = s.policy.video_file(video)
     return FileResponse(path, media_type=_media_type(path))  # answers Range requests (206)
+
+
+@contextmanager
+def _admitted(s: Served) -> Iterator[None]:
+    """A place in the worker's queue for one job (503 when it is full)."""
+    ticket = s.worker.admit()
+    try:
+        yield
+    finally:
+        ticket.release()
 
 
 def _reader_workers() -> int:

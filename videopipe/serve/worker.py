@@ -329,3 +329,9 @@ class ModelWorker:
     async def cpu(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` in a decode thread (thumbnails, search)."""
         return await asyncio.wrap_future(self._cpu.submit(fn, *args, **kwargs))
+
+    async def with_model(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(model, *args, **kwargs)`` in the model thread, after the requests before it
+        (the long-video jobs that call the model: summaries, model-named chapters)."""
+        model = self._pipeline({}).model
+        return await asyncio.wrap_future(self._gpu.submit(fn, model, *args, **kwargs))

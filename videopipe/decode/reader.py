@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from videopipe.config import MAX_SIZE_PX
+from videopipe.settings import MAX_SIZE_PX
 from videopipe.decode.frame_table import FrameIndex
 from videopipe.decode.probe import ProbeResult
 from videopipe.errors import (

@@ -10,39 +10,11 @@ counts or prompts. Where each number comes from: ``sources`` and the table in do
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from videopipe.testing.real_spec import _HF, RealSpec, _with_sources
+
 __all__ = ["REAL_SPECS", "RealSpec"]
-
-_HF = "https://huggingface.co"
-
-
-@dataclass(frozen=True)
-class RealSpec:
-    """One published checkpoint: its architecture, processor settings and vocabulary.
-
-    ``config``: the top-level ``config.json`` keys (with ``text_config`` / ``vision_config``);
-    ``processor``: keyword arguments of the family's image/video processors and processor;
-    ``specials``: token id -> special token, at the checkpoint's ids; ``base_vocab``: the
-    tokenizer's vocabulary before its added tokens; ``tokens_per_frame``: the published count
-    at ``frame_px`` (per frame pair for Qwen); ``sources``: what -> the file it was read from."""
-
-    name: str
-    hub_id: str
-    family: str
-    config: dict[str, Any]
-    processor: dict[str, Any]
-    specials: dict[int, str]
-    base_vocab: int
-    frame_px: int
-    tokens_per_frame: int
-    video_mme: float | None = None  # Video-MME w/o subtitles, from the model card
-    sources: dict[str, str] = field(default_factory=dict)
-
-    def files(self, *names: str) -> dict[str, str]:
-        return {n: f"{_HF}/{self.hub_id}/blob/main/{n}" for n in names}
-
 
 # -- SmolVLM2 ------------------------------------------------------------------------------------
 # added_tokens.json: <global-img> 49152, <row_r_col_c> 49153..49188, <fake_token_around_image>
@@ -139,12 +111,6 @@ def _smol(
     )
     files["Video-MME"] = f"{_HF}/{hub_id}"
     return _with_sources(spec, files)
-
-
-def _with_sources(spec: RealSpec, sources: dict[str, str]) -> RealSpec:
-    from dataclasses import replace
-
-    return replace(spec, sources=sources)
 
 
 # -- Qwen ------------------------------------------------------------------------------------------

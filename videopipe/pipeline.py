@@ -301,7 +301,7 @@ class Pipeline(LongVideoJobs):
                     )
             with timer.stage("sample"):
                 selection = restricted.real(
-                    self.sampler(restricted.view, self.budget, query=question, features=self.embedder)
+                    self.sampler(restricted.view, self.budget, query=question, embedder=self.embedder)
                 )
             if selection.num_frames < 1:
                 raise InputError(f"{path}: the sampler selected no frames")

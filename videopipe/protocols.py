@@ -109,7 +109,7 @@ class Sampler(Protocol):
         budget: Budget,
         *,
         query: str | None = None,
-        features: Embedder | None = None,
+        embedder: Embedder | None = None,
     ) -> Selection: ...
 
 

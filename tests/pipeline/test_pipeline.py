@@ -21,7 +21,7 @@ class EveryNth:
     def __init__(self, n: int = 10) -> None:
         self.n = n
 
-    def __call__(self, video, budget, *, query=None, features=None) -> Selection:
+    def __call__(self, video, budget, *, query=None, embedder=None) -> Selection:
         pts = video.pts_s
         idx = list(range(0, len(pts), self.n))[: budget.num_frames]
         return Selection(
@@ -145,7 +145,7 @@ def test_a_custom_sampler_without_the_protocol_is_refused_by_name():
     class NoFlag:
         name = "no_flag"
 
-        def __call__(self, video, budget, *, query=None, features=None):
+        def __call__(self, video, budget, *, query=None, embedder=None):
             raise AssertionError("never called")
 
     with pytest.raises(ConfigError, match="has no uses_query"):

@@ -45,7 +45,7 @@ def frames(
     if out is not None:
         check_output_dir(out, "--out")
     with open_video(video, backend=cfg.decode_backend) as reader:
-        selection = sampler_fn(reader, budget, query=query, features=emb)
+        selection = sampler_fn(reader, budget, query=query, embedder=emb)
         if out is not None:
             _write_selection(reader, selection.indices, cfg.size_px, out)
     rows = [

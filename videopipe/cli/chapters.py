@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json, text_progress_bar
+from videopipe.cli.common import echo_notes, print_json, text_progress_bar
 from videopipe.cli.options import finite_float
 from videopipe.cli.outputs import check_output_file, write_output
 
@@ -70,8 +70,7 @@ def chapters(
             cache=not no_cache,
             progress=progress,
         )
-    for note in result.notes:
-        typer.echo(f"videopipe: note: {note}", err=True)
+    echo_notes(result.notes)
     if json_out:
         print_json(result.to_dict())
     elif vtt is not None:

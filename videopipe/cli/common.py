@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,12 @@ def err(message: str) -> None:
     # a file name that is not UTF-8 (its bytes kept as surrogates) is shown as \xff escapes
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     print(f"videopipe: error: {text}", file=sys.stderr)
+
+
+def echo_notes(notes: Iterable[str]) -> None:
+    """A job's notes (what it could not use, and why), one ``videopipe: note:`` line each."""
+    for note in notes:
+        print(f"videopipe: note: {note}", file=sys.stderr)
 
 
 def report_error(e: BaseException) -> int:

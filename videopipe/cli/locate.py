@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json, text_progress_bar
+from videopipe.cli.common import echo_notes, print_json, text_progress_bar
 
 
 def locate(
@@ -38,8 +38,7 @@ def locate(
         result = run(
             video, query, text=text, asr_model=asr_model, top=top, cache=not no_cache, progress=progress
         )
-    for note in result.notes:
-        typer.echo(f"videopipe: note: {note}", err=True)
+    echo_notes(result.notes)
     if json_out:
         print_json(result.to_dict())
         return

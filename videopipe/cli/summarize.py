@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import print_json
+from videopipe.cli.common import echo_notes, print_json
 
 
 def summarize(
@@ -49,8 +49,7 @@ def summarize(
             cache=not no_cache,
             progress=progress,
         )
-    for note in result.notes:
-        typer.echo(f"videopipe: note: {note}", err=True)
+    echo_notes(result.notes)
     if json_out:
         print_json(result.to_dict())
         return

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from videopipe.cli.common import STATE, err, print_json
+from videopipe.cli.common import STATE, echo_notes, err, print_json
 from videopipe.cli.outputs import check_output_dir, check_output_file, write_output
 from videopipe.errors import ConfigError
 
@@ -79,8 +79,7 @@ def transcribe(
         if dest is not None and str(dest) != "-":
             check_output_file(dest, option)  # before minutes of transcription
     timeline = _one(path, asr, cache=not no_cache, quiet=quiet)
-    for note in timeline.notes:
-        typer.echo(f"videopipe: note: {note}", err=True)
+    echo_notes(timeline.notes)
     if json_out:
         print_json(timeline.to_dict())
     elif vtt is not None:

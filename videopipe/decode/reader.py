@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from videopipe.settings import MAX_SIZE_PX
 from videopipe.decode.frame_table import FrameIndex
 from videopipe.decode.probe import ProbeResult
 from videopipe.errors import (
@@ -33,6 +32,7 @@ from videopipe.errors import (
     UnsupportedVideoError,
     library_errors_as_decode_errors,
 )
+from videopipe.settings import MAX_SIZE_PX
 from videopipe.types import Frames, VideoInfo
 
 __all__ = ["BaseReader", "SizeArg", "output_size", "ITER_CHUNK_FRAMES"]

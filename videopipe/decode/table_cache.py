@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videopipe.settings import default_cache_dir
 from videopipe.decode.frame_table import FrameIndex, TableSource
+from videopipe.settings import default_cache_dir
 
 __all__ = ["load_frame_table", "load_table", "save_frame_table", "save_table", "table_key"]
 

@@ -79,6 +79,10 @@ def _attn_implementation(device: torch.device, *, allow_flash: bool = True) -> s
             return "flash_attention_2"
         except ImportError:
             pass
+    if device.type == "cpu":  # sdpa, with a faster decoding step for grouped-query attention
+        from videopipe.models.attention import register_cpu_attention
+
+        return register_cpu_attention()
     return "sdpa"
 
 

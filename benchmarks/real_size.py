@@ -116,9 +116,16 @@ def _env(cache: Path) -> dict[str, str]:
 
 
 def ask(
-    model: Path, video: Path, question: str, frames: int | None, cache: Path, new_tokens: int | None = None
+    model: Path,
+    video: Path,
+    question: str,
+    frames: int | None,
+    cache: Path,
+    new_tokens: int | None = None,
+    flags: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "videopipe", "ask", str(video), question, "--model", str(model), "--json"]
+    cmd += list(flags)
     if frames is not None:
         cmd += ["--num-frames", str(frames)]
     if new_tokens is not None:
@@ -173,6 +180,7 @@ def bench_model(
     *,
     asks: str,
     new_tokens: int | None,
+    flags: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     from videopipe.testing.real_size import REAL_SPECS, build_real_model
 
@@ -180,12 +188,14 @@ def bench_model(
     path = build_real_model(name)
     rows: list[dict[str, Any]] = []
     for n in frames:
-        cache = work / f"{name}-{n or 'default'}"
+        cache = work / f"{name}-{n or 'default'}{'-'.join(('',) + flags)}"
         shutil.rmtree(cache, ignore_errors=True)  # the first question finds no cached tokens
         row: dict[str, Any] = {"num_frames_flag": n}
+        if flags:
+            row["flags"] = " ".join(flags)
         for key, q in (("first", QUESTION), ("second_question", SECOND), ("same_again", QUESTION)):
             if key == "first" or asks == "all" or (asks == "second" and key == "second_question"):
-                row[key] = ask(path, video, q, n, cache, new_tokens)
+                row[key] = ask(path, video, q, n, cache, new_tokens, flags)
                 row[key]["max_new_tokens_flag"] = new_tokens
                 _log(
                     f"{name} frames={n or 'default'} {key}: {row[key]['wall_s']} s wall, {row[key]['cpu_s']} CPU-s"
@@ -193,6 +203,7 @@ def bench_model(
         rows.append(row)
         _save_partial(name, rows, [])
     cards: list[dict[str, Any]] = []
+    card_frames = [] if flags else card_frames  # the model-card way has no speed options
     new = new_tokens or _new_tokens(path)
     for n in card_frames:
         c = card(path, video, QUESTION, n, new, work / f"{name}-card-{n}")
@@ -213,8 +224,12 @@ def _merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     checkpoint may be split over invocations: each row is one whole-process measurement)."""
     if not old:
         return new
-    seen = {r["num_frames_flag"] for r in new["asks"]}
-    asks = [r for r in old["asks"] if r["num_frames_flag"] not in seen] + new["asks"]
+
+    def key(r: dict[str, Any]) -> tuple[Any, str]:
+        return r["num_frames_flag"], r.get("flags", "")
+
+    seen = {key(r) for r in new["asks"]}
+    asks = [r for r in old["asks"] if key(r) not in seen] + new["asks"]
     seen_cards = {c["num_frames"] for c in new["model_card"]}
     cards = [c for c in old["model_card"] if c["num_frames"] not in seen_cards] + new["model_card"]
     runs = sorted({*str(old.get("run_at", "")).split("; "), new["run_at"]} - {""})
@@ -291,13 +306,13 @@ def markdown(result: dict[str, Any]) -> str:
         for row in r["asks"]:
             f = row["first"]
             out.append(
-                f"| {row['num_frames_flag'] or 'default'} | {f['frames']} | {f['visual_tokens']} | {f['wall_s']:.0f} "
+                f"| {row['num_frames_flag'] or 'default'}{' ' + row['flags'] if row.get('flags') else ''} | {f['frames']} | {f['visual_tokens']} | {f['wall_s']:.0f} "
                 f"| {f['first_token_s']:.0f} | {f['cpu_s']:.0f} | {f['peak_rss_mb'] / 1024:.2f} | {_stages(f['seconds'])} "
                 f"| {f['load_avg_1m'][0]:.1f}-{f['load_avg_1m'][1]:.1f} {_cell(row.get('same_again'))}"
                 f"{_cell(row.get('second_question'))}|"
             )
         if r["model_card"]:
-            by_frames = {row["first"]["frames"]: row["first"] for row in r["asks"]}
+            by_frames = {row["first"]["frames"]: row["first"] for row in r["asks"] if not row.get("flags")}
             out += [
                 "",
                 "The model-card way (`AutoProcessor.apply_chat_template` on the video path with `num_frames`, "
@@ -340,6 +355,11 @@ def main() -> None:
         default=None,
         help="answer length (default: ask's; a curve row may cut it)",
     )
+    ap.add_argument(
+        "--ask-flags",
+        default="",
+        help="more `ask` options for every row, e.g. '--quantize int8' (the speed options; no model-card rows)",
+    )
     ap.add_argument("--duration-s", type=float, default=3600.0)
     ap.add_argument("--out", default=str(RESULTS / "real_size.json"))
     ap.add_argument("--report", action="store_true", help="only rewrite the markdown from the JSON")
@@ -369,7 +389,14 @@ def main() -> None:
         t = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         got = {
             **bench_model(
-                name, video, frames, card_frames, work, asks=args.asks, new_tokens=args.max_new_tokens
+                name,
+                video,
+                frames,
+                card_frames,
+                work,
+                asks=args.asks,
+                new_tokens=args.max_new_tokens,
+                flags=tuple(args.ask_flags.split()),
             ),
             "run_at": t,
         }

@@ -5,7 +5,8 @@ registry, so the family check and the list of supported families live one level 
 ``models/loading.py``. Device "auto" is the first CUDA GPU when there is one, else the CPU;
 dtype "auto" is bfloat16 on CUDA (float16 where bf16 is unsupported) and on a CPU that computes
 bf16 natively (AVX512-BF16 / AMX / Arm BF16), float32 on other CPUs.
-Attention is sdpa, or flash-attention 2 on CUDA when ``flash_attn`` is installed.
+Attention is sdpa (on the CPU ``models/attention.py``'s: sdpa with a faster grouped-query
+decoding step), or flash-attention 2 on CUDA when ``flash_attn`` is installed.
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def _mcp_over_http(log: Path, *args: str, env: dict[str, str] | None = None) -> 
     )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # slow to start on a loaded machine
         while True:
             assert proc.poll() is None, log.read_text()
             try:

@@ -187,6 +187,7 @@ def stats(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         finish_reason=usage.finish_reason,
+        cached_tokens=usage.cached_tokens,
     )
 
 

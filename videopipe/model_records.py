@@ -170,12 +170,15 @@ class GenerationOptions:
 class Generation:
     """What one answer cost the language model: ``prompt_tokens`` (the spliced prompt: text and
     the visual tokens after compression), ``completion_tokens`` (new tokens, the end-of-turn token
-    not counted) and ``finish_reason``: ``"stop"`` (the model ended its turn) or ``"length"``
-    (``max_new_tokens`` cut it)."""
+    not counted), ``finish_reason``: ``"stop"`` (the model ended its turn) or ``"length"``
+    (``max_new_tokens`` cut it), and ``cached_tokens``: the prompt's leading tokens read from a
+    stored KV cache (``VideoLLM.prefix_cache``) instead of prefilled (OpenAI's
+    ``prompt_tokens_details.cached_tokens``; the prefill ran over the other tokens)."""
 
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str = "stop"
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True)

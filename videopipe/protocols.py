@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from videopipe.prefix_cache import PrefixCache
     from videopipe.text.timeline import TextLine
     from videopipe.types import Budget, Frames, Hit, Selection, VideoInfo, VisualTokens
 
@@ -180,6 +181,13 @@ class VideoLLM(Protocol):
     #: written through the chat template); False: the pipeline writes earlier turns into the
     #: question's text instead
     can_converse: bool = False
+    #: ``generate_stream`` reads the longest stored prefix of its prompt from
+    #: :attr:`prefix_cache` and prefills only the rest (the answer is the same); False: the
+    #: model prefills every prompt whole and ignores :attr:`prefix_cache`
+    reuses_prefix: bool = False
+    #: the KV caches of earlier prompts the model may continue from (the server sets one,
+    #: ``--kv-cache-mb``); None: every prompt is prefilled whole
+    prefix_cache: PrefixCache | None = None
 
     def encode(self, frames: Frames) -> VisualTokens:
         """Visual tokens of ``frames`` (one clip, one frame size)."""

@@ -457,6 +457,9 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
+    #: of the prompt tokens, those read from a stored KV cache of an earlier prompt (a
+    #: conversation's earlier turns, the same video's tokens) instead of prefilled
+    cached_tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

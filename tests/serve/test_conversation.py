@@ -1,7 +1,8 @@
 """Conversations through the official ``openai`` client: system messages, earlier user turns
 and the assistant's answers reach the model (through its chat template where it converses),
 the video once, where the messages put it, and a follow-up about the same video decodes
-nothing (the worker's counter). The application runs in-process (starlette's ``TestClient``
+nothing (the worker's counter) and prefills only its new text (the earlier turns' KV cache is
+reused: ``usage.prompt_tokens_details.cached_tokens``). The application runs in-process (starlette's ``TestClient``
 is the ``openai`` client's HTTP client) so the test can see the prompt the model got."""
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def test_the_chat_template_holds_every_turn_and_the_video_once(
         return prompts[-1]
 
     monkeypatch.setattr(TransformersVideoLLM, "chat_text", spy)
+    ran: list[int] = []  # rows of every pass of the language model (1: a generated token)
+    run_lm = TransformersVideoLLM._run_lm
+
+    def counted(self: Any, embeds: Any, *args: Any, **kw: Any) -> Any:
+        ran.append(int(embeds.shape[1]))
+        return run_lm(self, embeds, *args, **kw)
+
+    monkeypatch.setattr(TransformersVideoLLM, "_run_lm", counted)
     config = PipelineConfig(
         model=str(tiny_qwen), device="cpu", num_frames=8, size_px=112, max_visual_tokens=48,
         cache_dir=str(tmp_path),
@@ -117,3 +126,30 @@ def test_the_chat_template_holds_every_turn_and_the_video_once(
     usage = [r.usage for r in replies]
     visual = {u.prompt_tokens_details.model_dump()["visual_tokens"] for u in usage}
     assert len(visual) == 1 and usage[0].prompt_tokens < usage[1].prompt_tokens < usage[2].prompt_tokens
+    # turns 2 and 3 continue from the KV cache of the turn before (its whole prompt and the
+    # answer's tokens as far as they match their re-tokenized text) and prefill the rest only
+    cached = [u.prompt_tokens_details.cached_tokens for u in usage]
+    assert cached[0] == 0
+    for before, u, c in zip(usage, usage[1:], cached[1:]):
+        assert before.prompt_tokens <= c < u.prompt_tokens
+    prefilled = [u.prompt_tokens - c for u, c in zip(usage, cached)]
+    assert [n for n in ran if n > 1] == prefilled  # what the language model really ran over
+    assert counters.prefill_tokens == sum(prefilled) and counters.cached_tokens == sum(cached)
+
+
+@pytest.mark.parametrize("mb", [0, 2])
+def test_the_kv_cache_budget_is_the_servers(mb: int, tiny_qwen: Path, tmp_path: Path) -> None:
+    config = PipelineConfig(model=str(tiny_qwen), device="cpu", cache_dir=str(tmp_path))
+    app = create_app(fake_settings(tmp_path, config=config, kv_cache_bytes=mb * 2**20))
+    with TestClient(app, base_url="http://localhost:8000") as http:
+        kv = http.get("/health").json()["kv_cache"]
+    if mb == 0:
+        assert kv is None  # --kv-cache-mb 0: every prompt is prefilled whole
+    else:
+        assert kv == {**kv, "budget_bytes": 2 * 2**20, "entries": 0, "bytes": 0}
+
+
+def test_a_negative_kv_cache_budget_is_a_usage_error(videopipe: Any) -> None:
+    from tests.cli.test_usage_errors import _one_line_error
+
+    _one_line_error(videopipe("serve", "--model", "fake", "--kv-cache-mb", "-1"), "--kv-cache-mb")

@@ -9,7 +9,8 @@ import asyncio
 import json
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
 TOOLS = {"ask_video", "search_videos", "video_info", "video_chapters", "locate_in_video"}
 QUESTION = "What happens in the video?"
+KEY = "mcp-k3y-from-a-safe-place-0123456789"
 
 
 def _over_stdio(args: list[str], work: Callable[[Client], Awaitable[Any]]) -> Any:
@@ -124,33 +126,92 @@ def test_chapters_and_locate_as_the_cli_prints_them(tmp_path: Path, videopipe) -
         assert r.is_error and words in r.content[0].text and "canary" not in r.content[0].text, (name, r)
 
 
-def test_streamable_http_lists_the_tools(media: Media, tmp_path: Path) -> None:
+@contextmanager
+def _mcp_over_http(log: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, Any]]:
+    """``videopipe mcp --transport http ARGS`` on a free port of 127.0.0.1: its URL and process."""
     port = free_port()
-    log = open(tmp_path / "mcp.log", "wb")  # noqa: SIM115 - closed below
+    out = open(log, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [*videopipe_command(), "mcp", "--transport", "http", "--port", str(port), "--model", "fake"],
-        env=cli_env(),
-        stdout=log,
+        [*videopipe_command(), "mcp", "--transport", "http", "--port", str(port), "--model", "fake", *args],
+        env=env or cli_env(),
+        stdout=out,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # slow to start on a loaded machine
         while True:
-            assert proc.poll() is None, (tmp_path / "mcp.log").read_text()
+            assert proc.poll() is None, log.read_text()
             try:
                 httpx.get(url, timeout=1)
                 break
             except httpx.HTTPError:
-                assert time.monotonic() < deadline, (tmp_path / "mcp.log").read_text()
+                assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.3)
-
-        async def run() -> set[str]:
-            async with Client(url) as client:
-                return {t.name for t in (await client.list_tools()).tools}
-
-        assert asyncio.run(run()) == TOOLS
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(10)
-        log.close()
+        out.close()
+
+
+def _tools_over_http(url: str, key: str | None = None) -> set[str]:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def run() -> set[str]:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+            async with Client(streamable_http_client(url, http_client=http)) as client:
+                return {t.name for t in (await client.list_tools()).tools}
+
+    return asyncio.run(run())
+
+
+def test_streamable_http_lists_the_tools(tmp_path: Path) -> None:
+    with _mcp_over_http(tmp_path / "mcp.log") as (url, _):
+        assert _tools_over_http(url) == TOOLS
+
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_streamable_http_needs_the_api_key(source: str, tmp_path: Path) -> None:
+    env = cli_env()
+    env.pop("VIDEOPIPE_API_KEY", None)
+    args: tuple[str, ...] = ()
+    if source == "env":
+        env["VIDEOPIPE_API_KEY"] = KEY
+    else:
+        (tmp_path / "key").write_text(KEY + "\n")
+        args = ("--api-key-file", str(tmp_path / "key"))
+    with _mcp_over_http(tmp_path / "mcp.log", *args, env=env) as (url, proc):
+        for headers, code in (
+            ({}, "missing_api_key"),
+            ({"Authorization": "Bearer wrong"}, "invalid_api_key"),
+        ):
+            r = httpx.post(url, json=INIT, headers={**MCP_HEADERS, **headers}, timeout=10)
+            assert r.status_code == 401 and r.json()["error"]["code"] == code, r.text
+        assert _tools_over_http(url, KEY) == TOOLS
+        with pytest.raises(Exception):  # noqa: B017 - the SDK client's error for a 401
+            _tools_over_http(url, "wrong")
+        assert KEY.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()  # what `ps` shows
+    assert "--api-key" not in (tmp_path / "mcp.log").read_text()  # no warning about the key
+
+
+def test_an_api_key_on_the_command_line_works_and_warns(tmp_path: Path) -> None:
+    env = cli_env()
+    env.pop("VIDEOPIPE_API_KEY", None)
+    with _mcp_over_http(tmp_path / "mcp.log", "--api-key", KEY, env=env) as (url, _):
+        assert _tools_over_http(url, KEY) == TOOLS
+    log = (tmp_path / "mcp.log").read_text()
+    warnings = [line for line in log.splitlines() if "warning" in line and "--api-key" in line]
+    assert len(warnings) == 1 and "process list" in warnings[0] and KEY not in warnings[0], log
+
+
+def test_a_key_is_refused_with_stdio(videopipe: Any) -> None:
+    from tests.cli.test_usage_errors import _one_line_error
+
+    _one_line_error(videopipe("mcp", "--model", "fake", "--api-key", KEY), "--transport http")

@@ -59,6 +59,14 @@ def serve(
         help="Another name requests may reach the server by (a reverse proxy's; repeatable; '*': any). "
         "Default: localhost, 127.0.0.1, ::1 and --host.",
     ),
+    kv_cache_mb: float = typer.Option(
+        512,
+        "--kv-cache-mb",
+        callback=finite_float,
+        min=0,
+        help="Memory (on the model's device) for the KV caches of recent prompts, so that a follow-up "
+        "prefills only its new text; 0: off.",
+    ),
     *,
     pipeline: PipelineFlags,
 ) -> None:
@@ -89,6 +97,7 @@ def serve(
         max_body_bytes=max_body_kb * 1024,
         host=host,
         allowed_hosts=tuple(allowed_host),
+        kv_cache_bytes=int(kv_cache_mb * 2**20),
     )
     from videopipe.decode.workers import set_decode_cores, usable_cores
     from videopipe.serve.worker import reader_workers

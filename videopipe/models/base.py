@@ -92,6 +92,10 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
     #: generate_stream samples at a temperature > 0
     can_sample: ClassVar[bool] = True  # type: ignore[misc]
     can_converse: ClassVar[bool] = True  # type: ignore[misc]
+    #: continues from the stored KV cache of an earlier prompt (``prefix_cache``): the
+    #: positions are explicit (Qwen's M-RoPE included) and compared row by row, so a prefix
+    #: that matches is exactly what a whole prefill would compute
+    reuses_prefix: ClassVar[bool] = True  # type: ignore[misc]
 
     #: the config attribute holding the id of the visual placeholder token
     placeholder_config_key: ClassVar[str] = ""

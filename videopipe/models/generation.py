@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
     from videopipe.models.contract import Turn
     from videopipe.models.splice import SplicedInputs
+    from videopipe.prefix_cache import PrefixCache, PromptRows
     from videopipe.types import VisualTokens
 
-__all__ = ["GenerationMixin", "Picker"]
+__all__ = ["GenerationMixin", "Picker", "copy_prefix", "kv_nbytes", "kv_reuse_refused"]
 
 
 class GenerationMixin:
@@ -33,6 +34,11 @@ class GenerationMixin:
     _report: Callable[[str, int, int], None]
     #: what the last generation that ran to its end cost (set by :meth:`_token_ids`)
     last_generation: Generation | None = None
+    #: stored KV caches of earlier prompts to continue from (see ``videopipe.prefix_cache``)
+    prefix_cache: PrefixCache | None = None
+    reuses_prefix: bool
+    _visual_row_extras: Callable[[Mapping[str, Any]], torch.Tensor | None]
+    _lm_kwargs_from: Callable[[Mapping[str, Any], int], dict[str, Any]]
 
     @property
     def _language_model(self) -> Any:
@@ -159,7 +165,8 @@ class GenerationMixin:
     ) -> Iterator[int]:
         """The answer's token ids, one at a time (the decoding loop of :meth:`generate` and
         :meth:`generate_stream`); once they are all out, :attr:`last_generation` says what the
-        answer cost (prompt and answer tokens, why it stopped)."""
+        answer cost (prompt and answer tokens, why it stopped, the prompt tokens read from
+        :attr:`prefix_cache`) and the prompt's KV cache with the answer's is stored there."""
         import torch
 
         self.last_generation = None
@@ -172,13 +179,21 @@ class GenerationMixin:
         n_pos = inp.position_ids.shape[0]
         length = inp.inputs_embeds.shape[1]
         with torch.inference_mode():
+            rows = self._prompt_rows(inp) if self.prefix_cache is not None and self.reuses_prefix else None
+            past, start = self._reused_prefix(rows)
             self._report("prefill", 0, length)
             logits, past = self._run_lm(
-                inp.inputs_embeds, inp.position_ids, lm_kwargs=inp.lm_kwargs, logits_to_keep=1
+                inp.inputs_embeds[:, start:],
+                inp.position_ids[..., start:],
+                past=past,
+                past_len=start,
+                lm_kwargs=self._lm_kwargs_from(inp.lm_kwargs, start),
+                logits_to_keep=1,
             )
             self._report("prefill", length, length)
             pos = inp.next_position
             prompt_len, reason = length, "length"
+            fed: list[int] = []  # answer tokens the KV cache holds (not the last one picked)
             for _ in range(limit):
                 nxt = pick(logits[0, -1])
                 if nxt in stop:
@@ -192,9 +207,60 @@ class GenerationMixin:
                 ids = torch.tensor([[nxt]], device=self.device)
                 p = torch.full((n_pos, 1, 1), pos, dtype=torch.long, device=self.device)
                 logits, past = self._run_lm(embed(ids), p, past=past, past_len=length, logits_to_keep=1)
+                fed.append(nxt)
                 length += 1
                 pos += 1
-            self.last_generation = Generation(prompt_len, count, reason)
+            self.last_generation = Generation(prompt_len, count, reason, cached_tokens=start)
+            if rows is not None:
+                self._keep_prefix(rows, fed, inp.next_position, past)
+
+    # -- prefix caching (videopipe.prefix_cache) -------------------------------------------------
+    def _prompt_rows(self, inp: SplicedInputs) -> PromptRows:
+        """What identifies each row of the spliced prompt (see :class:`PromptRows`)."""
+        import torch
+
+        from videopipe.prefix_cache import PromptRows
+
+        vis = inp.inputs_embeds[0, inp.visual_mask]
+        extra = self._visual_row_extras(inp.lm_kwargs)
+        return PromptRows(
+            ids=inp.input_ids,
+            positions=inp.position_ids[:, 0],
+            visual=inp.visual_mask,
+            visual_rows=vis if extra is None else torch.cat([vis, extra.to(vis.dtype)], -1),
+        )
+
+    def _reused_prefix(self, rows: PromptRows | None) -> tuple[Any, int]:
+        """A copy of the longest stored KV cache that ``rows`` starts with, cut to the shared
+        rows, and their number (None, 0: prefill all). At least the last prompt row is left to
+        prefill: its logits pick the first answer token."""
+        if rows is None or self.prefix_cache is None:
+            return None, 0
+        entry, k = self.prefix_cache.lookup(rows)
+        k = min(k, len(rows) - 1)
+        if entry is None or k < 1:
+            return None, 0
+        return copy_prefix(entry.kv, k), k
+
+    def _keep_prefix(self, rows: PromptRows, fed: Sequence[int], first_pos: int, past: Any) -> None:
+        """Store ``past`` (the prompt's rows, then the ``fed`` answer tokens at positions from
+        ``first_pos`` on) in :attr:`prefix_cache`, unless its kind cannot be cut at a prefix."""
+        import torch
+
+        from videopipe.prefix_cache import PromptRows
+
+        if self.prefix_cache is None or kv_reuse_refused(past) is not None:
+            return
+        n = len(fed)
+        new_pos = torch.arange(first_pos, first_pos + n, device=rows.positions.device)
+        whole = PromptRows(
+            ids=torch.cat([rows.ids, torch.tensor(fed, dtype=rows.ids.dtype, device=rows.ids.device)]),
+            positions=torch.cat([rows.positions, new_pos.expand(rows.positions.shape[0], n)], 1),
+            visual=torch.cat([rows.visual, torch.zeros(n, dtype=torch.bool, device=rows.visual.device)]),
+            visual_rows=rows.visual_rows,
+        )
+        if past.get_seq_length() == len(whole):
+            self.prefix_cache.store(whole, past, kv_nbytes(past))
 
     def _stop_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -264,3 +330,38 @@ class Picker:
             sp[cut] = 0
             probs = torch.zeros_like(probs).scatter(0, si, sp)
         return int(torch.multinomial(probs / probs.sum(), 1, generator=self.gen))
+
+
+# -- the language model's KV cache, cut and copied at a prefix ---------------------------------------
+def kv_reuse_refused(past: Any) -> str | None:
+    """Why the KV cache ``past`` cannot be reused at a prefix, or None when it can: only a
+    transformers ``DynamicCache`` whose every layer is a plain ``DynamicLayer`` keeps every
+    row it was given (a sliding-window layer drops the old rows, a quantized or linear-attention
+    layer does not store them as rows), so only such a cache is cut at a row and continued."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    if type(past) is not DynamicCache:
+        return f"the language model's cache is a {type(past).__name__}, not a DynamicCache"
+    for i, layer in enumerate(past.layers):
+        if type(layer) is not DynamicLayer:
+            return f"layer {i} of the cache is a {type(layer).__name__}, whose rows cannot be cut at a prefix"
+    return None
+
+
+def copy_prefix(past: Any, n: int) -> Any:
+    """A new ``DynamicCache`` holding a copy of the first ``n`` rows of ``past`` (which is not
+    changed: a stored entry is shared by the requests that continue from it)."""
+    from transformers import DynamicCache
+
+    return DynamicCache(ddp_cache_data=[(ly.keys[..., :n, :], ly.values[..., :n, :]) for ly in past.layers])
+
+
+def kv_nbytes(past: Any) -> int:
+    """Bytes of the keys and values ``past`` holds."""
+    return sum(
+        int(t.numel() * t.element_size())
+        for ly in past.layers
+        if ly.is_initialized
+        for t in (ly.keys, ly.values)
+    )

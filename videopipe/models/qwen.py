@@ -478,3 +478,19 @@ class Qwen3VL(_QwenVL):
             return {}
         layers = [deep[:, i].to(self.dtype) for i in range(deep.shape[1])]
         return {"visual_pos_masks": visual_mask.unsqueeze(0), "deepstack_visual_embeds": layers}
+
+    def _lm_kwargs_from(self, lm_kwargs: Mapping[str, Any], start: int) -> dict[str, Any]:
+        mask = lm_kwargs.get("visual_pos_masks")
+        if not start or mask is None:
+            return dict(lm_kwargs)
+        if not bool(mask[:, start:].any()):  # every visual row is in the reused prefix
+            return {}
+        before = int(mask[:, :start].sum())
+        deep = [d[before:] for d in lm_kwargs["deepstack_visual_embeds"]]
+        return {"visual_pos_masks": mask[:, start:], "deepstack_visual_embeds": deep}
+
+    def _visual_row_extras(self, lm_kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+        import torch
+
+        deep = lm_kwargs.get("deepstack_visual_embeds")
+        return None if deep is None else torch.cat(list(deep), -1)

@@ -256,3 +256,15 @@ class SpliceMixin:
 
     def _lm_kwargs(self, extras: Mapping[str, torch.Tensor], visual_mask: torch.Tensor) -> dict[str, Any]:
         return {}
+
+    def _lm_kwargs_from(self, lm_kwargs: Mapping[str, Any], start: int) -> dict[str, Any]:
+        """``lm_kwargs`` for the prompt's rows from ``start`` on (the rows before it come from a
+        reused KV cache). Families with per-row extras override it (Qwen3-VL)."""
+        if start and lm_kwargs:
+            raise ModelError(f"{self.family}: its language model's extra inputs cannot start at row {start}")
+        return dict(lm_kwargs)
+
+    def _visual_row_extras(self, lm_kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+        """[V, X] what the language model reads at each visual row besides its embedding (Qwen3-VL's
+        deepstack features), compared when a stored prefix is matched; None: nothing."""
+        return None

@@ -53,7 +53,11 @@ def create_app(settings: ServeSettings, *, model: VideoLLM | None = None) -> Fas
     """The server's application. ``model``: an already built model (tests); default: the one
     ``settings.config.model`` names, loaded once when the application starts."""
     worker = ModelWorker(
-        settings.config, model=model, max_queue=settings.max_queue, decode_threads=settings.decode_threads
+        settings.config,
+        model=model,
+        max_queue=settings.max_queue,
+        decode_threads=settings.decode_threads,
+        kv_cache_bytes=settings.kv_cache_bytes,
     )
 
     @asynccontextmanager

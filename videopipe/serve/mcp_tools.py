@@ -41,7 +41,11 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
     from mcp.server.mcpserver import MCPServer
 
     worker = ModelWorker(
-        settings.config, model=model, max_queue=settings.max_queue, decode_threads=settings.decode_threads
+        settings.config,
+        model=model,
+        max_queue=settings.max_queue,
+        decode_threads=settings.decode_threads,
+        kv_cache_bytes=settings.kv_cache_bytes,
     )
     policy = PathPolicy(settings.allow_dirs, allow_remote=settings.allow_remote)
     fetcher = RemoteFetcher(

@@ -51,6 +51,7 @@ async def health(s: Parts) -> dict[str, Any]:
         "auth": s.settings.api_key is not None,
         "index": s.settings.config.index_dir is not None,
         "counters": s.worker.counters.to_dict(),
+        "kv_cache": None if (kv := s.worker.prefix_cache) is None else kv.stats(),
         "decode_threads": s.settings.decode_threads,
         "reader_workers": _reader_workers(),
     }

@@ -153,7 +153,9 @@ class Choice(BaseModel):
 
 
 class PromptTokensDetails(BaseModel):
-    """The prompt's tokens by kind: the visual tokens after compression, and the text's."""
+    """The prompt's tokens by kind: the visual tokens after compression, and the text's;
+    ``cached_tokens``: the prompt's leading tokens read from a stored KV cache (an earlier
+    turn's) instead of prefilled (OpenAI's field)."""
 
     visual_tokens: int
     text_tokens: int
@@ -175,7 +177,9 @@ class Usage(BaseModel):
             completion_tokens=stats.completion_tokens,
             total_tokens=stats.prompt_tokens + stats.completion_tokens,
             prompt_tokens_details=PromptTokensDetails(
-                visual_tokens=visual, text_tokens=stats.prompt_tokens - visual
+                visual_tokens=visual,
+                text_tokens=stats.prompt_tokens - visual,
+                cached_tokens=stats.cached_tokens,
             ),
         )
 

@@ -30,6 +30,8 @@ class ServeSettings:
     host:               the address the server listens on (the ``Host`` check accepts it)
     allowed_hosts:      more names a request's ``Host`` may carry (reverse proxies; ``*``: any);
                         see ``serve/hosts.py``
+    kv_cache_bytes:     budget of the language model's KV caches kept for follow-ups
+                        (``--kv-cache-mb``; 0: every prompt is prefilled whole)
 
     ``config.index_dir``, when set, must be an index folder (checked here, before a model loads).
     """
@@ -48,6 +50,7 @@ class ServeSettings:
     decode_threads: int = 2
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
+    kv_cache_bytes: int = 512 * 2**20
 
     def __post_init__(self) -> None:
         dirs = []
@@ -71,6 +74,8 @@ class ServeSettings:
         for name in ("max_queue", "max_body_bytes", "decode_threads", "remote_max_bytes"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if int(self.kv_cache_bytes) < 0:
+            raise ConfigError(f"--kv-cache-mb must be >= 0 (0: off), got {self.kv_cache_bytes / 2**20:g}")
         if not self.remote_timeout_s > 0:
             raise ConfigError(f"remote_timeout_s must be > 0, got {self.remote_timeout_s}")
         if self.api_key is not None and not self.api_key.strip():

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from videopipe.decode.probe import ProbeResult
     from videopipe.models.contract import Turn, VideoLLM
     from videopipe.pipeline import Decoded, Pipeline
+    from videopipe.prefix_cache import PrefixCache
     from videopipe.types import Answer
 
 __all__ = ["Cancelled", "Job", "ModelWorker", "Ticket", "reader_workers"]
@@ -124,6 +125,8 @@ class Counters:
     decode_waits: int = 0  # requests that waited for another's decode of the same video
     model_stage_runs: int = 0
     videos_decoded: int = 0  # CPU stages that decoded (the token cache did not hold the video)
+    prefill_tokens: int = 0  # prompt tokens the language model prefilled
+    cached_tokens: int = 0  # prompt tokens read from a stored KV cache instead (--kv-cache-mb)
 
     def to_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -131,7 +134,9 @@ class Counters:
 
 class ModelWorker:
     """See the module docstring. ``model``: an already built model (tests); default: the one
-    ``config.model`` names, loaded by :meth:`start`."""
+    ``config.model`` names, loaded by :meth:`start`. ``kv_cache_bytes``: the budget of the
+    model's :class:`~videopipe.prefix_cache.PrefixCache` (KV caches of recent prompts that a
+    follow-up continues from; 0: none)."""
 
     def __init__(
         self,
@@ -140,8 +145,10 @@ class ModelWorker:
         model: VideoLLM | None = None,
         max_queue: int = 16,
         decode_threads: int = 2,
+        kv_cache_bytes: int = 0,
     ) -> None:
         self.config = config
+        self.kv_cache_bytes = int(kv_cache_bytes)
         self.max_queue = int(max_queue)
         self._model_obj = model
         self._base: Pipeline | None = None
@@ -163,6 +170,16 @@ class ModelWorker:
         if self._base is not None:
             return
         self._base = self._gpu.submit(lambda: Pipeline(self._model_obj, config=self.config)).result()
+        model = self._base.model
+        if self.kv_cache_bytes > 0 and model.reuses_prefix:
+            from videopipe.prefix_cache import PrefixCache
+
+            model.prefix_cache = PrefixCache(self.kv_cache_bytes)
+
+    @property
+    def prefix_cache(self) -> PrefixCache | None:
+        """The model's store of recent prompts' KV caches (None: off, or the model cannot)."""
+        return None if self._base is None else self._base.model.prefix_cache
 
     def close(self) -> None:
         self._cpu.shutdown(wait=False, cancel_futures=True)
@@ -235,6 +252,8 @@ class ModelWorker:
         del self._answer_s[:-100]
         self.counters.answered += 1
         self.counters.cache_hits += int(answer.stats.cached)
+        self.counters.cached_tokens += answer.stats.cached_tokens
+        self.counters.prefill_tokens += answer.stats.prompt_tokens - answer.stats.cached_tokens
         return answer
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:

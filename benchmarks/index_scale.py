@@ -45,6 +45,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -180,10 +181,10 @@ def start_ray(temp_dir: Path, cache: Path, tries: int = 3) -> tuple[str | None, 
         )
         started = {"tries": k + 1, "start_s": round(time.perf_counter() - t0, 1)}
         if r.returncode == 0:
-            for line in r.stdout.splitlines():
-                if "ray start --address=" in line:
-                    return line.split("--address=", 1)[1].strip().strip("'\""), started
-            return "auto", started
+            found = re.search(
+                r"ray start --address='?([0-9.]+:[0-9]+)", r.stdout
+            )  # the text has colour codes
+            return (found.group(1) if found else "auto"), started
         stop_ray(str(temp_dir))
     return None, {"tries": tries, "start_s": round(time.perf_counter() - t0, 1)}
 

@@ -154,6 +154,9 @@ def _env(cache: Path) -> dict[str, str]:
         # a loaded machine starts Ray's raylet and agents slower than Ray's defaults wait
         "RAY_raylet_start_wait_time_s": "180",
         "RAY_agent_register_timeout_ms": "180000",
+        # `ray start` turns token authentication on when ~/.ray/auth_token exists, and a driver
+        # given an explicit --address then needs it on too (Ray >= 2.5x)
+        **({"RAY_AUTH_MODE": "token"} if (Path.home() / ".ray" / "auth_token").is_file() else {}),
     }
 
 

@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoFailed", "auto_workers", "index_runner", "index_spec", "run_on_executor"]
 
-#: measured (benchmarks/results/index_scale.md, 2 cores): two workers of one thread each index
-#: a folder of talks 1.7x faster than one worker with two threads -- the small speech model and
-#: embedder gain little from a second thread -- so ``--workers auto`` starts one per core ...
+#: measured (benchmarks/results/index_scale*.md, 2 cores): two workers of one thread each index
+#: a folder of talks 1.4x (speech) to 1.8x (speech + screen text) faster than one worker with two
+#: threads -- the small speech, OCR and text models gain little from a second thread -- so
+#: ``--workers auto`` starts one per core ...
 THREADS_PER_WORKER = 1
 #: ... but only as many as get this many videos each: a worker loads its own models first
 #: (measured 20-40 s on the loaded machine, several videos' worth)

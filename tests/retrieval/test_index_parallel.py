@@ -84,7 +84,8 @@ def _hits(idx: Path) -> list[list[tuple[str, float, float]]]:
 def _assert_same_index(idx: Path, serial: Path) -> None:
     rows, vectors = _rows(idx)
     want_rows, want_vectors = _rows(serial)
-    assert rows == want_rows
+    names = [(Path(v).name, *r) for v, *r in rows]  # the same folder, or a copy of it
+    assert names == [(Path(v).name, *r) for v, *r in want_rows]
     assert len(rows) == len(set(rows)), "duplicate clips"
     np.testing.assert_allclose(vectors, want_vectors, atol=1e-5)
     assert _hits(idx) == _hits(serial)
@@ -100,6 +101,41 @@ def test_two_local_workers_build_the_serial_index(folder: Path, serial: Path, tm
     _assert_same_index(idx, serial)
     again = index_paths([folder], idx, executor=make_executor("local", workers=2))  # resumable: nothing to do
     assert (again.unchanged, again.embedded) == (5, 0)
+
+
+def test_workers_hash_and_the_progress_shows_before_any_video_is_hashed(
+    folder: Path, serial: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver reads stats only: the workers hash (the driver's hashing is broken here), the
+    progress over every video to check shows first; a touched file and a new copy, found by the
+    workers' hashing, are only touched and reused (nothing embedded twice)."""
+    import videopipe.retrieval.video_work as video_work
+
+    def no_hashing(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the driver hashed a video")
+
+    videos = tmp_path / "videos"
+    shutil.copytree(folder, videos)
+    idx = tmp_path / "idx"
+    seen: list = []
+    monkeypatch.setattr(video_work, "content_key", no_hashing)  # in this process only
+    report = index_paths(
+        [videos], idx, OPTIONS, executor=make_executor("local", workers=2), progress=seen.append
+    )
+    assert (report.embedded, report.reused, report.failed) == (4, 1, {})
+    assert report.stage_s["hash"] > 0 and report.stage_s["scan"] >= 0
+    sizes = sum(f.stat().st_size for f in videos.glob("*.mp4"))
+    assert (seen[0].videos_done, seen[0].bytes_done, seen[0].bytes_total) == (0, 0, sizes)
+    assert [p.videos_done for p in seen[1:6]] == [1, 2, 3, 4, 5]
+    _assert_same_index(idx, serial)
+
+    os.utime(videos / "t1.mp4", ns=(1, 1))  # the stat changes, not the content
+    shutil.copy(videos / "t2.mp4", videos / "t2-copy.mp4")
+    shutil.copy(videos / "t2.srt", videos / "t2-copy.srt")
+    again = index_paths([videos], idx, executor=make_executor("local", workers=2))
+    assert (again.unchanged, again.touched, again.reused, again.embedded, again.failed) == (4, 1, 1, 0, {})
+    entries = {Path(e.path).name: e for e in IndexStore(idx).read_entries()}
+    assert entries["t2-copy.mp4"].key == entries["t2.mp4"].key and entries["t1.mp4"].mtime_ns == 1
 
 
 def test_ray_actors_build_the_serial_index(

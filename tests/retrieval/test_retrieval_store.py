@@ -212,7 +212,8 @@ def test_kill_mid_index_then_resume(tiny_video, write_srt, tmp_path: Path) -> No
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
     committed = {e.path for e in store.read_entries()}
-    assert 4 <= len(committed) < len(COLORS)  # killed after >= 2 commits, before the end
+    # killed after >= 2 commits (every 2 videos, or every 30 s on a loaded machine), before the end
+    assert 2 <= len(committed) < len(COLORS)
     _assert_consistent(idx)
 
     emb = HashTextEmbedder()  # same space as the slow one

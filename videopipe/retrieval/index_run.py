@@ -2,7 +2,8 @@
 writer, progress is committed every N videos (and every S seconds), counted in the
 :class:`~videopipe.retrieval.index_report.IndexReport` and shown as
 :class:`~videopipe.retrieval.index_report.IndexProgress`. Results arrive in any order (from
-workers); a content key is written once, its copies are reused."""
+workers); a content key is written once: a copy whose clips arrive after its content was
+written is reused."""
 
 from __future__ import annotations
 
@@ -18,28 +19,26 @@ from videopipe.retrieval.index_report import (
     Outcome,
     ProgressFn,
     Reused,
+    Touched,
     Unchanged,
 )
 from videopipe.retrieval.store import FileEntry
 
 if TYPE_CHECKING:
     from videopipe.retrieval.parallel import VideoFailed
-    from videopipe.retrieval.video_work import VideoClips
+    from videopipe.retrieval.video_work import KnownContent, VideoClips
 
-__all__ = ["IndexRun", "ToEmbed"]
+__all__ = ["IndexRun", "ToCheck"]
 
 
 @dataclass(frozen=True)
-class ToEmbed:
-    """A video whose content is not in the index: its key and the fields of its entry."""
+class ToCheck:
+    """A video that is new or whose stat differs from its entry: the fields of its new entry
+    (path, size, mtime, sidecar); hashing its content decides whether it is touched, reused or
+    embedded (:func:`~videopipe.retrieval.video_work.work_video`)."""
 
     path: Path
-    key: str
     fields: dict[str, Any]
-
-    @property
-    def sidecar(self) -> Path | None:
-        return Path(self.fields["sidecar"]) if "sidecar" in self.fields else None
 
 
 class IndexRun:
@@ -61,12 +60,15 @@ class IndexRun:
         self.done = 0
         self.bytes_done = self.bytes_total = 0
         self.t_embed = time.perf_counter()
-        self.groups: dict[str, list[ToEmbed]] = {}
+        self.todo: dict[str, ToCheck] = {}
 
-    def start_embedding(self, todo: dict[str, list[ToEmbed]]) -> None:
-        self.groups = todo
-        self.bytes_total = sum(int(t.fields["size"]) for group in todo.values() for t in group)
+    def start(self, todo: dict[str, ToCheck]) -> None:
+        """The videos to check (by path), known from their stat alone: the progress (bytes of
+        all of them) shows now, before the first is hashed."""
+        self.todo = todo
+        self.bytes_total = sum(int(t.fields["size"]) for t in todo.values())
         self.t_embed = time.perf_counter()
+        self.show("")
 
     def show(self, current: str) -> None:
         if self.progress is not None:
@@ -106,16 +108,34 @@ class IndexRun:
         self.show(path)
 
     def video_failed(self, failure: VideoFailed) -> None:
-        """A video (and its copies) that raised, or whose worker died twice."""
-        for t in self.groups.pop(_key_of(self.groups, failure.path), []):
+        """A video that raised, or whose worker died twice."""
+        t = self.todo.pop(failure.path, None)
+        if t is not None:
             self.bytes_done += int(t.fields["size"])
-            msg = failure.message if str(t.path) == failure.path else f"{t.path}: a copy of {failure.message}"
-            self.failed(str(t.path), msg, failure.error_type, failure.traceback)
+            self.failed(str(t.path), failure.message, failure.error_type, failure.traceback)
+
+    def known(self, found: KnownContent) -> None:
+        """A video whose content the index holds: touched (its entry had this content) or reused."""
+        t = self.todo.pop(found.path, None)
+        if t is not None:
+            self.report.add_stages(found.stage_s)
+            self._known(t, found.key)
+
+    def _known(self, t: ToCheck, key: str) -> None:
+        old = self.w.entries.get(str(t.path))
+        self.w.put(FileEntry(key=key, n_clips=self.w.segment_clip_count(key), **t.fields))
+        self.bytes_done += int(t.fields["size"])
+        self.outcome(str(t.path), Touched() if old is not None and old.key == key else Reused())
 
     def clips(self, clips: VideoClips) -> None:
-        """A video's clips: written once (a late duplicate is dropped), its copies reused."""
-        group = self.groups.pop(clips.key, None)
-        if group is None:
+        """A video's clips, written as its content's segment -- unless a copy's clips were
+        written first (two copies on two workers at once): then it is reused."""
+        t = self.todo.pop(clips.path, None)
+        if t is None:
+            return
+        if self.w.has_segment(clips.key):
+            self.report.add_stages(clips.stage_s)
+            self._known(t, clips.key)
             return
         t0 = time.perf_counter()
         self.w.write_segment(
@@ -129,14 +149,9 @@ class IndexRun:
         )
         self.report.add_stages({**clips.stage_s, "write": time.perf_counter() - t0})
         self.report.media_s += clips.duration_s
-        for i, t in enumerate(group):
-            self.w.put(FileEntry(key=clips.key, n_clips=len(clips), **t.fields))
-            self.bytes_done += int(t.fields["size"])
-            self.outcome(str(t.path), Embedded(clips=len(clips)) if i == 0 else Reused())
+        self.w.put(FileEntry(key=clips.key, n_clips=len(clips), **t.fields))
+        self.bytes_done += int(t.fields["size"])
+        self.outcome(str(t.path), Embedded(clips=len(clips)))
 
     def finish(self) -> None:
         self.show("")
-
-
-def _key_of(groups: dict[str, list[ToEmbed]], path: str) -> str:
-    return next((k for k, g in groups.items() if str(g[0].path) == path), "")

@@ -2,7 +2,9 @@
 
 For every video under the given paths:
 
-1. *unchanged* — same size and mtime (video and subtitle sidecar) as indexed: nothing is read;
+1. *unchanged* — same size and mtime (video and subtitle sidecar) as indexed: nothing is read
+   (the driver's scan reads stats only; every other video is hashed by whoever does its work,
+   so the progress shows at once and, on an executor, the hashing runs on every worker);
 2. *touched* — stat differs but the content key (sha1 of the bytes) is the same: only the
    stat is updated, nothing re-embedded;
 3. *reused* — a segment for this content already exists (a copy of an indexed file, or a file
@@ -40,25 +42,21 @@ from videopipe.retrieval.encode import Captioner, captioner_name
 from videopipe.retrieval.index_report import (
     IndexReport,
     ProgressFn,
-    Reused,
-    Touched,
     Unchanged,
     failure_message,
 )
-from videopipe.retrieval.index_run import IndexRun, ToEmbed
+from videopipe.retrieval.index_run import IndexRun, ToCheck
 from videopipe.retrieval.resolve import embedder_options as recorded_options
 from videopipe.retrieval.resolve import index_embedder, resolve_embedder
 from videopipe.retrieval.segment import FixedWindows, SceneWindows, make_segmenter
 from videopipe.retrieval.store import (
     CONFIG_NAME,
-    FileEntry,
     IndexConfig,
     IndexStore,
-    content_key,
     video_path,
 )
 from videopipe.retrieval.stored import stored_config
-from videopipe.retrieval.video_work import index_video, load_models
+from videopipe.retrieval.video_work import KnownContent, ModelsOnce, work_video
 from videopipe.text.build import TextProgress
 from videopipe.text.sources import choose_sources, text_key
 from videopipe.text.subtitles import find_sidecar
@@ -292,29 +290,29 @@ def index_paths(
                 w.remove(path)
                 report.removed += 1
         run = IndexRun(w, report, commit_every, commit_every_s, progress)
-        todo: dict[str, list[ToEmbed]] = {}  # content key -> its videos (copies are reused)
+        todo: dict[str, ToCheck] = {}  # path -> a video to hash (then touch, reuse or embed)
         t0 = time.perf_counter()
         for f in files:
             try:
-                found = _classify(w, f)
+                found = _scan(w, f)
             except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
                 run.failed(
                     str(f), failure_message(f, e), type(e).__name__, "".join(traceback.format_exception(e))
                 )
                 continue
-            if isinstance(found, ToEmbed):
-                todo.setdefault(found.key, []).append(found)
+            if isinstance(found, ToCheck):
+                todo[str(f)] = found
             else:
                 run.outcome(str(f), found)
-        report.add_stages({"hash": time.perf_counter() - t0})
-        run.start_embedding(todo)
+        report.add_stages({"scan": time.perf_counter() - t0})
+        run.start(todo)
         if callable(executor):
             executor = executor(len(todo))
         if executor is None:
             ours = options is None or options.embedder is None or isinstance(options.embedder, str)
-            _embed_here(run, todo, resolved, text_progress, warm_embedder=ours)
+            _index_here(run, todo, resolved, text_progress, warm_embedder=ours)
         else:
-            _embed_on(executor, run, todo, options or IndexOptions(), existing, store.directory, resolved)
+            _index_on(executor, run, todo, options or IndexOptions(), existing, store.directory, resolved)
         run.finish()
         t0 = time.perf_counter()
         meta = w.build_index(index_type, auto=index_auto)
@@ -331,47 +329,57 @@ def index_paths(
     return report
 
 
-def _embed_here(
+class _Segments:
+    """The content keys of the writer's readable segments, as they are now (a container)."""
+
+    def __init__(self, w: Any) -> None:
+        self.w = w
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.w.has_segment(key)
+
+
+def _index_here(
     run: IndexRun,
-    todo: dict[str, list[ToEmbed]],
+    todo: dict[str, ToCheck],
     opts: ResolvedIndexOptions,
     text_progress: TextProgress | None,
     *,
     warm_embedder: bool,
 ) -> None:
-    """The per-video work in this process, one video after another (``warm_embedder``: load
-    the embedder's weights first, when this run created it)."""
+    """The per-video work in this process, one video after another: hashed, then touched,
+    reused or embedded (``warm_embedder``: load the embedder's weights with the other models
+    before the first video to embed, when this run created it)."""
     from videopipe.retrieval.parallel import VideoFailed
 
-    if todo:
-        try:  # the models load once, apart from the videos' seconds
-            run.report.add_stages({"load": load_models(opts, embedder=warm_embedder)})
-        except Exception:  # noqa: BLE001 - a model that cannot load fails each video below
-            pass
-    for key, group in list(todo.items()):
-        first = group[0]
-        run.show(str(first.path))
+    models = ModelsOnce(opts, embedder=warm_embedder)
+    known = _Segments(run.w)
+    for path, t in list(todo.items()):
+        run.show(path)
         try:
-            clips = index_video(first.path, key, first.sidecar, opts, text_progress=text_progress)
+            found = work_video(t.path, known, opts, before_embed=models.load, text_progress=text_progress)
         except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
             tb = "".join(traceback.format_exception(e))
-            run.video_failed(
-                VideoFailed(str(first.path), failure_message(first.path, e), type(e).__name__, tb)
-            )
+            run.video_failed(VideoFailed(path, failure_message(t.path, e), type(e).__name__, tb))
             continue
-        run.clips(clips)
+        run.report.add_stages(models.take_seconds())
+        if isinstance(found, KnownContent):
+            run.known(found)
+        else:
+            run.clips(found)
 
 
-def _embed_on(
+def _index_on(
     executor: Executor,
     run: IndexRun,
-    todo: dict[str, list[ToEmbed]],
+    todo: dict[str, ToCheck],
     options: IndexOptions,
     existing: IndexConfig | None,
     directory: Path,
     resolved: ResolvedIndexOptions,
 ) -> None:
-    """The per-video work on ``executor``'s workers; the results come back here."""
+    """The per-video work on ``executor``'s workers (hashing included); the results come back
+    here. The workers know the content keys of the index's segments as the run starts."""
     from videopipe.batch.local import LocalExecutor
     from videopipe.retrieval.parallel import index_spec, run_on_executor, threads_per_worker
 
@@ -381,9 +389,10 @@ def _embed_on(
     threads = threads_per_worker(min(executor.workers, len(todo))) if local else 0
     run.report.executor = executor.describe()
     run.report.workers = min(executor.workers, len(todo)) if local else executor.workers
-    spec = index_spec(options, existing, directory, resolved.config, threads=threads)
-    videos = [(group[0].path, key) for key, group in todo.items()]
-    run_on_executor(executor, videos, spec, run.clips, run.video_failed)
+    known = run.w.segment_keys()
+    spec = index_spec(options, existing, directory, resolved.config, threads=threads, known=known)
+    videos = [(t.path, f"{t.fields['size']}:{t.fields['mtime_ns']}") for t in todo.values()]
+    run_on_executor(executor, videos, spec, run.clips, run.known, run.video_failed)
 
 
 def _stat_entry_fields(f: Path) -> dict[str, Any]:
@@ -396,8 +405,8 @@ def _stat_entry_fields(f: Path) -> dict[str, Any]:
     return fields
 
 
-def _classify(w: Any, f: Path) -> Unchanged | Touched | Reused | ToEmbed:
-    """What ``f`` needs: nothing, a new stat, a reused segment (done here), or embedding."""
+def _scan(w: Any, f: Path) -> Unchanged | ToCheck:
+    """What ``f`` needs, from its stat alone: nothing, or hashing (then touch, reuse or embed)."""
     fields = _stat_entry_fields(f)
     old = w.entries.get(str(f))
     if (
@@ -406,12 +415,4 @@ def _classify(w: Any, f: Path) -> Unchanged | Touched | Reused | ToEmbed:
         and (old.sidecar is None or "sidecar" in fields)
     ):
         return Unchanged()
-    side = Path(fields["sidecar"]) if "sidecar" in fields else None
-    key = content_key(f, side)
-    if old is not None and old.key == key:
-        w.put(FileEntry(key=key, n_clips=old.n_clips, **fields))
-        return Touched()
-    if w.has_segment(key):
-        w.put(FileEntry(key=key, n_clips=w.segment_clip_count(key), **fields))
-        return Reused()
-    return ToEmbed(f, key, fields)
+    return ToCheck(f, fields)

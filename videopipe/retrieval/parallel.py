@@ -1,12 +1,15 @@
 """Index on several processes: the per-video work on an executor of ``videopipe batch`` (local
 worker processes or Ray actors), the index writer in the driver.
 
-Each video to embed is one :class:`~videopipe.batch.jobs.VideoTask` whose one job asks for the
-video's content key (the job's question). A worker builds the index options once
+Each video to check (new, or its stat changed) is one :class:`~videopipe.batch.jobs.VideoTask`
+by path: the driver reads no video's bytes. A worker builds the index options once
 (:func:`index_runner`, from the same :class:`IndexOptions` and stored config as the driver,
-checked to give the same :class:`~videopipe.retrieval.store.IndexConfig`) and answers each
-task with :func:`~videopipe.retrieval.video_work.index_video`'s :class:`VideoClips` -- or a
-:class:`VideoFailed` line when the video raised. The executor's own guarantees hold: a worker
+checked to give the same :class:`~videopipe.retrieval.store.IndexConfig`, and the content keys
+of the index's segments when the run started) and answers each task with
+:func:`~videopipe.retrieval.video_work.work_video`: the video hashed, then a
+:class:`KnownContent` (the index holds that content: touched or reused) or its
+:class:`VideoClips` -- or a :class:`VideoFailed` line when the video raised. Two copies of new
+content on two workers at once are both embedded; the writer keeps the first and reuses it. The executor's own guarantees hold: a worker
 that dies costs its video one retry (then a ``WorkerCrashed`` error record, which becomes the
 video's failure line); the run goes on. The driver commits what comes back through the store's
 single writer.
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from videopipe.batch.jobs import Job, JobSpec, Payload, VideoTask, job_id
 from videopipe.errors import ConfigError
 from videopipe.retrieval.store import IndexConfig
-from videopipe.retrieval.video_work import VideoClips, index_video, load_models
+from videopipe.retrieval.video_work import KnownContent, ModelsOnce, VideoClips, work_video
 
 if TYPE_CHECKING:
     from videopipe.batch.run import Executor
@@ -36,9 +39,10 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoFailed", "auto_workers", "index_runner", "index_spec", "run_on_executor"]
 
-#: measured (benchmarks/results/index_scale.md, 2 cores): two workers of one thread each index
-#: a folder of talks 1.7x faster than one worker with two threads -- the small speech model and
-#: embedder gain little from a second thread -- so ``--workers auto`` starts one per core ...
+#: measured (benchmarks/results/index_scale*.md, 2 cores): two workers of one thread each index
+#: a folder of talks 1.4x (speech) to 1.8x (speech + screen text) faster than one worker with two
+#: threads -- the small speech, OCR and text models gain little from a second thread -- so
+#: ``--workers auto`` starts one per core ...
 THREADS_PER_WORKER = 1
 #: ... but only as many as get this many videos each: a worker loads its own models first
 #: (measured 20-40 s on the loaded machine, several videos' worth)
@@ -68,33 +72,33 @@ class VideoFailed:
 
 
 class IndexRunner:
-    """A worker's runner: ``runner(video, key)`` -> the video's clips (a :class:`Payload`)."""
+    """A worker's runner: ``runner(video, stat)`` -> the video's :class:`VideoClips`,
+    :class:`KnownContent` (a content key in ``known``) or :class:`VideoFailed` (a
+    :class:`Payload`)."""
 
-    def __init__(self, resolved: ResolvedIndexOptions, threads: int) -> None:
+    def __init__(self, resolved: ResolvedIndexOptions, threads: int, known: frozenset[str]) -> None:
         self.resolved = resolved
         self.threads = threads
-        try:  # reported with the first video; a model that cannot load fails each video, as serially
-            self.load_s = load_models(resolved, threads=threads)
-        except Exception:  # noqa: BLE001
-            self.load_s = 0.0
+        self.known = known
+        self.models = ModelsOnce(resolved, threads=threads)
 
-    def __call__(self, video: str, key: str, /) -> Payload:
+    def __call__(self, video: str, stat: str, /) -> Payload:
         from videopipe.retrieval.index_report import failure_message
-        from videopipe.text.subtitles import find_sidecar
 
         path = Path(video)
         try:
-            side = find_sidecar(path)
-            clips = index_video(path, key, side, self.resolved, threads=self.threads)
+            found = work_video(
+                path, self.known, self.resolved, before_embed=self.models.load, threads=self.threads
+            )
         except Exception as e:  # noqa: BLE001 - one bad video never aborts the run
             return Payload(
                 VideoFailed(
                     video, failure_message(path, e), type(e).__name__, "".join(traceback.format_exception(e))
                 )
             )
-        if self.load_s:
-            clips.stage_s["load"], self.load_s = self.load_s, 0.0
-        return Payload(clips)
+        if isinstance(found, VideoClips):
+            found.stage_s.update(self.models.take_seconds())
+        return Payload(found)
 
 
 def index_runner(
@@ -104,10 +108,12 @@ def index_runner(
     index_dir: str,
     index_config: IndexConfig,
     threads: int,
+    known: frozenset[str] = frozenset(),
 ) -> IndexRunner:
     """Build a worker's runner: the driver's options resolved here, which must give the
     driver's config (else a worker lacks an extra or a model the driver has). ``threads``:
-    this worker's share of the cores (0: as the executor set torch's)."""
+    this worker's share of the cores (0: as the executor set torch's); ``known``: the content
+    keys of the index's segments (a video with one of them is not embedded again)."""
     import torch
 
     if threads > 0:
@@ -128,11 +134,17 @@ def index_runner(
             f"this worker ({os.uname().nodename}) would index with {', '.join(diff)}; install the same "
             "videopipe extras (speech, ocr) and models on every worker as on the driver"
         )
-    return IndexRunner(resolved, threads)
+    return IndexRunner(resolved, threads, known)
 
 
 def index_spec(
-    options: IndexOptions, existing: IndexConfig | None, index_dir: Path, config: IndexConfig, *, threads: int
+    options: IndexOptions,
+    existing: IndexConfig | None,
+    index_dir: Path,
+    config: IndexConfig,
+    *,
+    threads: int,
+    known: frozenset[str] = frozenset(),
 ) -> JobSpec:
     """The :class:`JobSpec` of an indexing run (no prepare stage: a worker does all of a video)."""
     return JobSpec(
@@ -143,6 +155,7 @@ def index_spec(
             "index_dir": str(index_dir),
             "index_config": config,
             "threads": threads,
+            "known": known,
         },
         preload=("videopipe.retrieval.video_work", "videopipe.retrieval.indexer", "torch"),
         whole_video=True,
@@ -154,17 +167,21 @@ def run_on_executor(
     videos: Sequence[tuple[Path, str]],
     spec: JobSpec,
     on_clips: Callable[[VideoClips], None],
+    on_known: Callable[[KnownContent], None],
     on_failed: Callable[[VideoFailed], None],
 ) -> None:
-    """Run the (video, content key) pairs on ``executor``; ``on_clips`` / ``on_failed`` are
-    called in this process as each video's result arrives (a worker that died twice on a
-    video: ``on_failed`` with the executor's ``WorkerCrashed`` line)."""
-    tasks = [VideoTask(str(p), (Job(job_id(str(p), key), str(p), key),)) for p, key in videos]
+    """Run the (video, stat) pairs on ``executor`` (``stat``: the size and mtime the driver
+    saw, which names the job); ``on_clips`` / ``on_known`` / ``on_failed`` are called in this
+    process as each video's result arrives (a worker that died twice on a video: ``on_failed``
+    with the executor's ``WorkerCrashed`` line)."""
+    tasks = [VideoTask(str(p), (Job(job_id(str(p), stat), str(p), stat),)) for p, stat in videos]
 
     def emit(record: dict[str, Any]) -> None:
         value = record.get("answer")
         if record.get("status") == "ok" and isinstance(value, VideoClips):
             on_clips(value)
+        elif record.get("status") == "ok" and isinstance(value, KnownContent):
+            on_known(value)
         elif record.get("status") == "ok" and isinstance(value, VideoFailed):
             on_failed(value)
         else:

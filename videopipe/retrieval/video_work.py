@@ -1,17 +1,21 @@
-"""The per-video work of indexing: probe and segment, read the text (subtitles, speech, screen),
-caption and embed the clips of one video, into a :class:`VideoClips`.
+"""The per-video work of indexing: hash the video's content, then -- unless the index holds
+that content already (:class:`KnownContent`) -- probe and segment, read the text (subtitles,
+speech, screen), caption and embed the clips of one video, into a :class:`VideoClips`.
 
 It runs where the executor puts it -- in the indexing process (``--workers 1``), in a local
 worker process or on a Ray actor -- and depends only on the video and the resolved index
 options; the index writer (in the driver, :func:`~videopipe.retrieval.indexer.index_paths`)
-commits the result. :class:`VideoClips` is what crosses the process boundary: plain arrays
-and strings, and the seconds each stage took.
+commits the result. :class:`VideoClips` and :class:`KnownContent` are what cross the process
+boundary: plain arrays and strings, and the seconds each stage took. The driver hands out
+videos by path (it only reads their size and mtime); the worker learns the content key by
+hashing (:func:`work_video`), so hashing a large archive runs on every worker, not serially
+before the first video starts.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,20 +24,21 @@ import numpy as np
 
 from videopipe.retrieval.encode import embed_clips
 from videopipe.retrieval.segment import Span
-from videopipe.retrieval.store import LineTable
+from videopipe.retrieval.store import LineTable, content_key
 from videopipe.text.build import TextProgress, load_timeline
 from videopipe.text.screen import OCRConfig
 from videopipe.text.speech import ASRConfig
+from videopipe.text.subtitles import find_sidecar
 from videopipe.text.timeline import TextSource
 
 if TYPE_CHECKING:
     from videopipe.retrieval.indexer import ResolvedIndexOptions
 
-__all__ = ["STAGES", "VideoClips", "index_video", "load_models"]
+__all__ = ["STAGES", "KnownContent", "ModelsOnce", "VideoClips", "index_video", "load_models", "work_video"]
 
 #: the per-video stages, in order (the keys of ``VideoClips.stage_s``); ``load``, loading the
 #: models once per worker, is counted apart (:func:`load_models`)
-STAGES = ("segment", "text", "caption", "embed")
+STAGES = ("hash", "segment", "text", "caption", "embed")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,40 @@ class VideoClips:
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
+
+
+@dataclass(frozen=True)
+class KnownContent:
+    """A video whose content (``key``) the index holds already: hashed, nothing else done."""
+
+    path: str
+    key: str
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+
+def work_video(
+    video: Path,
+    known: Container[str],
+    opts: ResolvedIndexOptions,
+    *,
+    before_embed: Callable[[], None] | None = None,
+    text_progress: TextProgress | None = None,
+    threads: int = 0,
+) -> VideoClips | KnownContent:
+    """Hash ``video`` (and its subtitle sidecar); a content key in ``known`` (the index's
+    segments) is a :class:`KnownContent`, any other is indexed (:func:`index_video`, after
+    ``before_embed``: loading the models when the first video needs them)."""
+    t0 = time.perf_counter()
+    side = find_sidecar(video)
+    key = content_key(video, side)
+    hash_s = time.perf_counter() - t0
+    if key in known:
+        return KnownContent(str(video), key, {"hash": hash_s})
+    if before_embed is not None:
+        before_embed()
+    clips = index_video(video, key, side, opts, text_progress=text_progress, threads=threads)
+    clips.stage_s["hash"] = hash_s
+    return clips
 
 
 class _TimedCaptioner:
@@ -84,6 +123,32 @@ def load_models(opts: ResolvedIndexOptions, *, threads: int = 0, embedder: bool 
     if embedder and opts.embedder.modality == "text":
         opts.embedder.embed_texts(["warm up"])
     return time.perf_counter() - t0
+
+
+class ModelsOnce:
+    """:func:`load_models` when the first video needs them (a run of touched or copied videos
+    loads none); :meth:`take_seconds` hands the seconds it took to one video's ``stage_s``."""
+
+    def __init__(self, opts: ResolvedIndexOptions, *, threads: int = 0, embedder: bool = True) -> None:
+        self.opts, self.threads, self.embedder = opts, threads, embedder
+        self.loaded, self.seconds = False, 0.0
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        self.loaded = True
+        t0 = time.perf_counter()
+        try:
+            load_models(self.opts, threads=self.threads, embedder=self.embedder)
+        except Exception:  # noqa: BLE001 - a model that cannot load fails each video that needs it
+            pass
+        self.seconds = time.perf_counter() - t0
+
+    def take_seconds(self) -> dict[str, float]:
+        """``{"load": seconds}`` once, after the models loaded; then ``{}``."""
+        out = {"load": self.seconds} if self.seconds else {}
+        self.seconds = 0.0
+        return out
 
 
 def index_video(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -91,6 +92,15 @@ class IndexWriter:
         if key not in self._clips:
             self._segment_problem(key)
         return self._clips[key] is not None
+
+    def segment_keys(self) -> frozenset[str]:
+        """Content keys of the readable segments on disk: the committed ones and those a
+        killed run wrote before it could commit them."""
+        try:
+            names = os.listdir(self.store.directory / "segments")
+        except OSError:
+            return frozenset()
+        return frozenset(n[:-4] for n in names if n.endswith(".npz") and self.has_segment(n[:-4]))
 
     def write_segment(
         self,

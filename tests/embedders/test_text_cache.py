@@ -70,6 +70,11 @@ def test_chapters_twice_over_the_same_transcript_embed_once(tmp_path: Path) -> N
         video, timeline=timeline, embedder=emb, cuts=False, min_len_s=1.0, cache_dir=tmp_path
     )
     assert emb.calls == 1 and again.to_dict() == first.to_dict()
+    from videopipe.locate.job import locate
+
+    before = emb.texts_embedded
+    found = locate(video, "sentence number 7", timeline=timeline, embedder=emb, cache_dir=tmp_path)
+    assert emb.texts_embedded == before + 1 and found.spans  # the query only: the lines were cached
 
 
 def test_minilm_batches_by_length_keep_the_order_and_bf16_stays_close() -> None:

@@ -151,8 +151,9 @@ def find_chapters(
     )
     spoken = sentences([ln for ln in timeline.lines if ln.source.value != "screen" and ln.text.strip()])
     screen = [ln for ln in timeline.lines if ln.source.value == "screen" and ln.text.strip()]
-    emb_all = _embed([ln.text for ln in spoken + screen], embedder, cache=cache, cache_dir=cache_dir)
-    emb, emb_screen = emb_all[: len(spoken)], emb_all[len(spoken) :]
+    # the spoken sentences are one cache entry (the one ``locate`` reads too), the screen lines another
+    emb = _embed([ln.text for ln in spoken], embedder, cache=cache, cache_dir=cache_dir)
+    emb_screen = _embed([ln.text for ln in screen], embedder, cache=cache, cache_dir=cache_dir)
     cut_times: list[float] = []
     if cuts:
         try:

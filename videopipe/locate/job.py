@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videopipe.embedders.text_cache import embed_texts_cached
-from videopipe.errors import ConfigError, InputError
+from videopipe.errors import InputError
 from videopipe.locate.search import LocateConfig, clip_ranges, find_spans, hubness, line_scores
 from videopipe.locate.types import Evidence, Located, Span
 
@@ -46,7 +46,7 @@ def locate(
     text when the caller has it, else read from ``text`` sources (``auto``: as ``chapters``).
     ``config``: the scoring settings (:class:`~videopipe.locate.search.LocateConfig`; its
     ``top`` is replaced by ``top``)."""
-    from videopipe.chapters.job import job_timeline, sentences
+    from videopipe.chapters.job import job_timeline, sentences, text_embedder
     from videopipe.decode.probe import check_path
 
     path = check_path(video)
@@ -61,7 +61,7 @@ def locate(
     if not lines:
         notes.append(f"{path}: no timed text to search")
         return Located(str(path), q, (), tuple(notes))
-    embedder = _text_embedder(embedder)
+    embedder = text_embedder(embedder, "locate")
     q_emb = embedder.embed_texts([q]).numpy()[0]
     emb = embed_texts_cached(embedder, [ln.text for ln in lines], cache=cache, cache_dir=cache_dir)
     line_sim = emb @ q_emb
@@ -85,13 +85,3 @@ def locate(
         )
         spans.append(Span(lines[found.first].start_s, lines[found.last].end_s, found.score, evidence))
     return Located(str(path), q, tuple(spans), tuple(notes))
-
-
-def _text_embedder(embedder: Embedder | None) -> Embedder:
-    if embedder is None:
-        from videopipe.embedders.text import TextEmbedder
-
-        embedder = TextEmbedder()
-    if embedder.modality == "image":
-        raise ConfigError(f"locate needs a text embedder, got {embedder!r} (image only)")
-    return embedder

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from tests.chapters.conftest import short_lecture
-from videopipe.testing.lecture_topics import FILLERS, TOPICS
+from videopipe.testing.lecture_topics import FILLERS, HELD_OUT_QUERIES, TOPICS
 
 _STOP = set(
     "a an the of to in on at for with by from is are was were be it its their they this that and or "
@@ -25,26 +26,37 @@ def test_the_queries_use_no_word_of_the_talks() -> None:
     )
     for t in TOPICS:
         assert not _words(t.query) & said, (t.name, _words(t.query) & said)
+        held_out = HELD_OUT_QUERIES[t.name]
+        assert not _words(held_out) & said, (t.name, _words(held_out) & said)
 
 
-def test_paraphrased_queries_find_their_sentence(speech_installed) -> None:
-    from videopipe.chapters.job import chapter_sources
-    from videopipe.embedders.text import TextEmbedder
-    from videopipe.locate.job import locate
-    from videopipe.text.build import load_timeline
-
-    embedder = TextEmbedder()
-    hits = total = 0
-    for seed in (3, 8):
+def test_paraphrased_queries_find_their_sentence(videopipe, speech_installed, tmp_path: Path) -> None:
+    """The issue's floor (85%) through the installed executable: ``batch --job locate`` runs every
+    query of both sets (the topics' own and the held-out paraphrases) in one process."""
+    talks = tmp_path / "talks"
+    talks.mkdir()
+    facts = {}
+    for seed in (3, 8):  # other topics, voices and lengths than the benchmark's tuning talks
         path, lecture = short_lecture(seed)
-        timeline = load_timeline(path, chapter_sources(None)[0])
+        (talks / f"talk-{seed}.mp4").symlink_to(path)  # the same file: its transcript is cached
         for fact in lecture.facts:
-            best = locate(path, fact.query, timeline=timeline, embedder=embedder, top=3).spans[0]
-            hits += best.start_s < fact.end_s and best.end_s > fact.start_s
-            total += 1
-    # the issue's target is 85%; measured 80% here and 70% on the 30-minute talks
-    # (benchmarks/results/locate.md): this guards against regressions below that, not the target
-    assert total >= 8 and hits / total >= 0.7, (hits, total)
+            for query in (fact.query, HELD_OUT_QUERIES[fact.topic]):
+                facts[(f"talk-{seed}.mp4", query)] = fact
+    out = tmp_path / "found.jsonl"
+    queries = [x for q in sorted({q for _, q in facts}) for x in ("-q", q)]
+    r = videopipe("batch", str(talks), "--job", "locate", *queries, "--out", str(out), timeout=900)
+    assert r.returncode == 0, r.stderr
+    hits = total = 0
+    for line in out.read_text().splitlines():
+        rec = json.loads(line)
+        fact = facts.get((Path(rec["video"]).name, rec["question"]))
+        if fact is None:  # a query about the other talk
+            continue
+        best = rec["answer"]["spans"][0]
+        hits += best["start_s"] < fact.end_s and best["end_s"] > fact.start_s
+        total += 1
+    # measured 18 of 20 here; 85% of the 30-minute talks' topic queries (benchmarks/results/locate.md)
+    assert total == len(facts) >= 20 and hits / total >= 0.85, (hits, total)
 
 
 def test_locate_cli(videopipe, speech_installed) -> None:

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from videopipe.protocols import Embedder
     from videopipe.text.timeline import TextLine, Timeline
 
-__all__ = ["TITLE_MODES", "chapter_sources", "find_chapters", "job_timeline", "screen_changes", "sentences"]
+__all__ = [
+    "TITLE_MODES",
+    "chapter_sources",
+    "find_chapters",
+    "job_timeline",
+    "screen_changes",
+    "sentences",
+    "text_embedder",
+]
 
 TITLE_MODES = ("extract", "model")
 
@@ -151,8 +159,10 @@ def find_chapters(
     )
     spoken = sentences([ln for ln in timeline.lines if ln.source.value != "screen" and ln.text.strip()])
     screen = [ln for ln in timeline.lines if ln.source.value == "screen" and ln.text.strip()]
-    emb_all = _embed([ln.text for ln in spoken + screen], embedder)
-    emb, emb_screen = emb_all[: len(spoken)], emb_all[len(spoken) :]
+    # the spoken sentences are one cache entry (the one ``locate`` reads too), the screen lines another
+    embedder = text_embedder(embedder, "chapters") if spoken or screen else embedder
+    emb = _embed([ln.text for ln in spoken], embedder, cache=cache, cache_dir=cache_dir)
+    emb_screen = _embed([ln.text for ln in screen], embedder, cache=cache, cache_dir=cache_dir)
     cut_times: list[float] = []
     if cuts:
         try:
@@ -186,13 +196,25 @@ def find_chapters(
     return Chapters(str(path), duration, chapters, titles, tuple(notes))
 
 
-def _embed(texts: list[str], embedder: Embedder | None) -> np.ndarray:
-    if not texts:
+def _embed(
+    texts: list[str], embedder: Embedder | None, *, cache: bool, cache_dir: str | Path | None
+) -> np.ndarray:
+    """The texts' embeddings, cached on disk by the texts and the embedder (a second run over
+    the same transcript embeds nothing)."""
+    from videopipe.embedders.text_cache import embed_texts_cached
+
+    if not texts or embedder is None:
         return np.zeros((0, 1), dtype=np.float32)
+    return embed_texts_cached(embedder, texts, cache=cache, cache_dir=cache_dir)
+
+
+def text_embedder(embedder: Embedder | None, job: str) -> Embedder:
+    """``embedder``, or the default text embedder for None; an error naming ``job`` for an
+    image-only one."""
     if embedder is None:
         from videopipe.embedders.text import TextEmbedder
 
         embedder = TextEmbedder()
     if embedder.modality == "image":
-        raise ConfigError(f"chapters need a text embedder, got {embedder!r} (image only)")
-    return embedder.embed_texts(texts).numpy()
+        raise ConfigError(f"{job} needs a text embedder, got {embedder!r} (image only)")
+    return embedder

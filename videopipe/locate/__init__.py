@@ -1,8 +1,8 @@
 """videopipe.locate: "when does X happen": the spans of a video that match a query, best first.
 
 :func:`locate` is the one entry point (``videopipe locate``, ``Pipeline.locate``, the server):
-clip retrieval over the timed text with the sentence embedder, then each clip's edges refined
-to the lines that match (:mod:`~videopipe.locate.search`, pure numpy).
+every sentence of the timed text scored by the sentence embedder's similarity to the query less
+its hubness, then spans around the best sentences (:mod:`~videopipe.locate.search`, pure numpy).
 """
 
 from __future__ import annotations

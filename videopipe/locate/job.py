@@ -4,13 +4,13 @@ and the server; see :mod:`videopipe.locate.search` for how spans are found."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from videopipe.errors import ConfigError, InputError
-from videopipe.locate.search import LocateConfig, clip_ranges, find_spans
+from videopipe.embedders.text_cache import embed_texts_cached
+from videopipe.errors import InputError
+from videopipe.locate.search import LocateConfig, clip_ranges, find_spans, hubness, line_scores
 from videopipe.locate.types import Evidence, Located, Span
 
 if TYPE_CHECKING:
@@ -40,15 +40,18 @@ def locate(
     cache: bool = True,
     cache_dir: str | Path | None = None,
     progress: Callable[[str, float, float], None] | None = None,
+    config: LocateConfig | None = None,
 ) -> Located:
     """The ``top`` spans of ``video`` that match ``query``, best first. ``timeline``: its timed
-    text when the caller has it, else read from ``text`` sources (``auto``: as ``chapters``)."""
-    from videopipe.chapters.job import job_timeline, sentences
+    text when the caller has it, else read from ``text`` sources (``auto``: as ``chapters``).
+    ``config``: the scoring settings (:class:`~videopipe.locate.search.LocateConfig`; its
+    ``top`` is replaced by ``top``)."""
+    from videopipe.chapters.job import job_timeline, sentences, text_embedder
     from videopipe.decode.probe import check_path
 
     path = check_path(video)
     q = check_query(query, str(path))
-    cfg = LocateConfig(top=top)
+    cfg = replace(config, top=top) if config is not None else LocateConfig(top=top)
     timeline, notes = job_timeline(
         path, timeline, text=text, asr_model=asr_model, cache=cache, cache_dir=cache_dir, progress=progress
     )
@@ -58,26 +61,27 @@ def locate(
     if not lines:
         notes.append(f"{path}: no timed text to search")
         return Located(str(path), q, (), tuple(notes))
-    clips = clip_ranges(len(lines), cfg.clip_lines)
-    texts = [q] + [ln.text for ln in lines] + [" ".join(ln.text for ln in lines[a:b]) for a, b in clips]
-    emb = _embed(texts, embedder)
-    line_sim = emb[1 : 1 + len(lines)] @ emb[0]
-    clip_sim = emb[1 + len(lines) :] @ emb[0]
+    embedder = text_embedder(embedder, "locate")
+    q_emb = embedder.embed_texts([q]).numpy()[0]
+    emb = embed_texts_cached(embedder, [ln.text for ln in lines], cache=cache, cache_dir=cache_dir)
+    line_sim = emb @ q_emb
+    context_sim = context_hub = None
+    if cfg.context_lines > 1:
+        runs = clip_ranges(len(lines), cfg.context_lines)
+        texts = [" ".join(ln.text for ln in lines[a:b]) for a, b in runs]
+        run_emb = embed_texts_cached(embedder, texts, cache=cache, cache_dir=cache_dir)
+        context_sim = run_emb @ q_emb
+        context_hub = hubness(run_emb, cfg.hub_k, apart=cfg.context_lines)
+    scores = line_scores(
+        line_sim, hubness(emb, cfg.hub_k), cfg, context_sim=context_sim, context_hub=context_hub
+    )
     spans = []
-    for found in find_spans(line_sim, clips, clip_sim, cfg):
+    for found in find_spans(scores, cfg):
         evidence = tuple(
-            Evidence(lines[i].start_s, lines[i].end_s, lines[i].text, lines[i].source.value, s)
-            for i, s in found.line_scores
+            Evidence(
+                lines[i].start_s, lines[i].end_s, lines[i].text, lines[i].source.value, float(line_sim[i])
+            )
+            for i, _ in found.line_scores
         )
         spans.append(Span(lines[found.first].start_s, lines[found.last].end_s, found.score, evidence))
     return Located(str(path), q, tuple(spans), tuple(notes))
-
-
-def _embed(texts: list[str], embedder: Embedder | None) -> np.ndarray:
-    if embedder is None:
-        from videopipe.embedders.text import TextEmbedder
-
-        embedder = TextEmbedder()
-    if embedder.modality == "image":
-        raise ConfigError(f"locate needs a text embedder, got {embedder!r} (image only)")
-    return embedder.embed_texts(texts).numpy()

@@ -1,45 +1,95 @@
-"""Spans of matching lines (pure numpy): clip retrieval, then line-level edges.
+"""Spans of matching lines (pure numpy): hubness-corrected line scores, then spans best first.
 
-1. **Clips**: every run of ``clip_lines`` consecutive lines is a clip; its score is the cosine
-   similarity of the query to the clip's text embedding.
-2. Clips are taken best first, skipping any that overlaps a span already taken (non-maximum
-   suppression), until ``top`` spans.
-3. **Edges**: inside the clip (widened by one line each side) the span is the run of
-   consecutive lines around the best-matching line whose similarity is within ``keep_margin``
-   of it; the span's score is the mean of the clip's score and that line's.
+1. **Line score**: the cosine similarity of the query to the line's embedding, less
+   ``hub_weight`` times the line's *hubness*: the mean similarity of the line to its
+   ``hub_k`` nearest other lines of the same talk (CSLS-style hubness reduction). Generic lines
+   (fillers like "let us look more closely at the X", lines said again and again) are close to
+   many queries about their topic, so a plain cosine ranks them over the one specific sentence
+   a paraphrased query is about; subtracting how close a line is to everything else removes
+   that bias. With ``context_lines`` > 1 the best score of the runs of that many lines around a
+   line (embedded as one text, hubness-corrected the same way) is added with ``context_weight``.
+2. Lines are taken best first, skipping lines already in a span, until ``top`` spans.
+3. **Edges**: the span is the run of lines around the best one (at most one line each side)
+   whose score is within ``keep_margin`` of it.
+
+Measured in ``benchmarks/locate.py`` (``benchmarks/results/locate.md``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from videopipe.errors import ConfigError
 
-__all__ = ["LocateConfig", "clip_ranges", "find_spans"]
+__all__ = ["FoundSpan", "LocateConfig", "clip_ranges", "find_spans", "hubness", "line_scores"]
 
 
 @dataclass(frozen=True)
 class LocateConfig:
     top: int = 5
-    clip_lines: int = 3
-    keep_margin: float = 0.08
+    hub_k: int = 10
+    hub_weight: float = 1.0
+    context_lines: int = 1  # 1: no context runs
+    context_weight: float = 0.25
+    keep_margin: float = 0.05
+    reach_lines: int = 1  # a span grows at most this many lines each side of its best line
 
     def __post_init__(self) -> None:
         if self.top < 1:
             raise ConfigError(f"--top must be >= 1, got {self.top}")
-        if self.clip_lines < 1:
-            raise ConfigError(f"clip_lines must be >= 1, got {self.clip_lines}")
+        if self.hub_k < 1:
+            raise ConfigError(f"hub_k must be >= 1, got {self.hub_k}")
+        if self.context_lines < 1:
+            raise ConfigError(f"context_lines must be >= 1, got {self.context_lines}")
 
 
 def clip_ranges(n: int, clip_lines: int) -> list[tuple[int, int]]:
-    """[first, last) line ranges of the clips of ``n`` lines."""
+    """[first, last) line ranges of the runs of ``clip_lines`` consecutive lines of ``n``."""
     if n == 0:
         return []
     k = min(clip_lines, n)
     return [(i, i + k) for i in range(n - k + 1)]
+
+
+def hubness(emb: np.ndarray, k: int, *, apart: int = 1, block: int = 1024) -> np.ndarray:
+    """For each row of ``emb`` (unit rows): the mean cosine similarity to its ``k`` most similar
+    rows at least ``apart`` rows away (``apart`` > 1 for overlapping runs of lines, which are
+    similar to their neighbours by construction); 0 for a row with no such other row."""
+    n = len(emb)
+    out = np.zeros(n, dtype=np.float64)
+    for a in range(0, n, block):
+        sim = emb[a : a + block] @ emb.T
+        rows = np.arange(a, min(n, a + block))
+        near = np.abs(rows[:, None] - np.arange(n)[None, :]) < apart
+        sim[near] = -np.inf
+        kk = min(k, n - min(n, 2 * apart - 1))
+        if kk <= 0:
+            continue
+        top = -np.partition(-sim, kk - 1, axis=1)[:, :kk]
+        out[rows] = np.where(np.isfinite(top), top, 0.0).mean(axis=1)
+    return out
+
+
+def line_scores(
+    line_sim: np.ndarray,
+    line_hub: np.ndarray,
+    cfg: LocateConfig = LocateConfig(),
+    *,
+    context_sim: np.ndarray | None = None,
+    context_hub: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each line's score (see the module docstring). ``context_sim`` / ``context_hub``: the
+    similarity / hubness of the runs of ``cfg.context_lines`` lines (:func:`clip_ranges`)."""
+    score = line_sim - cfg.hub_weight * line_hub
+    if cfg.context_lines > 1 and context_sim is not None and context_hub is not None:
+        run = context_sim - cfg.hub_weight * context_hub
+        best = np.full(len(score), -np.inf)
+        for j, (a, b) in enumerate(clip_ranges(len(score), cfg.context_lines)):
+            best[a:b] = np.maximum(best[a:b], run[j])
+        score = score + cfg.context_weight * np.where(np.isfinite(best), best, 0.0)
+    return score
 
 
 @dataclass(frozen=True)
@@ -47,40 +97,28 @@ class FoundSpan:
     first: int  # first line of the span
     last: int  # last line (inclusive)
     score: float
-    line_scores: tuple[tuple[int, float], ...]  # (line, similarity), best first
+    line_scores: tuple[tuple[int, float], ...]  # (line, score), best first
 
 
-def find_spans(
-    line_sim: np.ndarray,
-    clips: Sequence[tuple[int, int]],
-    clip_sim: np.ndarray,
-    cfg: LocateConfig = LocateConfig(),
-) -> list[FoundSpan]:
-    """The spans, best first (see the module docstring). ``line_sim`` / ``clip_sim``: the
-    query's similarity to each line / clip."""
-    n = len(line_sim)
+def find_spans(scores: np.ndarray, cfg: LocateConfig = LocateConfig()) -> list[FoundSpan]:
+    """The spans, best first (see the module docstring)."""
+    n = len(scores)
     taken: list[FoundSpan] = []
     used = np.zeros(n, dtype=bool)
-    for c in np.argsort(-clip_sim, kind="stable"):
+    for best in np.argsort(-scores, kind="stable"):
         if len(taken) >= cfg.top:
             break
-        a, b = clips[int(c)]
-        if used[a:b].any():
+        best = int(best)
+        if used[best]:
             continue
-        lo, hi = max(0, a - 1), min(n, b + 1)
-        free = [i for i in range(lo, hi) if not used[i]]
-        best = max(free, key=lambda i: line_sim[i])
+        lo, hi = max(0, best - cfg.reach_lines), min(n - 1, best + cfg.reach_lines)
         first = last = best
-        while (
-            first - 1 >= lo
-            and not used[first - 1]
-            and line_sim[first - 1] >= line_sim[best] - cfg.keep_margin
-        ):
+        floor = scores[best] - cfg.keep_margin
+        while first - 1 >= lo and not used[first - 1] and scores[first - 1] >= floor:
             first -= 1
-        while last + 1 < hi and not used[last + 1] and line_sim[last + 1] >= line_sim[best] - cfg.keep_margin:
+        while last + 1 <= hi and not used[last + 1] and scores[last + 1] >= floor:
             last += 1
         used[first : last + 1] = True
-        order = sorted(range(first, last + 1), key=lambda i: -line_sim[i])
-        score = (float(clip_sim[c]) + float(line_sim[best])) / 2
-        taken.append(FoundSpan(first, last, score, tuple((i, float(line_sim[i])) for i in order)))
-    return sorted(taken, key=lambda s: -s.score)
+        order = sorted(range(first, last + 1), key=lambda i: -scores[i])
+        taken.append(FoundSpan(first, last, float(scores[best]), tuple((i, float(scores[i])) for i in order)))
+    return taken

@@ -31,8 +31,9 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Span:
-    """Where the query happens: ``start_s`` .. ``end_s``, ``score`` (higher is better; the mean
-    of the clip's and the best line's similarity) and ``evidence`` (best line first)."""
+    """Where the query happens: ``start_s`` .. ``end_s``, ``score`` (higher is better: the best
+    line's similarity to the query less its hubness, :mod:`videopipe.locate.search`) and
+    ``evidence`` (best line first)."""
 
     start_s: float
     end_s: float

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FILLERS", "TOPICS", "Topic"]
+__all__ = ["FILLERS", "HELD_OUT_QUERIES", "TOPICS", "Topic"]
 
 
 @dataclass(frozen=True)
@@ -245,3 +245,23 @@ TOPICS: tuple[Topic, ...] = (
         "precious metal is reclaimed from discarded mobile devices",
     ),
 )
+
+#: a second paraphrase of each topic's fact, also in words the talk never says: written before
+#: ``locate`` was tuned on the topics' own queries and never used while tuning (the held-out check
+#: of ``benchmarks/locate.py``)
+HELD_OUT_QUERIES: dict[str, str] = {
+    "volcanoes": "an entire village vanished beneath glowing molten rock",
+    "bread": "refrigerating the raw mix till dawn gives it a richer savour",
+    "chess": "the slantwise mover never switches the hue of its tile",
+    "bees": "buzzing insects produce a breeze so their colony stays chilly in July",
+    "bicycles": "a shrill squeal while halting signals that the friction rubber has thinned",
+    "moon": "boot marks on that grey satellite should remain for ages",
+    "coffee": "a stimulating drink after dinner may ruin a person's slumber",
+    "sharks": "scuba swimmers observe the big predator from within metal enclosures",
+    "taxes": "extra money handed to the authorities is returned afterwards",
+    "guitar": "novices get sore hands from gripping the wires firmly",
+    "rainforest": "the woodland bottom stays dim since thick foliage shades it",
+    "sleep": "heavy nocturnal wheezing may signal pauses in respiration",
+    "pyramids": "thieves looted the burial vaults of ancient monarchs ages back",
+    "recycling": "discarded handsets harbour precious metal worth extracting",
+}

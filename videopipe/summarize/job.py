@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videopipe.errors import ConfigError
-from videopipe.summarize.cache import DescriptionCache
 from videopipe.summarize.chunks import plan_chunks
-from videopipe.summarize.describe import DESCRIBE_PROMPT, describe_span, span_times
+from videopipe.summarize.describe import DESCRIBE_PROMPT, span_times
+from videopipe.summarize.describer import DescribeRecipe, SpanDescriber, description_store
 from videopipe.summarize.reduce import reduce_descriptions
 from videopipe.summarize.types import Described, Summary
 
@@ -59,30 +59,15 @@ def summarize(
         path, timeline, text=text, asr_model=asr_model, cache=cache, cache_dir=cache_dir
     )
     chunks = plan_chunks(duration, _boundaries(path, align, timeline), chunk_s)
-    store = (
-        DescriptionCache(Path(cache_dir) / "descriptions" if cache_dir is not None else None)
-        if cache
-        else None
+    describer = SpanDescriber(
+        model,
+        DescribeRecipe(DESCRIBE_PROMPT, frames, size_px, max_new_tokens),
+        store=description_store(cache, cache_dir),
     )
-    recipe = f"{DESCRIBE_PROMPT}|frames={frames}|px={size_px}|new={max_new_tokens}"
-    described, cached = [], 0
+    described = []
     with open_video(path) as reader:
         for k, (a, b) in enumerate(chunks):
-            lines = timeline.between(a, b)
-            key = ""
-            if store is not None:
-                said = "\n".join(f"{ln.start_s:.2f} {ln.text}" for ln in lines)
-                key = store.key(path, model_id=str(model.model_id), span=(a, b), recipe=f"{recipe}|{said}")
-            hit = store.load(key) if store is not None else None
-            if hit is None:
-                hit = describe_span(
-                    model, reader, a, b, lines, frames=frames, size_px=size_px, max_new_tokens=max_new_tokens
-                )
-                if store is not None:
-                    store.save(key, hit)
-            else:
-                cached += 1
-            described.append(Described(a, b, hit))
+            described.append(Described(a, b, describer.describe(path, reader, a, b, timeline.between(a, b))))
             if progress is not None:
                 progress(k + 1, len(chunks))
 
@@ -100,7 +85,7 @@ def summarize(
             context_tokens=context_tokens,
             max_new_tokens=max_new_tokens,
         )
-    return Summary(str(path), text_out, sections, tuple(described), levels, cached, tuple(notes))
+    return Summary(str(path), text_out, sections, tuple(described), levels, describer.reused, tuple(notes))
 
 
 def _small(reader: object, model: VideoLLM) -> tuple[int, int]:

@@ -17,10 +17,14 @@ from videopipe.summarize.types import Described, Summary
 if TYPE_CHECKING:
     from videopipe.models.contract import VideoLLM
     from videopipe.text.timeline import Timeline
+    from videopipe.visual_tokens import VisualTokens
 
-__all__ = ["ALIGN_MODES", "summarize"]
+__all__ = ["ALIGN_MODES", "TEMPLATE_TOKENS", "summarize"]
 
 ALIGN_MODES = ("chapters", "cuts", "none")
+#: what a reduce prompt takes beside its text and its frame's visual tokens (the chat template's
+#: system line and role markers, frame labels): an allowance kept free in ``context_tokens``
+TEMPLATE_TOKENS = 64
 
 
 def summarize(
@@ -42,7 +46,8 @@ def summarize(
 ) -> Summary:
     """Summarise ``video`` with ``model``: chunks of at most ``chunk_s`` seconds aligned to
     ``align`` (``chapters``, scene ``cuts`` or ``none``), each described from ``frames`` frames
-    and its own lines (cached), then reduced within ``context_tokens``. ``progress(done,
+    and its own lines (cached), then reduced within ``context_tokens`` (every reduce prompt with
+    its frame, its template and ``max_new_tokens`` new tokens fits). ``progress(done,
     total)`` is called after each chunk."""
     from videopipe.decode import open_video
     from videopipe.decode.probe import check_path, probe
@@ -71,12 +76,15 @@ def summarize(
             if progress is not None:
                 progress(k + 1, len(chunks))
 
-        def generate(prompt: str, a: float, b: float) -> str:
+        def frame_of(a: float, b: float) -> VisualTokens:
             # the reduce prompts carry the descriptions; one frame of the span keeps the call a video call
             one = reader.frames_at_times(
                 span_times(a, b, max(1, int(model.min_frames))), size=_small(reader, model)
             )
-            return model.generate(model.encode(one), prompt, max_new_tokens=max_new_tokens).strip()
+            return model.encode(one)
+
+        def generate(prompt: str, a: float, b: float) -> str:
+            return model.generate(frame_of(a, b), prompt, max_new_tokens=max_new_tokens).strip()
 
         text_out, sections, levels = reduce_descriptions(
             described,
@@ -84,6 +92,7 @@ def summarize(
             model.count_text_tokens,
             context_tokens=context_tokens,
             max_new_tokens=max_new_tokens,
+            reserved_tokens=len(frame_of(*chunks[0])) + TEMPLATE_TOKENS,
         )
     return Summary(str(path), text_out, sections, tuple(described), levels, describer.reused, tuple(notes))
 

@@ -2,7 +2,7 @@
 production loader), not the fake model: every chunk's description is the model's own answer to
 that chunk's frames and lines only (the inputs recorded at the adapter), the reduce fits every
 prompt -- frame, chat template and answer included, as the model counts them -- in a small
-context, hierarchically, and a run of the installed executable killed with SIGKILL resumes
+context, hierarchically (through ``Pipeline.summarize``), and a run of the installed executable killed with SIGKILL resumes
 without describing its cached chunks again."""
 
 from __future__ import annotations
@@ -89,14 +89,19 @@ def test_each_chunk_is_the_models_answer_to_its_own_frames_and_lines(
     assert s.text and s.levels == 0 and len(seen) == 4
 
 
-def test_many_chunks_reduce_hierarchically_within_the_models_context(ckpt: Path, video: Path) -> None:
-    model = load_model(str(ckpt), device="cpu")
-    seen = _recording(model)
+def test_many_chunks_reduce_hierarchically_within_the_models_context(
+    ckpt: Path, video: Path, tmp_path: Path
+) -> None:
+    from videopipe.config import PipelineConfig
+    from videopipe.pipeline import Pipeline
+
+    pipe = Pipeline(
+        config=PipelineConfig(model=str(ckpt), device="cpu", text="none", cache_dir=str(tmp_path))
+    )
+    seen = _recording(pipe.model)
     context, new = 260, 8
-    s = summarize(
+    s = pipe.summarize(
         video,
-        model=model,
-        timeline=Timeline(str(video), ()),
         chunk_s=0.5,
         align="none",
         frames=2,

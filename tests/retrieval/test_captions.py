@@ -18,11 +18,12 @@ import pytest
 from videopipe.decode import open_video
 from videopipe.errors import ConfigError
 from videopipe.models import load_model
-from videopipe.retrieval.captions import CAPTION_PROMPT, LLMCaptioner
+from videopipe.retrieval.captions import LLMCaptioner
 from videopipe.retrieval.encode import clip_frame_times
 from videopipe.retrieval.indexer import IndexOptions, index_paths
 from videopipe.retrieval.segment import Span
 from videopipe.retrieval.store import IndexStore
+from videopipe.summarize.describe import DESCRIBE_PROMPT, frame_size
 from videopipe.testing.embedders import HashTextEmbedder
 from videopipe.testing.subtitled import make_tiny_video
 from videopipe.testing.tiny_models import build_tiny_model
@@ -33,15 +34,15 @@ EXE = shutil.which("videopipe") or str(Path(sys.executable).with_name("videopipe
 def test_llm_captions_equal_the_models_own_answer_on_the_clip_frames(tmp_path: Path) -> None:
     ckpt = build_tiny_model("qwen2_5_vl", tmp_path / "tiny")
     video = make_tiny_video(tmp_path / "v.mp4", duration_s=8, color="red", fps="4")
-    cap = LLMCaptioner(str(ckpt), frames_per_clip=2, size_px=56, max_new_tokens=6)
+    cap = LLMCaptioner(str(ckpt), frames_per_clip=2, size_px=56, max_new_tokens=6, cache=False)
     spans = [Span(0.0, 4.0), Span(4.0, 8.0)]
     got = cap(video, spans)
     model = load_model(str(ckpt))
     with open_video(video) as r:
         want = []
         for s in spans:
-            frames = r.frames_at_times(clip_frame_times(s, 2), size=56)
-            text = model.generate(model.encode(frames), CAPTION_PROMPT, max_new_tokens=6)
+            frames = r.frames_at_times(clip_frame_times(s, 2), size=frame_size(r, 56, model.token_px))
+            text = model.generate(model.encode(frames), DESCRIBE_PROMPT, max_new_tokens=6)
             want.append(" ".join(text.split()))
     assert list(got) == want and len(got) == 2
     assert cap.name == f"llm:{ckpt}:f2:s56:t6"
@@ -49,7 +50,7 @@ def test_llm_captions_equal_the_models_own_answer_on_the_clip_frames(tmp_path: P
 
 def test_captions_join_the_clip_texts_and_name_the_index(tmp_path: Path) -> None:
     video = make_tiny_video(tmp_path / "red.mp4", duration_s=30, color="red")
-    cap = LLMCaptioner("fake")
+    cap = LLMCaptioner("fake", cache_dir=tmp_path / "cache")
     report = index_paths(
         [video], tmp_path / "idx", IndexOptions(embedder=HashTextEmbedder(), text="none", captioner=cap)
     )

@@ -38,7 +38,32 @@ class NamedCaptioner(Protocol):
     def __call__(self, video: Path, spans: list[Span]) -> Sequence[str]: ...
 
 
+@runtime_checkable
+class LineCaptioner(Protocol):
+    """A named captioner that also reads each clip's own lines (the timed text the index has
+    for the clip): :meth:`caption_lines` is called instead of the plain call. A video LLM that
+    describes a clip from its frames and lines, as ``summarize`` describes a chunk, shares one
+    cached description with it (:class:`~videopipe.retrieval.captions.LLMCaptioner`)."""
+
+    name: str
+
+    def __call__(self, video: Path, spans: list[Span]) -> Sequence[str]: ...
+
+    def caption_lines(
+        self, video: Path, spans: list[Span], lines: Sequence[Sequence[TextLine]]
+    ) -> Sequence[str]: ...
+
+
 Captioner = NamedCaptioner | CaptionFn
+
+
+def run_captioner(
+    captioner: Captioner, video: Path, spans: list[Span], lines: Sequence[Sequence[TextLine]]
+) -> Sequence[str]:
+    """One caption per span from ``captioner`` (with each span's ``lines`` when it reads them)."""
+    if isinstance(captioner, LineCaptioner):
+        return captioner.caption_lines(video, spans, lines)
+    return captioner(video, spans)
 
 
 def captioner_name(captioner: Captioner | None) -> str:
@@ -102,7 +127,7 @@ def embed_clips(
     texts = [" ".join(ln.text for ln in lines) for lines in per_span]
     sources = [line_sources(lines) for lines in per_span]
     if captioner is not None:
-        captions = list(captioner(Path(video), list(spans)))
+        captions = list(run_captioner(captioner, Path(video), list(spans), per_span))
         if len(captions) != len(spans):
             raise InputError(f"captioner returned {len(captions)} captions for {len(spans)} clips of {video}")
         texts = [" ".join(p for p in (t, str(c).strip()) if p) for t, c in zip(texts, captions)]

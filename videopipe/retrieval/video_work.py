@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from videopipe.retrieval.encode import embed_clips
+from videopipe.retrieval.encode import Captioner, captioner_name, embed_clips, run_captioner
 from videopipe.retrieval.segment import Span
 from videopipe.retrieval.store import LineTable, content_key
 from videopipe.text.build import TextProgress, load_timeline
 from videopipe.text.screen import OCRConfig
 from videopipe.text.speech import ASRConfig
 from videopipe.text.subtitles import find_sidecar
-from videopipe.text.timeline import TextSource
+from videopipe.text.timeline import TextLine, TextSource
 
 if TYPE_CHECKING:
     from videopipe.retrieval.indexer import ResolvedIndexOptions
@@ -97,16 +97,23 @@ def work_video(
 
 
 class _TimedCaptioner:
-    """Wraps a captioner to count its seconds apart from the embedding's."""
+    """Wraps a captioner to count its seconds apart from the embedding's (it passes each
+    clip's lines on to a captioner that reads them)."""
 
-    def __init__(self, captioner: object) -> None:
+    def __init__(self, captioner: Captioner) -> None:
         self.captioner = captioner
+        self.name = captioner_name(captioner)
         self.seconds = 0.0
 
     def __call__(self, video: Path, spans: list[Span]) -> Sequence[str]:
+        return self.caption_lines(video, spans, [() for _ in spans])
+
+    def caption_lines(
+        self, video: Path, spans: list[Span], lines: Sequence[Sequence[TextLine]]
+    ) -> Sequence[str]:
         t0 = time.perf_counter()
         try:
-            return self.captioner(video, spans)  # type: ignore[operator]
+            return run_captioner(self.captioner, video, spans, lines)
         finally:
             self.seconds += time.perf_counter() - t0
 

@@ -21,7 +21,7 @@ from videopipe.serve.video_jobs import (
     ChaptersRequest,
     LocateRequest,
     SummarizeRequest,
-    local_video,
+    job_video,
     run_chapters,
     run_locate,
     run_summarize,
@@ -91,23 +91,23 @@ async def search(body: SearchRequest, s: Parts) -> SearchResponse:
 
 @api.post("/chapters")
 async def chapters(body: ChaptersRequest, s: Parts) -> dict[str, Any]:
-    path = local_video(s.policy, body.video)
     with _admitted(s):
-        return await run_chapters(s.worker, path, body)
+        async with job_video(s.policy, s.fetcher, body.video) as video:
+            return video.answer(await run_chapters(s.worker, video.path, body))
 
 
 @api.post("/locate")
 async def locate(body: LocateRequest, s: Parts) -> dict[str, Any]:
-    path = local_video(s.policy, body.video)
     with _admitted(s):
-        return await run_locate(s.worker, path, body)
+        async with job_video(s.policy, s.fetcher, body.video) as video:
+            return video.answer(await run_locate(s.worker, video.path, body))
 
 
 @api.post("/summarize")
 async def summarize(body: SummarizeRequest, s: Parts) -> dict[str, Any]:
-    path = local_video(s.policy, body.video)
     with _admitted(s):
-        return await run_summarize(s.worker, path, body)
+        async with job_video(s.policy, s.fetcher, body.video) as video:
+            return video.answer(await run_summarize(s.worker, video.path, body))
 
 
 @api.get("/frames")

@@ -2,9 +2,10 @@
 ``/v1/summarize`` (``routes.py``) and the MCP tools ``video_chapters`` and ``locate_in_video``
 (``mcp_tools.py``) call the same functions here.
 
-Each request names a video the path policy has already checked (a file under ``--allow-dir``;
-these jobs read local files only) and its options, validated by the request models below (a
-bad option is a 400 with one line). The timed text is read in a decode thread (cached like
+Each request names a video -- a file under ``--allow-dir``, or with ``--allow-remote`` an
+``http(s)`` URL fetched into a temp folder by the same SSRF-safe :class:`~videopipe.serve.remote.RemoteFetcher`
+as ``/v1/chat/completions`` (its limits, ``--allow-domain`` and refusals; :func:`job_video`) --
+and its options, validated by the request models below (a bad option is a 400 with one line). The timed text is read in a decode thread (cached like
 ``transcribe``, with the server's ``text`` sources and ASR model unless the request names
 sources); work that calls the video LLM (``summarize``, ``titles: model``) runs in the model
 thread after the questions before it. The answer is the job's ``to_dict()``, as the CLI's
@@ -13,7 +14,11 @@ thread after the questions before it. The answer is the job's ``to_dict()``, as 
 
 from __future__ import annotations
 
-from dataclasses import replace
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -26,14 +31,17 @@ if TYPE_CHECKING:
     from videopipe.config import PipelineConfig
     from videopipe.protocols import Embedder
     from videopipe.serve.paths import PathPolicy
+    from videopipe.serve.remote import RemoteFetcher
     from videopipe.serve.worker import ModelWorker
     from videopipe.text.timeline import Timeline
 
 __all__ = [
     "ChaptersRequest",
     "LocateRequest",
+    "JobVideo",
     "SummarizeRequest",
     "job_request",
+    "job_video",
     "local_video",
     "run_chapters",
     "run_locate",
@@ -82,13 +90,18 @@ def job_request(kind: type[R], **options: Any) -> R:
 
 
 def local_video(policy: PathPolicy, video: str, param: str = "video") -> Path:
-    """The checked local path of ``video``. A URL is refused (the jobs read local files), and so
-    is a subtitle file next to the video that leads outside the allowed folders (a symlink)."""
-    from videopipe.text.subtitles import find_sidecar
-
+    """The checked local path of ``video``. A URL is refused (callers that fetch use
+    :func:`job_video`), and so is a subtitle file next to the video that leads outside the
+    allowed folders (a symlink)."""
     path = policy.check(video, param=param).path
     if path is None:
         raise ApiError(400, "chapters, locate and summarize read local videos only", param=param)
+    return _checked_sidecar(policy, path, param)
+
+
+def _checked_sidecar(policy: PathPolicy, path: Path, param: str) -> Path:
+    from videopipe.text.subtitles import find_sidecar
+
     sidecar = find_sidecar(path)
     if sidecar is not None and not policy.allows(sidecar.resolve()):
         raise ApiError(
@@ -98,6 +111,36 @@ def local_video(policy: PathPolicy, video: str, param: str = "video") -> Path:
             code="path_not_allowed",
         )
     return path
+
+
+@dataclass(frozen=True)
+class JobVideo:
+    """The video a job reads: ``path`` on this machine; ``url`` when it was fetched."""
+
+    path: Path
+    url: str | None = None
+
+    def answer(self, result: dict[str, Any]) -> dict[str, Any]:
+        """``result`` naming the video as the client did (a fetched video's URL, not its temp file)."""
+        return result if self.url is None else {**result, "video": self.url}
+
+
+@asynccontextmanager
+async def job_video(
+    policy: PathPolicy, fetcher: RemoteFetcher, video: str, param: str = "video"
+) -> AsyncIterator[JobVideo]:
+    """The video of a job request: a checked local file, or (``--allow-remote``) an ``http(s)``
+    URL downloaded by ``fetcher`` into a temp folder removed when the job ends."""
+    ref = policy.check(video, param=param)
+    if ref.path is not None:
+        yield JobVideo(_checked_sidecar(policy, ref.path, param))
+        return
+    assert ref.url is not None
+    tmp = Path(tempfile.mkdtemp(prefix="videopipe-job-"))
+    try:
+        yield JobVideo(await fetcher.fetch(ref.url, tmp), ref.url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def run_chapters(worker: ModelWorker, path: Path, req: ChaptersRequest) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Chunk descriptions on disk, keyed by what makes them (the video's bytes, the model, the span,
-the frames, the prompt and the chunk's lines), like the token cache: a rerun, or a run killed
-half-way, reads what was described already. Entries are written atomically."""
+"""Span descriptions on disk, keyed by what makes them (the video's fingerprint, the model, the
+span, the frames, the prompt and the span's lines), like the token cache: a rerun, or a run
+killed half-way, reads what was described already, and ``summarize`` and ``index --captions``
+read each other's (:mod:`~videopipe.summarize.describer`). Entries are written atomically."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from videopipe.config import default_cache_dir
-from videopipe.fingerprint import file_fingerprint
 
 __all__ = ["DescriptionCache"]
 
@@ -22,10 +22,10 @@ class DescriptionCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir() / "descriptions"
 
-    def key(self, video: str | Path, *, model_id: str, span: tuple[float, float], recipe: str) -> str:
-        blob = "\n".join(
-            [file_fingerprint(video), model_id, f"{span[0]:.3f}-{span[1]:.3f}", recipe, f"v{_VERSION}"]
-        )
+    def key(self, fingerprint: str, *, model_id: str, span: tuple[float, float], recipe: str) -> str:
+        """The entry of ``span`` of the video whose :func:`~videopipe.fingerprint.file_fingerprint`
+        is ``fingerprint``, described by ``model_id`` as ``recipe`` says."""
+        blob = "\n".join([fingerprint, model_id, f"{span[0]:.3f}-{span[1]:.3f}", recipe, f"v{_VERSION}"])
         return hashlib.sha1(blob.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:

@@ -51,9 +51,9 @@ def describe_span(
     ``lines`` (the caller passes the span's own lines)."""
     n = max(int(model.min_frames), frames)
     n += (-n) % max(1, int(model.min_frames))
-    picture = reader.frames_at_times(
-        span_times(start_s, end_s, n), size=frame_size(reader, size_px, int(model.token_px))
-    )
+    last_t = max(0.0, float(reader.info.duration_s) - 1e-3)  # a span may end with the video
+    times = [min(t, last_t) for t in span_times(start_s, end_s, n)]
+    picture = reader.frames_at_times(times, size=frame_size(reader, size_px, int(model.token_px)))
     tokens = model.encode(picture)
     return model.generate(tokens, model.with_text(prompt, list(lines)), max_new_tokens=max_new_tokens).strip()
 

@@ -8,19 +8,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videopipe.errors import ConfigError
-from videopipe.summarize.cache import DescriptionCache
 from videopipe.summarize.chunks import plan_chunks
-from videopipe.summarize.describe import DESCRIBE_PROMPT, describe_span, span_times
+from videopipe.summarize.describe import DESCRIBE_PROMPT, span_times
+from videopipe.summarize.describer import DescribeRecipe, SpanDescriber, description_store
 from videopipe.summarize.reduce import reduce_descriptions
 from videopipe.summarize.types import Described, Summary
 
 if TYPE_CHECKING:
     from videopipe.models.contract import VideoLLM
     from videopipe.text.timeline import Timeline
+    from videopipe.visual_tokens import VisualTokens
 
-__all__ = ["ALIGN_MODES", "summarize"]
+__all__ = ["ALIGN_MODES", "TEMPLATE_TOKENS", "summarize"]
 
 ALIGN_MODES = ("chapters", "cuts", "none")
+#: what a reduce prompt takes beside its text and its frame's visual tokens (the chat template's
+#: system line and role markers, frame labels): an allowance kept free in ``context_tokens``
+TEMPLATE_TOKENS = 64
 
 
 def summarize(
@@ -42,7 +46,8 @@ def summarize(
 ) -> Summary:
     """Summarise ``video`` with ``model``: chunks of at most ``chunk_s`` seconds aligned to
     ``align`` (``chapters``, scene ``cuts`` or ``none``), each described from ``frames`` frames
-    and its own lines (cached), then reduced within ``context_tokens``. ``progress(done,
+    and its own lines (cached), then reduced within ``context_tokens`` (every reduce prompt with
+    its frame, its template and ``max_new_tokens`` new tokens fits). ``progress(done,
     total)`` is called after each chunk."""
     from videopipe.decode import open_video
     from videopipe.decode.probe import check_path, probe
@@ -59,39 +64,27 @@ def summarize(
         path, timeline, text=text, asr_model=asr_model, cache=cache, cache_dir=cache_dir
     )
     chunks = plan_chunks(duration, _boundaries(path, align, timeline), chunk_s)
-    store = (
-        DescriptionCache(Path(cache_dir) / "descriptions" if cache_dir is not None else None)
-        if cache
-        else None
+    describer = SpanDescriber(
+        model,
+        DescribeRecipe(DESCRIBE_PROMPT, frames, size_px, max_new_tokens),
+        store=description_store(cache, cache_dir),
     )
-    recipe = f"{DESCRIBE_PROMPT}|frames={frames}|px={size_px}|new={max_new_tokens}"
-    described, cached = [], 0
+    described = []
     with open_video(path) as reader:
         for k, (a, b) in enumerate(chunks):
-            lines = timeline.between(a, b)
-            key = ""
-            if store is not None:
-                said = "\n".join(f"{ln.start_s:.2f} {ln.text}" for ln in lines)
-                key = store.key(path, model_id=str(model.model_id), span=(a, b), recipe=f"{recipe}|{said}")
-            hit = store.load(key) if store is not None else None
-            if hit is None:
-                hit = describe_span(
-                    model, reader, a, b, lines, frames=frames, size_px=size_px, max_new_tokens=max_new_tokens
-                )
-                if store is not None:
-                    store.save(key, hit)
-            else:
-                cached += 1
-            described.append(Described(a, b, hit))
+            described.append(Described(a, b, describer.describe(path, reader, a, b, timeline.between(a, b))))
             if progress is not None:
                 progress(k + 1, len(chunks))
 
-        def generate(prompt: str, a: float, b: float) -> str:
+        def frame_of(a: float, b: float) -> VisualTokens:
             # the reduce prompts carry the descriptions; one frame of the span keeps the call a video call
             one = reader.frames_at_times(
                 span_times(a, b, max(1, int(model.min_frames))), size=_small(reader, model)
             )
-            return model.generate(model.encode(one), prompt, max_new_tokens=max_new_tokens).strip()
+            return model.encode(one)
+
+        def generate(prompt: str, a: float, b: float) -> str:
+            return model.generate(frame_of(a, b), prompt, max_new_tokens=max_new_tokens).strip()
 
         text_out, sections, levels = reduce_descriptions(
             described,
@@ -99,8 +92,9 @@ def summarize(
             model.count_text_tokens,
             context_tokens=context_tokens,
             max_new_tokens=max_new_tokens,
+            reserved_tokens=len(frame_of(*chunks[0])) + TEMPLATE_TOKENS,
         )
-    return Summary(str(path), text_out, sections, tuple(described), levels, cached, tuple(notes))
+    return Summary(str(path), text_out, sections, tuple(described), levels, describer.reused, tuple(notes))
 
 
 def _small(reader: object, model: VideoLLM) -> tuple[int, int]:

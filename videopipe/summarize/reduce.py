@@ -36,14 +36,17 @@ def reduce_descriptions(
     *,
     context_tokens: int,
     max_new_tokens: int,
+    reserved_tokens: int = 0,
 ) -> tuple[str, tuple[Described, ...], int]:
-    """(summary, the items of the last prompt, levels) for ``items`` in time order."""
-    budget = context_tokens - max_new_tokens
+    """(summary, the items of the last prompt, levels) for ``items`` in time order.
+    ``reserved_tokens``: what every prompt takes beside its text (its frame, the chat template)."""
+    budget = context_tokens - max_new_tokens - reserved_tokens
     head = max(count_tokens(REDUCE_PROMPT), count_tokens(SUMMARY_PROMPT))
     if budget - head < 32:
         raise ConfigError(
-            f"a context of {context_tokens} tokens leaves no room for descriptions after the prompt and "
-            f"{max_new_tokens} new tokens; raise --context-tokens"
+            f"a context of {context_tokens} tokens leaves no room for descriptions after the prompt, "
+            f"{reserved_tokens} tokens of frame and chat template and {max_new_tokens} new tokens; "
+            "raise --context-tokens"
         )
     per_item = (budget - head) // 2  # every group can hold at least two items: each round shrinks
     level_items = [_fit(d, per_item, count_tokens) for d in items]

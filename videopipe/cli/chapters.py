@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from videopipe.cli.common import echo_notes, print_json, text_progress_bar
-from videopipe.cli.options import finite_float
+from videopipe.cli.options import JobAsrModel, JobText, finite_float
 from videopipe.cli.outputs import check_output_file, write_output
 
 
@@ -26,14 +26,8 @@ def chapters(
     model: str | None = typer.Option(
         None, "--model", help="Video LLM for --titles model (see `videopipe list`)."
     ),
-    text: str = typer.Option(
-        "auto",
-        "--text",
-        help="Text sources: auto (subtitles, speech and screen text when installed) or a list.",
-    ),
-    asr_model: str | None = typer.Option(
-        None, "--asr-model", help="Whisper model (default: bundled tiny.en)."
-    ),
+    text: JobText = None,
+    asr_model: JobAsrModel = None,
     cuts: bool = typer.Option(True, "--cuts/--no-cuts", help="Use scene cuts."),
     vtt: Path | None = typer.Option(None, "--vtt", help="Write WebVTT chapters to this file ('-': stdout)."),
     ffmetadata: Path | None = typer.Option(

@@ -7,20 +7,15 @@ from pathlib import Path
 import typer
 
 from videopipe.cli.common import echo_notes, print_json, text_progress_bar
+from videopipe.cli.options import JobAsrModel, JobText
 
 
 def locate(
     video: Path = typer.Argument(..., help="Video file."),
     query: str = typer.Argument(..., help='What to find, e.g. "the part about taxes".'),
     top: int = typer.Option(5, "--top", "-k", help="How many spans."),
-    text: str = typer.Option(
-        "auto",
-        "--text",
-        help="Text sources: auto (subtitles, speech and screen text when installed) or a list.",
-    ),
-    asr_model: str | None = typer.Option(
-        None, "--asr-model", help="Whisper model (default: bundled tiny.en)."
-    ),
+    text: JobText = None,
+    asr_model: JobAsrModel = None,
     json_out: bool = typer.Option(False, "--json", help="Print the spans as JSON."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Transcribe again even when cached."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from videopipe.cli.common import echo_notes, print_json
+from videopipe.cli.options import JobAsrModel, JobText
 
 
 def summarize(
@@ -16,9 +17,8 @@ def summarize(
     align: str = typer.Option("cuts", "--align", help="Chunks aligned to: chapters, cuts or none."),
     frames: int = typer.Option(4, "--frames", help="Frames per chunk."),
     context_tokens: int = typer.Option(4096, "--context-tokens", help="The model's context, tokens."),
-    text: str = typer.Option(
-        "auto", "--text", help="Text sources: auto, none, or a list (subtitles,speech,screen)."
-    ),
+    text: JobText = None,
+    asr_model: JobAsrModel = None,
     json_out: bool = typer.Option(False, "--json", help="Print the summary, sections and chunks as JSON."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Describe every chunk again."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -42,6 +42,7 @@ def summarize(
             video,
             model=llm,
             text=text,
+            asr_model=asr_model,
             chunk_s=chunk_s,
             align=align,
             frames=frames,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from videopipe.errors import InputError
 
@@ -50,6 +50,19 @@ __all__ = [
 LAYOUT_VERSION = 2
 
 
+class HasTokenGeometry(Protocol):
+    """What :meth:`ModelFacts.of` reads: a geometry or a model."""
+
+    @property
+    def model_id(self) -> str | None: ...
+    @property
+    def token_px(self) -> int: ...
+    @property
+    def min_frames(self) -> int: ...
+    @property
+    def mixed_resolution(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     """model_id: the id the token cache keys on; token_px: pixels per visual-token side;
@@ -60,6 +73,16 @@ class ModelFacts:
     token_px: int
     min_frames: int
     mixed_resolution: bool
+
+    @classmethod
+    def of(cls, source: HasTokenGeometry) -> ModelFacts:
+        """The facts of ``source``: a :class:`ModelGeometry`, or a model (``VideoLLM.facts``)."""
+        return cls(
+            model_id=str(source.model_id),
+            token_px=int(source.token_px),
+            min_frames=int(source.min_frames),
+            mixed_resolution=bool(source.mixed_resolution),
+        )
 
 
 @dataclass(frozen=True)
@@ -80,12 +103,7 @@ class ModelGeometry:
 
     @property
     def facts(self) -> ModelFacts:
-        return ModelFacts(
-            model_id=str(self.model_id),
-            token_px=int(self.token_px),
-            min_frames=int(self.min_frames),
-            mixed_resolution=bool(self.mixed_resolution),
-        )
+        return ModelFacts.of(self)
 
     @classmethod
     def of(cls, facts: ModelFacts) -> ModelGeometry:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from videopipe.errors import InputError
@@ -76,13 +76,10 @@ class ModelFacts:
 
     @classmethod
     def of(cls, source: HasTokenGeometry) -> ModelFacts:
-        """The facts of ``source``: a :class:`ModelGeometry`, or a model (``VideoLLM.facts``)."""
-        return cls(
-            model_id=str(source.model_id),
-            token_px=int(source.token_px),
-            min_frames=int(source.min_frames),
-            mixed_resolution=bool(source.mixed_resolution),
-        )
+        """The facts of ``source`` (a :class:`ModelGeometry`, or a model: ``VideoLLM.facts``):
+        its attribute of each field's name, as the field's type (numpy ints, ids that are paths)."""
+        as_type = {"str": str, "int": int, "bool": bool}
+        return cls(**{f.name: as_type[f.type](getattr(source, f.name)) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -107,13 +104,9 @@ class ModelGeometry:
 
     @classmethod
     def of(cls, facts: ModelFacts) -> ModelGeometry:
-        """The geometry of a model whose frames are encoded at the size the pipeline chose."""
-        return cls(
-            model_id=facts.model_id,
-            token_px=facts.token_px,
-            min_frames=facts.min_frames,
-            mixed_resolution=facts.mixed_resolution,
-        )
+        """The geometry of a model whose frames are encoded at the size the pipeline chose (the
+        facts' fields, no resize rule)."""
+        return cls(**asdict(facts))
 
     def decode_size(
         self, height: int, width: int, num_frames: int, budget: Budget | None = None

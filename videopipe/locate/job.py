@@ -44,9 +44,9 @@ def locate(
     """The ``top`` spans of ``video`` that match ``query``, best first. ``timeline``: its timed
     text when the caller has it, else read from ``text`` sources (``auto``: as ``chapters``)."""
     from videopipe.chapters.job import job_timeline, sentences
-    from videopipe.decode.probe import check_path
+    from videopipe.request import check_video
 
-    path = check_path(video)
+    path = check_video(video)
     q = check_query(query, str(path))
     cfg = LocateConfig(top=top)
     timeline, notes = job_timeline(

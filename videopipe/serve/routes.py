@@ -5,8 +5,6 @@ takes the server's parts (:class:`~videopipe.serve.state.Served`) as a dependenc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +19,7 @@ from videopipe.serve.video_jobs import (
     ChaptersRequest,
     LocateRequest,
     SummarizeRequest,
-    local_video,
+    run_admitted,
     run_chapters,
     run_locate,
     run_summarize,
@@ -90,23 +88,17 @@ async def search(body: SearchRequest, s: Parts) -> SearchResponse:
 
 @api.post("/chapters")
 async def chapters(body: ChaptersRequest, s: Parts) -> dict[str, Any]:
-    path = local_video(s.policy, body.video)
-    with _admitted(s):
-        return await run_chapters(s.worker, path, body)
+    return await run_admitted(s.worker, s.policy, body, run_chapters)
 
 
 @api.post("/locate")
 async def locate(body: LocateRequest, s: Parts) -> dict[str, Any]:
-    path = local_video(s.policy, body.video)
-    with _admitted(s):
-        return await run_locate(s.worker, path, body)
+    return await run_admitted(s.worker, s.policy, body, run_locate)
 
 
 @api.post("/summarize")
 async def summarize(body: SummarizeRequest, s: Parts) -> dict[str, Any]:
-    path = local_video(s.policy, body.video)
-    with _admitted(s):
-        return await run_summarize(s.worker, path, body)
+    return await run_admitted(s.worker, s.policy, body, run_summarize)
 
 
 @api.get("/frames")
@@ -136,16 +128,6 @@ async def videos(s: Parts) -> dict[str, Any]:
 async def video_file(s: Parts, video: str = Query(..., max_length=4096)) -> FileResponse:
     path = s.policy.video_file(video)
     return FileResponse(path, media_type=_media_type(path))  # answers Range requests (206)
-
-
-@contextmanager
-def _admitted(s: Served) -> Iterator[None]:
-    """A place in the worker's queue for one job (503 when it is full)."""
-    ticket = s.worker.admit()
-    try:
-        yield
-    finally:
-        ticket.release()
 
 
 def _reader_workers() -> int:

@@ -13,6 +13,7 @@ thread after the questions before it. The answer is the job's ``to_dict()``, as 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "SummarizeRequest",
     "job_request",
     "local_video",
+    "run_admitted",
     "run_chapters",
     "run_locate",
     "run_summarize",
@@ -98,6 +100,25 @@ def local_video(policy: PathPolicy, video: str, param: str = "video") -> Path:
             code="path_not_allowed",
         )
     return path
+
+
+ReqT = TypeVar("ReqT", bound="_JobRequest")
+
+
+async def run_admitted(
+    worker: ModelWorker,
+    policy: PathPolicy,
+    req: ReqT,
+    run: Callable[[ModelWorker, Path, ReqT], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """``run`` (``run_chapters``, ...) on the local video of ``req``, holding a place in the
+    worker's queue while it runs (503 when the queue is full): the route's and the MCP tool's."""
+    path = local_video(policy, req.video)
+    ticket = worker.admit()
+    try:
+        return await run(worker, path, req)
+    finally:
+        ticket.release()
 
 
 async def run_chapters(worker: ModelWorker, path: Path, req: ChaptersRequest) -> dict[str, Any]:

@@ -37,6 +37,8 @@ __all__ = ["DEFAULT_TEXT_SOURCES", "load_timeline", "merge_sources", "parse_text
 #: progress(source, done, total): seconds of audio (speech) or of video (screen)
 TextProgress = Callable[[str, float, float], None]
 ConfigT = TypeVar("ConfigT")
+#: read(on_progress) -> the lines and notes of one text source (on_progress(done, total))
+TextReader = Callable[[Callable[[float, float], None] | None], "CachedText"]
 
 
 def merge_sources(
@@ -109,6 +111,7 @@ def timeline_of(
     (``cache=False``: always recomputed, nothing written); a video with no audio, no speech or
     no subtitles gets a note, never an error."""
     chosen = parse_text_sources(sources)
+    stored = {"progress": progress, "cache": cache, "cache_dir": cache_dir}
     notes: list[str] = []
     subs: list[TextLine] = []
     if TextSource.subtitles in chosen:
@@ -125,11 +128,14 @@ def timeline_of(
         if subtitles_win and subs:
             notes.append(f"{p}: speech not transcribed: its subtitles are used (subtitles win)")
         else:
-            got, more = _speech(p, asr, progress=progress, cache=cache, cache_dir=cache_dir)
+            got, more = _cached_source(p, "speech", *_speech(p, asr), **stored)
             speech, notes = list(got), notes + list(more)
     screen: list[TextLine] = []
     if TextSource.screen in chosen:
-        got, more = _screen(p, ocr, progress=progress, cache=cache, cache_dir=cache_dir)
+        try:
+            got, more = _cached_source(p, "screen", *_screen(p, ocr), **stored)
+        except UnsupportedVideoError:  # an audio-only file has no screen (not cached: nothing was read)
+            got, more = (), (f"{p}: no video stream, so no screen text",)
         screen, notes = list(got), notes + list(more)
     lines = merge_sources(subs, speech, screen, subtitles_win=subtitles_win)
     return Timeline(str(p), lines, tuple(notes))
@@ -143,14 +149,8 @@ def _cache(cache: bool, cache_dir: str | Path | None) -> TextCache | None:
     return TextCache(Path(cache_dir) / "text" if cache_dir is not None else None)
 
 
-def _speech(
-    p: Path,
-    asr: ASRConfig | None,
-    *,
-    progress: TextProgress | None,
-    cache: bool,
-    cache_dir: str | Path | None,
-) -> tuple[tuple[TextLine, ...], tuple[str, ...]]:
+def _speech(p: Path, asr: ASRConfig | None) -> tuple[str, TextReader]:
+    """The speech of ``p``: its config's key and its reader (faster-whisper)."""
     from videopipe.text.cache import CachedText
     from videopipe.text.speech import ASRConfig, transcribe_audio
 
@@ -160,34 +160,21 @@ def _speech(
         result = transcribe_audio(p, config, progress=on_progress)
         return CachedText(result.lines, result.notes)
 
-    return _cached_source(
-        p, "speech", config.key(), read, progress=progress, cache=cache, cache_dir=cache_dir
-    )
+    return config.key(), read
 
 
-def _screen(
-    p: Path,
-    ocr: OCRConfig | None,
-    *,
-    progress: TextProgress | None,
-    cache: bool,
-    cache_dir: str | Path | None,
-) -> tuple[tuple[TextLine, ...], tuple[str, ...]]:
+def _screen(p: Path, ocr: OCRConfig | None) -> tuple[str, TextReader]:
+    """The screen text of ``p``: its config's key and its reader (OCR); a note when it has none."""
     from videopipe.text.cache import CachedText
     from videopipe.text.screen import OCRConfig, read_screen
 
     config = _config_of(ocr, OCRConfig, "ocr")
 
     def read(on_progress: Callable[[float, float], None] | None) -> CachedText:
-        result = read_screen(p, config, progress=on_progress)
-        return CachedText(result.lines, () if result.lines else (f"{p}: no screen text",))
+        lines = read_screen(p, config, progress=on_progress).lines
+        return CachedText(lines, () if lines else (f"{p}: no screen text",))
 
-    try:
-        return _cached_source(
-            p, "screen", config.key(), read, progress=progress, cache=cache, cache_dir=cache_dir
-        )
-    except UnsupportedVideoError:  # an audio-only file has no screen (not cached: nothing was read)
-        return (), (f"{p}: no video stream, so no screen text",)
+    return config.key(), read
 
 
 def _config_of(given: object, cls: type[ConfigT], name: str) -> ConfigT:
@@ -202,7 +189,7 @@ def _cached_source(
     p: Path,
     kind: str,
     config_key: str,
-    read: Callable[[Callable[[float, float], None] | None], CachedText],
+    read: TextReader,
     *,
     progress: TextProgress | None,
     cache: bool,

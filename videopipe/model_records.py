@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from videopipe.errors import InputError
 
@@ -50,6 +50,19 @@ __all__ = [
 LAYOUT_VERSION = 2
 
 
+class HasTokenGeometry(Protocol):
+    """What :meth:`ModelFacts.of` reads: a geometry or a model."""
+
+    @property
+    def model_id(self) -> str | None: ...
+    @property
+    def token_px(self) -> int: ...
+    @property
+    def min_frames(self) -> int: ...
+    @property
+    def mixed_resolution(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     """model_id: the id the token cache keys on; token_px: pixels per visual-token side;
@@ -60,6 +73,13 @@ class ModelFacts:
     token_px: int
     min_frames: int
     mixed_resolution: bool
+
+    @classmethod
+    def of(cls, source: HasTokenGeometry) -> ModelFacts:
+        """The facts of ``source`` (a :class:`ModelGeometry`, or a model: ``VideoLLM.facts``):
+        its attribute of each field's name, as the field's type (numpy ints, ids that are paths)."""
+        as_type = {"str": str, "int": int, "bool": bool}
+        return cls(**{f.name: as_type[f.type](getattr(source, f.name)) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -80,22 +100,13 @@ class ModelGeometry:
 
     @property
     def facts(self) -> ModelFacts:
-        return ModelFacts(
-            model_id=str(self.model_id),
-            token_px=int(self.token_px),
-            min_frames=int(self.min_frames),
-            mixed_resolution=bool(self.mixed_resolution),
-        )
+        return ModelFacts.of(self)
 
     @classmethod
     def of(cls, facts: ModelFacts) -> ModelGeometry:
-        """The geometry of a model whose frames are encoded at the size the pipeline chose."""
-        return cls(
-            model_id=facts.model_id,
-            token_px=facts.token_px,
-            min_frames=facts.min_frames,
-            mixed_resolution=facts.mixed_resolution,
-        )
+        """The geometry of a model whose frames are encoded at the size the pipeline chose (the
+        facts' fields, no resize rule)."""
+        return cls(**asdict(facts))
 
     def decode_size(
         self, height: int, width: int, num_frames: int, budget: Budget | None = None

@@ -35,7 +35,7 @@ from videopipe.model_slot import MODEL_LOAD_THREAD, ModelSlot, model_loading
 from videopipe.pipeline_jobs import LongVideoJobs
 from videopipe.pipeline_records import CachedVideo, Decoded, DecodedVideo, Prepared, Restricted, StageTimer
 from videopipe.protocols import Compressor, Embedder, Retriever, Sampler, VideoLLM
-from videopipe.request import Request, check_question, check_request, check_video
+from videopipe.request import Request, as_request, check_question, check_request, check_video
 from videopipe.settings import check_size_px
 from videopipe.stages import (
     CacheWarning,
@@ -379,34 +379,38 @@ class Pipeline(LongVideoJobs):
     def answer(
         self,
         prepared: Prepared,
-        question: str,
+        question: str | Request,
         *,
         max_new_tokens: int | None = None,
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
-        history: Sequence[Turn] = (),
+        history: Sequence[Turn] | None = None,
     ) -> Answer:
-        """Compress the prepared tokens for ``question`` and generate the answer: the steps of
+        """Compress the prepared tokens for the question and generate the answer: the steps of
         ``videopipe.answer_steps`` (compress, prompt text, generate) and the evidence.
 
-        ``question`` is trusted (checked by :func:`~videopipe.request.check_request` at the face,
-        or by :meth:`ask`). ``history``: a conversation's earlier turns (system, user,
-        assistant), written through the model's chat template where it converses
-        (``can_converse``), else before the question in its text.
+        ``question`` is a checked :class:`~videopipe.request.Request` (its question, options
+        and history are used: ``check_request`` at the face, or :meth:`ask`), or the question's
+        text, trusted, with ``max_new_tokens`` and ``temperature``. ``Request.history``: a
+        conversation's earlier turns (system, user, assistant), written through the model's chat
+        template where it converses (``can_converse``), else before the question in its text.
+        ``history=`` is the deprecated form of ``Request.history`` (with a question text only).
 
         ``temperature`` 0 decodes greedily; above 0 samples (models whose ``can_sample``).
         ``on_text`` is called with each piece of the answer as it is generated
         (``VideoLLM.generate_stream``; the pieces join to the answer's text); an exception it
         raises stops the generation and propagates."""
-        question = question.strip()
+        request = as_request(question, Path(prepared.video), max_new_tokens, temperature, history)
+        question = request.question
         options = GenerationOptions(
-            max_new_tokens=max_new_tokens or self.config.max_new_tokens, temperature=temperature
+            max_new_tokens=request.max_new_tokens or self.config.max_new_tokens,
+            temperature=request.temperature,
         )
         timer = StageTimer(prepared.seconds)
         model = self._model_timed(timer)  # a cached video's tokens: the model loads only here
         if options.samples and not model.can_sample:
             raise InputError(
-                f"model {model.model_id} decodes greedily only; use temperature 0 (got {temperature})"
+                f"model {model.model_id} decodes greedily only; use temperature 0 (got {options.temperature})"
             )
         tokens = prepared.tokens
         with timer.stage("compress"):
@@ -421,7 +425,11 @@ class Pipeline(LongVideoJobs):
             )
         with timer.stage("text"):
             text = answer_steps.prompt_text(
-                model, prepared, question, max_text_tokens=self.config.max_text_tokens, history=history
+                model,
+                prepared,
+                question,
+                max_text_tokens=self.config.max_text_tokens,
+                history=request.history,
             )
         with timer.stage("generate"):
             generated = answer_steps.generate(
@@ -447,14 +455,7 @@ class Pipeline(LongVideoJobs):
 
     def answer_request(self, request: Request, *, on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer a checked :class:`~videopipe.request.Request` (prepare + answer)."""
-        prepared = self.prepare(request)
-        return self.answer(
-            prepared,
-            request.question,
-            max_new_tokens=request.max_new_tokens,
-            temperature=request.temperature,
-            on_text=on_text,
-        )
+        return self.answer(self.prepare(request), request, on_text=on_text)
 
     # ------------------------------------------------------------------------------------
     def _save_tokens(self, cache: TokenCache, key: str, tokens: VisualTokens, selection: Selection) -> None:

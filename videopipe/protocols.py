@@ -279,12 +279,7 @@ class VideoLLM(Protocol):
 
     def facts(self) -> ModelFacts:
         """This model's :class:`ModelFacts` (compared with those a CPU stage read from files)."""
-        return ModelFacts(
-            model_id=str(self.model_id),
-            token_px=int(self.token_px),
-            min_frames=int(self.min_frames),
-            mixed_resolution=bool(self.mixed_resolution),
-        )
+        return ModelFacts.of(self)
 
 
 def missing_members(obj: object, protocol: type) -> list[str]:

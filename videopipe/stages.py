@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from videopipe.config import PipelineConfig
 from videopipe.errors import ConfigError, InputError
@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 
+StageT = TypeVar("StageT")
+
+
 class CacheWarning(UserWarning):
     """The token cache cannot be written: the pipeline goes on without it."""
 
@@ -52,17 +55,13 @@ def make_sampler(spec: str | Sampler) -> Sampler:
     """The sampler ``spec`` names (``SAMPLERS``), or ``spec`` itself when it follows
     :class:`~videopipe.protocols.Sampler`."""
     if not isinstance(spec, str):
-        if not isinstance(spec, Sampler):
-            raise ConfigError(
-                stage_error(
-                    "sampler",
-                    spec,
-                    Sampler,
-                    "a sampler is a registered name or an object following videopipe.protocols.Sampler "
-                    "(subclass videopipe.samplers._base.BaseSampler, or set name and uses_query)",
-                )
-            )
-        return spec
+        return _following(
+            spec,
+            Sampler,
+            "sampler",
+            "a sampler is a registered name or an object following videopipe.protocols.Sampler "
+            "(subclass videopipe.samplers._base.BaseSampler, or set name and uses_query)",
+        )
     from videopipe.registry import SAMPLERS
 
     sampler: Sampler = SAMPLERS.create(spec)
@@ -73,18 +72,13 @@ def make_compressor(spec: str | Compressor) -> Compressor:
     """The compressor chain ``spec`` names (``"temporal_merge+progressive"``), or ``spec``
     itself when it follows :class:`~videopipe.protocols.Compressor`."""
     if not isinstance(spec, str):
-        if not isinstance(spec, Compressor):
-            raise ConfigError(
-                stage_error(
-                    "compressor",
-                    spec,
-                    Compressor,
-                    "a compressor is a registered name or an object following "
-                    "videopipe.protocols.Compressor (subclass it to get the defaults of merges and "
-                    "default_budget)",
-                )
-            )
-        return spec
+        return _following(
+            spec,
+            Compressor,
+            "compressor",
+            "a compressor is a registered name or an object following videopipe.protocols.Compressor "
+            "(subclass it to get the defaults of merges and default_budget)",
+        )
     from videopipe.compressors import build
 
     compressor: Compressor = build(spec)
@@ -95,17 +89,13 @@ def make_embedder(spec: str | Embedder) -> Embedder:
     """The embedder ``spec`` names (``EMBEDDERS``), or ``spec`` itself when it follows
     :class:`~videopipe.protocols.Embedder`."""
     if not isinstance(spec, str):
-        if not isinstance(spec, Embedder):
-            raise ConfigError(
-                stage_error(
-                    "embedder",
-                    spec,
-                    Embedder,
-                    "an embedder is a registered name or an object following "
-                    "videopipe.protocols.Embedder (subclass it to get the defaults of modality and model_id)",
-                )
-            )
-        return spec
+        return _following(
+            spec,
+            Embedder,
+            "embedder",
+            "an embedder is a registered name or an object following videopipe.protocols.Embedder "
+            "(subclass it to get the defaults of modality and model_id)",
+        )
     from videopipe.registry import EMBEDDERS
 
     embedder: Embedder = EMBEDDERS.create(spec)
@@ -114,17 +104,23 @@ def make_embedder(spec: str | Embedder) -> Embedder:
 
 def make_retriever(retriever: Retriever | None) -> Retriever | None:
     """``retriever`` when it follows :class:`~videopipe.protocols.Retriever` (or None)."""
-    if retriever is not None and not isinstance(retriever, Retriever):
-        raise ConfigError(
-            stage_error(
-                "retriever",
-                retriever,
-                Retriever,
-                "a retriever is an object following videopipe.protocols.Retriever "
-                "(videopipe.retrieval.search.Retriever over an index folder is one)",
-            )
-        )
-    return retriever
+    if retriever is None:
+        return None
+    return _following(
+        retriever,
+        Retriever,
+        "retriever",
+        "a retriever is an object following videopipe.protocols.Retriever "
+        "(videopipe.retrieval.search.Retriever over an index folder is one)",
+    )
+
+
+def _following(stage: object, protocol: type[StageT], kind: str, fix: str) -> StageT:
+    """``stage`` when it follows ``protocol`` (``isinstance``), else a ConfigError naming the
+    members it lacks and ``fix``."""
+    if not isinstance(stage, protocol):
+        raise ConfigError(stage_error(kind, stage, protocol, fix))
+    return stage
 
 
 def restrict(

@@ -69,7 +69,10 @@ def test_folder_with_bad_files(video_folder: Path, tmp_path: Path, fakes_on_path
     assert errors == ["corrupt_random.mp4", "corrupt_truncated.mp4", "empty.mp4"]
     assert "batch summary" in r.stdout and "failed records (3)" in r.stdout
     assert out.with_suffix(".parquet").is_file()
-    assert sum(_calls(count).values()) == 12
+    # the empty file is refused by the driver's request check (check_request), before any worker
+    assert sum(_calls(count).values()) == 11
+    empty = next(x for x in recs if x["video"].endswith("empty.mp4"))
+    assert empty["attempts"] == 0 and "the file is empty (0 bytes)" in empty["error"]["message"]
     # rerun: everything is skipped, nothing recomputed, and the exit code still says "failed"
     before = out.read_bytes()
     count2 = tmp_path / "calls2.txt"
@@ -95,8 +98,9 @@ def test_sigkill_midway_then_resume(video_folder: Path, tmp_path: Path, fakes_on
     recs = [json.loads(x) for x in lines]
     ids = [x["id"] for x in recs]
     assert len(ids) == 12 and len(set(ids)) == 12  # nothing lost, no duplicates
-    second = {x["id"]: Path(x["video"]).name for x in recs if x["id"] not in done_first}
+    second = {x["id"]: Path(x["video"]).name for x in recs if x["id"] not in done_first and x["attempts"]}
     # the rerun called the runner exactly once for each record the first run had not written
+    # (but the empty file's: the driver's request check refuses it, attempts 0, no runner call)
     assert _calls(count2) == Counter(f"{name}\twhat?" for name in second.values())
     assert "skipped" in r.stdout and str(len(first)) in r.stdout
 

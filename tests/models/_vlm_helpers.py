@@ -13,7 +13,11 @@ from videopipe.types import Frames
 
 def make_frames(family: str, n: int = 6, *, fps: float = 2.0, seed: int = 0) -> Frames:
     """``n`` random frames at the tiny model's size, at times index / fps."""
-    px = TINY_FRAME_PX[family]
+    return random_frames(TINY_FRAME_PX[family], n, fps=fps, seed=seed)
+
+
+def random_frames(px: int, n: int, *, fps: float = 2.0, seed: int = 0) -> Frames:
+    """``n`` random ``px`` x ``px`` frames (seeded), at times index / fps."""
     g = torch.Generator().manual_seed(seed)
     data = torch.randint(0, 256, (n, px, px, 3), dtype=torch.uint8, generator=g)
     idx = torch.arange(n)

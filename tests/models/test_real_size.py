@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.models._vlm_helpers import native_inputs
+from tests.models._vlm_helpers import native_inputs, random_frames
 from videopipe.testing.real_configs import REAL_SPECS
 from videopipe.types import Frames
 
@@ -40,13 +40,7 @@ def cut_models(cut_dirs: dict[str, Path]) -> dict[str, object]:
 
 
 def _frames(px: int, n: int = 4) -> Frames:
-    g = torch.Generator().manual_seed(0)
-    idx = torch.arange(n)
-    return Frames(
-        data=torch.randint(0, 256, (n, px, px, 3), dtype=torch.uint8, generator=g),
-        pts_s=idx / 2.0,
-        indices=idx,
-    )
+    return random_frames(px, n)
 
 
 @pytest.mark.parametrize("name", sorted(REAL_SPECS))

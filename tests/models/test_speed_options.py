@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.models._vlm_helpers import random_frames
 from videopipe.config import PipelineConfig
 from videopipe.errors import ConfigError
 from videopipe.models import load_model
@@ -21,13 +22,7 @@ SIGLIP = tuple(MERGE_FAMILIES)  # smolvlm, llava_onevision
 
 
 def _frames(px: int, n: int = 3) -> Frames:
-    g = torch.Generator().manual_seed(0)
-    idx = torch.arange(n)
-    return Frames(
-        data=torch.randint(0, 256, (n, px, px, 3), dtype=torch.uint8, generator=g),
-        pts_s=idx / 2.0,
-        indices=idx,
-    )
+    return random_frames(px, n)
 
 
 def _tiny_frames(family: str) -> Frames:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from videopipe.errors import DecodeError, InputError, VideoNotFoundError
+from videopipe.model_records import Turn
 from videopipe.request import Request, check_request
 
 
@@ -51,3 +52,39 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
             check_request(video, "what?")
     finally:
         video.chmod(0o644)
+
+
+def test_the_history_is_part_of_the_request(tmp_path: Path) -> None:
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x" * 10)
+    turns = [Turn("system", "answer briefly"), Turn("user", "what is it?"), Turn("assistant", "a talk")]
+    assert check_request(video, "and then?", history=turns).history == tuple(turns)
+    assert check_request(video, "and then?").history == ()
+    with pytest.raises(InputError, match=r"history\[1\]: role 'robot' is not one of system, user, assistant"):
+        check_request(video, "what?", history=[Turn("user", "a"), Turn("robot", "b")])
+    with pytest.raises(InputError, match=r"history\[0\] must be a videopipe Turn\(role, text\), got dict"):
+        check_request(video, "what?", history=[{"role": "user", "text": "a"}])
+
+
+def test_answer_reads_the_question_options_and_history_from_the_request(tmp_path: Path) -> None:
+    from videopipe.config import PipelineConfig
+    from videopipe.pipeline import Pipeline
+    from videopipe.testing.videos import make_video, scenes_video
+
+    video = make_video(scenes_video((10, 10), width=112, height=56, seed=3))
+    pipe = Pipeline(config=PipelineConfig(model="fake", num_frames=4, size_px=56, cache_tokens=False))
+    prepared = pipe.prepare(video)
+    turns = (Turn("user", "which room is this?"), Turn("assistant", "the kitchen"))
+    request = check_request(video, "  what colour is the screen?  ", history=turns)
+    answer = pipe.answer(prepared, request)
+    asked = pipe.model.last_prompt  # the fake model does not converse: the turns precede the question
+    assert answer.question == "what colour is the screen?"
+    assert "which room is this?" in asked and "the kitchen" in asked
+    assert asked.index("the kitchen") < asked.index("what colour is the screen?")
+    with pytest.warns(DeprecationWarning, match=r"answer\(history=\) is deprecated"):
+        old = pipe.answer(prepared, "what colour is the screen?", history=turns)
+    assert pipe.model.last_prompt == asked and old.text == answer.text
+    pipe.answer(prepared, check_request(video, "what colour is the screen?"))
+    assert "the kitchen" not in pipe.model.last_prompt
+    with pytest.raises(TypeError, match="the request carries"):
+        pipe.answer(prepared, request, temperature=0.5)

@@ -176,17 +176,7 @@ def test_a_killed_worker_costs_a_retry_and_a_video_that_kills_twice_one_line(
     os.environ["VIDEOPIPE_TEST_KILL_DIR"] = str(kills)  # read by the workers of the subprocess
     try:
         args = ["--text", "subtitles", "--window-s", "4", "--overlap-s", "0", "--json", "--quiet"]
-        proc = run_installed(
-            "index",
-            str(folder),
-            "--index",
-            str(tmp_path / "idx"),
-            "--workers",
-            "2",
-            "--embedder",
-            KILLING,
-            *args,
-        )
+        proc = _index_with_two_workers(folder, tmp_path / "idx", KILLING, *args)
     finally:
         del os.environ["VIDEOPIPE_TEST_KILL_DIR"]
     assert proc.returncode == 1, proc.stderr  # the run completed; one video failed
@@ -218,16 +208,7 @@ def test_a_killed_worker_costs_a_retry_and_a_video_that_kills_twice_one_line(
 def test_workers_that_cannot_index_as_the_driver_stop_the_run_with_one_line(
     folder: Path, tmp_path: Path
 ) -> None:
-    proc = run_installed(
-        "index",
-        str(folder),
-        "--index",
-        str(tmp_path / "idx"),
-        "--workers",
-        "2",
-        "--embedder",
-        "no.such:Thing",
-    )
+    proc = _index_with_two_workers(folder, tmp_path / "idx", "no.such:Thing")
     assert proc.returncode != 0
     assert "no.such" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -299,3 +280,12 @@ def test_progress_over_the_folder_names_videos_hours_and_the_eta() -> None:
     )
     assert mid.eta_s == pytest.approx(300.0)  # a quarter of the bytes in 100 s
     assert progress_text(mid) == "6/10 videos, 1.50 h of media, ETA 0:05:00"
+
+
+def _index_with_two_workers(
+    folder: Path, index: Path, embedder: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``videopipe index FOLDER --index INDEX --workers 2 --embedder EMBEDDER ARGS``, installed."""
+    return run_installed(
+        "index", str(folder), "--index", str(index), "--workers", "2", "--embedder", embedder, *args
+    )

@@ -15,14 +15,13 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from videopipe.batch.jobs import Job, VideoTask, job_id
 from videopipe.errors import InputError, file_problem
-from videopipe.textfile import read_utf8
+from videopipe.textfile import read_jsonl, read_utf8
 
 __all__ = ["VIDEO_EXTENSIONS", "discover_videos", "load_jobs", "read_questions", "group_by_video"]
 
@@ -64,13 +63,7 @@ def _abs(video: str, base: Path) -> str:
 def _read_manifest(p: Path) -> list[dict[str, str | None]]:
     rows: list[dict[str, str | None]] = []
     if p.suffix.lower() == ".jsonl":
-        for n, line in enumerate(read_utf8(p, "manifest").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{p}:{n}: not valid JSON ({e})") from None
+        for n, row in read_jsonl(p, "manifest"):
             if not isinstance(row, dict):
                 raise InputError(f"{p}:{n}: expected a JSON object with a 'video' key")
             rows.append(row)

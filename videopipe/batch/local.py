@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from videopipe.batch.jobs import JobSpec, VideoTask
-from videopipe.batch.pool import LocalPool
-from videopipe.errors import ConfigError
+from videopipe.batch.pool import LocalPool, check_worker_counts
 
 __all__ = ["LocalExecutor"]
 
@@ -39,10 +38,7 @@ class LocalExecutor:
         prefetch: int | None = None,
         task_timeout_s: float | None = None,
     ) -> None:
-        if workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {workers}")
-        if model_workers < 0:
-            raise ConfigError(f"--model-workers must be >= 0, got {model_workers}")
+        check_worker_counts(workers, model_workers)
         self.workers = workers
         self.model_workers = model_workers
         self.gpus = tuple(gpus)

@@ -62,7 +62,7 @@ from videopipe.batch.records import TASK_TIMEOUT, WORKER_CRASHED, describe_excep
 from videopipe.errors import ConfigError, VideoPipeError
 from videopipe.validate import positive
 
-__all__ = ["BatchAbort", "LocalPool"]
+__all__ = ["BatchAbort", "LocalPool", "check_worker_counts"]
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -212,6 +212,15 @@ def _signal_name(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+def check_worker_counts(workers: int, model_workers: int) -> None:
+    """A ConfigError unless ``workers`` >= 1 and ``model_workers`` >= 0 (the executor's and the
+    pool's check)."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if model_workers < 0:
+        raise ConfigError(f"--model-workers must be >= 0, got {model_workers}")
+
+
 class LocalPool:
     """Runs video tasks on supervised worker processes; see the module docstring."""
 
@@ -227,10 +236,7 @@ class LocalPool:
         max_start_crashes: int = 3,
         task_timeout_s: float | None = None,
     ) -> None:
-        if workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {workers}")
-        if model_workers < 0:
-            raise ConfigError(f"model_workers must be >= 0, got {model_workers}")
+        check_worker_counts(workers, model_workers)
         positive("task_timeout_s (--task-timeout-s)", task_timeout_s, allow_none=True)
         self.task_timeout_s = task_timeout_s
         if gpus and len(gpus) < model_workers:

@@ -94,8 +94,9 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, *, address: str | None = None, workers: int = 1, in_flight: int | None = None) -> None:
-        if workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        from videopipe.batch.pool import check_worker_counts
+
+        check_worker_counts(workers, 0)
         if in_flight is not None and in_flight < 1:
             raise ConfigError(f"in_flight must be >= 1, got {in_flight}")
         self.address = address

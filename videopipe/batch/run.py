@@ -1,5 +1,7 @@
-"""The batch driver: skip finished records, run the rest on an executor, write every record
-durably as it arrives, show progress, and summarise."""
+"""The batch driver: skip finished records, check the rest (``videopipe.request.check_request``:
+a job whose file or question is bad gets its error record here, with the message ``videopipe
+ask`` gives, and reaches no worker), run them on an executor, write every record durably as it
+arrives, show progress, and summarise."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from videopipe.batch.jobs import Job, JobSpec, VideoTask
 from videopipe.batch.results import ResultStore, write_parquet
 from videopipe.errors import ConfigError
 
-__all__ = ["Executor", "BatchSummary", "make_executor", "run_batch", "print_summary"]
+__all__ = ["Executor", "BatchSummary", "check_jobs", "make_executor", "run_batch", "print_summary"]
 
 
 class Executor(Protocol):
@@ -128,7 +130,8 @@ def run_batch(
                 summary.skipped += 1
                 if store.records[j.id].get("status") != "ok":
                     summary.previously_failed += 1
-        tasks = [t for t in (task.without(done_ids) for task in group_by_video(jobs)) if t is not None]
+        checked, refused = check_jobs([j for j in jobs if j.id not in done_ids])
+        tasks = group_by_video(checked)
         left = {t.video: len(t.jobs) for t in tasks}
         with _progress(len(tasks), enabled=progress and bool(tasks)) as advance:
 
@@ -153,12 +156,34 @@ def run_batch(
                         executor.run(tasks, spec, emit)
                 except KeyboardInterrupt:
                     summary.interrupted = True
+            for rec in refused:  # after the run: a batch that aborts (BatchAbort) writes nothing
+                emit(rec)
         if parquet and not summary.interrupted:
             ids = {j.id for j in jobs}
             recs = [r for k, r in store.records.items() if k in ids]
             summary.parquet = str(write_parquet(recs, Path(out).with_suffix(".parquet")))
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def check_jobs(jobs: Sequence[Job]) -> tuple[list[Job], list[dict[str, Any]]]:
+    """The jobs whose request passes :func:`~videopipe.request.check_request` (the video file
+    and the question), and an error record (attempts 0) for each of the others, with the
+    check's one-line message."""
+    from videopipe.batch.records import describe_exception, error_record
+    from videopipe.errors import VideoPipeError
+    from videopipe.request import check_request
+
+    ok: list[Job] = []
+    refused: list[dict[str, Any]] = []
+    for job in jobs:
+        try:
+            check_request(job.video, job.question)
+        except VideoPipeError as e:
+            refused.append(error_record(job, *describe_exception(e), attempts=0))
+        else:
+            ok.append(job)
+    return ok, refused
 
 
 @contextmanager

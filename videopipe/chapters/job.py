@@ -144,14 +144,15 @@ def find_chapters(
     the caller has it, else read from ``text`` sources (cached like ``transcribe``). ``titles``:
     ``extract`` (the central sentence, no model) or ``model`` (``model`` names each chapter from
     its frames and lines)."""
-    from videopipe.decode.probe import check_path, probe
+    from videopipe.decode.probe import probe
+    from videopipe.request import check_video
 
     if titles not in TITLE_MODES:
         raise ConfigError(f"--titles {titles!r} is not one of {', '.join(TITLE_MODES)}")
     if titles == "model" and model is None:
         raise ConfigError("--titles model needs a video LLM (--model NAME); --titles extract needs none")
     cfg = SegmentConfig(min_len_s=min_len_s, max_len_s=max_len_s)
-    path = check_path(video)
+    path = check_video(video)
     info = probe(path)
     duration = float(info.duration_s)
     timeline, notes = job_timeline(

@@ -60,7 +60,7 @@ def ask(
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        answer = pipe.answer(prepared, request.question, on_text=None if json_out else show)
+        answer = pipe.answer(prepared, request, on_text=None if json_out else show)
     if json_out:
         print_json(answer.to_dict())
         return

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import echo_notes, print_json, text_progress_bar
-from videopipe.cli.options import finite_float
+from videopipe.cli.common import printed_json, text_progress_bar, video_llm
+from videopipe.cli.options import JobAsrModel, JobText, finite_float
 from videopipe.cli.outputs import check_output_file, write_output
 
 
@@ -26,14 +26,8 @@ def chapters(
     model: str | None = typer.Option(
         None, "--model", help="Video LLM for --titles model (see `videopipe list`)."
     ),
-    text: str = typer.Option(
-        "auto",
-        "--text",
-        help="Text sources: auto (subtitles, speech and screen text when installed) or a list.",
-    ),
-    asr_model: str | None = typer.Option(
-        None, "--asr-model", help="Whisper model (default: bundled tiny.en)."
-    ),
+    text: JobText = None,
+    asr_model: JobAsrModel = None,
     cuts: bool = typer.Option(True, "--cuts/--no-cuts", help="Use scene cuts."),
     vtt: Path | None = typer.Option(None, "--vtt", help="Write WebVTT chapters to this file ('-': stdout)."),
     ffmetadata: Path | None = typer.Option(
@@ -46,12 +40,13 @@ def chapters(
     """Split VIDEO into chapters; print them as YouTube description lines (00:00 Title)."""
     from videopipe.chapters.formats import to_ffmetadata, to_vtt, to_youtube
     from videopipe.chapters.job import find_chapters
-    from videopipe.decode.probe import check_path, probe
+    from videopipe.decode.probe import probe
     from videopipe.errors import ConfigError
+    from videopipe.request import check_video
 
     if sum(x is not None for x in (vtt, ffmetadata, json_out or None)) > 1:
         raise ConfigError("choose one of --vtt, --ffmetadata and --json")
-    check_path(video)
+    check_video(video)
     probe(video)
     for dest, option in ((vtt, "--vtt"), (ffmetadata, "--ffmetadata")):
         if dest is not None and str(dest) != "-":
@@ -70,10 +65,9 @@ def chapters(
             cache=not no_cache,
             progress=progress,
         )
-    echo_notes(result.notes)
-    if json_out:
-        print_json(result.to_dict())
-    elif vtt is not None:
+    if printed_json(result, json_out):
+        return
+    if vtt is not None:
         _emit(vtt, to_vtt(result), "--vtt")
     elif ffmetadata is not None:
         _emit(ffmetadata, to_ffmetadata(result), "--ffmetadata")
@@ -84,13 +78,11 @@ def chapters(
 def _model(name: str | None, titles: str) -> object | None:
     if titles != "model":
         return None
-    from videopipe.config import PipelineConfig
     from videopipe.errors import ConfigError
-    from videopipe.pipeline import Pipeline
 
     if name is None:
         raise ConfigError("--titles model needs --model NAME (a video LLM); --titles extract needs none")
-    return Pipeline(config=PipelineConfig().with_overrides(model=name)).model
+    return video_llm(name)
 
 
 def _emit(dest: Path, text: str, option: str) -> None:

@@ -36,6 +36,24 @@ def echo_notes(notes: Iterable[str]) -> None:
         print(f"videopipe: note: {note}", file=sys.stderr)
 
 
+def printed_json(result: Any, json_out: bool) -> bool:
+    """A job's result (chapters, locate, summarize): its notes on stderr, then, with ``--json``,
+    its ``to_dict()`` on stdout; True when it printed the JSON (the command prints nothing else)."""
+    echo_notes(result.notes)
+    if json_out:
+        print_json(result.to_dict())
+    return json_out
+
+
+def video_llm(name: str) -> Any:
+    """The video LLM ``name`` (``--model``; see ``videopipe list``) loaded as ``ask`` loads it,
+    with the pipeline's default device, dtype and options (the jobs that describe frames)."""
+    from videopipe.config import PipelineConfig
+    from videopipe.pipeline import Pipeline
+
+    return Pipeline(config=PipelineConfig().with_overrides(model=name)).model
+
+
 def report_error(e: BaseException) -> int:
     """Print ``e`` as one line (a traceback too with --debug) and return the exit code."""
     if STATE.debug:

@@ -6,41 +6,34 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import echo_notes, print_json, text_progress_bar
+from videopipe.cli.common import printed_json, text_progress_bar
+from videopipe.cli.options import JobAsrModel, JobText
 
 
 def locate(
     video: Path = typer.Argument(..., help="Video file."),
     query: str = typer.Argument(..., help='What to find, e.g. "the part about taxes".'),
     top: int = typer.Option(5, "--top", "-k", help="How many spans."),
-    text: str = typer.Option(
-        "auto",
-        "--text",
-        help="Text sources: auto (subtitles, speech and screen text when installed) or a list.",
-    ),
-    asr_model: str | None = typer.Option(
-        None, "--asr-model", help="Whisper model (default: bundled tiny.en)."
-    ),
+    text: JobText = None,
+    asr_model: JobAsrModel = None,
     json_out: bool = typer.Option(False, "--json", help="Print the spans as JSON."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Transcribe again even when cached."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Find where QUERY happens in VIDEO: one line per span (start-end, score, the best line)."""
-    from videopipe.decode.probe import check_path
     from videopipe.locate.job import check_query
     from videopipe.locate.job import locate as run
     from videopipe.locate.search import LocateConfig
+    from videopipe.request import check_video
 
-    check_path(video)
+    check_video(video)
     check_query(query, str(video))
     LocateConfig(top=top)  # a bad --top fails before the transcript is read
     with text_progress_bar(video.name, quiet=quiet) as progress:
         result = run(
             video, query, text=text, asr_model=asr_model, top=top, cache=not no_cache, progress=progress
         )
-    echo_notes(result.notes)
-    if json_out:
-        print_json(result.to_dict())
+    if printed_json(result, json_out):
         return
     for s in result.spans:
         best = s.evidence[0].text if s.evidence else ""

@@ -42,6 +42,8 @@ __all__ = [
     "IndexSpeechWithSubtitles",
     "IndexText",
     "IndexWorkers",
+    "JobAsrModel",
+    "JobText",
     "PIPELINE_FLAGS",
     "SELECTION_FLAGS",
     "ExecutorFlags",
@@ -426,6 +428,19 @@ IndexWorkers = Annotated[
     ),
 ]
 
+
+# -- long-video job flags (chapters, locate, summarize); None: auto, the bundled tiny.en -------
+JobText = Annotated[
+    str | None,
+    typer.Option(
+        "--text",
+        help="Text sources: auto (subtitles, speech and screen text when installed), none, "
+        "or a list (subtitles,speech,screen).",
+    ),
+]
+JobAsrModel = Annotated[
+    str | None, typer.Option("--asr-model", help="Whisper model (default: the bundled tiny.en).")
+]
 
 # -- the decorators ---------------------------------------------------------------------------
 F = TypeVar("F", bound=Callable[..., Any])

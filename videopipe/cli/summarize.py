@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from videopipe.cli.common import echo_notes, print_json
+from videopipe.cli.common import printed_json, video_llm
+from videopipe.cli.options import JobAsrModel, JobText
 
 
 def summarize(
@@ -16,32 +17,31 @@ def summarize(
     align: str = typer.Option("cuts", "--align", help="Chunks aligned to: chapters, cuts or none."),
     frames: int = typer.Option(4, "--frames", help="Frames per chunk."),
     context_tokens: int = typer.Option(4096, "--context-tokens", help="The model's context, tokens."),
-    text: str = typer.Option(
-        "auto", "--text", help="Text sources: auto, none, or a list (subtitles,speech,screen)."
-    ),
+    text: JobText = None,
+    asr_model: JobAsrModel = None,
     json_out: bool = typer.Option(False, "--json", help="Print the summary, sections and chunks as JSON."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Describe every chunk again."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Summarise VIDEO: every chunk described by the model from its frames and lines (cached:
     a killed run resumes), then reduced to one summary citing [start-end] spans."""
-    from videopipe.config import PipelineConfig
-    from videopipe.decode.probe import check_path, probe
+    from videopipe.decode.probe import probe
     from videopipe.errors import ConfigError
-    from videopipe.pipeline import Pipeline
+    from videopipe.request import check_video
     from videopipe.summarize.job import ALIGN_MODES
     from videopipe.summarize.job import summarize as run
 
-    check_path(video)
+    check_video(video)
     probe(video)
     if align not in ALIGN_MODES:
         raise ConfigError(f"--align {align!r} is not one of {', '.join(ALIGN_MODES)}")
-    llm = Pipeline(config=PipelineConfig().with_overrides(model=model)).model
+    llm = video_llm(model)
     with _bar(quiet) as progress:
         result = run(
             video,
             model=llm,
             text=text,
+            asr_model=asr_model,
             chunk_s=chunk_s,
             align=align,
             frames=frames,
@@ -49,9 +49,7 @@ def summarize(
             cache=not no_cache,
             progress=progress,
         )
-    echo_notes(result.notes)
-    if json_out:
-        print_json(result.to_dict())
+    if printed_json(result, json_out):
         return
     typer.echo(result.text)
     for s in result.sections:

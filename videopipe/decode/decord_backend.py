@@ -18,15 +18,12 @@ from leaking out as follows:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from videopipe.decode.build_table import random_access_table
 from videopipe.decode.probe import ProbeResult
-from videopipe.decode.probe import probe as probe_video
-from videopipe.decode.reader import BaseReader
+from videopipe.decode.reader import RandomAccessReader
 from videopipe.errors import DecodeError, DeviceError, MissingDependencyError, UnsupportedVideoError
 
 __all__ = ["DecordReader", "VERIFIED"]
@@ -62,7 +59,7 @@ def _decord_has_cuda() -> bool:
         return False
 
 
-class DecordReader(BaseReader):
+class DecordReader(RandomAccessReader):
     backend_name = "decord"
     gpu_capable = True
 
@@ -85,16 +82,10 @@ class DecordReader(BaseReader):
         """True when decord was built with CUDA and sees a GPU."""
         return _decord_has_cuda()
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        device: str = "cpu",
-        threads: int = 0,
-        probe: ProbeResult | None = None,
-    ) -> None:
+    instead = "backend='pyav' or 'torchcodec'"
+
+    def _open_library(self, device: str) -> str:
         decord = _import_decord()
-        probe = self.accepted(probe or probe_video(path), instead="backend='pyav' or 'torchcodec'")
         if device.startswith("cuda"):
             if not _decord_has_cuda():
                 raise DeviceError(
@@ -105,10 +96,10 @@ class DecordReader(BaseReader):
             self._ctx = decord.gpu(ordinal)
         else:
             self._ctx = decord.cpu(0)
-        self._threads = threads
         self._readers: dict[tuple[int, int], Any] = {}
-        index = random_access_table(probe.path, probe.video_ordinal, "decord")
-        super().__init__(probe, index, device=device)
+        return device
+
+    def _opened(self) -> None:
         self._check_table()
 
     def _reader(self, hw: tuple[int, int]) -> Any:

@@ -20,6 +20,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -331,3 +332,39 @@ class BaseReader(ABC):
             pts_s=np.zeros(0),
             indices=np.zeros(0, np.int64),
         )
+
+
+class RandomAccessReader(BaseReader):
+    """A backend that seeks with its own library, our frame table handed over (decord,
+    torchcodec). Opening one is the same steps for each: the probe accepted (or the file
+    refused, naming ``instead``), the library and the device checked (:meth:`_open_library`),
+    the random-access frame table read, then the backend's own checks (:meth:`_opened`)."""
+
+    #: what to use instead when this backend refuses a file (in the refusal)
+    instead: ClassVar[str] = "backend='pyav'"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        threads: int = 0,
+        probe: ProbeResult | None = None,
+    ) -> None:
+        from videopipe.decode.build_table import random_access_table
+        from videopipe.decode.probe import probe as probe_video
+
+        checked = self.accepted(probe or probe_video(path), instead=self.instead)
+        runs_on = self._open_library(device)
+        self._threads = threads
+        index = random_access_table(checked.path, checked.video_ordinal, self.backend_name)
+        super().__init__(checked, index, device=runs_on)
+        self._opened()
+
+    @abstractmethod
+    def _open_library(self, device: str) -> str:
+        """Import the library and check that it can decode on ``device``; return the device the
+        reader records."""
+
+    def _opened(self) -> None:
+        """The backend's checks once the frame table is read (default: none)."""

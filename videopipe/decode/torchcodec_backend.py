@@ -17,16 +17,13 @@ Frames are returned in CPU memory whatever the decode device.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from videopipe.decode.build_table import random_access_table
 from videopipe.decode.frame_table import FrameIndex
 from videopipe.decode.probe import ProbeResult
-from videopipe.decode.probe import probe as probe_video
-from videopipe.decode.reader import BaseReader
+from videopipe.decode.reader import RandomAccessReader
 from videopipe.errors import DecodeError, DeviceError, MissingDependencyError
 
 __all__ = ["TorchCodecReader", "frame_mappings_json"]
@@ -60,7 +57,7 @@ def frame_mappings_json(index: FrameIndex) -> str:
     return json.dumps({"frames": frames})
 
 
-class TorchCodecReader(BaseReader):
+class TorchCodecReader(RandomAccessReader):
     backend_name = "torchcodec"
     gpu_capable = True
 
@@ -85,16 +82,8 @@ class TorchCodecReader(BaseReader):
         except Exception:
             return False
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        device: str = "cpu",
-        threads: int = 0,
-        probe: ProbeResult | None = None,
-    ) -> None:
+    def _open_library(self, device: str) -> str:
         self._decoders_mod = _import_torchcodec()
-        probe = self.accepted(probe or probe_video(path), instead="backend='pyav'")
         if device.startswith("cuda"):
             import torch
 
@@ -103,10 +92,11 @@ class TorchCodecReader(BaseReader):
                     f"device={device!r}: torch finds no CUDA GPU, so torchcodec cannot decode on it; "
                     "use device='cpu'"
                 )
-        self._threads = threads
         self._decoders: dict[tuple[int, int], Any] = {}
-        index = random_access_table(probe.path, probe.video_ordinal, "torchcodec")
-        super().__init__(probe, index, device="cpu" if device == "auto" else device)
+        return "cpu" if device == "auto" else device
+
+    def _opened(self) -> None:
+        index = self._index
         self._mappings: str | None = None if self._header_is_exact() else frame_mappings_json(index)
         self._abs_pts_s = index.pts.astype(np.float64) * float(index.time_base)
 

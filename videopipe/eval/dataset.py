@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from videopipe.errors import InputError, file_problem, one_line
-from videopipe.textfile import read_utf8
+from videopipe.textfile import read_jsonl, read_utf8
 
 LETTERS = string.ascii_uppercase
 _OPTION_PREFIX = re.compile(r"^\s*\(?([A-Za-z])[\.\):]\s+")
@@ -123,13 +123,7 @@ def _detect(p: Path) -> str:
 
 
 def _read_jsonl(p: Path) -> Iterator[MCItem]:
-    for n, line in enumerate(read_utf8(p, "dataset file").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{p}:{n}: not valid JSON ({e.msg})") from None
+    for n, d in read_jsonl(p, "dataset file"):
         yield item_from_dict(d, f"{p}:{n}")
 
 

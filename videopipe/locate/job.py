@@ -47,9 +47,9 @@ def locate(
     ``config``: the scoring settings (:class:`~videopipe.locate.search.LocateConfig`; its
     ``top`` is replaced by ``top``)."""
     from videopipe.chapters.job import job_timeline, sentences, text_embedder
-    from videopipe.decode.probe import check_path
+    from videopipe.request import check_video
 
-    path = check_path(video)
+    path = check_video(video)
     q = check_query(query, str(path))
     cfg = replace(config, top=top) if config is not None else LocateConfig(top=top)
     timeline, notes = job_timeline(

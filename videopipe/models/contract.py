@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from videopipe.model_records import (
+from videopipe import model_records
+from videopipe.model_records import (  # noqa: F401 (re-exported: model_records.__all__)
     LAYOUT_VERSION,
     ClipLayout,
     EncodedLayout,
@@ -35,20 +36,7 @@ from videopipe.model_records import (
 )
 from videopipe.protocols import VideoLLM
 
-__all__ = [
-    "LAYOUT_VERSION",
-    "ClipLayout",
-    "EncodedLayout",
-    "Generation",
-    "GenerationOptions",
-    "ModelFacts",
-    "ModelFactory",
-    "ModelGeometry",
-    "Turn",
-    "VideoLLM",
-    "clips_of_units",
-    "model_facts",
-]
+__all__ = [*model_records.__all__, "ModelFactory", "VideoLLM", "model_facts"]
 
 
 def model_facts(model: VideoLLM) -> ModelFacts:

@@ -76,13 +76,7 @@ def create_app(settings: ServeSettings, *, model: VideoLLM | None = None) -> Fas
         settings=settings,
         worker=worker,
         policy=PathPolicy(settings.allow_dirs, allow_remote=settings.allow_remote),
-        fetcher=RemoteFetcher(
-            max_bytes=settings.remote_max_bytes,
-            timeout_s=settings.remote_timeout_s,
-            max_redirects=settings.remote_max_redirects,
-            allow_domains=settings.allow_domains,
-            trusted=settings.remote_trusted_for_tests,
-        ),
+        fetcher=RemoteFetcher.of(settings),
     )
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostCheck, policy=HostPolicy.for_server(settings.host, settings.allowed_hosts))

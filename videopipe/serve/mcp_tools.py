@@ -48,13 +48,7 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
         kv_cache_bytes=settings.kv_cache_bytes,
     )
     policy = PathPolicy(settings.allow_dirs, allow_remote=settings.allow_remote)
-    fetcher = RemoteFetcher(
-        max_bytes=settings.remote_max_bytes,
-        timeout_s=settings.remote_timeout_s,
-        max_redirects=settings.remote_max_redirects,
-        allow_domains=settings.allow_domains,
-        trusted=settings.remote_trusted_for_tests,
-    )
+    fetcher = RemoteFetcher.of(settings)
     server = MCPServer(
         name="videopipe",
         instructions="Ask questions about long videos, search an index of videos, and describe a video file.",
@@ -146,7 +140,7 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
         """The chapters of a local video: spans that tile it (start_s, end_s, title, the signals
         that put each boundary there), from topic shifts in its speech or subtitles, slide
         changes and scene cuts. ``titles``: extract (the central sentence; default) or model."""
-        from videopipe.serve.video_jobs import ChaptersRequest, job_request, local_video, run_chapters
+        from videopipe.serve.video_jobs import ChaptersRequest, job_request, run_admitted, run_chapters
 
         async with _tool_errors(settings):
             req = job_request(
@@ -157,12 +151,7 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
                 titles=titles,
                 text=text,
             )
-            path = local_video(policy, req.video)
-            ticket = worker.admit()
-            try:
-                return await run_chapters(worker, path, req)
-            finally:
-                ticket.release()
+            return await run_admitted(worker, policy, req, run_chapters)
 
     @server.tool()
     async def locate_in_video(
@@ -170,16 +159,11 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
     ) -> dict[str, Any]:
         """Where ``query`` happens in a local video: the ``top`` spans (start_s, end_s, score),
         best first, each with the lines that matched as evidence."""
-        from videopipe.serve.video_jobs import LocateRequest, job_request, local_video, run_locate
+        from videopipe.serve.video_jobs import LocateRequest, job_request, run_admitted, run_locate
 
         async with _tool_errors(settings):
             req = job_request(LocateRequest, video=video, query=query, top=top, text=text)
-            path = local_video(policy, req.video)
-            ticket = worker.admit()
-            try:
-                return await run_locate(worker, path, req)
-            finally:
-                ticket.release()
+            return await run_admitted(worker, policy, req, run_locate)
 
     return server, worker
 

@@ -42,6 +42,8 @@ from videopipe.serve.errors import ApiError
 if TYPE_CHECKING:
     import httpx
 
+    from videopipe.serve.settings import ServeSettings
+
 __all__ = ["RemoteFetcher", "allowed_domains", "refusal_reason"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -77,6 +79,17 @@ class RemoteFetcher:
     max_redirects: int = 3
     allow_domains: tuple[str, ...] = ()
     trusted: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: ServeSettings) -> RemoteFetcher:
+        """The fetcher of a server's settings (its ``remote_*`` limits and allowed domains)."""
+        return cls(
+            max_bytes=settings.remote_max_bytes,
+            timeout_s=settings.remote_timeout_s,
+            max_redirects=settings.remote_max_redirects,
+            allow_domains=settings.allow_domains,
+            trusted=settings.remote_trusted_for_tests,
+        )
 
     async def fetch(self, url: str, into: Path) -> Path:
         """Download ``url`` into the directory ``into``; the file's path."""

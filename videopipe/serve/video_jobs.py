@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -43,6 +43,7 @@ __all__ = [
     "job_request",
     "job_video",
     "local_video",
+    "run_admitted",
     "run_chapters",
     "run_locate",
     "run_summarize",
@@ -141,6 +142,25 @@ async def job_video(
         yield JobVideo(await fetcher.fetch(ref.url, tmp), ref.url)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+ReqT = TypeVar("ReqT", bound="_JobRequest")
+
+
+async def run_admitted(
+    worker: ModelWorker,
+    policy: PathPolicy,
+    req: ReqT,
+    run: Callable[[ModelWorker, Path, ReqT], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """``run`` (``run_chapters``, ...) on the local video of ``req``, holding a place in the
+    worker's queue while it runs (503 when the queue is full): the route's and the MCP tool's."""
+    path = local_video(policy, req.video)
+    ticket = worker.admit()
+    try:
+        return await run(worker, path, req)
+    finally:
+        ticket.release()
 
 
 async def run_chapters(worker: ModelWorker, path: Path, req: ChaptersRequest) -> dict[str, Any]:

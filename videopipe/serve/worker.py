@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from videopipe.models.contract import Turn, VideoLLM
     from videopipe.pipeline import Decoded, Pipeline
     from videopipe.prefix_cache import PrefixCache
+    from videopipe.request import Request
     from videopipe.types import Answer
 
 __all__ = ["Cancelled", "Job", "ModelWorker", "Ticket", "reader_workers"]
@@ -77,6 +78,7 @@ class Job:
     temperature: float = 0.0
     on_text: Callable[[str], None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    request: Request | None = field(default=None, repr=False)  # checked by the CPU stage
     _landed: Callable[[], None] | None = field(default=None, repr=False)
 
     def cancel(self) -> None:
@@ -279,8 +281,12 @@ class ModelWorker:
 
         job.check()
         # the one check of a request `videopipe ask` makes first, with its one-line messages
-        request = check_request(
-            job.video, job.question, max_new_tokens=job.max_new_tokens, temperature=job.temperature
+        request = job.request = check_request(
+            job.video,
+            job.question,
+            max_new_tokens=job.max_new_tokens,
+            temperature=job.temperature,
+            history=job.history,
         )
         probed = probe(request.video)
         pipe = self._pipeline(job.overrides, job.media, probed)
@@ -295,14 +301,9 @@ class ModelWorker:
         prepared = pipe.prepare_from(decoded)
         job.done()  # the tokens are in the cache: requests waiting for this video go on
         job.check()
-        return pipe.answer(
-            prepared,
-            job.question,
-            max_new_tokens=job.max_new_tokens,
-            temperature=job.temperature,
-            on_text=job.emit,
-            history=job.history,
-        )
+        if job.request is None:
+            raise RuntimeError("the job's request is checked by ModelWorker.prepare, which runs first")
+        return pipe.answer(prepared, job.request, on_text=job.emit)
 
     def _pipeline(
         self,

@@ -50,13 +50,14 @@ def summarize(
     its frame, its template and ``max_new_tokens`` new tokens fits). ``progress(done,
     total)`` is called after each chunk."""
     from videopipe.decode import open_video
-    from videopipe.decode.probe import check_path, probe
+    from videopipe.decode.probe import probe
+    from videopipe.request import check_video
 
     if align not in ALIGN_MODES:
         raise ConfigError(f"--align {align!r} is not one of {', '.join(ALIGN_MODES)}")
     if frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {frames}")
-    path = check_path(video)
+    path = check_video(video)
     duration = float(probe(path).duration_s)
     from videopipe.chapters.job import job_timeline
 

@@ -11,21 +11,17 @@ Cached on disk by its arguments, like :mod:`videopipe.testing.videos`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
 from videopipe.decode.probe import ffmpeg_bin
 from videopipe.testing.lecture_topics import FILLERS, TOPICS, Topic
+from videopipe.testing.media_cache import cached_media
 from videopipe.testing.slides import _esc, _font
 from videopipe.testing.speech import RATE, SpokenLine, _write_wav, synthesize
-from videopipe.testing.videos import video_cache_dir
 
 __all__ = ["Lecture", "LectureFact", "LectureSlide", "LectureTopic", "boundary_f1", "make_lecture"]
 
@@ -169,25 +165,20 @@ def make_lecture(
     params = dict(
         v=_VERSION, seed=seed, d=duration_s, n=n_topics, lo=min_topic_s, hi=max_topic_s, size=size, fps=fps
     )
-    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    out_dir = cache_dir or video_cache_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"lecture-{key}.mp4"
-    meta = path.with_suffix(".lecture.json")
-    with FileLock(str(path) + ".lock"):
-        if path.is_file() and path.stat().st_size > 0 and meta.is_file():
-            return path, Lecture.from_dict(json.loads(meta.read_text()))
+
+    def make(tmp: Path, workdir: Path) -> dict:
         plan = _plan(seed, duration_s, n_topics, min_topic_s, max_topic_s)
         audio, lecture = _speak(plan, seed, duration_s)
         lecture = _with_slides(lecture, plan, np.random.default_rng(seed + 1))
-        with tempfile.TemporaryDirectory(dir=out_dir) as d:
-            wav = Path(d) / "a.wav"
-            _write_wav(wav, audio)
-            tmp = Path(d) / path.name
-            _render(tmp, wav, lecture, size=size, fps=fps)
-            meta.write_text(json.dumps(lecture.to_dict()))
-            tmp.replace(path)
-        return path, lecture
+        wav = workdir / "a.wav"
+        _write_wav(wav, audio)
+        _render(tmp, wav, lecture, size=size, fps=fps)
+        return lecture.to_dict()
+
+    path, described = cached_media(
+        "lecture", params, ext="mp4", meta_ext=".lecture.json", make=make, cache_dir=cache_dir
+    )
+    return path, Lecture.from_dict(described)
 
 
 def _speak(plan: dict, seed: int, duration_s: float) -> tuple[np.ndarray, Lecture]:

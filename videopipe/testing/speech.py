@@ -10,8 +10,6 @@ topics, mostly silence between them (so VAD keeps ASR cheap), for index/search a
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -22,11 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
 from videopipe.decode.probe import ffmpeg_bin
 from videopipe.errors import MissingDependencyError
-from videopipe.testing.videos import video_cache_dir
+from videopipe.testing.media_cache import cached_media
 
 __all__ = [
     "SpeechScript",
@@ -138,14 +135,8 @@ def make_speech_video(
     arguments; the script (real spoken spans) is stored beside the file."""
     items = [(float(s[0]), str(s[1]), str(s[2]) if len(s) > 2 else "") for s in sentences]
     params = dict(v=_VERSION, items=items, d=duration_s, noise=noise, video=video, size=size, fps=fps)
-    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    out_dir = cache_dir or video_cache_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"speech-{key}.{container if video else 'm4a'}"
-    meta = path.with_suffix(".script.json")
-    with FileLock(str(path) + ".lock"):
-        if path.is_file() and path.stat().st_size > 0 and meta.is_file():
-            return path, SpeechScript.from_dict(json.loads(meta.read_text()))
+
+    def make(tmp: Path, workdir: Path) -> dict:
         n = round(duration_s * RATE)
         audio = np.zeros(n, dtype=np.float32)
         if noise > 0:
@@ -159,24 +150,25 @@ def make_speech_video(
                 raise ValueError(f"sentence at {start}s does not fit in {duration_s}s: {text!r}")
             audio[a:b] += pcm[: b - a]
             lines.append(SpokenLine(a / RATE, b / RATE, text, topic))
-        script = SpeechScript(duration_s, tuple(lines))
-        with tempfile.TemporaryDirectory(dir=out_dir) as d:
-            wav = Path(d) / "a.wav"
-            _write_wav(wav, audio)
-            tmp = Path(d) / path.name
-            cmd = [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-y"]
-            if video:
-                cmd += ["-f", "lavfi", "-i", f"color=c=gray:s={size}:r={fps}:d={duration_s}"]
-            cmd += ["-i", str(wav)]
-            if video:
-                cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(10 * fps)]
-            cmd += ["-c:a", "aac", "-b:a", "48k", "-t", str(duration_s), str(tmp)]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise RuntimeError(f"ffmpeg failed to make {path.name}: {r.stderr.strip()[-400:]}")
-            meta.write_text(json.dumps(script.to_dict()))
-            tmp.replace(path)
-        return path, script
+        wav = workdir / "a.wav"
+        _write_wav(wav, audio)
+        cmd = [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-y"]
+        if video:
+            cmd += ["-f", "lavfi", "-i", f"color=c=gray:s={size}:r={fps}:d={duration_s}"]
+        cmd += ["-i", str(wav)]
+        if video:
+            cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(10 * fps)]
+        cmd += ["-c:a", "aac", "-b:a", "48k", "-t", str(duration_s), str(tmp)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"ffmpeg failed to make {tmp.name}: {r.stderr.strip()[-400:]}")
+        return SpeechScript(duration_s, tuple(lines)).to_dict()
+
+    ext = container if video else "m4a"
+    path, described = cached_media(
+        "speech", params, ext=ext, meta_ext=".script.json", make=make, cache_dir=cache_dir
+    )
+    return path, SpeechScript.from_dict(described)
 
 
 # -- scripts ------------------------------------------------------------------------------------

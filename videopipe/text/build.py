@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from videopipe.errors import ConfigError, UnsupportedVideoError
 from videopipe.text.timeline import (
@@ -28,7 +28,7 @@ from videopipe.text.timeline import (
 )
 
 if TYPE_CHECKING:
-    from videopipe.text.cache import TextCache
+    from videopipe.text.cache import CachedText, TextCache
     from videopipe.text.screen import OCRConfig
     from videopipe.text.speech import ASRConfig
 
@@ -36,6 +36,9 @@ __all__ = ["DEFAULT_TEXT_SOURCES", "load_timeline", "merge_sources", "parse_text
 
 #: progress(source, done, total): seconds of audio (speech) or of video (screen)
 TextProgress = Callable[[str, float, float], None]
+ConfigT = TypeVar("ConfigT")
+#: read(on_progress) -> the lines and notes of one text source (on_progress(done, total))
+TextReader = Callable[[Callable[[float, float], None] | None], "CachedText"]
 
 
 def merge_sources(
@@ -108,6 +111,7 @@ def timeline_of(
     (``cache=False``: always recomputed, nothing written); a video with no audio, no speech or
     no subtitles gets a note, never an error."""
     chosen = parse_text_sources(sources)
+    stored = {"progress": progress, "cache": cache, "cache_dir": cache_dir}
     notes: list[str] = []
     subs: list[TextLine] = []
     if TextSource.subtitles in chosen:
@@ -124,11 +128,14 @@ def timeline_of(
         if subtitles_win and subs:
             notes.append(f"{p}: speech not transcribed: its subtitles are used (subtitles win)")
         else:
-            got, more = _speech(p, asr, progress=progress, cache=cache, cache_dir=cache_dir)
+            got, more = _cached_source(p, "speech", *_speech(p, asr), **stored)
             speech, notes = list(got), notes + list(more)
     screen: list[TextLine] = []
     if TextSource.screen in chosen:
-        got, more = _screen(p, ocr, progress=progress, cache=cache, cache_dir=cache_dir)
+        try:
+            got, more = _cached_source(p, "screen", *_screen(p, ocr), **stored)
+        except UnsupportedVideoError:  # an audio-only file has no screen (not cached: nothing was read)
+            got, more = (), (f"{p}: no video stream, so no screen text",)
         screen, notes = list(got), notes + list(more)
     lines = merge_sources(subs, speech, screen, subtitles_win=subtitles_win)
     return Timeline(str(p), lines, tuple(notes))
@@ -142,55 +149,60 @@ def _cache(cache: bool, cache_dir: str | Path | None) -> TextCache | None:
     return TextCache(Path(cache_dir) / "text" if cache_dir is not None else None)
 
 
-def _speech(
-    p: Path,
-    asr: ASRConfig | None,
-    *,
-    progress: TextProgress | None,
-    cache: bool,
-    cache_dir: str | Path | None,
-) -> tuple[tuple[TextLine, ...], tuple[str, ...]]:
+def _speech(p: Path, asr: ASRConfig | None) -> tuple[str, TextReader]:
+    """The speech of ``p``: its config's key and its reader (faster-whisper)."""
     from videopipe.text.cache import CachedText
     from videopipe.text.speech import ASRConfig, transcribe_audio
 
-    config = asr if asr is not None else ASRConfig()
-    if not isinstance(config, ASRConfig):
-        raise ConfigError(f"asr must be an ASRConfig, got {type(config).__name__}")
-    store = _cache(cache, cache_dir)
-    key = store.key(p, kind="speech", config_key=config.key()) if store else ""
-    if store is not None and (hit := store.load(key)) is not None:
-        return hit.lines, hit.notes
-    on_audio = None if progress is None else (lambda done, total: progress("speech", done, total))
-    result = transcribe_audio(p, config, progress=on_audio)
-    if store is not None:
-        store.save(key, CachedText(result.lines, result.notes))
-    return result.lines, result.notes
+    config = _config_of(asr, ASRConfig, "asr")
+
+    def read(on_progress: Callable[[float, float], None] | None) -> CachedText:
+        result = transcribe_audio(p, config, progress=on_progress)
+        return CachedText(result.lines, result.notes)
+
+    return config.key(), read
 
 
-def _screen(
+def _screen(p: Path, ocr: OCRConfig | None) -> tuple[str, TextReader]:
+    """The screen text of ``p``: its config's key and its reader (OCR); a note when it has none."""
+    from videopipe.text.cache import CachedText
+    from videopipe.text.screen import OCRConfig, read_screen
+
+    config = _config_of(ocr, OCRConfig, "ocr")
+
+    def read(on_progress: Callable[[float, float], None] | None) -> CachedText:
+        lines = read_screen(p, config, progress=on_progress).lines
+        return CachedText(lines, () if lines else (f"{p}: no screen text",))
+
+    return config.key(), read
+
+
+def _config_of(given: object, cls: type[ConfigT], name: str) -> ConfigT:
+    """``given``, or ``cls()`` when it is None; a ConfigError when it is another type."""
+    config = given if given is not None else cls()
+    if not isinstance(config, cls):
+        raise ConfigError(f"{name} must be an {cls.__name__}, got {type(config).__name__}")
+    return config
+
+
+def _cached_source(
     p: Path,
-    ocr: OCRConfig | None,
+    kind: str,
+    config_key: str,
+    read: TextReader,
     *,
     progress: TextProgress | None,
     cache: bool,
     cache_dir: str | Path | None,
 ) -> tuple[tuple[TextLine, ...], tuple[str, ...]]:
-    from videopipe.text.cache import CachedText
-    from videopipe.text.screen import OCRConfig, read_screen
-
-    config = ocr if ocr is not None else OCRConfig()
-    if not isinstance(config, OCRConfig):
-        raise ConfigError(f"ocr must be an OCRConfig, got {type(config).__name__}")
+    """The lines and notes of one text source of ``p`` (``kind``: speech or screen): from the
+    text cache when it holds them for ``config_key``, else ``read(on_progress)``, then saved."""
     store = _cache(cache, cache_dir)
-    key = store.key(p, kind="screen", config_key=config.key()) if store else ""
+    key = store.key(p, kind=kind, config_key=config_key) if store else ""
     if store is not None and (hit := store.load(key)) is not None:
         return hit.lines, hit.notes
-    on_video = None if progress is None else (lambda done, total: progress("screen", done, total))
-    try:
-        result = read_screen(p, config, progress=on_video)
-    except UnsupportedVideoError:  # an audio-only file has no screen
-        return (), (f"{p}: no video stream, so no screen text",)
-    notes = () if result.lines else (f"{p}: no screen text",)
+    on_progress = None if progress is None else (lambda done, total: progress(kind, done, total))
+    got = read(on_progress)
     if store is not None:
-        store.save(key, CachedText(result.lines, notes))
-    return result.lines, notes
+        store.save(key, got)
+    return got.lines, got.notes

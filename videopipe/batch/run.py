@@ -158,6 +158,8 @@ def run_batch(
                     summary.interrupted = True
             for rec in refused:  # after the run: a batch that aborts (BatchAbort) writes nothing
                 emit(rec)
+            # a video every job of which the check refused is a video of the run all the same
+            summary.videos += len({r["video"] for r in refused} - {t.video for t in tasks})
         if parquet and not summary.interrupted:
             ids = {j.id for j in jobs}
             recs = [r for k, r in store.records.items() if k in ids]

@@ -114,9 +114,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from videopipe.decode.probe import probe
     from videopipe.pipeline import Pipeline
     from videopipe.summarize.chunks import plan_chunks
-    from videopipe.summarize.describe import span_times
+    from videopipe.summarize.describe import chunk_frame_size, span_times
     from videopipe.summarize.describer import SpanDescriber
-    from videopipe.summarize.job import TEMPLATE_TOKENS, _small
+    from videopipe.summarize.job import TEMPLATE_TOKENS
     from videopipe.summarize.reduce import REDUCE_PROMPT, reduce_descriptions
     from videopipe.summarize.types import Described
 
@@ -169,7 +169,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         small_tokens = len(
             model.encode(
                 reader.frames_at_times(
-                    span_times(0.0, args.chunk_s, max(1, int(model.min_frames))), size=_small(reader, model)
+                    span_times(0.0, args.chunk_s, max(1, int(model.min_frames))),
+                    size=chunk_frame_size(reader, model),
                 )
             )
         )
@@ -199,7 +200,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         prompt = REDUCE_PROMPT + "\n".join(f"{x.label} {x.text}" for x in group)
         one = reader.frames_at_times(
             span_times(group[0].start_s, group[-1].end_s, max(1, int(model.min_frames))),
-            size=_small(reader, model),
+            size=chunk_frame_size(reader, model),
         )
         before = dict(timed.seconds)
         t, c, la = time.perf_counter(), cpu_s(), load()

@@ -35,6 +35,11 @@ def frame_size(reader: BaseReader, size_px: int, token_px: int) -> tuple[int, in
     return fit(h), fit(w)
 
 
+def chunk_frame_size(reader: BaseReader, model: VideoLLM) -> tuple[int, int]:
+    """The size a chunk's frames are described at: shorter side two of ``model``'s token patches."""
+    return frame_size(reader, 2 * int(model.token_px), int(model.token_px))
+
+
 def describe_span(
     model: VideoLLM,
     reader: BaseReader,

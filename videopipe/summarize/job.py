@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from videopipe.errors import ConfigError
 from videopipe.summarize.chunks import plan_chunks
-from videopipe.summarize.describe import DESCRIBE_PROMPT, span_times
+from videopipe.summarize.describe import DESCRIBE_PROMPT, chunk_frame_size, span_times
 from videopipe.summarize.describer import DescribeRecipe, SpanDescriber, description_store
 from videopipe.summarize.reduce import reduce_descriptions
 from videopipe.summarize.types import Described, Summary
@@ -80,7 +80,7 @@ def summarize(
         def frame_of(a: float, b: float) -> VisualTokens:
             # the reduce prompts carry the descriptions; one frame of the span keeps the call a video call
             one = reader.frames_at_times(
-                span_times(a, b, max(1, int(model.min_frames))), size=_small(reader, model)
+                span_times(a, b, max(1, int(model.min_frames))), size=chunk_frame_size(reader, model)
             )
             return model.encode(one)
 
@@ -96,12 +96,6 @@ def summarize(
             reserved_tokens=len(frame_of(*chunks[0])) + TEMPLATE_TOKENS,
         )
     return Summary(str(path), text_out, sections, tuple(described), levels, describer.reused, tuple(notes))
-
-
-def _small(reader: object, model: VideoLLM) -> tuple[int, int]:
-    from videopipe.summarize.describe import frame_size
-
-    return frame_size(reader, 2 * int(model.token_px), int(model.token_px))  # type: ignore[arg-type]
 
 
 def _boundaries(path: Path, align: str, timeline: Timeline) -> list[float]:

@@ -95,6 +95,10 @@ class PipelineConfig:
     # inside a SigLIP vision tower (0: off)
     quantize: str = "none"
     vision_merge: int = 0
+    # the prompt's KV cache kept on disk beside the token cache (MB; 0: off), so a second
+    # question about the same video in a new process prefills only its question
+    # (videopipe.prefix_store); the server keeps its own in memory (serve --kv-cache-mb)
+    disk_kv_cache_mb: int = 2048
 
     def __post_init__(self) -> None:
         from videopipe.validate import field_types
@@ -108,6 +112,8 @@ class PipelineConfig:
             raise ConfigError(
                 f"quantize (--quantize) {self.quantize!r} is not one of {', '.join(QUANTIZE_MODES)}"
             )
+        if self.disk_kv_cache_mb < 0:
+            raise ConfigError(f"disk_kv_cache_mb must be >= 0 (0: off), got {self.disk_kv_cache_mb}")
         if self.vision_merge < 0:
             raise ConfigError(f"vision_merge (--vision-merge) must be >= 0 (0: off), got {self.vision_merge}")
         check_size_px(self.size_px)  # the model's token size is checked where it is known (Pipeline)

@@ -424,12 +424,9 @@ class Pipeline(LongVideoJobs):
                 compressor_name=self.compressor_name,
             )
         with timer.stage("text"):
+            limit = self.config.max_text_tokens
             text = answer_steps.prompt_text(
-                model,
-                prepared,
-                question,
-                max_text_tokens=self.config.max_text_tokens,
-                history=request.history,
+                model, prepared, question, max_text_tokens=limit, history=request.history
             )
         with timer.stage("generate"):
             generated = answer_steps.generate(
@@ -484,17 +481,18 @@ class Pipeline(LongVideoJobs):
 # the model's loading entry points (function-level imports: ``videopipe.models`` is heavy)
 # ----------------------------------------------------------------------------------------
 def _load_model(cfg: PipelineConfig) -> VideoLLM:
-    """The model of the spec ``cfg.model`` (a checkpoint or a ``MODELS`` entry)."""
+    """The model of the spec ``cfg.model`` (a checkpoint or a ``MODELS`` entry), with a disk KV cache."""
     from videopipe.models import load_model
+    from videopipe.prefix_store import keep_prefixes_on_disk
 
-    return load_model(
+    model = load_model(
         cfg.model, device=cfg.device, dtype=cfg.dtype, quantize=cfg.quantize, vision_merge=cfg.vision_merge
     )
+    return keep_prefixes_on_disk(model, cfg)
 
 
 def _read_geometry(cfg: PipelineConfig) -> ModelGeometry:
-    """The geometry of ``cfg.model`` without loading it (config files only): its facts and
-    its resize rule, read once."""
+    """The geometry (facts, resize rule) of ``cfg.model`` from its config files, unloaded."""
     from videopipe.models.loading import read_model_geometry
 
     return read_model_geometry(cfg.model)

@@ -28,7 +28,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PrefixCache", "PrefixEntry", "PromptRows"]
+__all__ = ["KVShape", "PrefixCache", "PrefixEntry", "PromptRows"]
+
+
+@dataclass(frozen=True)
+class KVShape:
+    """The keys and values a language model keeps per layer: ``[1, heads, rows, head_dim]``
+    in ``dtype`` (its name, e.g. ``bfloat16``), ``layers`` of them (what a KV cache read from
+    a file must be: ``videopipe.prefix_store``)."""
+
+    layers: int
+    heads: int
+    head_dim: int
+    dtype: str
 
 
 @dataclass(frozen=True)

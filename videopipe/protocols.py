@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from videopipe.prefix_cache import PrefixCache
+    from videopipe.prefix_cache import KVShape, PrefixCache
     from videopipe.text.timeline import TextLine
     from videopipe.types import Budget, Frames, Hit, Selection, VideoInfo, VisualTokens
 
@@ -280,6 +280,11 @@ class VideoLLM(Protocol):
     def facts(self) -> ModelFacts:
         """This model's :class:`ModelFacts` (compared with those a CPU stage read from files)."""
         return ModelFacts.of(self)
+
+    def kv_shape(self) -> KVShape | None:
+        """The shape of the language model's KV cache per layer, for a prefix cache kept on
+        disk (``videopipe.prefix_store``); None: the model keeps no such cache."""
+        return None
 
 
 def missing_members(obj: object, protocol: type) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +21,14 @@ def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model("qwen2_5_vl", tmp_path_factory.mktemp("m") / "tiny-qwen2.5-vl")
 
 
-def _ask(*args: str) -> subprocess.CompletedProcess:
+def _ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "videopipe", "ask", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -96,3 +98,21 @@ def test_ask_streams_the_answer_and_reports_a_failed_background_load(tiny_qwen: 
     r = _ask(str(video), "What is shown?", "--model", str(broken), *common)
     assert r.returncode not in (0, 134, -6), r.stderr
     assert "broken" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_second_question_in_a_new_process_prefills_only_the_question(
+    tiny_qwen: Path, tmp_path: Path
+) -> None:
+    """The token cache skips decode and encode, the prompt's KV cache on disk
+    (``videopipe.prefix_store``) the video's prefill: the second process reads the video's rows."""
+    video = make_video(scenes_video((10, 10), width=112, height=84))
+    common = ["--model", str(tiny_qwen), "--num-frames", "4", "--size", "56", "--max-new-tokens", "4"]
+    common += ["--device", "cpu", "--dtype", "float32", "--text", "none", "--json"]
+    env = {"VIDEOPIPE_CACHE": str(tmp_path)}
+    runs = [_ask(str(video), q, *common, env=env) for q in ("What colour is it?", "What happens at the end?")]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    first, second = (json.loads(r.stdout)["stats"] for r in runs)
+    assert first["cached_tokens"] == 0 and list(tmp_path.glob("prefix-kv/*/*.safetensors"))
+    # every visual token of the video (and the text before them) came from the file
+    assert second["tokens_after"] < second["cached_tokens"] < second["prompt_tokens"]
+    assert "encode" not in second["seconds"]  # tokens from the token cache

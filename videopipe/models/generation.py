@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from videopipe.models.contract import Turn
     from videopipe.models.splice import SplicedInputs
-    from videopipe.prefix_cache import PrefixCache, PromptRows
+    from videopipe.prefix_cache import KVShape, PrefixCache, PromptRows
     from videopipe.types import VisualTokens
 
 __all__ = ["GenerationMixin", "Picker", "copy_prefix", "kv_nbytes", "kv_reuse_refused"]
@@ -215,6 +215,21 @@ class GenerationMixin:
                 self._keep_prefix(rows, fed, inp.next_position, past)
 
     # -- prefix caching (videopipe.prefix_cache) -------------------------------------------------
+    def kv_shape(self) -> KVShape:
+        """The keys and values the language model keeps per layer (what a KV cache file must
+        hold to be read back: ``videopipe.prefix_store``)."""
+        from videopipe.prefix_cache import KVShape
+
+        cfg = self.model.config.get_text_config()
+        heads = int(cfg.num_attention_heads)
+        dtype = self.model.get_input_embeddings().weight.dtype  # not quantized: the KV's dtype
+        return KVShape(
+            layers=int(cfg.num_hidden_layers),
+            heads=int(getattr(cfg, "num_key_value_heads", None) or heads),
+            head_dim=int(getattr(cfg, "head_dim", None) or cfg.hidden_size // heads),
+            dtype=str(dtype).removeprefix("torch."),
+        )
+
     def _prompt_rows(self, inp: SplicedInputs) -> PromptRows:
         """What identifies each row of the spliced prompt (see :class:`PromptRows`)."""
         import torch

@@ -173,6 +173,8 @@ class ModelWorker:
             return
         self._base = self._gpu.submit(lambda: Pipeline(self._model_obj, config=self.config)).result()
         model = self._base.model
+        # the server keeps its prompts' KV caches in memory (--kv-cache-mb), not on disk as ``ask``
+        model.prefix_cache = None
         if self.kv_cache_bytes > 0 and model.reuses_prefix:
             from videopipe.prefix_cache import PrefixCache
 

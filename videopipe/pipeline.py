@@ -256,21 +256,21 @@ class Pipeline(LongVideoJobs):
         """The timed text of the checked ``path`` (see :meth:`timeline`)."""
         if not self.text.sources:
             return None
-        from videopipe.text.build import timeline_of
+        from videopipe.text.build import load_timeline
         from videopipe.text.speech import ASRConfig
         from videopipe.text.timeline import TextSource
 
+        asr = ASRConfig(model=self.config.asr_model) if TextSource.speech in self.text.sources else None
         with timer.stage("text"):
-            return timeline_of(
+            return load_timeline(
                 path,
                 self.text.sources,
-                asr=ASRConfig(model=self.config.asr_model)
-                if TextSource.speech in self.text.sources
-                else None,
+                asr=asr,
                 subtitles_win=not self.config.speech_with_subtitles,
                 progress=self.text_progress,
                 cache=self.config.cache_tokens,
                 cache_dir=self.config.resolved_cache_dir(),
+                checked=True,
             )
 
     def _decode(self, path: Path, question: str | None, key: str | None) -> DecodedVideo:

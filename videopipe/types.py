@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from videopipe.geometry import fit_frame_size
+
 if TYPE_CHECKING:
     import torch
 
@@ -297,11 +299,7 @@ class Budget:
     def frame_size(self, height: int, width: int, short_side_px: int | None = None) -> tuple[int, int]:
         """(h, w) with the shorter side scaled to ``short_side_px`` (default ``size_px``),
         aspect kept, both rounded to a multiple of ``token_px`` and at least one token."""
-        s = short_side_px or self.size_px
-        scale = s / max(1, min(height, width))
-        h = max(self.token_px, round(height * scale / self.token_px) * self.token_px)
-        w = max(self.token_px, round(width * scale / self.token_px) * self.token_px)
-        return int(h), int(w)
+        return fit_frame_size(height, width, short_side_px or self.size_px, self.token_px)
 
     def tokens_per_frame(self, height: int, width: int) -> int:
         """Visual tokens one frame of (height, width) pixels costs."""

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from videopipe.cache_files import save_atomic
 from videopipe.decode.frame_table import FrameIndex, TableSource
 from videopipe.settings import default_cache_dir
 
@@ -53,20 +53,11 @@ def load_table(path: str, stream_index: int) -> dict[str, np.ndarray] | None:
 
 def save_table(path: str, stream_index: int, arrays: dict[str, np.ndarray]) -> None:
     """Store a decoded table's arrays (best effort: a read-only or full cache is ignored)."""
-    tmp = None
     try:
         f = _file(table_key(path, stream_index))
-        f.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=f.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as out:
-            np.savez(out, version=np.int64(_VERSION), **arrays)
-        os.replace(tmp, f)
-    except OSError:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    except OSError:  # the video is gone: nothing to key the entry by
+        return
+    save_atomic(f, lambda out: np.savez(out, version=np.int64(_VERSION), **arrays), suffix=".npz.tmp")
 
 
 def table_arrays(index: FrameIndex) -> dict[str, np.ndarray]:

@@ -12,15 +12,13 @@ the saving. :data:`EMBED_CACHE_COUNTERS` counts hits, misses and writes (tests r
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from videopipe.cache_files import CacheCounters, save_atomic
 from videopipe.settings import default_cache_dir
 
 if TYPE_CHECKING:
@@ -31,17 +29,7 @@ __all__ = ["EMBED_CACHE_COUNTERS", "embed_texts_cached", "embedding_key"]
 _VERSION = 1
 
 
-@dataclass
-class _Counters:
-    hits: int = 0
-    misses: int = 0
-    writes: int = 0
-
-    def reset(self) -> None:
-        self.hits = self.misses = self.writes = 0
-
-
-EMBED_CACHE_COUNTERS = _Counters()
+EMBED_CACHE_COUNTERS = CacheCounters()
 
 
 def embedding_key(embedder: Embedder, texts: Sequence[str]) -> str:
@@ -79,24 +67,10 @@ def embed_texts_cached(
         EMBED_CACHE_COUNTERS.hits += 1
         return got
     out = _embed(embedder, texts)
-    _save(path, out)
+    if save_atomic(path, lambda f: np.save(f, out, allow_pickle=False)):
+        EMBED_CACHE_COUNTERS.writes += 1
     return out
 
 
 def _embed(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     return np.ascontiguousarray(embedder.embed_texts(list(texts)).numpy(), dtype=np.float32)
-
-
-def _save(path: Path, arr: np.ndarray) -> None:
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        return
-    EMBED_CACHE_COUNTERS.writes += 1

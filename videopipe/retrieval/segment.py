@@ -34,6 +34,16 @@ class Span:
     end_s: float
 
 
+def _check_lengths(segmentation: object, longest: str, shorter: str, relation: str) -> None:
+    """A segmentation's two lengths: ``longest`` a positive number of seconds, ``shorter`` at
+    least 0 and ``relation`` (the message's word for less than) the longest."""
+    top, low = getattr(segmentation, longest), getattr(segmentation, shorter)
+    if not (top > 0 and math.isfinite(top)):
+        raise ConfigError(f"{longest} must be a positive number of seconds, got {top}")
+    if not (0 <= low < top):
+        raise ConfigError(f"{shorter} must be >= 0 and {relation} {longest} ({top}), got {low}")
+
+
 @dataclass(frozen=True)
 class FixedWindows:
     """Fixed-length, overlapping windows."""
@@ -42,12 +52,7 @@ class FixedWindows:
     overlap_s: float = 5.0
 
     def __post_init__(self) -> None:
-        if not (self.window_s > 0 and math.isfinite(self.window_s)):
-            raise ConfigError(f"window_s must be a positive number of seconds, got {self.window_s}")
-        if not (0 <= self.overlap_s < self.window_s):
-            raise ConfigError(
-                f"overlap_s must be >= 0 and smaller than window_s ({self.window_s}), got {self.overlap_s}"
-            )
+        _check_lengths(self, "window_s", "overlap_s", "smaller than")
 
     @property
     def key(self) -> str:
@@ -70,12 +75,7 @@ class SceneWindows:
     min_scene_s: float = 2.0
 
     def __post_init__(self) -> None:
-        if not (self.max_window_s > 0 and math.isfinite(self.max_window_s)):
-            raise ConfigError(f"max_window_s must be a positive number of seconds, got {self.max_window_s}")
-        if not (0 <= self.min_scene_s < self.max_window_s):
-            raise ConfigError(
-                f"min_scene_s must be >= 0 and below max_window_s ({self.max_window_s}), got {self.min_scene_s}"
-            )
+        _check_lengths(self, "max_window_s", "min_scene_s", "below")
 
     @property
     def key(self) -> str:

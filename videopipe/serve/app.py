@@ -52,13 +52,7 @@ KEY_COOKIE = "videopipe_key"
 def create_app(settings: ServeSettings, *, model: VideoLLM | None = None) -> FastAPI:
     """The server's application. ``model``: an already built model (tests); default: the one
     ``settings.config.model`` names, loaded once when the application starts."""
-    worker = ModelWorker(
-        settings.config,
-        model=model,
-        max_queue=settings.max_queue,
-        decode_threads=settings.decode_threads,
-        kv_cache_bytes=settings.kv_cache_bytes,
-    )
+    worker = ModelWorker.for_settings(settings, model=model)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

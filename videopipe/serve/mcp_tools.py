@@ -40,13 +40,7 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
     """The MCP server and its model worker (call ``worker.start()`` before serving)."""
     from mcp.server.mcpserver import MCPServer
 
-    worker = ModelWorker(
-        settings.config,
-        model=model,
-        max_queue=settings.max_queue,
-        decode_threads=settings.decode_threads,
-        kv_cache_bytes=settings.kv_cache_bytes,
-    )
+    worker = ModelWorker.for_settings(settings, model=model)
     policy = PathPolicy(settings.allow_dirs, allow_remote=settings.allow_remote)
     fetcher = RemoteFetcher.of(settings)
     server = MCPServer(

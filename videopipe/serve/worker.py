@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from videopipe.pipeline import Decoded, Pipeline
     from videopipe.prefix_cache import PrefixCache
     from videopipe.request import Request
+    from videopipe.serve.settings import ServeSettings
     from videopipe.types import Answer
 
 __all__ = ["Cancelled", "Job", "ModelWorker", "Ticket", "reader_workers"]
@@ -164,6 +165,18 @@ class ModelWorker:
         self.counters = Counters()
 
     # -- life cycle --------------------------------------------------------------------------------
+    @classmethod
+    def for_settings(cls, settings: ServeSettings, *, model: VideoLLM | None = None) -> ModelWorker:
+        """The worker a server (HTTP or MCP) runs with ``settings``: its pipeline options, queue,
+        decode threads and KV-cache memory; ``model``: an already built model (tests)."""
+        return cls(
+            settings.config,
+            model=model,
+            max_queue=settings.max_queue,
+            decode_threads=settings.decode_threads,
+            kv_cache_bytes=settings.kv_cache_bytes,
+        )
+
     def start(self) -> None:
         """Build the base pipeline and load the model (blocking; before the server listens).
         Starting a started worker does nothing."""

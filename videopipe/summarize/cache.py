@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from videopipe.cache_files import save_atomic
 from videopipe.config import default_cache_dir
 
 __all__ = ["DescriptionCache"]
@@ -40,12 +39,5 @@ class DescriptionCache:
 
     def save(self, key: str, text: str) -> None:
         """Best effort: an unwritable cache costs a re-description, never the run."""
-        p = self._path(key)
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"version": _VERSION, "text": text}, f)
-            os.replace(tmp, p)
-        except OSError:
-            pass
+        blob = json.dumps({"version": _VERSION, "text": text}).encode("utf-8")
+        save_atomic(self._path(key), lambda f: f.write(blob))

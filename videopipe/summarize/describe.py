@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from videopipe.geometry import fit_frame_size
+
 if TYPE_CHECKING:
     from videopipe.decode.reader import BaseReader
     from videopipe.models.contract import VideoLLM
@@ -26,13 +28,7 @@ def span_times(start_s: float, end_s: float, n: int) -> list[float]:
 
 def frame_size(reader: BaseReader, size_px: int, token_px: int) -> tuple[int, int]:
     """(h, w) with the shorter side ``size_px``, both multiples of ``token_px``."""
-    h, w = reader.info.height, reader.info.width
-    scale = size_px / max(1, min(h, w))
-
-    def fit(x: float) -> int:
-        return max(token_px, int(round(x * scale / token_px)) * token_px)
-
-    return fit(h), fit(w)
+    return fit_frame_size(reader.info.height, reader.info.width, size_px, token_px)
 
 
 def chunk_frame_size(reader: BaseReader, model: VideoLLM) -> tuple[int, int]:

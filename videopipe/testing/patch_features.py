@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from videopipe.geometry import fit_frame_size
 from videopipe.types import VisualTokens
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -84,11 +85,7 @@ def video_tokens(
     with av.open(str(path)) as container:
         s = container.streams.video[0]
         h0, w0 = s.codec_context.height, s.codec_context.width
-    scale = short_side_px / min(h0, w0)
-    size = (
-        max(token_px, round(h0 * scale / token_px) * token_px),
-        max(token_px, round(w0 * scale / token_px) * token_px),
-    )
+    size = fit_frame_size(h0, w0, short_side_px, token_px)
     frames, idx, times = read_frames(path, num_frames=num_frames, size=size)
     return patch_tokens(frames, idx, times, patch_px=token_px // 2, dim=dim)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videopipe.testing.real_spec import _HF, RealSpec, _with_sources
+from videopipe.testing.real_spec import RealSpec, _published
 
 __all__ = ["REAL_SPECS", "RealSpec"]
 
@@ -104,13 +104,9 @@ def _smol(
         base_vocab=49152,
         frame_px=side,
         tokens_per_frame=seq,
-        video_mme=mme,
     )
-    files = spec.files(
-        "config.json", "preprocessor_config.json", "processor_config.json", "added_tokens.json"
-    )
-    files["Video-MME"] = f"{_HF}/{hub_id}"
-    return _with_sources(spec, files)
+    files = ("config.json", "preprocessor_config.json", "processor_config.json", "added_tokens.json")
+    return _published(spec, *files, mme=mme)
 
 
 # -- Qwen ------------------------------------------------------------------------------------------
@@ -157,6 +153,35 @@ _CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 _CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 
+def _qwen_processor(
+    image_px: tuple[int, int],
+    video_px: tuple[int, int],
+    *,
+    patch: int,
+    mean: list[float],
+    std: list[float],
+    **video: Any,
+) -> dict[str, Any]:
+    """A Qwen-VL checkpoint's image and video processor settings: the two share patching and
+    normalisation and differ in their (shortest, longest) pixel limits; the video's also sample
+    frames (fps 2, 4..768 frames, and ``video``'s extra keys)."""
+
+    def one(px: tuple[int, int]) -> dict[str, Any]:
+        return dict(
+            size={"shortest_edge": px[0], "longest_edge": px[1]},
+            patch_size=patch,
+            merge_size=2,
+            temporal_patch_size=2,
+            image_mean=mean,
+            image_std=std,
+        )
+
+    return {
+        "image": one(image_px),
+        "video": {**one(video_px), "fps": 2, "min_frames": 4, "max_frames": 768, **video},
+    }
+
+
 def _qwen25(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bool, mme: float) -> RealSpec:
     spec = RealSpec(
         name=name,
@@ -189,43 +214,25 @@ def _qwen25(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bo
                 tokens_per_second=2,
             ),
         ),
-        processor={
-            # preprocessor_config.json: min_pixels 3136, max_pixels 12845056 (images)
-            "image": dict(
-                size={"shortest_edge": 3136, "longest_edge": 12845056},
-                patch_size=14,
-                merge_size=2,
-                temporal_patch_size=2,
-                image_mean=_CLIP_MEAN,
-                image_std=_CLIP_STD,
-            ),
-            # no video_preprocessor_config.json: transformers' Qwen2VLVideoProcessor defaults
-            # (128..768 tokens of 28x28 px per frame, fps 2, 4..768 frames), as qwen-vl-utils
-            "video": dict(
-                size={"shortest_edge": 128 * 28 * 28, "longest_edge": 768 * 28 * 28},
-                patch_size=14,
-                merge_size=2,
-                temporal_patch_size=2,
-                image_mean=_CLIP_MEAN,
-                image_std=_CLIP_STD,
-                fps=2,
-                min_frames=4,
-                max_frames=768,
-                cap_pixels_per_frame=False,  # transformers' behaviour so far (and the adapter's)
-            ),
-        },
+        # preprocessor_config.json: min_pixels 3136, max_pixels 12845056 (images); no
+        # video_preprocessor_config.json: transformers' Qwen2VLVideoProcessor defaults (128..768
+        # tokens of 28x28 px per frame, fps 2, 4..768 frames), as qwen-vl-utils
+        processor=_qwen_processor(
+            (3136, 12845056),
+            (128 * 28 * 28, 768 * 28 * 28),
+            patch=14,
+            mean=_CLIP_MEAN,
+            std=_CLIP_STD,
+            cap_pixels_per_frame=False,  # transformers' behaviour so far (and the adapter's)
+        ),
         specials=_QWEN_SPECIALS,
         base_vocab=151643,
         frame_px=448,
         tokens_per_frame=(448 // 28) ** 2,  # per pair of frames
-        video_mme=mme,
     )
-    files = spec.files("config.json", "preprocessor_config.json", "tokenizer_config.json")
-    files["video processor"] = (
-        "transformers Qwen2VLVideoProcessor defaults (no video_preprocessor_config.json in the repo)"
-    )
-    files["Video-MME"] = f"{_HF}/{hub_id}"
-    return _with_sources(spec, files)
+    note = "transformers Qwen2VLVideoProcessor defaults (no video_preprocessor_config.json in the repo)"
+    files = ("config.json", "preprocessor_config.json", "tokenizer_config.json")
+    return _published(spec, *files, mme=mme, notes={"video processor": note})
 
 
 def _qwen3(
@@ -277,40 +284,27 @@ def _qwen3(
                 deepstack_visual_indexes=deepstack,
             ),
         ),
-        processor={
-            "image": dict(
-                size={"shortest_edge": 65536, "longest_edge": 16777216},
-                patch_size=16,
-                merge_size=2,
-                temporal_patch_size=2,
-                image_mean=[0.5, 0.5, 0.5],
-                image_std=[0.5, 0.5, 0.5],
-            ),
-            # video_preprocessor_config.json: 4096..25165824 px for all frames of a clip
-            "video": dict(
-                size={"shortest_edge": 4096, "longest_edge": 25165824},
-                patch_size=16,
-                merge_size=2,
-                temporal_patch_size=2,
-                image_mean=[0.5, 0.5, 0.5],
-                image_std=[0.5, 0.5, 0.5],
-                fps=2,
-                min_frames=4,
-                max_frames=768,
-                do_sample_frames=False,
-            ),
-        },
+        # video_preprocessor_config.json: 4096..25165824 px for all frames of a clip
+        processor=_qwen_processor(
+            (65536, 16777216),
+            (4096, 25165824),
+            patch=16,
+            mean=[0.5, 0.5, 0.5],
+            std=[0.5, 0.5, 0.5],
+            do_sample_frames=False,
+        ),
         specials=_QWEN3_SPECIALS,
         base_vocab=151643,
         frame_px=448,
         tokens_per_frame=(448 // 32) ** 2,  # per pair of frames
-        video_mme=mme,
     )
-    files = spec.files(
-        "config.json", "preprocessor_config.json", "video_preprocessor_config.json", "tokenizer_config.json"
+    files = (
+        "config.json",
+        "preprocessor_config.json",
+        "video_preprocessor_config.json",
+        "tokenizer_config.json",
     )
-    files["Video-MME"] = f"{_HF}/{hub_id}"
-    return _with_sources(spec, files)
+    return _published(spec, *files, mme=mme)
 
 
 # -- LLaVA-OneVision -------------------------------------------------------------------------------
@@ -373,17 +367,10 @@ def _llava(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: boo
         base_vocab=151643,
         frame_px=384,
         tokens_per_frame=14 * 14,  # 27x27 SigLIP patches, 2x2 bilinear pooling (ceil)
-        video_mme=mme,
     )
-    files = spec.files(
-        "config.json",
-        "preprocessor_config.json",
-        "video_preprocessor_config.json",
-        "processor_config.json",
-        "added_tokens.json",
-    )
-    files["Video-MME"] = "LLaVA-OneVision paper (arXiv 2408.03326), Table 3"
-    return _with_sources(spec, files)
+    files = ("config.json", "preprocessor_config.json", "video_preprocessor_config.json")
+    files += ("processor_config.json", "added_tokens.json")
+    return _published(spec, *files, mme=mme, mme_source="LLaVA-OneVision paper (arXiv 2408.03326), Table 3")
 
 
 def _qwen2_text(hidden: int, inter: int, layers: int, heads: int, kv: int) -> dict[str, Any]:
@@ -396,95 +383,51 @@ def _qwen2_text(hidden: int, inter: int, layers: int, heads: int, kv: int) -> di
     )
 
 
+# fmt: off
+# (name, hub id, vision tower, frame side, pixel-shuffle scale, image size, text model as
+# (hidden, intermediate, layers, heads, kv heads, rope theta), Video-MME)
+_SMOL_SIZES = [
+    ("smolvlm2-256m", "HuggingFaceTB/SmolVLM2-256M-Video-Instruct", _SMOL_SIGLIP_B16, 512, 4, 2048, (576, 1536, 30, 9, 3, 100000.0), 33.7),
+    ("smolvlm2-500m", "HuggingFaceTB/SmolVLM2-500M-Video-Instruct", _SMOL_SIGLIP_B16, 512, 4, 2048, (960, 2560, 32, 15, 5, 100000.0), 42.2),
+    ("smolvlm2-2.2b", "HuggingFaceTB/SmolVLM2-2.2B-Instruct", _SMOL_SIGLIP_400M, 384, 3, 1536, (2048, 8192, 24, 32, 32, 130000.0), 52.1),
+]
+# (name, hub id, text model as (hidden, intermediate, layers, heads, kv heads), vocabulary,
+# tied embeddings, Video-MME)
+_QWEN25_SIZES = [
+    ("qwen2.5-vl-3b", "Qwen/Qwen2.5-VL-3B-Instruct", (2048, 11008, 36, 16, 2), 151936, True, 61.5),
+    ("qwen2.5-vl-7b", "Qwen/Qwen2.5-VL-7B-Instruct", (3584, 18944, 28, 28, 4), 152064, False, 65.1),
+]
+_LLAVA_SIZES = [
+    ("llava-ov-0.5b", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", (896, 4864, 24, 14, 2), 151936, True, 44.0),
+    ("llava-ov-7b", "llava-hf/llava-onevision-qwen2-7b-ov-hf", (3584, 18944, 28, 28, 4), 152128, False, 58.2),
+]
+_QWEN3_SIGLIP2_L = dict(depth=24, hidden_size=1024, intermediate_size=4096)
+_QWEN3_SIGLIP2_SO400M = dict(depth=27, hidden_size=1152, intermediate_size=4304)
+# (name, hub id, text model as above, vision tower, deepstack layers, tied embeddings); no
+# Video-MME on their model cards
+_QWEN3_SIZES = [
+    ("qwen3-vl-2b", "Qwen/Qwen3-VL-2B-Instruct", (2048, 6144, 28, 16, 8), _QWEN3_SIGLIP2_L, [5, 11, 17], True),
+    ("qwen3-vl-4b", "Qwen/Qwen3-VL-4B-Instruct", (2560, 9728, 36, 32, 8), _QWEN3_SIGLIP2_L, [5, 11, 17], True),
+    ("qwen3-vl-8b", "Qwen/Qwen3-VL-8B-Instruct", (4096, 12288, 36, 32, 8), _QWEN3_SIGLIP2_SO400M, [8, 16, 24], False),
+]
+# fmt: on
+
 _SPECS = [
-    _smol(
-        "smolvlm2-256m",
-        "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
-        vision=_SMOL_SIGLIP_B16,
-        side=512,
-        scale=4,
-        size=2048,
-        text=_smol_text(576, 1536, 30, 9, 3, 100000.0),
-        mme=33.7,
+    *(
+        _smol(name, hub, vision=v, side=side, scale=scale, size=size, text=_smol_text(*text), mme=mme)
+        for name, hub, v, side, scale, size, text, mme in _SMOL_SIZES
     ),
-    _smol(
-        "smolvlm2-500m",
-        "HuggingFaceTB/SmolVLM2-500M-Video-Instruct",
-        vision=_SMOL_SIGLIP_B16,
-        side=512,
-        scale=4,
-        size=2048,
-        text=_smol_text(960, 2560, 32, 15, 5, 100000.0),
-        mme=42.2,
+    *(
+        _qwen25(name, hub, text=_qwen2_text(*text), vocab=vocab, tie=tie, mme=mme)
+        for name, hub, text, vocab, tie, mme in _QWEN25_SIZES
     ),
-    _smol(
-        "smolvlm2-2.2b",
-        "HuggingFaceTB/SmolVLM2-2.2B-Instruct",
-        vision=_SMOL_SIGLIP_400M,
-        side=384,
-        scale=3,
-        size=1536,
-        text=_smol_text(2048, 8192, 24, 32, 32, 130000.0),
-        mme=52.1,
+    *(
+        _qwen3(name, hub, text=_qwen2_text(*text), vision=v, deepstack=deep, tie=tie, mme=None)
+        for name, hub, text, v, deep, tie in _QWEN3_SIZES
     ),
-    _qwen25(
-        "qwen2.5-vl-3b",
-        "Qwen/Qwen2.5-VL-3B-Instruct",
-        text=_qwen2_text(2048, 11008, 36, 16, 2),
-        vocab=151936,
-        tie=True,
-        mme=61.5,
-    ),
-    _qwen25(
-        "qwen2.5-vl-7b",
-        "Qwen/Qwen2.5-VL-7B-Instruct",
-        text=_qwen2_text(3584, 18944, 28, 28, 4),
-        vocab=152064,
-        tie=False,
-        mme=65.1,
-    ),
-    _qwen3(
-        "qwen3-vl-2b",
-        "Qwen/Qwen3-VL-2B-Instruct",
-        text=_qwen2_text(2048, 6144, 28, 16, 8),
-        vision=dict(depth=24, hidden_size=1024, intermediate_size=4096),
-        deepstack=[5, 11, 17],
-        tie=True,
-        mme=None,
-    ),
-    _qwen3(
-        "qwen3-vl-4b",
-        "Qwen/Qwen3-VL-4B-Instruct",
-        text=_qwen2_text(2560, 9728, 36, 32, 8),
-        vision=dict(depth=24, hidden_size=1024, intermediate_size=4096),
-        deepstack=[5, 11, 17],
-        tie=True,
-        mme=None,
-    ),
-    _qwen3(
-        "qwen3-vl-8b",
-        "Qwen/Qwen3-VL-8B-Instruct",
-        text=_qwen2_text(4096, 12288, 36, 32, 8),
-        vision=dict(depth=27, hidden_size=1152, intermediate_size=4304),
-        deepstack=[8, 16, 24],
-        tie=False,
-        mme=None,
-    ),
-    _llava(
-        "llava-ov-0.5b",
-        "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
-        text=_qwen2_text(896, 4864, 24, 14, 2),
-        vocab=151936,
-        tie=True,
-        mme=44.0,
-    ),
-    _llava(
-        "llava-ov-7b",
-        "llava-hf/llava-onevision-qwen2-7b-ov-hf",
-        text=_qwen2_text(3584, 18944, 28, 28, 4),
-        vocab=152128,
-        tie=False,
-        mme=58.2,
+    *(
+        _llava(name, hub, text=_qwen2_text(*text), vocab=vocab, tie=tie, mme=mme)
+        for name, hub, text, vocab, tie, mme in _LLAVA_SIZES
     ),
 ]
 

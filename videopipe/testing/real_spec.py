@@ -37,5 +37,16 @@ class RealSpec:
         return {n: f"{_HF}/{self.hub_id}/blob/main/{n}" for n in names}
 
 
-def _with_sources(spec: RealSpec, sources: dict[str, str]) -> RealSpec:
-    return replace(spec, sources=sources)
+def _published(
+    spec: RealSpec,
+    *files: str,
+    mme: float | None,
+    mme_source: str | None = None,
+    notes: dict[str, str] | None = None,
+) -> RealSpec:
+    """``spec`` with its Video-MME score and its sources: the hub ``files`` its numbers were read
+    from, then ``notes`` (what -> where, for numbers no file holds), then the score's source (the
+    model card unless ``mme_source``)."""
+    sources = {**spec.files(*files), **(notes or {})}
+    sources["Video-MME"] = mme_source or f"{_HF}/{spec.hub_id}"
+    return replace(spec, video_mme=mme, sources=sources)

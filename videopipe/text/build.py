@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from videopipe.text.screen import OCRConfig
     from videopipe.text.speech import ASRConfig
 
-__all__ = ["DEFAULT_TEXT_SOURCES", "load_timeline", "merge_sources", "parse_text_sources", "timeline_of"]
+__all__ = ["DEFAULT_TEXT_SOURCES", "load_timeline", "merge_sources", "parse_text_sources"]
 
 #: progress(source, done, total): seconds of audio (speech) or of video (screen)
 TextProgress = Callable[[str, float, float], None]
@@ -65,52 +65,24 @@ def load_timeline(
     progress: TextProgress | None = None,
     cache: bool = True,
     cache_dir: str | Path | None = None,
+    checked: bool = False,
 ) -> Timeline:
-    """The text timeline of ``video`` from ``sources`` (see the module docstring): the path is
-    checked here (a clear error for a missing or empty file), then :func:`timeline_of`.
+    """The text timeline of ``video`` from ``sources`` (see the module docstring). The path is
+    checked here (a clear error for a missing or empty file) unless ``checked``: the caller
+    checked it already (``videopipe.request.check_video``; the pipeline does).
 
     ``asr`` / ``ocr``: an :class:`~videopipe.text.speech.ASRConfig` /
     :class:`~videopipe.text.screen.OCRConfig` (None: the defaults). ``subtitles``: a subtitle
     file instead of the sidecar lookup. Transcripts and screen text are cached on disk
     (``cache=False``: always recomputed, nothing written); a video with no audio, no speech or
     no subtitles gets a note, never an error."""
-    from videopipe.decode.probe import check_path
+    chosen = parse_text_sources(sources)  # a bad source name fails before the path is looked at
+    if checked:
+        p = Path(video)
+    else:
+        from videopipe.decode.probe import check_path
 
-    parse_text_sources(sources)  # a bad source name fails before the path is looked at
-    return timeline_of(
-        check_path(video),
-        sources,
-        asr=asr,
-        ocr=ocr,
-        subtitles_win=subtitles_win,
-        subtitles=subtitles,
-        progress=progress,
-        cache=cache,
-        cache_dir=cache_dir,
-    )
-
-
-def timeline_of(
-    p: Path,
-    sources: Sequence[TextSource | str] | str = DEFAULT_TEXT_SOURCES,
-    *,
-    asr: ASRConfig | None = None,
-    ocr: OCRConfig | None = None,
-    subtitles_win: bool = True,
-    subtitles: str | Path | None = None,
-    progress: TextProgress | None = None,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
-) -> Timeline:
-    """The text timeline of the video file ``p`` from ``sources``, ``p`` already checked
-    (``videopipe.request.check_video``; the pipeline calls this): see :func:`load_timeline`.
-
-    ``asr`` / ``ocr``: an :class:`~videopipe.text.speech.ASRConfig` /
-    :class:`~videopipe.text.screen.OCRConfig` (None: the defaults). ``subtitles``: a subtitle
-    file instead of the sidecar lookup. Transcripts and screen text are cached on disk
-    (``cache=False``: always recomputed, nothing written); a video with no audio, no speech or
-    no subtitles gets a note, never an error."""
-    chosen = parse_text_sources(sources)
+        p = check_path(video)
     stored = {"progress": progress, "cache": cache, "cache_dir": cache_dir}
     notes: list[str] = []
     subs: list[TextLine] = []

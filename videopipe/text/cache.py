@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from videopipe.cache_files import CacheCounters, save_atomic
 from videopipe.fingerprint import file_fingerprint
 from videopipe.settings import default_cache_dir
 from videopipe.text.timeline import TextLine
@@ -31,17 +30,7 @@ __all__ = ["TEXT_CACHE_COUNTERS", "CachedText", "TextCache"]
 _VERSION = 1
 
 
-@dataclass
-class _Counters:
-    hits: int = 0
-    misses: int = 0
-    writes: int = 0
-
-    def reset(self) -> None:
-        self.hits = self.misses = self.writes = 0
-
-
-TEXT_CACHE_COUNTERS = _Counters()
+TEXT_CACHE_COUNTERS = CacheCounters()
 
 
 @dataclass(frozen=True)
@@ -85,23 +74,12 @@ class TextCache:
     def save(self, key: str, entry: CachedText) -> Path | None:
         """Write ``entry`` (best effort: None when the cache directory cannot be written)."""
         p = self._path(key)
-        tmp = None
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(
-                    {
-                        "version": _VERSION,
-                        "lines": [ln.to_dict() for ln in entry.lines],
-                        "notes": list(entry.notes),
-                    },
-                    f,
-                )
-            os.replace(tmp, p)
-        except OSError:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
+        blob = {
+            "version": _VERSION,
+            "lines": [ln.to_dict() for ln in entry.lines],
+            "notes": list(entry.notes),
+        }
+        if not save_atomic(p, lambda f: f.write(json.dumps(blob).encode("utf-8"))):
             return None
         TEXT_CACHE_COUNTERS.writes += 1
         return p

@@ -9,14 +9,17 @@ mixes, lengths). Every cell of the 2 x 2 is reported.
 Compared in the same run on the same cached transcripts, all through ``videopipe.locate.locate``
 except the baseline:
 
-- **clips of 3 (previous default, baseline)**: every run of 3 sentences scored by cosine
+- **clips of 3 (first default, baseline)**: every run of 3 sentences scored by cosine
   similarity, best first, edges refined to the lines within 0.08 of the best one;
 - **line cosine**: the best single line by cosine similarity;
-- **hubness-corrected (default)**: cosine less the line's hubness, spans of the lines within
-  0.05 of the best (at most one more each side);
+- **hubness-corrected (previous default)**: cosine less the line's hubness, spans of the lines
+  within 0.05 of the best (at most one more each side);
+- **hubness + topic score (default)**: plus the query's similarity to the line's topic (the
+  talk cut by the chapters' TextTiling; ``LocateConfig.topic_weight`` 0.5), and at 1.0;
 - **default, one-line spans**: the same without the span edges;
 - **default + context runs of 3**: plus the best hubness-corrected run of 3 lines around each line;
-- **default on the true transcript**: what the ASR's errors cost (the spoken text itself).
+- **default on the true transcript**: what the ASR's errors cost (the spoken text itself), and
+  the previous default there (what the topic score costs on a clean transcript).
 
     python benchmarks/locate.py [--tune-seeds 1 2 4] [--held-out-seeds 5 9 10]
 
@@ -48,16 +51,20 @@ from videopipe.text.build import load_timeline  # noqa: E402
 from videopipe.text.timeline import TextLine, TextSource, Timeline  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
-BASELINE = "clips of 3 (previous default, baseline)"
-DEFAULT = "hubness-corrected (default)"
+BASELINE = "clips of 3 (first default, baseline)"
+PREVIOUS = "hubness-corrected (previous default)"
+DEFAULT = "hubness + topic score (default)"
 VARIANTS: dict[str, LocateConfig | None] = {
     BASELINE: None,
-    "line cosine": LocateConfig(hub_weight=0.0, keep_margin=0.0),
+    "line cosine": LocateConfig(hub_weight=0.0, keep_margin=0.0, topic_weight=0.0),
+    PREVIOUS: LocateConfig(topic_weight=0.0),
     DEFAULT: LocateConfig(),
+    "default, topic weight 1.0": LocateConfig(topic_weight=1.0),
     "default, one-line spans": LocateConfig(keep_margin=0.0),
     "default + context runs of 3": LocateConfig(context_lines=3),
 }
 TRUE_TRANSCRIPT = "default on the true transcript"
+PREVIOUS_TRUE = "previous default on the true transcript"
 
 
 def _clips_of_3(lines: list[TextLine], query: str, embedder) -> tuple[float, float]:  # noqa: ANN001
@@ -101,11 +108,12 @@ def run_seed(seed: int, embedder) -> list[dict]:  # noqa: ANN001
                 row[name] = {"hit": bool(a < fact.end_s and b > fact.start_s), "span_s": round(b - a, 2)}
                 if name == DEFAULT:
                     row["found"] = said
-            span = locate(path, query, timeline=truth, embedder=embedder, top=1).spans[0]
-            row[TRUE_TRANSCRIPT] = {
-                "hit": bool(span.start_s < fact.end_s and span.end_s > fact.start_s),
-                "span_s": round(span.end_s - span.start_s, 2),
-            }
+            for name, cfg in ((TRUE_TRANSCRIPT, LocateConfig()), (PREVIOUS_TRUE, VARIANTS[PREVIOUS])):
+                span = locate(path, query, timeline=truth, embedder=embedder, top=1, config=cfg).spans[0]
+                row[name] = {
+                    "hit": bool(span.start_s < fact.end_s and span.end_s > fact.start_s),
+                    "span_s": round(span.end_s - span.start_s, 2),
+                }
             rows.append(row)
     return rows
 
@@ -126,7 +134,7 @@ def main() -> None:
             r["talks"] = "tuning" if seed in args.tune_seeds else "held-out"
         rows += got
         print(f"seed {seed}: {sum(r[DEFAULT]['hit'] for r in got)}/{len(got)}", flush=True)
-    names = [*VARIANTS, TRUE_TRANSCRIPT]
+    names = [*VARIANTS, TRUE_TRANSCRIPT, PREVIOUS_TRUE]
     cells = [(t, q) for t in ("tuning", "held-out") for q in ("topic", "held-out")]
     table = {}
     for name in names:

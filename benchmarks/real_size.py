@@ -138,6 +138,8 @@ def ask(
         frames=s["frames_selected"],
         visual_tokens=s["tokens_after"],
         cached=s["cached"],
+        prompt_tokens=s.get("prompt_tokens"),
+        cached_tokens=s.get("cached_tokens"),  # read from the prompt KV cache on disk, not prefilled
         seconds={k: round(v, 2) for k, v in s["seconds"].items()},
         first_token_s=round(r["wall_s"] - (gen - first), 2) if first is not None else None,
         answer_chars=len(answer["text"]),

@@ -3,21 +3,30 @@ and the server; see :mod:`videopipe.locate.search` for how spans are found."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from videopipe.embedders.text_cache import embed_texts_cached
 from videopipe.errors import InputError
-from videopipe.locate.search import LocateConfig, clip_ranges, find_spans, hubness, line_scores
+from videopipe.locate.search import (
+    LocateConfig,
+    clip_ranges,
+    find_spans,
+    hubness,
+    line_scores,
+    topic_similarity,
+)
 from videopipe.locate.types import Evidence, Located, Span
 
 if TYPE_CHECKING:
     from videopipe.protocols import Embedder
-    from videopipe.text.timeline import Timeline
+    from videopipe.text.timeline import TextLine, Timeline
 
-__all__ = ["check_query", "locate"]
+__all__ = ["check_query", "locate", "topics"]
 
 
 def check_query(query: str, video: str) -> str:
@@ -26,6 +35,19 @@ def check_query(query: str, video: str) -> str:
     if not q:
         raise InputError(f'{video}: the query is empty; say what to find, e.g. "the part about taxes"')
     return q
+
+
+def topics(lines: Sequence[TextLine], emb: np.ndarray) -> np.ndarray:
+    """Each line's topic number: the talk cut where its text shifts topic, by the TextTiling
+    of :mod:`videopipe.chapters.segment` on the text alone (no slides, no scene cuts: nothing
+    is decoded), with the chapters' default lengths."""
+    from videopipe.chapters.segment import find_boundaries, gap_scores
+
+    starts = np.array([ln.start_s for ln in lines], dtype=np.float64)
+    ends = np.array([ln.end_s for ln in lines], dtype=np.float64)
+    times, scores, signals = gap_scores(starts, ends, emb)
+    found = find_boundaries(times, scores, signals, duration_s=float(ends.max(initial=0.0)))
+    return np.searchsorted(np.array([b.time_s for b in found]), starts, side="right")
 
 
 def locate(
@@ -72,8 +94,14 @@ def locate(
         run_emb = embed_texts_cached(embedder, texts, cache=cache, cache_dir=cache_dir)
         context_sim = run_emb @ q_emb
         context_hub = hubness(run_emb, cfg.hub_k, apart=cfg.context_lines)
+    topic_sim = topic_similarity(emb, q_emb, topics(lines, emb)) if cfg.topic_weight else None
     scores = line_scores(
-        line_sim, hubness(emb, cfg.hub_k), cfg, context_sim=context_sim, context_hub=context_hub
+        line_sim,
+        hubness(emb, cfg.hub_k),
+        cfg,
+        context_sim=context_sim,
+        context_hub=context_hub,
+        topic_sim=topic_sim,
     )
     spans = []
     for found in find_spans(scores, cfg):

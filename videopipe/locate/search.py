@@ -8,8 +8,18 @@
    a paraphrased query is about; subtracting how close a line is to everything else removes
    that bias. With ``context_lines`` > 1 the best score of the runs of that many lines around a
    line (embedded as one text, hubness-corrected the same way) is added with ``context_weight``.
-2. Lines are taken best first, skipping lines already in a span, until ``top`` spans.
-3. **Edges**: the span is the run of lines around the best one (at most one line each side)
+2. **Topic** (clip retrieval first): the talk is cut into its topics by the same TextTiling
+   ``videopipe chapters`` uses (topic shifts between neighbouring windows of sentences); each
+   line's score adds ``topic_weight`` times the query's similarity to its topic (the mean
+   embedding of the topic's lines). A transcript garbles words ("a llama floor" for "a lava
+   flow"), so the one sentence a query is about may match it less well than a neighbour does;
+   its topic, many sentences about the same thing, still matches. This ranks the sentences of
+   the right topic over a stray sentence elsewhere that shares a word with the query. Its cost:
+   on a clean transcript a query that sounds like another topic ("a drink after dinner may ruin
+   your rest" next to a topic about sleep) can be pulled there; 0.5 keeps most of the gain on
+   garbled transcripts and little of that cost (``benchmarks/results/locate.md``).
+3. Lines are taken best first, skipping lines already in a span, until ``top`` spans.
+4. **Edges**: the span is the run of lines around the best one (at most one line each side)
    whose score is within ``keep_margin`` of it.
 
 Measured in ``benchmarks/locate.py`` (``benchmarks/results/locate.md``).
@@ -23,7 +33,15 @@ import numpy as np
 
 from videopipe.errors import ConfigError
 
-__all__ = ["FoundSpan", "LocateConfig", "clip_ranges", "find_spans", "hubness", "line_scores"]
+__all__ = [
+    "FoundSpan",
+    "LocateConfig",
+    "clip_ranges",
+    "find_spans",
+    "hubness",
+    "line_scores",
+    "topic_similarity",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,7 @@ class LocateConfig:
     context_weight: float = 0.25
     keep_margin: float = 0.05
     reach_lines: int = 1  # a span grows at most this many lines each side of its best line
+    topic_weight: float = 0.5  # 0: no topic score
 
     def __post_init__(self) -> None:
         if self.top < 1:
@@ -72,6 +91,17 @@ def hubness(emb: np.ndarray, k: int, *, apart: int = 1, block: int = 1024) -> np
     return out
 
 
+def topic_similarity(emb: np.ndarray, query: np.ndarray, topic: np.ndarray) -> np.ndarray:
+    """For each line: the cosine similarity of ``query`` to the mean embedding of the lines of
+    its topic. ``emb``: unit rows, one per line; ``topic``: each line's topic number."""
+    out = np.zeros(len(emb), dtype=np.float64)
+    for t in np.unique(topic):
+        rows = topic == t
+        mean = emb[rows].mean(axis=0)
+        out[rows] = float(mean @ query) / max(1e-9, float(np.linalg.norm(mean)))
+    return out
+
+
 def line_scores(
     line_sim: np.ndarray,
     line_hub: np.ndarray,
@@ -79,10 +109,14 @@ def line_scores(
     *,
     context_sim: np.ndarray | None = None,
     context_hub: np.ndarray | None = None,
+    topic_sim: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each line's score (see the module docstring). ``context_sim`` / ``context_hub``: the
-    similarity / hubness of the runs of ``cfg.context_lines`` lines (:func:`clip_ranges`)."""
+    similarity / hubness of the runs of ``cfg.context_lines`` lines (:func:`clip_ranges`);
+    ``topic_sim``: :func:`topic_similarity` (left out when None or ``cfg.topic_weight`` is 0)."""
     score = line_sim - cfg.hub_weight * line_hub
+    if topic_sim is not None and cfg.topic_weight:
+        score = score + cfg.topic_weight * topic_sim
     if cfg.context_lines > 1 and context_sim is not None and context_hub is not None:
         run = context_sim - cfg.hub_weight * context_hub
         best = np.full(len(score), -np.inf)

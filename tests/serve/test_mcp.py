@@ -32,7 +32,7 @@ pytest.importorskip("mcp")
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
-TOOLS = {"ask_video", "search_videos", "video_info", "video_chapters", "locate_in_video"}
+TOOLS = {"ask_video", "search_videos", "video_info", "video_chapters", "locate_in_video", "summarize_video"}
 QUESTION = "What happens in the video?"
 KEY = "mcp-k3y-from-a-safe-place-0123456789"
 

@@ -81,3 +81,53 @@ def test_remote_refusals_are_the_chat_routes(
     _no_contact(internal)
     # the redirect was asked for (and its target refused), then the too-large file; nothing else
     assert [p.split("?")[0] for p in public.log] == ["/redirect", "/red.mp4"]
+
+
+def test_the_mcp_job_tools_fetch_remote_videos_as_the_routes_do(
+    media: Media,
+    tmp_path: Path,
+    sites: tuple[Site, Site],  # noqa: F811
+) -> None:
+    """``video_chapters``, ``locate_in_video`` and ``summarize_video`` run through the same
+    ``run_job`` as the routes: a URL under ``--allow-remote`` is fetched (named by its URL in the
+    answer, the temp copy removed), an internal one refused before any contact."""
+    pytest.importorskip("mcp")
+    import asyncio
+
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from tests.serve.inprocess import fake_settings
+    from videopipe.serve.mcp_tools import build_mcp
+    from videopipe.testing.fake_model import FakeVideoLLM
+
+    public, internal = sites
+    url = f"{public.url}/red.mp4"
+    server, worker = build_mcp(fake_settings(tmp_path, **trusting(public)), model=FakeVideoLLM())
+    worker.start()
+    before = _job_temp_dirs()
+
+    async def calls() -> dict[str, object]:
+        got: dict[str, object] = {}
+        for name, args in (
+            ("summarize_video", {"video": url, "text": "none", "chunk_s": 2, "align": "none"}),
+            ("video_chapters", {"video": url, "text": "none", "min_len_s": 1}),
+        ):
+            got[name] = (await server.call_tool(name, args)).structured_content
+        try:
+            await server.call_tool("locate_in_video", {"video": f"{internal.url}/red.mp4", "query": "red"})
+        except ToolError as e:
+            got["internal"] = str(e)
+        return got
+
+    try:
+        got = asyncio.run(calls())
+    finally:
+        worker.close()
+    summary, chapters = got["summarize_video"], got["video_chapters"]
+    assert summary["video"] == url and summary["summary"]
+    assert summary["chunks"][-1]["end_s"] == pytest.approx(media.durations["red.mp4"], abs=0.2)
+    assert chapters["video"] == url and chapters["chapters"]
+    assert "loopback address" in str(got.get("internal")), got
+    assert public.log == ["/red.mp4", "/red.mp4"]
+    assert _job_temp_dirs() == before
+    _no_contact(internal)

@@ -51,8 +51,8 @@ def mcp(
     *,
     pipeline: PipelineFlags,
 ) -> None:
-    """Serve the tools ask_video, search_videos (over --index), video_info, video_chapters and
-    locate_in_video to MCP clients,
+    """Serve the tools ask_video, search_videos (over --index), video_info, video_chapters,
+    locate_in_video and summarize_video to MCP clients,
     with the same file rules as serve (only videos under --allow-dir; URLs only with
     --allow-remote). The model loads once, before the first call."""
     import sys

@@ -3,9 +3,9 @@ or streamable HTTP, for agents.
 
 Tools: ``ask_video`` (a question about a video: the answer, its evidence and stats, as
 ``videopipe ask --json`` prints), ``search_videos`` (the ``--index``), ``video_info`` (what
-``videopipe info`` prints), ``video_chapters`` and ``locate_in_video`` (what ``videopipe
-chapters --json`` / ``videopipe locate --json`` print; ``video_jobs.py``, as ``/v1/chapters``
-and ``/v1/locate`` run them). Videos are named as in ``serve``: paths under ``--allow-dir``
+``videopipe info`` prints), ``video_chapters``, ``locate_in_video`` and ``summarize_video``
+(what ``videopipe chapters / locate / summarize --json`` print; ``video_jobs.py``, as
+``/v1/chapters``, ``/v1/locate`` and ``/v1/summarize`` run them). Videos are named as in ``serve``: paths under ``--allow-dir``
 (``file://`` URLs too), and ``http(s)`` URLs only with ``--allow-remote``, under the same rules
 (``paths.py``, ``remote.py``). The model loads once; questions go through the server's worker.
 A refused or failed call is a tool error with the one-line message ``serve`` would answer.
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TOOLS", "build_mcp"]
 
-TOOLS = ("ask_video", "search_videos", "video_info", "video_chapters", "locate_in_video")
+TOOLS = ("ask_video", "search_videos", "video_info", "video_chapters", "locate_in_video", "summarize_video")
 
 
 def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tuple[MCPServer, ModelWorker]:
@@ -131,10 +131,11 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
         titles: str | None = None,
         text: str | None = None,
     ) -> dict[str, Any]:
-        """The chapters of a local video: spans that tile it (start_s, end_s, title, the signals
+        """The chapters of a video (a path under the allowed folders, or an http(s) URL where
+        the server allows them): spans that tile it (start_s, end_s, title, the signals
         that put each boundary there), from topic shifts in its speech or subtitles, slide
         changes and scene cuts. ``titles``: extract (the central sentence; default) or model."""
-        from videopipe.serve.video_jobs import ChaptersRequest, job_request, run_admitted, run_chapters
+        from videopipe.serve.video_jobs import ChaptersRequest, job_request, run_chapters, run_job
 
         async with _tool_errors(settings):
             req = job_request(
@@ -145,19 +146,39 @@ def build_mcp(settings: ServeSettings, *, model: VideoLLM | None = None) -> tupl
                 titles=titles,
                 text=text,
             )
-            return await run_admitted(worker, policy, req, run_chapters)
+            return await run_job(worker, policy, fetcher, req, run_chapters)
 
     @server.tool()
     async def locate_in_video(
         video: str, query: str, top: int = 5, text: str | None = None
     ) -> dict[str, Any]:
-        """Where ``query`` happens in a local video: the ``top`` spans (start_s, end_s, score),
-        best first, each with the lines that matched as evidence."""
-        from videopipe.serve.video_jobs import LocateRequest, job_request, run_admitted, run_locate
+        """Where ``query`` happens in a video (as ``video_chapters`` names it): the ``top`` spans
+        (start_s, end_s, score), best first, each with the lines that matched as evidence."""
+        from videopipe.serve.video_jobs import LocateRequest, job_request, run_job, run_locate
 
         async with _tool_errors(settings):
             req = job_request(LocateRequest, video=video, query=query, top=top, text=text)
-            return await run_admitted(worker, policy, req, run_locate)
+            return await run_job(worker, policy, fetcher, req, run_locate)
+
+    @server.tool()
+    async def summarize_video(
+        video: str,
+        chunk_s: float | None = None,
+        align: str | None = None,
+        frames: int | None = None,
+        text: str | None = None,
+    ) -> dict[str, Any]:
+        """A summary of a video (as ``video_chapters`` names it) with timestamps: each chunk of
+        at most ``chunk_s`` seconds (aligned to ``align``: cuts, chapters or none) described by
+        the video LLM from its own ``frames`` and lines, then the descriptions reduced into the
+        ``summary``; ``chunks`` lists each chunk's span and description."""
+        from videopipe.serve.video_jobs import SummarizeRequest, job_request, run_job, run_summarize
+
+        async with _tool_errors(settings):
+            req = job_request(
+                SummarizeRequest, video=video, chunk_s=chunk_s, align=align, frames=frames, text=text
+            )
+            return await run_job(worker, policy, fetcher, req, run_summarize)
 
     return server, worker
 

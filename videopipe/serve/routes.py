@@ -5,10 +5,8 @@ takes the server's parts (:class:`~videopipe.serve.state.Served`) as a dependenc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -21,15 +19,11 @@ from videopipe.serve.video_jobs import (
     ChaptersRequest,
     LocateRequest,
     SummarizeRequest,
-    _JobRequest,
-    job_video,
     run_chapters,
+    run_job,
     run_locate,
     run_summarize,
 )
-
-if TYPE_CHECKING:
-    from videopipe.serve.worker import ModelWorker
 
 __all__ = ["api", "public"]
 
@@ -38,7 +32,6 @@ STATIC = Path(__file__).parent / "static"
 public = APIRouter()
 api = APIRouter(prefix="/v1")
 Parts = Annotated[Served, Depends(served)]
-Job = TypeVar("Job", bound=_JobRequest)
 
 
 @public.get("/", include_in_schema=False)
@@ -96,17 +89,17 @@ async def search(body: SearchRequest, s: Parts) -> SearchResponse:
 
 @api.post("/chapters")
 async def chapters(body: ChaptersRequest, s: Parts) -> dict[str, Any]:
-    return await _run_job(s, body, run_chapters)
+    return await run_job(s.worker, s.policy, s.fetcher, body, run_chapters)
 
 
 @api.post("/locate")
 async def locate(body: LocateRequest, s: Parts) -> dict[str, Any]:
-    return await _run_job(s, body, run_locate)
+    return await run_job(s.worker, s.policy, s.fetcher, body, run_locate)
 
 
 @api.post("/summarize")
 async def summarize(body: SummarizeRequest, s: Parts) -> dict[str, Any]:
-    return await _run_job(s, body, run_summarize)
+    return await run_job(s.worker, s.policy, s.fetcher, body, run_summarize)
 
 
 @api.get("/frames")
@@ -136,26 +129,6 @@ async def videos(s: Parts) -> dict[str, Any]:
 async def video_file(s: Parts, video: str = Query(..., max_length=4096)) -> FileResponse:
     path = s.policy.video_file(video)
     return FileResponse(path, media_type=_media_type(path))  # answers Range requests (206)
-
-
-async def _run_job(
-    s: Served, body: Job, run: Callable[[ModelWorker, Path, Job], Awaitable[dict[str, Any]]]
-) -> dict[str, Any]:
-    """A long-video job (chapters, locate, summarize): a place in the queue, the request's video
-    (fetched or checked), ``run(worker, path, body)`` and its answer about that video."""
-    with _admitted(s):
-        async with job_video(s.policy, s.fetcher, body.video) as video:
-            return video.answer(await run(s.worker, video.path, body))
-
-
-@contextmanager
-def _admitted(s: Served) -> Iterator[None]:
-    """A place in the worker's queue for one job (503 when it is full)."""
-    ticket = s.worker.admit()
-    try:
-        yield
-    finally:
-        ticket.release()
 
 
 def _reader_workers() -> int:

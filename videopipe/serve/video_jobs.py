@@ -1,6 +1,6 @@
 """The long-video jobs as the server runs them: ``/v1/chapters``, ``/v1/locate`` and
-``/v1/summarize`` (``routes.py``) and the MCP tools ``video_chapters`` and ``locate_in_video``
-(``mcp_tools.py``) call the same functions here.
+``/v1/summarize`` (``routes.py``) and the MCP tools ``video_chapters``, ``locate_in_video`` and
+``summarize_video`` (``mcp_tools.py``) call the same function here (:func:`run_job`).
 
 Each request names a video -- a file under ``--allow-dir``, or with ``--allow-remote`` an
 ``http(s)`` URL fetched into a temp folder by the same SSRF-safe :class:`~videopipe.serve.remote.RemoteFetcher`
@@ -42,9 +42,8 @@ __all__ = [
     "SummarizeRequest",
     "job_request",
     "job_video",
-    "local_video",
-    "run_admitted",
     "run_chapters",
+    "run_job",
     "run_locate",
     "run_summarize",
 ]
@@ -88,16 +87,6 @@ def job_request(kind: type[R], **options: Any) -> R:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first.get("loc", ()))
         raise ApiError(400, f"{where}: {first.get('msg', 'invalid value')}", param=where or None) from None
-
-
-def local_video(policy: PathPolicy, video: str, param: str = "video") -> Path:
-    """The checked local path of ``video``. A URL is refused (callers that fetch use
-    :func:`job_video`), and so is a subtitle file next to the video that leads outside the
-    allowed folders (a symlink)."""
-    path = policy.check(video, param=param).path
-    if path is None:
-        raise ApiError(400, "chapters, locate and summarize read local videos only", param=param)
-    return _checked_sidecar(policy, path, param)
 
 
 def _checked_sidecar(policy: PathPolicy, path: Path, param: str) -> Path:
@@ -147,18 +136,20 @@ async def job_video(
 ReqT = TypeVar("ReqT", bound="_JobRequest")
 
 
-async def run_admitted(
+async def run_job(
     worker: ModelWorker,
     policy: PathPolicy,
+    fetcher: RemoteFetcher,
     req: ReqT,
     run: Callable[[ModelWorker, Path, ReqT], Awaitable[dict[str, Any]]],
 ) -> dict[str, Any]:
-    """``run`` (``run_chapters``, ...) on the local video of ``req``, holding a place in the
-    worker's queue while it runs (503 when the queue is full): the route's and the MCP tool's."""
-    path = local_video(policy, req.video)
+    """``run`` (``run_chapters``, ...) on the video of ``req`` (checked, or fetched: see
+    :func:`job_video`), holding a place in the worker's queue while it runs (503 when the queue
+    is full); the answer names the video as the client did. The route's and the MCP tool's."""
     ticket = worker.admit()
     try:
-        return await run(worker, path, req)
+        async with job_video(policy, fetcher, req.video) as video:
+            return video.answer(await run(worker, video.path, req))
     finally:
         ticket.release()
 

@@ -290,7 +290,7 @@ def markdown(result: dict[str, Any]) -> str:
         "weights already on disk. Every row is one whole process (`python -m videopipe ask VIDEO Q --model DIR "
         "--json`, every other option at its default).",
         "",
-        "**The machine is shared** (six other helpers ran tests and benchmarks beside this run; the 1-minute "
+        "**The machine may be shared** (the notes below say how each run was held; the 1-minute "
         "load average on 2 cores is given per row): wall seconds are under that load; **CPU seconds (user + sys "
         "of the process and its children) are the load-independent number**, and on 2 otherwise idle cores "
         "the wall is about CPU-s / 2 (plus waits). Time to first token: from the process start to the first "

@@ -34,6 +34,44 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 # -- int8 --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("shape", "bias", "scale"), [((64, 48), True, 1.0), ((300, 960), False, 0.02)])
+def test_int8_layers_are_torch_quantize_dynamics_bit_for_bit(
+    shape: tuple[int, int], bias: bool, scale: float
+) -> None:
+    """``_quantized`` builds the layer directly; it must be exactly the one torch's own
+    ``quantize_dynamic`` (``per_channel_dynamic_qconfig``) makes: the same int8 weight and
+    scales, the same outputs. A row of zeros and a row far larger than the rest included."""
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    from videopipe.models.quantize import _quantized
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(shape[1], shape[0], bias=bias)
+    with torch.no_grad():
+        linear.weight.mul_(scale)
+        linear.weight[0] = 0.0
+        linear.weight[1] *= 1000.0
+    ref = torch.nn.Sequential(torch.nn.Linear(shape[1], shape[0], bias=bias))
+    ref.load_state_dict({f"0.{k}": v for k, v in linear.state_dict().items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(ref, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+    with warnings.catch_warnings(record=True) as caught:  # torch's deprecation notice is not the user's
+        warnings.simplefilter("always")
+        ours = _quantized(linear).quantized
+    assert not caught, [str(w.message) for w in caught]
+    theirs = ref[0]
+    a, b = ours.weight(), theirs.weight()
+    assert torch.equal(a.int_repr(), b.int_repr())
+    assert torch.equal(a.q_per_channel_scales(), b.q_per_channel_scales())
+    assert torch.equal(a.q_per_channel_zero_points(), b.q_per_channel_zero_points())
+    x = torch.randn(7, shape[1])
+    assert torch.equal(ours(x), theirs(x))
+    assert (ours.in_features, ours.out_features) == (theirs.in_features, theirs.out_features)
+
+
 @pytest.mark.parametrize("family", ["smolvlm", "llava_onevision", "qwen2_5_vl", "qwen3_vl"])
 def test_int8_replaces_the_linear_layers_and_answers(family: str, tiny_dirs: dict, adapters: dict) -> None:
     m = load_model(tiny_dirs[family], device="cpu", dtype="bfloat16", quantize="int8", frames_per_batch=4)

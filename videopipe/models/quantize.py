@@ -51,18 +51,29 @@ class Int8Linear(nn.Module):
 
 
 def _quantized(linear: nn.Linear) -> Int8Linear:
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    """``linear`` as torch's dynamic int8 linear layer, the same one ``quantize_dynamic`` with
+    ``per_channel_dynamic_qconfig`` makes (tested bit for bit: ``tests/models/test_quantize.py``),
+    built directly: the weight observer's per-channel symmetric scale, the weight quantized as
+    torch's kernel does (times the inverse scale, rounded half to even), then packed once. 4x
+    faster than going through ``quantize_dynamic`` (a module copy, observers, and a layer built
+    with a random weight that is packed and thrown away), which made ``--quantize int8`` loads
+    10 s longer on SmolVLM2-500M."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
 
-    fp32 = nn.Linear(linear.in_features, linear.out_features, bias=linear.bias is not None)
-    with torch.no_grad():
-        fp32.weight.copy_(linear.weight.float())
-        if linear.bias is not None:
-            fp32.bias.copy_(linear.bias.float())
-    holder = nn.Sequential(fp32)
-    with warnings.catch_warnings():  # torch marks the eager API deprecated; it is what ships
+    w = linear.weight.detach().float()
+    # the observer (PerChannelMinMaxObserver, qint8, per_channel_symmetric): max(|min|, max) / 127.5
+    bound = torch.maximum(-w.amin(1).clamp(max=0.0), w.amax(1).clamp(min=0.0))
+    scale = (bound / 127.5).clamp(min=torch.finfo(torch.float32).eps)
+    q = torch.round(w * (1.0 / scale)[:, None]).clamp_(-128, 127).to(torch.int8)
+    zero = torch.zeros(w.shape[0], dtype=torch.long)
+    bias = None if linear.bias is None else linear.bias.detach().float()
+    with warnings.catch_warnings():  # torch marks quantized tensors deprecated; they are what ships
         warnings.simplefilter("ignore")
-        quantize_dynamic(holder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
-    return Int8Linear(holder[0])
+        qweight = torch._make_per_channel_quantized_tensor(q, scale.double(), zero, 0)
+        layer = DynamicQuantizedLinear(1, 1, dtype=torch.qint8)  # 1 x 1: its throwaway weight costs nothing
+        layer.set_weight_bias(qweight, bias)
+    layer.in_features, layer.out_features = linear.in_features, linear.out_features
+    return Int8Linear(layer)
 
 
 def quantize_model(model: Any, mode: str) -> int:

@@ -21,17 +21,17 @@ only if a model stage runs (its token geometry is read from the checkpoint's con
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videopipe import answer_steps
 from videopipe.config import PipelineConfig
-from videopipe.errors import ConfigError, InputError, one_line
+from videopipe.errors import ConfigError, InputError
 from videopipe.evidence import evidence_of, token_relevance, with_text_matches
 from videopipe.model_records import GenerationOptions, ModelGeometry
 from videopipe.model_slot import MODEL_LOAD_THREAD, ModelSlot, model_loading
+from videopipe.pipeline_cache import TokenCacheUse
 from videopipe.pipeline_jobs import LongVideoJobs
 from videopipe.pipeline_records import CachedVideo, Decoded, DecodedVideo, Prepared, Restricted, StageTimer
 from videopipe.protocols import Compressor, Embedder, Retriever, Sampler, VideoLLM
@@ -53,13 +53,11 @@ from videopipe.stages import (
     query_dependent,
     restrict,
 )
-from videopipe.types import Answer, Budget, Selection
+from videopipe.types import Answer, Budget
 
 if TYPE_CHECKING:
-    from videopipe.cache import TokenCache
     from videopipe.model_records import ModelFacts, Turn
     from videopipe.text.timeline import Timeline
-    from videopipe.types import VisualTokens
 
 __all__ = [
     "MODEL_LOAD_THREAD",
@@ -76,7 +74,7 @@ __all__ = [
 ]
 
 
-class Pipeline(LongVideoJobs):
+class Pipeline(TokenCacheUse, LongVideoJobs):
     """Ties the stages together. Construct once (the model loads here), ask many questions.
 
     model:       a model spec (hub id / local path of a supported video LLM, or a ``MODELS``
@@ -228,23 +226,13 @@ class Pipeline(LongVideoJobs):
             path, question = video.video, video.question
         else:
             path = check_video(video)
-        cache = self._token_cache()
-        key = None
-        if cache is not None and not self.query_dependent:
-            key = cache.key(
-                path,
-                sampler=self.sampler_name,
-                budget=self.budget,
-                model=self.facts.model_id,
-                quantize=self.config.quantize,
-                vision_merge=self.config.vision_merge,
+        key = self.token_cache_key(path)
+        if self._token_cached(key):
+            timer = StageTimer({"cache": 0.0})
+            timeline = self._timeline(path, timer)
+            return CachedVideo(
+                video=str(path), facts=self.facts, cache_key=key, seconds=timer.seconds, timeline=timeline
             )
-            if cache.contains(key):
-                timer = StageTimer({"cache": 0.0})
-                timeline = self._timeline(path, timer)
-                return CachedVideo(
-                    video=str(path), facts=self.facts, cache_key=key, seconds=timer.seconds, timeline=timeline
-                )
         return self._decode(path, question, key)
 
     def timeline(self, video: str | Path) -> Timeline | None:
@@ -453,28 +441,6 @@ class Pipeline(LongVideoJobs):
     def answer_request(self, request: Request, *, on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer a checked :class:`~videopipe.request.Request` (prepare + answer)."""
         return self.answer(self.prepare(request), request, on_text=on_text)
-
-    # ------------------------------------------------------------------------------------
-    def _save_tokens(self, cache: TokenCache, key: str, tokens: VisualTokens, selection: Selection) -> None:
-        """Save to the token cache; a cache that cannot be written (a file where its folder
-        belongs, read-only, a full disk) only costs time: one warning, then no cache."""
-        try:
-            cache.save(key, tokens, selection)
-        except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
-            self._cache_off = True
-            warnings.warn(
-                f"token cache {cache.root} cannot be written ({type(e).__name__}: {one_line(e)}); "
-                "going on without it (set VIDEOPIPE_CACHE to a writable folder, or pass --no-cache)",
-                CacheWarning,
-                stacklevel=2,
-            )
-
-    def _token_cache(self) -> TokenCache | None:
-        if not self.config.cache_tokens or self._cache_off:
-            return None
-        from videopipe.cache import TokenCache
-
-        return TokenCache(self.config.resolved_cache_dir() / "tokens")
 
 
 # ----------------------------------------------------------------------------------------

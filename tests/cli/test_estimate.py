@@ -86,26 +86,53 @@ def test_weights_that_are_not_safetensors_give_no_estimate(fake_checkpoint: Path
     assert estimate.warn_if_long(cfg) is None
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [(3600.0, True), (30.0, False)])
+@pytest.fixture(scope="module")
+def tiny_smolvlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from videopipe.testing.tiny_models import build_tiny_model
+
+    return build_tiny_model("smolvlm", tmp_path_factory.mktemp("m") / "tiny-smolvlm")
+
+
 def test_ask_shows_the_line_before_a_long_run_only(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
-    fake_checkpoint: Path,
+    tiny_smolvlm: Path,
     video: Path,
-    seconds,
-    shown,
+    tmp_path: Path,
 ) -> None:
-    """The command as users run it (in-process): the line comes first on stderr; the fake
-    checkpoint has no processor, so the run then stops with its one error line."""
+    """The command as users run it (in-process), its estimate made long by decoding and encoding
+    frames: the line comes first on stderr on the first question, not on the second (the token
+    cache holds the video's tokens: nothing is decoded or encoded), and never with --no-progress."""
     from videopipe.cli.app import main
 
+    monkeypatch.setenv("VIDEOPIPE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr("videopipe.config.machine_defaults", lambda device="auto": {"num_frames": 16})
-    monkeypatch.setattr(estimate, "estimate_seconds", lambda shape, **kw: seconds)
-    code = main(["ask", str(video), "What happens?", "--model", str(fake_checkpoint), "--no-cache"])
+    seen: list[int] = []
+
+    def seconds(shape: RunShape, **kw: object) -> float:
+        seen.append(shape.frames)
+        return 3600.0 if shape.frames else 30.0
+
+    monkeypatch.setattr(estimate, "estimate_seconds", seconds)
+    args = [
+        "--model",
+        str(tiny_smolvlm),
+        "-n",
+        "4",
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "2",
+        "--text",
+        "none",
+    ]
+    assert main(["ask", str(video), "What happens?", *args]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err[-1].startswith("videopipe: error: "), err
-    assert any("this question will take about 60 min" in line for line in err) is shown, err
-    if shown:
-        assert err[0].startswith("videopipe: this question will take") and "16 frames" in err[0]
-    assert main(["ask", str(video), "What?", "--model", str(fake_checkpoint), "--no-progress"]) == 2
-    assert "will take" not in capsys.readouterr().err  # --no-progress: nothing but the error
+    assert (
+        err and err[0].startswith("videopipe: this question will take about 60 min") and "4 frames" in err[0]
+    )
+    assert main(["ask", str(video), "And then?", *args]) == 0  # the tokens are cached now
+    assert "will take" not in capsys.readouterr().err
+    assert seen == [4, 0]  # the second estimate counted no frame to decode or encode
+    assert main(["ask", str(video), "What?", *args, "--no-cache", "--no-progress"]) == 0
+    assert "will take" not in capsys.readouterr().err  # --no-progress: no line

@@ -36,13 +36,14 @@ def ask(
     info = probe(request.video)
 
     cfg = pipeline.config()
-    if progress is not False:  # before a run of more than a minute on the CPU: one line saying so
-        from videopipe.cli.estimate import warn_if_long
-
-        warn_if_long(cfg, video_frames=info.nb_frames or int(info.duration_s * info.avg_fps) or None)
     # load_model=False: the geometry comes from the checkpoint's config files and the weights
     # load after the video is decoded, so a file that probes but cannot be decoded fails first too
     pipe = Pipeline(config=cfg, load_model=False)
+    if progress is not False:  # before a run of more than a minute on the CPU: one line saying so
+        from videopipe.cli.estimate import warn_if_long
+
+        frames = info.nb_frames or int(info.duration_s * info.avg_fps) or None
+        warn_if_long(cfg, video_frames=frames, tokens_cached=pipe.tokens_cached(request.video))
     # the model's imports and weights load in the background while the video is decoded
     # (benchmarks/results/cold_start.md); an error there is raised when the model is needed
     pipe.preload()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -185,9 +185,12 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def warn_if_long(cfg: PipelineConfig, *, video_frames: int | None = None) -> str | None:
+def warn_if_long(
+    cfg: PipelineConfig, *, video_frames: int | None = None, tokens_cached: bool = False
+) -> str | None:
     """Print the estimate line on stderr when ``ask`` with ``cfg`` will run on the CPU for more
-    than a minute; returns the line (None when nothing was shown)."""
+    than a minute; returns the line (None when nothing was shown). ``tokens_cached``: the token
+    cache holds the video's tokens, so nothing is decoded or encoded (a second question)."""
     import sys
 
     from videopipe.config import machine_defaults
@@ -203,8 +206,9 @@ def warn_if_long(cfg: PipelineConfig, *, video_frames: int | None = None) -> str
         return None
     cores = _cores()
     native = cpu_bf16_native() and cfg.dtype in ("auto", "bfloat16")
+    work = replace(shape, frames=0) if tokens_cached else shape  # no decode, no vision tower
     line = estimate_line(
-        estimate_seconds(shape, cores=cores, bf16_native=native), frames=shape.frames, cores=cores
+        estimate_seconds(work, cores=cores, bf16_native=native), frames=shape.frames, cores=cores
     )
     if line is not None:
         print(line, file=sys.stderr, flush=True)

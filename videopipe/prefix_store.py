@@ -47,7 +47,8 @@ class DiskPrefixCache(PrefixCache):
     """A :class:`PrefixCache` whose entries are also kept in ``root`` (see the module
     docstring). ``model_key``: what makes the model's KV values (checkpoint, dtype, speed
     options); ``shape``: the layout every file must have; ``device``: where loaded tensors go.
-    ``budget_bytes`` bounds the folder; the memory side keeps one entry's worth."""
+    ``budget_bytes`` bounds the folder (and one entry); in memory it keeps only the last entry
+    (a batch over many videos would otherwise hold every video's KV cache in RAM)."""
 
     def __init__(
         self,
@@ -67,23 +68,25 @@ class DiskPrefixCache(PrefixCache):
 
     # -- the PrefixCache contract ------------------------------------------------------------
     def lookup(self, rows: PromptRows) -> tuple[PrefixEntry | None, int]:
+        """The longest stored prefix of ``rows``: the entry in memory when it covers the
+        prompt's visual rows, else its video's file when that shares more (an entry of another
+        video in memory shares only the text before the video)."""
         entry, k = super().lookup(rows)
-        if entry is not None:
+        visual = rows.visual.nonzero()
+        if entry is not None and (not len(visual) or k > int(visual[-1])):
             return entry, k
         path = self._path(rows)
         loaded = self._read(path) if path is not None else None
-        if loaded is None:
-            return None, 0
-        k = loaded.rows.common_prefix(rows)
-        if k == 0:
-            return None, 0
-        super().store(loaded.rows, loaded.kv, loaded.nbytes - loaded.rows.nbytes)
+        disk_k = loaded.rows.common_prefix(rows) if loaded is not None else 0
+        if loaded is None or disk_k <= k:
+            return (entry, k) if entry is not None else (None, 0)
+        self._remember(loaded.rows, loaded.kv, loaded.nbytes - loaded.rows.nbytes)
         self.disk_hits += 1
-        self.reused_tokens += k
-        return loaded, k
+        self.reused_tokens += disk_k - k  # the memory match (k rows) was counted by the lookup above
+        return loaded, disk_k
 
     def store(self, rows: PromptRows, kv: object, kv_bytes: int) -> bool:
-        kept = super().store(rows, kv, kv_bytes)
+        kept = self._remember(rows, kv, kv_bytes)
         path = self._path(rows)
         if path is not None and kv_bytes + rows.nbytes <= self.budget_bytes:
             try:
@@ -95,6 +98,14 @@ class DiskPrefixCache(PrefixCache):
 
     def stats(self) -> dict[str, int]:
         return {**super().stats(), "disk_hits": self.disk_hits}
+
+    def _remember(self, rows: PromptRows, kv: object, kv_bytes: int) -> bool:
+        """Keep ``kv`` in memory as the only entry there (the disk holds the others)."""
+        kept = super().store(rows, kv, kv_bytes)
+        with self._lock:
+            while len(self._entries) > 1:
+                self._entries.popitem(last=False)
+        return kept
 
     # -- files ---------------------------------------------------------------------------------
     def _path(self, rows: PromptRows) -> Path | None:

@@ -99,6 +99,18 @@ def test_the_folder_stays_within_its_budget(adapters: dict[str, Any], tmp_path: 
     assert len(left) == 1 and left[0] != one
 
 
+def test_memory_holds_only_the_last_video(adapters: dict[str, Any], tmp_path: Path) -> None:
+    """A batch over many videos keeps one KV cache in RAM; the others are on disk."""
+    ad = adapters["smolvlm"]
+    cache = _disk(ad, tmp_path)
+    for seed in range(3):
+        _ask(ad, ad.encode(make_frames("smolvlm", 2, seed=seed)), FIRST, cache)
+    assert len(cache) == 1 and len(list(tmp_path.glob("*/*.safetensors"))) == 3
+    # the first video's cache comes back from its file
+    _, gen = _ask(ad, ad.encode(make_frames("smolvlm", 2, seed=0)), SECOND, cache)
+    assert gen.cached_tokens > 0 and cache.stats()["disk_hits"] == 1 and len(cache) == 1
+
+
 def test_the_pipeline_keeps_prefixes_on_disk_and_the_server_does_not(
     tiny_dirs: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from videopipe.cache_files import save_tensors_atomic
 from videopipe.fingerprint import file_fingerprint
 from videopipe.model_records import LAYOUT_VERSION, EncodedLayout
 from videopipe.types import Budget, Clip, Selection, VisualTokens
@@ -101,10 +100,8 @@ class TokenCache:
             return None
 
     def save(self, key: str, tokens: VisualTokens, selection: Selection) -> Path:
-        from safetensors.torch import save_file
-
+        """Write the entry of ``key``; an ``OSError`` when the cache cannot be written."""
         p = self._path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
         tensors = {name: getattr(tokens, name) for name in _TENSORS}
         tensors.update({_EXTRA + k: v for k, v in tokens.extras.items()})
         blob: dict[str, Any] = {
@@ -116,18 +113,11 @@ class TokenCache:
             "sampler": selection.sampler,
             "frames_decoded": selection.frames_decoded,
         }
-        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(
-                {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()},
-                tmp,
-                metadata={METADATA_KEY: json.dumps(blob, default=_plain)},
-            )
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_tensors_atomic(
+            p,
+            {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()},
+            {METADATA_KEY: json.dumps(blob, default=_plain)},
+        )
         return p
 
 

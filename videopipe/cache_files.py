@@ -1,17 +1,21 @@
-"""What the small on-disk caches (transcripts, text embeddings, descriptions, frame tables)
-share: their hit/miss/write counters and a best-effort atomic write of one entry."""
+"""What the on-disk caches share: the small ones' (transcripts, text embeddings, descriptions,
+frame tables) hit/miss/write counters and best-effort atomic write of one entry, and the atomic
+write of one safetensors entry (visual tokens, prompt KV caches)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-__all__ = ["CacheCounters", "save_atomic"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["CacheCounters", "save_atomic", "save_tensors_atomic"]
 
 
 @dataclass
@@ -43,3 +47,24 @@ def save_atomic(path: Path, write: Callable[[IO[bytes]], object], *, suffix: str
                 os.unlink(tmp)
         return False
     return True
+
+
+def save_tensors_atomic(path: Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` (CPU, contiguous, sharing no memory) as one safetensors file at
+    ``path``, through a temporary file next to it renamed into place. An ``OSError`` when it
+    cannot be written -- safetensors reports a full disk as its own ``SafetensorError``, which
+    is raised as ``OSError`` here so that callers catch one kind -- and nothing left behind."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(dict(tensors), tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except SafetensorError as e:
+        raise OSError(f"{path} cannot be written: {e}") from e
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

@@ -68,7 +68,7 @@ class TokenCacheUse:
         belongs, read-only, a full disk) only costs time: one warning, then no cache."""
         try:
             cache.save(key, tokens, selection)
-        except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
+        except (OSError, RuntimeError) as e:  # OSError: a full disk too (save_tensors_atomic)
             self._cache_off = True
             warnings.warn(
                 f"token cache {cache.root} cannot be written ({type(e).__name__}: {one_line(e)}); "

@@ -23,10 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from videopipe.cache_files import save_tensors_atomic
 from videopipe.prefix_cache import KVShape, PrefixCache, PrefixEntry, PromptRows
 
 if TYPE_CHECKING:
@@ -122,25 +122,15 @@ class DiskPrefixCache(PrefixCache):
         return self.root / key[:2] / f"{key}.safetensors"
 
     def _write(self, path: Path, rows: PromptRows, kv: Any) -> None:
-        from safetensors.torch import save_file
-
         tensors = {f"rows.{name}": getattr(rows, name) for name in _ROWS}
         for i, layer in enumerate(kv.layers):
             tensors[f"k.{i}"], tensors[f"v.{i}"] = layer.keys, layer.values
         blob = {"format": FORMAT, "model_key": self.model_key, "rows": len(rows), "layers": len(kv.layers)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(
-                {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
-                tmp,
-                metadata={METADATA_KEY: json.dumps(blob)},
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_tensors_atomic(
+            path,
+            {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
+            {METADATA_KEY: json.dumps(blob)},
+        )
 
     def _read(self, path: Path) -> PrefixEntry | None:
         """The entry in ``path``, or None (absent, not a regular file, corrupt, another model

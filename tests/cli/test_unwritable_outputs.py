@@ -133,3 +133,27 @@ def test_token_cache_full_disk_goes_on(tmp_path: Path, video: Path, monkeypatch)
         first = pipe.prepare(video, "what?")
     assert len(first.tokens) > 0
     assert pipe._token_cache() is None  # off for the rest of the run: one warning, not one per video
+
+
+def test_a_full_disk_under_safetensors_is_a_warning_not_a_crash(
+    tmp_path: Path, video: Path, monkeypatch
+) -> None:
+    """safetensors reports a full disk as its own SafetensorError (not an OSError): the token
+    cache's write turns it into OSError, so the pipeline warns once, answers, and leaves no
+    temporary file behind."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    from videopipe.config import PipelineConfig
+    from videopipe.pipeline import CacheWarning, Pipeline
+
+    def full(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"half an entry")
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    pipe = Pipeline(config=PipelineConfig(model="fake", num_frames=4, size_px=56, cache_dir=str(tmp_path)))
+    with pytest.warns(CacheWarning, match="going on without it"):
+        first = pipe.prepare(video, "what?")
+    assert len(first.tokens) > 0 and pipe._token_cache() is None
+    assert not [p for p in (tmp_path / "tokens").rglob("*") if p.is_file()]  # no entry, no temporary file

@@ -123,3 +123,25 @@ def test_the_pipeline_keeps_prefixes_on_disk_and_the_server_does_not(
     assert model.prefix_cache.root == tmp_path / "prefix-kv"
     for off in ({"cache_tokens": False}, {"disk_kv_cache_mb": 0}):
         assert _load_model(base.with_overrides(**off)).prefix_cache is None
+
+
+def test_a_full_disk_costs_the_file_not_the_answer(
+    adapters: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """safetensors reports a full disk as SafetensorError: the answer still comes, nothing is
+    left in the folder, and the entry stays in memory."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def full(tensors: Any, filename: str, metadata: Any = None) -> None:
+        Path(filename).write_bytes(b"half a file")
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    ad = adapters["smolvlm"]
+    tokens = ad.encode(make_frames("smolvlm", 2))
+    whole, _ = _ask(ad, tokens, FIRST, None)
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    cache = _disk(ad, tmp_path)
+    answer, _ = _ask(ad, tokens, FIRST, cache)
+    assert answer == whole and len(cache) == 1
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]

@@ -52,7 +52,7 @@ class Int8Linear(nn.Module):
 
 def _quantized(linear: nn.Linear) -> Int8Linear:
     """``linear`` as torch's dynamic int8 linear layer, the same one ``quantize_dynamic`` with
-    ``per_channel_dynamic_qconfig`` makes (tested bit for bit: ``tests/models/test_quantize.py``),
+    ``per_channel_dynamic_qconfig`` makes (tested bit for bit: ``tests/models/test_speed_options.py``),
     built directly: the weight observer's per-channel symmetric scale, the weight quantized as
     torch's kernel does (times the inverse scale, rounded half to even), then packed once. 4x
     faster than going through ``quantize_dynamic`` (a module copy, observers, and a layer built

@@ -32,6 +32,7 @@ from typing import Any
 from videopipe.cache_files import save_tensors_atomic
 from videopipe.fingerprint import file_fingerprint
 from videopipe.model_records import LAYOUT_VERSION, EncodedLayout
+from videopipe.settings import quantizes_vision
 from videopipe.types import Budget, Clip, Selection, VisualTokens
 
 #: the safetensors metadata key whose value is the entry's JSON (everything but the tensors)
@@ -59,8 +60,9 @@ class TokenCache:
         quantize: str = "none",
         vision_merge: int = 0,
     ) -> str:
-        """The entry key; ``quantize`` and ``vision_merge`` (the CPU speed options, which
-        change the tokens) enter it only when set, so plain runs keep their keys."""
+        """The entry key; ``quantize`` and ``vision_merge`` (the CPU speed options) enter it
+        only when they change the visual tokens (``int8``'s vision tower, any merging), so runs
+        that leave the vision tower as it is share their keys."""
         parts = [
             file_fingerprint(video),
             sampler,
@@ -69,7 +71,7 @@ class TokenCache:
             str(self.version),
             f"layout{LAYOUT_VERSION}",
         ]
-        if quantize != "none":
+        if quantizes_vision(quantize):
             parts.append(f"quantize={quantize}")
         if vision_merge:
             parts.append(f"vision_merge={vision_merge}")

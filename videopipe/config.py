@@ -17,7 +17,13 @@ from videopipe.errors import ConfigError, file_problem
 
 # the settings every layer needs live in the core (videopipe.settings); re-exported here, where
 # they were first defined, so imports of them from videopipe.config keep working
-from videopipe.settings import MAX_SIZE_PX, check_size_px, default_cache_dir, hub_offline
+from videopipe.settings import (
+    MAX_SIZE_PX,
+    QUANTIZE_MODES,
+    check_size_px,
+    default_cache_dir,
+    hub_offline,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,8 +42,6 @@ CPU_DEFAULT_NUM_FRAMES = 16
 
 _DEVICES = ("auto", "cpu", "cuda")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
-#: ``quantize`` (``--quantize``): none, or dynamic int8 linear layers (videopipe.models.quantize)
-QUANTIZE_MODES = ("none", "int8")
 
 __all__ = [
     "CPU_DEFAULT_MODEL",
@@ -91,9 +95,9 @@ class PipelineConfig:
     # subtitles win over speech (no ASR on a subtitled video) unless this is set: then both
     speech_with_subtitles: bool = False
     max_text_tokens: int = 1024
-    # CPU speed options (docs/models.md): int8 linear layers; ToMe merging of r tokens per layer
-    # inside a SigLIP vision tower (0: off)
-    quantize: str = "none"
+    # CPU speed options (docs/models.md): int8 linear layers (auto: the language model's weights
+    # on the CPU); ToMe merging of r tokens per layer inside a SigLIP vision tower (0: off)
+    quantize: str = "auto"
     vision_merge: int = 0
     # the prompt's KV cache kept on disk beside the token cache (MB; 0: off), so a second
     # question about the same video in a new process prefills only its question

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from videopipe.cache_files import save_tensors_atomic
 from videopipe.prefix_cache import KVShape, PrefixCache, PrefixEntry, PromptRows
+from videopipe.settings import resolve_quantize
 
 if TYPE_CHECKING:
     import torch
@@ -65,6 +66,9 @@ class DiskPrefixCache(PrefixCache):
         self.shape = shape
         self.device = device
         self.disk_hits = 0
+        # the file of the last lookup when it already holds that prompt's whole video prefix:
+        # storing the prompt then rewrites nothing (a second question keeps the first's file)
+        self._covered: Path | None = None
 
     # -- the PrefixCache contract ------------------------------------------------------------
     def lookup(self, rows: PromptRows) -> tuple[PrefixEntry | None, int]:
@@ -73,9 +77,12 @@ class DiskPrefixCache(PrefixCache):
         video in memory shares only the text before the video)."""
         entry, k = super().lookup(rows)
         visual = rows.visual.nonzero()
-        if entry is not None and (not len(visual) or k > int(visual[-1])):
-            return entry, k
         path = self._path(rows)
+        self._covered = None
+        if entry is not None and (not len(visual) or k > int(visual[-1])):
+            if path is not None and path.is_file():
+                self._covered = path
+            return entry, k
         loaded = self._read(path) if path is not None else None
         disk_k = loaded.rows.common_prefix(rows) if loaded is not None else 0
         if loaded is None or disk_k <= k:
@@ -83,11 +90,16 @@ class DiskPrefixCache(PrefixCache):
         self._remember(loaded.rows, loaded.kv, loaded.nbytes - loaded.rows.nbytes)
         self.disk_hits += 1
         self.reused_tokens += disk_k - k  # the memory match (k rows) was counted by the lookup above
+        if disk_k > int(visual[-1]):
+            self._covered = path
         return loaded, disk_k
 
     def store(self, rows: PromptRows, kv: object, kv_bytes: int) -> bool:
         kept = self._remember(rows, kv, kv_bytes)
         path = self._path(rows)
+        covered, self._covered = self._covered, None
+        if path is not None and path == covered and path.is_file():
+            return kept  # the file already holds this video's prefix: nothing to write
         if path is not None and kv_bytes + rows.nbytes <= self.budget_bytes:
             try:
                 self._write(path, rows, kv)
@@ -192,7 +204,8 @@ def keep_prefixes_on_disk(model: VideoLLM, cfg: PipelineConfig) -> VideoLLM:
     shape = model.kv_shape()
     if model.prefix_cache is not None or shape is None:
         return model
-    speed = f"quantize={cfg.quantize}|vision_merge={cfg.vision_merge}"
+    quantize = resolve_quantize(cfg.quantize, str(model.device).split(":")[0])
+    speed = f"quantize={quantize}|vision_merge={cfg.vision_merge}"
     model_key = f"{model.model_id}|{_weights_identity(model.model_id)}|{shape.dtype}|{speed}"
     model.prefix_cache = DiskPrefixCache(
         cfg.resolved_cache_dir() / "prefix-kv",

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from videopipe.errors import ConfigError
 
-__all__ = ["MAX_SIZE_PX", "check_size_px", "default_cache_dir", "hub_offline"]
+__all__ = [
+    "MAX_SIZE_PX",
+    "QUANTIZE_MODES",
+    "check_size_px",
+    "default_cache_dir",
+    "hub_offline",
+    "quantizes_vision",
+    "resolve_quantize",
+]
 
 #: The largest decode size (``size_px``, ``--size``: the shorter side of a frame) accepted.
 #: 4K UHD is 2160 px on its shorter side, and one 4096-px 16:9 frame is already 84 MB of RGB
@@ -58,3 +66,24 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes") or os.environ.get(
         "TRANSFORMERS_OFFLINE", "0"
     ).lower() in ("1", "true", "yes")
+
+
+#: ``quantize`` (``--quantize``, videopipe.models.quantize): ``auto`` (int8-weights on the CPU,
+#: none elsewhere), ``none``, ``int8-weights`` (the language model's linear layers hold int8
+#: weights; activations stay in the run dtype) or ``int8`` (that, and torch's dynamic int8
+#: layers in the vision tower and the connector)
+QUANTIZE_MODES = ("auto", "none", "int8-weights", "int8")
+
+
+def resolve_quantize(mode: str, device_type: str) -> str:
+    """The quantize mode that runs on a ``device_type`` ("cpu", "cuda") device: ``auto`` is
+    ``int8-weights`` on the CPU (decoding there is bound by reading the weights; measured in
+    docs/models.md "CPU speed options") and ``none`` on a GPU."""
+    if mode != "auto":
+        return mode
+    return "int8-weights" if device_type == "cpu" else "none"
+
+
+def quantizes_vision(mode: str) -> bool:
+    """Whether ``mode`` changes the vision tower's output (the visual tokens): ``int8`` only."""
+    return mode == "int8"

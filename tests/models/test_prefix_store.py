@@ -99,6 +99,25 @@ def test_the_folder_stays_within_its_budget(adapters: dict[str, Any], tmp_path: 
     assert len(left) == 1 and left[0] != one
 
 
+def test_a_second_question_keeps_the_file_of_the_first(adapters: dict[str, Any], tmp_path: Path) -> None:
+    """The file already holds the video's prefix: a second question (in this process or a new
+    one) reads it and writes nothing; another video's question writes its own file."""
+    ad = adapters["smolvlm"]
+    tokens = ad.encode(make_frames("smolvlm", 2))
+    _ask(ad, tokens, FIRST, _disk(ad, tmp_path))
+    (path,) = tmp_path.glob("*/*.safetensors")
+    inode = path.stat().st_ino  # an atomic rewrite would put a new file (a new inode) there
+    for _ in range(2):  # two new processes
+        cache = _disk(ad, tmp_path)
+        _, gen = _ask(ad, tokens, SECOND, cache)
+        assert gen.cached_tokens > 0
+        _, again = _ask(ad, tokens, FIRST, cache)  # the same cache: a memory hit covers the video
+        assert again.cached_tokens > 0
+    assert path.stat().st_ino == inode and list(tmp_path.glob("*/*.safetensors")) == [path]
+    _ask(ad, ad.encode(make_frames("smolvlm", 2, seed=1)), SECOND, _disk(ad, tmp_path))
+    assert len(list(tmp_path.glob("*/*.safetensors"))) == 2
+
+
 def test_memory_holds_only_the_last_video(adapters: dict[str, Any], tmp_path: Path) -> None:
     """A batch over many videos keeps one KV cache in RAM; the others are on disk."""
     ad = adapters["smolvlm"]

@@ -1,6 +1,7 @@
 """The CPU speed options (docs/models.md): ``--quantize int8`` (torch's dynamic int8 linear
 layers) and ``--vision-merge R`` (ToMe inside the SigLIP vision tower), on tiny random models
-and on real widths with the depth cut to one layer."""
+and on real widths with the depth cut to one layer. ``int8-weights`` (the pipeline's CPU
+default): tests/models/test_int8_weights.py."""
 
 from __future__ import annotations
 
@@ -38,14 +39,14 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_int8_layers_are_torch_quantize_dynamics_bit_for_bit(
     shape: tuple[int, int], bias: bool, scale: float
 ) -> None:
-    """``_quantized`` builds the layer directly; it must be exactly the one torch's own
+    """``dynamic_int8_layer`` builds the layer directly; it must be exactly the one torch's own
     ``quantize_dynamic`` (``per_channel_dynamic_qconfig``) makes: the same int8 weight and
     scales, the same outputs. A row of zeros and a row far larger than the rest included."""
     import warnings
 
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    from videopipe.models.quantize import _quantized
+    from videopipe.models.quantize import dynamic_int8_layer
 
     torch.manual_seed(0)
     linear = torch.nn.Linear(shape[1], shape[0], bias=bias)
@@ -60,7 +61,7 @@ def test_int8_layers_are_torch_quantize_dynamics_bit_for_bit(
         quantize_dynamic(ref, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
     with warnings.catch_warnings(record=True) as caught:  # torch's deprecation notice is not the user's
         warnings.simplefilter("always")
-        ours = _quantized(linear).quantized
+        ours = dynamic_int8_layer(linear).quantized
     assert not caught, [str(w.message) for w in caught]
     theirs = ref[0]
     a, b = ours.weight(), theirs.weight()
@@ -189,8 +190,8 @@ def test_merge_is_refused_for_qwen_before_loading(tiny_dirs: dict) -> None:
 
 
 def test_config_refuses_bad_values() -> None:
-    with pytest.raises(ConfigError, match="quantize .*'int4' is not one of none, int8"):
+    with pytest.raises(ConfigError, match="quantize .*'int4' is not one of auto, none, int8-weights, int8"):
         PipelineConfig(quantize="int4")
     with pytest.raises(ConfigError, match="vision_merge .* must be >= 0"):
         PipelineConfig(vision_merge=-1)
-    assert PipelineConfig().quantize == "none" and PipelineConfig().vision_merge == 0
+    assert PipelineConfig().quantize == "auto" and PipelineConfig().vision_merge == 0

@@ -210,8 +210,9 @@ Quantize = Annotated[
     str | None,
     _pipeline(
         "--quantize",
-        help="none, or int8: dynamic int8 linear layers of the vision tower and the LLM, CPU only "
-        f"(faster, small drift; see docs/models.md; {_default('quantize')}).",
+        help="auto (int8-weights on the CPU, none on a GPU), none, int8-weights (the LLM's linear "
+        "layers hold int8 weights: faster decoding), or int8 (that, and dynamic int8 layers in the "
+        f"vision tower); CPU only; small drift, see docs/models.md ({_default('quantize')}).",
     ),
 ]
 VisionMerge = Annotated[

@@ -132,7 +132,7 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
         if quantize != "none":
             from videopipe.models.quantize import quantize_model
 
-            quantize_model(model, quantize)
+            quantize_model(model, quantize, language_model=self.language_model_path)
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod

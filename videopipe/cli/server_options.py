@@ -8,14 +8,15 @@ flags, and hands the command one :class:`ServerFlags`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from videopipe.cli.options import Flag, finite_float, with_flags
+from videopipe.cli.flags import F, Flag, with_flags
+from videopipe.cli.options import finite_float
 
 __all__ = ["SERVER_FLAGS", "ServerFlags", "server_options"]
 
@@ -100,9 +101,6 @@ class ServerFlags:
     @property
     def kv_cache_bytes(self) -> int:
         return int(self.kv_cache_mb * 2**20)
-
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def server_options(command: F) -> F:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from videopipe.cli.common import STATE, echo_notes, err, print_json
+from videopipe.cli.options import Quiet
 from videopipe.cli.outputs import check_output_dir, check_output_file, write_output
 from videopipe.errors import ConfigError
 
@@ -49,7 +50,7 @@ def transcribe(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Transcribe again even when a transcript is cached."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Transcribe the speech of PATH (faster-whisper with voice-activity detection).
 

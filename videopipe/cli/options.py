@@ -423,7 +423,7 @@ IndexWorkers = Annotated[
 ]
 
 
-# -- long-video job flags (chapters, locate, summarize); None: auto, the bundled tiny.en -------
+# -- long-video job flags (chapters, locate, summarize, transcribe); None: auto, the bundled tiny.en
 JobText = Annotated[
     str | None,
     typer.Option(
@@ -433,7 +433,12 @@ JobText = Annotated[
     ),
 ]
 JobAsrModel = Annotated[
-    str | None, typer.Option("--asr-model", help="Whisper model (default: the bundled tiny.en).")
+    str | None,
+    typer.Option(
+        "--asr-model",
+        help="Whisper model: a faster-whisper name (tiny.en, distil-large-v3, ...) or a CTranslate2 "
+        "directory (default: the bundled tiny.en of the speech extra).",
+    ),
 ]
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
 from videopipe.cli.common import model_progress_bar, print_json, text_progress_bar
-from videopipe.cli.options import PipelineFlags, pipeline_options
+from videopipe.cli.options import PipelineFlags, VideoFile, pipeline_options
 
 
 @pipeline_options()
 def ask(
-    video: Path = typer.Argument(..., help="Video file."),
+    video: VideoFile,
     question: str = typer.Argument(..., help="The question."),
     json_out: bool = typer.Option(False, "--json", help="Print the whole Answer as JSON."),
     progress: bool | None = typer.Option(

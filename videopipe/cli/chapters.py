@@ -8,12 +8,12 @@ from pathlib import Path
 import typer
 
 from videopipe.cli.common import printed_json, text_progress_bar, video_llm
-from videopipe.cli.options import JobAsrModel, JobText, finite_float
+from videopipe.cli.options import JobAsrModel, JobText, Quiet, VideoFile, finite_float
 from videopipe.cli.outputs import check_output_file, write_output
 
 
 def chapters(
-    video: Path = typer.Argument(..., help="Video file."),
+    video: VideoFile,
     min_len: float = typer.Option(
         30.0, "--min-len", callback=finite_float, help="Shortest chapter, seconds."
     ),
@@ -35,7 +35,7 @@ def chapters(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the chapters as JSON."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Transcribe again even when cached."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Split VIDEO into chapters; print them as YouTube description lines (00:00 Title)."""
     from videopipe.chapters.formats import to_ffmetadata, to_vtt, to_youtube

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from videopipe.cli.common import print_json
-from videopipe.cli.options import PipelineFlags, pipeline_options
+from videopipe.cli.options import PipelineFlags, VideoFile, pipeline_options
 from videopipe.cli.outputs import check_output_file, write_output
 from videopipe.errors import ConfigError
 
@@ -60,7 +60,7 @@ def parse_events(text: str | None) -> list[tuple[float, float]]:
 
 @pipeline_options(COMPARE_FLAGS)
 def compare(
-    video: Path = typer.Argument(..., help="Video file."),
+    video: VideoFile,
     compressors: str = typer.Option(
         "temporal_merge,segment_merge,progressive[per_frame_budget=0]",
         "--compressors",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from videopipe.cli.common import print_json
-from videopipe.cli.options import SELECTION_FLAGS, PipelineFlags, pipeline_options
+from videopipe.cli.options import SELECTION_FLAGS, PipelineFlags, VideoFile, pipeline_options
 from videopipe.cli.outputs import check_output_dir, writing
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @pipeline_options(SELECTION_FLAGS)
 def frames(
-    video: Path = typer.Argument(..., help="Video file."),
+    video: VideoFile,
     query: str | None = typer.Option(
         None, "--query", help="Question for query-aware samplers (ask's QUESTION)."
     ),

@@ -18,6 +18,7 @@ from videopipe.cli.options import (
     IndexSpeechWithSubtitles,
     IndexText,
     IndexWorkers,
+    Quiet,
     finite_float,
 )
 
@@ -77,7 +78,7 @@ def index(
     json_out: bool = typer.Option(
         False, "--json", help="Print the run's report as JSON (counts, seconds per stage, throughput)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Index the clips of every video under PATHS; only new or changed files are embedded.
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from videopipe.cli.common import print_json
+from videopipe.cli.options import VideoFile
 
 
 def info(
-    video: Path = typer.Argument(..., help="Video file."),
+    video: VideoFile,
     backend: str = typer.Option("auto", "--backend", help="Decoder backend (see `videopipe list`)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),

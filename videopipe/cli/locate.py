@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from videopipe.cli.common import printed_json, text_progress_bar
-from videopipe.cli.options import JobAsrModel, JobText
+from videopipe.cli.options import JobAsrModel, JobText, Quiet, VideoFile
 
 
 def locate(
-    video: Path = typer.Argument(..., help="Video file."),
+    video: VideoFile,
     query: str = typer.Argument(..., help='What to find, e.g. "the part about taxes".'),
     top: int = typer.Option(5, "--top", "-k", help="How many spans."),
     text: JobText = None,
     asr_model: JobAsrModel = None,
     json_out: bool = typer.Option(False, "--json", help="Print the spans as JSON."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Transcribe again even when cached."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Find where QUERY happens in VIDEO: one line per span (start-end, score, the best line)."""
     from videopipe.locate.job import check_query

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from videopipe.cli.options import PipelineFlags, finite_float, pipeline_options
+from videopipe.cli.options import PipelineFlags, pipeline_options
+from videopipe.cli.serve import server_settings, warn_if_no_videos
+from videopipe.cli.server_options import ServerFlags, server_options
 
 if TYPE_CHECKING:
     import socket
@@ -15,50 +16,22 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
 
+@server_options
 @pipeline_options()
 def mcp(
     transport: str = typer.Option(
         "stdio", "--transport", help="stdio (the agent starts this command) or http (streamable HTTP)."
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (--transport http)."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (--transport http)."),
-    allow_dir: list[Path] = typer.Option(
-        [], "--allow-dir", help="A folder whose videos the tools may read (repeatable; default: none)."
-    ),
-    allow_remote: bool = typer.Option(
-        False, "--allow-remote", help="Fetch http(s) video URLs from public addresses (as serve does)."
-    ),
-    allow_domain: list[str] = typer.Option(
-        [], "--allow-domain", help="A host remote fetches may reach (repeatable; default: any public host)."
-    ),
-    api_key: str | None = typer.Option(
-        None,
-        "--api-key",
-        help="--transport http: require 'Authorization: Bearer KEY'. Visible in the process list: "
-        "prefer VIDEOPIPE_API_KEY or --api-key-file.",
-    ),
-    api_key_file: Path | None = typer.Option(
-        None, "--api-key-file", help="--transport http: read the API key from the first line of this file."
-    ),
-    kv_cache_mb: float = typer.Option(
-        512,
-        "--kv-cache-mb",
-        callback=finite_float,
-        min=0,
-        help="Memory for the KV caches of recent prompts (a question about a video asked before "
-        "prefills only its new text); 0: off.",
-    ),
     *,
+    server: ServerFlags,
     pipeline: PipelineFlags,
 ) -> None:
     """Serve the tools ask_video, search_videos (over --index), video_info, video_chapters,
     locate_in_video and summarize_video to MCP clients,
     with the same file rules as serve (only videos under --allow-dir; URLs only with
-    --allow-remote). The model loads once, before the first call."""
-    import sys
-
+    --allow-remote). --host, --port and the API key apply to --transport http. The model loads
+    once, before the first call."""
     from videopipe.errors import ConfigError, MissingDependencyError
-    from videopipe.serve.settings import ServeSettings
 
     if transport not in ("stdio", "http"):
         raise ConfigError(f"--transport {transport!r}: use stdio or http")
@@ -69,36 +42,24 @@ def mcp(
             'videopipe mcp needs the MCP SDK: pip install "videopipe[mcp]"'
         ) from None
     from videopipe.serve.mcp_tools import build_mcp
-    from videopipe.serve.settings import read_api_key
 
-    if transport == "stdio" and (api_key is not None or api_key_file is not None):
+    if transport == "stdio" and (server.api_key is not None or server.api_key_file is not None):
         raise ConfigError("--api-key and --api-key-file apply to --transport http (stdio has no network)")
-    key, key_warning = read_api_key(given=api_key, key_file=api_key_file)
-    if key_warning is not None:
-        print(f"videopipe: warning: {key_warning}", file=sys.stderr)
-    settings = ServeSettings(
-        config=pipeline.config(),
-        allow_dirs=tuple(allow_dir),
-        allow_remote=allow_remote,
-        allow_domains=tuple(allow_domain),
-        host=host,
-        api_key=key if transport == "http" else None,
-        kv_cache_bytes=int(kv_cache_mb * 2**20),
-    )
-    server, worker = build_mcp(settings)
+    settings = server_settings(server, pipeline, keyed=transport == "http")
+    tools, worker = build_mcp(settings)
+    host, port = server.host, server.port
     sock = None
     if transport == "http":
         from videopipe.serve.listen import bind_socket
 
         sock = bind_socket(host, port)  # a busy port or a foreign --host: one line, before the model loads
     worker.start()  # a model that cannot load fails here, as one line (exit code 2)
-    if not settings.allow_dirs and not allow_remote:
-        print("videopipe: warning: no --allow-dir: no video can be asked about", file=sys.stderr)
+    warn_if_no_videos(settings)
     try:
         if sock is None:
-            server.run("stdio")
+            tools.run("stdio")
         else:
-            _serve_http(server, sock, host=host, port=port, api_key=settings.api_key)
+            _serve_http(tools, sock, host=host, port=port, api_key=settings.api_key)
     finally:
         worker.close()
 

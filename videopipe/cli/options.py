@@ -18,16 +18,15 @@ the command one value instead, :class:`PipelineFlags` or :class:`ExecutorFlags`:
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from videopipe.cli.flags import F, Flag, with_flags
 from videopipe.config import CPU_DEFAULT_MODEL, CPU_DEFAULT_NUM_FRAMES, config_defaults
 
 if TYPE_CHECKING:
@@ -50,9 +49,12 @@ __all__ = [
     "Flag",
     "PipelineFlags",
     "Progress",
+    "Quiet",
+    "VideoFile",
     "executor_options",
     "finite_float",
     "pipeline_options",
+    "with_flags",
 ]
 
 _D = config_defaults()
@@ -229,18 +231,6 @@ NoCache = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One shared option: the command parameter ``name``, its typer type and default, and the
-    field it sets (``to_field``: the flag's value -> the field's, None: leave it unset)."""
-
-    name: str
-    annotation: Any
-    config_field: str
-    default: Any = None
-    to_field: Callable[[Any], Any] = field(default=lambda v: v)
-
-
 #: every pipeline flag, in the order the help lists them
 PIPELINE_FLAGS: tuple[Flag, ...] = (
     Flag("model", Model, "model"),
@@ -366,6 +356,10 @@ class ExecutorFlags:
 
 
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+#: the first argument of the commands about one video
+VideoFile = Annotated[Path, typer.Argument(help="Video file.")]
+#: the commands that draw a progress bar on stderr unless told not to
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
 # -- index flags (``videopipe index``: what an index is built with, and its workers) -----------
@@ -430,7 +424,7 @@ IndexWorkers = Annotated[
 ]
 
 
-# -- long-video job flags (chapters, locate, summarize); None: auto, the bundled tiny.en -------
+# -- long-video job flags (chapters, locate, summarize, transcribe); None: auto, the bundled tiny.en
 JobText = Annotated[
     str | None,
     typer.Option(
@@ -440,48 +434,16 @@ JobText = Annotated[
     ),
 ]
 JobAsrModel = Annotated[
-    str | None, typer.Option("--asr-model", help="Whisper model (default: the bundled tiny.en).")
+    str | None,
+    typer.Option(
+        "--asr-model",
+        help="Whisper model: a faster-whisper name (tiny.en, distil-large-v3, ...) or a CTranslate2 "
+        "directory (default: the bundled tiny.en of the speech extra).",
+    ),
 ]
 
+
 # -- the decorators ---------------------------------------------------------------------------
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _with_flags(target: str, flags: Sequence[Flag], build: Callable[..., Any]) -> Callable[[F], F]:
-    """Replace the command's keyword-only parameter ``target`` by ``flags`` (what typer sees),
-    and call the command with ``target=build(values of the flags, flags)``."""
-
-    def decorate(command: F) -> F:
-        sig = inspect.signature(command, eval_str=True)
-        if target not in sig.parameters:
-            raise TypeError(f"{command.__name__} has no keyword-only parameter {target!r} for its options")
-        params: list[inspect.Parameter] = []
-        for p in sig.parameters.values():
-            if p.name != target:
-                params.append(p)
-                continue
-            params.extend(
-                inspect.Parameter(
-                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.annotation
-                )
-                for f in flags
-            )
-
-        @functools.wraps(command)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            values = {f.name: kwargs.pop(f.name, f.default) for f in flags}
-            return command(*args, **kwargs, **{target: build(values, flags)})
-
-        new_sig = sig.replace(parameters=params)
-        run.__signature__ = new_sig  # type: ignore[attr-defined]
-        run.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not p.empty}
-        if sig.return_annotation is not sig.empty:
-            run.__annotations__["return"] = sig.return_annotation
-        return run  # type: ignore[return-value]
-
-    return decorate
-
-
 def pipeline_options(names: Sequence[str] | None = None) -> Callable[[F], F]:
     """Give the command ``--config`` and the pipeline flags ``names`` (default: all of
     :data:`PIPELINE_FLAGS`); it receives them as ``pipeline: PipelineFlags``."""
@@ -490,9 +452,9 @@ def pipeline_options(names: Sequence[str] | None = None) -> Callable[[F], F]:
     if unknown:
         raise ValueError(f"unknown pipeline flag(s) {sorted(unknown)}")
     flags = (*chosen, Flag("config", Config, "config"))
-    return _with_flags("pipeline", flags, PipelineFlags.from_values)
+    return with_flags("pipeline", flags, PipelineFlags.from_values)
 
 
 def executor_options(command: F) -> F:
     """Give the command the executor flags; it receives them as ``executor: ExecutorFlags``."""
-    return _with_flags("executor", EXECUTOR_FLAGS, ExecutorFlags.from_values)(command)
+    return with_flags("executor", EXECUTOR_FLAGS, ExecutorFlags.from_values)(command)

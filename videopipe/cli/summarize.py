@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from videopipe.cli.common import printed_json, video_llm
-from videopipe.cli.options import JobAsrModel, JobText
+from videopipe.cli.options import JobAsrModel, JobText, Quiet, VideoFile
 
 
 def summarize(
-    video: Path = typer.Argument(..., help="Video file."),
+    video: VideoFile,
     model: str = typer.Option(..., "--model", help="Video LLM (see `videopipe list`)."),
     chunk_s: float = typer.Option(30.0, "--chunk-s", help="Longest chunk, seconds."),
     align: str = typer.Option("cuts", "--align", help="Chunks aligned to: chapters, cuts or none."),
@@ -21,7 +19,7 @@ def summarize(
     asr_model: JobAsrModel = None,
     json_out: bool = typer.Option(False, "--json", help="Print the summary, sections and chunks as JSON."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Describe every chunk again."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Summarise VIDEO: every chunk described by the model from its frames and lines (cached:
     a killed run resumes), then reduced to one summary citing [start-end] spans."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from videopipe.cli.common import STATE, echo_notes, err, print_json
+from videopipe.cli.options import JobAsrModel, Quiet
 from videopipe.cli.outputs import check_output_dir, check_output_file, write_output
 from videopipe.errors import ConfigError
 
@@ -30,12 +31,7 @@ def transcribe(
     ),
     fmt: str = typer.Option("srt", "--format", help="Folder input: srt, vtt or json."),
     glob: str | None = typer.Option(None, "--glob", help='Folder input: file-name pattern, e.g. "*.mp4".'),
-    asr_model: str | None = typer.Option(
-        None,
-        "--asr-model",
-        help="Whisper model: a faster-whisper name (tiny.en, distil-large-v3, ...) or a CTranslate2 "
-        "directory (default: the bundled tiny.en of the speech extra).",
-    ),
+    asr_model: JobAsrModel = None,
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     compute_type: str | None = typer.Option(
         None, "--compute-type", help="CTranslate2 compute type (default: int8 on CPU, float16 on CUDA)."
@@ -49,7 +45,7 @@ def transcribe(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Transcribe again even when a transcript is cached."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Transcribe the speech of PATH (faster-whisper with voice-activity detection).
 

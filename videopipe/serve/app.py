@@ -20,7 +20,6 @@ handlers are in ``routes.py``, the chat completion's in ``chat.py``:
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from videopipe.errors import VideoPipeError
+from videopipe.serve.asgi import HttpMiddleware, check_api_key
 from videopipe.serve.errors import ApiError, send_error
 from videopipe.serve.hosts import HostCheck, HostPolicy
 from videopipe.serve.paths import PathPolicy
@@ -92,12 +92,7 @@ def _auth(key: str | None) -> Any:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         given = token.strip() if scheme.lower() == "bearer" else request.cookies.get(KEY_COOKIE, "")
-        if not given:
-            raise ApiError(
-                401, "this server needs an API key: send Authorization: Bearer KEY", code="missing_api_key"
-            )
-        if not hmac.compare_digest(given.encode(), expected):
-            raise ApiError(401, "the API key is not valid", code="invalid_api_key")
+        check_api_key(given.encode(), expected)
 
     return check
 
@@ -106,17 +101,15 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class _BodyLimit:
+class _BodyLimit(HttpMiddleware):
     """Refuse request bodies over ``max_bytes`` with 413: by ``Content-Length`` before reading,
     and while reading a body that declares none (chunked)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):

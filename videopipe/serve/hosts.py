@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from videopipe.serve.asgi import HttpMiddleware
 from videopipe.serve.errors import ApiError, send_error
 
 __all__ = ["HostCheck", "HostPolicy", "WILDCARD_HOSTS"]
@@ -104,17 +105,15 @@ class HostPolicy:
         return theirs[0] in self.extra  # a reverse proxy's name (its scheme and port are its own)
 
 
-class HostCheck:
+class HostCheck(HttpMiddleware):
     """ASGI middleware applying a :class:`HostPolicy` to every HTTP request (before the body
     is read or any route runs)."""
 
     def __init__(self, app: ASGIApp, *, policy: HostPolicy) -> None:
-        self.app = app
+        super().__init__(app)
         self.policy = policy
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
         host = headers.get(b"host")
         if not self.policy.allows_host(host):

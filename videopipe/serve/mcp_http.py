@@ -4,9 +4,10 @@ request without ``Authorization: Bearer KEY`` gets 401 before the SDK sees it)."
 
 from __future__ import annotations
 
-import hmac
-import json
 from typing import TYPE_CHECKING
+
+from videopipe.serve.asgi import HttpMiddleware, check_api_key
+from videopipe.serve.errors import ApiError, send_error
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -15,43 +16,25 @@ if TYPE_CHECKING:
 __all__ = ["BearerKey", "mcp_http_app"]
 
 
-class BearerKey:
+class BearerKey(HttpMiddleware):
     """ASGI middleware: every HTTP request must carry ``Authorization: Bearer KEY`` (compared in
     constant time); others get 401 with OpenAI's error shape and ``WWW-Authenticate: Bearer``.
     Lifespan events pass through."""
 
     def __init__(self, app: ASGIApp, *, key: str) -> None:
-        self.app = app
+        super().__init__(app)
         self._key = key.encode()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         header = dict(scope.get("headers") or ()).get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         given = token.strip() if scheme.lower() == b"bearer" else b""
-        if not given:
-            await _refuse(
-                send, "this server needs an API key: send Authorization: Bearer KEY", "missing_api_key"
-            )
-        elif not hmac.compare_digest(given, self._key):
-            await _refuse(send, "the API key is not valid", "invalid_api_key")
+        try:
+            check_api_key(given, self._key, headers={"WWW-Authenticate": "Bearer"})
+        except ApiError as refused:
+            await send_error(send, refused)
         else:
             await self.app(scope, receive, send)
-
-
-async def _refuse(send: Send, message: str, code: str) -> None:
-    body = json.dumps(
-        {"error": {"message": message, "type": "authentication_error", "param": None, "code": code}}
-    ).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", b"Bearer"),
-    ]
-    await send({"type": "http.response.start", "status": 401, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def mcp_http_app(server: MCPServer, *, host: str, api_key: str | None) -> ASGIApp:

@@ -16,6 +16,14 @@ from videopipe.testing.real_spec import RealSpec, _published
 
 __all__ = ["REAL_SPECS", "RealSpec"]
 
+
+def _spec(name: str, hub_id: str, family: str, *, config: dict[str, Any], **fields: Any) -> RealSpec:
+    """A checkpoint's spec; its config.json's ``model_type`` is the family's name."""
+    return RealSpec(
+        name=name, hub_id=hub_id, family=family, config=dict(model_type=family, **config), **fields
+    )
+
+
 # -- SmolVLM2 ------------------------------------------------------------------------------------
 # added_tokens.json: <global-img> 49152, <row_r_col_c> 49153..49188, <fake_token_around_image>
 # 49189, <image> 49190, ..., <end_of_utterance> 49279 (generation_config.json eos 49279)
@@ -86,12 +94,11 @@ def _smol(
     mme: float,
 ) -> RealSpec:
     seq = ((side // vision["patch_size"]) // scale) ** 2
-    spec = RealSpec(
-        name=name,
-        hub_id=hub_id,
-        family="smolvlm",
+    spec = _spec(
+        name,
+        hub_id,
+        "smolvlm",
         config=dict(
-            model_type="smolvlm",
             scale_factor=scale,
             image_token_id=49190,
             pad_token_id=2,
@@ -141,14 +148,15 @@ _QWEN3_SPECIALS = {
     151667: "<think>",
     151668: "</think>",
 }
-_QWEN_IDS = dict(
+# the ids both generations give their vision tokens and text ends (Qwen2.5-VL writes them all at
+# the top of config.json, Qwen3-VL the text ends in its text_config)
+_QWEN_VISION_IDS = dict(
     image_token_id=151655,
     video_token_id=151656,
     vision_start_token_id=151652,
     vision_end_token_id=151653,
-    bos_token_id=151643,
-    eos_token_id=151645,
 )
+_QWEN_TEXT_IDS = dict(bos_token_id=151643, eos_token_id=151645)
 _CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 _CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -182,37 +190,80 @@ def _qwen_processor(
     }
 
 
-def _qwen25(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bool, mme: float) -> RealSpec:
-    spec = RealSpec(
-        name=name,
-        hub_id=hub_id,
-        family="qwen2_5_vl",
+def _qwen(
+    name: str,
+    hub_id: str,
+    family: str,
+    *,
+    tie: bool,
+    text_config: dict[str, Any],
+    vision_config: dict[str, Any],
+    processor: dict[str, Any],
+    specials: dict[int, str],
+    tokens_per_frame: int,
+    **top: Any,
+) -> RealSpec:
+    """A Qwen-VL checkpoint's spec: what Qwen2.5-VL and Qwen3-VL share (the vision token ids and
+    then ``top`` at the top of config.json, tied embeddings stated at both levels, the
+    vocabulary's base, 448 px frames)."""
+    return _spec(
+        name,
+        hub_id,
+        family,
         config=dict(
-            model_type="qwen2_5_vl",
-            **_QWEN_IDS,
+            **_QWEN_VISION_IDS,
+            **top,
             tie_word_embeddings=tie,
-            text_config=dict(
-                **text,
-                vocab_size=vocab,
-                rms_norm_eps=1e-6,
-                max_position_embeddings=128000,
-                rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
-                tie_word_embeddings=tie,
-            ),
-            vision_config=dict(
-                depth=32,
-                hidden_size=1280,
-                intermediate_size=3420,
-                num_heads=16,
-                hidden_act="silu",
-                out_hidden_size=text["hidden_size"],
-                patch_size=14,
-                spatial_merge_size=2,
-                temporal_patch_size=2,
-                window_size=112,
-                fullatt_block_indexes=[7, 15, 23, 31],
-                tokens_per_second=2,
-            ),
+            text_config=dict(**text_config, tie_word_embeddings=tie),
+            vision_config=vision_config,
+        ),
+        processor=processor,
+        specials=specials,
+        base_vocab=151643,
+        frame_px=448,
+        tokens_per_frame=tokens_per_frame,
+    )
+
+
+def _qwen_vision(
+    tower: dict[str, Any], *, hidden_act: str, out_hidden_size: int, patch_size: int, **more: Any
+) -> dict[str, Any]:
+    """A Qwen-VL vision_config: the tower's size (depth, hidden and intermediate size), then the
+    fields both generations state (16 heads, 2x2 spatial merge, 2 frames per temporal patch), then
+    ``more``."""
+    return dict(
+        **tower,
+        num_heads=16,
+        hidden_act=hidden_act,
+        out_hidden_size=out_hidden_size,
+        patch_size=patch_size,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        **more,
+    )
+
+
+def _qwen25(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bool, mme: float) -> RealSpec:
+    spec = _qwen(
+        name,
+        hub_id,
+        "qwen2_5_vl",
+        tie=tie,
+        text_config=dict(
+            **text,
+            vocab_size=vocab,
+            rms_norm_eps=1e-6,
+            max_position_embeddings=128000,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
+        ),
+        vision_config=_qwen_vision(
+            dict(depth=32, hidden_size=1280, intermediate_size=3420),
+            hidden_act="silu",
+            out_hidden_size=text["hidden_size"],
+            patch_size=14,
+            window_size=112,
+            fullatt_block_indexes=[7, 15, 23, 31],
+            tokens_per_second=2,
         ),
         # preprocessor_config.json: min_pixels 3136, max_pixels 12845056 (images); no
         # video_preprocessor_config.json: transformers' Qwen2VLVideoProcessor defaults (128..768
@@ -226,9 +277,8 @@ def _qwen25(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bo
             cap_pixels_per_frame=False,  # transformers' behaviour so far (and the adapter's)
         ),
         specials=_QWEN_SPECIALS,
-        base_vocab=151643,
-        frame_px=448,
         tokens_per_frame=(448 // 28) ** 2,  # per pair of frames
+        **_QWEN_TEXT_IDS,
     )
     note = "transformers Qwen2VLVideoProcessor defaults (no video_preprocessor_config.json in the repo)"
     files = ("config.json", "preprocessor_config.json", "tokenizer_config.json")
@@ -245,44 +295,32 @@ def _qwen3(
     tie: bool,
     mme: float | None,
 ) -> RealSpec:
-    spec = RealSpec(
-        name=name,
-        hub_id=hub_id,
-        family="qwen3_vl",
-        config=dict(
-            model_type="qwen3_vl",
-            image_token_id=151655,
-            video_token_id=151656,
-            vision_start_token_id=151652,
-            vision_end_token_id=151653,
-            tie_word_embeddings=tie,
-            text_config=dict(
-                **text,
-                head_dim=128,
-                vocab_size=151936,
-                rms_norm_eps=1e-6,
-                max_position_embeddings=262144,
-                bos_token_id=151643,
-                eos_token_id=151645,
-                rope_parameters={
-                    "rope_type": "default",
-                    "rope_theta": 5e6,
-                    "mrope_section": [24, 20, 20],
-                    "mrope_interleaved": True,
-                },
-                tie_word_embeddings=tie,
-            ),
-            vision_config=dict(
-                **vision,
-                num_heads=16,
-                hidden_act="gelu_pytorch_tanh",
-                out_hidden_size=text["hidden_size"],
-                patch_size=16,
-                spatial_merge_size=2,
-                temporal_patch_size=2,
-                num_position_embeddings=2304,
-                deepstack_visual_indexes=deepstack,
-            ),
+    spec = _qwen(
+        name,
+        hub_id,
+        "qwen3_vl",
+        tie=tie,
+        text_config=dict(
+            **text,
+            head_dim=128,
+            vocab_size=151936,
+            rms_norm_eps=1e-6,
+            max_position_embeddings=262144,
+            **_QWEN_TEXT_IDS,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 5e6,
+                "mrope_section": [24, 20, 20],
+                "mrope_interleaved": True,
+            },
+        ),
+        vision_config=_qwen_vision(
+            vision,
+            hidden_act="gelu_pytorch_tanh",
+            out_hidden_size=text["hidden_size"],
+            patch_size=16,
+            num_position_embeddings=2304,
+            deepstack_visual_indexes=deepstack,
         ),
         # video_preprocessor_config.json: 4096..25165824 px for all frames of a clip
         processor=_qwen_processor(
@@ -294,8 +332,6 @@ def _qwen3(
             do_sample_frames=False,
         ),
         specials=_QWEN3_SPECIALS,
-        base_vocab=151643,
-        frame_px=448,
         tokens_per_frame=(448 // 32) ** 2,  # per pair of frames
     )
     files = (
@@ -323,12 +359,11 @@ _PINPOINTS = [[384 * a, 384 * b] for a in range(1, 7) for b in range(1, 7)]
 
 
 def _llava(name: str, hub_id: str, *, text: dict[str, Any], vocab: int, tie: bool, mme: float) -> RealSpec:
-    spec = RealSpec(
-        name=name,
-        hub_id=hub_id,
-        family="llava_onevision",
+    spec = _spec(
+        name,
+        hub_id,
+        "llava_onevision",
         config=dict(
-            model_type="llava_onevision",
             image_token_index=151646,
             video_token_index=151647,
             vision_feature_select_strategy="full",

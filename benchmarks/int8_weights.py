@@ -12,8 +12,9 @@ what it buys in decoding speed, each against its baseline in the same run.
    in the language model (what ``--quantize int8`` did there before).
 2. **Speed at real size.** SmolVLM2-500M's language model (SmolLM2-360M widths, random bf16
    weights: ``videopipe.testing.real_size``) after its 16-frame prompt of 1,280 tokens: prefill
-   seconds and the median decoding step, plain against int8-weights, one process, taking turns;
-   and the cosine of the two models' logits.
+   seconds and the median decoding step, plain against int8-weights, in bfloat16 and in float32
+   (the run dtype on a CPU without native bf16), one process, taking turns; and the cosine of the
+   bfloat16 models' logits.
 
     python benchmarks/int8_weights.py
 
@@ -117,17 +118,21 @@ def speed(steps: int = 16, rounds: int = 2) -> dict[str, Any]:
 
     path = build_real_model("smolvlm2-500m")
     models = {
-        "bfloat16 (none)": load_model(path, device="cpu", dtype="bfloat16", quantize="none"),
-        "bfloat16 + int8-weights": load_model(path, device="cpu", dtype="bfloat16", quantize="int8-weights"),
+        f"{dtype}{' + int8-weights' if q != 'none' else ' (none)'}": load_model(
+            path, device="cpu", dtype=dtype, quantize=q
+        )
+        for dtype in ("bfloat16", "float32")
+        for q in ("none", "int8-weights")
     }
     plain = models["bfloat16 (none)"]
     hidden, n = plain.model.config.text_config.hidden_size, 1280
-    embeds = (torch.randn(1, n, hidden, generator=torch.Generator().manual_seed(0)) * 0.02).to(torch.bfloat16)
+    noise = torch.randn(1, n, hidden, generator=torch.Generator().manual_seed(0)) * 0.02
     runs: dict[str, dict[str, list[float]]] = {k: {"prefill_s": [], "step_ms": []} for k in models}
     first: dict[str, torch.Tensor] = {}
     for _ in range(rounds):
         for name, m in models.items():
             embed = m.model.get_input_embeddings()
+            embeds = noise.to(embed.weight.dtype)
             with torch.inference_mode():
                 t = time.perf_counter()
                 logits, past = m._run_lm(embeds, torch.arange(n)[None, None], logits_to_keep=1)
@@ -142,7 +147,7 @@ def speed(steps: int = 16, rounds: int = 2) -> dict[str, Any]:
                     if i >= 2:
                         runs[name]["step_ms"].append(1000 * (time.perf_counter() - t))
             print(name, {k: round(statistics.median(v), 3) for k, v in runs[name].items()}, flush=True)
-    a, b = first.values()
+    a, b = first["bfloat16 (none)"], first["bfloat16 + int8-weights"]
     return {
         "model": "smolvlm2-500m (SmolLM2-360M widths, random bf16 weights)",
         "prompt_tokens": n,
@@ -184,7 +189,7 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"## Speed: {s['model']}, after a {s['prompt_tokens']}-token prompt",
         "",
-        "One process, the two models taking turns; medians. Logits cosine of the two models on the same "
+        "One process, the models taking turns; medians. Logits cosine of the two bfloat16 models on the same "
         f"prompt: {s['first_logits_cos']} (random weights).",
         "",
         "| language model | prefill s | decoding step ms |",

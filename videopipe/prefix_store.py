@@ -204,7 +204,7 @@ def keep_prefixes_on_disk(model: VideoLLM, cfg: PipelineConfig) -> VideoLLM:
     shape = model.kv_shape()
     if model.prefix_cache is not None or shape is None:
         return model
-    quantize = resolve_quantize(cfg.quantize, str(model.device).split(":")[0])
+    quantize = resolve_quantize(cfg.quantize, str(model.device).split(":")[0], shape.dtype)
     speed = f"quantize={quantize}|vision_merge={cfg.vision_merge}"
     model_key = f"{model.model_id}|{_weights_identity(model.model_id)}|{shape.dtype}|{speed}"
     model.prefix_cache = DiskPrefixCache(

@@ -68,20 +68,23 @@ def hub_offline() -> bool:
     ).lower() in ("1", "true", "yes")
 
 
-#: ``quantize`` (``--quantize``, videopipe.models.quantize): ``auto`` (int8-weights on the CPU,
-#: none elsewhere), ``none``, ``int8-weights`` (the language model's linear layers hold int8
-#: weights; activations stay in the run dtype) or ``int8`` (that, and torch's dynamic int8
+#: ``quantize`` (``--quantize``, videopipe.models.quantize): ``auto`` (int8-weights on the CPU in
+#: bfloat16, none elsewhere), ``none``, ``int8-weights`` (the language model's linear layers hold
+#: int8 weights; activations stay in the run dtype) or ``int8`` (that, and torch's dynamic int8
 #: layers in the vision tower and the connector)
 QUANTIZE_MODES = ("auto", "none", "int8-weights", "int8")
 
 
-def resolve_quantize(mode: str, device_type: str) -> str:
-    """The quantize mode that runs on a ``device_type`` ("cpu", "cuda") device: ``auto`` is
-    ``int8-weights`` on the CPU (decoding there is bound by reading the weights; measured in
-    docs/models.md "CPU speed options") and ``none`` on a GPU."""
+def resolve_quantize(mode: str, device_type: str, dtype: str) -> str:
+    """The quantize mode that runs on a ``device_type`` ("cpu", "cuda") device in ``dtype`` (its
+    name: "bfloat16", "float32", ...): ``auto`` is ``int8-weights`` on the CPU in bfloat16, where
+    decoding is bound by reading the weights and torch's weight-only int8 kernel reads half the
+    bytes (measured in docs/models.md "CPU speed options"), and ``none`` elsewhere: on a GPU, and
+    on a CPU in float32 (a CPU without native bf16), where that kernel measured 2x slower than
+    float32's own matmul."""
     if mode != "auto":
         return mode
-    return "int8-weights" if device_type == "cpu" else "none"
+    return "int8-weights" if device_type == "cpu" and dtype.removeprefix("torch.") == "bfloat16" else "none"
 
 
 def quantizes_vision(mode: str) -> bool:

@@ -120,17 +120,25 @@ def test_logit_drift_at_real_width_is_small(cut_smolvlm: Path) -> None:
     assert _cos(out[0][1], out[1][1]) > 0.99  # a decoding step: the int8 kernel
 
 
-def test_auto_is_int8_weights_on_the_cpu_and_none_on_a_gpu(tiny_dirs: dict, tmp_path: Path) -> None:
+def test_auto_is_int8_weights_on_the_cpu_in_bfloat16_and_none_otherwise(
+    tiny_dirs: dict, tmp_path: Path
+) -> None:
     from videopipe.pipeline import Pipeline
 
-    assert resolve_quantize("auto", "cpu") == "int8-weights"
-    assert resolve_quantize("auto", "cuda") == "none"
-    assert resolve_quantize("int8", "cuda") == "int8" and resolve_quantize("none", "cpu") == "none"
+    assert resolve_quantize("auto", "cpu", "bfloat16") == resolve_quantize("auto", "cpu", "torch.bfloat16")
+    assert resolve_quantize("auto", "cpu", "bfloat16") == "int8-weights"
+    assert resolve_quantize("auto", "cpu", "float32") == "none"  # the int8 kernel is slower there
+    assert resolve_quantize("auto", "cuda", "bfloat16") == "none"
+    assert resolve_quantize("int8", "cuda", "bfloat16") == "int8"
+    assert resolve_quantize("int8-weights", "cpu", "float32") == "int8-weights"
     assert not quantizes_vision("auto") and not quantizes_vision("int8-weights") and quantizes_vision("int8")
-    cfg = PipelineConfig(model=str(tiny_dirs["smolvlm"]), device="cpu", cache_dir=str(tmp_path), text="none")
-    assert cfg.quantize == "auto"
-    pipe = Pipeline(config=cfg)
-    assert any(isinstance(mod, Int8WeightLinear) for mod in pipe.model.model.modules())
+    for dtype, quantized in (("bfloat16", True), ("float32", False)):
+        cfg = PipelineConfig(
+            model=str(tiny_dirs["smolvlm"]), device="cpu", dtype=dtype, cache_dir=str(tmp_path), text="none"
+        )
+        assert cfg.quantize == "auto"
+        pipe = Pipeline(config=cfg)
+        assert any(isinstance(mod, Int8WeightLinear) for mod in pipe.model.model.modules()) == quantized
 
 
 def test_the_token_cache_key_changes_only_when_the_vision_tower_is_quantized(tmp_path: Path) -> None:

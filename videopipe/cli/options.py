@@ -212,7 +212,7 @@ Quantize = Annotated[
     str | None,
     _pipeline(
         "--quantize",
-        help="auto (int8-weights on the CPU, none on a GPU), none, int8-weights (the LLM's linear "
+        help="auto (int8-weights on a CPU running bfloat16, else none), none, int8-weights (the LLM's linear "
         "layers hold int8 weights: faster decoding), or int8 (that, and dynamic int8 layers in the "
         f"vision tower); CPU only; small drift, see docs/models.md ({_default('quantize')}).",
     ),

@@ -147,12 +147,13 @@ def _replace(root: nn.Module, name: str, layer: nn.Module) -> None:
 
 def quantize_model(model: Any, mode: str, *, language_model: str) -> int:
     """Quantize ``model`` (a transformers model) in place for ``mode`` (see the module
-    docstring; ``auto`` is resolved by the model's device); ``language_model`` is the dotted
+    docstring; ``auto`` is resolved by the model's device and dtype); ``language_model`` is the dotted
     path of its language model. Returns how many linear layers were replaced (0 for none)."""
     if mode not in QUANTIZE_MODES:
         raise ConfigError(f"quantize (--quantize) {mode!r} is not one of {', '.join(QUANTIZE_MODES)}")
-    device = next(model.parameters()).device
-    mode = resolve_quantize(mode, device.type)
+    weight = next(model.parameters())
+    device = weight.device
+    mode = resolve_quantize(mode, device.type, str(weight.dtype))
     if mode == "none":
         return 0
     if device.type != "cpu":

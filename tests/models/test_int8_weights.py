@@ -53,6 +53,24 @@ def test_decode_and_prefill_paths_compute_the_int8_weight(dtype: torch.dtype, bi
         assert _cos(got, plain) > 0.999
 
 
+def test_a_weight_off_a_64_byte_boundary_is_copied_onto_one() -> None:
+    """Tensors read from a safetensors file start anywhere; torch's int8 kernel crashed the
+    process (SIGSEGV) on such a weight with more than a few rows (found by tests/cli/test_estimate.py
+    once the kernel took up to 32 rows). The layer keeps its weight and scale aligned."""
+    linear = _linear(64, 64, bias=False, dtype=torch.bfloat16)
+    good = Int8WeightLinear.from_linear(linear)
+    buffer = torch.zeros(64 * 64 + 64, dtype=torch.int8)
+    start = next(i for i in range(1, 64) if (buffer.data_ptr() + i) % 64)
+    off = buffer[start : start + 64 * 64].view(64, 64)
+    off.copy_(good.weight_int8)
+    assert off.data_ptr() % 64 != 0
+    layer = Int8WeightLinear(off, good.scale)
+    assert layer.weight_int8.data_ptr() % 64 == 0 and layer.scale.data_ptr() % 64 == 0
+    x = torch.randn(17, 64).to(torch.bfloat16)
+    with torch.inference_mode():
+        assert torch.equal(layer(x), good(x))
+
+
 def test_only_the_language_model_is_quantized_and_the_visual_tokens_stay_bit_identical(
     tiny_dirs: dict,
 ) -> None:

@@ -53,6 +53,13 @@ _KEEP = ("lm_head",)
 DECODE_ROWS = 32
 
 
+def _aligned(t: torch.Tensor) -> torch.Tensor:
+    """``t`` contiguous and starting on a 64-byte boundary (a copy by torch's allocator, which
+    aligns to 64 bytes, when it does not)."""
+    t = t.contiguous()
+    return t if t.data_ptr() % 64 == 0 else t.clone()
+
+
 class Int8WeightLinear(nn.Module):
     """What replaces one ``nn.Linear`` of the language model: int8 weights per output channel,
     activations (and the output) in the dtype they come in."""
@@ -61,8 +68,10 @@ class Int8WeightLinear(nn.Module):
         self, weight_int8: torch.Tensor, scale: torch.Tensor, bias: nn.Parameter | None = None
     ) -> None:
         super().__init__()
-        self.register_buffer("weight_int8", weight_int8)
-        self.register_buffer("scale", scale)
+        # torch's int8 kernel reads whole 64-byte blocks and crashes the process (SIGSEGV) on a
+        # weight that does not start on one, which tensors read from a safetensors file need not
+        self.register_buffer("weight_int8", _aligned(weight_int8))
+        self.register_buffer("scale", _aligned(scale))
         self.bias = bias
         self.out_features, self.in_features = (int(n) for n in weight_int8.shape)
 

@@ -49,6 +49,14 @@ def save_atomic(path: Path, write: Callable[[IO[bytes]], object], *, suffix: str
     return True
 
 
+def tensor_bytes(t: torch.Tensor) -> bytes:
+    """The raw bytes of ``t`` (any dtype, bfloat16 included), for hashing a cache key."""
+    import torch
+
+    flat = t.detach().to("cpu").contiguous().reshape(-1)
+    return flat.view(torch.uint8).numpy().tobytes() if flat.dtype != torch.bool else flat.numpy().tobytes()
+
+
 def save_tensors_atomic(path: Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> None:
     """Write ``tensors`` (CPU, contiguous, sharing no memory) as one safetensors file at
     ``path``, through a temporary file next to it renamed into place. An ``OSError`` when it

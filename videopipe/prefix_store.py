@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videopipe.cache_files import save_tensors_atomic
+from videopipe.cache_files import save_tensors_atomic, tensor_bytes
 from videopipe.prefix_cache import KVShape, PrefixCache, PrefixEntry, PromptRows
 from videopipe.settings import resolve_quantize
 
@@ -129,7 +129,7 @@ class DiskPrefixCache(PrefixCache):
         h = hashlib.sha256(f"{FORMAT}\n{self.model_key}\n".encode())
         for t in (rows.ids[:end], rows.positions[:, :end], rows.visual[:end], rows.visual_rows):
             h.update(str((tuple(t.shape), str(t.dtype))).encode())
-            h.update(_bytes(t))
+            h.update(tensor_bytes(t))
         key = h.hexdigest()[:40]
         return self.root / key[:2] / f"{key}.safetensors"
 
@@ -225,11 +225,3 @@ def _weights_identity(model_id: str) -> str:
         return model_id
     files = sorted(q for q in p.iterdir() if q.suffix in (".safetensors", ".bin", ".gguf"))
     return ";".join(f"{q.name}:{q.stat().st_size}:{q.stat().st_mtime_ns}" for q in files)
-
-
-def _bytes(t: torch.Tensor) -> bytes:
-    """The raw bytes of ``t`` (any dtype, bfloat16 included)."""
-    import torch
-
-    flat = t.detach().to("cpu").contiguous().reshape(-1)
-    return flat.view(torch.uint8).numpy().tobytes() if flat.dtype != torch.bool else flat.numpy().tobytes()

@@ -32,6 +32,7 @@ the registry or ``loading.py``).
 from __future__ import annotations
 
 import math
+import os
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
@@ -116,7 +117,7 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
         frames_per_batch: int = 32,
         quantize: str = "none",
         vision_merge: int = 0,
-        quantize_store: str | None = None,
+        quantize_store: str | os.PathLike[str] | None = None,
     ) -> None:
         from videopipe.models.checkpoint import load_processor, load_weights
 

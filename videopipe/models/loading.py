@@ -106,20 +106,19 @@ def load_model(
     from videopipe.registry import MODELS
 
     name, model_id = resolve_model_spec(model_id_or_path if model_id_or_path is not None else DEFAULT_MODEL)
-    # quantize "auto" asks for whatever suits the device: a model entry that loads no
-    # transformers checkpoint takes none, silently
-    speed = {
-        "quantize": None if quantize in ("none", "auto") else quantize,
-        "vision_merge": vision_merge or None,
-    }
-    if any(v is not None for v in speed.values()) and name not in supported_families():
+    transformers = name in supported_families()
+    # quantize "auto" asks for whatever suits the device: an entry that loads no transformers
+    # checkpoint takes none, silently; an explicit mode or merge there is refused
+    if not transformers and (quantize not in ("none", "auto") or vision_merge):
         raise ModelError(
             f"--quantize / --vision-merge apply to transformers checkpoints; the model entry {name!r} "
             "loads none (use --quantize none --vision-merge 0)"
         )
-    if name in supported_families():
-        speed["quantize"] = quantize
-        speed["quantize_store"] = None if quantize_store is None else str(quantize_store)
+    speed = (
+        {"quantize": quantize, "vision_merge": vision_merge, "quantize_store": quantize_store}
+        if transformers
+        else {}
+    )
     return MODELS.create(
         name, model_id=model_id, device=device, dtype=dtype, frames_per_batch=frames_per_batch, **speed
     )

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from videopipe.cache_files import save_tensors_atomic
+from videopipe.cache_files import save_tensors_atomic, tensor_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -86,14 +86,12 @@ class Int8WeightStore:
             pass
 
     def _path(self, layers: Mapping[str, nn.Linear]) -> Path:
-        import torch
-
         h = hashlib.sha256(f"{FORMAT}\n".encode())
         for name, linear in layers.items():
             w = linear.weight.detach().reshape(-1)
             h.update(f"{name}|{tuple(linear.weight.shape)}|{w.dtype}\n".encode())
             for edge in (w[:_EDGE], w[-_EDGE:]):
-                h.update(edge.contiguous().view(torch.uint8).numpy().tobytes())
+                h.update(tensor_bytes(edge))
         key = h.hexdigest()[:40]
         return self.root / f"{key}.safetensors"
 

@@ -60,3 +60,17 @@ def test_keyclip_fills_a_small_frame_size_budget() -> None:
     with open_video(make_long_video(120, width=160, height=90)) as r:
         sel = SAMPLERS.create("keyclip")(r, Budget(num_frames=8, size_px=90))
     assert sel.num_frames == 8 and all(c.size == (84, 140) for c in sel.clips)  # was 2 single frames
+
+
+def test_spread_frames_spreads_around_the_center_and_fills_rounding_gaps() -> None:
+    from videopipe.samplers.selections import spread_frames
+
+    assert spread_frames(7, 0, 20, 1) == [7]
+    assert spread_frames(10, 0, 20, 3) == [0, 10, 20]
+    assert spread_frames(7, 0, 20, 3) == [0, 7, 20]  # the nearest spread frame gives way to the center
+    for lo, hi, center in ((0, 9, 4), (3, 17, 17), (5, 5, 5), (2, 30, 11)):
+        for k in range(1, hi - lo + 2):
+            got = spread_frames(center, lo, hi, k)
+            assert len(got) == k and len(set(got)) == k and center in got
+            assert all(lo <= f <= hi for f in got)
+    assert spread_frames(2, 0, 3, 9) == [0, 1, 2, 3]  # no more frames than the window holds

@@ -32,6 +32,7 @@ import numpy as np
 from videopipe.samplers._base import BaseSampler, SamplerInput
 from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates, smooth
 from videopipe.samplers.frame_times import index_at, keyframe_indices
+from videopipe.samplers.selections import spread_frames
 from videopipe.samplers.sizing import default_size, size_for_tokens
 from videopipe.types import Budget, Clip, Selection
 from videopipe.validate import positive
@@ -146,7 +147,7 @@ class KeyclipSampler(BaseSampler[KeyclipConfig]):
                 want = 1
             if want < 1:
                 break
-            frames = _spread(scored.indices[a], i_lo, i_hi, want)
+            frames = spread_frames(scored.indices[a], i_lo, i_hi, want)
             frames_left -= len(frames)
             spans.append(
                 (float(times[frames[0]]), float(times[frames[-1]]), frames, size, float(scored.scores[a]))
@@ -166,17 +167,6 @@ class KeyclipSampler(BaseSampler[KeyclipConfig]):
             "candidate_times_s": [float(x) for x in scored.times_s],
         }
         return Selection(clips, sampler=self.name, frames_decoded=scored.frames_decoded, meta=meta)
-
-
-def _spread(anchor: int, lo: int, hi: int, n: int) -> list[int]:
-    """``n`` distinct frames in [lo, hi] evenly spread, always including ``anchor``."""
-    if n <= 1:
-        return [anchor]
-    pts = set(np.linspace(lo, hi, n).round().astype(int).tolist())
-    if anchor not in pts:
-        pts.discard(min(pts, key=lambda p: abs(p - anchor)))
-        pts.add(anchor)
-    return sorted(pts)
 
 
 def _merge(

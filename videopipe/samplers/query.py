@@ -25,6 +25,7 @@ import numpy as np
 from videopipe.samplers._base import BaseSampler, SamplerInput
 from videopipe.samplers._scoring import CandidateOptions, Scored, score_candidates
 from videopipe.samplers.frame_times import index_at
+from videopipe.samplers.selections import spread_frames
 from videopipe.samplers.sizing import fit_size, frame_budget
 from videopipe.types import Clip, Selection
 from videopipe.validate import positive
@@ -110,7 +111,7 @@ class QuerySampler(BaseSampler[QueryConfig]):
         clips = []
         used: set[int] = set()
         for j in np.flatnonzero(alloc):
-            fr = _frames_in_window(scored.indices[j], lo[j], hi[j], int(alloc[j]))
+            fr = spread_frames(scored.indices[j], lo[j], hi[j], int(alloc[j]))
             fr = [f for f in fr if f not in used]
             used.update(fr)
             if not fr:
@@ -130,17 +131,3 @@ class QuerySampler(BaseSampler[QueryConfig]):
             "candidate_times_s": [float(x) for x in ct],
         }
         return Selection(tuple(clips), sampler=self.name, frames_decoded=scored.frames_decoded, meta=meta)
-
-
-def _frames_in_window(center: int, lo: int, hi: int, k: int) -> list[int]:
-    """``k`` frames in [lo, hi]: the candidate itself, then evenly spread around it."""
-    if k <= 1:
-        return [center]
-    pts = set(np.linspace(lo, hi, k).round().astype(int).tolist())
-    if center not in pts:
-        pts.discard(min(pts, key=lambda p: abs(p - center)))
-        pts.add(center)
-    extra = [i for i in range(lo, hi + 1) if i not in pts]
-    while len(pts) < k and extra:  # rounding collisions
-        pts.add(extra.pop(len(extra) // 2))
-    return sorted(pts)

@@ -16,6 +16,23 @@ if TYPE_CHECKING:
     from videopipe.protocols import VideoReader
 
 
+def spread_frames(center: int, lo: int, hi: int, k: int) -> list[int]:
+    """``k`` distinct frames in [lo, hi], evenly spread, always including ``center`` (the frame
+    the window is about); where rounding makes two coincide, the missing ones are taken from the
+    middle of the frames left, so ``k`` frames come back whenever the window holds them."""
+    if k <= 1:
+        return [center]
+    pts = set(np.linspace(lo, hi, k).round().astype(int).tolist())
+    if center not in pts:
+        pts.discard(min(pts, key=lambda p: abs(p - center)))
+        pts.add(center)
+    if len(pts) < k:  # rounding collisions (more frames asked than the window spaces apart)
+        extra = [i for i in range(lo, hi + 1) if i not in pts]
+        while len(pts) < k and extra:
+            pts.add(extra.pop(len(extra) // 2))
+    return sorted(pts)
+
+
 def single_frame_clips(
     indices: Iterable[int], times: np.ndarray, *, size: tuple[int, int] | None = None
 ) -> tuple[Clip, ...]:

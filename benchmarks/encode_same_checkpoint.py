@@ -30,7 +30,7 @@ n, h, w = 64, 448, 784
 data = torch.randint(0, 256, (n, h, w, 3), dtype=torch.uint8, generator=g)
 idx = torch.arange(n)
 frames = Frames(data=data, pts_s=idx / 2.0, indices=idx)
-model = load_model(sys.argv[1], device="cpu")
+model = load_model(sys.argv[1], device="cpu", dtype="float32")  # "auto" differs between trees
 model.encode(frames)  # warm
 out = []
 for _ in range(3):

@@ -29,7 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from videopipe.cache_files import save_tensors_atomic
+from videopipe.cache_files import read_entry, save_tensors_atomic
 from videopipe.fingerprint import file_fingerprint
 from videopipe.model_records import LAYOUT_VERSION, EncodedLayout
 from videopipe.settings import quantizes_vision
@@ -88,18 +88,7 @@ class TokenCache:
     def load(self, key: str) -> tuple[VisualTokens, Selection] | None:
         """The entry of ``key``, or None when there is none, it is corrupt, or it was written
         with another layout version (see the module docstring)."""
-        from safetensors import safe_open
-
-        p = self._path(key)
-        if not p.is_file():
-            return None
-        try:
-            with safe_open(p, framework="pt", device="cpu") as f:
-                blob = json.loads((f.metadata() or {})[METADATA_KEY])
-                tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - not a dict
-            return _entry(blob, tensors)
-        except Exception:  # noqa: BLE001 - a corrupt cache entry is a miss, never an error
-            return None
+        return read_entry(self._path(key), METADATA_KEY, _entry, touch=False)
 
     def save(self, key: str, tokens: VisualTokens, selection: Selection) -> Path:
         """Write the entry of ``key``; an ``OSError`` when the cache cannot be written."""

@@ -5,17 +5,20 @@ write of one safetensors entry (visual tokens, prompt KV caches)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CacheCounters", "save_atomic", "save_tensors_atomic"]
+T = TypeVar("T")
+
+__all__ = ["CacheCounters", "read_entry", "save_atomic", "save_tensors_atomic", "tensor_bytes"]
 
 
 @dataclass
@@ -76,3 +79,32 @@ def save_tensors_atomic(path: Path, tensors: Mapping[str, torch.Tensor], metadat
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def read_entry(
+    path: Path,
+    metadata_key: str,
+    build: Callable[[dict[str, Any], dict[str, torch.Tensor]], T | None],
+    *,
+    touch: bool = True,
+) -> T | None:
+    """One safetensors entry written by :func:`save_tensors_atomic`: ``build(metadata,
+    tensors)`` on its JSON metadata (under ``metadata_key``) and every tensor in it. None for a
+    missing file, a symbolic link (a cache reads only what it wrote, never what a link names),
+    a file that is not such an entry, or one ``build`` refuses (returns None or raises): a bad
+    cache file is a miss, never an error. ``touch``: mark a used entry recently used
+    (``os.utime``), so a folder trimmed by age drops it last."""
+    from safetensors import safe_open
+
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        with safe_open(path, framework="pt", device="cpu") as f:
+            blob = json.loads((f.metadata() or {})[metadata_key])
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - not a dict
+        entry = build(blob, tensors) if isinstance(blob, dict) else None
+        if entry is not None and touch:
+            os.utime(path)
+    except Exception:  # noqa: BLE001 - a corrupt cache entry is a miss, never an error
+        return None
+    return entry

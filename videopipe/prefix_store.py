@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videopipe.cache_files import save_tensors_atomic, tensor_bytes
+from videopipe.cache_files import read_entry, save_tensors_atomic, tensor_bytes
 from videopipe.prefix_cache import KVShape, PrefixCache, PrefixEntry, PromptRows
 from videopipe.settings import resolve_quantize
 
@@ -147,24 +146,13 @@ class DiskPrefixCache(PrefixCache):
     def _read(self, path: Path) -> PrefixEntry | None:
         """The entry in ``path``, or None (absent, not a regular file, corrupt, another model
         key or the wrong shape)."""
-        from safetensors import safe_open
-
-        try:
-            if not path.is_file() or path.is_symlink():
-                return None
-            with safe_open(path, framework="pt", device="cpu") as f:
-                blob = json.loads((f.metadata() or {})[METADATA_KEY])
-                if blob.get("format") != FORMAT or blob.get("model_key") != self.model_key:
-                    return None
-                tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - not a dict
-            entry = self._entry(blob, tensors)
-            os.utime(path)  # recently used: the last to go when the folder is trimmed
-            return entry
-        except Exception:  # noqa: BLE001 - a bad cache file is a miss, never an error
-            return None
+        return read_entry(path, METADATA_KEY, self._entry)
 
     def _entry(self, blob: dict[str, Any], tensors: dict[str, torch.Tensor]) -> PrefixEntry | None:
         from transformers import DynamicCache
+
+        if blob.get("format") != FORMAT or blob.get("model_key") != self.model_key:
+            return None
 
         rows = PromptRows(**{name: tensors[f"rows.{name}"].to(self.device) for name in _ROWS})
         n, s = len(rows), self.shape

@@ -115,3 +115,17 @@ def _header(path: Path) -> dict[str, str]:
 
     with safe_open(path, framework="pt") as f:
         return dict(f.metadata())
+
+
+def test_an_entry_that_is_a_symlink_is_a_miss(tmp_path: Path) -> None:
+    """A link planted where an entry would be is not followed: the cache reads only files it
+    wrote itself, never the file a link names (even a valid entry)."""
+    cache, key = _entry(tmp_path / "cache")
+    (path,) = (tmp_path / "cache").rglob(f"{key}.*")
+    elsewhere = tmp_path / "elsewhere.safetensors"
+    path.rename(elsewhere)
+    path.symlink_to(elsewhere)
+    assert cache.load(key) is None
+    path.unlink()
+    elsewhere.rename(path)
+    assert cache.load(key) is not None

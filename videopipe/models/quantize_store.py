@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from videopipe.cache_files import save_tensors_atomic, tensor_bytes
+from videopipe.cache_files import read_entry, save_tensors_atomic, tensor_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -49,27 +48,20 @@ class Int8WeightStore:
     def read(self, layers: Mapping[str, nn.Linear]) -> Int8Parts | None:
         """``{name: (int8 weight, scale)}`` for ``layers`` when the folder holds them, else None."""
         import torch
-        from safetensors import safe_open
 
-        path = self._path(layers)
-        try:
-            if not path.is_file() or path.is_symlink():
+        def parts(blob: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Int8Parts | None:
+            if blob.get("format") != FORMAT or blob.get("layers") != len(layers):
                 return None
-            with safe_open(path, framework="pt", device="cpu") as f:
-                blob = json.loads((f.metadata() or {})[METADATA_KEY])
-                if blob.get("format") != FORMAT or blob.get("layers") != len(layers):
+            out: Int8Parts = {}
+            for name, linear in layers.items():
+                q, scale = tensors[f"{name}.weight_int8"], tensors[f"{name}.scale"]
+                w = linear.weight
+                if q.dtype != torch.int8 or q.shape != w.shape or scale.shape != (w.shape[0],):
                     return None
-                parts: Int8Parts = {}
-                for name, linear in layers.items():
-                    q, scale = f.get_tensor(f"{name}.weight_int8"), f.get_tensor(f"{name}.scale")
-                    w = linear.weight
-                    if q.dtype != torch.int8 or q.shape != w.shape or scale.shape != (w.shape[0],):
-                        return None
-                    parts[name] = (q, scale.to(w.dtype))
-            os.utime(path)  # recently used: the last to go
-            return parts
-        except Exception:  # noqa: BLE001 - a bad file is a miss, never an error
-            return None
+                out[name] = (q, scale.to(w.dtype))
+            return out
+
+        return read_entry(self._path(layers), METADATA_KEY, parts)
 
     def write(self, layers: Mapping[str, nn.Linear], parts: Int8Parts) -> None:
         """Keep ``parts`` (the quantized ``layers``); a disk that cannot take it costs only the

@@ -15,6 +15,7 @@ from pathlib import Path
 from videopipe.errors import ConfigError
 
 __all__ = [
+    "FRAMES_PER_BATCH",
     "MAX_SIZE_PX",
     "QUANTIZE_MODES",
     "check_size_px",
@@ -29,6 +30,14 @@ __all__ = [
 #: and about 38,000 visual tokens at 28 px per token, more than a supported model takes for a
 #: whole video; far beyond it the decoders' scalers fail (``--size 20000``: swscale EINVAL).
 MAX_SIZE_PX = 4096
+
+#: Frames per vision-tower batch (``load_model(frames_per_batch=)``). Measured on the CPU at real
+#: size (benchmarks/results/vision_batch.md, 2026-12-07): 16 encodes as fast as 32 or faster
+#: (SmolVLM2-500M 1.05 against 1.11 s a frame, SmolVLM2-2.2B 2.76 against 2.86) and holds less
+#: (peak RSS 1.83 against 2.09 GB, 2.45 against 2.61); smaller batches save more memory on the
+#: 500M (4: 1.32 GB) but cost the 2.2B 6-8 %. Not measured on a GPU, where 16 frames of 700 or
+#: more patches each still make one large batch.
+FRAMES_PER_BATCH = 16
 
 
 def check_size_px(size_px: object, *, token_px: int | None = None, model: str | None = None) -> int:

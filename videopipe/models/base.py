@@ -42,6 +42,7 @@ from videopipe.errors import InputError, ModelError
 from videopipe.models.contract import EncodedLayout, ModelFacts, ModelGeometry, VideoLLM
 from videopipe.models.generation import GenerationMixin
 from videopipe.models.splice import SplicedInputs, SpliceMixin, format_timestamps
+from videopipe.settings import FRAMES_PER_BATCH
 
 if TYPE_CHECKING:
     import torch
@@ -114,7 +115,7 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
         *,
         device: str = "auto",
         dtype: str = "auto",
-        frames_per_batch: int = 32,
+        frames_per_batch: int = FRAMES_PER_BATCH,
         quantize: str = "none",
         vision_merge: int = 0,
         quantize_store: str | os.PathLike[str] | None = None,
@@ -140,7 +141,7 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
 
     @classmethod
     def wrap(
-        cls, model: Any, processor: Any, *, model_id: str = "", frames_per_batch: int = 32
+        cls, model: Any, processor: Any, *, model_id: str = "", frames_per_batch: int = FRAMES_PER_BATCH
     ) -> TransformersVideoLLM:
         """An adapter around an already loaded transformers model and processor."""
         self = cls.__new__(cls)

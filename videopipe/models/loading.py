@@ -23,6 +23,7 @@ from videopipe.models.checkpoint import (
     resolve_device,
     resolve_dtype,
 )
+from videopipe.settings import FRAMES_PER_BATCH
 
 if TYPE_CHECKING:
     from videopipe.models.contract import ModelFacts, ModelGeometry, VideoLLM
@@ -88,7 +89,7 @@ def load_model(
     *,
     device: str = "auto",
     dtype: str = "auto",
-    frames_per_batch: int = 32,
+    frames_per_batch: int = FRAMES_PER_BATCH,
     quantize: str = "none",
     vision_merge: int = 0,
     quantize_store: str | os.PathLike[str] | None = None,

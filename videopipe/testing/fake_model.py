@@ -25,6 +25,7 @@ import torch
 
 from videopipe.errors import ConfigError, InputError
 from videopipe.models.contract import ModelFacts, VideoLLM
+from videopipe.settings import FRAMES_PER_BATCH
 from videopipe.testing.videos import NEEDLE_COLORS
 from videopipe.types import Frames, VisualTokens
 
@@ -51,7 +52,7 @@ class FakeVideoLLM(VideoLLM):
         *,
         device: str = "cpu",
         dtype: str = "auto",
-        frames_per_batch: int = 32,
+        frames_per_batch: int = FRAMES_PER_BATCH,
         token_px: int = DEFAULT_TOKEN_PX,
         min_frames: int = 1,
         answer_style: str | None = None,

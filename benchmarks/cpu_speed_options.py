@@ -83,7 +83,9 @@ def _configs(merges: list[int]) -> list[tuple[str, str, str, int]]:
 
 def _answer(model: Any, tokens: Any, new_tokens: int) -> list[int]:
     """The greedy answer's token ids (prefill + ``new_tokens`` decoding steps)."""
-    return list(model._token_ids(tokens, QUESTION, max_new_tokens=new_tokens))
+    from videopipe.model_records import GenerationOptions
+
+    return list(model._token_ids(tokens, QUESTION, GenerationOptions(max_new_tokens=new_tokens)))
 
 
 def _agree(a: list[int], b: list[int]) -> int:

@@ -5,7 +5,7 @@ encode path: pixel preparation, the vision tower and the connector, ``B`` frames
 at real size (``videopipe.testing.real_size`` checkpoints: the published SmolVLM2
 architectures, random bf16 weights; cost depends on the architecture, not the values), in
 the dtype ``ask`` runs (``auto``: bfloat16 on a CPU with native bf16). Each (model, B) runs in
-its own fresh process (so its peak RSS is its own), the batch sizes taking turns over
+its own fresh process (so its peak RSS is its own; ``--quantize`` as ``load_model`` takes it), the batch sizes taking turns over
 ``--rounds``; per process: one warm-up encode of ``B`` frames, then ``--repeats`` timed encodes
 of ``--frames`` random 1280x720 frames. Reported: the minimum seconds per frame (wall and CPU:
 user + sys), the peak RSS, and the load average at the start of each process.
@@ -36,12 +36,12 @@ import json, resource, sys, time
 import torch
 from videopipe.models import load_model
 from videopipe.types import Frames
-path, batch, n, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+path, batch, n, repeats, quantize = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 g = torch.Generator().manual_seed(0)
 data = torch.randint(0, 256, (n, 720, 1280, 3), dtype=torch.uint8, generator=g)
 idx = torch.arange(n)
 frames = Frames(data=data, pts_s=idx * 60.0, indices=idx)
-model = load_model(path, device="cpu", frames_per_batch=batch)
+model = load_model(path, device="cpu", frames_per_batch=batch, quantize=quantize)
 warm = Frames(data=data[:batch], pts_s=idx[:batch] * 60.0, indices=idx[:batch])
 model.encode(warm)
 rows = []
@@ -54,10 +54,10 @@ print("RESULT " + json.dumps({"runs": rows, "peak_rss_gb": rss, "threads": torch
 """
 
 
-def run_child(model_dir: Path, batch: int, frames: int, repeats: int) -> dict:
+def run_child(model_dir: Path, batch: int, frames: int, repeats: int, quantize: str = "none") -> dict:
     load = os.getloadavg()[0]
     r = subprocess.run(
-        [sys.executable, "-c", CHILD, str(model_dir), str(batch), str(frames), str(repeats)],
+        [sys.executable, "-c", CHILD, str(model_dir), str(batch), str(frames), str(repeats), quantize],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -109,6 +109,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=None, help="frames per encode (default: 32 / 16)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument(
+        "--quantize", default="none", help="load_model's quantize (int8: the tower's dynamic int8)"
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "vision_batch.json")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -118,6 +121,7 @@ def main() -> None:
         "benchmark": "vision_batch",
         "machine": f"{cpu_name()}, {os.cpu_count()} cores",
         "time_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "quantize": args.quantize,
         "models": {},
     }
     for name in [m for m in args.models.split(",") if m]:
@@ -128,9 +132,10 @@ def main() -> None:
         runs: dict[int, list[dict]] = {b: [] for b in batches}
         for i in range(args.rounds):
             for b in batches if i % 2 == 0 else batches[::-1]:
-                runs[b].append(run_child(model_dir, b, frames, args.repeats))
+                runs[b].append(run_child(model_dir, b, frames, args.repeats, args.quantize))
                 print(f"{name} B={b}: {runs[b][-1]}", flush=True)
-        result["models"][name] = {
+        label = name if args.quantize == "none" else f"{name} --quantize {args.quantize}"
+        result["models"][label] = {
             "frames": frames,
             "batches": {str(b): summarise(rs, frames) for b, rs in runs.items()},
             "runs": {str(b): rs for b, rs in runs.items()},

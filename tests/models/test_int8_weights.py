@@ -14,7 +14,7 @@ from videopipe.config import PipelineConfig
 from videopipe.errors import ConfigError
 from videopipe.models import load_model
 from videopipe.models.quantize import DECODE_ROWS, Int8Linear, Int8WeightLinear, quantize_model
-from videopipe.settings import quantizes_vision, resolve_quantize
+from videopipe.settings import default_frames_per_batch, quantizes_vision, resolve_quantize
 from videopipe.testing.tiny_models import TINY_FRAME_PX
 
 
@@ -109,6 +109,17 @@ def test_int8_keeps_its_dynamic_vision_tower_and_int8_weights_in_the_language_mo
     weights = [n for n, mod in m.model.named_modules() if isinstance(mod, Int8WeightLinear)]
     assert dynamic and not any(n.startswith(lm_path + ".") for n in dynamic)
     assert weights and all(n.startswith(lm_path + ".") for n in weights)
+
+
+def test_the_vision_batch_defaults_to_4_frames_under_int8_and_16_otherwise(tiny_dirs: dict) -> None:
+    """The dynamic int8 tower encodes faster in small batches (vision_batch.md); an explicit
+    ``frames_per_batch`` is kept whatever the mode."""
+    d = tiny_dirs["smolvlm"]
+    assert default_frames_per_batch("int8") == 4
+    assert default_frames_per_batch("auto") == default_frames_per_batch("int8-weights") == 16
+    assert load_model(d, device="cpu", dtype="bfloat16", quantize="int8").frames_per_batch == 4
+    assert load_model(d, device="cpu", dtype="bfloat16", quantize="auto").frames_per_batch == 16
+    assert load_model(d, device="cpu", quantize="int8", frames_per_batch=8).frames_per_batch == 8
 
 
 @pytest.fixture(scope="module")

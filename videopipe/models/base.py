@@ -42,7 +42,7 @@ from videopipe.errors import InputError, ModelError
 from videopipe.models.contract import EncodedLayout, ModelFacts, ModelGeometry, VideoLLM
 from videopipe.models.generation import GenerationMixin
 from videopipe.models.splice import SplicedInputs, SpliceMixin, format_timestamps
-from videopipe.settings import FRAMES_PER_BATCH
+from videopipe.settings import FRAMES_PER_BATCH, default_frames_per_batch
 
 if TYPE_CHECKING:
     import torch
@@ -115,7 +115,7 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
         *,
         device: str = "auto",
         dtype: str = "auto",
-        frames_per_batch: int = FRAMES_PER_BATCH,
+        frames_per_batch: int | None = None,
         quantize: str = "none",
         vision_merge: int = 0,
         quantize_store: str | os.PathLike[str] | None = None,
@@ -137,6 +137,8 @@ class TransformersVideoLLM(SpliceMixin, GenerationMixin, VideoLLM):
 
             store = Int8WeightStore(quantize_store) if quantize_store else None
             quantize_model(model, quantize, language_model=self.language_model_path, store=store)
+        if frames_per_batch is None:
+            frames_per_batch = default_frames_per_batch(quantize)
         self._setup(model, processor, model_id=model_id, frames_per_batch=frames_per_batch)
 
     @classmethod

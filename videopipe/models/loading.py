@@ -23,7 +23,7 @@ from videopipe.models.checkpoint import (
     resolve_device,
     resolve_dtype,
 )
-from videopipe.settings import FRAMES_PER_BATCH
+from videopipe.settings import default_frames_per_batch
 
 if TYPE_CHECKING:
     from videopipe.models.contract import ModelFacts, ModelGeometry, VideoLLM
@@ -89,7 +89,7 @@ def load_model(
     *,
     device: str = "auto",
     dtype: str = "auto",
-    frames_per_batch: int = FRAMES_PER_BATCH,
+    frames_per_batch: int | None = None,
     quantize: str = "none",
     vision_merge: int = 0,
     quantize_store: str | os.PathLike[str] | None = None,
@@ -98,7 +98,8 @@ def load_model(
     :func:`resolve_model_spec`) and wrap it in its adapter.
 
     Default model: ``videopipe.config.DEFAULT_MODEL``. ``frames_per_batch`` bounds how many
-    frames go through the vision tower at once (memory). ``quantize`` (``auto``, ``int8-weights``,
+    frames go through the vision tower at once (memory; default
+    :func:`videopipe.settings.default_frames_per_batch`: 16, or 4 under ``quantize="int8"``). ``quantize`` (``auto``, ``int8-weights``,
     ``int8``; the pipeline's default is ``auto``, a plain load here is the checkpoint as published)
     and ``vision_merge`` (ToMe tokens merged per vision-tower layer) are the CPU speed options of
     transformers checkpoints (docs/models.md). ``quantize_store``: a folder where the language
@@ -115,6 +116,8 @@ def load_model(
             f"--quantize / --vision-merge apply to transformers checkpoints; the model entry {name!r} "
             "loads none (use --quantize none --vision-merge 0)"
         )
+    if frames_per_batch is None:
+        frames_per_batch = default_frames_per_batch(quantize)
     speed = (
         {"quantize": quantize, "vision_merge": vision_merge, "quantize_store": quantize_store}
         if transformers

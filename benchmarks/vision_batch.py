@@ -5,9 +5,9 @@ encode path: pixel preparation, the vision tower and the connector, ``B`` frames
 at real size (``videopipe.testing.real_size`` checkpoints: the published SmolVLM2
 architectures, random bf16 weights; cost depends on the architecture, not the values), in
 the dtype ``ask`` runs (``auto``: bfloat16 on a CPU with native bf16). Each (model, B) runs in
-its own fresh process (so its peak RSS is its own; ``--quantize`` as ``load_model`` takes it), the batch sizes taking turns over
-``--rounds``; per process: one warm-up encode of ``B`` frames, then ``--repeats`` timed encodes
-of ``--frames`` random 1280x720 frames. Reported: the minimum seconds per frame (wall and CPU:
+its own fresh process (so its peak RSS is its own; ``--quantize`` as ``load_model`` takes it),
+the batch sizes taking turns over ``--rounds``; per process: one warm-up encode of ``B``
+frames, then ``--repeats`` timed encodes of ``--frames`` random 1280x720 frames. Reported: the minimum seconds per frame (wall and CPU:
 user + sys), the peak RSS, and the load average at the start of each process.
 
     python benchmarks/vision_batch.py                     # 500M: B 4/8/16/32; 2.2B: B 4/8/16

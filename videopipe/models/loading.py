@@ -99,10 +99,10 @@ def load_model(
 
     Default model: ``videopipe.config.DEFAULT_MODEL``. ``frames_per_batch`` bounds how many
     frames go through the vision tower at once (memory; default
-    :func:`videopipe.settings.default_frames_per_batch`: 16, or 4 under ``quantize="int8"``). ``quantize`` (``auto``, ``int8-weights``,
-    ``int8``; the pipeline's default is ``auto``, a plain load here is the checkpoint as published)
-    and ``vision_merge`` (ToMe tokens merged per vision-tower layer) are the CPU speed options of
-    transformers checkpoints (docs/models.md). ``quantize_store``: a folder where the language
+    :func:`videopipe.settings.default_frames_per_batch`: 16, or 4 under ``quantize="int8"``).
+    ``quantize`` (``auto``, ``int8-weights``, ``int8``; the pipeline's default is ``auto``, a
+    plain load here is the checkpoint as published) and ``vision_merge`` (ToMe tokens merged per
+    vision-tower layer) are the CPU speed options of transformers checkpoints (docs/models.md). ``quantize_store``: a folder where the language
     model's int8 weights are kept between processes (``videopipe.models.quantize_store``)."""
     from videopipe.config import DEFAULT_MODEL
     from videopipe.registry import MODELS

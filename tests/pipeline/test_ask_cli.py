@@ -116,3 +116,33 @@ def test_a_second_question_in_a_new_process_prefills_only_the_question(
     # every visual token of the video (and the text before them) came from the file
     assert second["tokens_after"] < second["cached_tokens"] < second["prompt_tokens"]
     assert "encode" not in second["seconds"]  # tokens from the token cache
+
+
+def test_several_questions_in_one_process(tiny_qwen: Path, tmp_path: Path) -> None:
+    """``ask VIDEO Q1 Q2``: each question answered on its own, in order, by one process that
+    encodes the video once (the second reads the tokens and the prompt's KV cache)."""
+    video = make_video(scenes_video((10, 10), width=112, height=84))
+    common = ["--model", str(tiny_qwen), "--num-frames", "4", "--size", "56", "--max-new-tokens", "4"]
+    common += ["--device", "cpu", "--dtype", "float32", "--text", "none"]
+    env = {"VIDEOPIPE_CACHE": str(tmp_path)}
+    qs = ("What colour is it?", "What happens at the end?")
+    r = _ask(str(video), *qs, *common, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    answers = json.loads(r.stdout)
+    assert [a["question"] for a in answers] == list(qs)
+    first, second = (a["stats"] for a in answers)
+    assert "encode" in first["seconds"] and "encode" not in second["seconds"]
+    assert first["cached_tokens"] == 0 and second["tokens_after"] < second["cached_tokens"]
+    # each answer is the one a process asked that question alone gives (greedy, same model)
+    alone = _ask(str(video), qs[1], *common, "--json", "--no-cache")
+    assert alone.returncode == 0, alone.stderr
+    assert json.loads(alone.stdout)["text"] == answers[1]["text"]
+    # as text: each answer after its question, with its own stats line
+    r = _ask(str(video), *qs, *common, env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"Q1: {qs[0]}" and f"Q2: {qs[1]}" in lines
+    assert sum(line.startswith("[4 frames,") for line in lines) == 2
+    # one bad question fails the run before anything is loaded, naming the problem
+    r = _ask(str(video), qs[0], " ", *common, env=env)
+    assert r.returncode == 2 and "empty question" in r.stderr and r.stdout == ""

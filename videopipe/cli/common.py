@@ -122,7 +122,8 @@ _STAGE_LABELS = {"encode": "encoding frames", "prefill": "reading the prompt", "
 class ModelProgress:
     """A stderr progress bar with ETA for the model's long stages (``VideoLLM.progress``):
     frames encoded of all, the prompt's prefill, tokens generated of ``max_new_tokens``.
-    :meth:`stop` takes it off the screen (before the streamed answer is written)."""
+    :meth:`stop` takes it off the screen (before the streamed answer is written), :meth:`restart`
+    puts it back for the next answer."""
 
     def __init__(self, *, force_terminal: bool = False) -> None:
         from rich.console import Console
@@ -162,6 +163,16 @@ class ModelProgress:
         if not self._stopped:
             self._stopped = True
             self._bar.stop()
+
+    def restart(self) -> None:
+        """Back on the screen with fresh bars (the next answer of ``ask`` with several
+        questions); nothing when it was not stopped."""
+        if self._stopped:
+            for task in self._tasks.values():
+                self._bar.remove_task(task)
+            self._tasks.clear()
+            self._stopped = False
+            self._bar.start()
 
 
 @contextmanager

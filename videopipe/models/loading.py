@@ -105,8 +105,10 @@ def load_model(
     vision-tower layer) are the CPU speed options of transformers checkpoints (docs/models.md). ``quantize_store``: a folder where the language
     model's int8 weights are kept between processes (``videopipe.models.quantize_store``)."""
     from videopipe.config import DEFAULT_MODEL
+    from videopipe.malloc import tune_malloc
     from videopipe.registry import MODELS
 
+    tune_malloc()  # large CPU blocks reused from the heap, not mapped anew (videopipe.malloc)
     name, model_id = resolve_model_spec(model_id_or_path if model_id_or_path is not None else DEFAULT_MODEL)
     transformers = name in supported_families()
     # quantize "auto" asks for whatever suits the device: an entry that loads no transformers

@@ -66,7 +66,7 @@ def test_the_run_shape_is_read_from_the_checkpoint_files(fake_checkpoint: Path) 
     cfg = PipelineConfig(model=str(fake_checkpoint), num_frames=64, max_visual_tokens=2048, max_new_tokens=50)
     s = run_shape(cfg)
     assert s is not None
-    assert (s.vision_params, s.text_params) == (320, 1200)
+    assert (s.vision_params, s.text_params, s.head_params) == (320, 400, 800)
     assert s.weight_bytes == 2 * (300 + 20 + 800 + 400) + 4 * 800
     assert s.patches_per_frame == (512 // 16) ** 2
     assert s.frames == 64 and s.new_tokens == 50
@@ -74,6 +74,58 @@ def test_the_run_shape_is_read_from_the_checkpoint_files(fake_checkpoint: Path) 
     short = run_shape(cfg, video_frames=10)  # a 10-frame video has 10 frames to encode
     assert short is not None and short.frames == 10 and short.prompt_tokens == 10 * 64 + 100
     assert run_shape(PipelineConfig(model="no/such-model-in-the-cache")) is None
+
+
+def test_a_tied_output_head_is_the_embedding_table(fake_checkpoint: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    f = fake_checkpoint / "model.safetensors"
+    tensors = load_file(str(f))
+    del tensors["lm_head.weight"]  # tied: the logits read the embedding table
+    save_file(tensors, str(f))
+    s = run_shape(PipelineConfig(model=str(fake_checkpoint)))
+    assert s is not None and (s.text_params, s.head_params) == (400, 100 * 8)
+
+
+# measured 2026-12-07 (benchmarks/results/real_size.md, 16 frames of the 1-hour 720p video, the
+# defaults, 2 cores): the shapes run_shape reads from those checkpoints, and the whole process's
+# wall seconds for the first question (which quantized) and for a second one (tokens and prompt
+# KV cached)
+MEASURED = {
+    "smolvlm2-500m": (RunShape(98_000_000, 362_000_000, 1024, 16, 1124, 128, 10**9, 47_000_000), 28.6, 15.1),
+    "llava-ov-0.5b": (
+        RunShape(415_000_000, 358_000_000, 729, 16, 2148, 128, 18 * 10**8, 136_000_000),
+        62.2,
+        14.5,
+    ),
+    "qwen3-vl-2b": (
+        RunShape(407_000_000, 1_409_000_000, 696, 16, 2148, 128, 43 * 10**8, 311_000_000),
+        97.2,
+        29.5,
+    ),
+    "qwen2.5-vl-3b": (
+        RunShape(669_000_000, 2_775_000_000, 910, 16, 2148, 128, 75 * 10**8, 311_000_000),
+        152.3,
+        45.7,
+    ),
+    "qwen2.5-vl-7b": (
+        RunShape(677_000_000, 7_071_000_000, 910, 16, 2148, 128, 166 * 10**8, 545_000_000),
+        276.3,
+        78.5,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_the_rates_give_the_measured_times_at_real_size(name: str) -> None:
+    """Arithmetic against the recorded measurements (not a timing of this machine): the rates
+    put both questions of every measured checkpoint within 25 % of what they took."""
+    from dataclasses import replace
+
+    shape, first, second = MEASURED[name]
+    assert 0.75 < estimate_seconds(shape, cores=2, quantizes=True) / first < 1.25
+    again = replace(shape, frames=0, prompt_tokens=estimate._QUESTION_TOKENS)
+    assert 0.75 < estimate_seconds(again, cores=2) / second < 1.25
 
 
 def test_weights_that_are_not_safetensors_give_no_estimate(fake_checkpoint: Path) -> None:
@@ -107,10 +159,10 @@ def test_ask_shows_the_line_before_a_long_run_only(
 
     monkeypatch.setenv("VIDEOPIPE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr("videopipe.config.machine_defaults", lambda device="auto": {"num_frames": 16})
-    seen: list[int] = []
+    seen: list[tuple[int, int]] = []
 
     def seconds(shape: RunShape, **kw: object) -> float:
-        seen.append(shape.frames)
+        seen.append((shape.frames, shape.prompt_tokens))
         return 3600.0 if shape.frames else 30.0
 
     monkeypatch.setattr(estimate, "estimate_seconds", seconds)
@@ -133,6 +185,9 @@ def test_ask_shows_the_line_before_a_long_run_only(
     )
     assert main(["ask", str(video), "And then?", *args]) == 0  # the tokens are cached now
     assert "will take" not in capsys.readouterr().err
-    assert seen == [4, 0]  # the second estimate counted no frame to decode or encode
+    # the second estimate counted no frame to decode or encode, and only the question to
+    # prefill (the prompt's KV cache is on disk)
+    assert [frames for frames, _ in seen] == [4, 0]
+    assert seen[0][1] > seen[1][1] == estimate._QUESTION_TOKENS
     assert main(["ask", str(video), "What?", *args, "--no-cache", "--no-progress"]) == 0
     assert "will take" not in capsys.readouterr().err  # --no-progress: no line

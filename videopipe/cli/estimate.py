@@ -3,10 +3,14 @@ when the estimate exceeds a minute (nobody should wait ten minutes in silence).
 
 Arithmetic, not a measurement of the run: the parameters of the checkpoint's vision tower and
 language model (counted from its safetensors headers and ``config.json``; no weights read, torch
-not imported), the run's frames, visual tokens and answer length, and the work one CPU core
-did per second at real size on the project's reference machine
-(``benchmarks/results/real_size.md``), divided among this machine's cores. Rough by design
-(about 2x either way; other work on the machine slows the run further).
+not imported), the run's frames, visual tokens and answer length, and rates measured at real
+size on the project's 2-core AVX512-BF16 machine (``benchmarks/results/real_size.md``: SmolVLM2,
+LLaVA-OneVision 0.5B and Qwen 2B-7B): the vision tower and the prefill as FLOPs per CPU-second
+(divided among this machine's cores), each answer token as the bytes of weights it reads
+(memory-bound: the cores do not divide it), the imports and the weights' loading (and, the first
+time, quantizing the language model) as seconds. Within 25 % of the measured first and second
+questions of those checkpoints; rough by design elsewhere (other work on the machine, another
+CPU).
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ __all__ = ["CpuRates", "RunShape", "estimate_line", "estimate_seconds", "run_sha
 #: show the line when the estimate exceeds this many seconds
 LONG_RUN_S = 60.0
 _PROMPT_TEXT_TOKENS = 100  # the question, the template and the timestamps around the frames
+_QUESTION_TOKENS = 30  # what a question prefills after the prompt's KV cache read from disk
 
 
 @dataclass(frozen=True)
 class RunShape:
     """What one ``ask`` computes: parameters of the vision tower (run per frame over
-    ``patches_per_frame`` patches) and of the language model (``text_params``, without the
-    embedding table), frames, prompt tokens, new tokens, and the bytes of weights loaded."""
+    ``patches_per_frame`` patches), of the language model's layers (``text_params``: neither the
+    embedding table nor the output head) and of its output head (``head_params``: ``lm_head``, or
+    the embedding table it is tied to; read once per new token), frames, prompt tokens to
+    prefill, new tokens, and the bytes of weights loaded."""
 
     vision_params: int
     text_params: int
@@ -41,43 +48,71 @@ class RunShape:
     prompt_tokens: int
     new_tokens: int
     weight_bytes: int
+    head_params: int = 0
 
 
 @dataclass(frozen=True)
 class CpuRates:
-    """Work per CPU-second (one core busy one second) in bfloat16 on a CPU that computes it
-    natively, at real size on the project's 2-core AVX512-BF16 machine: the vision tower's FLOPs
-    (SmolVLM2-500M's tower, 16 frames in 13.5 s on 2 quiet cores; 2.2B's 2.35 s per frame:
-    1.1-1.2e11), the prefill's (``benchmarks/results/cpu_dtype.md``), generation's (memory- and
-    overhead-bound: SmolVLM2-2.2B's 64 tokens in the issue 24 measurement), CPU-seconds per frame
-    decoded from a 1-hour 720p H.264 file and for start-up (imports, processor) and per GB of
-    weights loaded (``benchmarks/results/real_size.md``). A busy machine is slower still: there
-    the measured ``ask`` took several times longer (real_size.md)."""
+    """Rates of ``ask`` at real size on the project's 2-core AVX512-BF16 machine, in bfloat16
+    with the language model's int8 weights (the defaults there), measured 2026-12-07 with
+    ``benchmarks/real_size.py`` (16 frames of a 1-hour 720p video) on SmolVLM2-500M,
+    LLaVA-OneVision 0.5B, Qwen3-VL 2B / 4B and Qwen2.5-VL 3B / 7B:
 
-    vision_flops: float = 1.1e11
-    prefill_flops: float = 8.0e10
-    generate_flops: float = 3.0e9
+    - the vision tower 1.3-1.7e11 FLOPs per CPU-second, the prefill 1.1-2.0e11 (more for larger
+      matrices);
+    - an answer token reads the language model's weights once (int8: a byte a parameter, the
+      bf16 output head two) at about 15 GB/s, plus about 20 ms of per-step overhead
+      (SmolVLM2-500M 45 ms, Qwen2.5-VL 7B 510 ms a token);
+    - the imports about 6 s (one core); reading the weights about 0.3 s per GB; quantizing the
+      language model the first time (its int8 weights are then kept on disk) about 3.5 s per GB
+      of its bf16 weights;
+    - decoding a frame of the 1-hour 720p H.264 file about 0.25 CPU-seconds.
+
+    A CPU without native bf16 runs float32: about half the FLOPs per second, and 4 bytes a
+    parameter per token (its int8 weights stay off)."""
+
+    vision_flops: float = 1.3e11
+    prefill_flops: float = 1.6e11
+    token_bytes_per_s: float = 1.5e10
+    token_overhead_s: float = 0.02
     decode_s_per_frame: float = 0.25
-    startup_s: float = 10.0
-    load_s_per_gb: float = 2.0
+    startup_s: float = 6.0
+    load_s_per_gb: float = 0.3
+    quantize_s_per_gb: float = 3.5
     #: float32 (a CPU without native bf16) does about half the work per second
     no_bf16_factor: float = 0.5
 
 
 def estimate_seconds(
-    shape: RunShape, *, cores: int, bf16_native: bool = True, rates: CpuRates = CpuRates()
+    shape: RunShape,
+    *,
+    cores: int,
+    bf16_native: bool = True,
+    int8_weights: bool | None = None,
+    quantizes: bool = False,
+    rates: CpuRates = CpuRates(),
 ) -> float:
-    """Wall seconds of the run ``shape`` on ``cores`` otherwise idle cores."""
+    """Wall seconds of the run ``shape`` on ``cores`` otherwise idle cores. ``int8_weights``: the
+    language model runs with int8 weights (default: where ``--quantize auto`` gives them, a bf16
+    CPU); ``quantizes``: it quantizes them in this run (the first run of a checkpoint)."""
     speed = 1.0 if bf16_native else rates.no_bf16_factor
-    cpu_s = (
-        rates.startup_s
-        + rates.load_s_per_gb * shape.weight_bytes / 1e9
-        + rates.decode_s_per_frame * shape.frames
+    if int8_weights is None:
+        int8_weights = bf16_native
+    layer_bytes = 1 if int8_weights else (2 if bf16_native else 4)
+    head_bytes = 2 if bf16_native else 4
+    parallel_cpu_s = (
+        rates.decode_s_per_frame * shape.frames
         + 2.0 * shape.vision_params * shape.patches_per_frame * shape.frames / (rates.vision_flops * speed)
         + 2.0 * shape.text_params * shape.prompt_tokens / (rates.prefill_flops * speed)
-        + 2.0 * shape.text_params * shape.new_tokens / (rates.generate_flops * speed)
     )
-    return cpu_s / max(1, cores)
+    token_s = (
+        rates.token_overhead_s
+        + (shape.text_params * layer_bytes + shape.head_params * head_bytes) / rates.token_bytes_per_s
+    )
+    load_s = rates.load_s_per_gb * shape.weight_bytes / 1e9
+    if quantizes and int8_weights:
+        load_s += rates.quantize_s_per_gb * 2 * (shape.text_params + shape.head_params) / 1e9
+    return rates.startup_s + load_s + parallel_cpu_s / max(1, cores) + shape.new_tokens * token_s
 
 
 def _duration(seconds: float) -> str:
@@ -143,7 +178,7 @@ def run_shape(cfg: PipelineConfig, *, video_frames: int | None = None) -> RunSha
     config, files = _checkpoint_files(cfg.model)
     if config is None or not files:
         return None
-    vision = text = nbytes = 0
+    vision = text = head = embed = nbytes = 0
     for f in files:
         for name, t in _header(f).items():
             if name == "__metadata__":
@@ -154,7 +189,11 @@ def run_shape(cfg: PipelineConfig, *, video_frames: int | None = None) -> RunSha
             nbytes += n * (2 if t["dtype"] in ("BF16", "F16") else 4)
             if any(k in name for k in _VISION):
                 vision += n
-            elif "embed_tokens" not in name:  # a table lookup costs nothing
+            elif "lm_head" in name:
+                head += n
+            elif "embed_tokens" in name:  # a table lookup costs nothing, unless it is the head too
+                embed += n
+            else:
                 text += n
     vc = config.get("vision_config", {})
     patch = int(vc.get("patch_size", 14))
@@ -175,6 +214,7 @@ def run_shape(cfg: PipelineConfig, *, video_frames: int | None = None) -> RunSha
         prompt_tokens=visual + _PROMPT_TEXT_TOKENS,
         new_tokens=cfg.max_new_tokens,
         weight_bytes=nbytes,
+        head_params=head or embed,  # tied: the output head is the embedding table
     )
 
 
@@ -195,6 +235,7 @@ def warn_if_long(
 
     from videopipe.config import machine_defaults
     from videopipe.devices import cpu_bf16_native
+    from videopipe.settings import resolve_quantize
 
     if cfg.device != "cpu" and not machine_defaults(cfg.device):  # a CUDA GPU runs it
         return None
@@ -206,10 +247,15 @@ def warn_if_long(
         return None
     cores = _cores()
     native = cpu_bf16_native() and cfg.dtype in ("auto", "bfloat16")
-    work = replace(shape, frames=0) if tokens_cached else shape  # no decode, no vision tower
-    line = estimate_line(
-        estimate_seconds(work, cores=cores, bf16_native=native), frames=shape.frames, cores=cores
+    int8 = resolve_quantize(cfg.quantize, "cpu", "bfloat16" if native else "float32") != "none"
+    work = shape
+    if tokens_cached:  # no decode, no vision tower; the first question stored the int8 weights
+        kv_on_disk = cfg.disk_kv_cache_mb > 0  # and the prompt's KV cache: only the question is new
+        work = replace(shape, frames=0, prompt_tokens=_QUESTION_TOKENS if kv_on_disk else shape.prompt_tokens)
+    seconds = estimate_seconds(
+        work, cores=cores, bf16_native=native, int8_weights=int8, quantizes=not tokens_cached
     )
+    line = estimate_line(seconds, frames=shape.frames, cores=cores)
     if line is not None:
         print(line, file=sys.stderr, flush=True)
     return line

@@ -1,8 +1,8 @@
 """The first question about a 1-hour 720p video, at real model sizes, on this machine: the whole
 ``videopipe ask`` process against the model-card way, measured in one run.
 
-Checkpoints: ``videopipe.testing.real_size.build_real_model`` (the published SmolVLM2
-architectures, random bf16 weights, the real processor settings and vocabulary; compute and
+Checkpoints: ``videopipe.testing.real_size.build_real_model`` (the published architectures of
+SmolVLM2, Qwen2.5-VL, Qwen3-VL and LLaVA-OneVision, random bf16 weights, the real processor settings and vocabulary; compute and
 memory depend on the architecture, not on the weight values), built once into the cache dir.
 Video: a generated 1-hour 1280x720 25 fps H.264 file (``make_long_video``, one minute of
 ffmpeg's ``testsrc2`` repeated by stream copy: the stream structure and decode cost of an
@@ -24,6 +24,7 @@ The machine is shared: CPU seconds are the load-independent number; walls are un
 
     python benchmarks/real_size.py                         # 256M and 500M
     python benchmarks/real_size.py --models smolvlm2-2.2b --frames 16 --card-frames 16
+    python benchmarks/real_size.py --models qwen3-vl-2b,llava-ov-0.5b --frames 16 --card-frames 16
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ RESULTS = HERE / "results"
 QUESTION = "What happens in this video, and when?"
 SECOND = "What colours appear on the screen?"
 
-# the model card's way (SmolVLM2 model cards: AutoProcessor + AutoModelForImageTextToText in
-# bfloat16, apply_chat_template on a {"type": "video", "path": ...} message, model.generate)
+# the model card's way (the SmolVLM2, Qwen and LLaVA-OneVision model cards: AutoProcessor +
+# AutoModelForImageTextToText in bfloat16, apply_chat_template on a {"type": "video", "path": ...}
+# message, model.generate), with the frame count of the `ask` it is compared with
 _CARD = r"""
 import json, sys, time
 t0 = time.perf_counter()
@@ -56,11 +58,14 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.generation.streamers import BaseStreamer
 path, video, question, frames, new = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 processor = AutoProcessor.from_pretrained(path)
+if getattr(processor.video_processor, "fps", None) is not None:  # Qwen's sample at fps 2 unless told
+    processor.video_processor.fps = None  # a frame count instead (num_frames and fps exclude each other)
 model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.bfloat16)
 t_load = time.perf_counter()
 messages = [{"role": "user", "content": [{"type": "video", "path": video}, {"type": "text", "text": question}]}]
 inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True,
-                                       return_tensors="pt", num_frames=frames).to(model.device, dtype=torch.bfloat16)
+                                       return_tensors="pt", processor_kwargs={"num_frames": frames},
+                                       ).to(model.device, dtype=torch.bfloat16)
 t_prep = time.perf_counter()
 class First(BaseStreamer):
     calls, first = 0, None
@@ -75,9 +80,13 @@ with torch.inference_mode():
     out = model.generate(**inputs, do_sample=False, max_new_tokens=new, min_new_tokens=new, streamer=s)
 t_gen = time.perf_counter()
 n_new = int(out.shape[1] - inputs["input_ids"].shape[1])
+if "video_grid_thw" in inputs:  # Qwen: (t, h, w) patch grids, t frames / temporal_patch_size
+    n_frames = int(inputs["video_grid_thw"][:, 0].sum()) * model.config.vision_config.temporal_patch_size
+else:  # SmolVLM2 (pixel_values), LLaVA-OneVision (pixel_values_videos): (batch, frames, C, H, W)
+    n_frames = int(inputs.get("pixel_values_videos", inputs.get("pixel_values")).shape[1])
 print(json.dumps({"seconds": {"import+load": t_load - t0, "decode+preprocess": t_prep - t_load,
     "generate": t_gen - t_prep}, "first_token_s": (s.first or t_gen) - t_prep,
-    "prompt_tokens": int(inputs["input_ids"].shape[1]), "frames": int(inputs["pixel_values"].shape[1]),
+    "prompt_tokens": int(inputs["input_ids"].shape[1]), "frames": n_frames,
     "new_tokens": n_new}))
 """
 
@@ -208,7 +217,12 @@ def bench_model(
     card_frames = [] if flags else card_frames  # the model-card way has no speed options
     new = new_tokens or _new_tokens(path)
     for n in card_frames:
-        c = card(path, video, QUESTION, n, new, work / f"{name}-card-{n}")
+        try:
+            c = card(path, video, QUESTION, n, new, work / f"{name}-card-{n}")
+        except RuntimeError as e:  # kept as a row: the asks above are not lost with it
+            _log(f"{name} model-card way frames={n} failed: {str(e)[-300:]}")
+            cards.append({"num_frames": n, "error": str(e)[-1000:]})
+            continue
         _log(f"{name} model-card way frames={n}: {c['wall_s']} s wall, {c['cpu_s']} CPU-s")
         cards.append({"num_frames": n, **c})
         _save_partial(name, rows, cards)
@@ -245,7 +259,9 @@ def _save_partial(name: str, rows: list, cards: list) -> None:
     _PARTIAL[name] = {"asks": rows, "model_card": cards}
     from videopipe.config import default_cache_dir
 
-    (default_cache_dir() / "real-size-bench" / "partial.json").write_text(json.dumps(_PARTIAL, indent=1))
+    (default_cache_dir() / "real-size-bench" / f"partial-{name}.json").write_text(
+        json.dumps(_PARTIAL, indent=1)
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -285,8 +301,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{m['cpu']}, {m['cores']} cores, {m['mem_gb']} GB, torch {m['torch']}, native bf16: {m['bf16_native']}. "
         f"Video: generated {result['video']['size']} {result['video']['fps']} fps H.264, "
-        f"{result['video']['duration_s'] / 60:.0f} min. Checkpoints: the published SmolVLM2 architectures with "
-        "random bf16 weights (`videopipe.testing.real_size`; cost depends on the architecture, not the values), "
+        f"{result['video']['duration_s'] / 60:.0f} min. Checkpoints: the published architectures (config and "
+        "processor files) with random bf16 weights (`videopipe.testing.real_size`; cost depends on the architecture, not the values), "
         "weights already on disk. Every row is one whole process (`python -m videopipe ask VIDEO Q --model DIR "
         "--json`, every other option at its default).",
         "",
@@ -299,7 +315,8 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for name, r in result["models"].items():
         out += [
-            f"## {name} (`{r['hub_id']}`, Video-MME {r['video_mme']}) -- {r.get('run_at', '')}",
+            f"## {name} (`{r['hub_id']}`, Video-MME {r['video_mme'] or 'not on its model card'}) "
+            f"-- {r.get('run_at', '')}",
             "",
             "| --num-frames | frames | visual tokens | first: wall s | TTFT s | CPU-s | peak RSS GB | stages, s (wall) "
             "| load avg | same again: wall s | CPU-s | RSS GB | 2nd question: wall s | CPU-s | RSS GB |",
@@ -322,17 +339,21 @@ def markdown(result: dict[str, Any]) -> str:
                 "number of new tokens), against `ask` with the same frames:",
                 "",
                 "| frames | wall s | TTFT s | CPU-s | peak RSS GB | stages, s | load avg | ask CPU-s | CPU-s ratio "
-                "| ask RSS GB |",
-                "|---|---|---|---|---|---|---|---|---|---|",
+                "| ask RSS GB | prompt tokens: card / ask |",
+                "|---|---|---|---|---|---|---|---|---|---|---|",
             ]
             for c in r["model_card"]:
+                if "error" in c:
+                    out.append(f"| {c['num_frames']} | failed: {c['error'].splitlines()[-1][:200]} |")
+                    continue
                 a = by_frames.get(c["num_frames"])
                 ratio = f"{c['cpu_s'] / a['cpu_s']:.2f}x" if a else ""
                 out.append(
                     f"| {c['num_frames']} | {c['wall_s']:.0f} | {c['first_token_s']:.0f} | {c['cpu_s']:.0f} "
                     f"| {c['peak_rss_mb'] / 1024:.2f} | {_stages(c['seconds'])} "
                     f"| {c['load_avg_1m'][0]:.1f}-{c['load_avg_1m'][1]:.1f} | {a['cpu_s'] if a else ''} | {ratio} "
-                    f"| {a['peak_rss_mb'] / 1024 if a else 0:.2f} |"
+                    f"| {a['peak_rss_mb'] / 1024 if a else 0:.2f} "
+                    f"| {c.get('prompt_tokens', '')} / {a.get('prompt_tokens') or '' if a else ''} |"
                 )
         out.append("")
     if result.get("notes"):

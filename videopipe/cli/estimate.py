@@ -5,7 +5,7 @@ Arithmetic, not a measurement of the run: the parameters of the checkpoint's vis
 language model (counted from its safetensors headers and ``config.json``; no weights read, torch
 not imported), the run's frames, visual tokens and answer length, and rates measured at real
 size on the project's 2-core AVX512-BF16 machine (``benchmarks/results/real_size.md``: SmolVLM2,
-LLaVA-OneVision 0.5B and Qwen 2B-7B): the vision tower and the prefill as FLOPs per CPU-second
+LLaVA-OneVision 0.5B / 7B and Qwen 2B-7B): the vision tower and the prefill as FLOPs per CPU-second
 (divided among this machine's cores), each answer token as the bytes of weights it reads
 (memory-bound: the cores do not divide it), the imports and the weights' loading (and, the first
 time, quantizing the language model) as seconds. Within 25 % of the measured first and second
@@ -56,7 +56,7 @@ class CpuRates:
     """Rates of ``ask`` at real size on the project's 2-core AVX512-BF16 machine, in bfloat16
     with the language model's int8 weights (the defaults there), measured 2026-12-07 with
     ``benchmarks/real_size.py`` (16 frames of a 1-hour 720p video) on SmolVLM2-500M,
-    LLaVA-OneVision 0.5B, Qwen3-VL 2B / 4B and Qwen2.5-VL 3B / 7B:
+    LLaVA-OneVision 0.5B / 7B, Qwen3-VL 2B / 4B and Qwen2.5-VL 3B / 7B:
 
     - the vision tower 1.3-1.7e11 FLOPs per CPU-second, the prefill 1.1-2.0e11 (more for larger
       matrices);

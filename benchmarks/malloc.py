@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -88,8 +89,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=str(RESULTS / "malloc"))
     args = ap.parse_args()
-
-    import os
 
     from videopipe.config import default_cache_dir
     from videopipe.testing.real_size import build_real_model

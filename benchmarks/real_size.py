@@ -2,8 +2,9 @@
 ``videopipe ask`` process against the model-card way, measured in one run.
 
 Checkpoints: ``videopipe.testing.real_size.build_real_model`` (the published architectures of
-SmolVLM2, Qwen2.5-VL, Qwen3-VL and LLaVA-OneVision, random bf16 weights, the real processor settings and vocabulary; compute and
-memory depend on the architecture, not on the weight values), built once into the cache dir.
+SmolVLM2, Qwen2.5-VL, Qwen3-VL and LLaVA-OneVision, random bf16 weights, the real processor
+settings and vocabulary; compute and memory depend on the architecture, not on the weight
+values), built once into the cache dir.
 Video: a generated 1-hour 1280x720 25 fps H.264 file (``make_long_video``, one minute of
 ffmpeg's ``testsrc2`` repeated by stream copy: the stream structure and decode cost of an
 hour-long file, generated in seconds), cached.
@@ -353,7 +354,7 @@ def markdown(result: dict[str, Any]) -> str:
                     f"| {c['peak_rss_mb'] / 1024:.2f} | {_stages(c['seconds'])} "
                     f"| {c['load_avg_1m'][0]:.1f}-{c['load_avg_1m'][1]:.1f} | {a['cpu_s'] if a else ''} | {ratio} "
                     f"| {a['peak_rss_mb'] / 1024 if a else 0:.2f} "
-                    f"| {c.get('prompt_tokens', '')} / {a.get('prompt_tokens') or '' if a else ''} |"
+                    f"| {c.get('prompt_tokens', '')} / {(a.get('prompt_tokens') if a else None) or ''} |"
                 )
         out.append("")
     if result.get("notes"):
